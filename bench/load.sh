@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Lumio's load script: HTTP set and list on PostgreSQL under wrk over loopback, beside
+# pgbench's select-only rate and OpenBao's KV rates (../shared/bench/peer-openbao.sh),
+# all measured in the same run. Prints one line per figure; docs/benchmarks.md keeps them.
+#   bench/load.sh [SECONDS]        (default 10)
+# Needs: PostgreSQL on 127.0.0.1:5432 (trust), wrk (installed if missing), a release build.
+set -euo pipefail
+D=${1:-10}
+cd "$(dirname "$0")/.."
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null
+PG=${LUMIO_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
+DB=lumio_bench_$$
+cargo build --release -q -p lumio
+W=$(mktemp -d)
+psql -q "$PG/postgres" -c "CREATE DATABASE $DB" >/dev/null
+PORT=$((20000 + RANDOM % 10000))
+TOKEN="lumio_bench_admin_$RANDOM$RANDOM"
+LUMIO_BOOTSTRAP_TOKEN=$TOKEN LUMIO_LOG=warn ./target/release/lumio server \
+  --listen 127.0.0.1:$PORT --data-dir "$W/data" --database-url "$PG/$DB" >"$W/server.log" 2>&1 &
+SERVER=$!
+cleanup() {
+  kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true
+  psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
+  rm -rf "$W"
+}
+trap cleanup EXIT
+URL=http://127.0.0.1:$PORT
+for _ in $(seq 100); do curl -fs "$URL/healthz" >/dev/null && break; sleep 0.1; done
+auth=(-H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json")
+curl -fs "${auth[@]}" -X POST "$URL/api/v1/extensions" -d '{"name":"bench"}' >/dev/null
+BASE=/api/v1/extensions/bench/environments/production/secrets
+for i in $(seq 0 49); do
+  curl -fs "${auth[@]}" -X PUT "$URL$BASE/LIST_KEY_$i" -d '{"value":"sk-bench-value"}' >/dev/null
+done
+
+cat > "$W/set.lua" <<LUA
+-- Each request sets one of 500 names, so concurrent writers rarely race on one secret.
+wrk.method = "PUT"
+wrk.headers["Authorization"] = "Bearer $TOKEN"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"value":"sk-abc123-rotated-value-0123456789abcdef0123456789abcdef"}'
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+request = function()
+  return wrk.format(nil, "$BASE/SET_KEY_" .. math.random(0, 499))
+end
+LUA
+summary() { # label, wrk output
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/{print $2}' <<<"$2")
+  p50=$(awk '$1=="50%"{print $2}' <<<"$2")
+  p99=$(awk '$1=="99%"{print $2}' <<<"$2")
+  local errors; errors=$(awk '/Non-2xx/{print $4}' <<<"$2")
+  echo "$1: $rps req/s, p50 $p50, p99 $p99${errors:+, non-2xx $errors}"
+}
+set_out=$(wrk -t2 -c32 -d${D}s -s "$W/set.lua" "$URL" --latency)
+list_out=$(wrk -t2 -c32 -d${D}s -H "Authorization: Bearer $TOKEN" "$URL$BASE" --latency)
+health_out=$(wrk -t2 -c32 -d${D}s "$URL/healthz" --latency)
+summary "lumio set  (PostgreSQL, durable, audited)" "$set_out"
+summary "lumio list (PostgreSQL, 50 secrets)      " "$list_out"
+summary "lumio /healthz (no-op endpoint)          " "$health_out"
+
+pgbench -q -i -s 10 "$PG/$DB" >/dev/null 2>&1
+pg=$(pgbench -S -c 32 -j 2 -T "$D" "$PG/$DB" 2>/dev/null | awk '/^tps/{print $3; exit}')
+echo "pgbench select-only (32 clients): $pg tps"
+kill $SERVER; wait $SERVER 2>/dev/null || true
+
+if [ -x ../shared/bench/peer-openbao.sh ] || [ -f ../shared/bench/peer-openbao.sh ]; then
+  bash ../shared/bench/peer-openbao.sh "$D" || echo "openbao peer: could not run"
+fi

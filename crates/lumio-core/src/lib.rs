@@ -1,0 +1,13 @@
+//! Lumio's domain types. Every identifier is parsed once at the edge
+//! (`SecretName::parse`, `ExtensionSlug::parse`, `Environment::parse`) so inner
+//! code can only ever hold a valid one. This crate does no IO.
+
+mod ids;
+mod limits;
+mod role;
+mod value;
+
+pub use ids::{Environment, ExtensionSlug, InvalidId, SecretName};
+pub use limits::{MAX_SECRETS_PER_ENVIRONMENT, MAX_SECRET_NAME_LEN, MAX_SECRET_VALUE_BYTES};
+pub use role::{Role, UnknownRole};
+pub use value::{SecretValue, ValueError};

@@ -1,0 +1,139 @@
+//! In-memory caches for the hot read paths: secret values for the runtime, secret lists,
+//! extensions and tokens.
+//!
+//! Correctness rule: a write invalidates synchronously in the process that made it, and the
+//! store's change feed invalidates every other process (PostgreSQL LISTEN/NOTIFY). A reader
+//! fills the cache only if no invalidation happened since it started reading (generation
+//! check), so a slow read can never put an old value back after a newer write.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+
+use lumio_core::{Environment, SecretValue};
+use lumio_store::{Change, Extension, SecretHead, TokenRecord};
+use tokio::sync::broadcast::{self, error::RecvError};
+
+type SecretKey = (i64, Environment, String);
+
+/// A map whose fills are skipped if an invalidation raced with the read that produced them.
+pub(crate) struct GuardedMap<K, V> {
+    map: RwLock<HashMap<K, V>>,
+}
+
+impl<K: Eq + Hash, V: Clone> GuardedMap<K, V> {
+    fn new() -> Self {
+        Self {
+            map: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn get(&self, key: &K) -> Option<V> {
+        self.map.read().expect("cache lock").get(key).cloned()
+    }
+
+    fn fill(&self, generation: &AtomicU64, seen: u64, key: K, value: V) {
+        let mut map = self.map.write().expect("cache lock");
+        // Checked under the write lock: invalidations take it too, so none can slip between.
+        if generation.load(Ordering::Acquire) == seen {
+            map.insert(key, value);
+        }
+    }
+
+    fn remove_where(&self, keep: impl FnMut(&K, &mut V) -> bool) {
+        self.map.write().expect("cache lock").retain(keep);
+    }
+
+    fn clear(&self) {
+        self.map.write().expect("cache lock").clear();
+    }
+}
+
+/// All caches of one service.
+pub(crate) struct Caches {
+    generation: Arc<AtomicU64>,
+    pub(crate) values: GuardedMap<SecretKey, Option<Arc<SecretValue>>>,
+    pub(crate) lists: GuardedMap<(i64, Environment), Arc<Vec<SecretHead>>>,
+    pub(crate) extensions: GuardedMap<String, Extension>,
+    pub(crate) tokens: GuardedMap<String, TokenRecord>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Self {
+            generation: Arc::new(AtomicU64::new(0)),
+            values: GuardedMap::new(),
+            lists: GuardedMap::new(),
+            extensions: GuardedMap::new(),
+            tokens: GuardedMap::new(),
+        }
+    }
+}
+
+/// A generation taken before a read; hand it back to fill the cache with the result.
+#[derive(Clone, Copy)]
+pub(crate) struct Seen(u64);
+
+impl Caches {
+    pub(crate) fn begin_read(&self) -> Seen {
+        Seen(self.generation.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn fill_value(&self, seen: Seen, key: SecretKey, value: Option<Arc<SecretValue>>) {
+        self.values.fill(&self.generation, seen.0, key, value);
+    }
+
+    pub(crate) fn fill_list(&self, seen: Seen, key: (i64, Environment), list: Arc<Vec<SecretHead>>) {
+        self.lists.fill(&self.generation, seen.0, key, list);
+    }
+
+    /// Extensions and tokens are never changed once written, so any fill is safe.
+    pub(crate) fn fill_extension(&self, extension: Extension) {
+        let key = extension.slug.as_str().to_owned();
+        self.extensions.fill(&AtomicU64::new(0), 0, key, extension);
+    }
+
+    pub(crate) fn fill_token(&self, token: TokenRecord) {
+        self.tokens.fill(&AtomicU64::new(0), 0, token.id.clone(), token);
+    }
+
+    pub(crate) fn apply(&self, change: &Change) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        match change {
+            Change::Secret {
+                extension_id,
+                environment,
+                name,
+            } => {
+                self.values.remove_where(|(id, env, n), _| {
+                    !(id == extension_id && env == environment && n == name)
+                });
+                self.lists
+                    .remove_where(|(id, env), _| !(id == extension_id && env == environment));
+            }
+            Change::Everything => {
+                self.values.clear();
+                self.lists.clear();
+            }
+        }
+        // Bump again after removal so a read that began between the two bumps cannot fill.
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Applies the store's change feed until the store goes away.
+    pub(crate) fn follow(self: &Arc<Self>, mut feed: broadcast::Receiver<Change>) {
+        let caches = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                match feed.recv().await {
+                    Ok(change) => caches.apply(&change),
+                    // Missed some: anything may be stale.
+                    Err(RecvError::Lagged(_)) => caches.apply(&Change::Everything),
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
+    }
+}

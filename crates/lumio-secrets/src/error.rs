@@ -1,0 +1,78 @@
+//! Service errors: each says what happened and what to do. None holds a secret value.
+
+use lumio_audit::AuditUnavailable;
+use lumio_core::{InvalidId, UnknownRole};
+use lumio_crypto::CryptoError;
+use lumio_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No valid token was presented.
+    #[error("missing or invalid token")]
+    Unauthorized,
+    /// The thing does not exist — or the caller may not know it exists.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The caller can see the extension but its role cannot do this.
+    #[error("your token's role ({role}) cannot {action}; it needs {needed}")]
+    Forbidden {
+        role: &'static str,
+        action: &'static str,
+        needed: &'static str,
+    },
+    #[error(transparent)]
+    InvalidId(#[from] InvalidId),
+    #[error(transparent)]
+    InvalidRole(#[from] UnknownRole),
+    #[error("{0}")]
+    InvalidValue(String),
+    /// Something named already exists.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// A limit of SPEC §7 would be passed.
+    #[error("{0}")]
+    Limit(String),
+    /// The audit log cannot be written, so the operation is refused or unconfirmed.
+    #[error(transparent)]
+    Audit(#[from] AuditUnavailable),
+    /// The database failed.
+    #[error("the database is unavailable: {0}")]
+    Store(StoreError),
+    /// The server was started with a master key other than the store's.
+    #[error("this store was created with master key {expected}, but the server was given key {given}; refusing to start")]
+    WrongMasterKey { expected: String, given: String },
+    /// A stored ciphertext could not be opened.
+    #[error("a stored secret could not be decrypted: {0}")]
+    Crypto(#[from] CryptoError),
+}
+
+impl ServiceError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        let hint = match self {
+            Self::Unauthorized => "pass a token with --token or LUMIO_TOKEN, or run `lumio login --url URL --token TOKEN`",
+            Self::NotFound(what) if what.starts_with("extension") => {
+                "run `lumio extensions list` to see the extensions your token can reach"
+            }
+            Self::NotFound(_) => "run `lumio env list` to see the secrets of this environment",
+            Self::Forbidden { .. } => "ask an owner of the extension for a token with a stronger role",
+            Self::Limit(_) => "delete secrets you no longer use with `lumio env delete NAME`",
+            Self::Audit(_) => "check the database behind Lumio; the operation can be retried once it is back",
+            Self::Store(_) => "check that the database is running and reachable, then retry",
+            Self::WrongMasterKey { .. } => "start the server with the master key this store was created with (--master-key-file or LUMIO_MASTER_KEY); a new key cannot read existing secrets",
+            Self::Crypto(_) => "make sure the server runs with the master key this store was created with",
+            _ => return None,
+        };
+        Some(hint.to_owned())
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict(what) => Self::Conflict(what),
+            StoreError::TooManySecrets { .. } => Self::Limit(err.to_string()),
+            other => Self::Store(other),
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The secrets service: everything a user can do with secrets and tokens, with access
+//! checks and an audit record for every change. The HTTP layer is a thin shell over it,
+//! and the action runtime reads through [`SecretsService::get`].
+//!
+//! Architecture Invariant: plaintext exists here only inside [`SecretValue`]; what goes to
+//! the store is sealed by `lumio-crypto` first, and nothing returned to a management caller
+//! holds a value.
+
+mod access;
+mod audit_log;
+mod bootstrap;
+mod cache;
+mod error;
+mod extensions;
+mod read;
+mod secrets;
+mod tokens;
+
+pub use access::Principal;
+pub use audit_log::{AuditFilter, MAX_AUDIT_PAGE};
+pub use bootstrap::{open_service, Bootstrap, BootstrapToken};
+pub use error::ServiceError;
+pub use lumio_core::SecretValue;
+pub use read::{Reader, SecretRead};
+pub use secrets::{ImportedSecret, SecretHistory, SecretSummary};
+pub use tokens::IssuedToken;
+
+use std::sync::Arc;
+
+use lumio_audit::AuditWriter;
+use lumio_crypto::MasterKey;
+use lumio_store::Store;
+
+/// Who is acting and under which request, for the audit log.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub principal: Principal,
+    pub request_id: String,
+}
+
+/// The service. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct SecretsService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    key: MasterKey,
+    audit: AuditWriter,
+    cache: Arc<cache::Caches>,
+}
+
+impl SecretsService {
+    /// Builds the service and starts the task that applies the store's change feed to the
+    /// caches. Use [`open_service`] to also check the master key and bootstrap tokens.
+    pub fn new(store: Arc<dyn Store>, key: MasterKey, audit: AuditWriter) -> Self {
+        let cache = Arc::new(cache::Caches::default());
+        cache.follow(store.subscribe());
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                key,
+                audit,
+                cache,
+            }),
+        }
+    }
+
+    pub fn audit(&self) -> &AuditWriter {
+        &self.inner.audit
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+}

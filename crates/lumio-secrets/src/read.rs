@@ -1,0 +1,100 @@
+//! The runtime's read path: `ctx.secrets.get(name)`. Cached, invalidated by every write
+//! (here and, through the store's change feed, in every process sharing the database),
+//! and audited: each call queues a `secret.get` record.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use lumio_audit::Ticket;
+use lumio_core::{Environment, SecretName, SecretValue};
+use lumio_store::AuditRecord;
+
+use crate::secrets::place;
+use crate::{SecretsService, ServiceError};
+
+/// The result of one audited read.
+#[derive(Debug, Clone)]
+pub struct SecretRead {
+    /// `None` when the secret is not set (or deleted).
+    pub value: Option<Arc<SecretValue>>,
+    /// The audit record of this read; a value may leave the sandbox only once it is durable.
+    pub ticket: Ticket,
+}
+
+/// Which action, in which request, is reading.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader<'a> {
+    pub extension_id: i64,
+    pub environment: Environment,
+    pub action: &'a str,
+    pub request_id: &'a str,
+}
+
+impl SecretsService {
+    /// Reads the current value of `name` for an action and queues its audit record.
+    #[tracing::instrument(skip_all, fields(name = %name, action = reader.action))]
+    pub async fn get(
+        &self,
+        reader: Reader<'_>,
+        name: &SecretName,
+    ) -> Result<SecretRead, ServiceError> {
+        let value = match self.cached(reader.extension_id, reader.environment, name) {
+            Some(hit) => hit,
+            None => self.load(reader.extension_id, reader.environment, name).await?,
+        };
+        let ticket = self.inner.audit.try_enqueue(read_record(&reader, name, value.is_some()))?;
+        Ok(SecretRead { value, ticket })
+    }
+
+    /// The cached value, if this process holds one: `Some(None)` caches "not set".
+    pub fn cached(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+    ) -> Option<Option<Arc<SecretValue>>> {
+        let key = (extension_id, environment, name.as_str().to_owned());
+        self.inner.cache.values.get(&key)
+    }
+
+    /// Reads and opens the current version from the store, and caches it.
+    async fn load(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+    ) -> Result<Option<Arc<SecretValue>>, ServiceError> {
+        let seen = self.inner.cache.begin_read();
+        let current = self
+            .inner
+            .store
+            .current(extension_id, environment, name)
+            .await?;
+        let value = match current {
+            None => None,
+            Some(sealed) => {
+                let place = place(extension_id, environment, name, sealed.version);
+                let value = lumio_crypto::open(&self.inner.key, &place, &sealed.sealed)?;
+                Some(Arc::new(value))
+            }
+        };
+        let key = (extension_id, environment, name.as_str().to_owned());
+        self.inner.cache.fill_value(seen, key, value.clone());
+        Ok(value)
+    }
+}
+
+fn read_record(reader: &Reader<'_>, name: &SecretName, found: bool) -> AuditRecord {
+    AuditRecord {
+        at: Utc::now(),
+        extension_id: reader.extension_id,
+        environment: Some(reader.environment),
+        event: "secret.get".to_owned(),
+        secret_name: Some(name.as_str().to_owned()),
+        actor: None,
+        action: Some(reader.action.to_owned()),
+        request_id: Some(reader.request_id.to_owned()),
+        outcome: Some(if found { "found" } else { "not_set" }.to_owned()),
+        detail: None,
+    }
+}

@@ -1,0 +1,343 @@
+//! Managing secrets: set, import, list, delete, history, rollback. Each change is sealed
+//! before it reaches the store and recorded in the audit log before the call returns.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use lumio_core::{Environment, ExtensionSlug, Role, SecretName, SecretValue, MAX_SECRETS_PER_ENVIRONMENT};
+use lumio_crypto::SecretPlace;
+use lumio_store::{Extension, NewVersion, SecretHead, StoreError, VersionInfo};
+
+use crate::extensions::change_record;
+use crate::{RequestContext, SecretsService, ServiceError};
+
+/// How often a write is retried when another writer bumped the same secret first.
+const WRITE_ATTEMPTS: usize = 8;
+
+/// A secret as a management caller sees it: never its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretSummary {
+    pub name: SecretName,
+    pub version: i64,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+/// One name written by an import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedSecret {
+    pub name: SecretName,
+    pub version: i64,
+}
+
+/// The kept versions of one secret, newest first.
+#[derive(Debug, Clone)]
+pub struct SecretHistory {
+    pub name: SecretName,
+    pub current_version: Option<i64>,
+    pub versions: Vec<VersionInfo>,
+}
+
+impl SecretsService {
+    /// Resolves the extension and checks the caller's role in one step.
+    async fn authorized(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+        needed: Role,
+        action: &'static str,
+    ) -> Result<Extension, ServiceError> {
+        let extension = self.visible_extension(ctx, slug).await?;
+        ctx.principal.require(&extension, needed, action)?;
+        Ok(extension)
+    }
+
+    /// Sets a secret, making a new version.
+    #[tracing::instrument(skip_all, fields(extension = %slug, environment = %environment, name = %name))]
+    pub async fn set(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+        environment: Environment,
+        name: &SecretName,
+        value: &SecretValue,
+    ) -> Result<SecretSummary, ServiceError> {
+        let extension = self.authorized(ctx, slug, Role::Developer, "set secrets").await?;
+        let written = self
+            .write(ctx, &extension, environment, &[(name.clone(), value)])
+            .await?;
+        let version = written[0].version;
+        let detail = Some(format!("version {version}"));
+        self.record(ctx, &extension, environment, "secret.set", name, detail)
+            .await?;
+        Ok(SecretSummary {
+            name: name.clone(),
+            version,
+            updated_at: Utc::now(),
+            updated_by: ctx.principal.token_id.clone(),
+        })
+    }
+
+    /// Sets every pair at once: all are checked first, then written in one transaction.
+    #[tracing::instrument(skip_all, fields(extension = %slug, environment = %environment))]
+    pub async fn import(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+        environment: Environment,
+        pairs: Vec<(String, String)>,
+    ) -> Result<Vec<ImportedSecret>, ServiceError> {
+        let extension = self.authorized(ctx, slug, Role::Developer, "import secrets").await?;
+        // Later duplicates win, as when a shell sources the file.
+        let mut parsed = BTreeMap::new();
+        for (name, value) in pairs {
+            let name = SecretName::parse(&name)?;
+            let value = SecretValue::new(value).map_err(|err| {
+                ServiceError::InvalidValue(format!("{name}: {err}"))
+            })?;
+            parsed.insert(name, value);
+        }
+        if parsed.is_empty() {
+            return Err(ServiceError::InvalidValue(
+                "the import holds no secrets; add NAME=value lines".to_owned(),
+            ));
+        }
+        let pairs: Vec<_> = parsed.iter().map(|(n, v)| (n.clone(), v)).collect();
+        let written = self.write(ctx, &extension, environment, &pairs).await?;
+        // One record per name, all in the writer's next batch; wait once for the last.
+        let mut last = None;
+        for secret in &written {
+            let detail = Some(format!("version {}", secret.version));
+            let record = change_record(
+                ctx,
+                extension.id,
+                Some(environment),
+                "secret.import",
+                Some(secret.name.as_str()),
+                detail,
+            );
+            last = Some(self.inner.audit.enqueue(record).await);
+        }
+        if let Some(ticket) = last {
+            self.inner.audit.durable(ticket).await?;
+        }
+        Ok(written)
+    }
+
+    /// Live secrets of an environment, by name.
+    pub async fn list(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+        environment: Environment,
+    ) -> Result<Arc<Vec<SecretHead>>, ServiceError> {
+        let extension = self.authorized(ctx, slug, Role::Viewer, "list secrets").await?;
+        let key = (extension.id, environment);
+        if let Some(hit) = self.inner.cache.lists.get(&key) {
+            return Ok(hit);
+        }
+        let seen = self.inner.cache.begin_read();
+        let list = Arc::new(self.inner.store.list_live(extension.id, environment).await?);
+        self.inner.cache.fill_list(seen, key, Arc::clone(&list));
+        Ok(list)
+    }
+
+    /// Makes a secret unreadable at once. Without `purge` its versions stay for rollback;
+    /// with it (owners only) every version is destroyed.
+    pub async fn delete(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+        environment: Environment,
+        name: &SecretName,
+        purge: bool,
+    ) -> Result<(), ServiceError> {
+        let (needed, action) = if purge {
+            (Role::Owner, "purge secrets")
+        } else {
+            (Role::Developer, "delete secrets")
+        };
+        let extension = self.authorized(ctx, slug, needed, action).await?;
+        let actor = &ctx.principal.token_id;
+        let deleted = self
+            .inner
+            .store
+            .delete_secret(extension.id, environment, name, actor, purge)
+            .await?;
+        if !deleted {
+            return Err(not_found(name, &extension, environment));
+        }
+        self.invalidate(&extension, environment, name);
+        let detail = purge.then(|| "purged every version".to_owned());
+        self.record(ctx, &extension, environment, "secret.delete", name, detail)
+            .await
+    }
+
+    /// The kept versions of a secret, newest first (deleted secrets too, until purged).
+    pub async fn history(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+        environment: Environment,
+        name: &SecretName,
+    ) -> Result<SecretHistory, ServiceError> {
+        let extension = self.authorized(ctx, slug, Role::Viewer, "read history").await?;
+        let store = &self.inner.store;
+        let head = store.head(extension.id, environment, name).await?;
+        let head = head.ok_or_else(|| not_found(name, &extension, environment))?;
+        let versions = store.history(extension.id, environment, name).await?;
+        Ok(SecretHistory {
+            name: name.clone(),
+            current_version: head.current_version,
+            versions,
+        })
+    }
+
+    /// Makes a kept version's value current again, as a new version.
+    pub async fn rollback(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+        environment: Environment,
+        name: &SecretName,
+        version: i64,
+    ) -> Result<SecretSummary, ServiceError> {
+        let extension = self.authorized(ctx, slug, Role::Developer, "roll back secrets").await?;
+        let store = &self.inner.store;
+        let old = store
+            .version(extension.id, environment, name, version)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!(
+                    "version {version} of secret {name} in {}/{environment}",
+                    extension.slug
+                ))
+            })?;
+        let place = place(extension.id, environment, name, version);
+        let value = lumio_crypto::open(&self.inner.key, &place, &old.sealed)?;
+        let written = self
+            .write(ctx, &extension, environment, &[(name.clone(), &value)])
+            .await?;
+        let new_version = written[0].version;
+        let detail = Some(format!("restored version {version} as version {new_version}"));
+        self.record(ctx, &extension, environment, "secret.rollback", name, detail)
+            .await?;
+        Ok(SecretSummary {
+            name: name.clone(),
+            version: new_version,
+            updated_at: Utc::now(),
+            updated_by: ctx.principal.token_id.clone(),
+        })
+    }
+
+    /// Seals each value as the next version of its name and writes all in one transaction,
+    /// retrying when a concurrent writer got there first.
+    async fn write(
+        &self,
+        ctx: &RequestContext,
+        extension: &Extension,
+        environment: Environment,
+        pairs: &[(SecretName, &SecretValue)],
+    ) -> Result<Vec<ImportedSecret>, ServiceError> {
+        let store = &self.inner.store;
+        let names: Vec<SecretName> = pairs.iter().map(|(name, _)| name.clone()).collect();
+        for _ in 0..WRITE_ATTEMPTS {
+            let latest: BTreeMap<SecretName, i64> = store
+                .heads(extension.id, environment, &names)
+                .await?
+                .into_iter()
+                .map(|head| (head.name, head.latest_version))
+                .collect();
+            let writes: Vec<NewVersion> = pairs
+                .iter()
+                .map(|(name, value)| {
+                    let expected_latest = latest.get(name).copied().unwrap_or(0);
+                    let version = expected_latest + 1;
+                    let place = place(extension.id, environment, name, version);
+                    NewVersion {
+                        name: name.clone(),
+                        expected_latest,
+                        version,
+                        sealed: lumio_crypto::seal(&self.inner.key, &place, value),
+                        kek_id: self.inner.key.id().to_string(),
+                        actor: ctx.principal.token_id.clone(),
+                    }
+                })
+                .collect();
+            let result = store
+                .write_versions(extension.id, environment, &writes, MAX_SECRETS_PER_ENVIRONMENT)
+                .await;
+            match result {
+                Ok(()) => {
+                    for name in &names {
+                        self.invalidate(extension, environment, name);
+                    }
+                    return Ok(writes
+                        .into_iter()
+                        .map(|w| ImportedSecret {
+                            name: w.name,
+                            version: w.version,
+                        })
+                        .collect());
+                }
+                Err(StoreError::VersionConflict) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ServiceError::Conflict(
+            "a concurrent change to the same secret; retry the write".to_owned(),
+        ))
+    }
+
+    /// Drops cached copies at once, before the change feed gets round to it.
+    fn invalidate(&self, extension: &Extension, environment: Environment, name: &SecretName) {
+        self.inner.cache.apply(&lumio_store::Change::Secret {
+            extension_id: extension.id,
+            environment,
+            name: name.as_str().to_owned(),
+        });
+    }
+
+    async fn record(
+        &self,
+        ctx: &RequestContext,
+        extension: &Extension,
+        environment: Environment,
+        event: &str,
+        name: &SecretName,
+        detail: Option<String>,
+    ) -> Result<(), ServiceError> {
+        let record = change_record(
+            ctx,
+            extension.id,
+            Some(environment),
+            event,
+            Some(name.as_str()),
+            detail,
+        );
+        Ok(self.inner.audit.record(record).await?)
+    }
+}
+
+/// Where a version's ciphertext belongs; bound into its associated data.
+pub(crate) fn place<'a>(
+    extension_id: i64,
+    environment: Environment,
+    name: &'a SecretName,
+    version: i64,
+) -> SecretPlace<'a> {
+    SecretPlace {
+        extension_id,
+        environment: environment.as_str(),
+        name: name.as_str(),
+        version,
+    }
+}
+
+fn not_found(name: &SecretName, extension: &Extension, environment: Environment) -> ServiceError {
+    ServiceError::NotFound(format!(
+        "secret {name} in {}/{environment}",
+        extension.slug
+    ))
+}

@@ -1,0 +1,58 @@
+//! The Lumio server: an axum HTTP API over the secrets service, routes by resource, one
+//! error shape, a request id on every response, and an OpenAPI document generated from
+//! the handlers.
+//!
+//! Architecture Invariant: this is the only crate that knows the wire format. Handlers
+//! parse input into domain types, call one service method, and shape the answer; access
+//! checks and audit records live in the service.
+
+mod api_error;
+mod auth;
+mod json;
+mod master_key;
+mod openapi;
+mod request_id;
+mod routes;
+mod startup;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub use startup::{run, start, RunningServer};
+
+/// Default listen address of `lumio server`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7311";
+
+/// Options of `lumio server`.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Holds `lumio.db` (SQLite default), `master.key` (generated default) and `admin-token`.
+    pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite://…`; default `sqlite://<data_dir>/lumio.db`.
+    pub database_url: Option<String>,
+    /// File holding the base64 master key; else `LUMIO_MASTER_KEY`; else `<data_dir>/master.key`,
+    /// generated on first start.
+    pub master_key_file: Option<PathBuf>,
+    /// Lets `ctx.fetch` reach private, loopback and link-local addresses.
+    pub allow_private_fetch: bool,
+}
+
+impl ServerConfig {
+    /// The embedded default: SQLite and a generated key under `data_dir`.
+    pub fn local(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            data_dir: data_dir.into(),
+            database_url: None,
+            master_key_file: None,
+            allow_private_fetch: false,
+        }
+    }
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub service: lumio_secrets::SecretsService,
+}

@@ -1,0 +1,52 @@
+//! The router: one module per resource.
+
+pub(crate) mod audit;
+pub(crate) mod extensions;
+pub(crate) mod health;
+mod paths;
+pub(crate) mod secrets;
+pub(crate) mod tokens;
+
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{get, post, put};
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+use crate::{openapi, request_id, AppState};
+
+/// Most requests are small; a single value is at most 64 KiB (up to 6× that JSON-escaped).
+const BODY_LIMIT: usize = 512 * 1024;
+/// An import may carry up to 1,000 values.
+const IMPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+pub(crate) fn router(state: AppState) -> Router {
+    let scoped = "/api/v1/extensions/{ext}/environments/{env}";
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/whoami", get(tokens::whoami))
+        .route("/api/v1/tokens", post(tokens::create))
+        .route(
+            "/api/v1/extensions",
+            get(extensions::list).post(extensions::create),
+        )
+        .route(
+            &format!("{scoped}/secrets"),
+            get(secrets::list)
+                .post(secrets::import)
+                .layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
+        .route(
+            &format!("{scoped}/secrets/{{name}}"),
+            put(secrets::set).delete(secrets::delete),
+        )
+        .route(&format!("{scoped}/secrets/{{name}}/versions"), get(secrets::history))
+        .route(&format!("{scoped}/secrets/{{name}}/rollback"), post(secrets::rollback))
+        .route(&format!("{scoped}/audit"), get(audit::list))
+        .fallback(health::not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(request_id::assign))
+        .with_state(state)
+}

@@ -1,0 +1,153 @@
+//! Turning a [`ServerConfig`] into a listening server.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+
+use anyhow::Context;
+use lumio_audit::{AuditConfig, AuditWriter};
+use lumio_secrets::{open_service, BootstrapToken};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::{master_key, routes, AppState, ServerConfig};
+
+/// A server running on the current tokio runtime.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub service: lumio_secrets::SecretsService,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, finishes requests in flight and flushes the audit log.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await??;
+        self.service.audit().shutdown().await;
+        Ok(())
+    }
+}
+
+/// Starts the server and returns once it is listening.
+pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let key = master_key::load(config.master_key_file.as_deref(), &config.data_dir)?;
+    let url = match &config.database_url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", config.data_dir.join("lumio.db").display()),
+    };
+    let store = lumio_store::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the store at {}", redact_url(&url)))?;
+    let audit = AuditWriter::spawn(store.clone(), AuditConfig::default());
+    let bootstrap_token = std::env::var("LUMIO_BOOTSTRAP_TOKEN").ok();
+    let boot = open_service(store.clone(), key, audit, bootstrap_token.as_deref())
+        .await
+        .map_err(|err| match err.hint() {
+            Some(hint) => anyhow::anyhow!("{err}\nhint: {hint}"),
+            None => anyhow::anyhow!("{err}"),
+        })?;
+    match boot.admin_token {
+        Some(BootstrapToken::Generated(token)) => {
+            let path = config.data_dir.join("admin-token");
+            write_private(&path, &token)?;
+            tracing::warn!(
+                path = %path.display(),
+                "created the first instance-admin token; read it from this file (mode 0600) and \
+                 run `lumio login --url http://{} --token \"$(cat {})\"`",
+                config.listen,
+                path.display()
+            );
+        }
+        Some(BootstrapToken::Provided) => {
+            tracing::info!("created the first instance-admin token from LUMIO_BOOTSTRAP_TOKEN");
+        }
+        None => {}
+    }
+    let state = AppState {
+        service: boot.service.clone(),
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}; pass --listen ADDR to pick another", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = store.backend(), "lumio server listening");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let app = routes::router(state);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(RunningServer {
+        addr,
+        service: boot.service,
+        stop: Some(stop),
+        task,
+    })
+}
+
+/// Runs until SIGINT or SIGTERM, then shuts down cleanly.
+pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
+    init_logging();
+    let server = start(config).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.stop().await
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LUMIO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")?;
+    Ok(())
+}
+
+/// A database URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,27 @@
+/// What went wrong in the store. Messages never include secret material.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row already exists (an extension slug, a token id).
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// Another writer changed the secret first; retry with a fresh head.
+    #[error("the secret changed while it was being written; try again")]
+    VersionConflict,
+    /// The environment would exceed its live-secret limit.
+    #[error("this environment would hold {would_hold} secrets; the limit is {limit}. Delete unused secrets first")]
+    TooManySecrets { would_hold: usize, limit: usize },
+    /// The database URL is not one Lumio can open.
+    #[error(
+        "database URL must start with postgres://, postgresql:// or sqlite:// (got scheme {0:?})"
+    )]
+    UnsupportedUrl(String),
+    /// The database could not be reached or failed a query.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed to apply.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row held something this build cannot read.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}

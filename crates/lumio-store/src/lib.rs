@@ -1,0 +1,146 @@
+//! Persistence for Lumio. One [`Store`] trait with a PostgreSQL and a SQLite
+//! implementation that behave the same.
+//!
+//! Architecture Invariant: this crate never sees a plaintext secret value; it stores and
+//! returns the sealed bytes made by `lumio-crypto` and knows nothing of their layout.
+
+mod error;
+mod feed;
+mod model;
+mod postgres;
+mod rows;
+mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::StoreError;
+pub use model::*;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use lumio_core::{Environment, ExtensionSlug, SecretName};
+use tokio::sync::broadcast;
+
+/// How many versions of each secret are kept; older ones are pruned on write.
+pub const KEPT_VERSIONS: i64 = 20;
+
+/// Opens the store a URL names: `postgres://…` / `postgresql://…`, or `sqlite://PATH`
+/// (created if missing). Runs the migrations of that backend before returning.
+pub async fn connect(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    match url.split_once("://") {
+        Some(("postgres" | "postgresql", _)) => {
+            Ok(std::sync::Arc::new(PgStore::connect(url).await?))
+        }
+        Some(("sqlite", _)) => Ok(std::sync::Arc::new(SqliteStore::connect(url).await?)),
+        _ => {
+            // Only the scheme: the rest of a URL may hold a password.
+            let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+            Err(StoreError::UnsupportedUrl(
+                scheme.chars().take(32).collect(),
+            ))
+        }
+    }
+}
+
+/// Everything Lumio keeps. Implementations: `PgStore`, `SqliteStore`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `postgres` or `sqlite`, for logs.
+    fn backend(&self) -> &'static str;
+
+    // ---- instance metadata (key check, …) ----
+    async fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Writes `value` unless `key` exists. Returns whether it wrote.
+    async fn meta_put_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError>;
+
+    // ---- extensions ----
+    /// Fails with [`StoreError::Conflict`] when the slug exists.
+    async fn create_extension(&self, slug: &ExtensionSlug) -> Result<Extension, StoreError>;
+    async fn find_extension(&self, slug: &ExtensionSlug) -> Result<Option<Extension>, StoreError>;
+    async fn list_extensions(&self) -> Result<Vec<Extension>, StoreError>;
+
+    // ---- secrets ----
+    /// Writes new versions in one transaction, all or nothing. For each write the head's
+    /// `latest_version` must still equal `expected_latest` (0 for a name never seen), else
+    /// [`StoreError::VersionConflict`] and nothing is written. Each write becomes the
+    /// current version; versions beyond the newest [`KEPT_VERSIONS`] are pruned. Fails with
+    /// [`StoreError::TooManySecrets`] if the environment would hold more than `max_live`
+    /// live secrets. Announces a [`Change`] for each name once committed.
+    async fn write_versions(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        writes: &[NewVersion],
+        max_live: usize,
+    ) -> Result<(), StoreError>;
+    /// The head of one secret, live or deleted; `None` if the name was never set (or purged).
+    async fn head(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+    ) -> Result<Option<SecretHead>, StoreError>;
+    /// The heads of the given names that exist (any order).
+    async fn heads(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        names: &[SecretName],
+    ) -> Result<Vec<SecretHead>, StoreError>;
+    /// The current version's sealed bytes; `None` if unset or deleted.
+    async fn current(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+    ) -> Result<Option<SealedVersion>, StoreError>;
+    /// One kept version's sealed bytes; `None` if it was pruned or never existed.
+    async fn version(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+        version: i64,
+    ) -> Result<Option<SealedVersion>, StoreError>;
+    /// Live secrets (not deleted), ordered by name.
+    async fn list_live(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+    ) -> Result<Vec<SecretHead>, StoreError>;
+    /// Kept versions, newest first, without their sealed bytes.
+    async fn history(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+    ) -> Result<Vec<VersionInfo>, StoreError>;
+    /// Soft delete: the head loses its current version (unreadable at once), versions stay
+    /// for rollback. With `purge`, the head and every version are destroyed. Returns false
+    /// if there was nothing to delete. Announces a [`Change`].
+    async fn delete_secret(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+        actor: &str,
+        purge: bool,
+    ) -> Result<bool, StoreError>;
+
+    // ---- tokens ----
+    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+    async fn find_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
+    async fn count_tokens(&self) -> Result<i64, StoreError>;
+
+    // ---- audit ----
+    /// Appends a batch durably in one transaction (multi-row insert or COPY).
+    async fn append_audit(&self, batch: &[AuditRecord]) -> Result<(), StoreError>;
+    /// Newest first.
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
+
+    // ---- change feed ----
+    /// Secret changes made through this store or, on PostgreSQL, any process sharing the
+    /// database (LISTEN/NOTIFY). After a lost connection, [`Change::Everything`] is sent.
+    fn subscribe(&self) -> broadcast::Receiver<Change>;
+}

@@ -1,0 +1,124 @@
+//! Rows as the rest of Lumio sees them.
+
+use chrono::{DateTime, Utc};
+use lumio_core::{Environment, ExtensionSlug, Role, SecretName};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extension {
+    pub id: i64,
+    pub slug: ExtensionSlug,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One version to write; `sealed` was made for exactly this (extension, environment, name, version).
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub name: SecretName,
+    /// The head's `latest_version` the caller saw (0 if the name was never set).
+    pub expected_latest: i64,
+    /// Must be `expected_latest + 1`.
+    pub version: i64,
+    pub sealed: Vec<u8>,
+    /// Hex key id of the master key that sealed it.
+    pub kek_id: String,
+    /// Token id (or `dashboard:<token id>`) that made the change.
+    pub actor: String,
+}
+
+/// The state of one secret name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretHead {
+    pub name: SecretName,
+    /// `None` once deleted.
+    pub current_version: Option<i64>,
+    pub latest_version: i64,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SealedVersion {
+    pub version: i64,
+    pub sealed: Vec<u8>,
+    pub kek_id: String,
+}
+
+/// A kept version, without its ciphertext.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub current: bool,
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    /// Everything, on every extension.
+    Admin,
+    /// One role on one extension.
+    Extension { extension_id: i64, role: Role },
+}
+
+/// A token at rest: its public id and the SHA-256 of its secret part.
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub id: String,
+    pub secret_hash: [u8; 32],
+    pub grant: Grant,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: Option<String>,
+}
+
+/// One audit record as written. Never holds a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub at: DateTime<Utc>,
+    pub extension_id: i64,
+    pub environment: Option<Environment>,
+    /// e.g. `secret.set`, `secret.get`, `secret.delete`, `secrets.import`, `secret.rollback`,
+    /// `token.create`, `leak.blocked`, `deploy`.
+    pub event: String,
+    pub secret_name: Option<String>,
+    /// Token id that acted, for management changes.
+    pub actor: Option<String>,
+    /// Action name, for reads by actions.
+    pub action: Option<String>,
+    pub request_id: Option<String>,
+    /// e.g. `found`, `not_set`, `ok`, `blocked`.
+    pub outcome: Option<String>,
+    /// Extra non-secret facts, e.g. the version written.
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub record: AuditRecord,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub extension_id: i64,
+    /// This environment's records plus the extension-wide ones (no environment).
+    pub environment: Option<Environment>,
+    pub secret_name: Option<String>,
+    pub event: Option<String>,
+    /// Only entries with id below this (for paging).
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// A change announced on the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Secret {
+        extension_id: i64,
+        environment: Environment,
+        name: String,
+    },
+    /// The feed may have missed changes: drop every cache.
+    Everything,
+}

@@ -1,0 +1,315 @@
+//! The PostgreSQL store: production. Other processes sharing the database learn of
+//! changes through LISTEN/NOTIFY on the `lumio_changes` channel.
+
+mod audit;
+mod notify;
+mod secrets;
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use lumio_core::{Environment, ExtensionSlug, SecretName};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use crate::feed::Feed;
+use crate::rows;
+use crate::{
+    AuditEntry, AuditQuery, AuditRecord, Change, Extension, NewVersion, SealedVersion, SecretHead,
+    Store, StoreError, TokenRecord, VersionInfo,
+};
+
+/// Enough connections for group commit to batch many concurrent writers into one WAL
+/// flush, few enough to leave room on a default `max_connections = 100` server.
+const POOL_SIZE: u32 = 16;
+
+/// A [`Store`] on PostgreSQL.
+pub struct PgStore {
+    pool: PgPool,
+    feed: Feed,
+    notifier: notify::Notifier,
+    listener: JoinHandle<()>,
+}
+
+impl PgStore {
+    /// Connects, runs the migrations, and starts LISTENing for other processes' changes
+    /// before returning, so no change committed after this returns is missed.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)?.application_name("lumio");
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+
+        let feed = Feed::new();
+        let origin = notify::Origin::random();
+        let listener = notify::listen(&options, feed.clone(), origin).await?;
+        let notifier = notify::Notifier::start(&options, origin);
+        // A previous run of this process may have died between a commit and its
+        // notification; peers drop their caches once so they cannot keep a stale value.
+        notifier.everything();
+        Ok(Self {
+            pool,
+            feed,
+            notifier,
+            listener,
+        })
+    }
+
+    /// Tells this process (at once) and every other process (via NOTIFY) about changes.
+    fn announce<'a>(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        names: impl IntoIterator<Item = &'a str>,
+    ) {
+        for name in names {
+            self.feed.secret(extension_id, environment, name);
+            self.notifier.secret(extension_id, environment, name);
+        }
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // The notifier stops by itself once its queue is drained and closed.
+        self.listener.abort();
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let value = sqlx::query_scalar("SELECT value FROM lumio_meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(value)
+    }
+
+    async fn meta_put_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO lumio_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_extension(&self, slug: &ExtensionSlug) -> Result<Extension, StoreError> {
+        let created_at = rows::now();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO extensions (slug, created_at) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(slug.as_str())
+        .bind(created_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| rows::conflict_or(e, || format!("extension {slug}")))?;
+        Ok(Extension {
+            id,
+            slug: slug.clone(),
+            created_at,
+        })
+    }
+
+    async fn find_extension(&self, slug: &ExtensionSlug) -> Result<Option<Extension>, StoreError> {
+        let row: Option<(i64, DateTime<Utc>)> =
+            sqlx::query_as("SELECT id, created_at FROM extensions WHERE slug = $1")
+                .bind(slug.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(id, created_at)| Extension {
+            id,
+            slug: slug.clone(),
+            created_at,
+        }))
+    }
+
+    async fn list_extensions(&self) -> Result<Vec<Extension>, StoreError> {
+        let rows: Vec<(i64, String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT id, slug, created_at FROM extensions ORDER BY slug")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(id, slug, created_at)| {
+                Ok(Extension {
+                    id,
+                    slug: rows::extension_slug(&slug)?,
+                    created_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn write_versions(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        writes: &[NewVersion],
+        max_live: usize,
+    ) -> Result<(), StoreError> {
+        self.write(extension_id, environment, writes, max_live)
+            .await?;
+        self.announce(
+            extension_id,
+            environment,
+            writes.iter().map(|w| w.name.as_str()),
+        );
+        Ok(())
+    }
+
+    async fn head(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+    ) -> Result<Option<SecretHead>, StoreError> {
+        let names = std::slice::from_ref(name);
+        Ok(self.heads(extension_id, environment, names).await?.pop())
+    }
+
+    async fn heads(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        names: &[SecretName],
+    ) -> Result<Vec<SecretHead>, StoreError> {
+        self.select_heads(extension_id, environment, Some(names))
+            .await
+    }
+
+    async fn current(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+    ) -> Result<Option<SealedVersion>, StoreError> {
+        self.select_sealed(extension_id, environment, name, None)
+            .await
+    }
+
+    async fn version(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+        version: i64,
+    ) -> Result<Option<SealedVersion>, StoreError> {
+        self.select_sealed(extension_id, environment, name, Some(version))
+            .await
+    }
+
+    async fn list_live(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+    ) -> Result<Vec<SecretHead>, StoreError> {
+        self.select_heads(extension_id, environment, None).await
+    }
+
+    async fn history(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+    ) -> Result<Vec<VersionInfo>, StoreError> {
+        self.select_history(extension_id, environment, name).await
+    }
+
+    async fn delete_secret(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+        actor: &str,
+        purge: bool,
+    ) -> Result<bool, StoreError> {
+        let deleted = self
+            .delete(extension_id, environment, name, actor, purge)
+            .await?;
+        if deleted {
+            self.announce(extension_id, environment, [name.as_str()]);
+        }
+        Ok(deleted)
+    }
+
+    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        let (is_admin, extension_id, role) = rows::grant_columns(&token.grant);
+        sqlx::query(
+            "INSERT INTO tokens \
+             (id, secret_hash, is_admin, extension_id, role, label, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&token.id)
+        .bind(&token.secret_hash[..])
+        .bind(is_admin)
+        .bind(extension_id)
+        .bind(role)
+        .bind(&token.label)
+        .bind(token.created_at)
+        .bind(&token.created_by)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| rows::conflict_or(e, || format!("token {}", token.id)))?;
+        Ok(())
+    }
+
+    async fn find_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        type Row = (
+            Vec<u8>,
+            bool,
+            Option<i64>,
+            Option<String>,
+            String,
+            DateTime<Utc>,
+            Option<String>,
+        );
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT secret_hash, is_admin, extension_id, role, label, created_at, created_by \
+             FROM tokens WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((hash, is_admin, extension_id, role, label, created_at, created_by)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(TokenRecord {
+            id: id.to_owned(),
+            secret_hash: rows::secret_hash(hash)?,
+            grant: rows::grant(is_admin, extension_id, role.as_deref())?,
+            label,
+            created_at,
+            created_by,
+        }))
+    }
+
+    async fn count_tokens(&self) -> Result<i64, StoreError> {
+        let count = sqlx::query_scalar("SELECT count(*) FROM tokens")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count)
+    }
+
+    async fn append_audit(&self, batch: &[AuditRecord]) -> Result<(), StoreError> {
+        self.insert_audit(batch).await
+    }
+
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        self.select_audit(query).await
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.feed.subscribe()
+    }
+}

@@ -1,0 +1,115 @@
+//! The audit log on SQLite.
+
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::{from_micros, micros, SqliteStore};
+use crate::{rows, AuditEntry, AuditQuery, AuditRecord, StoreError};
+
+/// Rows per INSERT: 10 binds each stays well under SQLite's 32,766-parameter limit.
+const ROWS_PER_INSERT: usize = 1000;
+
+type AuditRow = (
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+impl SqliteStore {
+    pub(super) async fn insert_audit(&self, batch: &[AuditRecord]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // One transaction, so one WAL sync for the whole batch.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        for chunk in batch.chunks(ROWS_PER_INSERT) {
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO ext_audit_log (at, extension_id, environment, event, secret_name, \
+                 actor, action, request_id, outcome, detail) ",
+            );
+            sql.push_values(chunk, |mut row, r| {
+                row.push_bind(micros(r.at))
+                    .push_bind(r.extension_id)
+                    .push_bind(r.environment.map(|e| e.as_str()))
+                    .push_bind(&r.event)
+                    .push_bind(&r.secret_name)
+                    .push_bind(&r.actor)
+                    .push_bind(&r.action)
+                    .push_bind(&r.request_id)
+                    .push_bind(&r.outcome)
+                    .push_bind(&r.detail);
+            });
+            sql.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn select_audit(
+        &self,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut sql = QueryBuilder::<Sqlite>::new(
+            "SELECT id, at, extension_id, environment, event, secret_name, actor, action, \
+             request_id, outcome, detail FROM ext_audit_log WHERE extension_id = ",
+        );
+        sql.push_bind(query.extension_id);
+        if let Some(environment) = query.environment {
+            // Extension-wide records (token and extension creation) belong to every environment.
+            sql.push(" AND (environment IS NULL OR environment = ")
+                .push_bind(environment.as_str())
+                .push(")");
+        }
+        if let Some(name) = &query.secret_name {
+            sql.push(" AND secret_name = ").push_bind(name);
+        }
+        if let Some(event) = &query.event {
+            sql.push(" AND event = ").push_bind(event);
+        }
+        if let Some(before) = query.before_id {
+            sql.push(" AND id < ").push_bind(before);
+        }
+        sql.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(query.limit.max(0));
+        let rows: Vec<AuditRow> = sql.build_query_as().fetch_all(&self.readers).await?;
+        rows.into_iter().map(entry).collect()
+    }
+}
+
+fn entry(row: AuditRow) -> Result<AuditEntry, StoreError> {
+    let (
+        id,
+        at,
+        extension_id,
+        environment,
+        event,
+        secret_name,
+        actor,
+        action,
+        request_id,
+        outcome,
+        detail,
+    ) = row;
+    Ok(AuditEntry {
+        id,
+        record: AuditRecord {
+            at: from_micros(at)?,
+            extension_id,
+            environment: environment.as_deref().map(rows::environment).transpose()?,
+            event,
+            secret_name,
+            actor,
+            action,
+            request_id,
+            outcome,
+            detail,
+        },
+    })
+}

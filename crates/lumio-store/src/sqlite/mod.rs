@@ -1,0 +1,310 @@
+//! The SQLite store: the embedded default, one file, same behaviour as PostgreSQL.
+//! Its change feed is local to the process that owns the store.
+
+mod audit;
+mod secrets;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use lumio_core::{Environment, ExtensionSlug, SecretName};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use tokio::sync::broadcast;
+
+use crate::feed::Feed;
+use crate::rows;
+use crate::{
+    AuditEntry, AuditQuery, AuditRecord, Change, Extension, NewVersion, SealedVersion, SecretHead,
+    Store, StoreError, TokenRecord, VersionInfo,
+};
+
+const READERS: u32 = 4;
+/// How long a write waits for another process holding the file's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A [`Store`] in a SQLite file.
+pub struct SqliteStore {
+    /// One connection: SQLite runs one writer at a time anyway, and queueing in the pool
+    /// is fairer and cheaper than connections spinning on the busy handler.
+    writer: SqlitePool,
+    readers: SqlitePool,
+    feed: Feed,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the file a `sqlite://PATH` URL names, in WAL mode with
+    /// `synchronous = FULL` so every commit survives power loss, and runs the migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self {
+            writer,
+            readers,
+            feed: Feed::new(),
+        })
+    }
+}
+
+/// Timestamps are stored as microseconds since the Unix epoch: PostgreSQL's precision,
+/// so both backends return the same instant.
+pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+pub(crate) fn from_micros(micros: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {micros}")))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let value = sqlx::query_scalar("SELECT value FROM lumio_meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.readers)
+            .await?;
+        Ok(value)
+    }
+
+    async fn meta_put_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO lumio_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_extension(&self, slug: &ExtensionSlug) -> Result<Extension, StoreError> {
+        let created_at = rows::now();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO extensions (slug, created_at) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(slug.as_str())
+        .bind(micros(created_at))
+        .fetch_one(&self.writer)
+        .await
+        .map_err(|e| rows::conflict_or(e, || format!("extension {slug}")))?;
+        Ok(Extension {
+            id,
+            slug: slug.clone(),
+            created_at,
+        })
+    }
+
+    async fn find_extension(&self, slug: &ExtensionSlug) -> Result<Option<Extension>, StoreError> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT id, created_at FROM extensions WHERE slug = $1")
+                .bind(slug.as_str())
+                .fetch_optional(&self.readers)
+                .await?;
+        row.map(|(id, created_at)| {
+            Ok(Extension {
+                id,
+                slug: slug.clone(),
+                created_at: from_micros(created_at)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn list_extensions(&self) -> Result<Vec<Extension>, StoreError> {
+        let rows: Vec<(i64, String, i64)> =
+            sqlx::query_as("SELECT id, slug, created_at FROM extensions ORDER BY slug")
+                .fetch_all(&self.readers)
+                .await?;
+        rows.into_iter()
+            .map(|(id, slug, created_at)| {
+                Ok(Extension {
+                    id,
+                    slug: rows::extension_slug(&slug)?,
+                    created_at: from_micros(created_at)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn write_versions(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        writes: &[NewVersion],
+        max_live: usize,
+    ) -> Result<(), StoreError> {
+        self.write(extension_id, environment, writes, max_live)
+            .await?;
+        for write in writes {
+            self.feed
+                .secret(extension_id, environment, write.name.as_str());
+        }
+        Ok(())
+    }
+
+    async fn head(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+    ) -> Result<Option<SecretHead>, StoreError> {
+        let names = std::slice::from_ref(name);
+        Ok(self.heads(extension_id, environment, names).await?.pop())
+    }
+
+    async fn heads(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        names: &[SecretName],
+    ) -> Result<Vec<SecretHead>, StoreError> {
+        self.select_heads(extension_id, environment, Some(names))
+            .await
+    }
+
+    async fn current(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+    ) -> Result<Option<SealedVersion>, StoreError> {
+        self.select_sealed(extension_id, environment, name, None)
+            .await
+    }
+
+    async fn version(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+        version: i64,
+    ) -> Result<Option<SealedVersion>, StoreError> {
+        self.select_sealed(extension_id, environment, name, Some(version))
+            .await
+    }
+
+    async fn list_live(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+    ) -> Result<Vec<SecretHead>, StoreError> {
+        self.select_heads(extension_id, environment, None).await
+    }
+
+    async fn history(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+    ) -> Result<Vec<VersionInfo>, StoreError> {
+        self.select_history(extension_id, environment, name).await
+    }
+
+    async fn delete_secret(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+        actor: &str,
+        purge: bool,
+    ) -> Result<bool, StoreError> {
+        let deleted = self
+            .delete(extension_id, environment, name, actor, purge)
+            .await?;
+        if deleted {
+            self.feed.secret(extension_id, environment, name.as_str());
+        }
+        Ok(deleted)
+    }
+
+    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        let (is_admin, extension_id, role) = rows::grant_columns(&token.grant);
+        sqlx::query(
+            "INSERT INTO tokens \
+             (id, secret_hash, is_admin, extension_id, role, label, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&token.id)
+        .bind(&token.secret_hash[..])
+        .bind(is_admin)
+        .bind(extension_id)
+        .bind(role)
+        .bind(&token.label)
+        .bind(micros(token.created_at))
+        .bind(&token.created_by)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| rows::conflict_or(e, || format!("token {}", token.id)))?;
+        Ok(())
+    }
+
+    async fn find_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        type Row = (
+            Vec<u8>,
+            bool,
+            Option<i64>,
+            Option<String>,
+            String,
+            i64,
+            Option<String>,
+        );
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT secret_hash, is_admin, extension_id, role, label, created_at, created_by \
+             FROM tokens WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.readers)
+        .await?;
+        let Some((hash, is_admin, extension_id, role, label, created_at, created_by)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(TokenRecord {
+            id: id.to_owned(),
+            secret_hash: rows::secret_hash(hash)?,
+            grant: rows::grant(is_admin, extension_id, role.as_deref())?,
+            label,
+            created_at: from_micros(created_at)?,
+            created_by,
+        }))
+    }
+
+    async fn count_tokens(&self) -> Result<i64, StoreError> {
+        let count = sqlx::query_scalar("SELECT count(*) FROM tokens")
+            .fetch_one(&self.readers)
+            .await?;
+        Ok(count)
+    }
+
+    async fn append_audit(&self, batch: &[AuditRecord]) -> Result<(), StoreError> {
+        self.insert_audit(batch).await
+    }
+
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        self.select_audit(query).await
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.feed.subscribe()
+    }
+}

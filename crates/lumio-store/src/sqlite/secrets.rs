@@ -1,0 +1,299 @@
+//! Secret versions and heads on SQLite.
+
+use lumio_core::{Environment, SecretName};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+use super::{from_micros, micros, SqliteStore};
+use crate::{rows, NewVersion, SealedVersion, SecretHead, StoreError, VersionInfo, KEPT_VERSIONS};
+
+/// `BEGIN IMMEDIATE` takes the file's write lock up front, so the version check below
+/// cannot be passed by two writers at once, even from two processes.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+const HEAD_COLUMNS: &str = "name, current_version, latest_version, updated_at, updated_by";
+
+type HeadRow = (String, Option<i64>, i64, i64, String);
+
+fn head(row: HeadRow) -> Result<SecretHead, StoreError> {
+    let (name, current_version, latest_version, updated_at, updated_by) = row;
+    Ok(SecretHead {
+        name: rows::secret_name(&name)?,
+        current_version,
+        latest_version,
+        updated_at: from_micros(updated_at)?,
+        updated_by,
+    })
+}
+
+impl SqliteStore {
+    pub(super) async fn write(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        writes: &[NewVersion],
+        max_live: usize,
+    ) -> Result<(), StoreError> {
+        rows::check_writes(writes)?;
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let now = micros(rows::now());
+        let env = environment.as_str();
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
+        let mut grows = false;
+        for write in writes {
+            match write_one(&mut tx, extension_id, env, write, now).await {
+                Ok(adds_live) => grows |= adds_live,
+                Err(err) => {
+                    tx.rollback().await?;
+                    return Err(err);
+                }
+            }
+        }
+        if grows {
+            let live: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM ext_secret_heads \
+                 WHERE extension_id = $1 AND environment = $2 AND current_version IS NOT NULL",
+            )
+            .bind(extension_id)
+            .bind(env)
+            .fetch_one(&mut *tx)
+            .await?;
+            let would_hold = usize::try_from(live).unwrap_or(usize::MAX);
+            if would_hold > max_live {
+                tx.rollback().await?;
+                return Err(StoreError::TooManySecrets {
+                    would_hold,
+                    limit: max_live,
+                });
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Heads of `names`, or all live heads ordered by name when `names` is `None`.
+    pub(super) async fn select_heads(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        names: Option<&[SecretName]>,
+    ) -> Result<Vec<SecretHead>, StoreError> {
+        let mut sql = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {HEAD_COLUMNS} FROM ext_secret_heads WHERE extension_id = "
+        ));
+        sql.push_bind(extension_id)
+            .push(" AND environment = ")
+            .push_bind(environment.as_str());
+        match names {
+            Some([]) => return Ok(Vec::new()),
+            Some(names) => {
+                sql.push(" AND name IN (");
+                let mut list = sql.separated(", ");
+                for name in names {
+                    list.push_bind(name.as_str());
+                }
+                sql.push(")");
+            }
+            None => {
+                sql.push(" AND current_version IS NOT NULL ORDER BY name");
+            }
+        }
+        let rows: Vec<HeadRow> = sql.build_query_as().fetch_all(&self.readers).await?;
+        rows.into_iter().map(head).collect()
+    }
+
+    /// One version's sealed bytes, or the current one's when `version` is `None`.
+    pub(super) async fn select_sealed(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+        version: Option<i64>,
+    ) -> Result<Option<SealedVersion>, StoreError> {
+        let sql = match version {
+            Some(_) => {
+                "SELECT version, sealed, kek_id FROM ext_secrets \
+                 WHERE extension_id = $1 AND environment = $2 AND name = $3 AND version = $4"
+            }
+            None => {
+                "SELECT s.version, s.sealed, s.kek_id \
+                 FROM ext_secret_heads h JOIN ext_secrets s \
+                   ON s.extension_id = h.extension_id AND s.environment = h.environment \
+                  AND s.name = h.name AND s.version = h.current_version \
+                 WHERE h.extension_id = $1 AND h.environment = $2 AND h.name = $3"
+            }
+        };
+        let mut query = sqlx::query_as(sql)
+            .bind(extension_id)
+            .bind(environment.as_str())
+            .bind(name.as_str());
+        if let Some(version) = version {
+            query = query.bind(version);
+        }
+        let row: Option<(i64, Vec<u8>, String)> = query.fetch_optional(&self.readers).await?;
+        Ok(row.map(|(version, sealed, kek_id)| SealedVersion {
+            version,
+            sealed,
+            kek_id,
+        }))
+    }
+
+    pub(super) async fn select_history(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+    ) -> Result<Vec<VersionInfo>, StoreError> {
+        let rows: Vec<(i64, i64, String, bool)> = sqlx::query_as(
+            "SELECT s.version, s.created_at, s.created_by, \
+                    COALESCE(s.version = h.current_version, 0) \
+             FROM ext_secrets s LEFT JOIN ext_secret_heads h \
+               ON h.extension_id = s.extension_id AND h.environment = s.environment \
+              AND h.name = s.name \
+             WHERE s.extension_id = $1 AND s.environment = $2 AND s.name = $3 \
+             ORDER BY s.version DESC",
+        )
+        .bind(extension_id)
+        .bind(environment.as_str())
+        .bind(name.as_str())
+        .fetch_all(&self.readers)
+        .await?;
+        rows.into_iter()
+            .map(|(version, created_at, created_by, current)| {
+                Ok(VersionInfo {
+                    version,
+                    created_at: from_micros(created_at)?,
+                    created_by,
+                    current,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn delete(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+        actor: &str,
+        purge: bool,
+    ) -> Result<bool, StoreError> {
+        let env = environment.as_str();
+        if !purge {
+            let done = sqlx::query(
+                "UPDATE ext_secret_heads \
+                 SET current_version = NULL, updated_at = $4, updated_by = $5 \
+                 WHERE extension_id = $1 AND environment = $2 AND name = $3 \
+                   AND current_version IS NOT NULL",
+            )
+            .bind(extension_id)
+            .bind(env)
+            .bind(name.as_str())
+            .bind(micros(rows::now()))
+            .bind(actor)
+            .execute(&self.writer)
+            .await?;
+            return Ok(done.rows_affected() > 0);
+        }
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
+        let heads = sqlx::query(
+            "DELETE FROM ext_secret_heads \
+             WHERE extension_id = $1 AND environment = $2 AND name = $3",
+        )
+        .bind(extension_id)
+        .bind(env)
+        .bind(name.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if heads.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "DELETE FROM ext_secrets WHERE extension_id = $1 AND environment = $2 AND name = $3",
+        )
+        .bind(extension_id)
+        .bind(env)
+        .bind(name.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+/// Applies one write inside the caller's transaction. Returns whether it made a name live
+/// that was not (new or deleted), which is when the live limit must be checked.
+async fn write_one(
+    conn: &mut SqliteConnection,
+    extension_id: i64,
+    env: &str,
+    write: &NewVersion,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let old: Option<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT latest_version, current_version FROM ext_secret_heads \
+         WHERE extension_id = $1 AND environment = $2 AND name = $3",
+    )
+    .bind(extension_id)
+    .bind(env)
+    .bind(write.name.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (latest, was_live) =
+        old.map_or((0, false), |(latest, current)| (latest, current.is_some()));
+    if latest != write.expected_latest {
+        return Err(StoreError::VersionConflict);
+    }
+    sqlx::query(
+        "INSERT INTO ext_secrets \
+         (extension_id, environment, name, version, sealed, kek_id, created_at, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(extension_id)
+    .bind(env)
+    .bind(write.name.as_str())
+    .bind(write.version)
+    .bind(&write.sealed[..])
+    .bind(&write.kek_id)
+    .bind(now)
+    .bind(&write.actor)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| {
+        // The write lock is ours, so a duplicate row means the head and versions disagree.
+        if rows::is_write_race(&e) {
+            StoreError::VersionConflict
+        } else {
+            StoreError::Database(e)
+        }
+    })?;
+    sqlx::query(
+        "INSERT INTO ext_secret_heads \
+         (extension_id, environment, name, current_version, latest_version, updated_at, updated_by) \
+         VALUES ($1, $2, $3, $4, $4, $5, $6) \
+         ON CONFLICT (extension_id, environment, name) DO UPDATE SET \
+         current_version = excluded.current_version, latest_version = excluded.latest_version, \
+         updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+    )
+    .bind(extension_id)
+    .bind(env)
+    .bind(write.name.as_str())
+    .bind(write.version)
+    .bind(now)
+    .bind(&write.actor)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "DELETE FROM ext_secrets \
+         WHERE extension_id = $1 AND environment = $2 AND name = $3 AND version <= $4",
+    )
+    .bind(extension_id)
+    .bind(env)
+    .bind(write.name.as_str())
+    .bind(write.version - KEPT_VERSIONS)
+    .execute(&mut *conn)
+    .await?;
+    Ok(!was_live)
+}

@@ -1,0 +1,94 @@
+//! A fresh database per test on either backend, and small builders.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use lumio_core::{Environment, ExtensionSlug, SecretName};
+use lumio_store::testing::{fresh_postgres_url, sqlite_url};
+use lumio_store::{NewVersion, Store};
+use tempfile::TempDir;
+
+/// Runs each scenario `async fn name(db: &TestDb)` as two tests, `name::sqlite` and
+/// `name::postgres` (skipped with a loud warning when PostgreSQL is unreachable).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::common::TestDb::sqlite();
+                super::$scenario(&db).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = $crate::common::TestDb::postgres().await {
+                    super::$scenario(&db).await;
+                }
+            }
+        }
+    )*};
+}
+
+/// One empty database; `store()` may be called more than once to get several stores on it.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<TempDir>,
+}
+
+impl TestDb {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self {
+            url: sqlite_url(dir.path()),
+            _dir: Some(dir),
+        }
+    }
+
+    pub async fn postgres() -> Option<Self> {
+        Some(Self {
+            url: fresh_postgres_url().await?,
+            _dir: None,
+        })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.url.starts_with("postgres")
+    }
+
+    pub async fn store(&self) -> Arc<dyn Store> {
+        lumio_store::connect(&self.url).await.expect("connect")
+    }
+}
+
+pub const STAGING: Environment = Environment::Staging;
+pub const PRODUCTION: Environment = Environment::Production;
+
+pub fn name(name: &str) -> SecretName {
+    SecretName::parse(name).expect("valid name")
+}
+
+/// A new extension with a unique slug.
+pub async fn extension(store: &dyn Store) -> i64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let slug = format!("ext-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let slug = ExtensionSlug::parse(&slug).expect("valid slug");
+    store
+        .create_extension(&slug)
+        .await
+        .expect("create extension")
+        .id
+}
+
+/// A write of `name` on top of `expected_latest`, sealed bytes naming the version.
+pub fn write(secret: &str, expected_latest: i64) -> NewVersion {
+    let version = expected_latest + 1;
+    NewVersion {
+        name: name(secret),
+        expected_latest,
+        version,
+        sealed: format!("sealed:{secret}:{version}").into_bytes(),
+        kek_id: "00ff".into(),
+        actor: "tok_test".into(),
+    }
+}

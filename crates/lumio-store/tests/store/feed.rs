@@ -1,0 +1,135 @@
+//! The change feed: local on both backends, across processes on PostgreSQL.
+
+use std::time::Duration;
+
+use lumio_store::Change;
+use tokio::sync::broadcast::Receiver;
+
+use crate::common::{extension, name, write, TestDb, STAGING};
+use crate::on_both_backends;
+
+on_both_backends!(local_changes_are_announced);
+
+/// The next secret change, skipping `Everything` (a peer connecting sends one).
+async fn next_secret(feed: &mut Receiver<Change>) -> Change {
+    let wait = async {
+        loop {
+            match feed.recv().await.expect("feed open") {
+                Change::Everything => continue,
+                change => return change,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .expect("a change within 10 s")
+}
+
+fn secret(extension_id: i64, name: &str) -> Change {
+    Change::Secret {
+        extension_id,
+        environment: STAGING,
+        name: name.into(),
+    }
+}
+
+async fn local_changes_are_announced(db: &TestDb) {
+    let store = db.store().await;
+    let ext = extension(&*store).await;
+    let mut feed = store.subscribe();
+    store
+        .write_versions(ext, STAGING, &[write("A", 0), write("B", 0)], 1000)
+        .await
+        .unwrap();
+    assert_eq!(next_secret(&mut feed).await, secret(ext, "A"));
+    assert_eq!(next_secret(&mut feed).await, secret(ext, "B"));
+    store
+        .delete_secret(ext, STAGING, &name("A"), "tok", false)
+        .await
+        .unwrap();
+    assert_eq!(next_secret(&mut feed).await, secret(ext, "A"));
+    store
+        .delete_secret(ext, STAGING, &name("B"), "tok", true)
+        .await
+        .unwrap();
+    assert_eq!(next_secret(&mut feed).await, secret(ext, "B"));
+    // Nothing deleted, nothing announced; a failed write announces nothing either.
+    store
+        .delete_secret(ext, STAGING, &name("A"), "tok", false)
+        .await
+        .unwrap();
+    store
+        .write_versions(ext, STAGING, &[write("C", 5)], 1000)
+        .await
+        .unwrap_err();
+    store
+        .write_versions(ext, STAGING, &[write("D", 0)], 1000)
+        .await
+        .unwrap();
+    assert_eq!(next_secret(&mut feed).await, secret(ext, "D"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_changes_reach_other_stores() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let (a, b) = (db.store().await, db.store().await);
+    let ext = extension(&*a).await;
+    let mut on_a = a.subscribe();
+    let mut on_b = b.subscribe();
+    a.write_versions(ext, STAGING, &[write("SHARED", 0)], 1000)
+        .await
+        .unwrap();
+    assert_eq!(next_secret(&mut on_b).await, secret(ext, "SHARED"));
+    b.delete_secret(ext, STAGING, &name("SHARED"), "tok", true)
+        .await
+        .unwrap();
+    assert_eq!(
+        next_secret(&mut on_a).await,
+        secret(ext, "SHARED"),
+        "A's own write"
+    );
+    assert_eq!(
+        next_secret(&mut on_a).await,
+        secret(ext, "SHARED"),
+        "B's purge"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_lost_listener_sends_everything() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = db.store().await;
+    let mut feed = store.subscribe();
+    // Kill the listener's connection from the server side, as a failover would.
+    let mut conn: sqlx::PgConnection = sqlx::Connection::connect(&db.url).await.unwrap();
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'lumio-listener'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(killed >= 1);
+    let everything = async {
+        loop {
+            if feed.recv().await.expect("feed open") == Change::Everything {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(15), everything)
+        .await
+        .expect("Everything after the listener reconnects");
+    // And changes from elsewhere flow again afterwards.
+    let other = db.store().await;
+    let ext = extension(&*other).await;
+    other
+        .write_versions(ext, STAGING, &[write("AFTER", 0)], 1000)
+        .await
+        .unwrap();
+    assert_eq!(next_secret(&mut feed).await, secret(ext, "AFTER"));
+}

@@ -1,0 +1,8 @@
+//! The store's contract, run against SQLite and PostgreSQL alike.
+
+mod common;
+
+mod audit;
+mod basics;
+mod feed;
+mod secrets;

@@ -1,0 +1,215 @@
+//! The command line, as clap derive definitions. Only shapes live here: names, secret names
+//! and environments stay plain strings so `lumio_core`'s parsers give the error message.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Lumio: host extensions and their secrets.
+#[derive(Debug, Parser)]
+#[command(name = "lumio", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the Lumio platform (HTTP API, dashboard, action runtime).
+    Server(ServerArgs),
+    /// Verify a token against a Lumio server and store it for later commands.
+    Login(LoginArgs),
+    /// Manage extensions (instance admins).
+    Extensions {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(subcommand)]
+        command: ExtensionsCommand,
+    },
+    /// Create scoped tokens.
+    Tokens {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
+    /// Manage an extension's secrets in one environment.
+    Env {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(subcommand)]
+        command: EnvCommand,
+    },
+    /// Show the extension's audit log, newest first.
+    Audit(AuditArgs),
+}
+
+/// Options of `lumio server`.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LUMIO_LISTEN", default_value = lumio_server::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database, the generated master key and the admin token.
+    #[arg(long, env = "LUMIO_DATA_DIR", default_value = ".lumio")]
+    pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite://…` (default: SQLite under the data directory).
+    #[arg(long, env = "LUMIO_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// File holding the base64 master key (default: generated under the data directory).
+    #[arg(long, env = "LUMIO_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Let `ctx.fetch` reach private, loopback and link-local addresses (local development).
+    #[arg(long)]
+    pub allow_private_fetch: bool,
+}
+
+/// Where the server is and who we are to it.
+#[derive(Debug, Clone, Args)]
+pub struct ConnArgs {
+    /// Lumio server URL [default: the one saved by `lumio login`, else http://127.0.0.1:7311].
+    #[arg(long, env = "LUMIO_URL", global = true)]
+    pub url: Option<String>,
+    /// API token [default: the one saved by `lumio login`].
+    // `hide_env_values` keeps the token out of `--help`.
+    #[arg(long, env = "LUMIO_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// Options shared by every client command.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Extension to act on [default: LUMIO_EXTENSION, else lumio.json here or in a parent].
+    #[arg(long, global = true)]
+    pub extension: Option<String>,
+    /// Environment: staging or production.
+    #[arg(
+        long = "env",
+        env = "LUMIO_ENV",
+        default_value = "staging",
+        global = true
+    )]
+    pub environment: String,
+    /// Print the server's JSON answer instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// Options of `lumio login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Print the server's JSON answer instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Without `--token`, the token is read from standard input (hidden prompt on a terminal).
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExtensionsCommand {
+    /// Create an extension.
+    Create {
+        /// Lowercase letters, digits and '-', starting with a letter.
+        name: String,
+    },
+    /// List the extensions your token can see.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a token for one extension (set with --extension); it is printed only once.
+    Create {
+        /// owner, developer or viewer.
+        #[arg(long)]
+        role: String,
+        /// A note to recognise the token by later.
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Set a secret. Without VALUE it is read from standard input (hidden prompt on a
+    /// terminal), so multi-line values work and the value stays out of shell history.
+    Set {
+        /// Secret name, e.g. MY_API_KEY.
+        name: String,
+        /// The value; prefer standard input for real secrets.
+        value: Option<String>,
+    },
+    /// List secret names with version and last change; values are never shown.
+    List,
+    /// Delete a secret.
+    Delete {
+        name: String,
+        /// Also erase every stored version, so it cannot be rolled back (owners).
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Set every pair of a .env file in one atomic step (`-` reads standard input).
+    Import { file: PathBuf },
+    /// Show a secret's versions (never values).
+    History { name: String },
+    /// Make an earlier version current again (as a new version).
+    Rollback {
+        name: String,
+        #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+        version: u64,
+    },
+}
+
+/// Options of `lumio audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// How many entries to show (at most 1000).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+    /// Only entries about this secret.
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// Only entries of this event, e.g. secret.set or secret.read.
+    #[arg(long)]
+    pub event: Option<String>,
+    /// Only entries older than this id (to page back; see the end of the output).
+    #[arg(long)]
+    pub before: Option<u64>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn common_options_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "lumio",
+            "env",
+            "set",
+            "A",
+            "--extension",
+            "my-ext",
+            "--env",
+            "production",
+        ])
+        .unwrap();
+        let Command::Env { common, .. } = cli.command else {
+            panic!("not env")
+        };
+        assert_eq!(common.extension.as_deref(), Some("my-ext"));
+        assert_eq!(common.environment, "production");
+    }
+}

@@ -1,0 +1,182 @@
+//! The HTTP client of the Lumio API (docs/http-api.md): sends JSON with the bearer token and
+//! turns every failure into a [`CliError`] with the server's message and hint.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use reqwest::blocking::{Client as Http, RequestBuilder, Response};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+use crate::config::login_hint;
+use crate::error::CliError;
+
+/// A client for one server and token.
+pub struct Client {
+    http: Http,
+    base: String,
+    token: Zeroizing<String>,
+}
+
+impl Client {
+    /// `base` must already be normalized (see `config::normalize_url`).
+    pub fn new(base: &str, token: Zeroizing<String>) -> anyhow::Result<Self> {
+        let mut builder = Http::builder()
+            .user_agent(concat!("lumio-cli/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120));
+        if is_loopback(base) {
+            // A proxy from the environment would turn "server not running" into a proxy error.
+            builder = builder.no_proxy();
+        }
+        Ok(Self {
+            http: builder.build()?,
+            base: base.to_owned(),
+            token,
+        })
+    }
+
+    pub fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.send(self.request(Method::GET, path))
+    }
+
+    pub fn get_query(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+        self.send(self.request(Method::GET, path).query(query))
+    }
+
+    pub fn post<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> anyhow::Result<Value> {
+        self.send(self.request(Method::POST, path).json(body))
+    }
+
+    pub fn put<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> anyhow::Result<Value> {
+        self.send(self.request(Method::PUT, path).json(body))
+    }
+
+    pub fn delete(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+        self.send(self.request(Method::DELETE, path).query(query))
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(self.token.as_str())
+    }
+
+    fn send(&self, request: RequestBuilder) -> anyhow::Result<Value> {
+        let response = request
+            .send()
+            .map_err(|err| transport_error(&self.base, &err))?;
+        let status = response.status();
+        if status.is_success() {
+            return read_json(&self.base, response);
+        }
+        Err(status_error(&self.base, status, response).into())
+    }
+}
+
+/// Why a request did not get an answer. Says nothing of the token or body, which
+/// reqwest never puts in its errors either.
+fn transport_error(base: &str, err: &reqwest::Error) -> CliError {
+    if err.is_connect() {
+        CliError::new(format!(
+            "could not reach Lumio at {base}; is `lumio server` running?"
+        ))
+        .with_hint("start it with `lumio server`, or point --url / LUMIO_URL at the right server")
+    } else if err.is_timeout() {
+        CliError::new(format!("Lumio at {base} did not answer in time"))
+            .with_hint("try again; if it persists, check the server's log")
+    } else {
+        CliError::new(format!("request to {base} failed: {}", error_chain(err)))
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn read_json(base: &str, response: Response) -> anyhow::Result<Value> {
+    let text = response.text().map_err(|err| transport_error(base, &err))?;
+    serde_json::from_str(&text).map_err(|_| {
+        CliError::new(format!("{base} did not answer with JSON"))
+            .with_hint("check that --url / LUMIO_URL points at a Lumio server")
+            .into()
+    })
+}
+
+/// Maps an error answer using the shape `{"error": {"code", "message", "hint"}, "request_id"}`.
+fn status_error(base: &str, status: StatusCode, response: Response) -> CliError {
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body: Option<Value> = response
+        .text()
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let field = |name: &str| {
+        body.as_ref()
+            .and_then(|b| b["error"][name].as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let request_id = body
+        .as_ref()
+        .and_then(|b| b["request_id"].as_str().map(str::to_owned))
+        .or(request_id);
+
+    let Some(message) = field("message") else {
+        return CliError::new(format!("{base} answered {status}"))
+            .with_hint("check that --url / LUMIO_URL points at a Lumio server");
+    };
+    let hint = if status == StatusCode::UNAUTHORIZED {
+        Some(login_hint(base))
+    } else if status.is_server_error() {
+        // Nothing the user did wrong: the request id lets an operator find the cause.
+        let base_hint = field("hint").unwrap_or_else(|| "try again later".to_owned());
+        Some(match request_id {
+            Some(id) => format!("{base_hint} (request id {id})"),
+            None => base_hint,
+        })
+    } else {
+        field("hint")
+    };
+    CliError {
+        message,
+        hint,
+        code: field("code"),
+    }
+}
+
+fn is_loopback(base: &str) -> bool {
+    let authority = base.trim_start_matches("http://");
+    let authority = authority.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        assert!(is_loopback("http://127.0.0.1:7311"));
+        assert!(is_loopback("http://localhost:1"));
+        assert!(is_loopback("http://[::1]:1"));
+        assert!(!is_loopback("http://lumio.example.com"));
+        assert!(!is_loopback("http://localhost.example.com"));
+    }
+}

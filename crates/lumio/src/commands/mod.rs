@@ -1,0 +1,80 @@
+//! One module per resource. Each command parses its input, resolves where to send it,
+//! makes its requests and prints the result; nothing here knows HTTP details.
+
+mod audit;
+mod env;
+mod extensions;
+mod input;
+mod login;
+mod server;
+mod tokens;
+
+use lumio_core::{Environment, ExtensionSlug, SecretName};
+
+use crate::cli::{Command, CommonArgs, ConnArgs};
+use crate::client::Client;
+use crate::config::{self, Connection};
+use crate::error::CliError;
+
+/// Runs the command the user asked for.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Server(args) => server::run(args),
+        Command::Login(args) => login::run(args),
+        Command::Extensions { common, command } => extensions::run(&common, command),
+        Command::Tokens { common, command } => tokens::run(&common, command),
+        Command::Env { common, command } => env::run(&common, command),
+        Command::Audit(args) => audit::run(args),
+    }
+}
+
+/// A client for the server and token the options name; fails before any request when
+/// there is no token.
+fn connect(conn: &ConnArgs) -> anyhow::Result<Client> {
+    let connection = Connection::resolve(conn)?;
+    let token = connection.require_token()?;
+    Client::new(&connection.url, token)
+}
+
+/// A secret name from the command line, refused with `lumio_core`'s message if invalid.
+fn secret_name(input: &str) -> anyhow::Result<SecretName> {
+    SecretName::parse(input).map_err(|err| CliError::new(err.to_string()).into())
+}
+
+/// A command working inside one extension and environment.
+struct Scoped {
+    client: Client,
+    extension: ExtensionSlug,
+    environment: Environment,
+    json: bool,
+}
+
+impl Scoped {
+    /// Resolves environment, extension and connection, in that order, all before any
+    /// request is made.
+    fn resolve(common: &CommonArgs) -> anyhow::Result<Self> {
+        let environment = config::environment(common)?;
+        let extension = config::extension(common)?;
+        let client = connect(&common.conn)?;
+        Ok(Self {
+            client,
+            extension,
+            environment,
+            json: common.json,
+        })
+    }
+
+    /// An API path under this extension and environment. Both are parsed slugs, so they
+    /// need no escaping.
+    fn path(&self, rest: &str) -> String {
+        format!(
+            "/api/v1/extensions/{}/environments/{}{rest}",
+            self.extension, self.environment
+        )
+    }
+
+    /// `my-ext/staging`, for messages.
+    fn place(&self) -> String {
+        format!("{}/{}", self.extension, self.environment)
+    }
+}

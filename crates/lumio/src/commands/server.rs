@@ -1,0 +1,22 @@
+//! `lumio server`: runs the platform in this process.
+
+use anyhow::Context;
+use lumio_server::ServerConfig;
+
+use crate::cli::ServerArgs;
+
+pub fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let config = ServerConfig {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        database_url: args.database_url.filter(|url| !url.is_empty()),
+        master_key_file: args.master_key_file,
+        allow_private_fetch: args.allow_private_fetch,
+    };
+    // Only the server needs an async runtime; client commands use blocking HTTP.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(lumio_server::run(config))
+}

@@ -1,0 +1,102 @@
+//! The one error shape a user sees: `error: <message>` and, when we know what to do next,
+//! `hint: <what to do>`. Anything else is an `anyhow` error whose chain becomes the message.
+
+use std::fmt;
+use std::io::Write;
+
+/// An error meant for the user, with an optional next step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError {
+    pub message: String,
+    pub hint: Option<String>,
+    /// The server's error code (`unauthorized`, `not_found`, …) when the server sent one.
+    pub code: Option<String>,
+}
+
+impl CliError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            hint: None,
+            code: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// Whether the error is stdout closing under us (`lumio env list | head`): not a failure.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Writes the error to stderr as one `error:` line and at most one `hint:` line.
+pub fn report(err: &anyhow::Error) {
+    let text = format!("{err:#}");
+    // Library errors (e.g. the server's startup) may carry their hint as a last
+    // "\nhint: …" line; it becomes our hint line rather than part of the message.
+    let (message, inline_hint) = match text.split_once("\nhint: ") {
+        Some((message, hint)) => (message, Some(hint)),
+        None => (text.as_str(), None),
+    };
+    let hint = err
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<CliError>())
+        .and_then(|cli| cli.hint.as_deref())
+        .or(inline_hint);
+    let mut stderr = std::io::stderr().lock();
+    // Nothing sensible is left to do if stderr itself is gone.
+    let _ = writeln!(stderr, "error: {}", one_line(message));
+    if let Some(hint) = hint {
+        let _ = writeln!(stderr, "hint: {}", one_line(hint));
+    }
+}
+
+/// Folds line breaks and other control characters into spaces, so the promise of one
+/// line holds even for a multi-line message from a server or the OS.
+fn one_line(text: &str) -> String {
+    let folded: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    folded.trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn messages_are_one_line() {
+        assert_eq!(one_line("line 3:\nbad\r\n"), "line 3: bad");
+    }
+
+    #[test]
+    fn hint_is_found_under_context() {
+        let err = Err::<(), _>(CliError::new("inner").with_hint("do this"))
+            .context("outer")
+            .unwrap_err();
+        assert_eq!(format!("{err:#}"), "outer: inner");
+        let hint = err
+            .chain()
+            .find_map(|c| c.downcast_ref::<CliError>())
+            .and_then(|c| c.hint.clone());
+        assert_eq!(hint.as_deref(), Some("do this"));
+    }
+}

@@ -1,0 +1,100 @@
+//! `lumio`: `lumio server` runs the platform; every other subcommand is a client of its
+//! HTTP API. This file only parses the command line and reports errors.
+
+mod cli;
+mod client;
+mod commands;
+mod config;
+mod error;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::error::ErrorKind;
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
+    match commands::run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        // `lumio env list | head` closing the pipe early is not a failure.
+        Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            error::report(&err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Help and version print as clap does; a bad command line becomes the same
+/// `error:` / `hint:` pair as every other failure, with clap's exit status 2.
+fn usage_error(err: &clap::Error) -> ExitCode {
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    let rendered = err.render().to_string();
+    // clap's message is the first paragraph (a list of missing arguments may follow it).
+    let mut message = rendered
+        .split("\n\n")
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut tip = rendered
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("tip: "));
+    let command = command_path(std::env::args().skip(1));
+    if command == "lumio env set" && err.kind() == ErrorKind::UnknownArgument {
+        // The stray word may be part of an unquoted secret value: never echo it.
+        message = "too many arguments for `lumio env set NAME [VALUE]`".to_owned();
+        tip = Some(
+            "quote a value with spaces, put `--` before one starting with '-', or pipe it \
+             on standard input",
+        );
+    }
+    let hint = match tip {
+        Some(tip) => format!("{tip}; see `{command} --help`"),
+        None => format!("see `{command} --help`"),
+    };
+    let failure = anyhow::Error::new(error::CliError::new(message).with_hint(hint));
+    error::report(&failure);
+    ExitCode::from(2)
+}
+
+/// `lumio env set` for `lumio env set A --bogus`: the subcommands named on the command
+/// line, so the hint can point at the right `--help`.
+fn command_path(args: impl Iterator<Item = String>) -> String {
+    let mut command = <cli::Cli as clap::CommandFactory>::command();
+    let mut path = vec!["lumio".to_owned()];
+    for arg in args {
+        let Some(sub) = command.find_subcommand(&arg).cloned() else {
+            continue;
+        };
+        path.push(sub.get_name().to_owned());
+        command = sub;
+    }
+    path.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_path;
+
+    #[test]
+    fn command_paths() {
+        let path = |args: &[&str]| command_path(args.iter().map(|a| a.to_string()));
+        assert_eq!(path(&["env", "set", "A", "--bogus"]), "lumio env set");
+        assert_eq!(path(&["audit", "--limit", "0"]), "lumio audit");
+        assert_eq!(path(&["evn"]), "lumio");
+    }
+}

@@ -1,0 +1,174 @@
+//! `spawn_app()` for the CLI: the real `lumio server` on a free port against a fresh
+//! database, an admin token known in advance, and shells that run `lumio` against it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use super::{free_port, lumio, run, Output};
+
+/// Which store the server runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum Db {
+    /// The default: SQLite under the data directory.
+    Sqlite,
+    /// A fresh PostgreSQL database per test (`lumio_store::testing`).
+    Postgres,
+}
+
+/// A running `lumio server`, killed on drop.
+pub struct TestServer {
+    pub url: String,
+    pub admin_token: String,
+    child: Child,
+    data: TempDir,
+}
+
+impl TestServer {
+    /// Starts a server and waits for `/healthz`. `None` when PostgreSQL is wanted but not
+    /// available (the helper has already said so loudly).
+    pub fn start(db: Db) -> Option<Self> {
+        let database_url = match db {
+            Db::Sqlite => None,
+            Db::Postgres => Some(
+                tokio::runtime::Runtime::new()
+                    .unwrap()
+                    .block_on(lumio_store::testing::fresh_postgres_url())?,
+            ),
+        };
+        let data = TempDir::new().unwrap();
+        // Port 0 cannot be reported back by the child, so a free port is picked here.
+        let port = free_port();
+        let admin_token = format!("lumio_admin_{:016x}", rand_u64());
+        let log = std::fs::File::create(data.path().join("server.log")).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lumio"));
+        cmd.args(["server", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(data.path().join("data"))
+            .arg("--allow-private-fetch")
+            .env("LUMIO_BOOTSTRAP_TOKEN", &admin_token)
+            .env_remove("LUMIO_DATABASE_URL")
+            .env_remove("LUMIO_MASTER_KEY_FILE")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        if let Some(url) = &database_url {
+            cmd.args(["--database-url", url]);
+        }
+        let child = cmd.spawn().expect("cannot start lumio server");
+        let mut server = Self {
+            url: format!("http://127.0.0.1:{port}"),
+            admin_token,
+            child,
+            data,
+        };
+        server.wait_healthy();
+        Some(server)
+    }
+
+    fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let health = format!("{}/healthz", self.url);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("lumio server exited with {status}:\n{}", self.log());
+            }
+            let ok = reqwest::blocking::get(&health).is_ok_and(|r| r.status().is_success());
+            if ok {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server never healthy:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// What the server printed so far, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// A shell logged in through `LUMIO_URL` / `LUMIO_TOKEN` with `token`.
+    pub fn shell(&self, token: &str) -> Shell {
+        let home = TempDir::new().unwrap();
+        let cwd = home.path().to_path_buf();
+        Shell {
+            url: self.url.clone(),
+            token: Some(token.to_owned()),
+            home,
+            cwd,
+        }
+    }
+
+    /// A shell with no token: for `lumio login`.
+    pub fn anonymous_shell(&self) -> Shell {
+        let mut shell = self.shell("");
+        shell.token = None;
+        shell
+    }
+
+    pub fn admin(&self) -> Shell {
+        self.shell(&self.admin_token)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Someone at a terminal: a home directory, a working directory, and a token.
+pub struct Shell {
+    pub url: String,
+    pub token: Option<String>,
+    pub home: TempDir,
+    pub cwd: PathBuf,
+}
+
+impl Shell {
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        self.run_in(&self.cwd, args, stdin)
+    }
+
+    pub fn run_in(&self, cwd: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = lumio(self.home.path(), cwd);
+        cmd.env("LUMIO_URL", &self.url).args(args);
+        if let Some(token) = &self.token {
+            cmd.env("LUMIO_TOKEN", token);
+        }
+        run(cmd, stdin)
+    }
+
+    /// Runs, asserts success, returns stdout.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str]) -> String {
+        self.run(args, None).ok().to_owned()
+    }
+
+    /// Runs with `--json`, asserts success, returns the parsed output.
+    #[track_caller]
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.run(&[args, &["--json"]].concat(), None);
+        serde_json::from_str(out.ok()).unwrap_or_else(|e| panic!("not JSON ({e}): {out:#?}"))
+    }
+}
+
+/// Randomness for tokens without another dependency: std's per-process random hasher keys.
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    hasher.finish()
+}
