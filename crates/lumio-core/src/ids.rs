@@ -19,7 +19,9 @@ pub enum InvalidId {
     #[error("secret name {0:?} is invalid; names match [A-Za-z_][A-Za-z0-9_]*, e.g. MY_API_KEY")]
     NameCharacters(String),
     /// The secret name uses the reserved `LUMIO_` prefix.
-    #[error("secret name {0:?} starts with LUMIO_, which is reserved for Lumio; pick another name")]
+    #[error(
+        "secret name {0:?} starts with LUMIO_, which is reserved for Lumio; pick another name"
+    )]
     ReservedPrefix(String),
     /// The extension name is not a slug.
     #[error("extension name {0:?} is invalid; use 1-63 lowercase letters, digits and '-', starting with a letter")]

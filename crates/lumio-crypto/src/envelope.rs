@@ -3,12 +3,13 @@
 use std::ops::Range;
 
 use aes_gcm::aead::AeadInPlace;
-use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
+use aes_gcm::{KeyInit, Nonce, Tag};
 use lumio_core::SecretValue;
 use zeroize::Zeroizing;
 
 use crate::master_key::{KeyId, MasterKey};
 use crate::random::fill_random;
+use crate::Aes256Gcm;
 
 /// The sealed record format this build writes.
 pub const FORMAT_VERSION: u8 = 1;
@@ -57,21 +58,43 @@ const MIN_LEN: usize = HEADER_LEN + TAG_LEN;
 const DEK_DOMAIN: &[u8] = b"lumio/dek/v1";
 const VALUE_DOMAIN: &[u8] = b"lumio/value/v1";
 
-/// `domain ++ format ++ kek_id ++ place`, with every variable-length field length-prefixed
-/// so no two places encode alike.
-fn associated_data(domain: &[u8], kek_id: &KeyId, place: &SecretPlace<'_>) -> Vec<u8> {
-    let (env, name) = (place.environment.as_bytes(), place.name.as_bytes());
-    let mut aad = Vec::with_capacity(domain.len() + 1 + 8 + 8 + 8 + env.len() + 8 + name.len() + 8);
-    aad.extend_from_slice(domain);
-    aad.push(FORMAT_VERSION);
-    aad.extend_from_slice(&kek_id.0);
-    aad.extend_from_slice(&place.extension_id.to_be_bytes());
-    aad.extend_from_slice(&(env.len() as u64).to_be_bytes());
-    aad.extend_from_slice(env);
-    aad.extend_from_slice(&(name.len() as u64).to_be_bytes());
-    aad.extend_from_slice(name);
-    aad.extend_from_slice(&place.version.to_be_bytes());
-    aad
+/// Both associated data strings, `domain ++ format ++ kek_id ++ place`, in one buffer:
+/// they differ only in the domain, which sits right-aligned in front of the shared tail.
+/// Every variable-length field is length-prefixed so no two places encode alike.
+struct AssociatedData(Vec<u8>);
+
+impl AssociatedData {
+    const SLOT: usize = VALUE_DOMAIN.len();
+
+    fn new(kek_id: &KeyId, place: &SecretPlace<'_>) -> Self {
+        let (env, name) = (place.environment.as_bytes(), place.name.as_bytes());
+        let mut aad =
+            Vec::with_capacity(Self::SLOT + 1 + 8 + 8 + 8 + env.len() + 8 + name.len() + 8);
+        aad.extend_from_slice(&[0; Self::SLOT]);
+        aad.push(FORMAT_VERSION);
+        aad.extend_from_slice(&kek_id.0);
+        aad.extend_from_slice(&place.extension_id.to_be_bytes());
+        aad.extend_from_slice(&(env.len() as u64).to_be_bytes());
+        aad.extend_from_slice(env);
+        aad.extend_from_slice(&(name.len() as u64).to_be_bytes());
+        aad.extend_from_slice(name);
+        aad.extend_from_slice(&place.version.to_be_bytes());
+        Self(aad)
+    }
+
+    fn with_domain(&mut self, domain: &[u8]) -> &[u8] {
+        let start = Self::SLOT - domain.len();
+        self.0[start..Self::SLOT].copy_from_slice(domain);
+        &self.0[start..]
+    }
+
+    fn dek(&mut self) -> &[u8] {
+        self.with_domain(DEK_DOMAIN)
+    }
+
+    fn value(&mut self) -> &[u8] {
+        self.with_domain(VALUE_DOMAIN)
+    }
 }
 
 /// Seals `value` for `place` under a fresh random DEK wrapped by `key`.
@@ -82,6 +105,7 @@ fn associated_data(domain: &[u8], kek_id: &KeyId, place: &SecretPlace<'_>) -> Ve
 pub fn seal(key: &MasterKey, place: &SecretPlace<'_>, value: &SecretValue) -> Vec<u8> {
     let plaintext = value.expose().as_bytes();
     let kek_id = key.id();
+    let mut aad = AssociatedData::new(&kek_id, place);
     // DEK and both nonces in one draw: each OS call costs about as much as the AES work.
     let mut fresh = Zeroizing::new([0u8; 32 + 12 + 12]);
     fill_random(&mut *fresh);
@@ -98,11 +122,7 @@ pub fn seal(key: &MasterKey, place: &SecretPlace<'_>, value: &SecretValue) -> Ve
     let dek_nonce = *Nonce::from_slice(&out[DEK_NONCE]);
     let tag = key
         .cipher()
-        .encrypt_in_place_detached(
-            &dek_nonce,
-            &associated_data(DEK_DOMAIN, &kek_id, place),
-            &mut out[WRAPPED_DEK],
-        )
+        .encrypt_in_place_detached(&dek_nonce, aad.dek(), &mut out[WRAPPED_DEK])
         .expect("a 32-byte DEK is within AES-GCM limits");
     out[DEK_TAG].copy_from_slice(&tag);
 
@@ -112,11 +132,7 @@ pub fn seal(key: &MasterKey, place: &SecretPlace<'_>, value: &SecretValue) -> Ve
     let body = &mut out[HEADER_LEN..body_end];
     body.copy_from_slice(plaintext);
     let tag = value_cipher
-        .encrypt_in_place_detached(
-            &value_nonce,
-            &associated_data(VALUE_DOMAIN, &kek_id, place),
-            body,
-        )
+        .encrypt_in_place_detached(&value_nonce, aad.value(), body)
         .expect("a value within SecretValue limits is within AES-GCM limits");
     out[body_end..].copy_from_slice(&tag);
     out
@@ -136,13 +152,14 @@ pub fn open(
     if sealed.len() < MIN_LEN {
         return Err(CryptoError::DecryptionFailed);
     }
+    let mut aad = AssociatedData::new(&kek_id, place);
 
     let mut dek = Zeroizing::new([0u8; 32]);
     dek.copy_from_slice(&sealed[WRAPPED_DEK]);
     key.cipher()
         .decrypt_in_place_detached(
             Nonce::from_slice(&sealed[DEK_NONCE]),
-            &associated_data(DEK_DOMAIN, &kek_id, place),
+            aad.dek(),
             &mut *dek,
             Tag::from_slice(&sealed[DEK_TAG]),
         )
@@ -154,7 +171,7 @@ pub fn open(
     value_cipher
         .decrypt_in_place_detached(
             Nonce::from_slice(&sealed[VALUE_NONCE]),
-            &associated_data(VALUE_DOMAIN, &kek_id, place),
+            aad.value(),
             &mut plaintext,
             Tag::from_slice(&sealed[body_end..]),
         )
@@ -204,6 +221,32 @@ mod tests {
     }
 
     #[test]
+    fn associated_data_is_domain_then_shared_tail() {
+        let id = KeyId([9; 8]);
+        let place = SecretPlace {
+            extension_id: 1,
+            environment: "ab",
+            name: "c",
+            version: 2,
+        };
+        let mut aad = AssociatedData::new(&id, &place);
+        let tail = [
+            &[FORMAT_VERSION][..],
+            &[9; 8],
+            &1i64.to_be_bytes(),
+            &2u64.to_be_bytes(),
+            b"ab",
+            &1u64.to_be_bytes(),
+            b"c",
+            &2i64.to_be_bytes(),
+        ]
+        .concat();
+        assert_eq!(aad.dek(), [DEK_DOMAIN, &tail].concat());
+        assert_eq!(aad.value(), [VALUE_DOMAIN, &tail].concat());
+        assert_eq!(aad.dek(), [DEK_DOMAIN, &tail].concat());
+    }
+
+    #[test]
     fn places_encode_unambiguously() {
         let id = KeyId([0; 8]);
         let a = SecretPlace {
@@ -217,13 +260,8 @@ mod tests {
             name: "bc",
             ..a
         };
-        assert_ne!(
-            associated_data(VALUE_DOMAIN, &id, &a),
-            associated_data(VALUE_DOMAIN, &id, &b)
-        );
-        assert_ne!(
-            associated_data(DEK_DOMAIN, &id, &a),
-            associated_data(VALUE_DOMAIN, &id, &a)
-        );
+        let (mut aad_a, mut aad_b) = (AssociatedData::new(&id, &a), AssociatedData::new(&id, &b));
+        assert_ne!(aad_a.value(), aad_b.value());
+        assert_ne!(aad_a.dek(), aad_b.dek());
     }
 }

@@ -19,3 +19,7 @@ mod random;
 pub use envelope::{open, seal, sealed_key_id, CryptoError, SecretPlace, FORMAT_VERSION};
 pub use key_check::{seal_key_check, verify_key_check};
 pub use master_key::{KeyId, MasterKey, MasterKeyError};
+
+/// AES-256-GCM built on the encryption-only AES key schedule: GCM never runs AES
+/// backwards, and a schedule is expanded for every DEK, so the inverse one is skipped.
+type Aes256Gcm = aes_gcm::AesGcm<aes::Aes256Enc, aes_gcm::aead::consts::U12>;

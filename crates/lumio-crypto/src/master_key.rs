@@ -2,13 +2,14 @@
 
 use std::fmt;
 
-use aes_gcm::{Aes256Gcm, KeyInit};
+use aes_gcm::KeyInit;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::random::fill_random;
+use crate::Aes256Gcm;
 
 /// Short public fingerprint of a master key: the first 8 bytes of SHA-256("lumio-kek-id" ++ key).
 /// Stored beside every ciphertext so the key can rotate.

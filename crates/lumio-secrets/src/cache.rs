@@ -11,7 +11,6 @@ use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-
 use lumio_core::{Environment, SecretValue};
 use lumio_store::{Change, Extension, SecretHead, TokenRecord};
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -85,7 +84,12 @@ impl Caches {
         self.values.fill(&self.generation, seen.0, key, value);
     }
 
-    pub(crate) fn fill_list(&self, seen: Seen, key: (i64, Environment), list: Arc<Vec<SecretHead>>) {
+    pub(crate) fn fill_list(
+        &self,
+        seen: Seen,
+        key: (i64, Environment),
+        list: Arc<Vec<SecretHead>>,
+    ) {
         self.lists.fill(&self.generation, seen.0, key, list);
     }
 
@@ -96,7 +100,8 @@ impl Caches {
     }
 
     pub(crate) fn fill_token(&self, token: TokenRecord) {
-        self.tokens.fill(&AtomicU64::new(0), 0, token.id.clone(), token);
+        self.tokens
+            .fill(&AtomicU64::new(0), 0, token.id.clone(), token);
     }
 
     pub(crate) fn apply(&self, change: &Change) {

@@ -18,7 +18,14 @@ impl SecretsService {
         let extension = self.inner.store.create_extension(slug).await?;
         self.inner
             .audit
-            .record(change_record(ctx, extension.id, None, "extension.create", None, None))
+            .record(change_record(
+                ctx,
+                extension.id,
+                None,
+                "extension.create",
+                None,
+                None,
+            ))
             .await?;
         Ok(extension)
     }
@@ -43,7 +50,10 @@ impl SecretsService {
         let extension = self.find_extension(slug).await?;
         match extension {
             Some(extension) if ctx.principal.can_see(&extension) => Ok(extension),
-            _ => Err(ServiceError::NotFound(format!("extension {:?}", slug.as_str()))),
+            _ => Err(ServiceError::NotFound(format!(
+                "extension {:?}",
+                slug.as_str()
+            ))),
         }
     }
 

@@ -40,9 +40,15 @@ impl SecretsService {
     ) -> Result<SecretRead, ServiceError> {
         let value = match self.cached(reader.extension_id, reader.environment, name) {
             Some(hit) => hit,
-            None => self.load(reader.extension_id, reader.environment, name).await?,
+            None => {
+                self.load(reader.extension_id, reader.environment, name)
+                    .await?
+            }
         };
-        let ticket = self.inner.audit.try_enqueue(read_record(&reader, name, value.is_some()))?;
+        let ticket = self
+            .inner
+            .audit
+            .try_enqueue(read_record(&reader, name, value.is_some()))?;
         Ok(SecretRead { value, ticket })
     }
 

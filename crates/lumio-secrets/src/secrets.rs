@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use lumio_core::{Environment, ExtensionSlug, Role, SecretName, SecretValue, MAX_SECRETS_PER_ENVIRONMENT};
+use lumio_core::{
+    Environment, ExtensionSlug, Role, SecretName, SecretValue, MAX_SECRETS_PER_ENVIRONMENT,
+};
 use lumio_crypto::SecretPlace;
 use lumio_store::{Extension, NewVersion, SecretHead, StoreError, VersionInfo};
 
@@ -63,7 +65,9 @@ impl SecretsService {
         name: &SecretName,
         value: &SecretValue,
     ) -> Result<SecretSummary, ServiceError> {
-        let extension = self.authorized(ctx, slug, Role::Developer, "set secrets").await?;
+        let extension = self
+            .authorized(ctx, slug, Role::Developer, "set secrets")
+            .await?;
         let written = self
             .write(ctx, &extension, environment, &[(name.clone(), value)])
             .await?;
@@ -88,14 +92,15 @@ impl SecretsService {
         environment: Environment,
         pairs: Vec<(String, String)>,
     ) -> Result<Vec<ImportedSecret>, ServiceError> {
-        let extension = self.authorized(ctx, slug, Role::Developer, "import secrets").await?;
+        let extension = self
+            .authorized(ctx, slug, Role::Developer, "import secrets")
+            .await?;
         // Later duplicates win, as when a shell sources the file.
         let mut parsed = BTreeMap::new();
         for (name, value) in pairs {
             let name = SecretName::parse(&name)?;
-            let value = SecretValue::new(value).map_err(|err| {
-                ServiceError::InvalidValue(format!("{name}: {err}"))
-            })?;
+            let value = SecretValue::new(value)
+                .map_err(|err| ServiceError::InvalidValue(format!("{name}: {err}")))?;
             parsed.insert(name, value);
         }
         if parsed.is_empty() {
@@ -132,13 +137,20 @@ impl SecretsService {
         slug: &ExtensionSlug,
         environment: Environment,
     ) -> Result<Arc<Vec<SecretHead>>, ServiceError> {
-        let extension = self.authorized(ctx, slug, Role::Viewer, "list secrets").await?;
+        let extension = self
+            .authorized(ctx, slug, Role::Viewer, "list secrets")
+            .await?;
         let key = (extension.id, environment);
         if let Some(hit) = self.inner.cache.lists.get(&key) {
             return Ok(hit);
         }
         let seen = self.inner.cache.begin_read();
-        let list = Arc::new(self.inner.store.list_live(extension.id, environment).await?);
+        let list = Arc::new(
+            self.inner
+                .store
+                .list_live(extension.id, environment)
+                .await?,
+        );
         self.inner.cache.fill_list(seen, key, Arc::clone(&list));
         Ok(list)
     }
@@ -182,7 +194,9 @@ impl SecretsService {
         environment: Environment,
         name: &SecretName,
     ) -> Result<SecretHistory, ServiceError> {
-        let extension = self.authorized(ctx, slug, Role::Viewer, "read history").await?;
+        let extension = self
+            .authorized(ctx, slug, Role::Viewer, "read history")
+            .await?;
         let store = &self.inner.store;
         let head = store.head(extension.id, environment, name).await?;
         let head = head.ok_or_else(|| not_found(name, &extension, environment))?;
@@ -203,7 +217,9 @@ impl SecretsService {
         name: &SecretName,
         version: i64,
     ) -> Result<SecretSummary, ServiceError> {
-        let extension = self.authorized(ctx, slug, Role::Developer, "roll back secrets").await?;
+        let extension = self
+            .authorized(ctx, slug, Role::Developer, "roll back secrets")
+            .await?;
         let store = &self.inner.store;
         let old = store
             .version(extension.id, environment, name, version)
@@ -220,9 +236,18 @@ impl SecretsService {
             .write(ctx, &extension, environment, &[(name.clone(), &value)])
             .await?;
         let new_version = written[0].version;
-        let detail = Some(format!("restored version {version} as version {new_version}"));
-        self.record(ctx, &extension, environment, "secret.rollback", name, detail)
-            .await?;
+        let detail = Some(format!(
+            "restored version {version} as version {new_version}"
+        ));
+        self.record(
+            ctx,
+            &extension,
+            environment,
+            "secret.rollback",
+            name,
+            detail,
+        )
+        .await?;
         Ok(SecretSummary {
             name: name.clone(),
             version: new_version,
@@ -266,7 +291,12 @@ impl SecretsService {
                 })
                 .collect();
             let result = store
-                .write_versions(extension.id, environment, &writes, MAX_SECRETS_PER_ENVIRONMENT)
+                .write_versions(
+                    extension.id,
+                    environment,
+                    &writes,
+                    MAX_SECRETS_PER_ENVIRONMENT,
+                )
                 .await;
             match result {
                 Ok(()) => {
@@ -336,8 +366,5 @@ pub(crate) fn place<'a>(
 }
 
 fn not_found(name: &SecretName, extension: &Extension, environment: Environment) -> ServiceError {
-    ServiceError::NotFound(format!(
-        "secret {name} in {}/{environment}",
-        extension.slug
-    ))
+    ServiceError::NotFound(format!("secret {name} in {}/{environment}", extension.slug))
 }

@@ -129,7 +129,14 @@ impl SecretsService {
         let detail = format!("token {} role {}", issued.record.id, role);
         self.inner
             .audit
-            .record(change_record(ctx, extension.id, None, "token.create", None, Some(detail)))
+            .record(change_record(
+                ctx,
+                extension.id,
+                None,
+                "token.create",
+                None,
+                Some(detail),
+            ))
             .await?;
         Ok(issued)
     }

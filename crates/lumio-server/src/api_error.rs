@@ -69,7 +69,10 @@ impl From<ServiceError> for AppError {
             // The cause goes to the operator's log; the client gets a stable sentence.
             tracing::error!(error = %err, "request failed");
             match code {
-                "unavailable" => "Lumio's database is unavailable; nothing was changed unless stated otherwise".to_owned(),
+                "unavailable" => {
+                    "Lumio's database is unavailable; nothing was changed unless stated otherwise"
+                        .to_owned()
+                }
                 _ => "internal error; the server log has the details".to_owned(),
             }
         } else {

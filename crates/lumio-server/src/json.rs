@@ -39,7 +39,10 @@ fn reject(rejection: JsonRejection) -> AppError {
             "request body must be JSON with Content-Type: application/json".to_owned()
         }
         JsonRejection::JsonDataError(err) => {
-            format!("request body does not match: {}", without_quoted_input(&err.body_text()))
+            format!(
+                "request body does not match: {}",
+                without_quoted_input(&err.body_text())
+            )
         }
         _ => "request body is not valid UTF-8 JSON".to_owned(),
     };

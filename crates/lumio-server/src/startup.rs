@@ -41,7 +41,12 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .recursive(true)
         .mode(0o700)
         .create(&config.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
     let key = master_key::load(config.master_key_file.as_deref(), &config.data_dir)?;
     let url = match &config.database_url {
         Some(url) => url.clone(),
@@ -78,9 +83,12 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let state = AppState {
         service: boot.service.clone(),
     };
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}; pass --listen ADDR to pick another", config.listen))?;
+    let listener = TcpListener::bind(config.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {}; pass --listen ADDR to pick another",
+            config.listen
+        )
+    })?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = store.backend(), "lumio server listening");
     let (stop, stopped) = oneshot::channel::<()>();

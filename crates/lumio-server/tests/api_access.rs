@@ -6,14 +6,21 @@ use common::{spawn_app, Backend};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-both_backends!(access_matrix, bad_requests_get_clear_errors, request_ids_and_openapi);
+both_backends!(
+    access_matrix,
+    bad_requests_get_clear_errors,
+    request_ids_and_openapi
+);
 
 async fn access_matrix(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let admin = &app.admin_token;
     app.create_extension("alpha").await;
     app.create_extension("beta").await;
-    app.set(admin, "beta", "staging", "B_SECRET", "beta-canary").await;
+    app.set(admin, "beta", "staging", "B_SECRET", "beta-canary")
+        .await;
     let owner_a = app.token("alpha", "owner").await;
     let dev_a = app.token("alpha", "developer").await;
     let viewer_a = app.token("alpha", "viewer").await;
@@ -28,44 +35,99 @@ async fn access_matrix(backend: Backend) {
             missing.text.replace("nonexistent", "X"),
             "forbidden and missing must look the same"
         );
-        let write = app.set(token, "beta", "staging", "B_SECRET", "overwritten").await;
+        let write = app
+            .set(token, "beta", "staging", "B_SECRET", "overwritten")
+            .await;
         assert_eq!(write.status, StatusCode::NOT_FOUND);
         let history = app
-            .call(Method::GET, "/api/v1/extensions/beta/environments/staging/secrets/B_SECRET/versions", token, None)
+            .call(
+                Method::GET,
+                "/api/v1/extensions/beta/environments/staging/secrets/B_SECRET/versions",
+                token,
+                None,
+            )
             .await;
         assert_eq!(history.status, StatusCode::NOT_FOUND);
         let audit = app
-            .call(Method::GET, "/api/v1/extensions/beta/environments/staging/audit", token, None)
+            .call(
+                Method::GET,
+                "/api/v1/extensions/beta/environments/staging/audit",
+                token,
+                None,
+            )
             .await;
         assert_eq!(audit.status, StatusCode::NOT_FOUND);
-        let extensions = app.call(Method::GET, "/api/v1/extensions", token, None).await;
+        let extensions = app
+            .call(Method::GET, "/api/v1/extensions", token, None)
+            .await;
         assert!(!extensions.text.contains("beta"), "{}", extensions.text);
     }
-    assert_eq!(app.read_value("beta", "staging", "B_SECRET").await.as_deref(), Some("beta-canary"));
+    assert_eq!(
+        app.read_value("beta", "staging", "B_SECRET")
+            .await
+            .as_deref(),
+        Some("beta-canary")
+    );
 
     // Roles within A.
     let by_viewer = app.set(&viewer_a, "alpha", "staging", "K", "v").await;
-    assert_eq!(by_viewer.status, StatusCode::FORBIDDEN, "{}", by_viewer.text);
-    assert_eq!(app.list(&viewer_a, "alpha", "staging").await.status, StatusCode::OK);
-    assert_eq!(app.set(&dev_a, "alpha", "staging", "K", "v").await.status, StatusCode::OK);
+    assert_eq!(
+        by_viewer.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        by_viewer.text
+    );
+    assert_eq!(
+        app.list(&viewer_a, "alpha", "staging").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.set(&dev_a, "alpha", "staging", "K", "v").await.status,
+        StatusCode::OK
+    );
     let purge_by_dev = app
-        .call(Method::DELETE, "/api/v1/extensions/alpha/environments/staging/secrets/K?purge=true", &dev_a, None)
+        .call(
+            Method::DELETE,
+            "/api/v1/extensions/alpha/environments/staging/secrets/K?purge=true",
+            &dev_a,
+            None,
+        )
         .await;
     assert_eq!(purge_by_dev.status, StatusCode::FORBIDDEN);
     let token_by_dev = app
-        .call(Method::POST, "/api/v1/tokens", &dev_a, Some(json!({"extension": "alpha", "role": "owner"})))
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            &dev_a,
+            Some(json!({"extension": "alpha", "role": "owner"})),
+        )
         .await;
     assert_eq!(token_by_dev.status, StatusCode::FORBIDDEN);
     let token_by_owner = app
-        .call(Method::POST, "/api/v1/tokens", &owner_a, Some(json!({"extension": "alpha", "role": "viewer"})))
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            &owner_a,
+            Some(json!({"extension": "alpha", "role": "viewer"})),
+        )
         .await;
     assert_eq!(token_by_owner.status, StatusCode::CREATED);
     let token_for_beta = app
-        .call(Method::POST, "/api/v1/tokens", &owner_a, Some(json!({"extension": "beta", "role": "owner"})))
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            &owner_a,
+            Some(json!({"extension": "beta", "role": "owner"})),
+        )
         .await;
     assert_eq!(token_for_beta.status, StatusCode::NOT_FOUND);
     let create_ext = app
-        .call(Method::POST, "/api/v1/extensions", &owner_a, Some(json!({"name": "gamma"})))
+        .call(
+            Method::POST,
+            "/api/v1/extensions",
+            &owner_a,
+            Some(json!({"name": "gamma"})),
+        )
         .await;
     assert_eq!(create_ext.status, StatusCode::FORBIDDEN);
 
@@ -75,9 +137,13 @@ async fn access_matrix(backend: Backend) {
 
     // Missing or bad tokens.
     let path = app.secrets_path("alpha", "staging");
-    let none = common::Answer::from(app.request(Method::GET, &path, None).send().await.unwrap()).await;
+    let none =
+        common::Answer::from(app.request(Method::GET, &path, None).send().await.unwrap()).await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
-    assert!(none.body["error"]["hint"].as_str().unwrap().contains("lumio login"));
+    assert!(none.body["error"]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("lumio login"));
     let mut forged = owner_a.clone();
     forged.pop();
     forged.push(if owner_a.ends_with('0') { '1' } else { '0' });
@@ -88,7 +154,9 @@ async fn access_matrix(backend: Backend) {
 }
 
 async fn bad_requests_get_clear_errors(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let admin = &app.admin_token;
     app.create_extension("bad").await;
     let path = format!("{}/NAME", app.secrets_path("bad", "staging"));
@@ -96,12 +164,19 @@ async fn bad_requests_get_clear_errors(backend: Backend) {
     let not_utf8 = app
         .request(Method::PUT, &path, Some(admin))
         .header("content-type", "application/json")
-        .body(vec![b'{', b'"', b'v', b'a', b'l', b'u', b'e', b'"', b':', b'"', 0xff, 0xfe, b'"', b'}'])
+        .body(vec![
+            b'{', b'"', b'v', b'a', b'l', b'u', b'e', b'"', b':', b'"', 0xff, 0xfe, b'"', b'}',
+        ])
         .send()
         .await
         .unwrap();
     let not_utf8 = common::Answer::from(not_utf8).await;
-    assert_eq!(not_utf8.status, StatusCode::BAD_REQUEST, "{}", not_utf8.text);
+    assert_eq!(
+        not_utf8.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        not_utf8.text
+    );
     assert_eq!(not_utf8.code(), "invalid");
 
     let huge = app
@@ -123,7 +198,10 @@ async fn bad_requests_get_clear_errors(backend: Backend) {
         .unwrap();
     let wrong_type = common::Answer::from(wrong_type).await;
     assert_eq!(wrong_type.status, StatusCode::BAD_REQUEST);
-    assert!(!wrong_type.text.contains("424242"), "the rejected input is not echoed");
+    assert!(
+        !wrong_type.text.contains("424242"),
+        "the rejected input is not echoed"
+    );
 
     let no_type = app
         .request(Method::PUT, &path, Some(admin))
@@ -132,23 +210,39 @@ async fn bad_requests_get_clear_errors(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(no_type.status(), StatusCode::BAD_REQUEST);
-    assert!(app.names(admin, "bad", "staging").await.is_empty(), "nothing stored");
+    assert!(
+        app.names(admin, "bad", "staging").await.is_empty(),
+        "nothing stored"
+    );
 }
 
 async fn request_ids_and_openapi(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     for (method, path) in [
         (Method::GET, "/healthz"),
         (Method::GET, "/api/v1/extensions"),
         (Method::GET, "/no/such/path"),
         (Method::GET, "/api/v1/openapi.json"),
     ] {
-        let answer = common::Answer::from(app.request(method, path, None).send().await.unwrap()).await;
+        let answer =
+            common::Answer::from(app.request(method, path, None).send().await.unwrap()).await;
         let id = answer.request_id.expect("every response has a request id");
         assert!(!id.is_empty(), "{path}");
-        assert!(answer.body.is_object(), "{path} answers JSON: {}", answer.text);
+        assert!(
+            answer.body.is_object(),
+            "{path} answers JSON: {}",
+            answer.text
+        );
     }
-    let doc = common::Answer::from(app.request(Method::GET, "/api/v1/openapi.json", None).send().await.unwrap()).await;
+    let doc = common::Answer::from(
+        app.request(Method::GET, "/api/v1/openapi.json", None)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let paths = doc.body["paths"].as_object().expect("openapi paths");
     for expected in [
         "/api/v1/extensions",
@@ -172,5 +266,8 @@ async fn request_ids_and_openapi(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_ne!(hostile.headers()["x-request-id"], "<script>alert(1)</script>");
+    assert_ne!(
+        hostile.headers()["x-request-id"],
+        "<script>alert(1)</script>"
+    );
 }

@@ -15,15 +15,24 @@ both_backends!(
 );
 
 async fn set_list_history_delete_rollback(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let admin = &app.admin_token;
     app.create_extension("espn").await;
 
-    let first = app.set(admin, "espn", "staging", "MY_API_KEY", "sk-abc123-first").await;
+    let first = app
+        .set(admin, "espn", "staging", "MY_API_KEY", "sk-abc123-first")
+        .await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
     assert_eq!(first.body["version"], 1);
-    assert!(!first.text.contains("sk-abc123"), "a response held the value");
-    let second = app.set(admin, "espn", "staging", "MY_API_KEY", "sk-abc123-second").await;
+    assert!(
+        !first.text.contains("sk-abc123"),
+        "a response held the value"
+    );
+    let second = app
+        .set(admin, "espn", "staging", "MY_API_KEY", "sk-abc123-second")
+        .await;
     assert_eq!(second.body["version"], 2);
 
     let list = app.list(admin, "espn", "staging").await;
@@ -34,7 +43,12 @@ async fn set_list_history_delete_rollback(backend: Backend) {
 
     let base = app.secrets_path("espn", "staging");
     let history = app
-        .call(Method::GET, &format!("{base}/MY_API_KEY/versions"), admin, None)
+        .call(
+            Method::GET,
+            &format!("{base}/MY_API_KEY/versions"),
+            admin,
+            None,
+        )
         .await;
     let versions: Vec<i64> = history.body["versions"]
         .as_array()
@@ -44,94 +58,180 @@ async fn set_list_history_delete_rollback(backend: Backend) {
         .collect();
     assert_eq!(versions, vec![2, 1]);
 
-    let deleted = app.call(Method::DELETE, &format!("{base}/MY_API_KEY"), admin, None).await;
+    let deleted = app
+        .call(Method::DELETE, &format!("{base}/MY_API_KEY"), admin, None)
+        .await;
     assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text);
     assert!(app.names(admin, "espn", "staging").await.is_empty());
-    let again = app.call(Method::DELETE, &format!("{base}/MY_API_KEY"), admin, None).await;
+    let again = app
+        .call(Method::DELETE, &format!("{base}/MY_API_KEY"), admin, None)
+        .await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
 
     let rolled = app
-        .call(Method::POST, &format!("{base}/MY_API_KEY/rollback"), admin, Some(json!({"version": 1})))
+        .call(
+            Method::POST,
+            &format!("{base}/MY_API_KEY/rollback"),
+            admin,
+            Some(json!({"version": 1})),
+        )
         .await;
     assert_eq!(rolled.status, StatusCode::OK, "{}", rolled.text);
     assert_eq!(rolled.body["version"], 3);
-    assert_eq!(app.names(admin, "espn", "staging").await, vec!["MY_API_KEY"]);
+    assert_eq!(
+        app.names(admin, "espn", "staging").await,
+        vec!["MY_API_KEY"]
+    );
     let read = app.read_value("espn", "staging", "MY_API_KEY").await;
-    assert_eq!(read.as_deref(), Some("sk-abc123-first"), "rollback restores version 1's value");
+    assert_eq!(
+        read.as_deref(),
+        Some("sk-abc123-first"),
+        "rollback restores version 1's value"
+    );
 
     let missing = app
-        .call(Method::POST, &format!("{base}/MY_API_KEY/rollback"), admin, Some(json!({"version": 99})))
+        .call(
+            Method::POST,
+            &format!("{base}/MY_API_KEY/rollback"),
+            admin,
+            Some(json!({"version": 99})),
+        )
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 
     let purged = app
-        .call(Method::DELETE, &format!("{base}/MY_API_KEY?purge=true"), admin, None)
+        .call(
+            Method::DELETE,
+            &format!("{base}/MY_API_KEY?purge=true"),
+            admin,
+            None,
+        )
         .await;
     assert_eq!(purged.body["purged"], true);
     let gone = app
-        .call(Method::GET, &format!("{base}/MY_API_KEY/versions"), admin, None)
+        .call(
+            Method::GET,
+            &format!("{base}/MY_API_KEY/versions"),
+            admin,
+            None,
+        )
         .await;
-    assert_eq!(gone.status, StatusCode::NOT_FOUND, "purge destroys every version");
+    assert_eq!(
+        gone.status,
+        StatusCode::NOT_FOUND,
+        "purge destroys every version"
+    );
 }
 
 async fn import_is_all_or_nothing(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let admin = &app.admin_token;
     app.create_extension("imp").await;
     let path = app.secrets_path("imp", "production");
     let bad = json!({"secrets": {"GOOD_ONE": "v1", "1BAD": "v2"}});
     let answer = app.call(Method::POST, &path, admin, Some(bad)).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text);
-    assert!(answer.body["error"]["message"].as_str().unwrap().contains("1BAD"));
-    assert!(app.names(admin, "imp", "production").await.is_empty(), "nothing half-written");
+    assert!(answer.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("1BAD"));
+    assert!(
+        app.names(admin, "imp", "production").await.is_empty(),
+        "nothing half-written"
+    );
 
     let good = json!({"secrets": {"A_KEY": "1", "B_KEY": "two\nlines"}});
     let answer = app.call(Method::POST, &path, admin, Some(good)).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     assert_eq!(answer.body["imported"].as_array().unwrap().len(), 2);
-    assert_eq!(app.names(admin, "imp", "production").await, vec!["A_KEY", "B_KEY"]);
-    assert!(app.names(admin, "imp", "staging").await.is_empty(), "environments never mix");
+    assert_eq!(
+        app.names(admin, "imp", "production").await,
+        vec!["A_KEY", "B_KEY"]
+    );
+    assert!(
+        app.names(admin, "imp", "staging").await.is_empty(),
+        "environments never mix"
+    );
 }
 
 async fn limits_are_clear_errors(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let admin = &app.admin_token;
     app.create_extension("lim").await;
     let max = "x".repeat(64 * 1024);
-    assert_eq!(app.set(admin, "lim", "staging", "BIG", &max).await.status, StatusCode::OK);
-    let over = app.set(admin, "lim", "staging", "BIG", &format!("{max}x")).await;
+    assert_eq!(
+        app.set(admin, "lim", "staging", "BIG", &max).await.status,
+        StatusCode::OK
+    );
+    let over = app
+        .set(admin, "lim", "staging", "BIG", &format!("{max}x"))
+        .await;
     assert_eq!(over.status, StatusCode::BAD_REQUEST, "{}", over.text);
     assert!(over.text.contains("64 KiB"), "{}", over.text);
     let long = "A".repeat(257);
-    for name in ["1ABC", "LUMIO_X", "MY%20KEY", "%CE%91PI_KEY", "..%2F..%2Fetc", long.as_str()] {
+    for name in [
+        "1ABC",
+        "LUMIO_X",
+        "MY%20KEY",
+        "%CE%91PI_KEY",
+        "..%2F..%2Fetc",
+        long.as_str(),
+    ] {
         let answer = app.set(admin, "lim", "staging", name, "v").await;
-        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{name}: {}", answer.text);
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{name}: {}",
+            answer.text
+        );
         assert_eq!(answer.code(), "invalid");
-        assert!(answer.body["error"]["message"].as_str().unwrap().contains("name"));
+        assert!(answer.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("name"));
     }
     let bad_env = app.set(admin, "lim", "prod", "OK_NAME", "v").await;
-    assert!(bad_env.text.contains("staging or production"), "{}", bad_env.text);
+    assert!(
+        bad_env.text.contains("staging or production"),
+        "{}",
+        bad_env.text
+    );
     assert_eq!(app.names(admin, "lim", "staging").await, vec!["BIG"]);
 }
 
 async fn environment_limit_of_1000(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let admin = &app.admin_token;
     app.create_extension("many").await;
     let path = app.secrets_path("many", "staging");
-    let batch: serde_json::Map<_, _> = (0..1000).map(|i| (format!("K{i:04}"), json!("v"))).collect();
-    let answer = app.call(Method::POST, &path, admin, Some(json!({"secrets": batch}))).await;
+    let batch: serde_json::Map<_, _> = (0..1000)
+        .map(|i| (format!("K{i:04}"), json!("v")))
+        .collect();
+    let answer = app
+        .call(Method::POST, &path, admin, Some(json!({"secrets": batch})))
+        .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     let over = app.set(admin, "many", "staging", "ONE_MORE", "v").await;
     assert_eq!(over.code(), "limit", "{}", over.text);
     assert!(over.text.contains("1000"));
     assert_eq!(app.names(admin, "many", "staging").await.len(), 1000);
     // Replacing an existing secret is not a new one.
-    assert_eq!(app.set(admin, "many", "staging", "K0001", "w").await.status, StatusCode::OK);
+    assert_eq!(
+        app.set(admin, "many", "staging", "K0001", "w").await.status,
+        StatusCode::OK
+    );
 }
 
 async fn audit_records_every_change(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let admin = &app.admin_token;
     app.create_extension("aud").await;
     let dev = app.token("aud", "developer").await;
@@ -144,13 +244,32 @@ async fn audit_records_every_change(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(set.headers()["x-request-id"], "req-audit-1");
-    app.set(&dev, "aud", "staging", "API_KEY", "sk-audit-canary-2").await;
-    app.call(Method::POST, &format!("{base}/API_KEY/rollback"), &dev, Some(json!({"version": 1}))).await;
-    app.call(Method::POST, &base, &dev, Some(json!({"secrets": {"OTHER": "x"}}))).await;
-    app.call(Method::DELETE, &format!("{base}/OTHER"), &dev, None).await;
+    app.set(&dev, "aud", "staging", "API_KEY", "sk-audit-canary-2")
+        .await;
+    app.call(
+        Method::POST,
+        &format!("{base}/API_KEY/rollback"),
+        &dev,
+        Some(json!({"version": 1})),
+    )
+    .await;
+    app.call(
+        Method::POST,
+        &base,
+        &dev,
+        Some(json!({"secrets": {"OTHER": "x"}})),
+    )
+    .await;
+    app.call(Method::DELETE, &format!("{base}/OTHER"), &dev, None)
+        .await;
 
     let audit = app
-        .call(Method::GET, "/api/v1/extensions/aud/environments/staging/audit", admin, None)
+        .call(
+            Method::GET,
+            "/api/v1/extensions/aud/environments/staging/audit",
+            admin,
+            None,
+        )
         .await;
     assert_eq!(audit.status, StatusCode::OK, "{}", audit.text);
     assert!(!audit.text.contains("sk-audit-canary"));
@@ -162,7 +281,15 @@ async fn audit_records_every_change(backend: Backend) {
         .collect();
     assert_eq!(
         events,
-        vec!["secret.delete", "secret.import", "secret.rollback", "secret.set", "secret.set", "token.create", "extension.create"]
+        vec![
+            "secret.delete",
+            "secret.import",
+            "secret.rollback",
+            "secret.set",
+            "secret.set",
+            "token.create",
+            "extension.create"
+        ]
     );
     let first_set = &audit.body["entries"][4];
     assert_eq!(first_set["request_id"], "req-audit-1");
@@ -171,7 +298,12 @@ async fn audit_records_every_change(backend: Backend) {
     assert_eq!(first_set["actor"], dev_id);
 
     let filtered = app
-        .call(Method::GET, "/api/v1/extensions/aud/environments/staging/audit?event=secret.set&limit=1", admin, None)
+        .call(
+            Method::GET,
+            "/api/v1/extensions/aud/environments/staging/audit?event=secret.set&limit=1",
+            admin,
+            None,
+        )
         .await;
     assert_eq!(filtered.body["entries"].as_array().unwrap().len(), 1);
     let before = filtered.body["next_before"].as_i64().expect("a next page");

@@ -47,7 +47,10 @@ async fn concurrent_sets(store: &Arc<dyn Store>, extension_id: i64, iters: u64) 
                         kek_id: "0123456789abcdef".into(),
                         actor: "tok_bench".into(),
                     };
-                    store.write_versions(extension_id, ENV, &[write], 1000).await.unwrap();
+                    store
+                        .write_versions(extension_id, ENV, &[write], 1000)
+                        .await
+                        .unwrap();
                     latest += 1;
                 }
             })
@@ -87,7 +90,9 @@ fn hot_paths(c: &mut Criterion) {
         let batch: Vec<_> = (0..AUDIT_BATCH).map(|i| record(ext, i)).collect();
 
         let mut group = c.benchmark_group(label);
-        group.sample_size(10).measurement_time(Duration::from_secs(10));
+        group
+            .sample_size(10)
+            .measurement_time(Duration::from_secs(10));
         group.throughput(Throughput::Elements(WRITERS as u64));
         group.bench_function(format!("set_{WRITERS}_concurrent"), |b| {
             b.to_async(&rt).iter_custom(|iters| {

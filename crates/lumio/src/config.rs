@@ -274,6 +274,14 @@ mod tests {
     }
 
     #[test]
+    fn default_url_is_where_the_server_listens_by_default() {
+        assert_eq!(
+            DEFAULT_URL,
+            format!("http://{}", lumio_server::DEFAULT_LISTEN)
+        );
+    }
+
+    #[test]
     fn urls() {
         assert_eq!(normalize_url("http://h:1/").unwrap(), "http://h:1");
         for bad in ["https://h", "ftp://h", "h:1", "http://", ""] {

@@ -5,6 +5,7 @@ mod cli;
 mod client;
 mod commands;
 mod config;
+mod dotenv;
 mod error;
 mod output;
 

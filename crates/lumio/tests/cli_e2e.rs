@@ -16,12 +16,10 @@ macro_rules! e2e {
     ($($name:ident),* $(,)?) => {
         mod sqlite {$(
             #[test]
-            #[ignore = "needs lumio-server; enabled by the lead"]
             fn $name() { super::$name(super::Db::Sqlite) }
         )*}
         mod postgres {$(
             #[test]
-            #[ignore = "needs lumio-server; enabled by the lead"]
             fn $name() { super::$name(super::Db::Postgres) }
         )*}
     };

@@ -137,11 +137,22 @@ fn bad_input_fails_before_any_network_use() {
             None,
             "missing.env",
         ),
+        (
+            &["env", "import", "-", "--extension", "my-ext"],
+            Some("A=1\nsk-canary\n"),
+            "line 2",
+        ),
+        (
+            &["env", "import", "-", "--extension", "my-ext"],
+            Some("A=\"sk-canary\n"),
+            "line 1",
+        ),
     ];
     for (args, stdin, needle) in cases {
         let out = sb.run(&[*args, &conn[..]].concat(), *stdin);
         out.err(needle);
         out.never_shows("lumio_t_canary");
+        out.never_shows("sk-canary");
     }
     match watch.accept() {
         Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}

@@ -78,7 +78,10 @@ pub(crate) async fn list(
         before_id: params.before,
         limit: params.limit,
     };
-    let limit = filter.limit.unwrap_or(50).clamp(1, lumio_secrets::MAX_AUDIT_PAGE);
+    let limit = filter
+        .limit
+        .unwrap_or(50)
+        .clamp(1, lumio_secrets::MAX_AUDIT_PAGE);
     let entries = state
         .service
         .audit_log(&ctx, &scope.extension, scope.environment, filter)

@@ -41,8 +41,14 @@ pub(crate) fn router(state: AppState) -> Router {
             &format!("{scoped}/secrets/{{name}}"),
             put(secrets::set).delete(secrets::delete),
         )
-        .route(&format!("{scoped}/secrets/{{name}}/versions"), get(secrets::history))
-        .route(&format!("{scoped}/secrets/{{name}}/rollback"), post(secrets::rollback))
+        .route(
+            &format!("{scoped}/secrets/{{name}}/versions"),
+            get(secrets::history),
+        )
+        .route(
+            &format!("{scoped}/secrets/{{name}}/rollback"),
+            post(secrets::rollback),
+        )
         .route(&format!("{scoped}/audit"), get(audit::list))
         .fallback(health::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

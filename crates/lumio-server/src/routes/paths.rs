@@ -38,7 +38,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Scope {
         Ok(Self {
             extension: ExtensionSlug::parse(&raw.ext).map_err(parse)?,
             environment: Environment::parse(&raw.env).map_err(parse)?,
-            name: raw.name.as_deref().map(SecretName::parse).transpose().map_err(parse)?,
+            name: raw
+                .name
+                .as_deref()
+                .map(SecretName::parse)
+                .transpose()
+                .map_err(parse)?,
         })
     }
 }

@@ -87,11 +87,16 @@ pub(crate) async fn set(
     scope: Scope,
     ApiJson(body): ApiJson<SetSecret>,
 ) -> Result<Json<SecretView>, AppError> {
-    let value = SecretValue::new(body.value)
-        .map_err(|err| AppError::invalid(err.to_string()))?;
+    let value = SecretValue::new(body.value).map_err(|err| AppError::invalid(err.to_string()))?;
     let summary = state
         .service
-        .set(&ctx, &scope.extension, scope.environment, scope.name(), &value)
+        .set(
+            &ctx,
+            &scope.extension,
+            scope.environment,
+            scope.name(),
+            &value,
+        )
         .await?;
     Ok(Json(summary.into()))
 }
@@ -236,7 +241,13 @@ pub(crate) async fn rollback(
 ) -> Result<Json<SecretView>, AppError> {
     let summary = state
         .service
-        .rollback(&ctx, &scope.extension, scope.environment, scope.name(), body.version)
+        .rollback(
+            &ctx,
+            &scope.extension,
+            scope.environment,
+            scope.name(),
+            body.version,
+        )
         .await?;
     Ok(Json(summary.into()))
 }

@@ -52,7 +52,11 @@ pub async fn database_url(backend: Backend, dir: &std::path::Path) -> Option<Str
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let database_url = database_url(backend, data_dir.path()).await?;
-    Some(spawn_with(data_dir, database_url, None).await.expect("server starts"))
+    Some(
+        spawn_with(data_dir, database_url, None)
+            .await
+            .expect("server starts"),
+    )
 }
 
 /// Starts a server on an existing data dir and database (for restarts and second servers).
@@ -124,7 +128,13 @@ impl TestApp {
         }
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Answer {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Answer {
         let mut builder = self.request(method, path, Some(token));
         if let Some(body) = body {
             builder = builder.json(&body);
@@ -134,7 +144,12 @@ impl TestApp {
 
     pub async fn create_extension(&self, name: &str) {
         let answer = self
-            .call(Method::POST, "/api/v1/extensions", &self.admin_token, Some(json!({"name": name})))
+            .call(
+                Method::POST,
+                "/api/v1/extensions",
+                &self.admin_token,
+                Some(json!({"name": name})),
+            )
             .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
     }
@@ -142,7 +157,12 @@ impl TestApp {
     pub async fn token(&self, extension: &str, role: &str) -> String {
         let body = json!({"extension": extension, "role": role});
         let answer = self
-            .call(Method::POST, "/api/v1/tokens", &self.admin_token, Some(body))
+            .call(
+                Method::POST,
+                "/api/v1/tokens",
+                &self.admin_token,
+                Some(body),
+            )
             .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
         answer.body["token"].as_str().unwrap().to_owned()
@@ -152,13 +172,22 @@ impl TestApp {
         format!("/api/v1/extensions/{extension}/environments/{env}/secrets")
     }
 
-    pub async fn set(&self, token: &str, extension: &str, env: &str, name: &str, value: &str) -> Answer {
+    pub async fn set(
+        &self,
+        token: &str,
+        extension: &str,
+        env: &str,
+        name: &str,
+        value: &str,
+    ) -> Answer {
         let path = format!("{}/{name}", self.secrets_path(extension, env));
-        self.call(Method::PUT, &path, token, Some(json!({"value": value}))).await
+        self.call(Method::PUT, &path, token, Some(json!({"value": value})))
+            .await
     }
 
     pub async fn list(&self, token: &str, extension: &str, env: &str) -> Answer {
-        self.call(Method::GET, &self.secrets_path(extension, env), token, None).await
+        self.call(Method::GET, &self.secrets_path(extension, env), token, None)
+            .await
     }
 
     /// Names in a list answer.

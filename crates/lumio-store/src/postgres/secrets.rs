@@ -15,6 +15,9 @@ use crate::{rows, NewVersion, SealedVersion, SecretHead, StoreError, VersionInfo
 /// lock; two first writes of it meet at `ON CONFLICT DO NOTHING`, which waits for the
 /// other insert, and the loser writes nothing. Writes left out make `written` fall short
 /// and the caller rolls back.
+///
+/// Every scan repeats `name = ANY($3)` so it is an index condition even in a generic plan;
+/// joined only through the CTEs, the planner may scan the whole environment instead.
 const WRITE: &str = r#"
 WITH w AS (
     SELECT * FROM UNNEST($3::text[], $4::int8[], $5::bytea[], $6::text[], $7::text[])
@@ -37,7 +40,8 @@ upd AS (
     SET current_version = ok.version, latest_version = ok.version,
         updated_at = $8, updated_by = ok.actor
     FROM ok
-    WHERE ok.existed AND h.extension_id = $1 AND h.environment = $2 AND h.name = ok.name
+    WHERE ok.existed AND h.extension_id = $1 AND h.environment = $2
+      AND h.name = ANY($3::text[]) AND h.name = ok.name
     RETURNING h.name
 ),
 ins AS (
@@ -58,8 +62,8 @@ vers AS (
 pruned AS (
     DELETE FROM ext_secrets s
     USING ok
-    WHERE s.extension_id = $1 AND s.environment = $2 AND s.name = ok.name
-      AND s.version <= ok.version - $9
+    WHERE s.extension_id = $1 AND s.environment = $2
+      AND s.name = ANY($3::text[]) AND s.name = ok.name AND s.version <= ok.version - $9
 ),
 grow AS (
     SELECT pg_advisory_xact_lock($10) FROM ok WHERE ok.adds_live LIMIT 1

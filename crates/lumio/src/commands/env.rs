@@ -1,6 +1,9 @@
 //! `lumio env set|list|delete|import|history|rollback`: one extension's secrets in one
 //! environment. No value is ever printed; the server never returns one either.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
 use chrono::Utc;
 use lumio_core::SecretName;
 use serde::Serialize;
@@ -8,6 +11,8 @@ use serde_json::json;
 
 use super::{input, secret_name, Scoped};
 use crate::cli::{CommonArgs, EnvCommand};
+use crate::dotenv;
+use crate::error::CliError;
 use crate::output;
 
 pub fn run(common: &CommonArgs, command: EnvCommand) -> anyhow::Result<()> {
@@ -27,10 +32,10 @@ struct SetBody<'a> {
     value: &'a str,
 }
 
-/// The body of `POST …/secrets`: the file's text, parsed by the server.
+/// The body of `POST …/secrets`: every pair of the parsed `.env` file.
 #[derive(Serialize)]
 struct ImportBody<'a> {
-    dotenv: &'a str,
+    secrets: BTreeMap<&'a str, &'a str>,
 }
 
 fn set(common: &CommonArgs, name: &str, value: Option<String>) -> anyhow::Result<()> {
@@ -112,23 +117,34 @@ fn delete(common: &CommonArgs, name: &str, purge: bool) -> anyhow::Result<()> {
     }
 }
 
-fn import(common: &CommonArgs, file: &std::path::Path) -> anyhow::Result<()> {
+fn import(common: &CommonArgs, file: &Path) -> anyhow::Result<()> {
     let scope = Scoped::resolve(common)?;
     let text = input::dotenv_text(file)?;
-    let answer = scope
-        .client
-        .post(&scope.path("/secrets"), &ImportBody { dotenv: &text })?;
+    let entries = dotenv::parse(&text, |var| std::env::var(var).ok()).map_err(|err| {
+        CliError::new(format!("{} {err}", display_file(file))).with_hint(
+            "each line is NAME=VALUE; quote values with spaces or '#'; nothing was imported",
+        )
+    })?;
     drop(text);
-    if scope.json {
-        return output::json(&answer);
-    }
-    let imported = output::items(&answer, "imported");
-    if imported.is_empty() {
+    if entries.is_empty() {
         return output::line(format!(
             "{} has no variables; nothing was imported",
             display_file(file)
         ));
     }
+    let body = ImportBody {
+        secrets: entries
+            .iter()
+            .map(|e| (e.name.as_str(), e.value.as_str()))
+            .collect(),
+    };
+    let answer = scope.client.post(&scope.path("/secrets"), &body)?;
+    drop(body);
+    drop(entries);
+    if scope.json {
+        return output::json(&answer);
+    }
+    let imported = output::items(&answer, "imported");
     output::line(format!(
         "Imported {} into {}:",
         output::count(imported.len(), "secret"),
@@ -144,8 +160,8 @@ fn import(common: &CommonArgs, file: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn display_file(file: &std::path::Path) -> String {
-    if file == std::path::Path::new("-") {
+fn display_file(file: &Path) -> String {
+    if file == Path::new("-") {
         "standard input".to_owned()
     } else {
         file.display().to_string()

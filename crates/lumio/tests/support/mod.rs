@@ -2,7 +2,6 @@
 //! and checks of the `error:` / `hint:` shape.
 #![allow(dead_code)] // Each suite uses a different part of this module.
 
-pub mod fake_api;
 pub mod server;
 
 use std::io::Write;

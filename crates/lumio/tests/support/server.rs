@@ -22,6 +22,8 @@ pub enum Db {
 pub struct TestServer {
     pub url: String,
     pub admin_token: String,
+    /// The PostgreSQL database, when the server runs on one.
+    pub database_url: Option<String>,
     child: Child,
     data: TempDir,
 }
@@ -30,6 +32,11 @@ impl TestServer {
     /// Starts a server and waits for `/healthz`. `None` when PostgreSQL is wanted but not
     /// available (the helper has already said so loudly).
     pub fn start(db: Db) -> Option<Self> {
+        Self::start_with_env(db, &[])
+    }
+
+    /// Like [`TestServer::start`], with extra environment variables for the server.
+    pub fn start_with_env(db: Db, env: &[(&str, &str)]) -> Option<Self> {
         let database_url = match db {
             Db::Sqlite => None,
             Db::Postgres => Some(
@@ -51,6 +58,7 @@ impl TestServer {
             .env("LUMIO_BOOTSTRAP_TOKEN", &admin_token)
             .env_remove("LUMIO_DATABASE_URL")
             .env_remove("LUMIO_MASTER_KEY_FILE")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
@@ -61,6 +69,7 @@ impl TestServer {
         let mut server = Self {
             url: format!("http://127.0.0.1:{port}"),
             admin_token,
+            database_url,
             child,
             data,
         };
@@ -86,6 +95,11 @@ impl TestServer {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The server's `--data-dir` (SQLite file, master key, admin token).
+    pub fn data_dir(&self) -> PathBuf {
+        self.data.path().join("data")
     }
 
     /// What the server printed so far, for failure messages.
