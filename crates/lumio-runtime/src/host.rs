@@ -1,0 +1,37 @@
+//! What the runtime needs from the platform: secrets and the audit log. The server
+//! implements [`Host`] over the secrets service; tests use an in-memory map.
+//!
+//! Architecture Invariant: the runtime knows nothing of stores, tokens or HTTP. A host is
+//! made per invocation and already knows the extension, environment, action and request id.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use lumio_audit::{AuditUnavailable, Ticket};
+use lumio_core::{SecretName, SecretValue};
+
+/// Why the host could not serve a request. Never holds a secret value.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HostError {
+    /// The audit log could not be written or committed.
+    #[error(transparent)]
+    AuditUnavailable(#[from] AuditUnavailable),
+    /// The secret store could not be read.
+    #[error("the secret store is unavailable ({0}); try again shortly")]
+    Unavailable(String),
+}
+
+/// The platform side of one invocation.
+#[async_trait]
+pub trait Host: Send + Sync {
+    /// Reads the secret's current value (`None`: not set) and enqueues its `secret.get`
+    /// audit record, returning the record's ticket. Called synchronously from a runtime
+    /// worker thread (a plain OS thread, where blocking is allowed).
+    fn secret_get(
+        &self,
+        name: &SecretName,
+    ) -> Result<(Option<Arc<SecretValue>>, Ticket), HostError>;
+
+    /// Waits until every audit record up to and including `up_to` is committed.
+    async fn audit_durable(&self, up_to: Ticket) -> Result<(), HostError>;
+}

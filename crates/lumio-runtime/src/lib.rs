@@ -1,0 +1,35 @@
+//! Lumio's action runtime: deploys an extension's `server/*.ts` (TypeScript stripped with
+//! oxc) and runs its actions in fresh QuickJS contexts on a pool of worker threads, with
+//! `ctx.secrets.get`, `ctx.fetch` and `console`.
+//!
+//! Architecture Invariant: this crate knows nothing of stores, tokens or HTTP routes. It
+//! reads secrets and waits for audit durability only through [`Host`], which the server
+//! implements over the secrets service.
+//!
+//! Architecture Invariant (SPEC §6, fail closed): nothing produced after a secret was read
+//! — a `ctx.fetch` request, the return value, console output — leaves before
+//! [`Host::audit_durable`] succeeded for the reads before it; the leak guard stops a return
+//! value or error message that contains a secret's value.
+
+mod compile;
+mod error;
+mod fetch;
+mod host;
+mod invocation;
+mod leak_guard;
+mod limits;
+mod pool;
+mod sandbox;
+mod validate;
+
+pub use compile::{compile, compile_with_limits, ActionInfo, Deployment};
+pub use error::{DeployError, RuntimeError};
+pub use host::{Host, HostError};
+pub use invocation::{ActionError, ConsoleLine, ErrorCode, Invocation, LogLevel};
+pub use leak_guard::MIN_GUARDED_LEN;
+pub use limits::{RuntimeLimits, RuntimeOptions};
+pub use pool::Runtime;
+pub use validate::Validator;
+
+/// The SDK's JavaScript (`sdk/server.js`), as embedded in the runtime.
+pub const SDK_SERVER_JS: &str = sandbox::SDK_JS;

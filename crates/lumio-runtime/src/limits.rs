@@ -1,0 +1,59 @@
+//! Per-invocation limits (SPEC §7) and runtime options.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// What one invocation may use. Every limit ends only that invocation, with a clear error.
+#[derive(Debug, Clone)]
+pub struct RuntimeLimits {
+    /// JavaScript execution time per invocation; time spent waiting for `ctx.fetch` or the
+    /// audit log does not count.
+    pub cpu_time: Duration,
+    /// Wall-clock time per invocation, waits included.
+    pub wall_time: Duration,
+    /// QuickJS heap per invocation.
+    pub memory_bytes: usize,
+    /// JavaScript stack per invocation.
+    pub stack_bytes: usize,
+    /// Whole-request timeout of one `ctx.fetch`.
+    pub fetch_timeout: Duration,
+    /// Largest response body `ctx.fetch` reads.
+    pub fetch_max_response_bytes: usize,
+    /// Most `ctx.secrets.get` calls per invocation; each is an audit record.
+    pub max_secret_gets: u32,
+    /// Most `console.*` output kept per invocation, in bytes.
+    pub max_console_bytes: usize,
+    /// Lets `ctx.fetch` reach private, loopback and link-local addresses
+    /// (`--allow-private-fetch`: tests and local development).
+    pub allow_private_fetch: bool,
+}
+
+impl Default for RuntimeLimits {
+    fn default() -> Self {
+        Self {
+            cpu_time: Duration::from_secs(1),
+            wall_time: Duration::from_secs(30),
+            memory_bytes: 64 << 20,
+            stack_bytes: 512 << 10,
+            fetch_timeout: Duration::from_secs(10),
+            fetch_max_response_bytes: 5 << 20,
+            max_secret_gets: 10_000,
+            max_console_bytes: 64 << 10,
+            allow_private_fetch: false,
+        }
+    }
+}
+
+/// How a [`crate::Runtime`] is set up.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeOptions {
+    /// Limits of every invocation.
+    pub limits: RuntimeLimits,
+    /// Worker threads; 0 means one per CPU.
+    pub workers: usize,
+    /// Fixed DNS answers for `ctx.fetch` (like `curl --resolve`), for tests and local
+    /// development. The private-address check still applies to them.
+    pub fetch_resolve: Vec<(String, SocketAddr)>,
+    /// Extra trusted root certificates (PEM) for `ctx.fetch`, e.g. a company CA.
+    pub fetch_root_certificates_pem: Vec<Vec<u8>>,
+}

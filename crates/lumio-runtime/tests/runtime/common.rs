@@ -1,0 +1,236 @@
+//! Test helpers: an in-memory [`Host`], runtimes, and HTTP(S) servers on loopback.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use lumio_audit::{AuditUnavailable, Ticket};
+use lumio_core::{SecretName, SecretValue};
+use lumio_runtime::{
+    compile, Deployment, Host, HostError, Invocation, Runtime, RuntimeLimits, RuntimeOptions,
+};
+use serde_json::{json, Value};
+
+/// Secrets in a map; every get is "audited" with an increasing ticket.
+#[derive(Default)]
+pub struct TestHost {
+    secrets: Mutex<HashMap<String, Arc<SecretValue>>>,
+    next_ticket: AtomicU64,
+    /// Names read, in order, with whether they were found.
+    pub reads: Mutex<Vec<(String, bool)>>,
+    /// When set, `audit_durable` fails (the audit store is down).
+    pub audit_down: AtomicBool,
+    /// Highest ticket confirmed durable.
+    pub durable: AtomicU64,
+    pub durable_calls: AtomicUsize,
+}
+
+impl TestHost {
+    pub fn with(secrets: &[(&str, &str)]) -> Arc<Self> {
+        let host = Self::default();
+        for (name, value) in secrets {
+            host.set(name, value);
+        }
+        Arc::new(host)
+    }
+
+    pub fn set(&self, name: &str, value: &str) {
+        let value = Arc::new(SecretValue::new(value.to_owned()).unwrap());
+        self.secrets.lock().unwrap().insert(name.to_owned(), value);
+    }
+}
+
+#[async_trait]
+impl Host for TestHost {
+    fn secret_get(
+        &self,
+        name: &SecretName,
+    ) -> Result<(Option<Arc<SecretValue>>, Ticket), HostError> {
+        let value = self.secrets.lock().unwrap().get(name.as_str()).cloned();
+        self.reads
+            .lock()
+            .unwrap()
+            .push((name.as_str().to_owned(), value.is_some()));
+        Ok((
+            value,
+            Ticket(self.next_ticket.fetch_add(1, Ordering::SeqCst) + 1),
+        ))
+    }
+
+    async fn audit_durable(&self, up_to: Ticket) -> Result<(), HostError> {
+        self.durable_calls.fetch_add(1, Ordering::SeqCst);
+        if self.audit_down.load(Ordering::SeqCst) {
+            return Err(AuditUnavailable("disk full".into()).into());
+        }
+        self.durable.fetch_max(up_to.0, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+pub fn limits() -> RuntimeLimits {
+    RuntimeLimits {
+        allow_private_fetch: true,
+        ..RuntimeLimits::default()
+    }
+}
+
+pub fn runtime(limits: RuntimeLimits) -> Runtime {
+    Runtime::with_options(RuntimeOptions {
+        limits,
+        workers: 2,
+        ..RuntimeOptions::default()
+    })
+    .unwrap()
+}
+
+/// Compiles a one-file extension `server/functions.ts`.
+pub fn deploy(source: &str) -> Arc<Deployment> {
+    deploy_files(&[("server/functions.ts", source)])
+}
+
+pub fn deploy_files(files: &[(&str, &str)]) -> Arc<Deployment> {
+    let files: BTreeMap<String, String> = files
+        .iter()
+        .map(|(p, s)| ((*p).to_owned(), (*s).to_owned()))
+        .collect();
+    Arc::new(compile(files).unwrap_or_else(|e| panic!("deploy failed: {e}")))
+}
+
+pub async fn run(
+    rt: &Runtime,
+    dep: &Arc<Deployment>,
+    action: &str,
+    args: Value,
+    host: &Arc<TestHost>,
+) -> Invocation {
+    rt.invoke(dep.clone(), action, args, host.clone()).await
+}
+
+/// An action's body as `server/functions.ts` exporting `test`.
+pub fn action_src(args: &str, body: &str) -> String {
+    format!(
+        "import {{ action, v }} from \"@zaflun/lumio-sdk/server\";\nexport const test = action({{ args: {{ {args} }}, handler: async (ctx: any, args: any) => {{\n{body}\n}} }});\n"
+    )
+}
+
+/// What the fake API saw.
+#[derive(Default)]
+pub struct Seen {
+    pub requests: AtomicUsize,
+    pub authorizations: Mutex<Vec<String>>,
+}
+
+fn api(seen: Arc<Seen>, key: &'static str) -> Router {
+    async fn check(
+        seen: &Seen,
+        headers: &HeaderMap,
+        key: &str,
+    ) -> Result<(), (StatusCode, Json<Value>)> {
+        seen.requests.fetch_add(1, Ordering::SeqCst);
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        seen.authorizations.lock().unwrap().push(auth.clone());
+        if auth != format!("Bearer {key}") {
+            return Err((
+                StatusCode::UNAUTHORIZED,
+                Json(json!({ "error": "bad key" })),
+            ));
+        }
+        Ok(())
+    }
+    Router::new()
+        .route(
+            "/search",
+            post(
+                |State((seen, key)): State<(Arc<Seen>, &'static str)>,
+                 headers: HeaderMap,
+                 Json(body): Json<Value>| async move {
+                    check(&seen, &headers, key).await?;
+                    Ok::<_, (StatusCode, Json<Value>)>(Json(
+                        json!({ "results": ["a", "b"], "query": body["query"] }),
+                    ))
+                },
+            ),
+        )
+        .route(
+            "/{path}",
+            get(
+                |State((seen, key)): State<(Arc<Seen>, &'static str)>,
+                 headers: HeaderMap,
+                 Path(path): Path<String>| async move {
+                    check(&seen, &headers, key).await?;
+                    Ok::<_, (StatusCode, Json<Value>)>(Json(json!({ "path": path })))
+                },
+            ),
+        )
+        .route("/big", get(|| async { "x".repeat(64 * 1024) }))
+        .with_state((seen, key))
+}
+
+/// A plain-HTTP fake API on loopback that wants `Authorization: Bearer <key>`.
+pub async fn http_api(key: &'static str) -> (SocketAddr, Arc<Seen>) {
+    let seen = Arc::new(Seen::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = api(seen.clone(), key);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, seen)
+}
+
+/// The fake API over TLS as `api.example.com` (self-signed), and a runtime that resolves
+/// that name to it and trusts its certificate: the seed's URLs run unchanged.
+pub async fn seed_api(key: &'static str, limits: RuntimeLimits) -> (Runtime, Arc<Seen>) {
+    let seen = Arc::new(Seen::default());
+    let cert = rcgen::generate_simple_self_signed(vec!["api.example.com".to_owned()]).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = api(seen.clone(), key);
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let io = hyper_util::rt::TokioIo::new(tls);
+                let service = hyper_util::service::TowerToHyperService::new(app);
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(io, service)
+                .await;
+            });
+        }
+    });
+    let rt = Runtime::with_options(RuntimeOptions {
+        limits,
+        workers: 2,
+        fetch_resolve: vec![("api.example.com".to_owned(), addr)],
+        fetch_root_certificates_pem: vec![cert.cert.pem().into_bytes()],
+    })
+    .unwrap();
+    (rt, seen)
+}

@@ -1,0 +1,10 @@
+//! The runtime's own boundary: compile and invoke against an in-memory host and fake
+//! APIs on loopback. End-to-end tests through the real server live with the server.
+
+mod common;
+mod deploy;
+mod fail_closed;
+mod fetch;
+mod hostile;
+mod leaks;
+mod seed;
