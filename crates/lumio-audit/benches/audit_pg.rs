@@ -5,6 +5,7 @@
 //!   before sending the next (the management-change pattern), through the writer.
 //! - `one_per_transaction_16_clients`: 16 clients each committing one record per
 //!   transaction straight to the store, the pattern the writer replaces.
+//!
 //! Throughput is reported in records per second (criterion's `thrpt`).
 
 use std::sync::Arc;
@@ -84,7 +85,10 @@ async fn one_per_transaction(store: &Arc<dyn Store>, total: u64) -> Duration {
             let store = Arc::clone(store);
             tokio::spawn(async move {
                 for i in 0..per {
-                    store.append_audit(&[record(c as u64 * per + i)]).await.unwrap();
+                    store
+                        .append_audit(&[record(c as u64 * per + i)])
+                        .await
+                        .unwrap();
                 }
             })
         })
@@ -106,10 +110,13 @@ fn audit_pg(c: &mut Criterion) {
         return;
     };
     let store = rt.block_on(lumio_store::connect(&url)).unwrap();
-    let writer = rt.block_on(async { AuditWriter::spawn(Arc::clone(&store), AuditConfig::default()) });
+    let writer =
+        rt.block_on(async { AuditWriter::spawn(Arc::clone(&store), AuditConfig::default()) });
 
     let mut group = c.benchmark_group("audit_pg");
-    group.sample_size(10).measurement_time(Duration::from_secs(5));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5));
     let n = 20_000u64;
     group.throughput(Throughput::Elements(n));
     group.bench_function("writer_16_producers", |b| {
@@ -118,10 +125,18 @@ fn audit_pg(c: &mut Criterion) {
     let n = 2_000u64;
     group.throughput(Throughput::Elements(n));
     group.bench_function("writer_16_waiting_clients", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| rt.block_on(waiting_clients(&writer, n))).sum())
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| rt.block_on(waiting_clients(&writer, n)))
+                .sum()
+        })
     });
     group.bench_function("one_per_transaction_16_clients", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| rt.block_on(one_per_transaction(&store, n))).sum())
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| rt.block_on(one_per_transaction(&store, n)))
+                .sum()
+        })
     });
     group.finish();
 }

@@ -370,6 +370,31 @@ impl Store for FakeStore {
     ) -> Result<bool, StoreError> {
         unimplemented!()
     }
+    async fn insert_deployment(
+        &self,
+        _: i64,
+        _: Environment,
+        _: &str,
+        _: &[String],
+        _: &str,
+    ) -> Result<lumio_store::DeploymentRecord, StoreError> {
+        unimplemented!()
+    }
+    async fn active_deployment(
+        &self,
+        _: i64,
+        _: Environment,
+    ) -> Result<Option<lumio_store::DeploymentRecord>, StoreError> {
+        unimplemented!()
+    }
+    async fn list_deployments(
+        &self,
+        _: i64,
+        _: Environment,
+        _: i64,
+    ) -> Result<Vec<lumio_store::DeploymentRecord>, StoreError> {
+        unimplemented!()
+    }
     async fn insert_token(&self, _: &TokenRecord) -> Result<(), StoreError> {
         unimplemented!()
     }

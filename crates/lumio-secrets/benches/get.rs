@@ -41,7 +41,10 @@ fn cached_get(c: &mut Criterion) {
         let slug = ExtensionSlug::parse("bench").unwrap();
         let extension = service.create_extension(&ctx, &slug).await.unwrap();
         let name = SecretName::parse("MY_API_KEY").unwrap();
-        let value = SecretValue::new("sk-abc123-0123456789abcdef0123456789abcdef-64-bytes-long-value!!".into()).unwrap();
+        let value = SecretValue::new(
+            "sk-abc123-0123456789abcdef0123456789abcdef-64-bytes-long-value!!".into(),
+        )
+        .unwrap();
         service
             .set(&ctx, &slug, Environment::Production, &name, &value)
             .await

@@ -74,7 +74,7 @@ impl SecretsService {
 }
 
 /// An audit record of a management change made by `ctx`'s token.
-pub(crate) fn change_record(
+pub fn change_record(
     ctx: &RequestContext,
     extension_id: i64,
     environment: Option<Environment>,

@@ -20,6 +20,7 @@ pub use access::Principal;
 pub use audit_log::{AuditFilter, MAX_AUDIT_PAGE};
 pub use bootstrap::{open_service, Bootstrap, BootstrapToken};
 pub use error::ServiceError;
+pub use extensions::change_record;
 pub use lumio_core::SecretValue;
 pub use read::{Reader, SecretRead};
 pub use secrets::{ImportedSecret, SecretHistory, SecretSummary};

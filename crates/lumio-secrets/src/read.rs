@@ -32,24 +32,42 @@ pub struct Reader<'a> {
 
 impl SecretsService {
     /// Reads the current value of `name` for an action and queues its audit record.
-    #[tracing::instrument(skip_all, fields(name = %name, action = reader.action))]
+    /// (Not instrumented: this is the hot path, and spans cost more than the lookup.)
     pub async fn get(
         &self,
         reader: Reader<'_>,
         name: &SecretName,
     ) -> Result<SecretRead, ServiceError> {
-        let value = match self.cached(reader.extension_id, reader.environment, name) {
-            Some(hit) => hit,
-            None => {
-                self.load(reader.extension_id, reader.environment, name)
-                    .await?
-            }
-        };
+        if let Some(read) = self.try_get_cached(reader, name) {
+            return read;
+        }
+        let value = self
+            .load(reader.extension_id, reader.environment, name)
+            .await?;
         let ticket = self
             .inner
             .audit
             .try_enqueue(read_record(&reader, name, value.is_some()))?;
         Ok(SecretRead { value, ticket })
+    }
+
+    /// [`SecretsService::get`] without waiting: `None` when the value is not cached in this
+    /// process, so a synchronous caller (the JS runtime) can fall back to blocking.
+    pub fn try_get_cached(
+        &self,
+        reader: Reader<'_>,
+        name: &SecretName,
+    ) -> Option<Result<SecretRead, ServiceError>> {
+        let value = self.cached(reader.extension_id, reader.environment, name)?;
+        let queued = self
+            .inner
+            .audit
+            .try_enqueue(read_record(&reader, name, value.is_some()));
+        Some(
+            queued
+                .map(|ticket| SecretRead { value, ticket })
+                .map_err(Into::into),
+        )
     }
 
     /// The cached value, if this process holds one: `Some(None)` caches "not set".

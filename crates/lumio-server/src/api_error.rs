@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use lumio_actions::ActionsError;
 use lumio_secrets::ServiceError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -83,6 +84,32 @@ impl From<ServiceError> for AppError {
             code,
             message,
             hint: err.hint(),
+        }
+    }
+}
+
+impl From<ActionsError> for AppError {
+    fn from(err: ActionsError) -> Self {
+        match err {
+            ActionsError::Service(err) => err.into(),
+            ActionsError::Deploy(message) => Self {
+                status: StatusCode::BAD_REQUEST,
+                code: "deploy_error",
+                message,
+                hint: Some(
+                    "fix the code and deploy again; the active deployment is unchanged".to_owned(),
+                ),
+            },
+            ActionsError::InvalidUpload(message) => Self::invalid(message),
+            ActionsError::Runtime(cause) => {
+                tracing::error!(%cause, "action runtime failed");
+                Self {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    code: "internal",
+                    message: "internal error; the server log has the details".to_owned(),
+                    hint: None,
+                }
+            }
         }
     }
 }

@@ -55,4 +55,5 @@ impl ServerConfig {
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub service: lumio_secrets::SecretsService,
+    pub actions: lumio_actions::ActionsService,
 }

@@ -16,6 +16,8 @@ use crate::routes;
         routes::secrets::list, routes::secrets::set, routes::secrets::delete,
         routes::secrets::import, routes::secrets::history, routes::secrets::rollback,
         routes::audit::list,
+        routes::actions::deploy, routes::actions::deployments, routes::actions::logs,
+        routes::actions::invoke,
     ),
     modifiers(&BearerAuth)
 )]

@@ -7,6 +7,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 use anyhow::Context;
+use lumio_actions::{ActionsService, RuntimeLimits, RuntimeOptions};
 use lumio_audit::{AuditConfig, AuditWriter};
 use lumio_secrets::{open_service, BootstrapToken};
 use tokio::net::TcpListener;
@@ -80,8 +81,20 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         }
         None => {}
     }
+    let limits = RuntimeLimits {
+        allow_private_fetch: config.allow_private_fetch,
+        ..RuntimeLimits::default()
+    };
+    let actions = ActionsService::new(
+        boot.service.clone(),
+        RuntimeOptions {
+            limits,
+            ..RuntimeOptions::default()
+        },
+    )?;
     let state = AppState {
         service: boot.service.clone(),
+        actions,
     };
     let listener = TcpListener::bind(config.listen).await.with_context(|| {
         format!(

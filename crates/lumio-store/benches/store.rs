@@ -37,8 +37,8 @@ async fn concurrent_sets(store: &Arc<dyn Store>, extension_id: i64, iters: u64) 
             tokio::spawn(async move {
                 let name = SecretName::parse(&format!("KEY_{i}")).unwrap();
                 let head = store.head(extension_id, ENV, &name).await.unwrap();
-                let mut latest = head.map_or(0, |h| h.latest_version);
-                for _ in 0..iters {
+                let first = head.map_or(0, |h| h.latest_version);
+                for latest in first..first + iters as i64 {
                     let write = NewVersion {
                         name: name.clone(),
                         expected_latest: latest,
@@ -51,7 +51,6 @@ async fn concurrent_sets(store: &Arc<dyn Store>, extension_id: i64, iters: u64) 
                         .write_versions(extension_id, ENV, &[write], 1000)
                         .await
                         .unwrap();
-                    latest += 1;
                 }
             })
         })

@@ -128,6 +128,30 @@ pub trait Store: Send + Sync + 'static {
         purge: bool,
     ) -> Result<bool, StoreError>;
 
+    // ---- deployments ----
+    /// Stores a new deployment as the next version (the active one from now on).
+    async fn insert_deployment(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        files_json: &str,
+        actions: &[String],
+        actor: &str,
+    ) -> Result<DeploymentRecord, StoreError>;
+    /// The newest deployment, if any.
+    async fn active_deployment(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+    ) -> Result<Option<DeploymentRecord>, StoreError>;
+    /// Deployments, newest first.
+    async fn list_deployments(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        limit: i64,
+    ) -> Result<Vec<DeploymentRecord>, StoreError>;
+
     // ---- tokens ----
     async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
     async fn find_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;

@@ -122,3 +122,15 @@ pub enum Change {
     /// The feed may have missed changes: drop every cache.
     Everything,
 }
+
+/// One deployment of an extension's action code to an environment. The newest is active.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentRecord {
+    pub version: i64,
+    /// The uploaded sources as a JSON object `{path: source}`.
+    pub files_json: String,
+    /// The exported actions (`module:export`) found at deploy.
+    pub actions: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}

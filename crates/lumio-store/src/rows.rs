@@ -95,3 +95,12 @@ fn corrupt(what: &str, column: &str) -> StoreError {
     let shown: String = column.chars().take(64).collect();
     StoreError::Corrupt(format!("{what} {shown:?}"))
 }
+
+/// A deployment's action names as stored: newline-separated (names never hold newlines).
+pub(crate) fn actions_column(actions: &[String]) -> String {
+    actions.join("\n")
+}
+
+pub(crate) fn actions(column: &str) -> Result<Vec<String>, StoreError> {
+    Ok(column.lines().map(str::to_owned).collect())
+}

@@ -43,6 +43,12 @@ pub enum Command {
     },
     /// Show the extension's audit log, newest first.
     Audit(AuditArgs),
+    /// Upload the extension's server/ code (every server/**/*.ts) to an environment.
+    Deploy(DeployArgs),
+    /// Call an action as a client would and print its JSON result.
+    Run(RunArgs),
+    /// Show recent action invocations and their masked console output, newest first.
+    Logs(LogsArgs),
 }
 
 /// Options of `lumio server`.
@@ -179,6 +185,39 @@ pub struct AuditArgs {
     /// Only entries older than this id (to page back; see the end of the output).
     #[arg(long)]
     pub before: Option<u64>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Options of `lumio deploy`.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The extension's directory: its server/ holds the code, its lumio.json names the
+    /// extension.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Options of `lumio run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The action, as `module:export`, e.g. functions:callExternalApi.
+    pub action: String,
+    /// The arguments, as one JSON object, e.g. '{"query":"x"}'.
+    #[arg(default_value = "{}")]
+    pub json_args: String,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Options of `lumio logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// How many invocations to show (at most 200).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=200))]
+    pub limit: u32,
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -17,12 +17,29 @@ use crate::error::CliError;
 pub struct Client {
     http: Http,
     base: String,
-    token: Zeroizing<String>,
+    /// `None` for the client plane (`lumio run`), which needs no token.
+    token: Option<Zeroizing<String>>,
+}
+
+/// The answer of an endpoint whose errors are results too (`POST …/actions/{action}`).
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
 }
 
 impl Client {
     /// `base` must already be normalized (see `config::normalize_url`).
     pub fn new(base: &str, token: Zeroizing<String>) -> anyhow::Result<Self> {
+        Self::build(base, Some(token))
+    }
+
+    /// A client that sends no token: the client plane does not need one, and a
+    /// management token has no business travelling with a browser-style call.
+    pub fn anonymous(base: &str) -> anyhow::Result<Self> {
+        Self::build(base, None)
+    }
+
+    fn build(base: &str, token: Option<Zeroizing<String>>) -> anyhow::Result<Self> {
         let mut builder = Http::builder()
             .user_agent(concat!("lumio-cli/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
@@ -58,10 +75,44 @@ impl Client {
         self.send(self.request(Method::DELETE, path).query(query))
     }
 
+    /// POSTs `body` and returns the answer whatever its status, as long as it is JSON of
+    /// the form `{"value": …}` or `{"error": {"message": …}}`; anything else (a proxy's
+    /// page, a server without the endpoint) is an error as for [`Client::post`].
+    pub fn call<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> anyhow::Result<Answer> {
+        let response = self
+            .request(Method::POST, path)
+            .json(body)
+            .send()
+            .map_err(|err| transport_error(&self.base, &err))?;
+        let status = response.status();
+        if !status.is_success() {
+            let text = response
+                .text()
+                .map_err(|err| transport_error(&self.base, &err))?;
+            let body: Option<Value> = serde_json::from_str(&text).ok();
+            return match body {
+                Some(body) if body["error"]["message"].is_string() => Ok(Answer { status, body }),
+                _ => Err(bare_status_error(&self.base, status).into()),
+            };
+        }
+        let body = read_json(&self.base, response)?;
+        if body.get("value").is_none() && !body["error"]["message"].is_string() {
+            return Err(CliError::new(format!(
+                "{} answered without a value or an error",
+                self.base
+            ))
+            .with_hint("check that --url / LUMIO_URL points at a Lumio server")
+            .into());
+        }
+        Ok(Answer { status, body })
+    }
+
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(self.token.as_str())
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(token) => request.bearer_auth(token.as_str()),
+            None => request,
+        }
     }
 
     fn send(&self, request: RequestBuilder) -> anyhow::Result<Value> {
@@ -135,8 +186,7 @@ fn status_error(base: &str, status: StatusCode, response: Response) -> CliError 
         .or(request_id);
 
     let Some(message) = field("message") else {
-        return CliError::new(format!("{base} answered {status}"))
-            .with_hint("check that --url / LUMIO_URL points at a Lumio server");
+        return bare_status_error(base, status);
     };
     let hint = if status == StatusCode::UNAUTHORIZED {
         Some(login_hint(base))
@@ -155,6 +205,13 @@ fn status_error(base: &str, status: StatusCode, response: Response) -> CliError 
         hint,
         code: field("code"),
     }
+}
+
+/// An error status with no Lumio error body: most likely not a Lumio server (or one too
+/// old to have the endpoint).
+fn bare_status_error(base: &str, status: StatusCode) -> CliError {
+    CliError::new(format!("{base} answered {status}"))
+        .with_hint("check that --url / LUMIO_URL points at a Lumio server")
 }
 
 fn is_loopback(base: &str) -> bool {

@@ -176,21 +176,33 @@ pub fn environment(common: &CommonArgs) -> anyhow::Result<Environment> {
 
 /// The extension from `--extension`, else `LUMIO_EXTENSION`, else the nearest `lumio.json`.
 pub fn extension(common: &CommonArgs) -> anyhow::Result<ExtensionSlug> {
+    extension_in(common, None)
+}
+
+/// Like [`extension`], but `lumio.json` is first looked for in `dir` and its parents
+/// (`lumio deploy DIR`), then in the current directory and its parents.
+pub fn extension_in(common: &CommonArgs, dir: Option<&Path>) -> anyhow::Result<ExtensionSlug> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let from_env = std::env::var("LUMIO_EXTENSION").ok();
-    extension_from(common.extension.as_deref(), from_env.as_deref(), &cwd)
+    // A relative DIR (or one with `..`) has no searchable parents until it is resolved.
+    let dir = dir.map(|d| {
+        let joined = cwd.join(d);
+        fs::canonicalize(&joined).unwrap_or(joined)
+    });
+    let dirs: Vec<&Path> = dir.as_deref().into_iter().chain([cwd.as_path()]).collect();
+    extension_from(common.extension.as_deref(), from_env.as_deref(), &dirs)
 }
 
 fn extension_from(
     flag: Option<&str>,
     env: Option<&str>,
-    cwd: &Path,
+    dirs: &[&Path],
 ) -> anyhow::Result<ExtensionSlug> {
     let (name, source) = if let Some(flag) = flag {
         (flag.to_owned(), "--extension".to_owned())
     } else if let Some(env) = env.filter(|e| !e.is_empty()) {
         (env.to_owned(), "LUMIO_EXTENSION".to_owned())
-    } else if let Some(path) = find_project_file(cwd) {
+    } else if let Some(path) = dirs.iter().find_map(|dir| find_project_file(dir)) {
         (read_project_file(&path)?, path.display().to_string())
     } else {
         return Err(CliError::new("no extension selected")
@@ -294,7 +306,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let sub = root.path().join("a").join("b");
         fs::create_dir_all(&sub).unwrap();
-        let none = extension_from(None, None, &sub).unwrap_err();
+        let none = extension_from(None, None, &[&sub]).unwrap_err();
         assert!(format!("{none}").contains("no extension"));
 
         fs::write(
@@ -302,7 +314,7 @@ mod tests {
             r#"{"extension":"from-file"}"#,
         )
         .unwrap();
-        let get = |flag, env| extension_from(flag, env, &sub).unwrap().to_string();
+        let get = |flag, env| extension_from(flag, env, &[&sub]).unwrap().to_string();
         assert_eq!(get(None, None), "from-file");
         assert_eq!(get(None, Some("from-env")), "from-env");
         assert_eq!(get(Some("from-flag"), Some("from-env")), "from-flag");
@@ -312,9 +324,22 @@ mod tests {
             r#"{"extension":"Bad_Name"}"#,
         )
         .unwrap();
-        let err = extension_from(None, None, &sub).unwrap_err();
+        let err = extension_from(None, None, &[&sub]).unwrap_err();
         assert!(format!("{err}").contains("Bad_Name"));
         fs::write(root.path().join("lumio.json"), "{").unwrap();
-        assert!(extension_from(None, None, &sub).is_err());
+        assert!(extension_from(None, None, &[&sub]).is_err());
+    }
+
+    #[test]
+    fn deploy_dir_is_searched_before_the_current_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let (project, cwd) = (root.path().join("project"), root.path().join("elsewhere"));
+        fs::create_dir_all(&project).unwrap();
+        fs::create_dir_all(&cwd).unwrap();
+        let get = |dirs: &[&Path]| extension_from(None, None, dirs).unwrap().to_string();
+        fs::write(cwd.join("lumio.json"), r#"{"extension":"from-cwd"}"#).unwrap();
+        assert_eq!(get(&[&project, &cwd]), "from-cwd");
+        fs::write(project.join("lumio.json"), r#"{"extension":"from-dir"}"#).unwrap();
+        assert_eq!(get(&[&project, &cwd]), "from-dir");
     }
 }

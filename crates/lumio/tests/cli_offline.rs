@@ -33,7 +33,17 @@ impl Sandbox {
 fn help_lists_the_commands() {
     let sb = Sandbox::new();
     let help = sb.run(&["--help"], None);
-    for command in ["server", "login", "extensions", "tokens", "env", "audit"] {
+    for command in [
+        "server",
+        "login",
+        "extensions",
+        "tokens",
+        "env",
+        "audit",
+        "deploy",
+        "run",
+        "logs",
+    ] {
         assert!(help.ok().contains(command), "{command} missing: {help:#?}");
     }
     let env = sb.run(&["env", "--help"], None);
@@ -146,6 +156,36 @@ fn bad_input_fails_before_any_network_use() {
             &["env", "import", "-", "--extension", "my-ext"],
             Some("A=\"sk-canary\n"),
             "line 1",
+        ),
+        (
+            &["run", "functions:x", "{query}", "--extension", "my-ext"],
+            None,
+            "not valid JSON",
+        ),
+        (
+            &["run", "functions:x", "[1]", "--extension", "my-ext"],
+            None,
+            "JSON object",
+        ),
+        (
+            &["run", "noColon", "--extension", "my-ext"],
+            None,
+            "not an action name",
+        ),
+        (
+            &["deploy", "--extension", "my-ext"],
+            None,
+            "no server/ directory",
+        ),
+        (
+            &["deploy", "missing-dir", "--extension", "my-ext"],
+            None,
+            "not a directory",
+        ),
+        (
+            &["logs", "--limit", "500", "--extension", "my-ext"],
+            None,
+            "500",
         ),
     ];
     for (args, stdin, needle) in cases {

@@ -7,6 +7,8 @@ mod strip;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use lumio_qjs_bytecode::TrustedBytecode;
+
 use crate::error::DeployError;
 use crate::limits::RuntimeLimits;
 use crate::sandbox::{Engine, Failure, FoundAction};
@@ -14,11 +16,13 @@ use crate::validate::Validator;
 use linemap::line_col;
 pub(crate) use linemap::LineMap;
 
-/// One uploaded file as JavaScript, with its map back to the TypeScript source.
+/// One uploaded file as JavaScript, with its map back to the TypeScript source and the
+/// bytecode invocations load (parsing the JavaScript in every fresh context is too slow).
 #[derive(Debug)]
 pub struct CompiledModule {
     pub(crate) js: String,
     pub(crate) lines: LineMap,
+    pub(crate) bytecode: TrustedBytecode,
 }
 
 /// An exported action.
@@ -78,6 +82,10 @@ pub fn compile_with_limits(
             reason,
         })?;
     }
+    let engine = Engine::new(limits).map_err(|e| DeployError::Evaluation {
+        file: files.keys().next().cloned().unwrap_or_default(),
+        message: e.to_string(),
+    })?;
     let mut modules = BTreeMap::new();
     for (path, source) in &files {
         let stripped = strip::strip(path, source)?;
@@ -92,19 +100,22 @@ pub fn compile_with_limits(
                 });
             }
         }
+        let bytecode = engine
+            .compile_module(path, &stripped.js)
+            .map_err(|message| DeployError::Evaluation {
+                file: path.clone(),
+                message,
+            })?;
         modules.insert(
             path.clone(),
             CompiledModule {
                 js: stripped.js,
                 lines: stripped.lines,
+                bytecode,
             },
         );
     }
     let modules = Arc::new(modules);
-    let engine = Engine::new(limits).map_err(|e| DeployError::Evaluation {
-        file: files.keys().next().cloned().unwrap_or_default(),
-        message: e.to_string(),
-    })?;
     let found = engine.discover(&modules).map_err(|(file, failure)| {
         let message = match failure {
             Failure::Thrown(thrown) => match thrown.stack {

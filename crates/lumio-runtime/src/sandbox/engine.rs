@@ -1,6 +1,7 @@
 //! One QuickJS runtime per worker thread; a fresh context per invocation. The runtime
-//! carries the limits (memory, stack, interrupt-driven CPU time); the context carries all
-//! JavaScript state, and it is dropped at the end of the invocation.
+//! carries the limits (memory, stack, interrupt-driven CPU time) and the bytecode of the
+//! prelude and SDK; the context carries all JavaScript state, and it is dropped (and its
+//! objects collected) at the end of the invocation.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -8,13 +9,19 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::Instant;
 
+use lumio_qjs_bytecode::TrustedBytecode;
+use rquickjs::context::intrinsic::{
+    Date, Eval, Json, MapSet, Promise as PromiseIntrinsic, Proxy, RegExp, RegExpCompiler,
+    TypedArrays, WeakRef,
+};
 use rquickjs::{Context, Ctx, Function, Module, Object, Promise, Value};
 
 use super::clock::Clock;
 use super::errors::{read_thrown, Thrown};
-use super::loader::DeploymentLoader;
-use super::natives;
+use super::loader::{CompileOnlyLoader, DeploymentLoader, SDK_JS};
+use super::natives::{self, PRELUDE_JS, PRELUDE_NAME};
 use super::state::{FetchDone, InvocationState};
+use crate::compile::resolve::SDK_SPECIFIER;
 use crate::compile::CompiledModule;
 use crate::invocation::{ActionError, ErrorCode};
 use crate::limits::RuntimeLimits;
@@ -55,11 +62,35 @@ pub struct RunOutput {
     pub poisoned: bool,
 }
 
+/// The language an action gets: everything of ECMAScript that needs no host, without
+/// `performance` (a high-resolution timer is of no use to an action and only a side
+/// channel) and `DOMException`. Fewer intrinsics make every fresh context cheaper.
+type Intrinsics = (
+    Date,
+    Eval,
+    RegExpCompiler,
+    RegExp,
+    Json,
+    Proxy,
+    MapSet,
+    TypedArrays,
+    PromiseIntrinsic,
+    WeakRef,
+);
+
+/// Allocation volume after which QuickJS collects on its own. Above what a no-op
+/// invocation allocates, so collection happens once, after the context is dropped, not
+/// while the next one is being built; far below the memory limit, so garbage an action
+/// makes is still collected before the limit is reached.
+const GC_THRESHOLD_MAX: usize = 4 << 20;
+
 /// A QuickJS runtime with the limits applied.
 pub struct Engine {
     rt: rquickjs::Runtime,
     clock: Rc<Clock>,
     limits: RuntimeLimits,
+    prelude: TrustedBytecode,
+    sdk: Rc<TrustedBytecode>,
 }
 
 impl Engine {
@@ -67,14 +98,55 @@ impl Engine {
         let rt = rquickjs::Runtime::new()?;
         rt.set_memory_limit(limits.memory_bytes);
         rt.set_max_stack_size(limits.stack_bytes);
+        let (prelude, sdk) = Context::custom::<Intrinsics>(&rt)?.with(|ctx| {
+            rquickjs::Result::Ok((
+                TrustedBytecode::compile_module(&ctx, PRELUDE_NAME, PRELUDE_JS)?,
+                TrustedBytecode::compile_module(&ctx, SDK_SPECIFIER, SDK_JS)?,
+            ))
+        })?;
         let clock = Rc::new(Clock::default());
         let interrupt = clock.clone();
         rt.set_interrupt_handler(Some(Box::new(move || interrupt.check())));
-        Ok(Self {
+        let engine = Self {
             rt,
             clock,
             limits: limits.clone(),
-        })
+            prelude,
+            sdk: Rc::new(sdk),
+        };
+        engine.rt.set_gc_threshold(engine.gc_threshold());
+        Ok(engine)
+    }
+
+    fn gc_threshold(&self) -> usize {
+        GC_THRESHOLD_MAX.min(self.limits.memory_bytes / 4)
+    }
+
+    /// Compiles a module's JavaScript to bytecode (at deploy); on failure, why.
+    pub fn compile_module(&self, name: &str, js: &str) -> Result<TrustedBytecode, String> {
+        self.rt.set_loader(CompileOnlyLoader, CompileOnlyLoader);
+        let context = Context::custom::<Intrinsics>(&self.rt).map_err(|e| e.to_string())?;
+        let result = context.with(|ctx| {
+            TrustedBytecode::compile_module(&ctx, name, js).map_err(|error| {
+                if !error.is_exception() {
+                    return error.to_string();
+                }
+                let thrown = ctx.catch();
+                let text = |key: &str| {
+                    thrown
+                        .as_object()
+                        .and_then(|o| o.get::<_, Option<String>>(key).ok().flatten())
+                };
+                match (text("message"), text("stack")) {
+                    (Some(message), Some(stack)) => format!("{message}\n{stack}"),
+                    (Some(message), None) => message,
+                    _ => "the module does not compile".to_owned(),
+                }
+            })
+        });
+        drop(context);
+        self.rt.run_gc();
+        result
     }
 
     /// Runs one action in a fresh context.
@@ -85,8 +157,8 @@ impl Engine {
         done_rx: &Receiver<FetchDone>,
     ) -> RunOutput {
         let result = self.in_fresh_context(entry.modules, |ctx| {
-            let make_ctx =
-                natives::install(ctx, state).map_err(|e| self.caught(ctx, e, entry.modules))?;
+            let make_ctx = natives::install(ctx, &self.prelude, state)
+                .map_err(|e| self.caught(ctx, e, entry.modules))?;
             let wall_deadline = Instant::now() + self.limits.wall_time;
             self.clock.start(self.limits.cpu_time);
             let waiter = Waiter {
@@ -155,13 +227,17 @@ impl Engine {
     ) -> Result<T, Failure> {
         let loader = DeploymentLoader {
             modules: modules.clone(),
+            sdk: self.sdk.clone(),
         };
         self.rt.set_loader(loader.clone(), loader);
-        let context = Context::full(&self.rt).map_err(|e| internal(&e))?;
+        let context = Context::custom::<Intrinsics>(&self.rt).map_err(|e| internal(&e))?;
         let result = context.with(|ctx| f(&ctx));
         drop(context);
-        // Contexts can leave cycles behind; collect them so the next invocation starts clean.
+        // A context's objects are cyclic (constructor <-> prototype): collect them now, so
+        // memory stays flat and the next invocation starts clean.
         self.rt.run_gc();
+        // QuickJS moves the threshold after a collection it started itself; put it back.
+        self.rt.set_gc_threshold(self.gc_threshold());
         result
     }
 

@@ -4,6 +4,7 @@
 use std::rc::Rc;
 
 use lumio_core::SecretName;
+use lumio_qjs_bytecode::TrustedBytecode;
 use rquickjs::{Ctx, Exception, Function, IntoJs, Object, Persistent, Result, Value};
 
 use super::state::{FetchDone, FetchFailure, InvocationState};
@@ -11,10 +12,19 @@ use crate::fetch::{FetchError, FetchRequest, FetchResponse};
 use crate::host::HostError;
 use crate::invocation::LogLevel;
 
-const PRELUDE: &str = include_str!("prelude.js");
+/// The prelude's source, an ES module; workers run its bytecode.
+pub const PRELUDE_JS: &str = include_str!("prelude.js");
+
+/// Module name of the prelude. Not importable: the resolver only knows uploaded files and
+/// the SDK.
+pub const PRELUDE_NAME: &str = "lumio:prelude";
 
 /// Installs `console` and returns the prelude's `makeCtx()`.
-pub fn install<'js>(ctx: &Ctx<'js>, state: &Rc<InvocationState>) -> Result<Function<'js>> {
+pub fn install<'js>(
+    ctx: &Ctx<'js>,
+    prelude: &TrustedBytecode,
+    state: &Rc<InvocationState>,
+) -> Result<Function<'js>> {
     let native = Object::new(ctx.clone())?;
 
     let st = state.clone();
@@ -70,7 +80,9 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &Rc<InvocationState>) -> Result<Funct
         )?,
     )?;
 
-    let prelude: Function = ctx.eval(PRELUDE)?;
+    let (module, evaluated) = prelude.load(ctx)?.eval()?;
+    evaluated.finish::<()>()?;
+    let prelude: Function = module.get("default")?;
     prelude.call((native,))
 }
 

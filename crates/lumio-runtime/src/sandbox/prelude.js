@@ -1,7 +1,8 @@
 // Runs first in every fresh context. Builds `console` and the `ctx` of a handler from the
 // native functions the runtime passes in; nothing here is shared between invocations.
-(function (native) {
-  "use strict";
+// A module (strict, and compiled to bytecode once per worker): its default export is
+// called with the natives.
+export default function (native) {
   const format = (value) => {
     if (typeof value === "string") return value;
     if (value instanceof Error) return value.stack ? `${value}\n${value.stack}` : String(value);
@@ -110,4 +111,4 @@
       },
     };
   };
-})
+}

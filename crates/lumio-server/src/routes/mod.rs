@@ -1,5 +1,6 @@
 //! The router: one module per resource.
 
+pub(crate) mod actions;
 pub(crate) mod audit;
 pub(crate) mod extensions;
 pub(crate) mod health;
@@ -11,6 +12,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post, put};
 use axum::Router;
+use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::{openapi, request_id, AppState};
@@ -19,6 +21,8 @@ use crate::{openapi, request_id, AppState};
 const BODY_LIMIT: usize = 512 * 1024;
 /// An import may carry up to 1,000 values.
 const IMPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// A deployment's sources (each file at most 1 MiB).
+const DEPLOY_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 pub(crate) fn router(state: AppState) -> Router {
     let scoped = "/api/v1/extensions/{ext}/environments/{env}";
@@ -50,6 +54,23 @@ pub(crate) fn router(state: AppState) -> Router {
             post(secrets::rollback),
         )
         .route(&format!("{scoped}/audit"), get(audit::list))
+        .route(
+            &format!("{scoped}/deployments"),
+            get(actions::deployments)
+                .post(actions::deploy)
+                .layer(DefaultBodyLimit::max(DEPLOY_BODY_LIMIT)),
+        )
+        .route(&format!("{scoped}/logs"), get(actions::logs))
+        .route(
+            &format!("{scoped}/actions/{{action}}"),
+            // The client plane: browsers on the extension's own origin call it.
+            post(actions::invoke).layer(
+                CorsLayer::new()
+                    .allow_origin(Any)
+                    .allow_methods([axum::http::Method::POST])
+                    .allow_headers([axum::http::header::CONTENT_TYPE]),
+            ),
+        )
         .fallback(health::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())

@@ -2,8 +2,10 @@
 //! changes through LISTEN/NOTIFY on the `lumio_changes` channel.
 
 mod audit;
+mod deployments;
 mod notify;
 mod secrets;
+mod write;
 
 use std::str::FromStr;
 
@@ -17,8 +19,8 @@ use tokio::task::JoinHandle;
 use crate::feed::Feed;
 use crate::rows;
 use crate::{
-    AuditEntry, AuditQuery, AuditRecord, Change, Extension, NewVersion, SealedVersion, SecretHead,
-    Store, StoreError, TokenRecord, VersionInfo,
+    AuditEntry, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension, NewVersion,
+    SealedVersion, SecretHead, Store, StoreError, TokenRecord, VersionInfo,
 };
 
 /// Enough connections for group commit to batch many concurrent writers into one WAL
@@ -136,10 +138,11 @@ impl Store for PgStore {
     }
 
     async fn list_extensions(&self) -> Result<Vec<Extension>, StoreError> {
-        let rows: Vec<(i64, String, DateTime<Utc>)> =
-            sqlx::query_as("SELECT id, slug, created_at FROM extensions ORDER BY slug")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(i64, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT id, slug, created_at FROM extensions ORDER BY slug COLLATE \"C\"",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter()
             .map(|(id, slug, created_at)| {
                 Ok(Extension {
@@ -241,6 +244,35 @@ impl Store for PgStore {
             self.announce(extension_id, environment, [name.as_str()]);
         }
         Ok(deleted)
+    }
+
+    async fn insert_deployment(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        files_json: &str,
+        actions: &[String],
+        actor: &str,
+    ) -> Result<DeploymentRecord, StoreError> {
+        self.insert_deployment_row(extension_id, environment, files_json, actions, actor)
+            .await
+    }
+
+    async fn active_deployment(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+    ) -> Result<Option<DeploymentRecord>, StoreError> {
+        Ok(self.deployments(extension_id, environment, 1).await?.pop())
+    }
+
+    async fn list_deployments(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        limit: i64,
+    ) -> Result<Vec<DeploymentRecord>, StoreError> {
+        self.deployments(extension_id, environment, limit).await
     }
 
     async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {

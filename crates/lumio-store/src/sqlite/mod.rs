@@ -2,6 +2,7 @@
 //! Its change feed is local to the process that owns the store.
 
 mod audit;
+mod deployments;
 mod secrets;
 
 use std::str::FromStr;
@@ -18,8 +19,8 @@ use tokio::sync::broadcast;
 use crate::feed::Feed;
 use crate::rows;
 use crate::{
-    AuditEntry, AuditQuery, AuditRecord, Change, Extension, NewVersion, SealedVersion, SecretHead,
-    Store, StoreError, TokenRecord, VersionInfo,
+    AuditEntry, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension, NewVersion,
+    SealedVersion, SecretHead, Store, StoreError, TokenRecord, VersionInfo,
 };
 
 const READERS: u32 = 4;
@@ -52,7 +53,7 @@ impl SqliteStore {
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(READERS)
-            .connect_with(options.read_only(true))
+            .connect_with(options)
             .await?;
         Ok(Self {
             writer,
@@ -236,6 +237,35 @@ impl Store for SqliteStore {
             self.feed.secret(extension_id, environment, name.as_str());
         }
         Ok(deleted)
+    }
+
+    async fn insert_deployment(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        files_json: &str,
+        actions: &[String],
+        actor: &str,
+    ) -> Result<DeploymentRecord, StoreError> {
+        self.insert_deployment_row(extension_id, environment, files_json, actions, actor)
+            .await
+    }
+
+    async fn active_deployment(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+    ) -> Result<Option<DeploymentRecord>, StoreError> {
+        Ok(self.deployments(extension_id, environment, 1).await?.pop())
+    }
+
+    async fn list_deployments(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        limit: i64,
+    ) -> Result<Vec<DeploymentRecord>, StoreError> {
+        self.deployments(extension_id, environment, limit).await
     }
 
     async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {

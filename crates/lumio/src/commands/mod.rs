@@ -1,13 +1,18 @@
 //! One module per resource. Each command parses its input, resolves where to send it,
 //! makes its requests and prints the result; nothing here knows HTTP details.
 
+mod actions;
 mod audit;
+mod deploy;
 mod env;
 mod extensions;
 mod input;
 mod login;
+mod logs;
 mod server;
 mod tokens;
+
+use std::path::Path;
 
 use lumio_core::{Environment, ExtensionSlug, SecretName};
 
@@ -25,6 +30,9 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Tokens { common, command } => tokens::run(&common, command),
         Command::Env { common, command } => env::run(&common, command),
         Command::Audit(args) => audit::run(args),
+        Command::Deploy(args) => deploy::run(args),
+        Command::Run(args) => actions::run(args),
+        Command::Logs(args) => logs::run(args),
     }
 }
 
@@ -53,9 +61,27 @@ impl Scoped {
     /// Resolves environment, extension and connection, in that order, all before any
     /// request is made.
     fn resolve(common: &CommonArgs) -> anyhow::Result<Self> {
+        Self::resolve_in(common, None)
+    }
+
+    /// Like [`Scoped::resolve`], looking for `lumio.json` from `dir` first (`lumio deploy DIR`).
+    fn resolve_in(common: &CommonArgs, dir: Option<&Path>) -> anyhow::Result<Self> {
+        let environment = config::environment(common)?;
+        let extension = config::extension_in(common, dir)?;
+        let client = connect(&common.conn)?;
+        Ok(Self {
+            client,
+            extension,
+            environment,
+            json: common.json,
+        })
+    }
+
+    /// Like [`Scoped::resolve`] for the client plane: no token is needed or sent.
+    fn resolve_anonymous(common: &CommonArgs) -> anyhow::Result<Self> {
         let environment = config::environment(common)?;
         let extension = config::extension(common)?;
-        let client = connect(&common.conn)?;
+        let client = Client::anonymous(&Connection::resolve(&common.conn)?.url)?;
         Ok(Self {
             client,
             extension,

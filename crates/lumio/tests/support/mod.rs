@@ -2,6 +2,8 @@
 //! and checks of the `error:` / `hint:` shape.
 #![allow(dead_code)] // Each suite uses a different part of this module.
 
+pub mod fake_api;
+pub mod project;
 pub mod server;
 
 use std::io::Write;

@@ -1,0 +1,227 @@
+//! Deploying action code, and finding the active deployment of an environment.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use lumio_core::{Environment, ExtensionSlug, Role};
+use lumio_runtime::Deployment;
+use lumio_secrets::{change_record, RequestContext};
+use lumio_store::DeploymentRecord;
+
+use crate::logs::InvocationLog;
+use crate::{ActionsError, ActionsService};
+
+/// How long a process trusts its cached idea of the active deployment before asking the
+/// store again: deploys through another process are picked up within this time.
+const RECHECK: Duration = Duration::from_secs(1);
+/// Largest upload: files are source code, and stay small.
+const MAX_FILE_BYTES: usize = 1024 * 1024;
+const MAX_FILES: usize = 500;
+
+pub(crate) struct Cached {
+    version: i64,
+    deployment: Arc<Deployment>,
+    checked_at: Instant,
+}
+
+/// A deployment as management callers see it.
+#[derive(Debug, Clone)]
+pub struct DeploymentSummary {
+    pub version: i64,
+    pub actions: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub active: bool,
+}
+
+impl DeploymentSummary {
+    fn from(record: DeploymentRecord, active: bool) -> Self {
+        Self {
+            version: record.version,
+            actions: record.actions,
+            created_at: record.created_at,
+            created_by: record.created_by,
+            active,
+        }
+    }
+}
+
+impl ActionsService {
+    /// Compiles `files` and, if they compile, makes them the environment's active code.
+    /// A compile error leaves the active deployment untouched.
+    pub async fn deploy(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+        environment: Environment,
+        files: BTreeMap<String, String>,
+    ) -> Result<DeploymentSummary, ActionsError> {
+        let secrets = &self.inner.secrets;
+        let extension = secrets.visible_extension(ctx, slug).await?;
+        ctx.principal
+            .require(&extension, Role::Developer, "deploy")?;
+        check_upload(&files)?;
+        let files_json = serde_json::to_string(&files).expect("strings serialize");
+        let deployment = compile(files).await?;
+        let actions: Vec<String> = deployment.action_names().map(str::to_owned).collect();
+        let record = secrets
+            .store()
+            .insert_deployment(
+                extension.id,
+                environment,
+                &files_json,
+                &actions,
+                &ctx.principal.token_id,
+            )
+            .await?;
+        self.remember(
+            extension.id,
+            environment,
+            record.version,
+            Arc::new(deployment),
+        );
+        let detail = format!("version {}: {}", record.version, actions.join(", "));
+        let audit = change_record(
+            ctx,
+            extension.id,
+            Some(environment),
+            "deploy",
+            None,
+            Some(detail),
+        );
+        secrets
+            .audit()
+            .record(audit)
+            .await
+            .map_err(lumio_secrets::ServiceError::from)?;
+        Ok(DeploymentSummary::from(record, true))
+    }
+
+    /// Deployments of an environment, newest (active) first.
+    pub async fn deployments(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+        environment: Environment,
+    ) -> Result<Vec<DeploymentSummary>, ActionsError> {
+        let secrets = &self.inner.secrets;
+        let extension = secrets.visible_extension(ctx, slug).await?;
+        ctx.principal
+            .require(&extension, Role::Viewer, "list deployments")?;
+        let records = secrets
+            .store()
+            .list_deployments(extension.id, environment, 50)
+            .await?;
+        Ok(records
+            .into_iter()
+            .enumerate()
+            .map(|(i, record)| DeploymentSummary::from(record, i == 0))
+            .collect())
+    }
+
+    /// Recent invocations and their masked console output, newest first.
+    pub async fn logs(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+        environment: Environment,
+        limit: usize,
+    ) -> Result<Vec<InvocationLog>, ActionsError> {
+        let extension = self.inner.secrets.visible_extension(ctx, slug).await?;
+        ctx.principal
+            .require(&extension, Role::Viewer, "read logs")?;
+        Ok(self.inner.logs.recent(extension.id, environment, limit))
+    }
+
+    /// The active deployment, from cache when it was checked within [`RECHECK`].
+    pub(crate) async fn active(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+    ) -> Result<Option<Arc<Deployment>>, ActionsError> {
+        let key = (extension_id, environment);
+        let cached = {
+            let map = self.inner.deployments.lock().expect("deployments lock");
+            map.get(&key)
+                .map(|c| (c.version, Arc::clone(&c.deployment), c.checked_at))
+        };
+        if let Some((_, deployment, checked_at)) = &cached {
+            if checked_at.elapsed() < RECHECK {
+                return Ok(Some(Arc::clone(deployment)));
+            }
+        }
+        let store = self.inner.secrets.store();
+        let Some(record) = store.active_deployment(extension_id, environment).await? else {
+            return Ok(None);
+        };
+        let deployment = match cached {
+            Some((version, deployment, _)) if version == record.version => deployment,
+            _ => {
+                let files: BTreeMap<String, String> = serde_json::from_str(&record.files_json)
+                    .map_err(|e| {
+                        ActionsError::Runtime(format!("stored deployment is unreadable: {e}"))
+                    })?;
+                Arc::new(compile(files).await?)
+            }
+        };
+        self.remember(
+            extension_id,
+            environment,
+            record.version,
+            Arc::clone(&deployment),
+        );
+        Ok(Some(deployment))
+    }
+
+    fn remember(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        version: i64,
+        deployment: Arc<Deployment>,
+    ) {
+        let mut map = self.inner.deployments.lock().expect("deployments lock");
+        let newer_known = map
+            .get(&(extension_id, environment))
+            .is_some_and(|c| c.version > version);
+        if !newer_known {
+            map.insert(
+                (extension_id, environment),
+                Cached {
+                    version,
+                    deployment,
+                    checked_at: Instant::now(),
+                },
+            );
+        }
+    }
+}
+
+/// Compiling runs each module's top level once, under the runtime's limits: off the
+/// async threads.
+async fn compile(files: BTreeMap<String, String>) -> Result<Deployment, ActionsError> {
+    tokio::task::spawn_blocking(move || lumio_runtime::compile(files))
+        .await
+        .map_err(|e| ActionsError::Runtime(e.to_string()))?
+        .map_err(|e| ActionsError::Deploy(e.to_string()))
+}
+
+fn check_upload(files: &BTreeMap<String, String>) -> Result<(), ActionsError> {
+    if files.len() > MAX_FILES {
+        return Err(ActionsError::InvalidUpload(format!(
+            "{} files uploaded; a deployment holds at most {MAX_FILES}",
+            files.len()
+        )));
+    }
+    if let Some((path, _)) = files
+        .iter()
+        .find(|(_, source)| source.len() > MAX_FILE_BYTES)
+    {
+        return Err(ActionsError::InvalidUpload(format!(
+            "{path} is larger than 1 MiB; keep server code small and data elsewhere"
+        )));
+    }
+    Ok(())
+}

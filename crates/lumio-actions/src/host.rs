@@ -1,0 +1,59 @@
+//! The runtime's view of the platform for one invocation.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use lumio_audit::Ticket;
+use lumio_core::{Environment, SecretName, SecretValue};
+use lumio_runtime::{Host, HostError};
+use lumio_secrets::{Reader, SecretsService, ServiceError};
+use tokio::runtime::Handle;
+
+/// Serves `ctx.secrets.get` for one invocation of one action: only the invoked
+/// extension's secrets of the invoked environment are reachable from here.
+pub(crate) struct ActionHost {
+    pub secrets: SecretsService,
+    pub handle: Handle,
+    pub extension_id: i64,
+    pub environment: Environment,
+    pub action: String,
+    pub request_id: String,
+}
+
+impl ActionHost {
+    fn reader(&self) -> Reader<'_> {
+        Reader {
+            extension_id: self.extension_id,
+            environment: self.environment,
+            action: &self.action,
+            request_id: &self.request_id,
+        }
+    }
+}
+
+fn host_error(err: ServiceError) -> HostError {
+    match err {
+        ServiceError::Audit(unavailable) => HostError::AuditUnavailable(unavailable),
+        other => HostError::Unavailable(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl Host for ActionHost {
+    fn secret_get(
+        &self,
+        name: &SecretName,
+    ) -> Result<(Option<Arc<SecretValue>>, Ticket), HostError> {
+        // Runtime workers are plain threads: a cache miss may block on the store.
+        let read = match self.secrets.try_get_cached(self.reader(), name) {
+            Some(read) => read,
+            None => self.handle.block_on(self.secrets.get(self.reader(), name)),
+        };
+        read.map(|read| (read.value, read.ticket))
+            .map_err(host_error)
+    }
+
+    async fn audit_durable(&self, up_to: Ticket) -> Result<(), HostError> {
+        Ok(self.secrets.audit().durable(up_to).await?)
+    }
+}

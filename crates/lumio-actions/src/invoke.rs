@@ -1,0 +1,118 @@
+//! Running an action for a client: the client plane.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use lumio_core::{Environment, ExtensionSlug};
+use lumio_runtime::{ActionError, ErrorCode};
+use lumio_store::AuditRecord;
+
+use crate::host::ActionHost;
+use crate::logs::InvocationLog;
+use crate::ActionsService;
+
+/// What the caller gets back.
+#[derive(Debug, Clone)]
+pub struct InvokeOutcome {
+    pub result: Result<serde_json::Value, ActionError>,
+}
+
+fn not_found(action: &str) -> InvokeOutcome {
+    InvokeOutcome {
+        result: Err(ActionError {
+            code: ErrorCode::NotFound,
+            message: format!("no action {action:?} is deployed here; deploy with `lumio deploy` and call it as module:export"),
+        }),
+    }
+}
+
+impl ActionsService {
+    /// Runs `action` of the active deployment with `args`. Unknown extensions, missing
+    /// deployments and unknown actions all answer `not_found` alike.
+    pub async fn invoke(
+        &self,
+        slug: &ExtensionSlug,
+        environment: Environment,
+        action: &str,
+        args: serde_json::Value,
+        request_id: &str,
+    ) -> InvokeOutcome {
+        let secrets = &self.inner.secrets;
+        let extension = match secrets.find_extension(slug).await {
+            Ok(Some(extension)) => extension,
+            Ok(None) => return not_found(action),
+            Err(err) => return unavailable(err.to_string()),
+        };
+        let deployment = match self.active(extension.id, environment).await {
+            Ok(Some(deployment)) => deployment,
+            Ok(None) => return not_found(action),
+            Err(err) => return unavailable(err.to_string()),
+        };
+        let host = Arc::new(ActionHost {
+            secrets: secrets.clone(),
+            handle: tokio::runtime::Handle::current(),
+            extension_id: extension.id,
+            environment,
+            action: action.to_owned(),
+            request_id: request_id.to_owned(),
+        });
+        let invocation = self
+            .inner
+            .runtime
+            .invoke(deployment, action, args, host)
+            .await;
+        for name in &invocation.leak_blocked {
+            let record = AuditRecord {
+                at: Utc::now(),
+                extension_id: extension.id,
+                environment: Some(environment),
+                event: "leak.blocked".to_owned(),
+                secret_name: Some(name.as_str().to_owned()),
+                actor: None,
+                action: Some(action.to_owned()),
+                request_id: Some(request_id.to_owned()),
+                outcome: Some("blocked".to_owned()),
+                detail: Some(
+                    "the action's result held the secret's value; the caller got an error"
+                        .to_owned(),
+                ),
+            };
+            if let Err(err) = secrets.audit().record(record).await {
+                tracing::error!(%err, action, request_id, "could not record a blocked leak");
+            }
+        }
+        if let Some(stack) = &invocation.stack {
+            tracing::warn!(extension = %slug, %environment, action, request_id, %stack, "action failed");
+        }
+        let (outcome, error) = match &invocation.result {
+            Ok(_) => ("ok".to_owned(), None),
+            Err(err) => (err.code.as_str().to_owned(), Some(err.message.clone())),
+        };
+        self.inner.logs.push(
+            extension.id,
+            environment,
+            InvocationLog {
+                at: Utc::now(),
+                action: action.to_owned(),
+                request_id: request_id.to_owned(),
+                outcome,
+                duration_ms: invocation.duration.as_secs_f64() * 1000.0,
+                console: invocation.console,
+                error,
+            },
+        );
+        InvokeOutcome {
+            result: invocation.result,
+        }
+    }
+}
+
+fn unavailable(reason: String) -> InvokeOutcome {
+    tracing::error!(%reason, "could not prepare an invocation");
+    InvokeOutcome {
+        result: Err(ActionError {
+            code: ErrorCode::Internal,
+            message: "Lumio could not load this action right now; try again shortly".to_owned(),
+        }),
+    }
+}

@@ -1,0 +1,57 @@
+//! Actions: deploying an extension's TypeScript and invoking its actions. This crate wires
+//! `lumio-runtime` (which knows nothing of stores or tokens) to the secrets service: the
+//! [`host::ActionHost`] serves `ctx.secrets.get` through the audited read path, blocked
+//! leaks become `leak.blocked` audit records, and each invocation's masked console output
+//! is kept for `lumio logs`.
+//!
+//! Architecture Invariant: authorization of management calls (deploy, logs) happens in
+//! the secrets service's access checks; invocation is the client plane and needs no token,
+//! but can only ever read the invoked extension's secrets of the invoked environment.
+
+mod deploy;
+mod error;
+mod host;
+mod invoke;
+mod logs;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use lumio_core::Environment;
+use lumio_runtime::Runtime;
+use lumio_secrets::SecretsService;
+
+pub use deploy::DeploymentSummary;
+pub use error::ActionsError;
+pub use invoke::InvokeOutcome;
+pub use logs::InvocationLog;
+pub use lumio_runtime::{ActionError, ConsoleLine, ErrorCode, RuntimeLimits, RuntimeOptions};
+
+/// Deploys and runs actions. Cheap to clone; one per process.
+#[derive(Clone)]
+pub struct ActionsService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    secrets: SecretsService,
+    runtime: Runtime,
+    deployments: Mutex<HashMap<(i64, Environment), deploy::Cached>>,
+    logs: logs::InvocationLogs,
+}
+
+impl ActionsService {
+    /// Starts the runtime's worker pool. Call inside a tokio runtime.
+    pub fn new(secrets: SecretsService, options: RuntimeOptions) -> Result<Self, ActionsError> {
+        let runtime =
+            Runtime::with_options(options).map_err(|err| ActionsError::Runtime(err.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                secrets,
+                runtime,
+                deployments: Mutex::new(HashMap::new()),
+                logs: logs::InvocationLogs::default(),
+            }),
+        })
+    }
+}

@@ -1,0 +1,181 @@
+//! Actions: deploying code (management plane) and invoking actions (client plane).
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use lumio_actions::{DeploymentSummary, ErrorCode, InvocationLog};
+use lumio_core::{Environment, ExtensionSlug};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::paths::Scope;
+use crate::api_error::{AppError, ErrorBody};
+use crate::auth::Authed;
+use crate::json::ApiJson;
+use crate::request_id::RequestId;
+use crate::AppState;
+
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct Deploy {
+    /// Path under the extension (e.g. `server/functions.ts`) → TypeScript source.
+    files: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DeploymentView {
+    version: i64,
+    actions: Vec<String>,
+    created_at: DateTime<Utc>,
+    created_by: String,
+    active: bool,
+}
+
+impl From<DeploymentSummary> for DeploymentView {
+    fn from(d: DeploymentSummary) -> Self {
+        Self {
+            version: d.version,
+            actions: d.actions,
+            created_at: d.created_at,
+            created_by: d.created_by,
+            active: d.active,
+        }
+    }
+}
+
+/// Deploys the extension's `server/` code to an environment. A compile error is a 400
+/// `deploy_error` naming `file:line:col`, and the active deployment stays as it was.
+#[utoipa::path(post, path = "/api/v1/extensions/{ext}/environments/{env}/deployments", security(("bearer" = [])),
+    params(("ext" = String, Path), ("env" = String, Path)), request_body = Deploy,
+    responses((status = 201, body = DeploymentView), (status = 400, body = ErrorBody)))]
+pub(crate) async fn deploy(
+    State(state): State<AppState>,
+    Authed(ctx): Authed,
+    scope: Scope,
+    ApiJson(body): ApiJson<Deploy>,
+) -> Result<(StatusCode, Json<DeploymentView>), AppError> {
+    let summary = state
+        .actions
+        .deploy(&ctx, &scope.extension, scope.environment, body.files)
+        .await?;
+    Ok((StatusCode::CREATED, Json(summary.into())))
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DeploymentList {
+    deployments: Vec<DeploymentView>,
+}
+
+/// Deployments of an environment, newest (active) first.
+#[utoipa::path(get, path = "/api/v1/extensions/{ext}/environments/{env}/deployments", security(("bearer" = [])),
+    params(("ext" = String, Path), ("env" = String, Path)),
+    responses((status = 200, body = DeploymentList), (status = 404, body = ErrorBody)))]
+pub(crate) async fn deployments(
+    State(state): State<AppState>,
+    Authed(ctx): Authed,
+    scope: Scope,
+) -> Result<Json<DeploymentList>, AppError> {
+    let list = state
+        .actions
+        .deployments(&ctx, &scope.extension, scope.environment)
+        .await?;
+    Ok(Json(DeploymentList {
+        deployments: list.into_iter().map(Into::into).collect(),
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct LogsParams {
+    /// How many invocations, newest first; default 20, at most 200.
+    limit: Option<usize>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Logs {
+    #[schema(value_type = Vec<Object>)]
+    invocations: Vec<InvocationLog>,
+}
+
+/// Recent invocations with their `console` output, secret values masked.
+#[utoipa::path(get, path = "/api/v1/extensions/{ext}/environments/{env}/logs", security(("bearer" = [])),
+    params(("ext" = String, Path), ("env" = String, Path), LogsParams),
+    responses((status = 200, body = Logs), (status = 404, body = ErrorBody)))]
+pub(crate) async fn logs(
+    State(state): State<AppState>,
+    Authed(ctx): Authed,
+    scope: Scope,
+    Query(params): Query<LogsParams>,
+) -> Result<Json<Logs>, AppError> {
+    let limit = params.limit.unwrap_or(20).clamp(1, 200);
+    let invocations = state
+        .actions
+        .logs(&ctx, &scope.extension, scope.environment, limit)
+        .await?;
+    Ok(Json(Logs { invocations }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct Invoke {
+    /// The action's arguments, checked against its `v` validators.
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    args: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct InvokeValue {
+    #[schema(value_type = Object)]
+    value: serde_json::Value,
+}
+
+/// Calls an action as a client would (no token: this is the client plane). Answers
+/// `{"value": …}` or `{"error": {"code", "message"}}`.
+#[utoipa::path(post, path = "/api/v1/extensions/{ext}/environments/{env}/actions/{action}",
+    params(("ext" = String, Path), ("env" = String, Path), ("action" = String, Path, description = "module:export")),
+    request_body = Invoke,
+    responses((status = 200, body = InvokeValue), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 500, body = ErrorBody)))]
+pub(crate) async fn invoke(
+    State(state): State<AppState>,
+    Path((ext, env, action)): Path<(String, String, String)>,
+    Extension(request_id): Extension<RequestId>,
+    ApiJson(body): ApiJson<Invoke>,
+) -> Result<Response, AppError> {
+    let invalid = |e: lumio_core::InvalidId| AppError::invalid(e.to_string());
+    let slug = ExtensionSlug::parse(&ext).map_err(invalid)?;
+    let environment = Environment::parse(&env).map_err(invalid)?;
+    if action.len() > 256 {
+        return Err(AppError::invalid(
+            "action name is longer than 256 characters",
+        ));
+    }
+    let outcome = state
+        .actions
+        .invoke(&slug, environment, &action, body.args, &request_id.0)
+        .await;
+    Ok(match outcome.result {
+        Ok(value) => Json(InvokeValue { value }).into_response(),
+        Err(err) => AppError {
+            status: status_of(err.code),
+            code: err.code.as_str(),
+            message: err.message,
+            hint: None,
+        }
+        .into_response(),
+    })
+}
+
+fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::InvalidArgs => StatusCode::BAD_REQUEST,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
