@@ -11,11 +11,12 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk;
 PG=${LUMIO_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 DB=lumio_bench_$$
 cargo build --release -q -p lumio
+BIN="${CARGO_TARGET_DIR:-target}/release/lumio"
 W=$(mktemp -d)
 psql -q "$PG/postgres" -c "CREATE DATABASE $DB" >/dev/null
 PORT=$((20000 + RANDOM % 10000))
 TOKEN="lumio_bench_admin_$RANDOM$RANDOM"
-LUMIO_BOOTSTRAP_TOKEN=$TOKEN LUMIO_LOG=warn ./target/release/lumio server \
+LUMIO_BOOTSTRAP_TOKEN=$TOKEN LUMIO_LOG=warn "$BIN" server \
   --listen 127.0.0.1:$PORT --data-dir "$W/data" --database-url "$PG/$DB" >"$W/server.log" 2>&1 &
 SERVER=$!
 cleanup() {
@@ -32,6 +33,21 @@ BASE=/api/v1/extensions/bench/environments/production/secrets
 for i in $(seq 0 49); do
   curl -fs "${auth[@]}" -X PUT "$URL$BASE/LIST_KEY_$i" -d '{"value":"sk-bench-value"}' >/dev/null
 done
+
+# An action that reads one secret (audited, durable before the answer) and returns a
+# value derived from it without leaking it.
+cat > "$W/deploy.json" <<'JSON'
+{"files": {"server/functions.ts": "import { action, v } from \"@zaflun/lumio-sdk/server\";\nexport const readOne = action({\n  args: {},\n  handler: async (ctx) => {\n    const key = ctx.secrets.get(\"MY_API_KEY\");\n    if (!key) { throw new Error(\"MY_API_KEY is not configured\"); }\n    return { configured: true, length: key.length };\n  },\n});\nexport const noop = action({ args: {}, handler: async () => null });\n"}}
+JSON
+curl -fs "${auth[@]}" -X PUT "$URL$BASE/MY_API_KEY" -d '{"value":"sk-abc123-bench-key-0123456789"}' >/dev/null
+curl -fs "${auth[@]}" -X POST "$URL/api/v1/extensions/bench/environments/production/deployments" -d @"$W/deploy.json" >/dev/null
+ACTIONS=/api/v1/extensions/bench/environments/production/actions
+cat > "$W/invoke.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"args":{}}'
+LUA
+curl -fs -X POST -H "Content-Type: application/json" -d '{"args":{}}' "$URL$ACTIONS/functions:readOne" >/dev/null
 
 cat > "$W/set.lua" <<LUA
 -- Each request sets one of 500 names, so concurrent writers rarely race on one secret.
@@ -55,9 +71,13 @@ summary() { # label, wrk output
 set_out=$(wrk -t2 -c32 -d${D}s -s "$W/set.lua" "$URL" --latency)
 list_out=$(wrk -t2 -c32 -d${D}s -H "Authorization: Bearer $TOKEN" "$URL$BASE" --latency)
 health_out=$(wrk -t2 -c32 -d${D}s "$URL/healthz" --latency)
+invoke_out=$(wrk -t2 -c32 -d${D}s -s "$W/invoke.lua" "$URL$ACTIONS/functions:readOne" --latency)
+noop_out=$(wrk -t2 -c32 -d${D}s -s "$W/invoke.lua" "$URL$ACTIONS/functions:noop" --latency)
 summary "lumio set  (PostgreSQL, durable, audited)" "$set_out"
 summary "lumio list (PostgreSQL, 50 secrets)      " "$list_out"
 summary "lumio /healthz (no-op endpoint)          " "$health_out"
+summary "lumio action reading 1 secret (audited)  " "$invoke_out"
+summary "lumio action, no secret (no-op action)   " "$noop_out"
 
 pgbench -q -i -s 10 "$PG/$DB" >/dev/null 2>&1
 pg=$(pgbench -S -c 32 -j 2 -T "$D" "$PG/$DB" 2>/dev/null | awk '/^tps/{print $3; exit}')

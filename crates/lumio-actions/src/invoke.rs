@@ -48,6 +48,8 @@ impl ActionsService {
             Ok(None) => return not_found(action),
             Err(err) => return unavailable(err.to_string()),
         };
+        // Secrets changed through another server just before this call must be seen.
+        secrets.catch_up().await;
         let host = Arc::new(ActionHost {
             secrets: secrets.clone(),
             handle: tokio::runtime::Handle::current(),

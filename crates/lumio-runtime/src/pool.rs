@@ -199,11 +199,15 @@ fn worker(queue: &Mutex<mpsc::Receiver<Job>>, services: &Arc<Services>) {
         }));
         match finished {
             Ok(Some(finished)) => {
-                if finished.poisoned {
+                let poisoned = finished.poisoned;
+                let _ = reply.send(finished);
+                if poisoned {
                     // A runtime that hit a hard limit is replaced, not trusted again.
                     engine = None;
+                } else if let Some(engine) = &engine {
+                    // The caller has its reply: free this context, build the next one.
+                    engine.recycle();
                 }
-                let _ = reply.send(finished);
             }
             // A panic or a runtime that could not start: drop it and the reply (the caller
             // reports an internal error), keep serving.

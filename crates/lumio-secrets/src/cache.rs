@@ -14,6 +14,7 @@ use std::sync::{Arc, RwLock};
 use lumio_core::{Environment, SecretValue};
 use lumio_store::{Change, Extension, SecretHead, TokenRecord};
 use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::watch;
 
 type SecretKey = (i64, Environment, String);
 
@@ -57,6 +58,8 @@ pub(crate) struct Caches {
     pub(crate) lists: GuardedMap<(i64, Environment), Arc<Vec<SecretHead>>>,
     pub(crate) extensions: GuardedMap<String, Extension>,
     pub(crate) tokens: GuardedMap<String, TokenRecord>,
+    /// The newest sync marker the feed has delivered (see `SecretsService::catch_up`).
+    pub(crate) synced: watch::Sender<u64>,
 }
 
 impl Default for Caches {
@@ -67,6 +70,7 @@ impl Default for Caches {
             lists: GuardedMap::new(),
             extensions: GuardedMap::new(),
             tokens: GuardedMap::new(),
+            synced: watch::channel(0).0,
         }
     }
 }
@@ -105,6 +109,15 @@ impl Caches {
     }
 
     pub(crate) fn apply(&self, change: &Change) {
+        if let Change::Synced(seq) = change {
+            // Everything before this marker was applied above, in feed order.
+            self.synced.send_if_modified(|at| {
+                let newer = *seq > *at;
+                *at = (*at).max(*seq);
+                newer
+            });
+            return;
+        }
         self.generation.fetch_add(1, Ordering::AcqRel);
         match change {
             Change::Secret {
@@ -118,7 +131,7 @@ impl Caches {
                 self.lists
                     .remove_where(|(id, env), _| !(id == extension_id && env == environment));
             }
-            Change::Everything => {
+            Change::Everything | Change::Synced(_) => {
                 self.values.clear();
                 self.lists.clear();
             }

@@ -12,6 +12,9 @@ use lumio_store::AuditRecord;
 use crate::secrets::place;
 use crate::{SecretsService, ServiceError};
 
+/// Longest wait for the change feed to deliver a sync marker.
+const SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The result of one audited read.
 #[derive(Debug, Clone)]
 pub struct SecretRead {
@@ -68,6 +71,22 @@ impl SecretsService {
                 .map(|ticket| SecretRead { value, ticket })
                 .map_err(Into::into),
         )
+    }
+
+    /// Waits until this process has applied every secret change that other processes
+    /// committed before this call, so the reads that follow see them (a barrier through
+    /// the store's change feed; immediate on SQLite). If the feed does not answer in
+    /// time, the caches are dropped instead: reads then go to the store.
+    pub async fn catch_up(&self) {
+        let Some(marker) = self.inner.store.sync_marker() else {
+            return;
+        };
+        let mut synced = self.inner.cache.synced.subscribe();
+        let reached = tokio::time::timeout(SYNC_WAIT, synced.wait_for(|at| *at >= marker)).await;
+        if !matches!(reached, Ok(Ok(_))) {
+            tracing::warn!("the change feed did not catch up in time; dropping cached secrets");
+            self.inner.cache.apply(&lumio_store::Change::Everything);
+        }
     }
 
     /// The cached value, if this process holds one: `Some(None)` caches "not set".

@@ -167,4 +167,11 @@ pub trait Store: Send + Sync + 'static {
     /// Secret changes made through this store or, on PostgreSQL, any process sharing the
     /// database (LISTEN/NOTIFY). After a lost connection, [`Change::Everything`] is sent.
     fn subscribe(&self) -> broadcast::Receiver<Change>;
+
+    /// Asks for a [`Change::Synced`] marker on the feed, to know when every change
+    /// committed by other processes before this call has arrived. `None` when the feed is
+    /// complete at every moment (SQLite: one process, announced at commit).
+    fn sync_marker(&self) -> Option<u64> {
+        None
+    }
 }

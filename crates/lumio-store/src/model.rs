@@ -121,6 +121,9 @@ pub enum Change {
     },
     /// The feed may have missed changes: drop every cache.
     Everything,
+    /// Every change committed before [`crate::Store::sync_marker`] returned this number
+    /// has been delivered on this feed before this item.
+    Synced(u64),
 }
 
 /// One deployment of an extension's action code to an environment. The newest is active.

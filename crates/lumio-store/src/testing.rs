@@ -2,8 +2,12 @@
 //! test, and SQLite URLs in a temporary directory.
 //!
 //! Test databases are named `lumio_test_<unix seconds>_<random hex>` and are not dropped
-//! when a test ends (its store may still hold connections); the first call in each
-//! process drops those older than a day instead.
+//! when a test ends (its store may still hold connections). Dropping one later is slow
+//! (about a second: PostgreSQL checkpoints), so they are recycled instead: a database
+//! older than ten minutes that nobody is connected to (a live `PgStore` always holds its
+//! LISTEN connection) is claimed by renaming it, then emptied. The number of test
+//! databases thus stays near the peak number of concurrent tests instead of growing by
+//! ~10 MB per test. Leftovers older than a day are dropped in the background.
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
@@ -16,7 +20,10 @@ use sqlx::{ConnectOptions, Connection, Executor, PgConnection};
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const PREFIX: &str = "lumio_test_";
-const STALE_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+/// Unused this long, a test database may be recycled by another test.
+const RECYCLE_AFTER: Duration = Duration::from_secs(10 * 60);
+/// Unused this long, a test database is dropped.
+const DROP_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Creates an empty database on the server `LUMIO_TEST_POSTGRES_URL` names (default
 /// `postgres://postgres@127.0.0.1:5432/postgres`) and returns its URL.
@@ -43,15 +50,22 @@ pub async fn fresh_postgres_url() -> Option<String> {
     };
     static SWEPT: AtomicBool = AtomicBool::new(false);
     if !SWEPT.swap(true, Ordering::Relaxed) {
-        drop_stale_databases(&mut admin).await;
+        sweep_in_background(base.clone());
     }
     let name = format!("{PREFIX}{}_{:016x}", unix_seconds(), random());
-    admin
-        .execute(&*format!("CREATE DATABASE \"{name}\""))
-        .await
-        .unwrap_or_else(|err| panic!("could not create test database {name}: {err}"));
+    let url = with_database(&base, &name);
+    if claim_abandoned(&mut admin, &name).await {
+        empty(&url)
+            .await
+            .unwrap_or_else(|err| panic!("could not empty recycled test database {name}: {err}"));
+    } else {
+        admin
+            .execute(&*format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap_or_else(|err| panic!("could not create test database {name}: {err}"));
+    }
     let _ = admin.close().await;
-    Some(with_database(&base, &name))
+    Some(url)
 }
 
 /// The URL of a SQLite file inside `dir` (created on connect).
@@ -80,29 +94,69 @@ fn describe(url: &str) -> String {
     }
 }
 
-async fn drop_stale_databases(admin: &mut PgConnection) {
-    let names: Vec<String> = match sqlx::query_scalar(
-        "SELECT datname FROM pg_database WHERE datname LIKE 'lumio\\_test\\_%'",
+/// Test databases nobody is connected to, unused for at least `age`, oldest first.
+async fn abandoned(admin: &mut PgConnection, age: Duration, limit: i64) -> Vec<String> {
+    let cutoff = unix_seconds().saturating_sub(age.as_secs());
+    sqlx::query_scalar(
+        "SELECT d.datname FROM pg_database d \
+         WHERE d.datname ~ '^lumio_test_[0-9]+_[0-9a-f]+$' \
+           AND CASE WHEN d.datname ~ '^lumio_test_[0-9]+_' \
+                    THEN split_part(d.datname, '_', 3)::bigint END < $1 \
+           AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid) \
+         ORDER BY d.datname LIMIT $2",
     )
+    .bind(i64::try_from(cutoff).unwrap_or(i64::MAX))
+    .bind(limit)
     .fetch_all(&mut *admin)
     .await
-    {
-        Ok(names) => names,
-        Err(_) => return,
-    };
-    let cutoff = unix_seconds().saturating_sub(STALE_AFTER.as_secs());
-    for name in names {
-        let created = name
-            .strip_prefix(PREFIX)
-            .and_then(|rest| rest.split('_').next())
-            .and_then(|secs| secs.parse::<u64>().ok());
-        if created.is_some_and(|created| created < cutoff) {
-            // Best effort: another run may be dropping it too.
-            let _ = admin
-                .execute(&*format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .await;
+    .unwrap_or_default()
+}
+
+/// Renames an abandoned test database to `name`. The rename fails if anyone is connected
+/// or another process claimed it first, so a database is never handed out twice.
+async fn claim_abandoned(admin: &mut PgConnection, name: &str) -> bool {
+    let candidates = abandoned(admin, RECYCLE_AFTER, 8).await;
+    // Start at a random candidate so concurrent claimers rarely collide.
+    let start = usize::try_from(random()).unwrap_or(0) % candidates.len().max(1);
+    for old in candidates.iter().cycle().skip(start).take(candidates.len()) {
+        let rename = format!("ALTER DATABASE \"{old}\" RENAME TO \"{name}\"");
+        if admin.execute(&*rename).await.is_ok() {
+            return true;
         }
     }
+    false
+}
+
+/// Leaves a claimed database as a new one: an empty `public` schema.
+async fn empty(url: &str) -> Result<(), sqlx::Error> {
+    let mut conn = PgConnectOptions::from_str(url)?.connect().await?;
+    conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
+        .await?;
+    conn.close().await
+}
+
+/// Drops day-old leftovers without delaying the test (each DROP takes about a second).
+/// The thread dies with the test process, which is fine for a best effort.
+fn sweep_in_background(base: String) {
+    std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async {
+            let Ok(mut admin) = admin_connection(&base).await else {
+                return;
+            };
+            for name in abandoned(&mut admin, DROP_AFTER, 100).await {
+                // No FORCE: if a test connected meanwhile, the drop fails and it stays.
+                let _ = admin
+                    .execute(&*format!("DROP DATABASE IF EXISTS \"{name}\""))
+                    .await;
+            }
+        });
+    });
 }
 
 /// `url` with its database path replaced by `database`, query options kept.

@@ -3,6 +3,7 @@
 //! prelude and SDK; the context carries all JavaScript state, and it is dropped (and its
 //! objects collected) at the end of the invocation.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -19,7 +20,7 @@ use rquickjs::{Context, Ctx, Function, Module, Object, Promise, Value};
 use super::clock::Clock;
 use super::errors::{read_thrown, Thrown};
 use super::loader::{CompileOnlyLoader, DeploymentLoader, SDK_JS};
-use super::natives::{self, PRELUDE_JS, PRELUDE_NAME};
+use super::natives;
 use super::state::{FetchDone, InvocationState};
 use crate::compile::resolve::SDK_SPECIFIER;
 use crate::compile::CompiledModule;
@@ -89,8 +90,10 @@ pub struct Engine {
     rt: rquickjs::Runtime,
     clock: Rc<Clock>,
     limits: RuntimeLimits,
-    prelude: TrustedBytecode,
     sdk: Rc<TrustedBytecode>,
+    /// A context no code has run in yet, built while the worker was idle; the next
+    /// invocation takes it, and no context is ever used twice.
+    spare: RefCell<Option<Context>>,
 }
 
 impl Engine {
@@ -98,12 +101,9 @@ impl Engine {
         let rt = rquickjs::Runtime::new()?;
         rt.set_memory_limit(limits.memory_bytes);
         rt.set_max_stack_size(limits.stack_bytes);
-        let (prelude, sdk) = Context::custom::<Intrinsics>(&rt)?.with(|ctx| {
-            rquickjs::Result::Ok((
-                TrustedBytecode::compile_module(&ctx, PRELUDE_NAME, PRELUDE_JS)?,
-                TrustedBytecode::compile_module(&ctx, SDK_SPECIFIER, SDK_JS)?,
-            ))
-        })?;
+        // Compiled once per worker; every invocation's context reads the bytecode.
+        let sdk = Context::custom::<Intrinsics>(&rt)?
+            .with(|ctx| TrustedBytecode::compile_module(&ctx, SDK_SPECIFIER, SDK_JS))?;
         let clock = Rc::new(Clock::default());
         let interrupt = clock.clone();
         rt.set_interrupt_handler(Some(Box::new(move || interrupt.check())));
@@ -111,8 +111,8 @@ impl Engine {
             rt,
             clock,
             limits: limits.clone(),
-            prelude,
             sdk: Rc::new(sdk),
+            spare: RefCell::new(None),
         };
         engine.rt.set_gc_threshold(engine.gc_threshold());
         Ok(engine)
@@ -145,7 +145,7 @@ impl Engine {
             })
         });
         drop(context);
-        self.rt.run_gc();
+        self.collect();
         result
     }
 
@@ -157,8 +157,8 @@ impl Engine {
         done_rx: &Receiver<FetchDone>,
     ) -> RunOutput {
         let result = self.in_fresh_context(entry.modules, |ctx| {
-            let make_ctx = natives::install(ctx, &self.prelude, state)
-                .map_err(|e| self.caught(ctx, e, entry.modules))?;
+            let js_ctx =
+                natives::install(ctx, state).map_err(|e| self.caught(ctx, e, entry.modules))?;
             let wall_deadline = Instant::now() + self.limits.wall_time;
             self.clock.start(self.limits.cpu_time);
             let waiter = Waiter {
@@ -166,7 +166,7 @@ impl Engine {
                 done_rx,
                 wall_deadline,
             };
-            let result = self.call_action(ctx, entry, make_ctx, &waiter);
+            let result = self.call_action(ctx, entry, js_ctx, &waiter);
             self.clock.stop();
             state.abandon_fetches();
             result
@@ -217,6 +217,7 @@ impl Engine {
             self.clock.stop();
             Ok(found)
         });
+        self.collect();
         result.map_err(|failure| (current, failure))
     }
 
@@ -230,29 +231,45 @@ impl Engine {
             sdk: self.sdk.clone(),
         };
         self.rt.set_loader(loader.clone(), loader);
-        let context = Context::custom::<Intrinsics>(&self.rt).map_err(|e| internal(&e))?;
+        let context = match self.spare.take() {
+            Some(context) => context,
+            None => Context::custom::<Intrinsics>(&self.rt).map_err(|e| internal(&e))?,
+        };
         let result = context.with(|ctx| f(&ctx));
+        // Unreachable from here on; its objects are freed by the next `collect`.
         drop(context);
-        // A context's objects are cyclic (constructor <-> prototype): collect them now, so
-        // memory stays flat and the next invocation starts clean.
+        result
+    }
+
+    /// Work between invocations, done after the reply has gone so the caller does not wait
+    /// for it: frees the last context and builds the next one.
+    pub fn recycle(&self) {
+        self.collect();
+        if self.spare.borrow().is_none() {
+            *self.spare.borrow_mut() = Context::custom::<Intrinsics>(&self.rt).ok();
+        }
+    }
+
+    /// Frees the dropped contexts. A context's objects are cyclic (constructor <->
+    /// prototype), so only a collection frees them, and it must happen before the next
+    /// invocation so memory stays flat.
+    fn collect(&self) {
         self.rt.run_gc();
         // QuickJS moves the threshold after a collection it started itself; put it back.
         self.rt.set_gc_threshold(self.gc_threshold());
-        result
     }
 
     fn call_action<'js>(
         &self,
         ctx: &Ctx<'js>,
         entry: &Entry<'_>,
-        make_ctx: Function<'js>,
+        js_ctx: Object<'js>,
         waiter: &Waiter<'_>,
     ) -> Result<serde_json::Value, Failure> {
         let caught = |e| self.caught(ctx, e, entry.modules);
         let namespace = self.import(ctx, entry.module, entry.modules, Some(waiter))?;
         let action: Object = namespace.get(entry.export).map_err(caught)?;
         let handler: Function = action.get("handler").map_err(caught)?;
-        let js_ctx: Value = make_ctx.call(()).map_err(caught)?;
         let args = ctx.json_parse(entry.args_json.clone()).map_err(caught)?;
         let mut value: Value = handler.call((js_ctx, args)).map_err(caught)?;
         if let Some(promise) = value.as_promise() {

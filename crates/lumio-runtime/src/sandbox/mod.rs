@@ -4,8 +4,10 @@
 mod clock;
 mod engine;
 mod errors;
+mod globals;
 mod loader;
 mod natives;
+mod response;
 mod state;
 
 use std::rc::Rc;

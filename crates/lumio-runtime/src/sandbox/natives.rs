@@ -1,89 +1,48 @@
-//! The native side of `ctx.secrets.get`, `ctx.fetch` and `console`, and the prelude that
-//! wraps them into the objects a handler sees.
+//! The native side of `ctx.secrets.get` and `ctx.fetch`, and the `ctx` object a handler
+//! gets. All native: a fresh context parses no glue code.
 
 use std::rc::Rc;
 
 use lumio_core::SecretName;
-use lumio_qjs_bytecode::TrustedBytecode;
+use rquickjs::function::Opt;
 use rquickjs::{Ctx, Exception, Function, IntoJs, Object, Persistent, Result, Value};
 
+use super::globals;
+use super::response;
 use super::state::{FetchDone, FetchFailure, InvocationState};
-use crate::fetch::{FetchError, FetchRequest, FetchResponse};
+use crate::fetch::{FetchError, FetchRequest};
 use crate::host::HostError;
-use crate::invocation::LogLevel;
 
-/// The prelude's source, an ES module; workers run its bytecode.
-pub const PRELUDE_JS: &str = include_str!("prelude.js");
-
-/// Module name of the prelude. Not importable: the resolver only knows uploaded files and
-/// the SDK.
-pub const PRELUDE_NAME: &str = "lumio:prelude";
-
-/// Installs `console` and returns the prelude's `makeCtx()`.
-pub fn install<'js>(
-    ctx: &Ctx<'js>,
-    prelude: &TrustedBytecode,
-    state: &Rc<InvocationState>,
-) -> Result<Function<'js>> {
-    let native = Object::new(ctx.clone())?;
+/// Installs `console`, `btoa` and `atob`, and returns the handler's `ctx`.
+pub fn install<'js>(ctx: &Ctx<'js>, state: &Rc<InvocationState>) -> Result<Object<'js>> {
+    globals::install(ctx, state)?;
 
     let st = state.clone();
-    native.set(
-        "secretGet",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, name: String| {
-            secret_get(&ctx, &st, &name)
-        })?,
-    )?;
+    let get = move |ctx: Ctx<'js>, name: Value<'js>| match name.as_string() {
+        Some(name) => secret_get(&ctx, &st, &name.to_string()?),
+        None => Err(Exception::throw_type(
+            &ctx,
+            "ctx.secrets.get(name) takes the secret's name as a string",
+        )),
+    };
+    let secrets = Object::new(ctx.clone())?;
+    secrets.set("get", Function::new(ctx.clone(), get)?.with_name("get")?)?;
 
     let st = state.clone();
-    native.set(
-        "log",
-        Function::new(ctx.clone(), move |level: String, text: String| {
-            let level = match level.as_str() {
-                "debug" => LogLevel::Debug,
-                "warn" => LogLevel::Warn,
-                "error" => LogLevel::Error,
-                _ => LogLevel::Info,
-            };
-            st.log(level, text);
-        })?,
-    )?;
-
-    let st = state.clone();
-    native.set(
+    let fetch = move |ctx: Ctx<'js>, url: Value<'js>, init: Opt<Value<'js>>| {
+        // Like an `async` function: a bad argument rejects rather than throws.
+        match response::request(&url, init.0.as_ref()) {
+            Ok(request) => start_fetch(&ctx, &st, request),
+            Err(error) => response::settled(&ctx, Err(error))?.into_js(&ctx),
+        }
+    };
+    let js_ctx = Object::new(ctx.clone())?;
+    js_ctx.set("secrets", secrets)?;
+    js_ctx.set(
         "fetch",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>,
-                  url: String,
-                  method: String,
-                  headers: Vec<Vec<String>>,
-                  body: Option<String>| {
-                let headers = headers
-                    .into_iter()
-                    .filter_map(|pair| match <[String; 2]>::try_from(pair) {
-                        Ok([name, value]) => Some((name, value)),
-                        Err(_) => None,
-                    })
-                    .collect();
-                start_fetch(
-                    &ctx,
-                    &st,
-                    FetchRequest {
-                        url,
-                        method,
-                        headers,
-                        body,
-                    },
-                )
-            },
-        )?,
+        Function::new(ctx.clone(), fetch)?.with_name("fetch")?,
     )?;
-
-    let (module, evaluated) = prelude.load(ctx)?.eval()?;
-    evaluated.finish::<()>()?;
-    let prelude: Function = module.get("default")?;
-    prelude.call((native,))
+    Ok(js_ctx)
 }
 
 /// Throws a JS `Error` with a `code` the runtime maps to an [`crate::ErrorCode`].
@@ -177,7 +136,7 @@ pub fn finish_fetch<'js>(ctx: &Ctx<'js>, state: &InvocationState, done: FetchDon
     let resolve = resolve.restore(ctx)?;
     let reject = reject.restore(ctx)?;
     match done.result {
-        Ok(response) => resolve.call::<_, ()>((response_object(ctx, response)?,))?,
+        Ok(response) => resolve.call::<_, ()>((response::response(ctx, response)?,))?,
         Err(failure) => {
             let (code, message) = match failure {
                 FetchFailure::Audit(message) => ("audit_unavailable", message),
@@ -190,19 +149,4 @@ pub fn finish_fetch<'js>(ctx: &Ctx<'js>, state: &InvocationState, done: FetchDon
         }
     }
     Ok(true)
-}
-
-fn response_object<'js>(ctx: &Ctx<'js>, response: FetchResponse) -> Result<Object<'js>> {
-    let obj = Object::new(ctx.clone())?;
-    obj.set("status", response.status)?;
-    obj.set("statusText", response.status_text)?;
-    obj.set("url", response.url)?;
-    let headers: Vec<Vec<String>> = response
-        .headers
-        .into_iter()
-        .map(|(k, v)| vec![k, v])
-        .collect();
-    obj.set("headers", headers)?;
-    obj.set("body", response.body)?;
-    Ok(obj)
 }

@@ -26,6 +26,8 @@ use crate::{
 /// Enough connections for group commit to batch many concurrent writers into one WAL
 /// flush, few enough to leave room on a default `max_connections = 100` server.
 const POOL_SIZE: u32 = 16;
+/// Longest wait for PostgreSQL to take a change notification before a write returns.
+const NOTIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A [`Store`] on PostgreSQL.
 pub struct PgStore {
@@ -48,8 +50,9 @@ impl PgStore {
 
         let feed = Feed::new();
         let origin = notify::Origin::random();
-        let listener = notify::listen(&options, feed.clone(), origin).await?;
-        let notifier = notify::Notifier::start(&options, origin);
+        let echoes = notify::Echoes::default();
+        let listener = notify::listen(&options, feed.clone(), origin, echoes.clone()).await?;
+        let notifier = notify::Notifier::start(&options, origin, echoes);
         // A previous run of this process may have died between a commit and its
         // notification; peers drop their caches once so they cannot keep a stale value.
         notifier.everything();
@@ -61,16 +64,27 @@ impl PgStore {
         })
     }
 
-    /// Tells this process (at once) and every other process (via NOTIFY) about changes.
-    fn announce<'a>(
+    /// Tells this process (at once) and every other process (via NOTIFY) about changes,
+    /// returning once PostgreSQL has delivered the notifications back to this process's
+    /// own listener, so the caller's next read through another process sees the change.
+    async fn announce<'a>(
         &self,
         extension_id: i64,
         environment: Environment,
         names: impl IntoIterator<Item = &'a str>,
     ) {
+        let mut sent = Vec::new();
         for name in names {
             self.feed.secret(extension_id, environment, name);
-            self.notifier.secret(extension_id, environment, name);
+            sent.push(self.notifier.secret(extension_id, environment, name));
+        }
+        for done in sent {
+            // Bounded: a database that stopped answering must not hang writes forever;
+            // its listeners lose their connection and drop their caches anyway.
+            if tokio::time::timeout(NOTIFY_WAIT, done).await.is_err() {
+                tracing::warn!("change notification not confirmed in time; other servers may briefly serve a cached value");
+                break;
+            }
         }
     }
 }
@@ -167,7 +181,8 @@ impl Store for PgStore {
             extension_id,
             environment,
             writes.iter().map(|w| w.name.as_str()),
-        );
+        )
+        .await;
         Ok(())
     }
 
@@ -177,8 +192,7 @@ impl Store for PgStore {
         environment: Environment,
         name: &SecretName,
     ) -> Result<Option<SecretHead>, StoreError> {
-        let names = std::slice::from_ref(name);
-        Ok(self.heads(extension_id, environment, names).await?.pop())
+        self.select_head(extension_id, environment, name).await
     }
 
     async fn heads(
@@ -241,7 +255,8 @@ impl Store for PgStore {
             .delete(extension_id, environment, name, actor, purge)
             .await?;
         if deleted {
-            self.announce(extension_id, environment, [name.as_str()]);
+            self.announce(extension_id, environment, [name.as_str()])
+                .await;
         }
         Ok(deleted)
     }
@@ -339,6 +354,10 @@ impl Store for PgStore {
 
     async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         self.select_audit(query).await
+    }
+
+    fn sync_marker(&self) -> Option<u64> {
+        Some(self.notifier.barrier())
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Change> {

@@ -7,14 +7,16 @@
 //! writes below 1,000/s here (measured with pgbench). Payloads name a secret, never a value:
 //! `<origin>:<extension id>:<environment>:<name>`, or `<origin>:*` for "drop everything".
 
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lumio_core::Environment;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgConnection};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::feed::Feed;
@@ -41,15 +43,49 @@ impl Origin {
     }
 }
 
+/// Writers waiting to see their own notification come back through PostgreSQL, by
+/// payload, oldest first. The echo arrives on this process's listener at the moment every
+/// other process's listener is sent the same notification.
+#[derive(Clone, Default)]
+pub(super) struct Echoes(Arc<Mutex<HashMap<String, VecDeque<oneshot::Sender<()>>>>>);
+
+impl Echoes {
+    fn expect(&self, payload: &str) -> oneshot::Receiver<()> {
+        let (heard, wait) = oneshot::channel();
+        let mut map = self.0.lock().expect("echoes lock");
+        map.entry(payload.to_owned()).or_default().push_back(heard);
+        wait
+    }
+
+    fn heard(&self, payload: &str) {
+        let mut map = self.0.lock().expect("echoes lock");
+        if let Some(waiting) = map.get_mut(payload) {
+            if let Some(heard) = waiting.pop_front() {
+                let _ = heard.send(());
+            }
+            if waiting.is_empty() {
+                map.remove(payload);
+            }
+        }
+    }
+
+    /// After a lost connection no echo will come: release every writer.
+    fn release_all(&self) {
+        self.0.lock().expect("echoes lock").clear();
+    }
+}
+
 /// Queues notifications for the background sender.
 pub(super) struct Notifier {
     origin: Origin,
     queue: mpsc::UnboundedSender<String>,
+    echoes: Echoes,
+    barriers: AtomicU64,
 }
 
 impl Notifier {
     /// Starts the sender task; it ends once the `Notifier` is dropped and the queue drained.
-    pub(super) fn start(options: &PgConnectOptions, origin: Origin) -> Self {
+    pub(super) fn start(options: &PgConnectOptions, origin: Origin, echoes: Echoes) -> Self {
         let (queue, pending) = mpsc::unbounded_channel();
         let options = options
             .clone()
@@ -58,14 +94,34 @@ impl Notifier {
             // too); waiting for a flush per notification is not.
             .options([("synchronous_commit", "off")]);
         tokio::spawn(send_loop(options, pending));
-        Self { origin, queue }
+        Self {
+            origin,
+            queue,
+            echoes,
+            barriers: AtomicU64::new(0),
+        }
     }
 
-    pub(super) fn secret(&self, extension_id: i64, environment: Environment, name: &str) {
-        self.push(format!(
-            "{:x}:{extension_id}:{environment}:{name}",
-            self.origin.0
-        ));
+    /// Queues a secret's change; the receiver completes once this process's own listener
+    /// has heard it back, i.e. once PostgreSQL delivered it to every listener.
+    pub(super) fn secret(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &str,
+    ) -> oneshot::Receiver<()> {
+        let payload = format!("{:x}:{extension_id}:{environment}:{name}", self.origin.0);
+        let echoed = self.echoes.expect(&payload);
+        self.push(payload);
+        echoed
+    }
+
+    /// Queues a barrier: when this process's listener hears it back, every notification
+    /// committed before it (PostgreSQL delivers in commit order) was forwarded already.
+    pub(super) fn barrier(&self) -> u64 {
+        let seq = self.barriers.fetch_add(1, Ordering::Relaxed) + 1;
+        self.push(format!("{:x}:sync:{seq}", self.origin.0));
+        seq
     }
 
     pub(super) fn everything(&self) {
@@ -125,6 +181,7 @@ pub(super) async fn listen(
     options: &PgConnectOptions,
     feed: Feed,
     origin: Origin,
+    echoes: Echoes,
 ) -> Result<JoinHandle<()>, StoreError> {
     // A private one-connection pool: the listener holds its connection for good, and the
     // pool only serves to reconnect it.
@@ -134,7 +191,9 @@ pub(super) async fn listen(
         .idle_timeout(None)
         .connect_lazy_with(options.clone().application_name("lumio-listener"));
     let listener = subscribe(&pool).await?;
-    Ok(tokio::spawn(forward_loop(pool, listener, feed, origin)))
+    Ok(tokio::spawn(forward_loop(
+        pool, listener, feed, origin, echoes,
+    )))
 }
 
 async fn subscribe(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
@@ -143,19 +202,27 @@ async fn subscribe(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     Ok(listener)
 }
 
-async fn forward_loop(pool: PgPool, mut listener: PgListener, feed: Feed, origin: Origin) {
+async fn forward_loop(
+    pool: PgPool,
+    mut listener: PgListener,
+    feed: Feed,
+    origin: Origin,
+    echoes: Echoes,
+) {
     loop {
         match listener.try_recv().await {
-            Ok(Some(notification)) => forward(&feed, origin, notification.payload()),
+            Ok(Some(notification)) => forward(&feed, origin, &echoes, notification.payload()),
             Ok(None) => {
                 // sqlx reconnected and re-LISTENed before returning; what was sent in
                 // between is lost.
                 tracing::warn!("change feed connection was lost and re-established");
                 feed.send(Change::Everything);
+                echoes.release_all();
             }
             Err(err) => {
                 tracing::warn!(error = %err, "change feed connection failed; reconnecting");
                 drop(listener);
+                echoes.release_all();
                 listener = resubscribe(&pool).await;
                 feed.send(Change::Everything);
             }
@@ -175,9 +242,17 @@ async fn resubscribe(pool: &PgPool) -> PgListener {
     }
 }
 
-fn forward(feed: &Feed, origin: Origin, payload: &str) {
+fn forward(feed: &Feed, origin: Origin, echoes: &Echoes, payload: &str) {
+    if let Some((from, seq)) = parse_barrier(payload) {
+        // Another process's barrier means nothing here.
+        if from == origin {
+            feed.send(Change::Synced(seq));
+        }
+        return;
+    }
     match parse(payload) {
-        Some((from, _)) if from == origin => {}
+        // Ours: local subscribers were told at commit; a writer may be waiting for it.
+        Some((from, _)) if from == origin => echoes.heard(payload),
         Some((_, change)) => feed.send(change),
         None => {
             // Not ours to understand (another version?); be safe.
@@ -185,6 +260,12 @@ fn forward(feed: &Feed, origin: Origin, payload: &str) {
             feed.send(Change::Everything);
         }
     }
+}
+
+fn parse_barrier(payload: &str) -> Option<(Origin, u64)> {
+    let (origin, rest) = payload.split_once(':')?;
+    let seq = rest.strip_prefix("sync:")?.parse().ok()?;
+    Some((Origin(u64::from_str_radix(origin, 16).ok()?), seq))
 }
 
 fn parse(payload: &str) -> Option<(Origin, Change)> {
@@ -215,8 +296,13 @@ mod tests {
     fn payloads_round_trip() {
         let origin = Origin::random();
         let (queue, mut pending) = mpsc::unbounded_channel();
-        let notifier = Notifier { origin, queue };
-        notifier.secret(7, Environment::Production, "API_KEY");
+        let notifier = Notifier {
+            origin,
+            queue,
+            echoes: Echoes::default(),
+            barriers: AtomicU64::new(0),
+        };
+        let _sent = notifier.secret(7, Environment::Production, "API_KEY");
         notifier.everything();
         let (from, change) = parse(&pending.try_recv().unwrap()).unwrap();
         assert!(from == origin);

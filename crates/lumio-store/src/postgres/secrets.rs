@@ -15,6 +15,9 @@ macro_rules! select_heads {
         )
     };
 }
+/// Scalar, unlike [`HEADS_NAMED`], so the cached generic plan is always a key lookup:
+/// this runs before every set.
+const HEAD_ONE: &str = select_heads!("name = $3");
 const HEADS_NAMED: &str = select_heads!("name = ANY($3::text[])");
 /// `COLLATE "C"`: byte order, as SQLite sorts, whatever the database's locale.
 const HEADS_LIVE: &str = select_heads!("current_version IS NOT NULL ORDER BY name COLLATE \"C\"");
@@ -33,6 +36,21 @@ fn head(row: HeadRow) -> Result<SecretHead, StoreError> {
 }
 
 impl PgStore {
+    pub(super) async fn select_head(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+    ) -> Result<Option<SecretHead>, StoreError> {
+        let row: Option<HeadRow> = sqlx::query_as(HEAD_ONE)
+            .bind(extension_id)
+            .bind(environment.as_str())
+            .bind(name.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(head).transpose()
+    }
+
     /// Heads of `names`, or all live heads ordered by name when `names` is `None`.
     pub(super) async fn select_heads(
         &self,

@@ -70,6 +70,39 @@ SELECT go.ok, (SELECT count(*) FROM checked WHERE NOT fresh) FROM go
 "#
 );
 
+/// [`UPDATE_LIVE`] for one write, with scalar parameters: the hot path. Equality on the
+/// whole primary key keeps every scan an index lookup in the cached generic plan, which
+/// the array form cannot promise on a small table. The head is locked (in `go`, an init
+/// plan) before anything is written. Returns (applied, stale).
+const UPDATE_ONE_LIVE: &str = r#"
+WITH old AS (
+    SELECT latest_version, current_version FROM ext_secret_heads
+    WHERE extension_id = $1 AND environment = $2 AND name = $3
+    FOR UPDATE
+),
+go AS (
+    SELECT COALESCE(bool_and(latest_version = $4 - 1 AND current_version IS NOT NULL), false) AS ok,
+           COALESCE(bool_and(latest_version = $4 - 1), $4 = 1) AS fresh
+    FROM old
+),
+upd AS (
+    UPDATE ext_secret_heads
+    SET current_version = $4, latest_version = $4, updated_at = $8, updated_by = $7
+    WHERE extension_id = $1 AND environment = $2 AND name = $3 AND (SELECT ok FROM go)
+),
+vers AS (
+    INSERT INTO ext_secrets
+        (extension_id, environment, name, version, sealed, kek_id, created_at, created_by)
+    SELECT $1, $2, $3, $4, $5, $6, $8, $7 FROM go WHERE go.ok
+),
+pruned AS (
+    DELETE FROM ext_secrets
+    WHERE extension_id = $1 AND environment = $2 AND name = $3 AND version <= $4 - $9
+      AND (SELECT ok FROM go)
+)
+SELECT ok, (NOT fresh)::int4::int8 FROM go
+"#;
+
 /// Any batch, inside a transaction: keeps the writes whose `expected_latest` still holds,
 /// moves or creates their heads, inserts versions, prunes. A name with no head has
 /// nothing to lock; two first writes of it meet at `ON CONFLICT DO NOTHING`, which waits
@@ -181,18 +214,32 @@ impl PgStore {
         if writes.is_empty() {
             return Ok(());
         }
-        let columns = Columns::new(writes);
-        let (applied, stale): (bool, i64) = columns
-            .bind(UPDATE_LIVE, extension_id, environment)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(race_is_conflict)?;
+        let mut batch = None;
+        let (applied, stale): (bool, i64) = match writes {
+            [one] => sqlx::query_as(UPDATE_ONE_LIVE)
+                .bind(extension_id)
+                .bind(environment.as_str())
+                .bind(one.name.as_str())
+                .bind(one.version)
+                .bind(&one.sealed[..])
+                .bind(&one.kek_id)
+                .bind(&one.actor)
+                .bind(rows::now())
+                .bind(KEPT_VERSIONS),
+            _ => batch
+                .insert(Columns::new(writes))
+                .bind(UPDATE_LIVE, extension_id, environment),
+        }
+        .fetch_one(&self.pool)
+        .await
+        .map_err(race_is_conflict)?;
         if applied {
             return Ok(());
         }
         if stale > 0 {
             return Err(StoreError::VersionConflict);
         }
+        let columns = batch.unwrap_or_else(|| Columns::new(writes));
         let mut tx = self.pool.begin().await?;
         match write_any(&mut tx, &columns, extension_id, environment, max_live).await {
             Ok(()) => tx.commit().await.map_err(race_is_conflict),
