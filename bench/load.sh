@@ -30,6 +30,8 @@ for _ in $(seq 100); do curl -fs "$URL/healthz" >/dev/null && break; sleep 0.1; 
 auth=(-H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json")
 curl -fs "${auth[@]}" -X POST "$URL/api/v1/extensions" -d '{"name":"bench"}' >/dev/null
 BASE=/api/v1/extensions/bench/environments/production/secrets
+# Sets go to staging so the production list keeps its 50 names.
+SET_BASE=/api/v1/extensions/bench/environments/staging/secrets
 for i in $(seq 0 49); do
   curl -fs "${auth[@]}" -X PUT "$URL$BASE/LIST_KEY_$i" -d '{"value":"sk-bench-value"}' >/dev/null
 done
@@ -57,7 +59,7 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"value":"sk-abc123-rotated-value-0123456789abcdef0123456789abcdef"}'
 math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
 request = function()
-  return wrk.format(nil, "$BASE/SET_KEY_" .. math.random(0, 499))
+  return wrk.format(nil, "$SET_BASE/SET_KEY_" .. math.random(0, 499))
 end
 LUA
 summary() { # label, wrk output

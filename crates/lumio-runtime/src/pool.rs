@@ -205,8 +205,8 @@ fn worker(queue: &Mutex<mpsc::Receiver<Job>>, services: &Arc<Services>) {
                     // A runtime that hit a hard limit is replaced, not trusted again.
                     engine = None;
                 } else if let Some(engine) = &engine {
-                    // The caller has its reply: free this context, build the next one.
-                    engine.recycle();
+                    // Free the invocation's context now that the caller has its reply.
+                    engine.collect();
                 }
             }
             // A panic or a runtime that could not start: drop it and the reply (the caller

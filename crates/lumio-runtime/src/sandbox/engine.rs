@@ -1,9 +1,8 @@
 //! One QuickJS runtime per worker thread; a fresh context per invocation. The runtime
-//! carries the limits (memory, stack, interrupt-driven CPU time) and the bytecode of the
-//! prelude and SDK; the context carries all JavaScript state, and it is dropped (and its
-//! objects collected) at the end of the invocation.
+//! carries the limits (memory, stack, interrupt-driven CPU time) and the SDK's bytecode;
+//! the context carries all JavaScript state. It is dropped at the end of the invocation
+//! and its objects are collected after the reply has gone.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -91,9 +90,6 @@ pub struct Engine {
     clock: Rc<Clock>,
     limits: RuntimeLimits,
     sdk: Rc<TrustedBytecode>,
-    /// A context no code has run in yet, built while the worker was idle; the next
-    /// invocation takes it, and no context is ever used twice.
-    spare: RefCell<Option<Context>>,
 }
 
 impl Engine {
@@ -112,7 +108,6 @@ impl Engine {
             clock,
             limits: limits.clone(),
             sdk: Rc::new(sdk),
-            spare: RefCell::new(None),
         };
         engine.rt.set_gc_threshold(engine.gc_threshold());
         Ok(engine)
@@ -231,29 +226,17 @@ impl Engine {
             sdk: self.sdk.clone(),
         };
         self.rt.set_loader(loader.clone(), loader);
-        let context = match self.spare.take() {
-            Some(context) => context,
-            None => Context::custom::<Intrinsics>(&self.rt).map_err(|e| internal(&e))?,
-        };
+        let context = Context::custom::<Intrinsics>(&self.rt).map_err(|e| internal(&e))?;
         let result = context.with(|ctx| f(&ctx));
         // Unreachable from here on; its objects are freed by the next `collect`.
         drop(context);
         result
     }
 
-    /// Work between invocations, done after the reply has gone so the caller does not wait
-    /// for it: frees the last context and builds the next one.
-    pub fn recycle(&self) {
-        self.collect();
-        if self.spare.borrow().is_none() {
-            *self.spare.borrow_mut() = Context::custom::<Intrinsics>(&self.rt).ok();
-        }
-    }
-
     /// Frees the dropped contexts. A context's objects are cyclic (constructor <->
-    /// prototype), so only a collection frees them, and it must happen before the next
-    /// invocation so memory stays flat.
-    fn collect(&self) {
+    /// prototype), so only a collection frees them. Workers call this after replying and
+    /// before taking the next job: off the caller's path, yet memory stays flat.
+    pub fn collect(&self) {
         self.rt.run_gc();
         // QuickJS moves the threshold after a collection it started itself; put it back.
         self.rt.set_gc_threshold(self.gc_threshold());

@@ -139,3 +139,39 @@ fn is_js_space(c: char) -> bool {
                 | '\u{feff}'
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eval(script: &str) -> String {
+        let rt = rquickjs::Runtime::new().unwrap();
+        let context = rquickjs::Context::full(&rt).unwrap();
+        context.with(|ctx| {
+            let globals = ctx.globals();
+            globals
+                .set("b64", Function::new(ctx.clone(), btoa))
+                .unwrap();
+            globals
+                .set("unb64", Function::new(ctx.clone(), atob))
+                .unwrap();
+            ctx.eval::<String, _>(script).unwrap()
+        })
+    }
+
+    #[test]
+    fn btoa_and_atob_work_on_latin1_like_browsers() {
+        assert_eq!(eval("b64('user:p\\u00e4ss')"), "dXNlcjpw5HNz");
+        assert_eq!(eval("b64('ab')"), "YWI=");
+        assert_eq!(eval("unb64(' dXNl\\ncjpw5HNz ')"), "user:p\u{e4}ss");
+        assert_eq!(eval("unb64('YWI=')"), "ab");
+        assert_eq!(
+            eval("try { b64('\\u20ac'); 'no' } catch (e) { e.message }"),
+            "btoa: the string has characters outside Latin-1"
+        );
+        assert_eq!(
+            eval("try { unb64('a*b'); 'no' } catch (e) { e.message }"),
+            "atob: the string is not valid base64"
+        );
+    }
+}
