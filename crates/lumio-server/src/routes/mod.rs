@@ -71,6 +71,7 @@ pub(crate) fn router(state: AppState) -> Router {
                     .allow_headers([axum::http::header::CONTENT_TYPE]),
             ),
         )
+        .merge(lumio_dashboard::router(state.service.clone()))
         .fallback(health::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())

@@ -5,4 +5,5 @@ mod common;
 mod audit;
 mod basics;
 mod feed;
+mod limits;
 mod secrets;

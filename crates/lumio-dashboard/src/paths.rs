@@ -1,0 +1,63 @@
+//! Every dashboard URL in one place, so links, redirects and routes agree. Slugs and
+//! secret names are parsed types whose characters need no escaping in a path.
+
+use lumio_core::{Environment, ExtensionSlug, SecretName};
+
+use crate::BASE;
+
+pub(crate) fn sign_in() -> String {
+    format!("{BASE}/sign-in")
+}
+
+pub(crate) fn sign_out() -> String {
+    format!("{BASE}/sign-out")
+}
+
+pub(crate) fn stylesheet() -> String {
+    format!("{BASE}/assets/dashboard.css")
+}
+
+pub(crate) fn extensions() -> String {
+    format!("{BASE}/extensions")
+}
+
+pub(crate) fn extension(ext: &ExtensionSlug) -> String {
+    format!("{BASE}/extensions/{ext}")
+}
+
+/// The Secrets page's path, without the environment (forms post there with `env`).
+pub(crate) fn secrets_path(ext: &ExtensionSlug) -> String {
+    format!("{BASE}/extensions/{ext}/settings/secrets")
+}
+
+pub(crate) fn secrets(ext: &ExtensionSlug, env: Environment) -> String {
+    format!("{}?env={env}", secrets_path(ext))
+}
+
+pub(crate) fn secret_path(ext: &ExtensionSlug, name: &SecretName) -> String {
+    format!("{}/{name}", secrets_path(ext))
+}
+
+pub(crate) fn secret(ext: &ExtensionSlug, name: &SecretName, env: Environment) -> String {
+    format!("{}?env={env}", secret_path(ext, name))
+}
+
+pub(crate) fn delete_path(ext: &ExtensionSlug, name: &SecretName) -> String {
+    format!("{}/delete", secret_path(ext, name))
+}
+
+pub(crate) fn delete(ext: &ExtensionSlug, name: &SecretName, env: Environment) -> String {
+    format!("{}?env={env}", delete_path(ext, name))
+}
+
+pub(crate) fn rollback_path(ext: &ExtensionSlug, name: &SecretName) -> String {
+    format!("{}/rollback", secret_path(ext, name))
+}
+
+pub(crate) fn audit_path(ext: &ExtensionSlug) -> String {
+    format!("{BASE}/extensions/{ext}/audit")
+}
+
+pub(crate) fn audit(ext: &ExtensionSlug, env: Environment) -> String {
+    format!("{}?env={env}", audit_path(ext))
+}

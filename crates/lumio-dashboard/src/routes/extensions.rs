@@ -1,0 +1,48 @@
+//! Dashboard → Extensions → {extension}.
+
+use axum::extract::{Path, State};
+use axum::response::Redirect;
+use lumio_core::Environment;
+use maud::Markup;
+
+use super::{extension_and_role, parse_slug};
+use crate::error::PageError;
+use crate::session::SignedIn;
+use crate::{paths, views, DashState};
+
+/// The extensions this token may see.
+pub(crate) async fn list(
+    State(state): State<DashState>,
+    signed: SignedIn,
+) -> Result<Markup, PageError> {
+    let extensions = state.service.list_extensions(&signed.ctx).await?;
+    let with_roles: Vec<_> = extensions
+        .into_iter()
+        .map(|extension| {
+            let role = signed.ctx.principal.role_on(extension.id);
+            (extension, role)
+        })
+        .collect();
+    Ok(views::extensions::list(&signed.csrf, &with_roles))
+}
+
+pub(crate) async fn overview(
+    State(state): State<DashState>,
+    signed: SignedIn,
+    Path(ext): Path<String>,
+) -> Result<Markup, PageError> {
+    let slug = parse_slug(&ext)?;
+    let (extension, role) = extension_and_role(&state, &signed, &slug).await?;
+    Ok(views::extensions::overview(&signed.csrf, &extension, role))
+}
+
+/// Settings has one section today: Secrets.
+pub(crate) async fn settings(
+    State(state): State<DashState>,
+    signed: SignedIn,
+    Path(ext): Path<String>,
+) -> Result<Redirect, PageError> {
+    let slug = parse_slug(&ext)?;
+    extension_and_role(&state, &signed, &slug).await?;
+    Ok(Redirect::to(&paths::secrets(&slug, Environment::Staging)))
+}

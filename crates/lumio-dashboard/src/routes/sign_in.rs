@@ -1,0 +1,97 @@
+//! Sign-in with a token, and sign-out. The token is checked by the service and then
+//! forgotten: the browser gets only a random session id.
+
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
+use axum::Form;
+use lumio_secrets::ServiceError;
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::error::PageError;
+use crate::forms::{CsrfForm, SignInForm};
+use crate::session::{
+    cookie, csrf_matches, random_token, set_cookie, SignedIn, SESSION_COOKIE, SIGN_IN_COOKIE,
+};
+use crate::{paths, views, DashState};
+
+/// How long the sign-in form stays valid.
+const SIGN_IN_TTL: Duration = Duration::from_secs(30 * 60);
+
+#[derive(Deserialize)]
+pub(crate) struct SignInQuery {
+    #[serde(default)]
+    expired: Option<String>,
+    #[serde(default)]
+    signed_out: Option<String>,
+}
+
+/// The form, with a fresh double-submit CSRF token (there is no session yet).
+fn render(notice: Option<&str>, error: Option<&str>, status: StatusCode) -> Response {
+    let csrf = random_token();
+    let cookie = set_cookie(SIGN_IN_COOKIE, &csrf, SIGN_IN_TTL);
+    (
+        status,
+        [(SET_COOKIE, cookie)],
+        views::sign_in::page(&csrf, notice, error),
+    )
+        .into_response()
+}
+
+pub(crate) async fn form(Query(query): Query<SignInQuery>) -> Response {
+    let notice = if query.expired.is_some() {
+        Some("Your session has ended. Sign in again to continue.")
+    } else if query.signed_out.is_some() {
+        Some("You are signed out.")
+    } else {
+        None
+    };
+    render(notice, None, StatusCode::OK)
+}
+
+pub(crate) async fn submit(
+    State(state): State<DashState>,
+    headers: HeaderMap,
+    Form(mut form): Form<SignInForm>,
+) -> Result<Response, PageError> {
+    let token = Zeroizing::new(std::mem::take(&mut form.token));
+    let expected = cookie(&headers, SIGN_IN_COOKIE).unwrap_or("");
+    if !csrf_matches(expected, &form.csrf) {
+        return Err(PageError::Csrf);
+    }
+    let principal = match state.service.authenticate(token.trim()).await {
+        Ok(principal) => principal,
+        Err(ServiceError::Unauthorized) => {
+            let error =
+                "That token is not valid. Check that you copied all of it, or ask for a new one.";
+            return Ok(render(None, Some(error), StatusCode::UNAUTHORIZED));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    tracing::info!(token_id = %principal.token_id, "dashboard sign-in");
+    let session = state.sessions.create(principal);
+    let cookies = AppendHeaders([
+        (
+            SET_COOKIE,
+            set_cookie(SESSION_COOKIE, &session, state.sessions.ttl()),
+        ),
+        (SET_COOKIE, set_cookie(SIGN_IN_COOKIE, "", Duration::ZERO)),
+    ]);
+    Ok((cookies, Redirect::to(&paths::extensions())).into_response())
+}
+
+pub(crate) async fn sign_out(
+    State(state): State<DashState>,
+    signed: SignedIn,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    signed.check_csrf(&form.csrf)?;
+    state.sessions.remove(&signed.session_id);
+    let clear = set_cookie(SESSION_COOKIE, "", Duration::ZERO);
+    let to = format!("{}?signed_out=1", paths::sign_in());
+    Ok(([(SET_COOKIE, clear)], Redirect::to(&to)).into_response())
+}

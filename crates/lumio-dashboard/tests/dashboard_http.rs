@@ -1,0 +1,403 @@
+//! The dashboard over plain HTTP against the real server: sessions, CSRF, headers, roles
+//! and escaping, on SQLite and PostgreSQL. What a browser shows is in `dashboard_browser`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::web::{field_value, Web};
+use common::{spawn_app, Backend};
+use reqwest::StatusCode;
+
+const SECRETS: &str = "/dashboard/extensions/weather/settings/secrets";
+
+/// A server with extension `weather`, and a browser-like client signed in as admin.
+async fn signed_in(backend: Backend) -> Option<(common::TestApp, Web)> {
+    let app = spawn_app(backend).await?;
+    app.create_extension("weather").await;
+    let mut web = Web::new(&app.url);
+    let answer = web.sign_in(&app.admin_token).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    Some((app, web))
+}
+
+async fn sign_in_sets_a_strict_session_cookie_without_the_token(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let mut web = Web::new(&app.url);
+    let answer = web.sign_in(&app.admin_token).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(answer.location(), Some("/dashboard/extensions"));
+    let session = answer
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("lumio_session="))
+        .expect("a session cookie");
+    for flag in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/dashboard",
+        "Max-Age=43200",
+    ] {
+        assert!(session.contains(flag), "{flag} missing in {session}");
+    }
+    let secret_part = app.admin_token.rsplit('_').next().unwrap();
+    assert!(!session.contains(secret_part), "the token is in the cookie");
+    assert_eq!(
+        web.get("/dashboard/extensions").await.status,
+        StatusCode::OK
+    );
+
+    let mut stranger = Web::new(&app.url);
+    let bad = stranger.sign_in("lumio_0123456789abcdef_nope").await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    assert!(bad.body.contains("That token is not valid"));
+    assert!(!stranger.cookies.contains_key("lumio_session"));
+}
+
+async fn pages_carry_the_security_headers(backend: Backend) {
+    let Some((app, mut web)) = signed_in(backend).await else {
+        return;
+    };
+    for path in [
+        "/dashboard/sign-in",
+        "/dashboard/extensions",
+        SECRETS,
+        "/dashboard/assets/dashboard.css",
+        "/dashboard/no-such-page",
+    ] {
+        let page = web.get(path).await;
+        let header = |name: &str| {
+            page.headers
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            header("content-security-policy"),
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+            "{path}"
+        );
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(header("cache-control"), "no-store", "{path}");
+    }
+    let css = web.get("/dashboard/assets/dashboard.css").await;
+    assert!(css.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
+    drop(app);
+}
+
+async fn a_post_without_the_right_csrf_token_is_refused(backend: Backend) {
+    let Some((app, mut web)) = signed_in(backend).await else {
+        return;
+    };
+    let form = [("env", "staging"), ("name", "NO_CSRF"), ("value", "v")];
+    assert_eq!(web.post(SECRETS, &form).await.status, StatusCode::FORBIDDEN);
+    let zeros = "0".repeat(64);
+    let wrong = [
+        ("csrf", zeros.as_str()),
+        ("env", "staging"),
+        ("name", "NO_CSRF"),
+        ("value", "v"),
+    ];
+    let refused = web.post(SECRETS, &wrong).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused
+        .body
+        .contains("did not come from your current dashboard session"));
+    // Sign-out and sign-in are forms too.
+    let out = web.post("/dashboard/sign-out", &[]).await;
+    assert_eq!(out.status, StatusCode::FORBIDDEN);
+    let mut other = Web::new(&app.url);
+    let no_pre_cookie = other
+        .post(
+            "/dashboard/sign-in",
+            &[("csrf", "x"), ("token", &app.admin_token)],
+        )
+        .await;
+    assert_eq!(no_pre_cookie.status, StatusCode::FORBIDDEN);
+    assert!(app.api_names("weather", "staging").await.is_empty());
+
+    // With the token from the page it works.
+    let csrf = web.get(SECRETS).await.csrf();
+    let ok = [
+        ("csrf", csrf.as_str()),
+        ("env", "staging"),
+        ("name", "WITH_CSRF"),
+        ("value", "v"),
+    ];
+    assert_eq!(web.post(SECRETS, &ok).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.api_names("weather", "staging").await, ["WITH_CSRF"]);
+}
+
+async fn forged_and_signed_out_sessions_are_refused(backend: Backend) {
+    let Some((app, mut web)) = signed_in(backend).await else {
+        return;
+    };
+    let csrf = web.get(SECRETS).await.csrf();
+    let real = web.cookies["lumio_session"].clone();
+
+    let mut forger = Web::new(&app.url);
+    forger
+        .cookies
+        .insert("lumio_session".into(), "f".repeat(64));
+    let page = forger.get(SECRETS).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location(), Some("/dashboard/sign-in?expired=1"));
+    forger
+        .cookies
+        .insert("lumio_session".into(), "f".repeat(64));
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("env", "staging"),
+        ("name", "FORGED"),
+        ("value", "v"),
+    ];
+    assert_eq!(
+        forger.post(SECRETS, &form).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    // Signing out ends the session on the server, not just in the browser.
+    let out = web.post("/dashboard/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let mut replay = Web::new(&app.url);
+    replay.cookies.insert("lumio_session".into(), real);
+    assert_eq!(replay.get(SECRETS).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        replay.post(SECRETS, &form).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert!(app.api_names("weather", "staging").await.is_empty());
+}
+
+async fn an_expired_session_is_refused(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_extension("weather").await;
+    // A second dashboard over the same service, with sessions of one second.
+    let config = lumio_dashboard::DashboardConfig {
+        session_ttl: Duration::from_secs(1),
+    };
+    let router: axum::Router = lumio_dashboard::router_with(app.service().clone(), config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let mut web = Web::new(&url);
+    assert_eq!(
+        web.sign_in(&app.admin_token).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let page = web.get(SECRETS).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csrf = page.csrf();
+    let old = web.cookies["lumio_session"].clone();
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let expired = web.get(SECRETS).await;
+    assert_eq!(expired.status, StatusCode::SEE_OTHER);
+    assert_eq!(expired.location(), Some("/dashboard/sign-in?expired=1"));
+    let notice = web.get("/dashboard/sign-in?expired=1").await;
+    assert!(notice.body.contains("Your session has ended"));
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("env", "staging"),
+        ("name", "LATE"),
+        ("value", "v"),
+    ];
+    // The browser dropped the cookie when told; a replay of it is refused too.
+    web.cookies.insert("lumio_session".into(), old);
+    assert_eq!(web.post(SECRETS, &form).await.status, StatusCode::SEE_OTHER);
+    assert!(app.api_names("weather", "staging").await.is_empty());
+}
+
+async fn a_viewer_sees_no_controls_and_its_writes_are_refused(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_extension("weather").await;
+    app.api_set("weather", "staging", "EXISTING", "v1").await;
+    let viewer = app.token("weather", "viewer").await;
+    let mut web = Web::new(&app.url);
+    assert_eq!(web.sign_in(&viewer).await.status, StatusCode::SEE_OTHER);
+
+    let page = web.get(SECRETS).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("EXISTING"));
+    assert!(!page.body.contains("Add secret"));
+    assert!(page.body.contains("role (viewer)"));
+    let detail = web.get(&format!("{SECRETS}/EXISTING?env=staging")).await;
+    assert_eq!(detail.status, StatusCode::OK);
+    assert!(!detail.body.contains("Replace value"));
+    assert!(!detail.body.contains("Roll back"));
+    assert!(!detail.body.contains("/delete"));
+    let audit = web
+        .get("/dashboard/extensions/weather/audit?env=staging")
+        .await;
+    assert_eq!(audit.status, StatusCode::OK);
+    assert!(audit.body.contains("secret.set"));
+
+    // The server refuses the writes anyway, CSRF token and all.
+    let csrf = page.csrf();
+    let add = [
+        ("csrf", csrf.as_str()),
+        ("env", "staging"),
+        ("name", "VIEWER_WRITE"),
+        ("value", "v"),
+    ];
+    let refused = web.post(SECRETS, &add).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("cannot set secrets"));
+    let replace = [("csrf", csrf.as_str()), ("env", "staging"), ("value", "v2")];
+    let path = format!("{SECRETS}/EXISTING");
+    assert_eq!(
+        web.post(&path, &replace).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let delete = [("csrf", csrf.as_str()), ("env", "staging")];
+    let path = format!("{SECRETS}/EXISTING/delete");
+    assert_eq!(web.post(&path, &delete).await.status, StatusCode::FORBIDDEN);
+    let rollback = [
+        ("csrf", csrf.as_str()),
+        ("env", "staging"),
+        ("version", "1"),
+    ];
+    let path = format!("{SECRETS}/EXISTING/rollback");
+    assert_eq!(
+        web.post(&path, &rollback).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.api_names("weather", "staging").await, ["EXISTING"]);
+}
+
+async fn another_extension_looks_missing(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_extension("weather").await;
+    app.create_extension("secretive").await;
+    let owner = app.token("weather", "owner").await;
+    let mut web = Web::new(&app.url);
+    web.sign_in(&owner).await;
+    let list = web.get("/dashboard/extensions").await;
+    assert!(list.body.contains("weather"));
+    assert!(!list.body.contains("secretive"));
+    let hidden = web
+        .get("/dashboard/extensions/secretive/settings/secrets")
+        .await;
+    let missing = web
+        .get("/dashboard/extensions/nothere/settings/secrets")
+        .await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        hidden.body.replace("secretive", "X"),
+        missing.body.replace("nothere", "X")
+    );
+}
+
+async fn a_failed_save_keeps_the_name_escaped_and_never_the_value(backend: Backend) {
+    let Some((app, mut web)) = signed_in(backend).await else {
+        return;
+    };
+    let csrf = web.get(SECRETS).await.csrf();
+    let canary = "canary-value-7f3a9c";
+    let evil = "<img src=x onerror=alert(1)>";
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("env", "staging"),
+        ("name", evil),
+        ("value", canary),
+    ];
+    let page = web.post(SECRETS, &form).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!page.body.contains(canary), "the value was rendered back");
+    assert!(
+        !page.body.contains("<img"),
+        "unescaped HTML:\n{}",
+        page.body
+    );
+    assert!(page.body.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    assert!(page.body.contains("is invalid"));
+    // The name is kept for correction (escaped); the value field is empty.
+    assert_eq!(
+        field_value(&page.body, "name").as_deref(),
+        Some("&lt;img src=x onerror=alert(1)&gt;")
+    );
+    assert!(page.body.contains("name=\"value\" rows=\"3\""));
+    assert!(page.body.contains("></textarea>"));
+
+    // A value over 64 KiB is refused the same way.
+    let big = "x".repeat(65 * 1024);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("env", "staging"),
+        ("name", "BIG"),
+        ("value", big.as_str()),
+    ];
+    let page = web.post(SECRETS, &form).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("the limit is 65536 bytes"));
+    assert!(!page.body.contains(&big[..1024]));
+
+    // HTML in a filter is escaped on the audit page too.
+    let audit = web
+        .get("/dashboard/extensions/weather/audit?env=staging&secret=%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+        .await;
+    assert_eq!(audit.status, StatusCode::OK);
+    assert!(!audit.body.contains("<script"));
+    assert!(audit.body.contains("&lt;script&gt;"));
+    assert!(app.api_names("weather", "staging").await.is_empty());
+}
+
+async fn audit_pages_are_newest_first_and_paged(backend: Backend) {
+    let Some((app, mut web)) = signed_in(backend).await else {
+        return;
+    };
+    for i in 0..60 {
+        app.api_set("weather", "staging", &format!("K{i:02}"), "v")
+            .await;
+    }
+    let first = web
+        .get("/dashboard/extensions/weather/audit?env=staging&event=secret.set")
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+    let k59 = first.body.find(">K59<").expect("newest on page one");
+    let k10 = first.body.find(">K10<").expect("fiftieth on page one");
+    assert!(k59 < k10, "newest first");
+    assert!(!first.body.contains(">K09<"));
+    let start = first.body.find("id=\"older\" href=\"").unwrap() + 17;
+    let end = first.body[start..].find('"').unwrap() + start;
+    let older = first.body[start..end].replace("&amp;", "&");
+    assert!(older.contains("event=secret.set"), "{older}");
+    let second = web.get(&older).await;
+    assert!(second.body.contains(">K09<") && second.body.contains(">K00<"));
+    assert!(!second.body.contains(">K10<"));
+    assert!(!second.body.contains("id=\"older\""));
+    let one = web
+        .get("/dashboard/extensions/weather/audit?env=staging&secret=K07")
+        .await;
+    assert_eq!(
+        one.body.matches("<tr>").count(),
+        2,
+        "header row + one entry"
+    );
+}
+
+both_backends!(
+    sign_in_sets_a_strict_session_cookie_without_the_token,
+    pages_carry_the_security_headers,
+    a_post_without_the_right_csrf_token_is_refused,
+    forged_and_signed_out_sessions_are_refused,
+    an_expired_session_is_refused,
+    a_viewer_sees_no_controls_and_its_writes_are_refused,
+    another_extension_looks_missing,
+    a_failed_save_keeps_the_name_escaped_and_never_the_value,
+    audit_pages_are_newest_first_and_paged,
+);
