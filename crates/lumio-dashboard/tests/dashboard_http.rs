@@ -400,4 +400,41 @@ both_backends!(
     another_extension_looks_missing,
     a_failed_save_keeps_the_name_escaped_and_never_the_value,
     audit_pages_are_newest_first_and_paged,
+    html_in_an_action_name_is_escaped_on_the_audit_page,
 );
+
+/// Action names reach the audit page through `secret.get` records; one carrying HTML (as
+/// a hostile module path could) is shown as text.
+async fn html_in_an_action_name_is_escaped_on_the_audit_page(backend: Backend) {
+    let Some((app, mut web)) = signed_in(backend).await else {
+        return;
+    };
+    let slug = lumio_core::ExtensionSlug::parse("weather").unwrap();
+    let extension = app.service().find_extension(&slug).await.unwrap().unwrap();
+    let evil = "<img src=x onerror=alert(1)>:handler";
+    let record = lumio_store::AuditRecord {
+        at: chrono::Utc::now(),
+        extension_id: extension.id,
+        environment: Some(lumio_core::Environment::Staging),
+        event: "secret.get".to_owned(),
+        secret_name: Some("API_KEY".to_owned()),
+        actor: None,
+        action: Some(evil.to_owned()),
+        request_id: Some("<b>req</b>".to_owned()),
+        outcome: Some("found".to_owned()),
+        detail: None,
+    };
+    app.service().audit().record(record).await.unwrap();
+    let page = web
+        .get("/dashboard/extensions/weather/audit?env=staging")
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("&lt;img src=x onerror=alert(1)&gt;:handler"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("<img"), "unescaped action name");
+    assert!(!page.body.contains("<b>req"), "unescaped request id");
+}
