@@ -380,13 +380,6 @@ impl Store for FakeStore {
     ) -> Result<lumio_store::DeploymentRecord, StoreError> {
         unimplemented!()
     }
-    async fn active_deployment(
-        &self,
-        _: i64,
-        _: Environment,
-    ) -> Result<Option<lumio_store::DeploymentRecord>, StoreError> {
-        unimplemented!()
-    }
     async fn list_deployments(
         &self,
         _: i64,

@@ -42,6 +42,11 @@ impl<K: Eq + Hash, V: Clone> GuardedMap<K, V> {
         }
     }
 
+    /// For rows that never change once written: no generation to check.
+    fn insert(&self, key: K, value: V) {
+        self.map.write().expect("cache lock").insert(key, value);
+    }
+
     fn remove_where(&self, keep: impl FnMut(&K, &mut V) -> bool) {
         self.map.write().expect("cache lock").retain(keep);
     }
@@ -100,43 +105,46 @@ impl Caches {
     /// Extensions and tokens are never changed once written, so any fill is safe.
     pub(crate) fn fill_extension(&self, extension: Extension) {
         let key = extension.slug.as_str().to_owned();
-        self.extensions.fill(&AtomicU64::new(0), 0, key, extension);
+        self.extensions.insert(key, extension);
     }
 
     pub(crate) fn fill_token(&self, token: TokenRecord) {
-        self.tokens
-            .fill(&AtomicU64::new(0), 0, token.id.clone(), token);
+        self.tokens.insert(token.id.clone(), token);
     }
 
     pub(crate) fn apply(&self, change: &Change) {
-        if let Change::Synced(seq) = change {
-            // Everything before this marker was applied above, in feed order.
-            self.synced.send_if_modified(|at| {
-                let newer = *seq > *at;
-                *at = (*at).max(*seq);
-                newer
-            });
-            return;
-        }
-        self.generation.fetch_add(1, Ordering::AcqRel);
         match change {
             Change::Secret {
                 extension_id,
                 environment,
                 name,
-            } => {
+            } => self.invalidate(|| {
                 self.values.remove_where(|(id, env, n), _| {
                     !(id == extension_id && env == environment && n == name)
                 });
                 self.lists
                     .remove_where(|(id, env), _| !(id == extension_id && env == environment));
-            }
-            Change::Everything | Change::Synced(_) => {
+            }),
+            Change::Everything => self.invalidate(|| {
                 self.values.clear();
                 self.lists.clear();
+            }),
+            // Everything before this marker was applied already, in feed order.
+            Change::Synced(seq) => {
+                self.synced.send_if_modified(|at| {
+                    let newer = *seq > *at;
+                    *at = (*at).max(*seq);
+                    newer
+                });
             }
         }
-        // Bump again after removal so a read that began between the two bumps cannot fill.
+    }
+
+    /// Runs `remove` between two generation bumps, so a read that began before or during
+    /// the removal cannot fill the cache with what it read.
+    fn invalidate(&self, remove: impl FnOnce()) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        remove();
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 

@@ -143,7 +143,12 @@ pub trait Store: Send + Sync + 'static {
         &self,
         extension_id: i64,
         environment: Environment,
-    ) -> Result<Option<DeploymentRecord>, StoreError>;
+    ) -> Result<Option<DeploymentRecord>, StoreError> {
+        Ok(self
+            .list_deployments(extension_id, environment, 1)
+            .await?
+            .pop())
+    }
     /// Deployments, newest first.
     async fn list_deployments(
         &self,

@@ -101,6 +101,6 @@ pub(crate) fn actions_column(actions: &[String]) -> String {
     actions.join("\n")
 }
 
-pub(crate) fn actions(column: &str) -> Result<Vec<String>, StoreError> {
-    Ok(column.lines().map(str::to_owned).collect())
+pub(crate) fn actions(column: &str) -> Vec<String> {
+    column.lines().map(str::to_owned).collect()
 }

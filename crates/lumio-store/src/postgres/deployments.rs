@@ -16,7 +16,7 @@ fn record(
     Ok(DeploymentRecord {
         version,
         files_json,
-        actions: rows::actions(&actions)?,
+        actions: rows::actions(&actions),
         created_at,
         created_by,
     })

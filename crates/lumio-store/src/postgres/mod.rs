@@ -273,14 +273,6 @@ impl Store for PgStore {
             .await
     }
 
-    async fn active_deployment(
-        &self,
-        extension_id: i64,
-        environment: Environment,
-    ) -> Result<Option<DeploymentRecord>, StoreError> {
-        Ok(self.deployments(extension_id, environment, 1).await?.pop())
-    }
-
     async fn list_deployments(
         &self,
         extension_id: i64,

@@ -15,7 +15,7 @@ fn record(
     Ok(DeploymentRecord {
         version,
         files_json,
-        actions: rows::actions(&actions)?,
+        actions: rows::actions(&actions),
         created_at: from_micros(created_at)?,
         created_by,
     })
