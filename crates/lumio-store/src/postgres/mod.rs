@@ -2,6 +2,7 @@
 //! changes through LISTEN/NOTIFY on the `lumio_changes` channel.
 
 mod audit;
+mod copy_binary;
 mod deployments;
 mod notify;
 mod secrets;

@@ -81,6 +81,20 @@ pub(super) struct Notifier {
     queue: mpsc::UnboundedSender<String>,
     echoes: Echoes,
     barriers: AtomicU64,
+    open_barrier: OpenBarrier,
+}
+
+/// The barrier queued but not yet taken by the sender. Callers share it: it is sent
+/// after each of them asked, so it still orders after every commit each of them saw, and
+/// a burst of invocations costs one notification instead of one each.
+#[derive(Clone, Default)]
+struct OpenBarrier(Arc<Mutex<Option<u64>>>);
+
+impl OpenBarrier {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<u64>> {
+        // Nothing panics while it is held; a poisoned lock still holds a good value.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Notifier {
@@ -93,12 +107,14 @@ impl Notifier {
             // Losing a notification in a crash is harmless (listeners' connections drop
             // too); waiting for a flush per notification is not.
             .options([("synchronous_commit", "off")]);
-        tokio::spawn(send_loop(options, pending));
+        let open_barrier = OpenBarrier::default();
+        tokio::spawn(send_loop(options, pending, open_barrier.clone()));
         Self {
             origin,
             queue,
             echoes,
             barriers: AtomicU64::new(0),
+            open_barrier,
         }
     }
 
@@ -116,11 +132,17 @@ impl Notifier {
         echoed
     }
 
-    /// Queues a barrier: when this process's listener hears it back, every notification
-    /// committed before it (PostgreSQL delivers in commit order) was forwarded already.
+    /// A barrier sent after this call: when this process's listener hears it back, every
+    /// notification committed before the call (PostgreSQL delivers in commit order) was
+    /// forwarded already. Joins the queued barrier if the sender has not taken it yet.
     pub(super) fn barrier(&self) -> u64 {
+        let mut open = self.open_barrier.lock();
+        if let Some(seq) = *open {
+            return seq;
+        }
         let seq = self.barriers.fetch_add(1, Ordering::Relaxed) + 1;
         self.push(format!("{:x}:sync:{seq}", self.origin.0));
+        *open = Some(seq);
         seq
     }
 
@@ -134,10 +156,17 @@ impl Notifier {
     }
 }
 
-async fn send_loop(options: PgConnectOptions, mut pending: mpsc::UnboundedReceiver<String>) {
+async fn send_loop(
+    options: PgConnectOptions,
+    mut pending: mpsc::UnboundedReceiver<String>,
+    open_barrier: OpenBarrier,
+) {
     let mut conn: Option<PgConnection> = None;
     let mut batch = Vec::new();
     while pending.recv_many(&mut batch, BATCH).await > 0 {
+        // Closed before sending: a barrier taken now must not be joined by later callers.
+        // (Closing one still queued is harmless: the next caller queues a fresh one.)
+        *open_barrier.lock() = None;
         let mut backoff = Duration::from_millis(100);
         loop {
             match send(&options, &mut conn, &batch).await {
@@ -293,6 +322,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn queued_barriers_are_shared_until_taken() {
+        let (queue, mut pending) = mpsc::unbounded_channel();
+        let notifier = Notifier {
+            origin: Origin::random(),
+            queue,
+            echoes: Echoes::default(),
+            barriers: AtomicU64::new(0),
+            open_barrier: OpenBarrier::default(),
+        };
+        assert_eq!((notifier.barrier(), notifier.barrier()), (1, 1));
+        assert!(pending.try_recv().unwrap().ends_with(":sync:1"));
+        assert!(pending.try_recv().is_err(), "one notification for both");
+        // The sender took it: later callers need a barrier of their own.
+        *notifier.open_barrier.lock() = None;
+        assert_eq!(notifier.barrier(), 2);
+    }
+
+    #[test]
     fn payloads_round_trip() {
         let origin = Origin::random();
         let (queue, mut pending) = mpsc::unbounded_channel();
@@ -301,6 +348,7 @@ mod tests {
             queue,
             echoes: Echoes::default(),
             barriers: AtomicU64::new(0),
+            open_barrier: OpenBarrier::default(),
         };
         let _sent = notifier.secret(7, Environment::Production, "API_KEY");
         notifier.everything();

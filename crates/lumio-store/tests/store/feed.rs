@@ -133,3 +133,42 @@ async fn postgres_lost_listener_sends_everything() {
         .unwrap();
     assert_eq!(next_secret(&mut feed).await, secret(ext, "AFTER"));
 }
+
+/// Barriers are shared by callers while queued; each must still be sent after its caller
+/// asked, so a write committed through another store before the call is always heard
+/// before the barrier comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_barriers_order_after_earlier_commits() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let (a, b) = (db.store().await, db.store().await);
+    let ext = extension(&*a).await;
+    let mut on_b = b.subscribe();
+    for round in 0..50i64 {
+        // Keep B's sender busy with barriers so the one after the write is often shared.
+        let earlier: Vec<u64> = (0..8).filter_map(|_| b.sync_marker()).collect();
+        a.write_versions(ext, STAGING, &[write("ORDERED", round)], 1000)
+            .await
+            .unwrap();
+        let marker = b.sync_marker().expect("PostgreSQL has barriers");
+        assert!(earlier.iter().all(|&seq| seq <= marker));
+        let mut heard_write = false;
+        let wait = async {
+            loop {
+                match on_b.recv().await.expect("feed open") {
+                    Change::Synced(seq) if seq >= marker => return,
+                    Change::Secret { name, .. } if name == "ORDERED" => heard_write = true,
+                    _ => {}
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), wait)
+            .await
+            .expect("the barrier comes back");
+        assert!(
+            heard_write,
+            "round {round}: the write before the barrier was heard first"
+        );
+    }
+}
