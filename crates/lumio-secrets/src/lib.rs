@@ -15,6 +15,7 @@ mod extensions;
 mod read;
 mod secrets;
 mod tokens;
+mod version_hints;
 
 pub use access::Principal;
 pub use audit_log::{AuditFilter, MAX_AUDIT_PAGE};
@@ -50,6 +51,7 @@ struct Inner {
     key: MasterKey,
     audit: AuditWriter,
     cache: Arc<cache::Caches>,
+    versions: version_hints::VersionHints,
 }
 
 impl SecretsService {
@@ -64,6 +66,7 @@ impl SecretsService {
                 key,
                 audit,
                 cache,
+                versions: version_hints::VersionHints::default(),
             }),
         }
     }

@@ -181,6 +181,10 @@ impl SecretsService {
             return Err(not_found(name, &extension, environment));
         }
         self.invalidate(&extension, environment, name);
+        if purge {
+            // The name starts again at version 1.
+            self.inner.versions.forget(extension.id, environment, name);
+        }
         let detail = purge.then(|| "purged every version".to_owned());
         self.record(ctx, &extension, environment, "secret.delete", name, detail)
             .await
@@ -267,13 +271,19 @@ impl SecretsService {
     ) -> Result<Vec<ImportedSecret>, ServiceError> {
         let store = &self.inner.store;
         let names: Vec<SecretName> = pairs.iter().map(|(name, _)| name.clone()).collect();
+        let hints = &self.inner.versions;
+        // The first attempt trusts the hints; a conflict means they were stale.
+        let mut hinted = hints.get(extension.id, environment, &names);
         for _ in 0..WRITE_ATTEMPTS {
-            let latest: BTreeMap<SecretName, i64> = store
-                .heads(extension.id, environment, &names)
-                .await?
-                .into_iter()
-                .map(|head| (head.name, head.latest_version))
-                .collect();
+            let latest: BTreeMap<SecretName, i64> = match hinted.take() {
+                Some(latest) => latest,
+                None => store
+                    .heads(extension.id, environment, &names)
+                    .await?
+                    .into_iter()
+                    .map(|head| (head.name, head.latest_version))
+                    .collect(),
+            };
             let writes: Vec<NewVersion> = pairs
                 .iter()
                 .map(|(name, value)| {
@@ -303,6 +313,8 @@ impl SecretsService {
                     for name in &names {
                         self.invalidate(extension, environment, name);
                     }
+                    let written = writes.iter().map(|w| (w.name.clone(), w.version));
+                    hints.remember(extension.id, environment, written);
                     return Ok(writes
                         .into_iter()
                         .map(|w| ImportedSecret {
