@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use lumio_audit::{AuditConfig, AuditWriter, Ticket};
 use lumio_core::{Environment, ExtensionSlug, SecretName};
 use lumio_store::{
-    AuditEntry, AuditQuery, AuditRecord, Change, Extension, NewVersion, SealedVersion, SecretHead,
-    Store, StoreError, TokenRecord, VersionInfo,
+    AuditEntry, AuditQuery, AuditRecord, Change, Extension, NewVersion, Resealed, SealedVersion,
+    SecretHead, Store, StoreError, StoredVersion, TokenRecord, VersionInfo, VersionKey,
 };
 use tokio::sync::{broadcast, Semaphore};
 use tokio::time::{sleep, timeout};
@@ -296,6 +296,20 @@ impl Store for FakeStore {
         unimplemented!()
     }
     async fn meta_put_if_absent(&self, _: &str, _: &[u8]) -> Result<bool, StoreError> {
+        unimplemented!()
+    }
+    async fn meta_replace(&self, _: &str, _: &[u8], _: &[u8]) -> Result<bool, StoreError> {
+        unimplemented!()
+    }
+    async fn versions_not_under(
+        &self,
+        _: &str,
+        _: Option<&VersionKey>,
+        _: i64,
+    ) -> Result<Vec<StoredVersion>, StoreError> {
+        unimplemented!()
+    }
+    async fn apply_reseals(&self, _: &[Resealed]) -> Result<u64, StoreError> {
         unimplemented!()
     }
     async fn create_extension(&self, _: &ExtensionSlug) -> Result<Extension, StoreError> {

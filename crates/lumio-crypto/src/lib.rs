@@ -13,11 +13,13 @@
 
 mod envelope;
 mod key_check;
+mod keyring;
 mod master_key;
 mod random;
 
 pub use envelope::{open, seal, sealed_key_id, CryptoError, SecretPlace, FORMAT_VERSION};
 pub use key_check::{seal_key_check, verify_key_check};
+pub use keyring::Keyring;
 pub use master_key::{KeyId, MasterKey, MasterKeyError};
 
 /// AES-256-GCM built on the encryption-only AES key schedule: GCM never runs AES

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use lumio_audit::{AuditConfig, AuditWriter};
 use lumio_core::{Environment, ExtensionSlug, SecretName, SecretValue};
-use lumio_crypto::MasterKey;
+use lumio_crypto::{Keyring, MasterKey};
 use lumio_secrets::{open_service, Reader, RequestContext};
 
 const BATCH: u64 = 10_000;
@@ -30,9 +30,14 @@ fn cached_get(c: &mut Criterion) {
                 ..AuditConfig::default()
             },
         );
-        let boot = open_service(store, MasterKey::generate(), audit, Some("bench-admin"))
-            .await
-            .unwrap();
+        let boot = open_service(
+            store,
+            Keyring::new(MasterKey::generate(), Vec::new()),
+            audit,
+            Some("bench-admin"),
+        )
+        .await
+        .unwrap();
         let service = boot.service;
         let ctx = RequestContext {
             principal: service.authenticate("bench-admin").await.unwrap(),

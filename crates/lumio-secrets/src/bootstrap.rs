@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use lumio_audit::AuditWriter;
-use lumio_crypto::MasterKey;
+use lumio_crypto::Keyring;
 use lumio_store::{Grant, Store};
 use zeroize::Zeroizing;
 
+use crate::rotation::rotate;
 use crate::tokens::{bootstrap_record, mint};
 use crate::{SecretsService, ServiceError};
 
@@ -28,31 +29,51 @@ pub struct Bootstrap {
     pub admin_token: Option<BootstrapToken>,
 }
 
-/// Opens the service on `store`: refuses a master key other than the one the store was
-/// created with, and on an empty store creates the first admin token (`bootstrap_token`
-/// if given, else a generated one).
+/// Opens the service on `store`: refuses master keys other than the one the store was
+/// created with (or last rotated to), moves every secret sealed under a previous key to
+/// the current one, and on an empty store creates the first admin token
+/// (`bootstrap_token` if given, else a generated one).
 pub async fn open_service(
     store: Arc<dyn Store>,
-    key: MasterKey,
+    keys: Keyring,
     audit: AuditWriter,
     bootstrap_token: Option<&str>,
 ) -> Result<Bootstrap, ServiceError> {
-    check_master_key(store.as_ref(), &key).await?;
+    let check = check_master_key(store.as_ref(), &keys).await?;
+    if !keys.previous().is_empty() {
+        finish_rotation(store.as_ref(), &keys, check).await?;
+    }
     let admin_token = if store.count_tokens().await? == 0 {
         Some(create_first_token(store.as_ref(), bootstrap_token).await?)
     } else {
         None
     };
     Ok(Bootstrap {
-        service: SecretsService::new(store, key, audit),
+        service: SecretsService::new(store, keys, audit),
         admin_token,
     })
 }
 
-async fn check_master_key(store: &dyn Store, key: &MasterKey) -> Result<(), ServiceError> {
+/// Which held key the store's key check was sealed under.
+enum KeyCheck {
+    Current,
+    /// A previous key: the check (these bytes) moves to the current key once every
+    /// secret has.
+    Previous(Vec<u8>),
+}
+
+async fn check_master_key(store: &dyn Store, keys: &Keyring) -> Result<KeyCheck, ServiceError> {
+    let key = keys.current();
     if let Some(sealed) = store.meta_get(KEY_CHECK).await? {
         if lumio_crypto::verify_key_check(key, &sealed).is_ok() {
-            return Ok(());
+            return Ok(KeyCheck::Current);
+        }
+        let previous = keys.previous().iter();
+        if previous
+            .into_iter()
+            .any(|old| lumio_crypto::verify_key_check(old, &sealed).is_ok())
+        {
+            return Ok(KeyCheck::Previous(sealed));
         }
         let expected = store.meta_get(KEY_ID).await?.unwrap_or_default();
         return Err(ServiceError::WrongMasterKey {
@@ -68,14 +89,55 @@ async fn check_master_key(store: &dyn Store, key: &MasterKey) -> Result<(), Serv
         .meta_put_if_absent(KEY_CHECK, &lumio_crypto::seal_key_check(key))
         .await?
     {
-        return Ok(());
+        return Ok(KeyCheck::Current);
     }
     // Another process initialised the store at the same moment; check against its key.
     let sealed = store.meta_get(KEY_CHECK).await?.unwrap_or_default();
-    lumio_crypto::verify_key_check(key, &sealed).map_err(|_| ServiceError::WrongMasterKey {
-        given: key.id().to_string(),
-        expected: "another key".to_owned(),
-    })
+    lumio_crypto::verify_key_check(key, &sealed)
+        .map(|()| KeyCheck::Current)
+        .map_err(|_| ServiceError::WrongMasterKey {
+            given: key.id().to_string(),
+            expected: "another key".to_owned(),
+        })
+}
+
+/// Moves every secret to the current key, then the key check, in that order: until the
+/// check moves, the store still asks for the previous key, so a restart with only the new
+/// key cannot find secrets it cannot open.
+async fn finish_rotation(
+    store: &dyn Store,
+    keys: &Keyring,
+    check: KeyCheck,
+) -> Result<(), ServiceError> {
+    let report = rotate(store, keys).await?;
+    let current = keys.current().id().to_string();
+    if report.unreadable > 0 {
+        tracing::error!(
+            moved = report.moved,
+            unreadable = report.unreadable,
+            "master-key rotation incomplete: some secret versions could not be opened (see above); \
+             keep passing the previous master key until they are purged or restored"
+        );
+        return Ok(());
+    }
+    if let KeyCheck::Previous(old_check) = check {
+        let new_check = lumio_crypto::seal_key_check(keys.current());
+        // False if another server moved it first; either way it is under the current key.
+        store
+            .meta_replace(KEY_CHECK, &old_check, &new_check)
+            .await?;
+        if let Some(old_id) = store.meta_get(KEY_ID).await? {
+            store
+                .meta_replace(KEY_ID, &old_id, current.as_bytes())
+                .await?;
+        }
+    }
+    tracing::info!(
+        moved = report.moved,
+        key_id = %current,
+        "every secret is sealed under the current master key; the previous key is no longer needed"
+    );
+    Ok(())
 }
 
 async fn create_first_token(

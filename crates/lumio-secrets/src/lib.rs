@@ -13,6 +13,7 @@ mod cache;
 mod error;
 mod extensions;
 mod read;
+mod rotation;
 mod secrets;
 mod tokens;
 mod version_hints;
@@ -24,13 +25,14 @@ pub use error::ServiceError;
 pub use extensions::change_record;
 pub use lumio_core::SecretValue;
 pub use read::{Reader, SecretRead};
+pub use rotation::{rotate, RotationReport};
 pub use secrets::{ImportedSecret, SecretHistory, SecretSummary};
 pub use tokens::IssuedToken;
 
 use std::sync::Arc;
 
 use lumio_audit::AuditWriter;
-use lumio_crypto::MasterKey;
+use lumio_crypto::Keyring;
 use lumio_store::Store;
 
 /// Who is acting and under which request, for the audit log.
@@ -48,7 +50,7 @@ pub struct SecretsService {
 
 struct Inner {
     store: Arc<dyn Store>,
-    key: MasterKey,
+    keys: Keyring,
     audit: AuditWriter,
     cache: Arc<cache::Caches>,
     versions: version_hints::VersionHints,
@@ -57,13 +59,13 @@ struct Inner {
 impl SecretsService {
     /// Builds the service and starts the task that applies the store's change feed to the
     /// caches. Use [`open_service`] to also check the master key and bootstrap tokens.
-    pub fn new(store: Arc<dyn Store>, key: MasterKey, audit: AuditWriter) -> Self {
+    pub fn new(store: Arc<dyn Store>, keys: Keyring, audit: AuditWriter) -> Self {
         let cache = Arc::new(cache::Caches::default());
         cache.follow(store.subscribe());
         Self {
             inner: Arc::new(Inner {
                 store,
-                key,
+                keys,
                 audit,
                 cache,
                 versions: version_hints::VersionHints::default(),

@@ -117,7 +117,7 @@ impl SecretsService {
             None => None,
             Some(sealed) => {
                 let place = place(extension_id, environment, name, sealed.version);
-                let value = lumio_crypto::open(&self.inner.key, &place, &sealed.sealed)?;
+                let value = self.inner.keys.open(&place, &sealed.sealed)?;
                 Some(Arc::new(value))
             }
         };

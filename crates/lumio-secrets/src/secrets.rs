@@ -235,7 +235,7 @@ impl SecretsService {
                 ))
             })?;
         let place = place(extension.id, environment, name, version);
-        let value = lumio_crypto::open(&self.inner.key, &place, &old.sealed)?;
+        let value = self.inner.keys.open(&place, &old.sealed)?;
         let written = self
             .write(ctx, &extension, environment, &[(name.clone(), &value)])
             .await?;
@@ -294,8 +294,8 @@ impl SecretsService {
                         name: name.clone(),
                         expected_latest,
                         version,
-                        sealed: lumio_crypto::seal(&self.inner.key, &place, value),
-                        kek_id: self.inner.key.id().to_string(),
+                        sealed: lumio_crypto::seal(self.inner.keys.current(), &place, value),
+                        kek_id: self.inner.keys.current().id().to_string(),
                         actor: ctx.principal.token_id.clone(),
                     }
                 })

@@ -34,6 +34,9 @@ pub struct ServerConfig {
     /// File holding the base64 master key; else `LUMIO_MASTER_KEY`; else `<data_dir>/master.key`,
     /// generated on first start.
     pub master_key_file: Option<PathBuf>,
+    /// Master keys being rotated away from (files; also `LUMIO_PREVIOUS_MASTER_KEY`): they
+    /// open what they sealed, and at start every secret is moved to the current key.
+    pub previous_master_key_files: Vec<PathBuf>,
     /// Lets `ctx.fetch` reach private, loopback and link-local addresses.
     pub allow_private_fetch: bool,
 }
@@ -46,6 +49,7 @@ impl ServerConfig {
             data_dir: data_dir.into(),
             database_url: None,
             master_key_file: None,
+            previous_master_key_files: Vec::new(),
             allow_private_fetch: false,
         }
     }

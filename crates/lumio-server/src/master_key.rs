@@ -7,7 +7,25 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use lumio_crypto::MasterKey;
+use lumio_crypto::{Keyring, MasterKey};
+
+use crate::ServerConfig;
+
+/// The current key (see [`load`]) and the previous keys named by the configuration.
+pub(crate) fn load_keyring(config: &ServerConfig) -> anyhow::Result<Keyring> {
+    let current = load(config.master_key_file.as_deref(), &config.data_dir)?;
+    let mut previous = config
+        .previous_master_key_files
+        .iter()
+        .map(|path| read(path))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Ok(text) = std::env::var("LUMIO_PREVIOUS_MASTER_KEY") {
+        let key = MasterKey::from_base64(&text)
+            .context("LUMIO_PREVIOUS_MASTER_KEY is not a valid key")?;
+        previous.push(key);
+    }
+    Ok(Keyring::new(current, previous))
+}
 
 /// Loads the key the configuration names, generating `<data_dir>/master.key` if nothing
 /// names one and it does not exist yet.

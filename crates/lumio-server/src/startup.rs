@@ -48,7 +48,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                 config.data_dir.display()
             )
         })?;
-    let key = master_key::load(config.master_key_file.as_deref(), &config.data_dir)?;
+    let keys = master_key::load_keyring(&config)?;
     let url = match &config.database_url {
         Some(url) => url.clone(),
         None => format!("sqlite://{}", config.data_dir.join("lumio.db").display()),
@@ -58,7 +58,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .with_context(|| format!("cannot open the store at {}", redact_url(&url)))?;
     let audit = AuditWriter::spawn(store.clone(), AuditConfig::default());
     let bootstrap_token = std::env::var("LUMIO_BOOTSTRAP_TOKEN").ok();
-    let boot = open_service(store.clone(), key, audit, bootstrap_token.as_deref())
+    let boot = open_service(store.clone(), keys, audit, bootstrap_token.as_deref())
         .await
         .map_err(|err| match err.hint() {
             Some(hint) => anyhow::anyhow!("{err}\nhint: {hint}"),

@@ -2,11 +2,14 @@
 
 mod common;
 
-use common::{spawn_app, spawn_with, Backend};
+use common::{spawn_app, spawn_rotating, spawn_with, Backend};
+use lumio_crypto::MasterKey;
+use reqwest::{Method, StatusCode};
 
 both_backends!(
     secrets_survive_a_restart,
-    another_master_key_refuses_to_start
+    another_master_key_refuses_to_start,
+    the_master_key_rotates_without_losing_a_secret
 );
 
 async fn secrets_survive_a_restart(backend: Backend) {
@@ -70,6 +73,110 @@ async fn another_master_key_refuses_to_start(backend: Backend) {
     };
     assert!(err.contains("master key"), "{err}");
     assert!(err.contains("refusing to start"), "{err}");
+}
+
+/// 32 bytes of 0x01: the key rotated to.
+const NEW_KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+
+/// Secrets in two extensions and both environments, with past versions and a deleted one,
+/// move to a new master key at a start given the old one as previous: every value and
+/// version still opens, nothing stays under the old key, and from then on the new key
+/// alone starts the server while the old one is refused.
+async fn the_master_key_rotates_without_losing_a_secret(backend: Backend) {
+    let Some(mut app) = spawn_app(backend).await else {
+        return;
+    };
+    let admin = app.admin_token.clone();
+    app.create_extension("turn").await;
+    app.create_extension("other").await;
+    for (ext, env, name, value) in [
+        ("turn", "staging", "API_KEY", "rotation-first-value"),
+        ("turn", "staging", "API_KEY", "rotation-second-value"),
+        ("turn", "production", "API_KEY", "rotation-production-value"),
+        ("other", "staging", "GONE", "rotation-deleted-value"),
+    ] {
+        let set = app.set(&admin, ext, env, name, value).await;
+        assert_eq!(set.status, StatusCode::OK, "{}", set.text);
+    }
+    let gone = format!("{}/GONE", app.secrets_path("other", "staging"));
+    let deleted = app.call(Method::DELETE, &gone, &admin, None).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text);
+    app.stop().await;
+
+    let TestAppParts {
+        data_dir,
+        database_url,
+    } = parts(app);
+    let old_key = data_dir.path().join("master.key");
+    let new_key = data_dir.path().join("new.key");
+    std::fs::write(&new_key, NEW_KEY).unwrap();
+    let mut app = spawn_rotating(
+        data_dir,
+        database_url,
+        Some(new_key.clone()),
+        vec![old_key.clone()],
+    )
+    .await
+    .expect("a start with the new key and the old one as previous");
+    let new_id = MasterKey::from_base64(NEW_KEY).unwrap().id().to_string();
+    let left = app
+        .service()
+        .store()
+        .versions_not_under(&new_id, None, 100)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "still under another key: {left:?}");
+    assert_eq!(
+        app.read_value("turn", "staging", "API_KEY")
+            .await
+            .as_deref(),
+        Some("rotation-second-value")
+    );
+    assert_eq!(
+        app.read_value("turn", "production", "API_KEY")
+            .await
+            .as_deref(),
+        Some("rotation-production-value")
+    );
+    // Past and deleted versions were moved too: rolling back opens them.
+    for (ext, name, expected) in [
+        ("turn", "API_KEY", "rotation-first-value"),
+        ("other", "GONE", "rotation-deleted-value"),
+    ] {
+        let path = format!("{}/{name}/rollback", app.secrets_path(ext, "staging"));
+        let body = Some(serde_json::json!({"version": 1}));
+        let rolled = app.call(Method::POST, &path, &admin, body).await;
+        assert_eq!(rolled.status, StatusCode::OK, "{}", rolled.text);
+        assert_eq!(
+            app.read_value(ext, "staging", name).await.as_deref(),
+            Some(expected)
+        );
+    }
+    app.stop().await;
+
+    let TestAppParts {
+        data_dir,
+        database_url,
+    } = parts(app);
+    let mut app = spawn_with(data_dir, database_url, Some(new_key))
+        .await
+        .expect("the new key alone starts once the rotation is done");
+    assert_eq!(
+        app.read_value("turn", "production", "API_KEY")
+            .await
+            .as_deref(),
+        Some("rotation-production-value")
+    );
+    app.stop().await;
+    let TestAppParts {
+        data_dir,
+        database_url,
+    } = parts(app);
+    let err = match spawn_with(data_dir, database_url, Some(old_key)).await {
+        Ok(_) => panic!("the old key must be refused after the rotation"),
+        Err(err) => format!("{err:#}"),
+    };
+    assert!(err.contains("master key"), "{err}");
 }
 
 struct TestAppParts {

@@ -8,6 +8,7 @@ mod error;
 mod feed;
 mod model;
 mod postgres;
+mod rotation;
 mod rows;
 mod sqlite;
 #[cfg(feature = "testing")]
@@ -53,6 +54,26 @@ pub trait Store: Send + Sync + 'static {
     async fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Writes `value` unless `key` exists. Returns whether it wrote.
     async fn meta_put_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError>;
+    /// Writes `value` under `key` only if it currently holds `expected`. Returns whether it wrote.
+    async fn meta_replace(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+    ) -> Result<bool, StoreError>;
+
+    // ---- master-key rotation ----
+    /// Up to `limit` stored versions (of any secret, live or deleted) whose key id is not
+    /// `kek_id`, in primary-key order, starting after `after`.
+    async fn versions_not_under(
+        &self,
+        kek_id: &str,
+        after: Option<&VersionKey>,
+        limit: i64,
+    ) -> Result<Vec<StoredVersion>, StoreError>;
+    /// Applies each reseal whose stored bytes are still its `previous`, in one
+    /// transaction. Returns how many were applied.
+    async fn apply_reseals(&self, reseals: &[Resealed]) -> Result<u64, StoreError>;
 
     // ---- extensions ----
     /// Fails with [`StoreError::Conflict`] when the slug exists.

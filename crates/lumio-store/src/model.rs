@@ -43,6 +43,31 @@ pub struct SealedVersion {
     pub kek_id: String,
 }
 
+/// Where a stored version sits; ordered as the primary key is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionKey {
+    pub extension_id: i64,
+    pub environment: Environment,
+    pub name: SecretName,
+    pub version: i64,
+}
+
+/// One stored version's sealed bytes and where they belong: a unit of master-key rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVersion {
+    pub key: VersionKey,
+    pub sealed: Vec<u8>,
+}
+
+/// A version sealed again under another master key; applied only if the stored bytes are
+/// still `previous`, so a concurrent change or a second rotating server is never clobbered.
+#[derive(Debug, Clone)]
+pub struct Resealed {
+    pub version: StoredVersion,
+    pub previous: Vec<u8>,
+    pub kek_id: String,
+}
+
 /// A kept version, without its ciphertext.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionInfo {

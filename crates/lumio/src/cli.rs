@@ -66,6 +66,10 @@ pub struct ServerArgs {
     /// File holding the base64 master key (default: generated under the data directory).
     #[arg(long, env = "LUMIO_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// A master key being rotated away from (repeatable): it opens the secrets it sealed,
+    /// and at start every secret is sealed again under the current key.
+    #[arg(long = "previous-master-key-file", value_name = "FILE")]
+    pub previous_master_key_files: Vec<PathBuf>,
     /// Let `ctx.fetch` reach private, loopback and link-local addresses (local development).
     #[arg(long)]
     pub allow_private_fetch: bool,

@@ -53,6 +53,10 @@ fn help_lists_the_commands() {
     let server = sb.run(&["server", "--help"], None);
     assert!(server.ok().contains("127.0.0.1:7311"), "{server:#?}");
     assert!(server.ok().contains(".lumio"), "{server:#?}");
+    assert!(
+        server.ok().contains("--previous-master-key-file"),
+        "{server:#?}"
+    );
 }
 
 #[test]

@@ -52,6 +52,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         data_dir: data_dir.path().to_path_buf(),
         database_url: Some(database_url),
         master_key_file: None,
+        previous_master_key_files: Vec::new(),
         allow_private_fetch: true,
     };
     let server = lumio_server::start(config).await.expect("server starts");

@@ -65,11 +65,22 @@ pub async fn spawn_with(
     database_url: String,
     master_key_file: Option<PathBuf>,
 ) -> anyhow::Result<TestApp> {
+    spawn_rotating(data_dir, database_url, master_key_file, Vec::new()).await
+}
+
+/// [`spawn_with`], also given master keys being rotated away from.
+pub async fn spawn_rotating(
+    data_dir: TempDir,
+    database_url: String,
+    master_key_file: Option<PathBuf>,
+    previous_master_key_files: Vec<PathBuf>,
+) -> anyhow::Result<TestApp> {
     let config = ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.path().to_path_buf(),
         database_url: Some(database_url.clone()),
         master_key_file,
+        previous_master_key_files,
         allow_private_fetch: true,
     };
     let server = lumio_server::start(config).await?;

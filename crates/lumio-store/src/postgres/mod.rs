@@ -18,10 +18,11 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::feed::Feed;
-use crate::rows;
+use crate::{rotation, rows};
 use crate::{
-    AuditEntry, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension, NewVersion,
-    SealedVersion, SecretHead, Store, StoreError, TokenRecord, VersionInfo,
+    AuditEntry, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension, NewVersion, Resealed,
+    SealedVersion, SecretHead, Store, StoreError, StoredVersion, TokenRecord, VersionInfo,
+    VersionKey,
 };
 
 /// Enough connections for group commit to batch many concurrent writers into one WAL
@@ -97,6 +98,8 @@ impl Drop for PgStore {
     }
 }
 
+rotation::rotation_queries!(PgStore, pool, pool);
+
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
@@ -120,6 +123,28 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn meta_replace(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+    ) -> Result<bool, StoreError> {
+        self.replace_meta(key, expected, value).await
+    }
+
+    async fn versions_not_under(
+        &self,
+        kek_id: &str,
+        after: Option<&VersionKey>,
+        limit: i64,
+    ) -> Result<Vec<StoredVersion>, StoreError> {
+        self.select_versions_not_under(kek_id, after, limit).await
+    }
+
+    async fn apply_reseals(&self, reseals: &[Resealed]) -> Result<u64, StoreError> {
+        self.swap_reseals(reseals).await
     }
 
     async fn create_extension(&self, slug: &ExtensionSlug) -> Result<Extension, StoreError> {

@@ -17,10 +17,11 @@ use sqlx::sqlite::{
 use tokio::sync::broadcast;
 
 use crate::feed::Feed;
-use crate::rows;
+use crate::{rotation, rows};
 use crate::{
-    AuditEntry, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension, NewVersion,
-    SealedVersion, SecretHead, Store, StoreError, TokenRecord, VersionInfo,
+    AuditEntry, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension, NewVersion, Resealed,
+    SealedVersion, SecretHead, Store, StoreError, StoredVersion, TokenRecord, VersionInfo,
+    VersionKey,
 };
 
 const READERS: u32 = 4;
@@ -74,6 +75,8 @@ pub(crate) fn from_micros(micros: i64) -> Result<DateTime<Utc>, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("timestamp {micros}")))
 }
 
+rotation::rotation_queries!(SqliteStore, writer, readers);
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -97,6 +100,28 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn meta_replace(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+    ) -> Result<bool, StoreError> {
+        self.replace_meta(key, expected, value).await
+    }
+
+    async fn versions_not_under(
+        &self,
+        kek_id: &str,
+        after: Option<&VersionKey>,
+        limit: i64,
+    ) -> Result<Vec<StoredVersion>, StoreError> {
+        self.select_versions_not_under(kek_id, after, limit).await
+    }
+
+    async fn apply_reseals(&self, reseals: &[Resealed]) -> Result<u64, StoreError> {
+        self.swap_reseals(reseals).await
     }
 
     async fn create_extension(&self, slug: &ExtensionSlug) -> Result<Extension, StoreError> {

@@ -6,4 +6,5 @@ mod audit;
 mod basics;
 mod feed;
 mod limits;
+mod rotation;
 mod secrets;

@@ -11,6 +11,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         database_url: args.database_url.filter(|url| !url.is_empty()),
         master_key_file: args.master_key_file,
+        previous_master_key_files: args.previous_master_key_files,
         allow_private_fetch: args.allow_private_fetch,
     };
     // Only the server needs an async runtime; client commands use blocking HTTP.
