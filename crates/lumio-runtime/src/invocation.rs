@@ -30,6 +30,8 @@ pub enum ErrorCode {
     AuditUnavailable,
     /// `ctx.fetch` was refused (private address, scheme, ...) and the handler did not catch it.
     FetchRefused,
+    /// Too many invocations are waiting for a worker; this one was not started.
+    Overloaded,
     /// The runtime itself failed.
     Internal,
 }
@@ -48,6 +50,7 @@ impl ErrorCode {
             Self::LimitExceeded => "limit_exceeded",
             Self::AuditUnavailable => "audit_unavailable",
             Self::FetchRefused => "fetch_refused",
+            Self::Overloaded => "overloaded",
             Self::Internal => "internal",
         }
     }

@@ -27,7 +27,7 @@ pub use error::{DeployError, RuntimeError};
 pub use host::{Host, HostError};
 pub use invocation::{ActionError, ConsoleLine, ErrorCode, Invocation, LogLevel};
 pub use leak_guard::MIN_GUARDED_LEN;
-pub use limits::{RuntimeLimits, RuntimeOptions};
+pub use limits::{RuntimeLimits, RuntimeOptions, DEFAULT_QUEUE_CAPACITY};
 pub use pool::Runtime;
 pub use validate::Validator;
 

@@ -14,7 +14,7 @@ use crate::error::RuntimeError;
 use crate::fetch::Fetcher;
 use crate::host::Host;
 use crate::invocation::{ActionError, ConsoleLine, ErrorCode, Invocation, LogLevel};
-use crate::limits::{RuntimeLimits, RuntimeOptions};
+use crate::limits::{RuntimeLimits, RuntimeOptions, DEFAULT_QUEUE_CAPACITY};
 use crate::sandbox::{self, Engine, Entry, Finished, Services};
 use crate::validate::check_args;
 
@@ -32,7 +32,8 @@ struct Job {
 /// Runs actions. Cheap to share behind an `Arc`; dropping it stops the workers once the
 /// queued invocations are done.
 pub struct Runtime {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::SyncSender<Job>,
+    queue_capacity: usize,
     limits: RuntimeLimits,
     workers: usize,
 }
@@ -60,7 +61,11 @@ impl Runtime {
             tokio,
             limits: limits.clone(),
         });
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue_capacity = match options.queue_capacity {
+            0 => DEFAULT_QUEUE_CAPACITY,
+            n => n,
+        };
+        let (jobs, queue) = mpsc::sync_channel::<Job>(queue_capacity);
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..workers {
             let queue = queue.clone();
@@ -73,6 +78,7 @@ impl Runtime {
         }
         Ok(Self {
             jobs,
+            queue_capacity,
             limits,
             workers,
         })
@@ -127,11 +133,23 @@ impl Runtime {
             host: host.clone(),
             reply,
         };
-        if self.jobs.send(job).is_err() {
-            return Invocation::failed(ActionError::new(
-                ErrorCode::Internal,
-                "the action runtime has stopped",
-            ));
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(_)) => {
+                return Invocation::failed(ActionError::new(
+                    ErrorCode::Overloaded,
+                    format!(
+                        "the server already has {} invocations waiting for a worker; retry shortly",
+                        self.queue_capacity
+                    ),
+                ))
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => {
+                return Invocation::failed(ActionError::new(
+                    ErrorCode::Internal,
+                    "the action runtime has stopped",
+                ))
+            }
         }
         let Ok(finished) = finished.await else {
             return Invocation::failed(ActionError::new(

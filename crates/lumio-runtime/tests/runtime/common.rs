@@ -230,6 +230,7 @@ pub async fn seed_api(key: &'static str, limits: RuntimeLimits) -> (Runtime, Arc
         workers: 2,
         fetch_resolve: vec![("api.example.com".to_owned(), addr)],
         fetch_root_certificates_pem: vec![cert.cert.pem().into_bytes()],
+        ..RuntimeOptions::default()
     })
     .unwrap();
     (rt, seen)

@@ -170,3 +170,45 @@ async fn a_promise_that_never_settles_ends() {
     assert_eq!(err.code, ErrorCode::ActionError);
     assert!(err.message.contains("never settled"), "{}", err.message);
 }
+
+/// A flood of slow invocations cannot queue without bound: one worker and room for one
+/// waiting job take two, the rest fail at once with `overloaded`, and the runtime serves
+/// normally once the flood has passed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_beyond_the_queue_is_refused_as_overloaded() {
+    let rt = lumio_runtime::Runtime::with_options(lumio_runtime::RuntimeOptions {
+        limits: limits(),
+        workers: 1,
+        queue_capacity: 1,
+        ..lumio_runtime::RuntimeOptions::default()
+    })
+    .unwrap();
+    let slow = deploy(&action_src(
+        "",
+        "const until = Date.now() + 150; while (Date.now() < until) {} return 'done';",
+    ));
+    let host = TestHost::with(&[]);
+    // `join!` polls each once before any can finish, so all five ask at once.
+    let one = || run(&rt, &slow, "functions:test", json!({}), &host);
+    let (a, b, c, d, e) = tokio::join!(one(), one(), one(), one(), one());
+    let outcomes = [a, b, c, d, e];
+    let overloaded: Vec<_> = outcomes
+        .iter()
+        .filter_map(|inv| inv.result.as_ref().err())
+        .filter(|err| err.code == ErrorCode::Overloaded)
+        .collect();
+    let done = outcomes
+        .iter()
+        .filter(|inv| inv.result.as_ref().ok() == Some(&json!("done")))
+        .count();
+    assert!(overloaded.len() >= 3, "{outcomes:?}");
+    assert!(done >= 1, "{outcomes:?}");
+    assert_eq!(overloaded.len() + done, 5, "{outcomes:?}");
+    assert!(
+        overloaded[0].message.contains("retry"),
+        "{:?}",
+        overloaded[0]
+    );
+    let after = run(&rt, &slow, "functions:test", json!({}), &host).await;
+    assert_eq!(after.result.unwrap(), json!("done"));
+}
