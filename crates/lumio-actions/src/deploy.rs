@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use lumio_core::{Environment, ExtensionSlug, Role};
@@ -10,21 +9,13 @@ use lumio_runtime::Deployment;
 use lumio_secrets::{change_record, RequestContext};
 use lumio_store::DeploymentRecord;
 
+use crate::active::Lookup;
 use crate::logs::InvocationLog;
 use crate::{ActionsError, ActionsService};
 
-/// How long a process trusts its cached idea of the active deployment before asking the
-/// store again: deploys through another process are picked up within this time.
-const RECHECK: Duration = Duration::from_secs(1);
 /// Largest upload: files are source code, and stay small.
 const MAX_FILE_BYTES: usize = 1024 * 1024;
 const MAX_FILES: usize = 500;
-
-pub(crate) struct Cached {
-    version: i64,
-    deployment: Arc<Deployment>,
-    checked_at: Instant,
-}
 
 /// A deployment as management callers see it.
 #[derive(Debug, Clone)]
@@ -66,6 +57,8 @@ impl ActionsService {
         let files_json = serde_json::to_string(&files).expect("strings serialize");
         let deployment = compile(files).await?;
         let actions: Vec<String> = deployment.action_names().map(str::to_owned).collect();
+        let key = (extension.id, environment);
+        let (_, seen) = self.inner.active.lookup(key);
         let record = secrets
             .store()
             .insert_deployment(
@@ -76,12 +69,9 @@ impl ActionsService {
                 &ctx.principal.token_id,
             )
             .await?;
-        self.remember(
-            extension.id,
-            environment,
-            record.version,
-            Arc::new(deployment),
-        );
+        self.inner
+            .active
+            .remember(key, record.version, Arc::new(deployment), seen);
         let detail = format!("version {}: {}", record.version, actions.join(", "));
         let audit = change_record(
             ctx,
@@ -135,29 +125,24 @@ impl ActionsService {
         Ok(self.inner.logs.recent(extension.id, environment, limit))
     }
 
-    /// The active deployment, from cache when it was checked within [`RECHECK`].
+    /// The active deployment, from cache unless a change may have replaced it.
     pub(crate) async fn active(
         &self,
         extension_id: i64,
         environment: Environment,
     ) -> Result<Option<Arc<Deployment>>, ActionsError> {
         let key = (extension_id, environment);
-        let cached = {
-            let map = self.inner.deployments.lock().expect("deployments lock");
-            map.get(&key)
-                .map(|c| (c.version, Arc::clone(&c.deployment), c.checked_at))
+        let (lookup, seen) = self.inner.active.lookup(key);
+        let known = match lookup {
+            Lookup::Fresh(deployment) => return Ok(Some(deployment)),
+            Lookup::Stale(known) => known,
         };
-        if let Some((_, deployment, checked_at)) = &cached {
-            if checked_at.elapsed() < RECHECK {
-                return Ok(Some(Arc::clone(deployment)));
-            }
-        }
         let store = self.inner.secrets.store();
         let Some(record) = store.active_deployment(extension_id, environment).await? else {
             return Ok(None);
         };
-        let deployment = match cached {
-            Some((version, deployment, _)) if version == record.version => deployment,
+        let deployment = match known {
+            Some((version, deployment)) if version == record.version => deployment,
             _ => {
                 let files: BTreeMap<String, String> = serde_json::from_str(&record.files_json)
                     .map_err(|e| {
@@ -166,36 +151,10 @@ impl ActionsService {
                 Arc::new(compile(files).await?)
             }
         };
-        self.remember(
-            extension_id,
-            environment,
-            record.version,
-            Arc::clone(&deployment),
-        );
+        self.inner
+            .active
+            .remember(key, record.version, Arc::clone(&deployment), seen);
         Ok(Some(deployment))
-    }
-
-    fn remember(
-        &self,
-        extension_id: i64,
-        environment: Environment,
-        version: i64,
-        deployment: Arc<Deployment>,
-    ) {
-        let mut map = self.inner.deployments.lock().expect("deployments lock");
-        let newer_known = map
-            .get(&(extension_id, environment))
-            .is_some_and(|c| c.version > version);
-        if !newer_known {
-            map.insert(
-                (extension_id, environment),
-                Cached {
-                    version,
-                    deployment,
-                    checked_at: Instant::now(),
-                },
-            );
-        }
     }
 }
 

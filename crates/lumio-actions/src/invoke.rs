@@ -43,13 +43,20 @@ impl ActionsService {
             Ok(None) => return not_found(action),
             Err(err) => return unavailable(err.to_string()),
         };
+        // Secrets changed and code deployed through another server just before this call
+        // must be seen: one barrier through the change feed for both caches (none on SQLite,
+        // whose feed is local and immediate).
+        if let Some(marker) = secrets.store().sync_marker() {
+            tokio::join!(
+                secrets.caught_up_to(marker),
+                self.inner.active.caught_up_to(marker)
+            );
+        }
         let deployment = match self.active(extension.id, environment).await {
             Ok(Some(deployment)) => deployment,
             Ok(None) => return not_found(action),
             Err(err) => return unavailable(err.to_string()),
         };
-        // Secrets changed through another server just before this call must be seen.
-        secrets.catch_up().await;
         let host = Arc::new(ActionHost {
             secrets: secrets.clone(),
             handle: tokio::runtime::Handle::current(),

@@ -8,16 +8,15 @@
 //! the secrets service's access checks; invocation is the client plane and needs no token,
 //! but can only ever read the invoked extension's secrets of the invoked environment.
 
+mod active;
 mod deploy;
 mod error;
 mod host;
 mod invoke;
 mod logs;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use lumio_core::Environment;
 use lumio_runtime::Runtime;
 use lumio_secrets::SecretsService;
 
@@ -36,7 +35,7 @@ pub struct ActionsService {
 struct Inner {
     secrets: SecretsService,
     runtime: Runtime,
-    deployments: Mutex<HashMap<(i64, Environment), deploy::Cached>>,
+    active: Arc<active::ActiveDeployments>,
     logs: logs::InvocationLogs,
 }
 
@@ -45,11 +44,13 @@ impl ActionsService {
     pub fn new(secrets: SecretsService, options: RuntimeOptions) -> Result<Self, ActionsError> {
         let runtime =
             Runtime::with_options(options).map_err(|err| ActionsError::Runtime(err.to_string()))?;
+        let active = Arc::new(active::ActiveDeployments::default());
+        active.follow(secrets.store().subscribe());
         Ok(Self {
             inner: Arc::new(Inner {
                 secrets,
                 runtime,
-                deployments: Mutex::new(HashMap::new()),
+                active,
                 logs: logs::InvocationLogs::default(),
             }),
         })

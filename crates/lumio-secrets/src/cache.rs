@@ -129,6 +129,8 @@ impl Caches {
                 self.values.clear();
                 self.lists.clear();
             }),
+            // Deployments are the actions service's to cache.
+            Change::Deployment { .. } => {}
             // Everything before this marker was applied already, in feed order.
             Change::Synced(seq) => {
                 self.synced.send_if_modified(|at| {

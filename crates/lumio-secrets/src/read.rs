@@ -74,13 +74,10 @@ impl SecretsService {
     }
 
     /// Waits until this process has applied every secret change that other processes
-    /// committed before this call, so the reads that follow see them (a barrier through
-    /// the store's change feed; immediate on SQLite). If the feed does not answer in
-    /// time, the caches are dropped instead: reads then go to the store.
-    pub async fn catch_up(&self) {
-        let Some(marker) = self.inner.store.sync_marker() else {
-            return;
-        };
+    /// committed before the barrier `marker` (from [`lumio_store::Store::sync_marker`]) was
+    /// asked for, so the reads that follow see them. If the feed does not answer in time,
+    /// the caches are dropped instead: reads then go to the store.
+    pub async fn caught_up_to(&self, marker: u64) {
         let mut synced = self.inner.cache.synced.subscribe();
         let reached = tokio::time::timeout(SYNC_WAIT, synced.wait_for(|at| *at >= marker)).await;
         if !matches!(reached, Ok(Ok(_))) {

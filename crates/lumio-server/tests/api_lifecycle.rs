@@ -179,6 +179,21 @@ async fn the_master_key_rotates_without_losing_a_secret(backend: Backend) {
     assert!(err.contains("master key"), "{err}");
 }
 
+/// Two servers on one fresh PostgreSQL database with the same master key; `None` (said
+/// loudly) without PostgreSQL.
+async fn two_servers() -> Option<(common::TestApp, common::TestApp)> {
+    let a = spawn_app(Backend::Postgres).await?;
+    let key_file = a.data_dir.path().join("master.key");
+    let b = spawn_with(
+        tempfile::tempdir().unwrap(),
+        a.database_url.clone(),
+        Some(key_file),
+    )
+    .await
+    .expect("second server");
+    Some((a, b))
+}
+
 struct TestAppParts {
     data_dir: tempfile::TempDir,
     database_url: String,
@@ -196,14 +211,9 @@ fn parts(app: common::TestApp) -> TestAppParts {
 /// returns only the value's round number, so the leak guard lets it through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_postgres_see_each_others_writes() {
-    let Some(a) = spawn_app(Backend::Postgres).await else {
+    let Some((a, b)) = two_servers().await else {
         return;
     };
-    let key_file = a.data_dir.path().join("master.key");
-    let b_dir = tempfile::tempdir().unwrap();
-    let b = spawn_with(b_dir, a.database_url.clone(), Some(key_file))
-        .await
-        .expect("second server");
     let admin = &a.admin_token;
     a.create_extension("shared").await;
     let source = r#"import { action } from "@zaflun/lumio-sdk/server";
@@ -261,17 +271,9 @@ export const round = action({ args: {}, handler: async (ctx) => {
 /// restarts the name at version 1 for both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_writing_one_secret_keep_its_versions_in_order() {
-    let Some(a) = spawn_app(Backend::Postgres).await else {
+    let Some((a, b)) = two_servers().await else {
         return;
     };
-    let key_file = a.data_dir.path().join("master.key");
-    let b = spawn_with(
-        tempfile::tempdir().unwrap(),
-        a.database_url.clone(),
-        Some(key_file),
-    )
-    .await
-    .expect("second server");
     let admin = &a.admin_token;
     a.create_extension("shared").await;
     let version_of = |answer: &common::Answer| answer.body["version"].as_i64();
@@ -312,4 +314,38 @@ async fn two_servers_writing_one_secret_keep_its_versions_in_order() {
     assert_eq!(version_of(&again), Some(1), "{}", again.text);
     let kept = versions(b.call(reqwest::Method::GET, &history, admin, None).await);
     assert_eq!(kept, vec![1]);
+}
+
+/// A deploy through A is what the very next invocation through B runs, every time: B's
+/// cached deployment is dropped through the change feed, not when a timer runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_through_one_server_is_run_by_the_next_call_through_another() {
+    let Some((a, b)) = two_servers().await else {
+        return;
+    };
+    let admin = &a.admin_token;
+    a.create_extension("shipping").await;
+    let deploy_path = "/api/v1/extensions/shipping/environments/staging/deployments";
+    let run_path = "/api/v1/extensions/shipping/environments/staging/actions/probe:release";
+    for release in 1..=10 {
+        let source = format!(
+            "import {{ action }} from \"@zaflun/lumio-sdk/server\";\n\
+             export const release = action({{ args: {{}}, handler: async () => {release} }});\n"
+        );
+        let files = serde_json::json!({"files": {"server/probe.ts": source}});
+        let deployed = a.call(Method::POST, deploy_path, admin, Some(files)).await;
+        assert_eq!(deployed.status, StatusCode::CREATED, "{}", deployed.text);
+        let answer = b
+            .request(Method::POST, run_path, None)
+            .json(&serde_json::json!({"args": {}}))
+            .send()
+            .await
+            .unwrap();
+        let answer = common::Answer::from(answer).await;
+        assert_eq!(
+            answer.body["value"], release,
+            "release {release}: {}",
+            answer.text
+        );
+    }
 }

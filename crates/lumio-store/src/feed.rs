@@ -30,6 +30,13 @@ impl Feed {
         let _ = self.sender.send(change);
     }
 
+    pub(crate) fn deployment(&self, extension_id: i64, environment: Environment) {
+        self.send(Change::Deployment {
+            extension_id,
+            environment,
+        });
+    }
+
     pub(crate) fn secret(&self, extension_id: i64, environment: Environment, name: &str) {
         self.send(Change::Secret {
             extension_id,

@@ -144,6 +144,11 @@ pub enum Change {
         environment: Environment,
         name: String,
     },
+    /// A new deployment became the active one of this extension and environment.
+    Deployment {
+        extension_id: i64,
+        environment: Environment,
+    },
     /// The feed may have missed changes: drop every cache.
     Everything,
     /// Every change committed before [`crate::Store::sync_marker`] returned this number

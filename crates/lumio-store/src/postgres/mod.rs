@@ -80,13 +80,24 @@ impl PgStore {
             self.feed.secret(extension_id, environment, name);
             sent.push(self.notifier.secret(extension_id, environment, name));
         }
-        for done in sent {
-            // Bounded: a database that stopped answering must not hang writes forever;
-            // its listeners lose their connection and drop their caches anyway.
-            if tokio::time::timeout(NOTIFY_WAIT, done).await.is_err() {
-                tracing::warn!("change notification not confirmed in time; other servers may briefly serve a cached value");
-                break;
-            }
+        confirmed(sent).await;
+    }
+
+    /// [`Self::announce`] for a deployment that became the active one.
+    async fn announce_deployment(&self, extension_id: i64, environment: Environment) {
+        self.feed.deployment(extension_id, environment);
+        confirmed(vec![self.notifier.deployment(extension_id, environment)]).await;
+    }
+}
+
+/// Waits until this process's listener heard each notification back.
+async fn confirmed(sent: Vec<tokio::sync::oneshot::Receiver<()>>) {
+    for done in sent {
+        // Bounded: a database that stopped answering must not hang writes forever;
+        // its listeners lose their connection and drop their caches anyway.
+        if tokio::time::timeout(NOTIFY_WAIT, done).await.is_err() {
+            tracing::warn!("change notification not confirmed in time; other servers may briefly serve a cached value");
+            break;
         }
     }
 }
@@ -295,8 +306,11 @@ impl Store for PgStore {
         actions: &[String],
         actor: &str,
     ) -> Result<DeploymentRecord, StoreError> {
-        self.insert_deployment_row(extension_id, environment, files_json, actions, actor)
-            .await
+        let record = self
+            .insert_deployment_row(extension_id, environment, files_json, actions, actor)
+            .await?;
+        self.announce_deployment(extension_id, environment).await;
+        Ok(record)
     }
 
     async fn list_deployments(

@@ -23,6 +23,9 @@ use crate::feed::Feed;
 use crate::{rows, Change, StoreError};
 
 const CHANNEL: &str = "lumio_changes";
+/// Marks a deployment payload: `<origin>:deploy:<extension id>:<environment>`. Secret names
+/// cannot contain `:`, so no secret payload reads as one.
+const DEPLOY: &str = "deploy";
 /// Most notifications sent in one statement; bounds the statement size during imports.
 const BATCH: usize = 1024;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -127,6 +130,18 @@ impl Notifier {
         name: &str,
     ) -> oneshot::Receiver<()> {
         let payload = format!("{:x}:{extension_id}:{environment}:{name}", self.origin.0);
+        let echoed = self.echoes.expect(&payload);
+        self.push(payload);
+        echoed
+    }
+
+    /// Queues a deployment's activation; completes like [`Self::secret`].
+    pub(super) fn deployment(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+    ) -> oneshot::Receiver<()> {
+        let payload = format!("{:x}:{DEPLOY}:{extension_id}:{environment}", self.origin.0);
         let echoed = self.echoes.expect(&payload);
         self.push(payload);
         echoed
@@ -303,6 +318,14 @@ fn parse(payload: &str) -> Option<(Origin, Change)> {
     if rest == "*" {
         return Some((origin, Change::Everything));
     }
+    if let Some(place) = rest.strip_prefix(DEPLOY).and_then(|r| r.strip_prefix(':')) {
+        let (extension_id, environment) = place.split_once(':')?;
+        let change = Change::Deployment {
+            extension_id: extension_id.parse().ok()?,
+            environment: rows::environment(environment).ok()?,
+        };
+        return Some((origin, change));
+    }
     let mut parts = rest.splitn(3, ':');
     let extension_id = parts.next()?.parse().ok()?;
     let environment = rows::environment(parts.next()?).ok()?;
@@ -351,6 +374,7 @@ mod tests {
             open_barrier: OpenBarrier::default(),
         };
         let _sent = notifier.secret(7, Environment::Production, "API_KEY");
+        let _deployed = notifier.deployment(9, Environment::Staging);
         notifier.everything();
         let (from, change) = parse(&pending.try_recv().unwrap()).unwrap();
         assert!(from == origin);
@@ -360,6 +384,14 @@ mod tests {
                 extension_id: 7,
                 environment: Environment::Production,
                 name: "API_KEY".into()
+            }
+        );
+        let (_, change) = parse(&pending.try_recv().unwrap()).unwrap();
+        assert_eq!(
+            change,
+            Change::Deployment {
+                extension_id: 9,
+                environment: Environment::Staging
             }
         );
         let (_, change) = parse(&pending.try_recv().unwrap()).unwrap();

@@ -272,8 +272,11 @@ impl Store for SqliteStore {
         actions: &[String],
         actor: &str,
     ) -> Result<DeploymentRecord, StoreError> {
-        self.insert_deployment_row(extension_id, environment, files_json, actions, actor)
-            .await
+        let record = self
+            .insert_deployment_row(extension_id, environment, files_json, actions, actor)
+            .await?;
+        self.feed.deployment(extension_id, environment);
+        Ok(record)
     }
 
     async fn list_deployments(
