@@ -7,6 +7,10 @@
 //! `$NAME` and `${NAME}` expand from names earlier in the file, then the environment, in
 //! unquoted and double-quoted values; an unset name is an error rather than a silent "",
 //! so a password containing `$` is never mangled quietly.
+//!
+//! Why not `dotenvy`: it turns an unset `$NAME` into "" without a word (`A=pa$word`
+//! imports `pa`: a secret silently corrupted), its parse errors quote the offending line
+//! (which may hold a value) and carry no line number, and it cannot refuse a name set twice.
 
 use std::collections::HashMap;
 use std::fmt;
