@@ -8,11 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use lumio_audit::{AuditConfig, AuditWriter, Ticket};
 use lumio_core::{Environment, ExtensionSlug, SecretName};
 use lumio_store::{
     AuditEntry, AuditQuery, AuditRecord, Change, Extension, NewVersion, Resealed, SealedVersion,
-    SecretHead, Store, StoreError, StoredVersion, TokenRecord, VersionInfo, VersionKey,
+    SecretHead, SessionRecord, Store, StoreError, StoredVersion, TokenRecord, VersionInfo,
+    VersionKey,
 };
 use tokio::sync::{broadcast, Semaphore};
 use tokio::time::{sleep, timeout};
@@ -299,6 +301,28 @@ impl Store for FakeStore {
         unimplemented!()
     }
     async fn meta_replace(&self, _: &str, _: &[u8], _: &[u8]) -> Result<bool, StoreError> {
+        unimplemented!()
+    }
+    async fn insert_session(&self, _: &SessionRecord) -> Result<(), StoreError> {
+        unimplemented!()
+    }
+    async fn find_session(
+        &self,
+        _: &[u8; 32],
+        _: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        unimplemented!()
+    }
+    async fn delete_session(&self, _: &[u8; 32]) -> Result<(), StoreError> {
+        unimplemented!()
+    }
+    async fn delete_expired_sessions(&self, _: DateTime<Utc>) -> Result<u64, StoreError> {
+        unimplemented!()
+    }
+    async fn set_session_flash(&self, _: &[u8; 32], _: &str) -> Result<(), StoreError> {
+        unimplemented!()
+    }
+    async fn take_session_flash(&self, _: &[u8; 32], _: &str) -> Result<bool, StoreError> {
         unimplemented!()
     }
     async fn versions_not_under(

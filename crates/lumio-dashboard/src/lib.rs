@@ -63,9 +63,10 @@ pub fn router_with<S>(secrets: SecretsService, config: DashboardConfig) -> Route
 where
     S: Clone + Send + Sync + 'static,
 {
+    let sessions = session::Sessions::new(config.session_ttl, secrets.clone());
     let state = DashState {
         service: secrets,
-        sessions: Arc::new(session::Sessions::new(config.session_ttl)),
+        sessions: Arc::new(sessions),
     };
     routes::router().with_state(state)
 }

@@ -1,17 +1,21 @@
-//! Sessions: a random id in an HttpOnly, SameSite=Strict cookie, mapped in memory to the
-//! principal its token authenticated as. The token itself is never stored in the cookie
-//! or kept after sign-in. Each session has its own CSRF token for every form.
+//! Sessions: a random id in an HttpOnly, SameSite=Strict cookie; the store keeps only
+//! the id's SHA-256, the id of the token that signed in, a CSRF token for every form, and
+//! the expiry. Every server on the database sees every session, so a browser behind a
+//! load balancer stays signed in wherever its requests land, and signing out ends the
+//! session everywhere. The token itself is never stored in the cookie or kept.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use lumio_secrets::{Principal, RequestContext};
+use chrono::Utc;
+use lumio_secrets::{Principal, RequestContext, SecretsService, ServiceError};
+use lumio_store::{SessionRecord, Store};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::PageError;
@@ -21,23 +25,10 @@ use crate::{DashState, BASE};
 pub(crate) const SESSION_COOKIE: &str = "lumio_session";
 /// The sign-in form's double-submit cookie: there is no session to hold its CSRF token yet.
 pub(crate) const SIGN_IN_COOKIE: &str = "lumio_signin";
-/// Most sessions kept at once; past it the oldest are dropped (memory stays bounded).
-const MAX_SESSIONS: usize = 10_000;
-
-/// One signed-in browser.
-struct Session {
-    principal: Principal,
-    csrf: String,
-    created: Instant,
-    expires: Instant,
-    /// A one-time notice for the next page ("Saved MY_KEY").
-    flash: Option<String>,
-}
-
-/// Every live session of this server process.
+/// Signed-in browsers, kept in the store.
 pub(crate) struct Sessions {
     ttl: Duration,
-    map: Mutex<HashMap<String, Session>>,
+    service: SecretsService,
 }
 
 /// A request from a signed-in browser.
@@ -45,6 +36,8 @@ pub(crate) struct SignedIn {
     pub ctx: RequestContext,
     pub csrf: String,
     pub session_id: String,
+    /// The notice left for this page, until [`Sessions::take_flash`] claims it.
+    flash: Option<String>,
 }
 
 /// 32 random bytes as hex: session ids and CSRF tokens.
@@ -80,79 +73,76 @@ pub(crate) fn set_cookie(name: &str, value: &str, max_age: Duration) -> String {
 }
 
 impl Sessions {
-    pub fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            map: Mutex::new(HashMap::new()),
-        }
+    pub fn new(ttl: Duration, service: SecretsService) -> Self {
+        Self { ttl, service }
     }
 
     pub fn ttl(&self) -> Duration {
         self.ttl
     }
 
-    /// Starts a session for `principal`; returns its id.
-    pub fn create(&self, principal: Principal) -> String {
-        let id = random_token();
-        let now = Instant::now();
-        let mut map = self.map.lock().expect("sessions lock");
-        map.retain(|_, session| session.expires > now);
-        if map.len() >= MAX_SESSIONS {
-            if let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, session)| session.created)
-                .map(|(id, _)| id.clone())
-            {
-                map.remove(&oldest);
-            }
-        }
-        map.insert(
-            id.clone(),
-            Session {
-                principal,
-                csrf: random_token(),
-                created: now,
-                expires: now + self.ttl,
-                flash: None,
-            },
-        );
-        id
+    fn store(&self) -> &Arc<dyn Store> {
+        self.service.store()
     }
 
-    /// The principal and CSRF token of a live session; an expired one is removed.
-    fn lookup(&self, id: &str) -> Option<(Principal, String)> {
-        let mut map = self.map.lock().expect("sessions lock");
-        match map.get(id) {
-            Some(session) if session.expires > Instant::now() => {
-                Some((session.principal.clone(), session.csrf.clone()))
-            }
-            Some(_) => {
-                map.remove(id);
+    /// Starts a session for `principal`; returns its id, which only the cookie holds.
+    pub async fn create(&self, principal: &Principal) -> Result<String, ServiceError> {
+        let now = Utc::now();
+        // Swept at sign-in, so the table holds little more than the live sessions.
+        self.store().delete_expired_sessions(now).await?;
+        let id = random_token();
+        let ttl = chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::hours(12));
+        let record = SessionRecord {
+            id_hash: id_hash(&id),
+            token_id: principal.token_id.clone(),
+            csrf: random_token(),
+            expires_at: now + ttl,
+            flash: None,
+        };
+        self.store().insert_session(&record).await?;
+        Ok(id)
+    }
+
+    /// The live session with this id, and who it acts as; `None` if it expired, was
+    /// signed out, or its token no longer exists.
+    async fn lookup(&self, id: &str) -> Result<Option<(Principal, SessionRecord)>, ServiceError> {
+        let Some(record) = self.store().find_session(&id_hash(id), Utc::now()).await? else {
+            return Ok(None);
+        };
+        let principal = self.service.principal_of(&record.token_id).await?;
+        Ok(principal.map(|principal| (principal, record)))
+    }
+
+    pub async fn remove(&self, id: &str) -> Result<(), ServiceError> {
+        Ok(self.store().delete_session(&id_hash(id)).await?)
+    }
+
+    /// Leaves a notice for the next page this session shows. A notice is a courtesy:
+    /// failing to keep one is logged, not shown.
+    pub async fn set_flash(&self, id: &str, message: String) {
+        if let Err(err) = self.store().set_session_flash(&id_hash(id), &message).await {
+            tracing::warn!(%err, "could not keep a dashboard notice");
+        }
+    }
+
+    /// The pending notice, claimed so no other page shows it too.
+    pub async fn take_flash(&self, signed: &SignedIn) -> Option<String> {
+        let flash = signed.flash.as_deref()?;
+        let hash = id_hash(&signed.session_id);
+        match self.store().take_session_flash(&hash, flash).await {
+            Ok(true) => Some(flash.to_owned()),
+            Ok(false) => None,
+            Err(err) => {
+                tracing::warn!(%err, "could not clear a dashboard notice");
                 None
             }
-            None => None,
         }
     }
+}
 
-    pub fn remove(&self, id: &str) {
-        self.map.lock().expect("sessions lock").remove(id);
-    }
-
-    /// Leaves a notice for the next page this session shows.
-    pub fn set_flash(&self, id: &str, message: String) {
-        if let Some(session) = self.map.lock().expect("sessions lock").get_mut(id) {
-            session.flash = Some(message);
-        }
-    }
-
-    /// Takes the pending notice, if any.
-    pub fn take_flash(&self, id: &str) -> Option<String> {
-        self.map
-            .lock()
-            .expect("sessions lock")
-            .get_mut(id)
-            .and_then(|session| session.flash.take())
-    }
+/// What the store keeps of a session id: reading the table does not let anyone sign in.
+fn id_hash(id: &str) -> [u8; 32] {
+    Sha256::digest(id.as_bytes()).into()
 }
 
 impl SignedIn {
@@ -187,19 +177,25 @@ impl FromRequestParts<DashState> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, state: &DashState) -> Result<Self, Response> {
         let id = cookie(&parts.headers, SESSION_COOKIE).map(str::to_owned);
-        let found = id
-            .as_deref()
-            .and_then(|id| state.sessions.lookup(id).map(|found| (id, found)));
-        match found {
-            Some((id, (principal, csrf))) => Ok(Self {
+        let found = match &id {
+            Some(id) => state
+                .sessions
+                .lookup(id)
+                .await
+                .map_err(|err| PageError::from(err).into_response())?,
+            None => None,
+        };
+        match (id, found) {
+            (Some(id), Some((principal, record))) => Ok(Self {
                 ctx: RequestContext {
                     principal,
                     request_id: request_id(&parts.headers),
                 },
-                csrf,
-                session_id: id.to_owned(),
+                csrf: record.csrf,
+                session_id: id,
+                flash: record.flash,
             }),
-            None => {
+            (id, _) => {
                 // A forged or expired cookie is dropped so the browser stops sending it.
                 let location = if id.is_some() {
                     format!("{BASE}/sign-in?expired=1")
@@ -216,34 +212,22 @@ impl FromRequestParts<DashState> for SignedIn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lumio_store::Grant;
-
-    fn admin() -> Principal {
-        Principal {
-            token_id: "t".into(),
-            grant: Grant::Admin,
-        }
-    }
 
     #[test]
-    fn sessions_expire() {
-        let sessions = Sessions::new(Duration::from_millis(20));
-        let id = sessions.create(admin());
-        assert!(sessions.lookup(&id).is_some());
-        std::thread::sleep(Duration::from_millis(30));
-        assert!(sessions.lookup(&id).is_none());
-    }
-
-    #[test]
-    fn unknown_ids_and_wrong_csrf_are_refused() {
-        let sessions = Sessions::new(Duration::from_secs(60));
-        let id = sessions.create(admin());
-        assert!(sessions.lookup(&format!("{id}0")).is_none());
-        let (_, csrf) = sessions.lookup(&id).unwrap();
+    fn csrf_tokens_compare_whole() {
+        let csrf = random_token();
         assert!(csrf_matches(&csrf, &csrf));
         assert!(!csrf_matches(&csrf, ""));
         assert!(!csrf_matches(&csrf, &random_token()));
         assert!(!csrf_matches("", ""));
+    }
+
+    #[test]
+    fn session_ids_are_stored_hashed() {
+        let id = random_token();
+        let hash = id_hash(&id);
+        assert_ne!(hex::encode(hash), id);
+        assert_eq!(hash, id_hash(&id));
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::web::{field_value, Web};
-use common::{spawn_app, Backend};
+use common::{spawn_app, spawn_second, Backend};
 use reqwest::StatusCode;
 
 const SECRETS: &str = "/dashboard/extensions/weather/settings/secrets";
@@ -437,4 +437,63 @@ async fn html_in_an_action_name_is_escaped_on_the_audit_page(backend: Backend) {
     );
     assert!(!page.body.contains("<img"), "unescaped action name");
     assert!(!page.body.contains("<b>req"), "unescaped request id");
+}
+
+/// Two servers on one PostgreSQL, as behind a load balancer: a session signed in through
+/// one works through the other (notices included), signing out through the other ends it
+/// on both, and the database holds no session id a reader could replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_is_shared_by_every_server_on_the_database() {
+    let Some((a, mut web)) = signed_in(Backend::Postgres).await else {
+        return;
+    };
+    let b = spawn_second(&a).await;
+    let session = web.cookies["lumio_session"].clone();
+    let mut via_b = Web::new(&b.url);
+    via_b.cookies = web.cookies.clone();
+    let page = via_b.get(SECRETS).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let csrf = page.csrf();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("env", "staging"),
+        ("name", "THROUGH_B"),
+        ("value", "sk-through-b-value"),
+    ];
+    let saved = via_b.post(SECRETS, &form).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    // The notice left by B's save shows once, on A.
+    let page = web.get(&format!("{SECRETS}?env=staging")).await;
+    assert!(page.body.contains("THROUGH_B"), "{}", page.body);
+    let notice = "Saved THROUGH_B in staging";
+    assert!(page.body.contains(notice), "{}", page.body);
+    let again = web.get(&format!("{SECRETS}?env=staging")).await;
+    assert!(!again.body.contains(notice), "{}", again.body);
+
+    let mut db: sqlx::PgConnection = sqlx::Connection::connect(&a.database_url).await.unwrap();
+    let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT id_hash FROM dashboard_sessions")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        stored,
+        vec![sha2::Sha256::digest(session.as_bytes()).to_vec()]
+    );
+    let columns: String = sqlx::query_scalar(
+        "SELECT id_hash::text || token_id || csrf || expires_at::text FROM dashboard_sessions",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert!(
+        !columns.contains(&session),
+        "the session id itself is stored"
+    );
+
+    let out = via_b.post("/dashboard/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let after = web.get(SECRETS).await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER, "still signed in on A");
+    assert_eq!(after.location(), Some("/dashboard/sign-in?expired=1"));
 }

@@ -105,6 +105,25 @@ impl SecretsService {
         }
     }
 
+    /// Who the token with this id is, for a session that signed in with it earlier;
+    /// `None` if no such token exists (any more).
+    pub async fn principal_of(&self, token_id: &str) -> Result<Option<Principal>, ServiceError> {
+        let record = match self.inner.cache.tokens.get(&token_id.to_owned()) {
+            Some(hit) => hit,
+            None => match self.inner.store.find_token(token_id).await? {
+                Some(record) => {
+                    self.inner.cache.fill_token(record.clone());
+                    record
+                }
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(Principal {
+            token_id: record.id,
+            grant: record.grant,
+        }))
+    }
+
     /// Creates a token with `role` on `extension`. Admins, and owners of that extension.
     pub async fn create_token(
         &self,

@@ -10,6 +10,7 @@ mod model;
 mod postgres;
 mod rotation;
 mod rows;
+mod sessions;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -20,6 +21,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use lumio_core::{Environment, ExtensionSlug, SecretName};
 use tokio::sync::broadcast;
 
@@ -61,6 +63,24 @@ pub trait Store: Send + Sync + 'static {
         expected: &[u8],
         value: &[u8],
     ) -> Result<bool, StoreError>;
+
+    // ---- dashboard sessions ----
+    async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
+    /// The session with this id hash, unless it expired by `now`.
+    async fn find_session(
+        &self,
+        id_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+    async fn delete_session(&self, id_hash: &[u8; 32]) -> Result<(), StoreError>;
+    /// Drops every session expired by `now`; returns how many.
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Leaves a one-time notice for the session's next page.
+    async fn set_session_flash(&self, id_hash: &[u8; 32], flash: &str) -> Result<(), StoreError>;
+    /// Clears the notice if it is still `flash`; true if this call cleared it (and so may
+    /// show it).
+    async fn take_session_flash(&self, id_hash: &[u8; 32], flash: &str)
+        -> Result<bool, StoreError>;
 
     // ---- master-key rotation ----
     /// Up to `limit` stored versions (of any secret, live or deleted) whose key id is not

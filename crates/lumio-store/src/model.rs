@@ -43,6 +43,18 @@ pub struct SealedVersion {
     pub kek_id: String,
 }
 
+/// A dashboard sign-in. The browser holds the session id; the store only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id_hash: [u8; 32],
+    /// The token the browser signed in with (its id, never the token).
+    pub token_id: String,
+    pub csrf: String,
+    pub expires_at: DateTime<Utc>,
+    /// A one-time notice for the next page ("Saved MY_KEY").
+    pub flash: Option<String>,
+}
+
 /// Where a stored version sits; ordered as the primary key is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionKey {

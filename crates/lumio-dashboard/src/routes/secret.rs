@@ -43,7 +43,7 @@ async fn render(
     let history = state.service.history(&signed.ctx, slug, env, name).await?;
     Ok(views::secret::page(SecretPage {
         csrf: &signed.csrf,
-        flash: state.sessions.take_flash(&signed.session_id),
+        flash: state.sessions.take_flash(signed).await,
         slug,
         env,
         role,
@@ -78,7 +78,7 @@ pub(crate) async fn replace(
                 "Replaced the value of {name} in {env} (version {}).",
                 summary.version
             );
-            state.sessions.set_flash(&signed.session_id, notice);
+            state.sessions.set_flash(&signed.session_id, notice).await;
             Ok(Redirect::to(&paths::secret(&slug, &name, env)).into_response())
         }
         Err(err) if is_input_error(&err) => {
@@ -127,7 +127,7 @@ pub(crate) async fn delete(
         .delete(&signed.ctx, &slug, env, &name, false)
         .await?;
     let notice = format!("Deleted {name} from {env}.");
-    state.sessions.set_flash(&signed.session_id, notice);
+    state.sessions.set_flash(&signed.session_id, notice).await;
     Ok(Redirect::to(&paths::secrets(&slug, env)).into_response())
 }
 
@@ -151,6 +151,6 @@ pub(crate) async fn rollback(
         "Rolled {name} back to version {version}; it is now version {}.",
         summary.version
     );
-    state.sessions.set_flash(&signed.session_id, notice);
+    state.sessions.set_flash(&signed.session_id, notice).await;
     Ok(Redirect::to(&paths::secret(&slug, &name, env)).into_response())
 }

@@ -37,7 +37,7 @@ async fn render(
     let secrets = state.service.list(&signed.ctx, slug, env).await?;
     Ok(views::secrets::page(SecretsPage {
         csrf: &signed.csrf,
-        flash: state.sessions.take_flash(&signed.session_id),
+        flash: state.sessions.take_flash(signed).await,
         slug,
         env,
         role,
@@ -74,7 +74,7 @@ pub(crate) async fn add(
     match attempt {
         Ok((name, version)) => {
             let notice = format!("Saved {name} in {env} (version {version}).");
-            state.sessions.set_flash(&signed.session_id, notice);
+            state.sessions.set_flash(&signed.session_id, notice).await;
             Ok(Redirect::to(&paths::secrets(&slug, env)).into_response())
         }
         Err(err) if is_input_error(&err) => {

@@ -73,7 +73,7 @@ pub(crate) async fn submit(
         Err(other) => return Err(other.into()),
     };
     tracing::info!(token_id = %principal.token_id, "dashboard sign-in");
-    let session = state.sessions.create(principal);
+    let session = state.sessions.create(&principal).await?;
     let cookies = AppendHeaders([
         (
             SET_COOKIE,
@@ -90,7 +90,7 @@ pub(crate) async fn sign_out(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
     signed.check_csrf(&form.csrf)?;
-    state.sessions.remove(&signed.session_id);
+    state.sessions.remove(&signed.session_id).await?;
     let clear = set_cookie(SESSION_COOKIE, "", Duration::ZERO);
     let to = format!("{}?signed_out=1", paths::sign_in());
     Ok(([(SET_COOKIE, clear)], Redirect::to(&to)).into_response())

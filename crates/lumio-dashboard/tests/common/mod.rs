@@ -37,6 +37,7 @@ pub struct TestApp {
     pub url: String,
     pub admin_token: String,
     pub data_dir: TempDir,
+    pub database_url: String,
     pub http: reqwest::Client,
 }
 
@@ -47,26 +48,46 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         Backend::Sqlite => lumio_store::testing::sqlite_url(data_dir.path()),
         Backend::Postgres => lumio_store::testing::fresh_postgres_url().await?,
     };
+    Some(start(data_dir, database_url, None).await)
+}
+
+/// Another server on `app`'s database with its master key: a second process behind the
+/// same load balancer.
+pub async fn spawn_second(app: &TestApp) -> TestApp {
+    let key = app.data_dir.path().join("master.key");
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut second = start(data_dir, app.database_url.clone(), Some(key)).await;
+    second.admin_token = app.admin_token.clone();
+    second
+}
+
+async fn start(
+    data_dir: TempDir,
+    database_url: String,
+    master_key_file: Option<std::path::PathBuf>,
+) -> TestApp {
     let config = ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.path().to_path_buf(),
-        database_url: Some(database_url),
-        master_key_file: None,
+        database_url: Some(database_url.clone()),
+        master_key_file,
         previous_master_key_files: Vec::new(),
         allow_private_fetch: true,
     };
     let server = lumio_server::start(config).await.expect("server starts");
+    // A second server on a used store writes no token file; `spawn_second` fills it in.
     let admin_token = std::fs::read_to_string(data_dir.path().join("admin-token"))
-        .expect("admin token written")
+        .unwrap_or_default()
         .trim()
         .to_owned();
-    Some(TestApp {
+    TestApp {
         url: format!("http://{}", server.addr),
         server: Some(server),
         admin_token,
         data_dir,
+        database_url,
         http: reqwest::Client::new(),
-    })
+    }
 }
 
 /// An API answer: status and JSON body.

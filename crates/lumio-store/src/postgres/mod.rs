@@ -18,11 +18,11 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::feed::Feed;
-use crate::{rotation, rows};
+use crate::{rotation, rows, sessions};
 use crate::{
     AuditEntry, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension, NewVersion, Resealed,
-    SealedVersion, SecretHead, Store, StoreError, StoredVersion, TokenRecord, VersionInfo,
-    VersionKey,
+    SealedVersion, SecretHead, SessionRecord, Store, StoreError, StoredVersion, TokenRecord,
+    VersionInfo, VersionKey,
 };
 
 /// Enough connections for group commit to batch many concurrent writers into one WAL
@@ -109,6 +109,7 @@ impl Drop for PgStore {
     }
 }
 
+sessions::session_queries!(PgStore, pool, pool);
 rotation::rotation_queries!(PgStore, pool, pool);
 
 #[async_trait]
@@ -134,6 +135,38 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        self.session_insert(session).await
+    }
+
+    async fn find_session(
+        &self,
+        id_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.session_find(id_hash, now).await
+    }
+
+    async fn delete_session(&self, id_hash: &[u8; 32]) -> Result<(), StoreError> {
+        self.session_delete(id_hash).await
+    }
+
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.session_delete_expired(now).await
+    }
+
+    async fn set_session_flash(&self, id_hash: &[u8; 32], flash: &str) -> Result<(), StoreError> {
+        self.session_flash(id_hash, flash, false).await.map(drop)
+    }
+
+    async fn take_session_flash(
+        &self,
+        id_hash: &[u8; 32],
+        flash: &str,
+    ) -> Result<bool, StoreError> {
+        self.session_flash(id_hash, flash, true).await
     }
 
     async fn meta_replace(

@@ -17,11 +17,11 @@ use sqlx::sqlite::{
 use tokio::sync::broadcast;
 
 use crate::feed::Feed;
-use crate::{rotation, rows};
+use crate::{rotation, rows, sessions};
 use crate::{
     AuditEntry, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension, NewVersion, Resealed,
-    SealedVersion, SecretHead, Store, StoreError, StoredVersion, TokenRecord, VersionInfo,
-    VersionKey,
+    SealedVersion, SecretHead, SessionRecord, Store, StoreError, StoredVersion, TokenRecord,
+    VersionInfo, VersionKey,
 };
 
 const READERS: u32 = 4;
@@ -75,6 +75,7 @@ pub(crate) fn from_micros(micros: i64) -> Result<DateTime<Utc>, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("timestamp {micros}")))
 }
 
+sessions::session_queries!(SqliteStore, writer, readers);
 rotation::rotation_queries!(SqliteStore, writer, readers);
 
 #[async_trait]
@@ -100,6 +101,38 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        self.session_insert(session).await
+    }
+
+    async fn find_session(
+        &self,
+        id_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.session_find(id_hash, now).await
+    }
+
+    async fn delete_session(&self, id_hash: &[u8; 32]) -> Result<(), StoreError> {
+        self.session_delete(id_hash).await
+    }
+
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.session_delete_expired(now).await
+    }
+
+    async fn set_session_flash(&self, id_hash: &[u8; 32], flash: &str) -> Result<(), StoreError> {
+        self.session_flash(id_hash, flash, false).await.map(drop)
+    }
+
+    async fn take_session_flash(
+        &self,
+        id_hash: &[u8; 32],
+        flash: &str,
+    ) -> Result<bool, StoreError> {
+        self.session_flash(id_hash, flash, true).await
     }
 
     async fn meta_replace(

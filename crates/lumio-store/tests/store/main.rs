@@ -8,3 +8,4 @@ mod feed;
 mod limits;
 mod rotation;
 mod secrets;
+mod sessions;
