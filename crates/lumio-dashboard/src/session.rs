@@ -64,12 +64,35 @@ pub(crate) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> 
         .map(|(_, value)| value)
 }
 
-/// A `Set-Cookie` value scoped to the dashboard; `max_age` 0 deletes it.
-pub(crate) fn set_cookie(name: &str, value: &str, max_age: Duration) -> String {
+/// A `Set-Cookie` value scoped to the dashboard; `max_age` 0 deletes it. `Secure` when the
+/// request reached us over HTTPS, so the browser never sends the cookie in the clear.
+pub(crate) fn set_cookie(
+    headers: &HeaderMap,
+    name: &str,
+    value: &str,
+    max_age: Duration,
+) -> String {
+    let secure = if over_https(headers) { "; Secure" } else { "" };
     format!(
-        "{name}={value}; HttpOnly; SameSite=Strict; Path={BASE}; Max-Age={}",
+        "{name}={value}; HttpOnly; SameSite=Strict; Path={BASE}; Max-Age={}{secure}",
         max_age.as_secs()
     )
+}
+
+/// Whether a TLS-terminating proxy says the browser used HTTPS (`X-Forwarded-Proto` or
+/// `Forwarded: proto=https`). Lumio itself serves plain HTTP. A client that forges the
+/// header only gets a `Secure` cookie its plain-HTTP browser then refuses: no harm to
+/// anyone else.
+fn over_https(headers: &HeaderMap) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let forwarded_proto = text("x-forwarded-proto")
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
+    let forwarded = text("forwarded").is_some_and(|v| {
+        v.split([';', ','])
+            .any(|part| part.trim().eq_ignore_ascii_case("proto=https"))
+    });
+    forwarded_proto || forwarded
 }
 
 impl Sessions {
@@ -202,7 +225,7 @@ impl FromRequestParts<DashState> for SignedIn {
                 } else {
                     format!("{BASE}/sign-in")
                 };
-                let clear = set_cookie(SESSION_COOKIE, "", Duration::ZERO);
+                let clear = set_cookie(&parts.headers, SESSION_COOKIE, "", Duration::ZERO);
                 Err(([(SET_COOKIE, clear)], Redirect::to(&location)).into_response())
             }
         }
@@ -228,6 +251,25 @@ mod tests {
         let hash = id_hash(&id);
         assert_ne!(hex::encode(hash), id);
         assert_eq!(hash, id_hash(&id));
+    }
+
+    #[test]
+    fn cookies_are_secure_behind_https() {
+        let plain = HeaderMap::new();
+        assert!(!set_cookie(&plain, "a", "1", Duration::ZERO).contains("Secure"));
+        for (name, value) in [
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-proto", "HTTPS, http"),
+            ("forwarded", "for=192.0.2.1;proto=https;by=proxy"),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(name, value.parse().unwrap());
+            let cookie = set_cookie(&headers, "a", "1", Duration::from_secs(5));
+            assert!(cookie.ends_with("; Secure"), "{name}: {value} -> {cookie}");
+        }
+        let mut http = HeaderMap::new();
+        http.insert("x-forwarded-proto", "http".parse().unwrap());
+        assert!(!set_cookie(&http, "a", "1", Duration::ZERO).contains("Secure"));
     }
 
     #[test]

@@ -42,8 +42,16 @@ async fn sign_in_sets_a_strict_session_cookie_without_the_token(backend: Backend
     ] {
         assert!(session.contains(flag), "{flag} missing in {session}");
     }
+    assert!(!session.contains("Secure"), "plain HTTP: {session}");
     let secret_part = app.admin_token.rsplit('_').next().unwrap();
     assert!(!session.contains(secret_part), "the token is in the cookie");
+    // Behind a TLS-terminating proxy the cookies are `Secure`.
+    let mut tls = Web::behind_https_proxy(&app.url);
+    let answer = tls.sign_in(&app.admin_token).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    for cookie in answer.set_cookies() {
+        assert!(cookie.ends_with("; Secure"), "{cookie}");
+    }
     assert_eq!(
         web.get("/dashboard/extensions").await.status,
         StatusCode::OK

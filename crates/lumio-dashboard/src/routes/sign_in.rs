@@ -31,9 +31,14 @@ pub(crate) struct SignInQuery {
 }
 
 /// The form, with a fresh double-submit CSRF token (there is no session yet).
-fn render(notice: Option<&str>, error: Option<&str>, status: StatusCode) -> Response {
+fn render(
+    headers: &HeaderMap,
+    notice: Option<&str>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let csrf = random_token();
-    let cookie = set_cookie(SIGN_IN_COOKIE, &csrf, SIGN_IN_TTL);
+    let cookie = set_cookie(headers, SIGN_IN_COOKIE, &csrf, SIGN_IN_TTL);
     (
         status,
         [(SET_COOKIE, cookie)],
@@ -42,7 +47,7 @@ fn render(notice: Option<&str>, error: Option<&str>, status: StatusCode) -> Resp
         .into_response()
 }
 
-pub(crate) async fn form(Query(query): Query<SignInQuery>) -> Response {
+pub(crate) async fn form(headers: HeaderMap, Query(query): Query<SignInQuery>) -> Response {
     let notice = if query.expired.is_some() {
         Some("Your session has ended. Sign in again to continue.")
     } else if query.signed_out.is_some() {
@@ -50,7 +55,7 @@ pub(crate) async fn form(Query(query): Query<SignInQuery>) -> Response {
     } else {
         None
     };
-    render(notice, None, StatusCode::OK)
+    render(&headers, notice, None, StatusCode::OK)
 }
 
 pub(crate) async fn submit(
@@ -68,7 +73,12 @@ pub(crate) async fn submit(
         Err(ServiceError::Unauthorized) => {
             let error =
                 "That token is not valid. Check that you copied all of it, or ask for a new one.";
-            return Ok(render(None, Some(error), StatusCode::UNAUTHORIZED));
+            return Ok(render(
+                &headers,
+                None,
+                Some(error),
+                StatusCode::UNAUTHORIZED,
+            ));
         }
         Err(other) => return Err(other.into()),
     };
@@ -77,21 +87,25 @@ pub(crate) async fn submit(
     let cookies = AppendHeaders([
         (
             SET_COOKIE,
-            set_cookie(SESSION_COOKIE, &session, state.sessions.ttl()),
+            set_cookie(&headers, SESSION_COOKIE, &session, state.sessions.ttl()),
         ),
-        (SET_COOKIE, set_cookie(SIGN_IN_COOKIE, "", Duration::ZERO)),
+        (
+            SET_COOKIE,
+            set_cookie(&headers, SIGN_IN_COOKIE, "", Duration::ZERO),
+        ),
     ]);
     Ok((cookies, Redirect::to(&paths::extensions())).into_response())
 }
 
 pub(crate) async fn sign_out(
     State(state): State<DashState>,
+    headers: HeaderMap,
     signed: SignedIn,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
     signed.check_csrf(&form.csrf)?;
     state.sessions.remove(&signed.session_id).await?;
-    let clear = set_cookie(SESSION_COOKIE, "", Duration::ZERO);
+    let clear = set_cookie(&headers, SESSION_COOKIE, "", Duration::ZERO);
     let to = format!("{}?signed_out=1", paths::sign_in());
     Ok(([(SET_COOKIE, clear)], Redirect::to(&to)).into_response())
 }

@@ -55,10 +55,22 @@ pub fn field_value(html: &str, name: &str) -> Option<String> {
 
 impl Web {
     pub fn new(base: &str) -> Self {
+        Self::with_headers(base, HeaderMap::new())
+    }
+
+    /// A browser reaching the server through a TLS-terminating proxy.
+    pub fn behind_https_proxy(base: &str) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-proto", "https".parse().unwrap());
+        Self::with_headers(base, headers)
+    }
+
+    fn with_headers(base: &str, headers: HeaderMap) -> Self {
         Self {
             base: base.to_owned(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .default_headers(headers)
                 .build()
                 .unwrap(),
             cookies: BTreeMap::new(),
