@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 
 use lumio_core::Environment;
 use lumio_runtime::Deployment;
-use lumio_store::Change;
-use tokio::sync::broadcast::{self, error::RecvError};
-use tokio::sync::watch;
+use lumio_store::{Change, SyncedUpTo};
+use tokio::sync::broadcast;
 
 /// How long a cached entry is trusted without asking the store, should a notification be
 /// lost without the feed noticing.
@@ -38,8 +37,8 @@ pub(crate) struct ActiveDeployments {
     entries: Mutex<HashMap<Key, Cached>>,
     /// Bumped by every invalidation: an answer read before one is remembered as stale.
     generation: AtomicU64,
-    /// The newest feed barrier this cache has applied everything before.
-    synced: watch::Sender<u64>,
+    /// How far this cache has applied the feed.
+    synced: SyncedUpTo,
 }
 
 /// What the cache knows of a key.
@@ -86,26 +85,16 @@ impl ActiveDeployments {
     /// Waits until this cache has applied every change committed before the barrier
     /// `marker` was asked for; on a silent feed, distrusts every entry instead.
     pub(crate) async fn caught_up_to(&self, marker: u64) {
-        let mut synced = self.synced.subscribe();
-        let reached = tokio::time::timeout(SYNC_WAIT, synced.wait_for(|at| *at >= marker)).await;
-        if !matches!(reached, Ok(Ok(_))) {
+        if !self.synced.wait(marker, SYNC_WAIT).await {
             tracing::warn!("the change feed did not catch up in time; rechecking deployments");
             self.invalidate(|_| true);
         }
     }
 
     /// Applies the store's change feed until the store goes away.
-    pub(crate) fn follow(self: &Arc<Self>, mut feed: broadcast::Receiver<Change>) {
+    pub(crate) fn follow(self: &Arc<Self>, feed: broadcast::Receiver<Change>) {
         let cache = Arc::clone(self);
-        tokio::spawn(async move {
-            loop {
-                match feed.recv().await {
-                    Ok(change) => cache.apply(&change),
-                    Err(RecvError::Lagged(_)) => cache.apply(&Change::Everything),
-                    Err(RecvError::Closed) => break,
-                }
-            }
-        });
+        lumio_store::follow(feed, move |change| cache.apply(change));
     }
 
     fn apply(&self, change: &Change) {
@@ -115,13 +104,7 @@ impl ActiveDeployments {
                 environment,
             } => self.invalidate(|key| *key == (*extension_id, *environment)),
             Change::Everything => self.invalidate(|_| true),
-            Change::Synced(seq) => {
-                self.synced.send_if_modified(|at| {
-                    let newer = *seq > *at;
-                    *at = (*at).max(*seq);
-                    newer
-                });
-            }
+            Change::Synced(seq) => self.synced.reached(*seq),
             Change::Secret { .. } => {}
         }
     }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use lumio_audit::AuditWriter;
-use lumio_crypto::Keyring;
+use lumio_crypto::{Keyring, MasterKey};
 use lumio_store::{Grant, Store};
 use zeroize::Zeroizing;
 
@@ -68,11 +68,8 @@ async fn check_master_key(store: &dyn Store, keys: &Keyring) -> Result<KeyCheck,
         if lumio_crypto::verify_key_check(key, &sealed).is_ok() {
             return Ok(KeyCheck::Current);
         }
-        let previous = keys.previous().iter();
-        if previous
-            .into_iter()
-            .any(|old| lumio_crypto::verify_key_check(old, &sealed).is_ok())
-        {
+        let opens = |old: &MasterKey| lumio_crypto::verify_key_check(old, &sealed).is_ok();
+        if keys.previous().iter().any(opens) {
             return Ok(KeyCheck::Previous(sealed));
         }
         let expected = store.meta_get(KEY_ID).await?.unwrap_or_default();

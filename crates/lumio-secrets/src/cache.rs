@@ -12,9 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use lumio_core::{Environment, SecretValue};
-use lumio_store::{Change, Extension, SecretHead, TokenRecord};
-use tokio::sync::broadcast::{self, error::RecvError};
-use tokio::sync::watch;
+use lumio_store::{Change, Extension, SecretHead, SyncedUpTo, TokenRecord};
+use tokio::sync::broadcast;
 
 type SecretKey = (i64, Environment, String);
 
@@ -63,8 +62,8 @@ pub(crate) struct Caches {
     pub(crate) lists: GuardedMap<(i64, Environment), Arc<Vec<SecretHead>>>,
     pub(crate) extensions: GuardedMap<String, Extension>,
     pub(crate) tokens: GuardedMap<String, TokenRecord>,
-    /// The newest sync marker the feed has delivered (see `SecretsService::catch_up`).
-    pub(crate) synced: watch::Sender<u64>,
+    /// How far the feed has been applied (see `SecretsService::caught_up_to`).
+    pub(crate) synced: SyncedUpTo,
 }
 
 impl Default for Caches {
@@ -75,7 +74,7 @@ impl Default for Caches {
             lists: GuardedMap::new(),
             extensions: GuardedMap::new(),
             tokens: GuardedMap::new(),
-            synced: watch::channel(0).0,
+            synced: SyncedUpTo::default(),
         }
     }
 }
@@ -132,13 +131,7 @@ impl Caches {
             // Deployments are the actions service's to cache.
             Change::Deployment { .. } => {}
             // Everything before this marker was applied already, in feed order.
-            Change::Synced(seq) => {
-                self.synced.send_if_modified(|at| {
-                    let newer = *seq > *at;
-                    *at = (*at).max(*seq);
-                    newer
-                });
-            }
+            Change::Synced(seq) => self.synced.reached(*seq),
         }
     }
 
@@ -151,17 +144,8 @@ impl Caches {
     }
 
     /// Applies the store's change feed until the store goes away.
-    pub(crate) fn follow(self: &Arc<Self>, mut feed: broadcast::Receiver<Change>) {
+    pub(crate) fn follow(self: &Arc<Self>, feed: broadcast::Receiver<Change>) {
         let caches = Arc::clone(self);
-        tokio::spawn(async move {
-            loop {
-                match feed.recv().await {
-                    Ok(change) => caches.apply(&change),
-                    // Missed some: anything may be stale.
-                    Err(RecvError::Lagged(_)) => caches.apply(&Change::Everything),
-                    Err(RecvError::Closed) => break,
-                }
-            }
-        });
+        lumio_store::follow(feed, move |change| caches.apply(change));
     }
 }

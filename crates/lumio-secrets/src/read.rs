@@ -78,9 +78,7 @@ impl SecretsService {
     /// asked for, so the reads that follow see them. If the feed does not answer in time,
     /// the caches are dropped instead: reads then go to the store.
     pub async fn caught_up_to(&self, marker: u64) {
-        let mut synced = self.inner.cache.synced.subscribe();
-        let reached = tokio::time::timeout(SYNC_WAIT, synced.wait_for(|at| *at >= marker)).await;
-        if !matches!(reached, Ok(Ok(_))) {
+        if !self.inner.cache.synced.wait(marker, SYNC_WAIT).await {
             tracing::warn!("the change feed did not catch up in time; dropping cached secrets");
             self.inner.cache.apply(&lumio_store::Change::Everything);
         }

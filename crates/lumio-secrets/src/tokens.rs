@@ -85,15 +85,10 @@ impl SecretsService {
     /// Checks a bearer token. Every failure is the same `Unauthorized`.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, ServiceError> {
         let (id, secret) = split(token);
-        let record = match self.inner.cache.tokens.get(&id.to_owned()) {
-            Some(hit) => hit,
-            None => {
-                let found = self.inner.store.find_token(id).await?;
-                let record = found.ok_or(ServiceError::Unauthorized)?;
-                self.inner.cache.fill_token(record.clone());
-                record
-            }
-        };
+        let record = self
+            .token_record(id)
+            .await?
+            .ok_or(ServiceError::Unauthorized)?;
         let presented = hash_secret(secret);
         if bool::from(presented.ct_eq(&record.secret_hash)) {
             Ok(Principal {
@@ -108,20 +103,23 @@ impl SecretsService {
     /// Who the token with this id is, for a session that signed in with it earlier;
     /// `None` if no such token exists (any more).
     pub async fn principal_of(&self, token_id: &str) -> Result<Option<Principal>, ServiceError> {
-        let record = match self.inner.cache.tokens.get(&token_id.to_owned()) {
-            Some(hit) => hit,
-            None => match self.inner.store.find_token(token_id).await? {
-                Some(record) => {
-                    self.inner.cache.fill_token(record.clone());
-                    record
-                }
-                None => return Ok(None),
-            },
-        };
-        Ok(Some(Principal {
+        let record = self.token_record(token_id).await?;
+        Ok(record.map(|record| Principal {
             token_id: record.id,
             grant: record.grant,
         }))
+    }
+
+    /// A token's record by id, from cache when possible (records never change).
+    async fn token_record(&self, id: &str) -> Result<Option<TokenRecord>, ServiceError> {
+        if let Some(hit) = self.inner.cache.tokens.get(&id.to_owned()) {
+            return Ok(Some(hit));
+        }
+        let found = self.inner.store.find_token(id).await?;
+        if let Some(record) = &found {
+            self.inner.cache.fill_token(record.clone());
+        }
+        Ok(found)
     }
 
     /// Creates a token with `role` on `extension`. Admins, and owners of that extension.

@@ -1,7 +1,10 @@
 //! The in-process change feed every store owns.
 
+use std::time::Duration;
+
 use lumio_core::Environment;
-use tokio::sync::broadcast;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::watch;
 
 use crate::Change;
 
@@ -43,5 +46,50 @@ impl Feed {
             environment,
             name: name.to_owned(),
         });
+    }
+}
+
+/// Applies a store's change feed with `apply` until the store goes away. A receiver that
+/// fell behind may have missed anything, so it is handed [`Change::Everything`].
+///
+/// # Panics
+/// Outside a tokio runtime.
+pub fn follow(mut feed: broadcast::Receiver<Change>, apply: impl Fn(&Change) + Send + 'static) {
+    tokio::spawn(async move {
+        loop {
+            match feed.recv().await {
+                Ok(change) => apply(&change),
+                Err(RecvError::Lagged(_)) => apply(&Change::Everything),
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
+}
+
+/// The newest feed barrier ([`Change::Synced`]) a follower has applied everything before.
+pub struct SyncedUpTo(watch::Sender<u64>);
+
+impl Default for SyncedUpTo {
+    fn default() -> Self {
+        Self(watch::channel(0).0)
+    }
+}
+
+impl SyncedUpTo {
+    /// Records that the follower applied barrier `seq` (barriers may arrive out of order
+    /// across followers; the newest wins).
+    pub fn reached(&self, seq: u64) {
+        self.0.send_if_modified(|at| {
+            let newer = seq > *at;
+            *at = (*at).max(seq);
+            newer
+        });
+    }
+
+    /// Waits until barrier `marker` is reached; false if `within` runs out first.
+    pub async fn wait(&self, marker: u64, within: Duration) -> bool {
+        let mut synced = self.0.subscribe();
+        let reached = tokio::time::timeout(within, synced.wait_for(|at| *at >= marker)).await;
+        matches!(reached, Ok(Ok(_)))
     }
 }

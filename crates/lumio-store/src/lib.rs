@@ -16,6 +16,7 @@ mod sqlite;
 pub mod testing;
 
 pub use error::StoreError;
+pub use feed::{follow, SyncedUpTo};
 pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

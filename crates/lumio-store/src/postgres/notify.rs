@@ -129,10 +129,10 @@ impl Notifier {
         environment: Environment,
         name: &str,
     ) -> oneshot::Receiver<()> {
-        let payload = format!("{:x}:{extension_id}:{environment}:{name}", self.origin.0);
-        let echoed = self.echoes.expect(&payload);
-        self.push(payload);
-        echoed
+        self.echoed(format!(
+            "{:x}:{extension_id}:{environment}:{name}",
+            self.origin.0
+        ))
     }
 
     /// Queues a deployment's activation; completes like [`Self::secret`].
@@ -141,7 +141,14 @@ impl Notifier {
         extension_id: i64,
         environment: Environment,
     ) -> oneshot::Receiver<()> {
-        let payload = format!("{:x}:{DEPLOY}:{extension_id}:{environment}", self.origin.0);
+        self.echoed(format!(
+            "{:x}:{DEPLOY}:{extension_id}:{environment}",
+            self.origin.0
+        ))
+    }
+
+    /// Queues `payload`, with a receiver that completes when it is heard back.
+    fn echoed(&self, payload: String) -> oneshot::Receiver<()> {
         let echoed = self.echoes.expect(&payload);
         self.push(payload);
         echoed
