@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use aho_corasick::{AhoCorasick, MatchKind};
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use lumio_core::{SecretName, SecretValue};
@@ -32,16 +33,30 @@ const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 struct Forms {
     name: SecretName,
     raw: Zeroizing<String>,
-    /// Case-sensitive forms to look for and mask, longest first.
+    /// Case-sensitive forms: raw, JSON-escaped, base64.
     exact: Vec<Zeroizing<String>>,
-    /// Lowercase hex, matched against lowercased text.
-    hex: Zeroizing<String>,
+    /// Forms whose hex digits may be in either case: hex, percent-encodings.
+    any_case: Vec<Zeroizing<String>>,
+    /// Seen in the invocation's own arguments: the caller already knows the value, so it
+    /// is masked in logs but not a leak in the result (otherwise the guard would answer
+    /// "is my guess right?").
+    known_to_caller: bool,
+}
+
+/// One matcher over every form of every secret: each text is scanned once, however many
+/// secrets were read.
+struct Matcher {
+    exact: AhoCorasick,
+    exact_owner: Vec<usize>,
+    any_case: AhoCorasick,
+    any_case_owner: Vec<usize>,
 }
 
 /// The secrets read so far in one invocation, ready to be searched for.
 #[derive(Default)]
 pub struct LeakGuard {
     secrets: Vec<Forms>,
+    matcher: Option<Matcher>,
 }
 
 impl LeakGuard {
@@ -53,7 +68,24 @@ impl LeakGuard {
         for (name, value) in reads {
             guard.add(name, value.expose());
         }
+        guard.matcher = guard.build_matcher();
         guard
+    }
+
+    /// Marks the secrets whose values the caller itself sent in `args` (the invocation's
+    /// arguments): returning them is not a leak.
+    pub fn known_from(mut self, args_json: &str) -> Self {
+        if self.is_empty() {
+            return self;
+        }
+        let found = self.find_in_texts(
+            &with_unescaped(vec![Zeroizing::new(args_json.to_owned())]),
+            true,
+        );
+        for secret in &mut self.secrets {
+            secret.known_to_caller = found.contains(&secret.name);
+        }
+        self
     }
 
     fn add(&mut self, name: &SecretName, value: &str) {
@@ -63,17 +95,6 @@ impl LeakGuard {
         let mut exact = vec![Zeroizing::new(value.to_owned())];
         let json = serde_json::to_string(value).unwrap_or_default();
         exact.push(Zeroizing::new(json[1..json.len() - 1].to_owned()));
-        exact.push(Zeroizing::new(
-            utf8_percent_encode(value, URI_COMPONENT).to_string(),
-        ));
-        exact.push(Zeroizing::new(
-            utf8_percent_encode(value, NON_ALPHANUMERIC).to_string(),
-        ));
-        exact.push(Zeroizing::new(
-            utf8_percent_encode(value, URI_COMPONENT)
-                .to_string()
-                .replace("%20", "+"),
-        ));
         let shifts = if value.len() >= MIN_SHIFTED_BASE64_LEN {
             0..3
         } else {
@@ -83,18 +104,59 @@ impl LeakGuard {
             exact.push(base64_core(value.as_bytes(), shift, false));
             exact.push(base64_core(value.as_bytes(), shift, true));
         }
-        let hex = Zeroizing::new(hex::encode(value));
-        exact.push(Zeroizing::new(hex.to_uppercase()));
-        exact.push(hex.clone());
-        exact.sort_by_key(|form| std::cmp::Reverse(form.len()));
-        exact.dedup();
-        exact.retain(|form| !form.is_empty());
+        let any_case = vec![
+            Zeroizing::new(hex::encode(value)),
+            Zeroizing::new(utf8_percent_encode(value, URI_COMPONENT).to_string()),
+            Zeroizing::new(utf8_percent_encode(value, NON_ALPHANUMERIC).to_string()),
+            Zeroizing::new(
+                utf8_percent_encode(value, URI_COMPONENT)
+                    .to_string()
+                    .replace("%20", "+"),
+            ),
+        ];
+        let tidy = |mut forms: Vec<Zeroizing<String>>| {
+            forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+            forms.dedup();
+            forms.retain(|form| !form.is_empty());
+            forms
+        };
         self.secrets.push(Forms {
             name: name.clone(),
             raw: Zeroizing::new(value.to_owned()),
-            exact,
-            hex,
+            exact: tidy(exact),
+            any_case: tidy(any_case),
+            known_to_caller: false,
         });
+    }
+
+    fn build_matcher(&self) -> Option<Matcher> {
+        if self.secrets.is_empty() {
+            return None;
+        }
+        let build = |case_insensitive: bool, forms: &dyn Fn(&Forms) -> &Vec<Zeroizing<String>>| {
+            let mut patterns: Vec<&str> = Vec::new();
+            let mut owner = Vec::new();
+            for (i, secret) in self.secrets.iter().enumerate() {
+                for form in forms(secret) {
+                    patterns.push(form.as_str());
+                    owner.push(i);
+                }
+            }
+            let matcher = AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .ascii_case_insensitive(case_insensitive)
+                .build(&patterns)
+                .ok()?;
+            Some((matcher, owner))
+        };
+        let (exact, exact_owner) = build(false, &|f| &f.exact)?;
+        let (any_case, any_case_owner) = build(true, &|f| &f.any_case)?;
+        Some(Matcher {
+            exact,
+            exact_owner,
+            any_case,
+            any_case_owner,
+        })
     }
 
     /// True when no secret is guarded (nothing read, or only short values).
@@ -111,7 +173,7 @@ impl LeakGuard {
             serde_json::to_string(value).unwrap_or_default(),
         )];
         collect_strings(value, &mut texts);
-        self.find_in_texts(&with_unescaped(texts))
+        self.find_in_texts(&with_unescaped(texts), false)
     }
 
     /// Names of the secrets whose values appear in `text` in any guarded form.
@@ -119,56 +181,97 @@ impl LeakGuard {
         if self.is_empty() {
             return Vec::new();
         }
-        self.find_in_texts(&with_unescaped(vec![Zeroizing::new(text.to_owned())]))
+        self.find_in_texts(
+            &with_unescaped(vec![Zeroizing::new(text.to_owned())]),
+            false,
+        )
     }
 
-    fn find_in_texts(&self, texts: &[Zeroizing<String>]) -> Vec<SecretName> {
-        let lowered: Vec<Zeroizing<String>> = texts
-            .iter()
-            .map(|t| Zeroizing::new(t.to_lowercase()))
-            .collect();
-        // Any percent-encoding (lowercase hex, '+' for space, partial): decode and look again.
-        let decoded: Vec<Zeroizing<String>> = texts
-            .iter()
-            .filter(|t| t.contains('%') || t.contains('+'))
-            .flat_map(|t| {
-                let plus = t.replace('+', " ");
-                [
-                    Zeroizing::new(percent_decode_str(t).decode_utf8_lossy().into_owned()),
-                    Zeroizing::new(percent_decode_str(&plus).decode_utf8_lossy().into_owned()),
-                ]
-            })
-            .collect();
-        let mut found = Vec::new();
-        for secret in &self.secrets {
-            let hit = texts
-                .iter()
-                .any(|t| secret.exact.iter().any(|f| t.contains(f.as_str())))
-                || lowered.iter().any(|t| t.contains(secret.hex.as_str()))
-                || decoded.iter().any(|t| t.contains(secret.raw.as_str()));
-            if hit && !found.contains(&secret.name) {
-                found.push(secret.name.clone());
+    /// Indexes of the secrets found in `texts` (or in their percent-decoded forms).
+    fn find_in_texts(&self, texts: &[Zeroizing<String>], include_known: bool) -> Vec<SecretName> {
+        let Some(matcher) = &self.matcher else {
+            return Vec::new();
+        };
+        let mut hit = vec![false; self.secrets.len()];
+        let mut scan = |text: &str| {
+            for m in matcher.exact.find_overlapping_iter_or_leftmost(text) {
+                hit[matcher.exact_owner[m]] = true;
             }
+            for m in matcher.any_case.find_overlapping_iter_or_leftmost(text) {
+                hit[matcher.any_case_owner[m]] = true;
+            }
+        };
+        for text in texts {
+            scan(text);
+            // Any other percent-encoding ('+' for space, partial): decode and look again.
+            if text.contains('%') || text.contains('+') {
+                scan(&Zeroizing::new(
+                    percent_decode_str(text).decode_utf8_lossy().into_owned(),
+                ));
+                let plus = Zeroizing::new(text.replace('+', " "));
+                scan(&Zeroizing::new(
+                    percent_decode_str(&plus).decode_utf8_lossy().into_owned(),
+                ));
+            }
+        }
+        self.secrets
+            .iter()
+            .zip(hit)
+            .filter(|(secret, hit)| *hit && (include_known || !secret.known_to_caller))
+            .map(|(secret, _)| secret.name.clone())
+            .collect()
+    }
+
+    /// `text` with every guarded form of every secret replaced by `[REDACTED:NAME]`. A
+    /// form that cannot be cut out in place (nested escaping, partial percent-encoding)
+    /// withholds the whole text instead: what the guard would find is never shown.
+    pub fn mask(&self, text: &str) -> String {
+        let Some(matcher) = &self.matcher else {
+            return text.to_owned();
+        };
+        let label =
+            |owner: &[usize], i: usize| format!("[REDACTED:{}]", self.secrets[owner[i]].name);
+        let exact_labels: Vec<String> = (0..matcher.exact_owner.len())
+            .map(|i| label(&matcher.exact_owner, i))
+            .collect();
+        let any_case_labels: Vec<String> = (0..matcher.any_case_owner.len())
+            .map(|i| label(&matcher.any_case_owner, i))
+            .collect();
+        let once = Zeroizing::new(matcher.exact.replace_all(text, &exact_labels));
+        let masked = matcher.any_case.replace_all(&once, &any_case_labels);
+        let left = self.find_in_texts(&with_unescaped(vec![Zeroizing::new(masked.clone())]), true);
+        if left.is_empty() {
+            return masked;
+        }
+        let names: Vec<&str> = left.iter().map(SecretName::as_str).collect();
+        format!(
+            "[REDACTED:{}: withheld, it holds a secret's value in a form that cannot be masked in place]",
+            names.join(",")
+        )
+    }
+}
+
+/// Leftmost-longest matching reports non-overlapping matches; a secret hidden inside a
+/// longer match of another is found when that other match is scanned again from its
+/// second byte. In practice forms of different secrets rarely overlap, so this looks
+/// past each match only where one was found.
+trait FindAll {
+    fn find_overlapping_iter_or_leftmost(&self, text: &str) -> Vec<usize>;
+}
+
+impl FindAll for AhoCorasick {
+    fn find_overlapping_iter_or_leftmost(&self, text: &str) -> Vec<usize> {
+        let mut found = Vec::new();
+        let mut from = 0;
+        while from < text.len() {
+            let Some(m) = self.find(aho_corasick::Input::new(text).range(from..)) else {
+                break;
+            };
+            found.push(m.pattern().as_usize());
+            // Look again one byte after the start: another secret's form may begin inside.
+            from = m.start() + 1;
         }
         found
-    }
-
-    /// `text` with every guarded form of every secret replaced by `[REDACTED:NAME]`.
-    pub fn mask(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for secret in &self.secrets {
-            let label = format!("[REDACTED:{}]", secret.name);
-            for form in &secret.exact {
-                if out.contains(form.as_str()) {
-                    let masked = out.replace(form.as_str(), &label);
-                    Zeroizing::new(std::mem::replace(&mut out, masked));
-                }
-            }
-            if out.to_lowercase().contains(secret.hex.as_str()) {
-                out = mask_hex_any_case(&out, &secret.hex, &label);
-            }
-        }
-        out
     }
 }
 
@@ -254,20 +357,6 @@ fn collect_strings(value: &serde_json::Value, out: &mut Vec<Zeroizing<String>>) 
         }
         _ => {}
     }
-}
-
-/// Replaces hex in mixed case; hex digits are ASCII, so byte offsets line up.
-fn mask_hex_any_case(text: &str, hex_lower: &str, label: &str) -> String {
-    let lower = Zeroizing::new(text.to_ascii_lowercase());
-    let mut out = String::with_capacity(text.len());
-    let mut rest = 0;
-    while let Some(pos) = lower[rest..].find(hex_lower) {
-        out.push_str(&text[rest..rest + pos]);
-        out.push_str(label);
-        rest += pos + hex_lower.len();
-    }
-    out.push_str(&text[rest..]);
-    out
 }
 
 #[cfg(test)]

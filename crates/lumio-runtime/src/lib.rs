@@ -1,6 +1,7 @@
 //! Lumio's action runtime: deploys an extension's `server/*.ts` (TypeScript stripped with
-//! oxc) and runs its actions in fresh QuickJS contexts on a pool of worker threads, with
-//! `ctx.secrets.get`, `ctx.fetch` and `console`.
+//! oxc) and runs its actions, each in a QuickJS runtime of its own, on a pool of worker
+//! threads, with `ctx.secrets.get`, `ctx.fetch`, timers and `console`. An invocation
+//! awaiting host I/O is parked and its worker runs others meanwhile.
 //!
 //! Architecture Invariant: this crate knows nothing of stores, tokens or HTTP routes. It
 //! reads secrets and waits for audit durability only through [`Host`], which the server
@@ -14,6 +15,7 @@
 mod compile;
 mod error;
 mod fetch;
+mod gate;
 mod host;
 mod invocation;
 mod leak_guard;
@@ -21,13 +23,14 @@ mod limits;
 mod pool;
 mod sandbox;
 mod validate;
+mod worker;
 
 pub use compile::{compile, compile_with_limits, ActionInfo, Deployment};
 pub use error::{DeployError, RuntimeError};
 pub use host::{Host, HostError};
 pub use invocation::{ActionError, ConsoleLine, ErrorCode, Invocation, LogLevel};
 pub use leak_guard::MIN_GUARDED_LEN;
-pub use limits::{RuntimeLimits, RuntimeOptions, DEFAULT_QUEUE_CAPACITY};
+pub use limits::{RuntimeLimits, RuntimeOptions, DEFAULT_MAX_INFLIGHT};
 pub use pool::Runtime;
 pub use validate::Validator;
 

@@ -23,6 +23,8 @@ pub struct RuntimeLimits {
     pub max_secret_gets: u32,
     /// Most `console.*` output kept per invocation, in bytes.
     pub max_console_bytes: usize,
+    /// Largest return value, as JSON text; the leak guard scans all of it.
+    pub max_result_bytes: usize,
     /// Lets `ctx.fetch` reach private, loopback and link-local addresses
     /// (`--allow-private-fetch`: tests and local development).
     pub allow_private_fetch: bool,
@@ -39,14 +41,17 @@ impl Default for RuntimeLimits {
             fetch_max_response_bytes: 5 << 20,
             max_secret_gets: 10_000,
             max_console_bytes: 64 << 10,
+            max_result_bytes: 4 << 20,
             allow_private_fetch: false,
         }
     }
 }
 
-/// Waiting invocations when [`RuntimeOptions::queue_capacity`] is 0: at ~130 µs a no-op
-/// invocation, a full queue drains in well under a second on two workers.
-pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
+/// Invocations in flight (queued, running or parked) when [`RuntimeOptions::max_inflight`]
+/// is 0. A parked invocation holds its own QuickJS runtime and context, measured at about
+/// 190 KiB for the seed's action awaiting a fetch (`docs/benchmarks.md`), so 4,096 of them
+/// take about 800 MiB.
+pub const DEFAULT_MAX_INFLIGHT: usize = 4096;
 
 /// How a [`crate::Runtime`] is set up.
 #[derive(Debug, Clone, Default)]
@@ -55,9 +60,10 @@ pub struct RuntimeOptions {
     pub limits: RuntimeLimits,
     /// Worker threads; 0 means one per CPU.
     pub workers: usize,
-    /// Most invocations waiting for a worker; beyond it an invocation fails at once with
-    /// `overloaded` rather than queueing without bound. 0 means [`DEFAULT_QUEUE_CAPACITY`].
-    pub queue_capacity: usize,
+    /// Most invocations in flight (waiting for a worker, running, or parked on I/O);
+    /// beyond it an invocation fails at once with `overloaded` rather than growing memory
+    /// without bound. 0 means [`DEFAULT_MAX_INFLIGHT`].
+    pub max_inflight: usize,
     /// Fixed DNS answers for `ctx.fetch` (like `curl --resolve`), for tests and local
     /// development. The private-address check still applies to them.
     pub fetch_resolve: Vec<(String, SocketAddr)>,

@@ -1,9 +1,8 @@
-//! The worker pool: N OS threads, each owning a QuickJS runtime. Invocations queue on one
-//! channel; a worker blocks only its own thread (synchronous `ctx.secrets.get`, waiting for
-//! a fetch), never the async callers.
+//! The runtime: a pool of worker threads, each with many invocations in flight, behind
+//! one bound on invocations in flight per server.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::thread;
 
 use serde_json::Value;
@@ -12,28 +11,23 @@ use tokio::sync::oneshot;
 use crate::compile::Deployment;
 use crate::error::RuntimeError;
 use crate::fetch::Fetcher;
+use crate::gate::Gate;
 use crate::host::Host;
 use crate::invocation::{ActionError, ConsoleLine, ErrorCode, Invocation, LogLevel};
-use crate::limits::{RuntimeLimits, RuntimeOptions, DEFAULT_QUEUE_CAPACITY};
-use crate::sandbox::{self, Engine, Entry, Finished, Services};
+use crate::limits::{RuntimeLimits, RuntimeOptions, DEFAULT_MAX_INFLIGHT};
+use crate::sandbox::{compile_sdk, Finished, Job, Services};
 use crate::validate::check_args;
+use crate::worker::{Event, Queued, Worker, WorkerHandle};
 
 /// Native stack beyond the JavaScript stack limit, for QuickJS and Rust frames.
 const NATIVE_STACK_HEADROOM: usize = 4 << 20;
 
-struct Job {
-    deployment: Arc<Deployment>,
-    action: String,
-    args_json: String,
-    host: Arc<dyn Host>,
-    reply: oneshot::Sender<Finished>,
-}
-
 /// Runs actions. Cheap to share behind an `Arc`; dropping it stops the workers once the
-/// queued invocations are done.
+/// invocations in flight are done.
 pub struct Runtime {
-    jobs: mpsc::SyncSender<Job>,
-    queue_capacity: usize,
+    workers_handles: Vec<WorkerHandle>,
+    next: std::sync::atomic::AtomicUsize,
+    gate: Arc<Gate>,
     limits: RuntimeLimits,
     workers: usize,
 }
@@ -56,29 +50,34 @@ impl Runtime {
             0 => thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         };
+        let max_inflight = match options.max_inflight {
+            0 => DEFAULT_MAX_INFLIGHT,
+            n => n,
+        };
         let services = Arc::new(Services {
             fetcher: Arc::new(fetcher),
             tokio,
             limits: limits.clone(),
         });
-        let queue_capacity = match options.queue_capacity {
-            0 => DEFAULT_QUEUE_CAPACITY,
-            n => n,
-        };
-        let (jobs, queue) = mpsc::sync_channel::<Job>(queue_capacity);
-        let queue = Arc::new(Mutex::new(queue));
+        // Compiled once; every invocation's context loads the bytecode.
+        let sdk = compile_sdk().map_err(|e| RuntimeError::Thread(e.to_string()))?;
+        // The channels are unbounded: the gate bounds what can be queued.
+        let mut handles = Vec::with_capacity(workers);
         for n in 0..workers {
-            let queue = queue.clone();
-            let services = services.clone();
+            let (handle, rx) = Worker::channel();
+            let worker_handle = handle.clone();
+            let (services, sdk) = (services.clone(), sdk.clone());
             thread::Builder::new()
                 .name(format!("lumio-js-{n}"))
                 .stack_size(limits.stack_bytes + NATIVE_STACK_HEADROOM)
-                .spawn(move || worker(&queue, &services))
+                .spawn(move || Worker::new(&worker_handle, rx, services, sdk).run())
                 .map_err(|e| RuntimeError::Thread(e.to_string()))?;
+            handles.push(handle);
         }
         Ok(Self {
-            jobs,
-            queue_capacity,
+            workers_handles: handles,
+            next: Default::default(),
+            gate: Gate::new(max_inflight),
             limits,
             workers,
         })
@@ -94,6 +93,31 @@ impl Runtime {
         self.workers
     }
 
+    /// Hands an invocation to the least loaded worker (ties in turn).
+    fn dispatch(&self, queued: Queued) -> Result<(), ()> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.workers_handles.len();
+        let chosen = (0..n)
+            .map(|i| &self.workers_handles[(start + i) % n])
+            .min_by_key(|w| w.load.rank())
+            .ok_or(())?;
+        chosen.load.queued();
+        chosen
+            .tx
+            .send(Event::Job(queued))
+            .map_err(|_| chosen.load.unqueued())
+    }
+
+    /// Invocations in flight now (queued, running or parked).
+    pub fn in_flight(&self) -> usize {
+        self.gate.in_flight()
+    }
+
+    /// Most invocations in flight at once.
+    pub fn max_inflight(&self) -> usize {
+        self.gate.max()
+    }
+
     /// Runs `action` (`module:export`) of `deployment` with `args` in a fresh context.
     ///
     /// Arguments are checked against the action's validators first. If the action read a
@@ -107,14 +131,11 @@ impl Runtime {
         args: Value,
         host: Arc<dyn Host>,
     ) -> Invocation {
+        // Unknown actions are answered like a missing extension: no list of what exists.
         let Some(info) = deployment.action(action) else {
-            let known: Vec<&str> = deployment.action_names().collect();
             return Invocation::failed(ActionError::new(
                 ErrorCode::NotFound,
-                format!(
-                    "no action named {action:?}; this deployment has {}",
-                    known.join(", ")
-                ),
+                format!("no action {action:?} is deployed here; deploy with `lumio deploy` and call it as module:export"),
             ));
         };
         if let Err(message) = check_args(&info.args, &args) {
@@ -125,31 +146,28 @@ impl Runtime {
         } else {
             args
         };
+        let Some(permit) = self.gate.try_enter() else {
+            return Invocation::failed(ActionError::new(
+                ErrorCode::Overloaded,
+                format!(
+                    "the server already has {} invocations in flight; retry shortly",
+                    self.gate.max()
+                ),
+            ));
+        };
         let (reply, finished) = oneshot::channel();
         let job = Job {
+            module: info.module.clone(),
+            export: info.export.clone(),
             deployment,
-            action: action.to_owned(),
             args_json: args.to_string(),
             host: host.clone(),
-            reply,
         };
-        match self.jobs.try_send(job) {
-            Ok(()) => {}
-            Err(mpsc::TrySendError::Full(_)) => {
-                return Invocation::failed(ActionError::new(
-                    ErrorCode::Overloaded,
-                    format!(
-                        "the server already has {} invocations waiting for a worker; retry shortly",
-                        self.queue_capacity
-                    ),
-                ))
-            }
-            Err(mpsc::TrySendError::Disconnected(_)) => {
-                return Invocation::failed(ActionError::new(
-                    ErrorCode::Internal,
-                    "the action runtime has stopped",
-                ))
-            }
+        if self.dispatch(Queued { job, reply, permit }).is_err() {
+            return Invocation::failed(ActionError::new(
+                ErrorCode::Internal,
+                "the action runtime has stopped",
+            ));
         }
         let Ok(finished) = finished.await else {
             return Invocation::failed(ActionError::new(
@@ -161,13 +179,25 @@ impl Runtime {
     }
 }
 
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        for worker in &self.workers_handles {
+            let _ = worker.tx.send(Event::Shutdown);
+        }
+    }
+}
+
 /// Waits for the audit records of the invocation's reads; only then lets its output go.
 async fn release(finished: Finished, host: &dyn Host) -> Invocation {
     let mut invocation = finished.invocation;
     let Some(ticket) = finished.durable_up_to else {
+        cancel(finished.in_flight);
         return invocation;
     };
-    if let Err(err) = host.audit_durable(ticket).await {
+    let durable = host.audit_durable(ticket).await;
+    // Fetches still open are cut only now: when they are cut says nothing of the action.
+    cancel(finished.in_flight);
+    if let Err(err) = durable {
         invocation.result = Err(ActionError::new(
             ErrorCode::AuditUnavailable,
             err.to_string(),
@@ -185,51 +215,8 @@ fn withheld() -> ConsoleLine {
     }
 }
 
-fn worker(queue: &Mutex<mpsc::Receiver<Job>>, services: &Arc<Services>) {
-    let mut engine: Option<Engine> = None;
-    loop {
-        // Hold the lock only while taking one job.
-        let job = match queue.lock() {
-            Ok(queue) => queue.recv(),
-            Err(_) => return,
-        };
-        let Ok(job) = job else { return };
-        let Job {
-            deployment,
-            action,
-            args_json,
-            host,
-            reply,
-        } = job;
-        let finished = catch_unwind(AssertUnwindSafe(|| {
-            let engine = match &mut engine {
-                Some(engine) => engine,
-                slot => slot.insert(Engine::new(&services.limits).ok()?),
-            };
-            let info = deployment.action(&action)?;
-            let entry = Entry {
-                modules: &deployment.modules,
-                module: &info.module,
-                export: &info.export,
-                args_json,
-            };
-            Some(sandbox::execute(engine, services, &entry, host))
-        }));
-        match finished {
-            Ok(Some(finished)) => {
-                let poisoned = finished.poisoned;
-                let _ = reply.send(finished);
-                if poisoned {
-                    // A runtime that hit a hard limit is replaced, not trusted again.
-                    engine = None;
-                } else if let Some(engine) = &engine {
-                    // Free the invocation's context now that the caller has its reply.
-                    engine.collect();
-                }
-            }
-            // A panic or a runtime that could not start: drop it and the reply (the caller
-            // reports an internal error), keep serving.
-            _ => engine = None,
-        }
+fn cancel(fetches: Vec<tokio::task::AbortHandle>) {
+    for fetch in fetches {
+        fetch.abort();
     }
 }

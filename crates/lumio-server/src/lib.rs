@@ -39,6 +39,9 @@ pub struct ServerConfig {
     pub previous_master_key_files: Vec<PathBuf>,
     /// Lets `ctx.fetch` reach private, loopback and link-local addresses.
     pub allow_private_fetch: bool,
+    /// Most action invocations in flight (queued, running or awaiting I/O); 0 means the
+    /// runtime's default.
+    pub max_inflight_actions: usize,
 }
 
 impl ServerConfig {
@@ -51,6 +54,7 @@ impl ServerConfig {
             master_key_file: None,
             previous_master_key_files: Vec::new(),
             allow_private_fetch: false,
+            max_inflight_actions: 0,
         }
     }
 }

@@ -89,6 +89,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         boot.service.clone(),
         RuntimeOptions {
             limits,
+            max_inflight: config.max_inflight_actions,
             ..RuntimeOptions::default()
         },
     )?;

@@ -73,6 +73,11 @@ pub struct ServerArgs {
     /// Let `ctx.fetch` reach private, loopback and link-local addresses (local development).
     #[arg(long)]
     pub allow_private_fetch: bool,
+    /// Most action invocations in flight at once (queued, running or awaiting a fetch or
+    /// timer); beyond it a call answers 503 `overloaded` at once [default: 4096, about
+    /// 800 MiB of parked invocations].
+    #[arg(long, env = "LUMIO_MAX_INFLIGHT_ACTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_inflight_actions: Option<u32>,
 }
 
 /// Where the server is and who we are to it.

@@ -73,6 +73,7 @@ async fn start(
         master_key_file,
         previous_master_key_files: Vec::new(),
         allow_private_fetch: true,
+        max_inflight_actions: 0,
     };
     let server = lumio_server::start(config).await.expect("server starts");
     // A second server on a used store writes no token file; `spawn_second` fills it in.

@@ -124,7 +124,10 @@ pub fn compile_with_limits(
             },
             Failure::Stopped(error) => error.message,
         };
-        DeployError::Evaluation { file, message }
+        DeployError::Evaluation {
+            file,
+            message: crate::sandbox::clip(message),
+        }
     })?;
     let mut actions = BTreeMap::new();
     for FoundAction {

@@ -1,36 +1,37 @@
-//! CPU-time accounting for the interrupt handler: a budget that pauses while the worker
-//! waits for `ctx.fetch` (waiting is not computing).
+//! CPU-time accounting for one invocation's interrupt handler. Time counts only while the
+//! worker runs this invocation's JavaScript: a parked invocation (awaiting `ctx.fetch`, a
+//! timer or the audit log) uses none, and other invocations on the worker never draw on it.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-/// The running invocation's CPU-time budget.
-#[derive(Default)]
+/// One invocation's CPU-time budget.
 pub struct Clock {
-    ends_at: Cell<Option<Instant>>,
-    paused_at: Cell<Option<Instant>>,
+    budget: Duration,
+    used: Cell<Duration>,
+    running_since: Cell<Option<Instant>>,
     fired: Cell<bool>,
 }
 
 impl Clock {
-    pub fn start(&self, budget: Duration) {
-        self.ends_at.set(Some(Instant::now() + budget));
-        self.paused_at.set(None);
-        self.fired.set(false);
+    pub fn new(budget: Duration) -> Self {
+        Self {
+            budget,
+            used: Cell::new(Duration::ZERO),
+            running_since: Cell::new(None),
+            fired: Cell::new(false),
+        }
     }
 
-    pub fn stop(&self) {
-        self.ends_at.set(None);
-        self.paused_at.set(None);
+    /// The worker starts (or resumes) running this invocation's JavaScript.
+    pub fn enter(&self) {
+        self.running_since.set(Some(Instant::now()));
     }
 
-    pub fn pause(&self) {
-        self.paused_at.set(Some(Instant::now()));
-    }
-
-    pub fn resume(&self) {
-        if let (Some(paused), Some(ends)) = (self.paused_at.take(), self.ends_at.get()) {
-            self.ends_at.set(Some(ends + paused.elapsed()));
+    /// The worker stops running it (it parked or finished).
+    pub fn leave(&self) {
+        if let Some(since) = self.running_since.take() {
+            self.used.set(self.used.get() + since.elapsed());
         }
     }
 
@@ -39,16 +40,17 @@ impl Clock {
         if self.fired.get() {
             return true;
         }
-        match self.ends_at.get() {
-            Some(ends) if self.paused_at.get().is_none() && Instant::now() >= ends => {
-                self.fired.set(true);
-                true
-            }
-            _ => false,
+        let running = self
+            .running_since
+            .get()
+            .map_or(Duration::ZERO, |s| s.elapsed());
+        if self.used.get() + running >= self.budget {
+            self.fired.set(true);
         }
+        self.fired.get()
     }
 
-    /// Whether the budget ran out during this invocation.
+    /// Whether the budget ran out.
     pub fn fired(&self) -> bool {
         self.fired.get()
     }

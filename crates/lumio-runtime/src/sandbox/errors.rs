@@ -7,7 +7,8 @@ use rquickjs::{Object, Value};
 use crate::compile::CompiledModule;
 use crate::invocation::{ActionError, ErrorCode};
 
-/// Longest error message passed on to the caller.
+/// Longest error message passed on to the caller (cut only after the leak guard has read
+/// the whole message: a cut could split a secret's value so the guard misses it).
 const MAX_MESSAGE: usize = 4096;
 
 /// A thrown value, read out of the context.
@@ -20,7 +21,7 @@ pub struct Thrown {
 pub fn read_thrown(value: &Value<'_>, modules: &BTreeMap<String, CompiledModule>) -> Thrown {
     let Some(obj) = value.as_object() else {
         return Thrown {
-            error: ActionError::new(ErrorCode::ActionError, clip(describe_primitive(value))),
+            error: ActionError::new(ErrorCode::ActionError, describe_primitive(value)),
             stack: None,
         };
     };
@@ -42,7 +43,7 @@ pub fn read_thrown(value: &Value<'_>, modules: &BTreeMap<String, CompiledModule>
             .and_then(|s| s.to_string().ok())
             .unwrap_or_else(|| "a non-Error value was thrown".into());
         return Thrown {
-            error: ActionError::new(ErrorCode::ActionError, clip(text)),
+            error: ActionError::new(ErrorCode::ActionError, text),
             stack,
         };
     };
@@ -63,7 +64,7 @@ pub fn read_thrown(value: &Value<'_>, modules: &BTreeMap<String, CompiledModule>
         ErrorCode::StackOverflow => {
             "Maximum call stack size exceeded: the action recursed too deeply".to_owned()
         }
-        _ => clip(message),
+        _ => message,
     };
     Thrown {
         error: ActionError::new(code, message),
@@ -91,7 +92,7 @@ fn describe_primitive(value: &Value<'_>) -> String {
         .unwrap_or_else(|| "undefined was thrown".into())
 }
 
-fn clip(mut message: String) -> String {
+pub fn clip(mut message: String) -> String {
     if message.len() > MAX_MESSAGE {
         let mut cut = MAX_MESSAGE;
         while !message.is_char_boundary(cut) {

@@ -5,49 +5,56 @@ mod clock;
 mod engine;
 mod errors;
 mod globals;
+mod live;
 mod loader;
 mod natives;
+mod quickjs;
 mod response;
 mod state;
-
-use std::rc::Rc;
-use std::sync::{mpsc, Arc};
-use std::time::Instant;
+mod timers;
 
 use lumio_audit::Ticket;
 
-pub use engine::{Engine, Entry, Failure, FoundAction};
+pub use engine::{compile_sdk, Engine, FoundAction};
+pub use errors::clip;
+pub use live::{Job, Live, Progress};
 pub use loader::SDK_JS;
-pub use state::Services;
+pub use quickjs::Failure;
+pub use state::{Services, Wake, Waker};
 
-use crate::host::Host;
 use crate::invocation::{ActionError, ConsoleLine, ErrorCode, Invocation};
 use crate::leak_guard::LeakGuard;
 
 /// An invocation that ran; `durable_up_to` is the audit ticket that must be committed
-/// before anything in `invocation` is handed out.
+/// before anything in `invocation` is handed out, and `in_flight` the fetches to cancel
+/// once that is settled.
 pub struct Finished {
     pub invocation: Invocation,
     pub durable_up_to: Option<Ticket>,
-    pub poisoned: bool,
+    pub in_flight: Vec<tokio::task::AbortHandle>,
 }
 
-/// Runs `entry` on `engine` and applies the leak guard and console masking.
-pub fn execute(
-    engine: &Engine,
-    services: &Arc<Services>,
-    entry: &Entry<'_>,
-    host: Arc<dyn Host>,
-) -> Finished {
-    let started = Instant::now();
-    let (done_tx, done_rx) = mpsc::channel();
-    let state = Rc::new(state::InvocationState::new(host, services.clone(), done_tx));
-    let output = engine.run(entry, &state, &done_rx);
+impl Finished {
+    /// An invocation that could not even start.
+    pub fn failed(error: ActionError) -> Self {
+        Self {
+            invocation: Invocation::failed(error),
+            durable_up_to: None,
+            in_flight: Vec::new(),
+        }
+    }
+}
 
+/// Decides what of a finished invocation may leave: the leak guard on its result and
+/// error message, masked console output and stack, and the audit ticket to wait for. The
+/// scan runs on the invocation's CPU-time budget.
+pub fn conclude(live: &Live, result: Result<serde_json::Value, Failure>) -> Finished {
+    let state = &live.state;
+    live.clock.enter();
     let reads = state.reads.borrow();
-    let guard = LeakGuard::new(reads.iter().map(|(n, v)| (n, v)));
+    let guard = LeakGuard::new(reads.iter().map(|(n, v)| (n, v))).known_from(live.args_json());
     let mut leak_blocked = Vec::new();
-    let (result, stack) = match output.result {
+    let (mut result, stack) = match result {
         Ok(value) => {
             leak_blocked = guard.find_in_json(&value);
             match leak_blocked.first() {
@@ -57,24 +64,27 @@ pub fn execute(
         }
         Err(Failure::Stopped(error)) => (Err(error), None),
         Err(Failure::Thrown(thrown)) => {
-            // A thrown message reaches the caller too: guard it like a return value.
+            // A thrown message reaches the caller too: guard it whole, like a return
+            // value, and only then cut it to length.
             leak_blocked = guard.find_in_text(&thrown.error.message);
             let stack = thrown.stack.map(|s| guard.mask(&s));
             match leak_blocked.first() {
                 Some(name) => (Err(leak_error(name.as_str(), "error message")), stack),
-                None => (Err(thrown.error), stack),
+                None => (Err(platform_codes_only(state, thrown.error)), stack),
             }
         }
     };
-    let console = state
-        .console
-        .borrow()
-        .iter()
-        .map(|(level, text)| ConsoleLine {
-            level: *level,
-            text: guard.mask(text),
-        })
-        .collect();
+    let console = masked_console(state, &guard);
+    live.clock.leave();
+    if live.clock.check() && result.is_ok() {
+        result = Err(ActionError::new(
+            ErrorCode::Timeout,
+            format!(
+                "the action ran longer than its CPU-time limit of {} ms, counting the leak guard's scan of its result",
+                state.services.limits.cpu_time.as_millis()
+            ),
+        ));
+    }
     let durable_up_to = if state.value_read.get() {
         state.last_ticket.get()
     } else {
@@ -87,11 +97,63 @@ pub fn execute(
             stack,
             leak_blocked,
             secret_gets: state.gets.get(),
-            duration: started.elapsed(),
+            duration: live.started.elapsed(),
         },
         durable_up_to,
-        poisoned: output.poisoned,
+        in_flight: state.release_js(),
     }
+}
+
+/// A thrown error keeps a platform code (`audit_unavailable`, `limit_exceeded`,
+/// `fetch_refused`) only if the platform threw it; the message is cut to length.
+fn platform_codes_only(state: &state::InvocationState, error: ActionError) -> ActionError {
+    let platform = matches!(
+        error.code,
+        ErrorCode::AuditUnavailable | ErrorCode::LimitExceeded | ErrorCode::FetchRefused
+    );
+    let code = if platform && !state.is_platform_error(error.code.as_str(), &error.message) {
+        ErrorCode::ActionError
+    } else {
+        error.code
+    };
+    ActionError::new(code, errors::clip(error.message))
+}
+
+/// Console lines with every guarded form masked, then cut to the output budget.
+fn masked_console(state: &state::InvocationState, guard: &LeakGuard) -> Vec<ConsoleLine> {
+    let mut left = state.services.limits.max_console_bytes;
+    let mut lines = Vec::new();
+    let mut cut = state.console_cut();
+    for (level, text) in state.console.borrow().iter() {
+        if left == 0 {
+            cut = true;
+            break;
+        }
+        let mut text = guard.mask(text);
+        if text.len() > left {
+            let mut at = left;
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            text.truncate(at);
+            cut = true;
+        }
+        left -= text.len();
+        lines.push(ConsoleLine {
+            level: *level,
+            text,
+        });
+    }
+    if cut {
+        lines.push(ConsoleLine {
+            level: crate::invocation::LogLevel::Warn,
+            text: format!(
+                "[console output truncated: the limit of {} bytes was reached]",
+                state.services.limits.max_console_bytes
+            ),
+        });
+    }
+    lines
 }
 
 fn leak_error(name: &str, place: &str) -> ActionError {

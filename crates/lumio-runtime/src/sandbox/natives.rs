@@ -2,6 +2,7 @@
 //! gets. All native: a fresh context parses no glue code.
 
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 
 use lumio_core::SecretName;
 use rquickjs::function::Opt;
@@ -9,13 +10,16 @@ use rquickjs::{Ctx, Exception, Function, IntoJs, Object, Persistent, Result, Val
 
 use super::globals;
 use super::response;
-use super::state::{FetchDone, FetchFailure, InvocationState};
+use super::state::{FetchDone, FetchFailure, InvocationState, Wake};
+use super::timers;
 use crate::fetch::{FetchError, FetchRequest};
 use crate::host::HostError;
+use crate::worker::Event;
 
-/// Installs `console`, `btoa` and `atob`, and returns the handler's `ctx`.
+/// Installs `console`, `btoa`, `atob` and the timers, and returns the handler's `ctx`.
 pub fn install<'js>(ctx: &Ctx<'js>, state: &Rc<InvocationState>) -> Result<Object<'js>> {
     globals::install(ctx, state)?;
+    timers::install(ctx, state)?;
 
     let st = state.clone();
     let get = move |ctx: Ctx<'js>, name: Value<'js>| match name.as_string() {
@@ -45,8 +49,16 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &Rc<InvocationState>) -> Result<Objec
     Ok(js_ctx)
 }
 
-/// Throws a JS `Error` with a `code` the runtime maps to an [`crate::ErrorCode`].
-pub fn throw_coded(ctx: &Ctx<'_>, code: &str, message: &str) -> rquickjs::Error {
+/// Throws a JS `Error` with a `code` the runtime maps to an [`crate::ErrorCode`], and
+/// remembers it as the platform's: a script setting the same `code` on its own error
+/// gets `action_error`, since only the platform reports platform failures.
+pub fn throw_coded(
+    ctx: &Ctx<'_>,
+    state: &InvocationState,
+    code: &str,
+    message: &str,
+) -> rquickjs::Error {
+    state.platform_error(code, message);
     match Exception::from_message(ctx.clone(), message) {
         Ok(error) => {
             let _ = error.as_object().set("code", code);
@@ -63,7 +75,7 @@ fn secret_get<'js>(ctx: &Ctx<'js>, state: &InvocationState, name: &str) -> Resul
         let message = format!(
             "ctx.secrets.get was called more than {limit} times in one invocation; read each secret once and reuse the value"
         );
-        return Err(throw_coded(ctx, "limit_exceeded", &message));
+        return Err(throw_coded(ctx, state, "limit_exceeded", &message));
     }
     state.gets.set(gets + 1);
     let name = SecretName::parse(name).map_err(|e| Exception::throw_type(ctx, &e.to_string()))?;
@@ -79,9 +91,12 @@ fn secret_get<'js>(ctx: &Ctx<'js>, state: &InvocationState, name: &str) -> Resul
                 None => Ok(Value::new_null(ctx.clone())),
             }
         }
-        Err(HostError::AuditUnavailable(err)) => {
-            Err(throw_coded(ctx, "audit_unavailable", &err.to_string()))
-        }
+        Err(HostError::AuditUnavailable(err)) => Err(throw_coded(
+            ctx,
+            state,
+            "audit_unavailable",
+            &err.to_string(),
+        )),
         Err(err) => Err(Exception::throw_message(
             ctx,
             &format!("ctx.secrets.get({name}) failed: {err}"),
@@ -104,7 +119,8 @@ fn start_fetch<'js>(
     };
     let host = state.host.clone();
     let fetcher = state.services.fetcher.clone();
-    let tx = state.done_tx.clone();
+    let waker = state.waker.clone();
+    let ended = state.ended.clone();
     let task = state.services.tokio.spawn(async move {
         let result = async {
             if let Some(ticket) = durable_up_to {
@@ -112,10 +128,19 @@ fn start_fetch<'js>(
                     .await
                     .map_err(|e| FetchFailure::Audit(e.to_string()))?;
             }
+            if ended.load(Ordering::Acquire) {
+                return Err(FetchFailure::Fetch(FetchError::Failed(
+                    "the invocation ended before the request was sent".into(),
+                )));
+            }
             fetcher.fetch(request).await.map_err(FetchFailure::Fetch)
         }
         .await;
-        let _ = tx.send(FetchDone { id, result });
+        // The worker may have ended the invocation meanwhile; then nobody listens.
+        let _ = waker.tx.send(Event::Wake(Wake {
+            slot: waker.slot,
+            done: FetchDone { id, result },
+        }));
     });
     let settlers = (
         Persistent::save(ctx, resolve),
@@ -143,6 +168,7 @@ pub fn finish_fetch<'js>(ctx: &Ctx<'js>, state: &InvocationState, done: FetchDon
                 FetchFailure::Fetch(FetchError::Refused(message)) => ("fetch_refused", message),
                 FetchFailure::Fetch(FetchError::Failed(message)) => ("fetch_failed", message),
             };
+            state.platform_error(code, &message);
             let error = Exception::from_message(ctx.clone(), &message)?;
             error.as_object().set("code", code)?;
             reject.call::<_, ()>((error,))?;

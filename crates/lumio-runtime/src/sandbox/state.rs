@@ -1,14 +1,16 @@
 //! Per-invocation state behind the native functions: secrets read, audit tickets,
-//! console output, fetches in flight. Lives on the worker thread and dies with the context.
+//! console output, fetches in flight and timers. Lives on the worker thread and dies with
+//! the invocation's QuickJS runtime.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-use std::sync::mpsc::Sender;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use lumio_audit::Ticket;
 use lumio_core::{SecretName, SecretValue};
-use rquickjs::{Function, Persistent};
+use rquickjs::{Function, Persistent, Value};
 
 use crate::fetch::{FetchError, FetchResponse, Fetcher};
 use crate::host::Host;
@@ -36,12 +38,36 @@ pub enum FetchFailure {
     Fetch(FetchError),
 }
 
+/// Host I/O that finished for a parked invocation: which invocation (its slot on the
+/// worker) and what finished.
+pub struct Wake {
+    pub slot: u64,
+    pub done: FetchDone,
+}
+
+/// Where an invocation's finished I/O is sent: its worker's event channel.
+#[derive(Clone)]
+pub struct Waker {
+    pub slot: u64,
+    pub tx: std::sync::mpsc::Sender<crate::worker::Event>,
+}
+
 type Settlers = (Persistent<Function<'static>>, Persistent<Function<'static>>);
+
+/// A `setTimeout`/`setInterval` callback waiting for its time.
+pub struct Timer {
+    pub due: Instant,
+    /// `Some` for `setInterval`.
+    pub every: Option<Duration>,
+    pub callback: Persistent<Function<'static>>,
+    pub args: Vec<Persistent<Value<'static>>>,
+}
 
 /// State of one invocation.
 pub struct InvocationState {
     pub host: Arc<dyn Host>,
     pub services: Arc<Services>,
+    pub waker: Waker,
     /// Distinct (name, value) pairs read; the leak guard searches for these.
     pub reads: RefCell<Vec<(SecretName, Arc<SecretValue>)>>,
     /// Ticket of the last `secret.get` record.
@@ -51,26 +77,39 @@ pub struct InvocationState {
     pub gets: Cell<u32>,
     pub console: RefCell<Vec<(LogLevel, String)>>,
     console_bytes: Cell<usize>,
+    console_cut: Cell<bool>,
     /// Resolve and reject functions of fetches in flight, by id.
     pub pending: RefCell<HashMap<u64, (Settlers, tokio::task::AbortHandle)>>,
     next_fetch: Cell<u64>,
-    pub done_tx: Sender<FetchDone>,
+    /// Timers by id (ids are shared by `setTimeout` and `setInterval`, as in browsers).
+    pub timers: RefCell<BTreeMap<u32, Timer>>,
+    next_timer: Cell<u32>,
+    /// (code, message) of errors the platform threw, so a script cannot claim one.
+    platform_errors: RefCell<std::collections::HashSet<(String, String)>>,
+    /// Set when the invocation ends: a fetch still waiting for the audit log then never
+    /// goes out.
+    pub ended: Arc<AtomicBool>,
 }
 
 impl InvocationState {
-    pub fn new(host: Arc<dyn Host>, services: Arc<Services>, done_tx: Sender<FetchDone>) -> Self {
+    pub fn new(host: Arc<dyn Host>, services: Arc<Services>, waker: Waker) -> Self {
         Self {
             host,
             services,
+            waker,
             reads: RefCell::default(),
             last_ticket: Cell::new(None),
             value_read: Cell::new(false),
             gets: Cell::new(0),
             console: RefCell::default(),
             console_bytes: Cell::new(0),
+            console_cut: Cell::new(false),
             pending: RefCell::default(),
             next_fetch: Cell::new(0),
-            done_tx,
+            timers: RefCell::default(),
+            next_timer: Cell::new(1),
+            ended: Arc::default(),
+            platform_errors: RefCell::default(),
         }
     }
 
@@ -85,23 +124,23 @@ impl InvocationState {
         }
     }
 
-    /// Keeps a console line while the invocation's output budget lasts.
-    pub fn log(&self, level: LogLevel, mut text: String) {
-        let max = self.services.limits.max_console_bytes;
+    /// Keeps a console line while the invocation's output budget lasts. The line that
+    /// crosses the budget is kept whole and later ones are dropped: the cut to the budget
+    /// happens after masking (see `sandbox::conclude`), since cutting first could leave a
+    /// prefix of a secret's value that masking no longer recognises.
+    pub fn log(&self, level: LogLevel, text: String) {
         let used = self.console_bytes.get();
-        if used >= max {
+        if used >= self.services.limits.max_console_bytes {
+            self.console_cut.set(true);
             return;
-        }
-        if used + text.len() > max {
-            let mut cut = max - used;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text.truncate(cut);
-            text.push_str(" [console output truncated: limit reached]");
         }
         self.console_bytes.set(used + text.len());
         self.console.borrow_mut().push((level, text));
+    }
+
+    /// Whether console lines were dropped because the budget was used up.
+    pub fn console_cut(&self) -> bool {
+        self.console_cut.get()
     }
 
     pub fn next_fetch_id(&self) -> u64 {
@@ -110,10 +149,59 @@ impl InvocationState {
         id
     }
 
-    /// Cancels fetches still in flight and drops their JS functions (before the context goes).
-    pub fn abandon_fetches(&self) {
-        for (_, (_, abort)) in self.pending.borrow_mut().drain() {
-            abort.abort();
+    pub fn next_timer_id(&self) -> u32 {
+        let id = self.next_timer.get();
+        self.next_timer.set(id.wrapping_add(1).max(1));
+        id
+    }
+
+    /// Remembers an error the platform threw (a few distinct ones are enough: the same
+    /// limit error thrown a thousand times is one entry).
+    pub fn platform_error(&self, code: &str, message: &str) {
+        let mut known = self.platform_errors.borrow_mut();
+        if known.len() < 64 {
+            known.insert((code.to_owned(), message.to_owned()));
         }
+    }
+
+    /// Whether the platform threw an error with this code and message.
+    pub fn is_platform_error(&self, code: &str, message: &str) -> bool {
+        self.platform_errors
+            .borrow()
+            .contains(&(code.to_owned(), message.to_owned()))
+    }
+
+    /// Whether host work is under way that may still settle the action's promise.
+    pub fn has_pending_io(&self) -> bool {
+        !self.pending.borrow().is_empty() || !self.timers.borrow().is_empty()
+    }
+
+    /// When the earliest timer is due.
+    pub fn next_timer_due(&self) -> Option<Instant> {
+        self.timers.borrow().values().map(|t| t.due).min()
+    }
+
+    /// Takes the timer that is due first, if it is due by `now` (ties by creation order).
+    pub fn take_due_timer(&self, now: Instant) -> Option<(u32, Timer)> {
+        let mut timers = self.timers.borrow_mut();
+        let (&id, _) = timers
+            .iter()
+            .filter(|(_, t)| t.due <= now)
+            .min_by_key(|(&id, t)| (t.due, id))?;
+        timers.remove(&id).map(|timer| (id, timer))
+    }
+
+    /// Drops every JavaScript value the state holds, before the context and its runtime
+    /// go, and hands back the fetches still in flight (to be cancelled once the audit
+    /// records of the reads are settled: cancelling earlier would tell the fetch's server,
+    /// by the time it happens, how long the action ran after reading a secret).
+    pub fn release_js(&self) -> Vec<tokio::task::AbortHandle> {
+        self.ended.store(true, Ordering::Release);
+        self.timers.borrow_mut().clear();
+        self.pending
+            .borrow_mut()
+            .drain()
+            .map(|(_, (_, abort))| abort)
+            .collect()
     }
 }

@@ -29,6 +29,9 @@ pub struct TestHost {
     /// Highest ticket confirmed durable.
     pub durable: AtomicU64,
     pub durable_calls: AtomicUsize,
+    /// When set, `audit_durable` waits until it is cleared (a slow audit store).
+    pub audit_held: AtomicBool,
+    audit_released: tokio::sync::Notify,
 }
 
 impl TestHost {
@@ -38,6 +41,12 @@ impl TestHost {
             host.set(name, value);
         }
         Arc::new(host)
+    }
+
+    /// Lets every held `audit_durable` call go on (to succeed or, with `audit_down`, fail).
+    pub fn release_audit(&self) {
+        self.audit_held.store(false, Ordering::SeqCst);
+        self.audit_released.notify_waiters();
     }
 
     pub fn set(&self, name: &str, value: &str) {
@@ -65,6 +74,13 @@ impl Host for TestHost {
 
     async fn audit_durable(&self, up_to: Ticket) -> Result<(), HostError> {
         self.durable_calls.fetch_add(1, Ordering::SeqCst);
+        loop {
+            let released = self.audit_released.notified();
+            if !self.audit_held.load(Ordering::SeqCst) {
+                break;
+            }
+            released.await;
+        }
         if self.audit_down.load(Ordering::SeqCst) {
             return Err(AuditUnavailable("disk full".into()).into());
         }
@@ -234,4 +250,66 @@ pub async fn seed_api(key: &'static str, limits: RuntimeLimits) -> (Runtime, Arc
     })
     .unwrap();
     (rt, seen)
+}
+
+/// A loopback API whose answers wait for the test: every request is counted as it
+/// arrives and answered only after [`HeldApi::release`] (or after `delay`, if given).
+pub struct HeldApi {
+    pub addr: SocketAddr,
+    pub arrived: Arc<AtomicUsize>,
+    release: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl HeldApi {
+    pub async fn start(delay: Option<std::time::Duration>) -> Self {
+        let arrived = Arc::new(AtomicUsize::new(0));
+        let (release, released) = tokio::sync::watch::channel(false);
+        let state = (arrived.clone(), released);
+        let app = Router::new()
+            .route(
+                "/{*path}",
+                get(
+                    move |State((arrived, mut released)): State<(
+                        Arc<AtomicUsize>,
+                        tokio::sync::watch::Receiver<bool>,
+                    )>,
+                          Path(path): Path<String>| async move {
+                        arrived.fetch_add(1, Ordering::SeqCst);
+                        match delay {
+                            Some(delay) => tokio::time::sleep(delay).await,
+                            None => {
+                                let _ = released.wait_for(|r| *r).await;
+                            }
+                        }
+                        Json(json!({ "path": path }))
+                    },
+                ),
+            )
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            addr,
+            arrived,
+            release: Arc::new(release),
+        }
+    }
+
+    pub fn release(&self) {
+        let _ = self.release.send(true);
+    }
+
+    /// Waits until `n` requests have arrived (all of them in flight at once).
+    pub async fn wait_for_arrivals(&self, n: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while self.arrived.load(Ordering::SeqCst) < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {} of {n} requests arrived",
+                self.arrived.load(Ordering::SeqCst)
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
 }

@@ -179,7 +179,7 @@ async fn a_flood_beyond_the_queue_is_refused_as_overloaded() {
     let rt = lumio_runtime::Runtime::with_options(lumio_runtime::RuntimeOptions {
         limits: limits(),
         workers: 1,
-        queue_capacity: 1,
+        max_inflight: 2,
         ..lumio_runtime::RuntimeOptions::default()
     })
     .unwrap();

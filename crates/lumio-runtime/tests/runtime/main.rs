@@ -6,5 +6,7 @@ mod deploy;
 mod fail_closed;
 mod fetch;
 mod hostile;
+mod inflight;
 mod leaks;
 mod seed;
+mod timers;

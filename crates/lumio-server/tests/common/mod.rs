@@ -82,6 +82,7 @@ pub async fn spawn_rotating(
         master_key_file,
         previous_master_key_files,
         allow_private_fetch: true,
+        max_inflight_actions: 0,
     };
     let server = lumio_server::start(config).await?;
     let admin_token = std::fs::read_to_string(data_dir.path().join("admin-token"))

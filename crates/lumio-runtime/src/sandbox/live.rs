@@ -1,0 +1,371 @@
+//! One invocation in flight: its own QuickJS runtime and context, driven by its worker
+//! until the handler's promise settles. While it awaits host I/O (a fetch, a timer) it is
+//! parked: the worker runs others and comes back when the I/O finishes.
+//!
+//! Each invocation owns a whole QuickJS runtime, not just a context: the job queue, the
+//! memory limit and the interrupt handler are per runtime in QuickJS, so only a runtime
+//! of its own keeps one invocation's microtasks, allocations and CPU time from reaching
+//! another in flight on the same thread. Nothing survives it: the runtime is freed when
+//! the invocation ends.
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use lumio_qjs_bytecode::TrustedBytecode;
+use rquickjs::{Context, Ctx, Function, Module, Object, Persistent, Promise, Value};
+
+use super::clock::Clock;
+use super::errors::read_thrown;
+use super::loader::DeploymentLoader;
+use super::natives;
+use super::quickjs::{
+    caught, cpu_timeout, internal, new_runtime, wall_timeout, Failure, Intrinsics,
+};
+use super::state::{FetchDone, InvocationState, Services, Waker};
+use super::timers;
+use crate::compile::Deployment;
+use crate::host::Host;
+use crate::invocation::{ActionError, ErrorCode};
+
+/// What a caller asked to run.
+pub struct Job {
+    pub deployment: Arc<Deployment>,
+    pub module: String,
+    pub export: String,
+    pub args_json: String,
+    pub host: Arc<dyn Host>,
+}
+
+/// Where an invocation stands after the worker ran it for a while.
+pub enum Progress {
+    /// Awaiting host I/O: resume it when that finishes or at [`Live::next_wakeup`].
+    Parked,
+    /// The handler settled (or the invocation was stopped).
+    Done(Result<serde_json::Value, Failure>),
+}
+
+enum Step {
+    /// The entry module's top-level code is running; then the handler is called.
+    Importing,
+    /// The handler returned a promise; its value is the result.
+    Running,
+}
+
+/// An invocation in flight. Field order is drop order: JavaScript handles before the
+/// context, the context before its runtime.
+pub struct Live {
+    promise: Option<Persistent<Promise<'static>>>,
+    js_ctx: Option<Persistent<Object<'static>>>,
+    step: Step,
+    pub(super) state: Rc<InvocationState>,
+    context: Context,
+    rt: rquickjs::Runtime,
+    pub(super) clock: Rc<Clock>,
+    job: Job,
+    pub(super) started: Instant,
+    wall_deadline: Instant,
+}
+
+impl Live {
+    /// Creates the invocation's runtime and context and starts loading its module.
+    pub fn new(
+        job: Job,
+        services: &Arc<Services>,
+        sdk: &Rc<TrustedBytecode>,
+        waker: Waker,
+    ) -> Result<Self, Failure> {
+        let started = Instant::now();
+        let limits = &services.limits;
+        let clock = Rc::new(Clock::new(limits.cpu_time));
+        let rt = new_runtime(limits, &clock).map_err(|e| internal(&e))?;
+        let loader = DeploymentLoader {
+            modules: job.deployment.modules.clone(),
+            sdk: sdk.clone(),
+        };
+        rt.set_loader(loader.clone(), loader);
+        let context = Context::custom::<Intrinsics>(&rt).map_err(|e| internal(&e))?;
+        let state = Rc::new(InvocationState::new(
+            job.host.clone(),
+            services.clone(),
+            waker,
+        ));
+        let mut live = Self {
+            promise: None,
+            js_ctx: None,
+            step: Step::Importing,
+            state,
+            context,
+            rt,
+            clock,
+            job,
+            started,
+            wall_deadline: started + limits.wall_time,
+        };
+        live.clock.enter();
+        let context = live.context.clone();
+        let begun = context.with(|ctx| live.begin(&ctx));
+        live.clock.leave();
+        begun.map(|()| live)
+    }
+
+    fn begin(&mut self, ctx: &Ctx<'_>) -> Result<(), Failure> {
+        let js_ctx = natives::install(ctx, &self.state).map_err(|e| self.caught(ctx, e))?;
+        self.js_ctx = Some(Persistent::save(ctx, js_ctx));
+        let promise =
+            Module::import(ctx, self.job.module.as_str()).map_err(|e| self.caught(ctx, e))?;
+        self.promise = Some(Persistent::save(ctx, promise));
+        Ok(())
+    }
+
+    /// Runs the invocation until it settles or parks.
+    pub fn drive(&mut self) -> Progress {
+        self.clock.enter();
+        let progress = self.advance();
+        self.clock.leave();
+        progress
+    }
+
+    /// A fetch of this invocation finished: settle its promise and go on.
+    pub fn on_fetch(&mut self, done: FetchDone) -> Progress {
+        self.clock.enter();
+        let context = self.context.clone();
+        let settled = context.with(|ctx| {
+            natives::finish_fetch(&ctx, &self.state, done).map_err(|e| self.caught(&ctx, e))
+        });
+        let progress = match settled {
+            Ok(_) => self.advance(),
+            Err(failure) => Progress::Done(Err(failure)),
+        };
+        self.clock.leave();
+        progress
+    }
+
+    /// Its time came: stop it at the wall-time limit, or run the timers that are due.
+    pub fn on_time(&mut self, now: Instant) -> Progress {
+        if now >= self.wall_deadline {
+            return Progress::Done(Err(wall_timeout(&self.state.services.limits)));
+        }
+        self.clock.enter();
+        let progress = self.run_due_timers(now);
+        self.clock.leave();
+        progress
+    }
+
+    /// When the worker must look at this invocation again even without I/O finishing.
+    pub fn next_wakeup(&self) -> Instant {
+        match self.state.next_timer_due() {
+            Some(due) => due.min(self.wall_deadline),
+            None => self.wall_deadline,
+        }
+    }
+
+    /// The arguments the caller sent, as JSON.
+    pub(super) fn args_json(&self) -> &str {
+        &self.job.args_json
+    }
+
+    fn run_due_timers(&mut self, now: Instant) -> Progress {
+        while let Some((id, timer)) = self.state.take_due_timer(now) {
+            let context = self.context.clone();
+            let fired = context.with(|ctx| {
+                timers::fire(&ctx, &self.state, id, timer).map_err(|e| self.caught(&ctx, e))
+            });
+            if let Err(failure) = fired {
+                return Progress::Done(Err(failure));
+            }
+            // Microtasks queued by the callback run before the next timer, as in Node.js.
+            if let Err(failure) = self.drain_jobs() {
+                return Progress::Done(Err(failure));
+            }
+            if self.promise_settled() {
+                break;
+            }
+        }
+        self.advance()
+    }
+
+    fn promise_settled(&self) -> bool {
+        let context = self.context.clone();
+        context.with(|ctx| {
+            self.promise
+                .clone()
+                .and_then(|p| p.restore(&ctx).ok())
+                .is_some_and(|p| p.result::<Value>().is_some())
+        })
+    }
+
+    fn advance(&mut self) -> Progress {
+        loop {
+            if let Err(failure) = self.drain_jobs() {
+                return Progress::Done(Err(failure));
+            }
+            let context = self.context.clone();
+            match context.with(|ctx| self.poll(&ctx)) {
+                Poll::Settled(result) => return Progress::Done(result),
+                Poll::Again => continue,
+                Poll::Pending => {}
+            }
+            if !self.state.has_pending_io() {
+                return Progress::Done(Err(never_settles()));
+            }
+            let no_fetch = self.state.pending.borrow().is_empty();
+            let first_timer = self.state.next_timer_due();
+            if no_fetch && first_timer.is_some_and(|due| due > self.wall_deadline) {
+                return Progress::Done(Err(timer_too_late(&self.state.services.limits)));
+            }
+            return Progress::Parked;
+        }
+    }
+
+    /// Runs this invocation's microtasks (its runtime holds no one else's).
+    fn drain_jobs(&self) -> Result<(), Failure> {
+        let limits = &self.state.services.limits;
+        loop {
+            match self.rt.execute_pending_job() {
+                Ok(true) if self.clock.fired() => return Err(cpu_timeout(limits)),
+                Ok(true) => {}
+                Ok(false) => return Ok(()),
+                // Only what a script cannot catch escapes a job: the interrupt, or memory.
+                Err(exception) => {
+                    if self.clock.fired() {
+                        return Err(cpu_timeout(limits));
+                    }
+                    let thrown = exception
+                        .0
+                        .with(|ctx| read_thrown(&ctx.catch(), &self.job.deployment.modules));
+                    return Err(Failure::Thrown(thrown));
+                }
+            }
+        }
+    }
+
+    fn poll(&mut self, ctx: &Ctx<'_>) -> Poll {
+        let Some(promise) = self.promise.clone() else {
+            return Poll::Settled(Err(internal(&"no promise to wait for")));
+        };
+        let promise = match promise.restore(ctx) {
+            Ok(promise) => promise,
+            Err(e) => return Poll::Settled(Err(internal(&e))),
+        };
+        let value = match promise.result::<Value>() {
+            None => return Poll::Pending,
+            Some(Err(e)) => return Poll::Settled(Err(self.caught(ctx, e))),
+            Some(Ok(value)) => value,
+        };
+        match self.step {
+            Step::Running => Poll::Settled(self.to_json(ctx, value)),
+            Step::Importing => match self.call_handler(ctx, value) {
+                Err(failure) => Poll::Settled(Err(failure)),
+                Ok(value) => match value.into_promise() {
+                    Some(promise) => {
+                        self.promise = Some(Persistent::save(ctx, promise));
+                        self.step = Step::Running;
+                        Poll::Again
+                    }
+                    None => Poll::Settled(Err(internal(&"unreachable"))),
+                },
+            },
+        }
+    }
+
+    /// Calls the handler with `ctx` and the arguments; a plain return value is wrapped in
+    /// a resolved promise so that both paths end the same way.
+    fn call_handler<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        namespace: Value<'js>,
+    ) -> Result<Value<'js>, Failure> {
+        let namespace = namespace
+            .into_object()
+            .ok_or_else(|| internal(&"a module namespace is not an object"))?;
+        let Some(js_ctx) = self.js_ctx.take() else {
+            return Err(internal(&"the handler was called twice"));
+        };
+        let caught = |e| self.caught(ctx, e);
+        let js_ctx = js_ctx.restore(ctx).map_err(caught)?;
+        let action: Object = namespace.get(self.job.export.as_str()).map_err(caught)?;
+        let handler: Function = action.get("handler").map_err(caught)?;
+        let args = ctx.json_parse(self.job.args_json.clone()).map_err(caught)?;
+        let value: Value = handler.call((js_ctx, args)).map_err(caught)?;
+        if value.is_promise() {
+            return Ok(value);
+        }
+        let (promise, resolve, _) = ctx.promise().map_err(caught)?;
+        resolve.call::<_, ()>((value,)).map_err(caught)?;
+        Ok(promise.into_value())
+    }
+
+    fn to_json<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        value: Value<'js>,
+    ) -> Result<serde_json::Value, Failure> {
+        let caught = |e| self.caught(ctx, e);
+        let json = ctx.json_stringify(value).map_err(caught)?;
+        let Some(text) = json.map(|s| s.to_string()).transpose().map_err(caught)? else {
+            return Ok(serde_json::Value::Null); // undefined or a function
+        };
+        let max = self.state.services.limits.max_result_bytes;
+        if text.len() > max {
+            return Err(Failure::Stopped(ActionError::new(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "the return value is {} bytes of JSON; the limit is {max} bytes",
+                    text.len()
+                ),
+            )));
+        }
+        serde_json::from_str(&text).map_err(|e| {
+            Failure::Stopped(ActionError::new(
+                ErrorCode::ActionError,
+                format!("the return value is not JSON: {e}"),
+            ))
+        })
+    }
+
+    fn caught(&self, ctx: &Ctx<'_>, error: rquickjs::Error) -> Failure {
+        caught(
+            ctx,
+            &self.clock,
+            &self.state.services.limits,
+            error,
+            &self.job.deployment.modules,
+        )
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        // Every JavaScript value held from Rust must go before the runtime does.
+        self.promise = None;
+        self.js_ctx = None;
+        for fetch in self.state.release_js() {
+            fetch.abort();
+        }
+    }
+}
+
+enum Poll {
+    Settled(Result<serde_json::Value, Failure>),
+    /// The step changed (the module loaded, the handler was called): look again.
+    Again,
+    Pending,
+}
+
+fn never_settles() -> Failure {
+    Failure::Stopped(ActionError::new(
+        ErrorCode::ActionError,
+        "the action's promise never settled: it awaits something that never happens (no fetch or timer is pending)",
+    ))
+}
+
+fn timer_too_late(limits: &crate::limits::RuntimeLimits) -> Failure {
+    Failure::Stopped(ActionError::new(
+        ErrorCode::Timeout,
+        format!(
+            "the action waits for a timer due after its wall-time limit of {} s",
+            limits.wall_time.as_secs_f64()
+        ),
+    ))
+}
