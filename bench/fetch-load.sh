@@ -22,7 +22,8 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT
-port() { echo $((20000 + RANDOM % 30000)); }
+# Below the ephemeral range (32768+), where outgoing connections take their ports.
+port() { echo $((20000 + RANDOM % 12000)); }
 wait_up() { for _ in $(seq 100); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
 
 # The external API: answers {"results": [...]} after DELAY ms.
@@ -36,7 +37,7 @@ http.createServer((req, res) => {
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ results: ["a", "b"], auth: req.headers.authorization ? "yes" : "no" }));
   }, delay));
-}).listen(Number(process.env.PORT), "127.0.0.1");
+}).listen(Number(process.env.PORT), "127.0.0.1", 4096);
 JS
 # Node.js doing callExternalApi's job: read the key, await fetch, return the JSON.
 cat > "$W/peer.js" <<'JS'
@@ -53,14 +54,13 @@ http.createServer(async (req, res) => {
   const json = await r.json();
   res.writeHead(200, { "content-type": "application/json" });
   res.end(JSON.stringify(json));
-}).listen(Number(process.env.PORT), "127.0.0.1");
+}).listen(Number(process.env.PORT), "127.0.0.1", 4096);
 JS
 
-start_api() { # delay_ms → port
-  local p; p=$(port)
-  DELAY=$1 PORT=$p node "$W/api.js" & PIDS+=($!)
-  wait_up "http://127.0.0.1:$p/" >/dev/null
-  echo "$p"
+start_api() { # delay_ms; sets API to its port (no subshell: it must stay our child)
+  API=$(port)
+  DELAY=$1 PORT=$API node "$W/api.js" & PIDS+=($!)
+  wait_up "http://127.0.0.1:$API/"
 }
 
 PORT=$(port)
@@ -114,13 +114,13 @@ summary() { # label, wrk output
   p50=$(awk '$1=="50%"{print $2}' <<<"$2")
   p99=$(awk '$1=="99%"{print $2}' <<<"$2")
   errors=$(awk '/Non-2xx/{print $4}' <<<"$2")
-  timeouts=$(grep -o 'timeout [0-9]*' <<<"$2" | awk '{print $2}')
+  timeouts=$(awk '/Socket errors/{for (i = 1; i <= NF; i++) if ($i == "timeout") print $(i - 1)}' <<<"$2")
   echo "$1: $rps req/s, p50 $p50, p99 $p99, non-2xx ${errors:-0}, timeouts ${timeouts:-0}"
 }
 rss() { awk '/VmRSS/{print $2 " kB"}' "/proc/$1/status"; }
 
 # 1. The 100 ms API, 64 clients.
-API=$(start_api 100)
+start_api 100
 deploy "$API"
 PEER=$(port)
 API="http://127.0.0.1:$API" PORT=$PEER MY_API_KEY=sk-abc123-bench-key-0123456789 node "$W/peer.js" & PIDS+=($!)
@@ -140,7 +140,7 @@ summary "lumio fast action during that load (1 client) " "$fast_out"
 echo "lumio server RSS after it: $(rss $SERVER)"
 
 # 2. A 1 s API, 1,000 clients.
-API=$(start_api 1000)
+start_api 1000
 deploy "$API"
 wrk -t2 -c1000 -d${D}s -s "$W/invoke.lua" "$ACTIONS/functions:callExternalApi" --latency --timeout 5s >"$W/big.txt" &
 LOAD=$!
@@ -148,5 +148,10 @@ sleep $((D / 2))
 peak=$(rss $SERVER)
 wait $LOAD || true
 big_out=$(cat "$W/big.txt")
+PEER=$(port)
+API="http://127.0.0.1:$API" PORT=$PEER MY_API_KEY=sk-abc123-bench-key-0123456789 node "$W/peer.js" & PIDS+=($!)
+wait_up "http://127.0.0.1:$PEER/"
+node_big=$(wrk -t2 -c1000 -d${D}s "http://127.0.0.1:$PEER/" --latency --timeout 5s)
 summary "lumio callExternalApi, 1 s API, 1000 clients " "$big_out"
 echo "lumio server RSS during it: $peak"
+summary "node  same job,        1 s API, 1000 clients " "$node_big"

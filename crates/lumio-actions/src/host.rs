@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use lumio_audit::Ticket;
 use lumio_core::{Environment, SecretName, SecretValue};
-use lumio_runtime::{Host, HostError};
+use lumio_runtime::{Host, HostError, SecretReads};
 use lumio_secrets::{Reader, SecretsService, ServiceError};
 use tokio::runtime::Handle;
 
@@ -40,16 +40,28 @@ fn host_error(err: ServiceError) -> HostError {
 
 #[async_trait]
 impl Host for ActionHost {
-    fn secret_get(
-        &self,
-        name: &SecretName,
-    ) -> Result<(Option<Arc<SecretValue>>, Ticket), HostError> {
+    fn secret_get(&self, name: &SecretName) -> Result<Option<Arc<SecretValue>>, HostError> {
         // Runtime workers are plain threads: a cache miss may block on the store.
-        let read = match self.secrets.try_get_cached(self.reader(), name) {
-            Some(read) => read,
-            None => self.handle.block_on(self.secrets.get(self.reader(), name)),
-        };
-        read.map(|read| (read.value, read.ticket))
+        let reader = self.reader();
+        match self
+            .secrets
+            .cached(reader.extension_id, reader.environment, name)
+        {
+            Some(value) => Ok(value),
+            None => self
+                .handle
+                .block_on(self.secrets.read_value(reader, name))
+                .map_err(host_error),
+        }
+    }
+
+    fn record_reads(&self, reads: &[SecretReads]) -> Result<Option<Ticket>, HostError> {
+        let reads: Vec<_> = reads
+            .iter()
+            .map(|r| (r.name.clone(), r.found, r.count))
+            .collect();
+        self.secrets
+            .record_reads(self.reader(), &reads)
             .map_err(host_error)
     }
 

@@ -91,6 +91,7 @@ impl ActionsService {
             }
         }
         if let Some(stack) = &invocation.stack {
+            let stack = log_safe(stack);
             tracing::warn!(extension = %slug, %environment, action, request_id, %stack, "action failed");
         }
         let (outcome, error) = match &invocation.result {
@@ -123,5 +124,39 @@ fn unavailable(reason: String) -> InvokeOutcome {
             code: ErrorCode::Internal,
             message: "Lumio could not load this action right now; try again shortly".to_owned(),
         }),
+    }
+}
+
+/// `text` with control characters escaped, so that what a script threw cannot forge log
+/// lines (`\n2026-… INFO …`) or drive the operator's terminal (`\x1b[2J`).
+fn log_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str(" | "),
+            c if c.is_control() => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_safe;
+
+    #[test]
+    fn thrown_text_cannot_forge_log_lines_or_escape_sequences() {
+        let forged = "bad\n2026-12-01T00:00:00Z  INFO lumio: admin signed in\x1b[2J\r";
+        let safe = log_safe(forged);
+        assert!(
+            !safe.contains('\n') && !safe.contains('\r') && !safe.contains('\x1b'),
+            "{safe}"
+        );
+        assert!(safe.contains("\\u{1b}[2J"), "{safe}");
+        assert_eq!(
+            log_safe("Error: boom\n    at handler (server/functions.ts:3:9)"),
+            "Error: boom |     at handler (server/functions.ts:3:9)"
+        );
     }
 }

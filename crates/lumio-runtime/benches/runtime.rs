@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lumio_audit::Ticket;
 use lumio_core::{SecretName, SecretValue};
-use lumio_runtime::{compile, Host, HostError, Runtime, RuntimeLimits, RuntimeOptions};
+use lumio_runtime::{
+    compile, Host, HostError, Runtime, RuntimeLimits, RuntimeOptions, SecretReads,
+};
 use serde_json::json;
 
 const GETS: u64 = 10_000;
@@ -22,12 +24,13 @@ struct MapHost {
 
 #[async_trait]
 impl Host for MapHost {
-    fn secret_get(
-        &self,
-        name: &SecretName,
-    ) -> Result<(Option<Arc<SecretValue>>, Ticket), HostError> {
-        let value = (name.as_str() == "API_KEY").then(|| self.value.clone());
-        Ok((value, Ticket(self.next.fetch_add(1, Ordering::Relaxed))))
+    fn secret_get(&self, name: &SecretName) -> Result<Option<Arc<SecretValue>>, HostError> {
+        Ok((name.as_str() == "API_KEY").then(|| self.value.clone()))
+    }
+
+    fn record_reads(&self, reads: &[SecretReads]) -> Result<Option<Ticket>, HostError> {
+        let n = reads.len() as u64;
+        Ok((n > 0).then(|| Ticket(self.next.fetch_add(n, Ordering::Relaxed) + n)))
     }
 
     async fn audit_durable(&self, _up_to: Ticket) -> Result<(), HostError> {

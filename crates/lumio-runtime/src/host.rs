@@ -21,16 +21,28 @@ pub enum HostError {
     Unavailable(String),
 }
 
+/// The reads of one secret in one invocation, as its audit record states them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretReads {
+    pub name: SecretName,
+    /// Whether the reads found a value (a secret deleted mid-invocation gives two entries).
+    pub found: bool,
+    /// How many `ctx.secrets.get` calls this entry stands for.
+    pub count: u32,
+}
+
 /// The platform side of one invocation.
 #[async_trait]
 pub trait Host: Send + Sync {
-    /// Reads the secret's current value (`None`: not set) and enqueues its `secret.get`
-    /// audit record, returning the record's ticket. Called synchronously from a runtime
-    /// worker thread (a plain OS thread, where blocking is allowed).
-    fn secret_get(
-        &self,
-        name: &SecretName,
-    ) -> Result<(Option<Arc<SecretValue>>, Ticket), HostError>;
+    /// Reads the secret's current value (`None`: not set). Called synchronously from a
+    /// runtime worker thread (a plain OS thread, where blocking is allowed). Records
+    /// nothing: the runtime counts reads and calls [`Host::record_reads`] before anything
+    /// the invocation produced can leave.
+    fn secret_get(&self, name: &SecretName) -> Result<Option<Arc<SecretValue>>, HostError>;
+
+    /// Enqueues one `secret.get` audit record per entry and returns the ticket of the last
+    /// (`None` for no entries).
+    fn record_reads(&self, reads: &[SecretReads]) -> Result<Option<Ticket>, HostError>;
 
     /// Waits until every audit record up to and including `up_to` is committed.
     async fn audit_durable(&self, up_to: Ticket) -> Result<(), HostError>;

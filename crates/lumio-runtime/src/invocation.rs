@@ -121,6 +121,16 @@ pub struct ConsoleLine {
     pub text: String,
 }
 
+impl ConsoleLine {
+    /// What replaces the console output of an invocation whose reads could not be audited.
+    pub(crate) fn withheld() -> Self {
+        Self {
+            level: LogLevel::Warn,
+            text: "console output withheld: the audit log of this invocation's secret reads could not be committed".into(),
+        }
+    }
+}
+
 /// The outcome of one invocation.
 #[derive(Debug, Clone)]
 pub struct Invocation {

@@ -27,7 +27,7 @@ mod worker;
 
 pub use compile::{compile, compile_with_limits, ActionInfo, Deployment};
 pub use error::{DeployError, RuntimeError};
-pub use host::{Host, HostError};
+pub use host::{Host, HostError, SecretReads};
 pub use invocation::{ActionError, ConsoleLine, ErrorCode, Invocation, LogLevel};
 pub use leak_guard::MIN_GUARDED_LEN;
 pub use limits::{RuntimeLimits, RuntimeOptions, DEFAULT_MAX_INFLIGHT};

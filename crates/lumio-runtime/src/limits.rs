@@ -48,10 +48,10 @@ impl Default for RuntimeLimits {
 }
 
 /// Invocations in flight (queued, running or parked) when [`RuntimeOptions::max_inflight`]
-/// is 0. A parked invocation holds its own QuickJS runtime and context, measured at about
-/// 190 KiB for the seed's action awaiting a fetch (`docs/benchmarks.md`), so 4,096 of them
-/// take about 800 MiB.
-pub const DEFAULT_MAX_INFLIGHT: usize = 4096;
+/// is 0. An invocation parked on a fetch holds its own QuickJS runtime and context plus
+/// its request's buffers: the server's RSS grew by about 320 KB per invocation with 1,000
+/// of the seed's action in flight (`docs/benchmarks.md`), so 2,048 take about 650 MiB.
+pub const DEFAULT_MAX_INFLIGHT: usize = 2048;
 
 /// How a [`crate::Runtime`] is set up.
 #[derive(Debug, Clone, Default)]

@@ -13,7 +13,7 @@ use crate::error::RuntimeError;
 use crate::fetch::Fetcher;
 use crate::gate::Gate;
 use crate::host::Host;
-use crate::invocation::{ActionError, ConsoleLine, ErrorCode, Invocation, LogLevel};
+use crate::invocation::{ActionError, ConsoleLine, ErrorCode, Invocation};
 use crate::limits::{RuntimeLimits, RuntimeOptions, DEFAULT_MAX_INFLIGHT};
 use crate::sandbox::{compile_sdk, Finished, Job, Services};
 use crate::validate::check_args;
@@ -202,17 +202,10 @@ async fn release(finished: Finished, host: &dyn Host) -> Invocation {
             ErrorCode::AuditUnavailable,
             err.to_string(),
         ));
-        invocation.console = vec![withheld()];
+        invocation.console = vec![ConsoleLine::withheld()];
         invocation.stack = None;
     }
     invocation
-}
-
-fn withheld() -> ConsoleLine {
-    ConsoleLine {
-        level: LogLevel::Warn,
-        text: "console output withheld: the audit log of this invocation's secret reads could not be committed".into(),
-    }
 }
 
 fn cancel(fetches: Vec<tokio::task::AbortHandle>) {

@@ -107,7 +107,12 @@ pub(crate) struct Worker {
     slots: HashMap<u64, Slot>,
     next_slot: u64,
     wakeups: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Runtimes clean invocations left behind, for the next ones.
+    spare: Vec<rquickjs::Runtime>,
 }
+
+/// Spare runtimes a worker keeps: enough for bursts, few enough to hold little memory.
+const SPARE_RUNTIMES: usize = 4;
 
 impl Worker {
     /// A worker's channel and load counter; the worker itself is made on its thread.
@@ -135,6 +140,7 @@ impl Worker {
             slots: HashMap::new(),
             next_slot: 0,
             wakeups: BinaryHeap::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -184,7 +190,8 @@ impl Worker {
             slot,
             tx: self.tx.clone(),
         };
-        let started = guarded(|| Live::new(job, &self.services, &self.sdk, waker));
+        let recycled = self.spare.pop();
+        let started = guarded(|| Live::new(job, &self.services, &self.sdk, waker, recycled));
         let mut live = match started {
             Some(Ok(live)) => live,
             Some(Err(failure)) => {
@@ -262,9 +269,19 @@ impl Worker {
                     return;
                 };
                 let Slot { live, reply, .. } = entry;
-                let _ = reply.send(conclude(&live, result));
-                // The invocation's runtime is freed here, after the caller has its reply.
-                drop(live);
+                let finished = conclude(&live, result);
+                let clean = !matches!(
+                    &finished.invocation.result,
+                    Err(e) if matches!(e.code, ErrorCode::Timeout | ErrorCode::OutOfMemory | ErrorCode::StackOverflow | ErrorCode::Internal)
+                );
+                let _ = reply.send(finished);
+                // The invocation's context is freed here, after the caller has its reply;
+                // its runtime is kept for the next invocation only if that is safe.
+                if let Some(rt) = guarded(|| live.recycle(clean)).flatten() {
+                    if self.spare.len() < SPARE_RUNTIMES {
+                        self.spare.push(rt);
+                    }
+                }
             }
             None => {
                 if let Some(entry) = self.slots.remove(&slot) {

@@ -54,8 +54,41 @@ impl SecretsService {
         Ok(SecretRead { value, ticket })
     }
 
+    /// The current value of `name` for an action, without an audit record: the runtime
+    /// counts an invocation's reads and records them with [`SecretsService::record_reads`]
+    /// before anything it produced can leave. Cached; a miss reads the store.
+    pub async fn read_value(
+        &self,
+        reader: Reader<'_>,
+        name: &SecretName,
+    ) -> Result<Option<Arc<SecretValue>>, ServiceError> {
+        if let Some(value) = self.cached(reader.extension_id, reader.environment, name) {
+            return Ok(value);
+        }
+        self.load(reader.extension_id, reader.environment, name)
+            .await
+    }
+
+    /// Queues one `secret.get` record per entry — a secret, whether it was found, and how
+    /// many times the invocation read it — and returns the ticket of the last. One record
+    /// per secret and invocation, not per call: a loop of 10,000 reads is one row that says
+    /// 10,000.
+    pub fn record_reads(
+        &self,
+        reader: Reader<'_>,
+        reads: &[(SecretName, bool, u32)],
+    ) -> Result<Option<Ticket>, ServiceError> {
+        let mut last = None;
+        for (name, found, count) in reads {
+            let mut record = read_record(&reader, name, *found);
+            record.detail = Some(reads_detail(*count));
+            last = Some(self.inner.audit.try_enqueue(record)?);
+        }
+        Ok(last)
+    }
+
     /// [`SecretsService::get`] without waiting: `None` when the value is not cached in this
-    /// process, so a synchronous caller (the JS runtime) can fall back to blocking.
+    /// process, so a synchronous caller can fall back to blocking.
     pub fn try_get_cached(
         &self,
         reader: Reader<'_>,
@@ -119,6 +152,13 @@ impl SecretsService {
         let key = (extension_id, environment, name.as_str().to_owned());
         self.inner.cache.fill_value(seen, key, value.clone());
         Ok(value)
+    }
+}
+
+fn reads_detail(count: u32) -> String {
+    match count {
+        1 => "read once in this invocation".to_owned(),
+        n => format!("read {n} times in this invocation"),
     }
 }
 

@@ -11,6 +11,7 @@ mod auth;
 mod json;
 mod master_key;
 mod openapi;
+mod rate_limit;
 mod request_id;
 mod routes;
 mod startup;
@@ -18,6 +19,7 @@ mod startup;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use rate_limit::DEFAULT_PER_SECOND as DEFAULT_CLIENT_RATE_LIMIT;
 pub use startup::{run, start, RunningServer};
 
 /// Default listen address of `lumio server`.
@@ -42,6 +44,9 @@ pub struct ServerConfig {
     /// Most action invocations in flight (queued, running or awaiting I/O); 0 means the
     /// runtime's default.
     pub max_inflight_actions: usize,
+    /// Client-plane calls per second per extension; beyond it 429 with `Retry-After`.
+    /// `None`: [`DEFAULT_CLIENT_RATE_LIMIT`]; 0: no limit.
+    pub client_rate_limit: Option<u32>,
 }
 
 impl ServerConfig {
@@ -55,6 +60,7 @@ impl ServerConfig {
             previous_master_key_files: Vec::new(),
             allow_private_fetch: false,
             max_inflight_actions: 0,
+            client_rate_limit: None,
         }
     }
 }
@@ -64,4 +70,5 @@ impl ServerConfig {
 pub(crate) struct AppState {
     pub service: lumio_secrets::SecretsService,
     pub actions: lumio_actions::ActionsService,
+    pub client_limit: std::sync::Arc<rate_limit::ClientRateLimit>,
 }

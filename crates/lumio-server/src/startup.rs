@@ -96,6 +96,11 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let state = AppState {
         service: boot.service.clone(),
         actions,
+        client_limit: std::sync::Arc::new(crate::rate_limit::ClientRateLimit::new(
+            config
+                .client_rate_limit
+                .unwrap_or(crate::DEFAULT_CLIENT_RATE_LIMIT),
+        )),
     };
     let listener = TcpListener::bind(config.listen).await.with_context(|| {
         format!(

@@ -19,6 +19,7 @@ both_backends!(
     every_get_is_audited_and_isolated,
     audit_store_down_fails_closed,
     a_bad_deploy_keeps_the_active_one,
+    a_flood_of_reads_is_one_record_and_the_client_plane_is_rate_limited,
 );
 
 /// The seed's three functions, verbatim except the API's address.
@@ -447,4 +448,67 @@ export const hello = action({ args: {}, handler: async () => "hi" });
     assert_eq!(list.body["deployments"].as_array().unwrap().len(), 1);
     let unknown = run(&app, "deps", "staging", "hello:nope", json!({})).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
+
+/// Issue 10: one unauthenticated call that reads a secret 9,999 times used to write 9,999
+/// audit rows. Now it is one record that says how many, and the client plane is limited
+/// per extension (429 with `Retry-After`), other extensions unaffected.
+async fn a_flood_of_reads_is_one_record_and_the_client_plane_is_rate_limited(backend: Backend) {
+    let Some(app) = common::spawn_app_with(backend, |c| c.client_rate_limit = Some(3)).await else {
+        return;
+    };
+    let admin = &app.admin_token;
+    app.create_extension("flood").await;
+    app.create_extension("calm").await;
+    app.set(admin, "flood", "staging", "API_KEY", "sk-flood-value-0001")
+        .await;
+    let source = r#"
+import { action } from "@zaflun/lumio-sdk/server";
+export const spin = action({
+  args: {},
+  handler: async (ctx) => { let n = 0; for (let i = 0; i < 9999; i++) if (ctx.secrets.get("API_KEY")) n++; ctx.secrets.get("NOT_SET"); return n; },
+});
+"#;
+    for ext in ["flood", "calm"] {
+        let answer = deploy(&app, ext, "staging", json!({"server/f.ts": source})).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+    }
+    let first = run(&app, "flood", "staging", "f:spin", json!({})).await;
+    assert_eq!(first.body["value"], 9999, "{}", first.text);
+    let records = audit(&app, "flood", "staging", "secret.get").await;
+    assert_eq!(
+        records.len(),
+        2,
+        "one record per secret and invocation: {records:?}"
+    );
+    let found = records.iter().find(|r| r["secret"] == "API_KEY").unwrap();
+    assert_eq!(found["outcome"], "found");
+    assert_eq!(found["detail"], "read 9999 times in this invocation");
+    let missing = records.iter().find(|r| r["secret"] == "NOT_SET").unwrap();
+    assert_eq!(missing["outcome"], "not_set");
+
+    // The bucket holds 3 calls a second; the first took one.
+    let mut limited = None;
+    for _ in 0..6 {
+        let answer = run(&app, "flood", "staging", "f:spin", json!({})).await;
+        if answer.status == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(answer);
+            break;
+        }
+    }
+    let limited = limited.expect("the flood is limited");
+    assert_eq!(
+        limited.body["error"]["code"], "rate_limited",
+        "{}",
+        limited.text
+    );
+    let retry: u64 = limited.retry_after.as_deref().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After: {retry}");
+    let calm = run(&app, "calm", "staging", "f:spin", json!({})).await;
+    assert_eq!(
+        calm.status,
+        StatusCode::OK,
+        "another extension is not limited: {}",
+        calm.text
+    );
 }

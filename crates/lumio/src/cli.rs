@@ -74,10 +74,14 @@ pub struct ServerArgs {
     #[arg(long)]
     pub allow_private_fetch: bool,
     /// Most action invocations in flight at once (queued, running or awaiting a fetch or
-    /// timer); beyond it a call answers 503 `overloaded` at once [default: 4096, about
-    /// 800 MiB of parked invocations].
+    /// timer); beyond it a call answers 503 `overloaded` at once [default: 2048, about
+    /// 650 MiB of invocations awaiting a fetch].
     #[arg(long, env = "LUMIO_MAX_INFLIGHT_ACTIONS", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_inflight_actions: Option<u32>,
+    /// Client-plane calls per second per extension; beyond it a call answers 429 with
+    /// `Retry-After` [default: 10000; 0: no limit].
+    #[arg(long, env = "LUMIO_CLIENT_RATE_LIMIT")]
+    pub client_rate_limit: Option<u32>,
 }
 
 /// Where the server is and who we are to it.

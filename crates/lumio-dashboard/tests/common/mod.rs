@@ -74,6 +74,7 @@ async fn start(
         previous_master_key_files: Vec::new(),
         allow_private_fetch: true,
         max_inflight_actions: 0,
+        client_rate_limit: None,
     };
     let server = lumio_server::start(config).await.expect("server starts");
     // A second server on a used store writes no token file; `spawn_second` fills it in.

@@ -20,7 +20,7 @@ use super::errors::read_thrown;
 use super::loader::DeploymentLoader;
 use super::natives;
 use super::quickjs::{
-    caught, cpu_timeout, internal, new_runtime, wall_timeout, Failure, Intrinsics,
+    caught, cpu_timeout, internal, new_runtime, prepare_runtime, wall_timeout, Failure, Intrinsics,
 };
 use super::state::{FetchDone, InvocationState, Services, Waker};
 use super::timers;
@@ -65,20 +65,31 @@ pub struct Live {
     job: Job,
     pub(super) started: Instant,
     wall_deadline: Instant,
+    /// Something only a broken runtime does happened (an exception escaped a job): its
+    /// runtime is not recycled.
+    broken: std::cell::Cell<bool>,
 }
 
 impl Live {
-    /// Creates the invocation's runtime and context and starts loading its module.
+    /// Creates the invocation's context — in `recycled`, a runtime a clean invocation
+    /// left, or else a new one — and starts loading its module.
     pub fn new(
         job: Job,
         services: &Arc<Services>,
         sdk: &Rc<TrustedBytecode>,
         waker: Waker,
+        recycled: Option<rquickjs::Runtime>,
     ) -> Result<Self, Failure> {
         let started = Instant::now();
         let limits = &services.limits;
         let clock = Rc::new(Clock::new(limits.cpu_time));
-        let rt = new_runtime(limits, &clock).map_err(|e| internal(&e))?;
+        let rt = match recycled {
+            Some(rt) => {
+                prepare_runtime(&rt, limits, &clock);
+                rt
+            }
+            None => new_runtime(limits, &clock).map_err(|e| internal(&e))?,
+        };
         let loader = DeploymentLoader {
             modules: job.deployment.modules.clone(),
             sdk: sdk.clone(),
@@ -101,6 +112,7 @@ impl Live {
             job,
             started,
             wall_deadline: started + limits.wall_time,
+            broken: std::cell::Cell::new(false),
         };
         live.clock.enter();
         let context = live.context.clone();
@@ -228,6 +240,7 @@ impl Live {
                 Ok(false) => return Ok(()),
                 // Only what a script cannot catch escapes a job: the interrupt, or memory.
                 Err(exception) => {
+                    self.broken.set(true);
                     if self.clock.fired() {
                         return Err(cpu_timeout(limits));
                     }
@@ -332,6 +345,21 @@ impl Live {
             error,
             &self.job.deployment.modules,
         )
+    }
+}
+
+impl Live {
+    /// Ends the invocation and hands back its runtime for the next one, if nothing of
+    /// this invocation can survive in it: it ended cleanly (no limit hit, no job queue
+    /// left, nothing broken), and its context is dropped and collected here.
+    pub fn recycle(self, clean: bool) -> Option<rquickjs::Runtime> {
+        let reusable =
+            clean && !self.clock.fired() && !self.broken.get() && !self.rt.is_job_pending();
+        let rt = reusable.then(|| self.rt.clone());
+        drop(self);
+        let rt = rt?;
+        rt.run_gc();
+        Some(rt)
     }
 }
 

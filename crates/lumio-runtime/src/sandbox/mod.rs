@@ -74,8 +74,20 @@ pub fn conclude(live: &Live, result: Result<serde_json::Value, Failure>) -> Fini
             }
         }
     };
-    let console = masked_console(state, &guard);
+    let mut console = masked_console(state, &guard);
     live.clock.leave();
+    let mut stack = stack;
+    // The reads not yet recorded (those after the last fetch) are recorded now; if that
+    // fails, nothing the invocation produced may leave.
+    if let Err(err) = state.record_reads() {
+        result = Err(ActionError::new(
+            ErrorCode::AuditUnavailable,
+            err.to_string(),
+        ));
+        console = vec![ConsoleLine::withheld()];
+        stack = None;
+        leak_blocked.clear();
+    }
     if live.clock.check() && result.is_ok() {
         result = Err(ActionError::new(
             ErrorCode::Timeout,

@@ -80,8 +80,8 @@ fn secret_get<'js>(ctx: &Ctx<'js>, state: &InvocationState, name: &str) -> Resul
     state.gets.set(gets + 1);
     let name = SecretName::parse(name).map_err(|e| Exception::throw_type(ctx, &e.to_string()))?;
     match state.host.secret_get(&name) {
-        Ok((value, ticket)) => {
-            state.last_ticket.set(Some(ticket));
+        Ok(value) => {
+            state.count_read(&name, value.is_some());
             match value {
                 Some(value) => {
                     state.value_read.set(true);
@@ -109,9 +109,16 @@ fn start_fetch<'js>(
     state: &Rc<InvocationState>,
     request: FetchRequest,
 ) -> Result<Value<'js>> {
+    // The records of every read so far must be committed before a value can leave.
+    if let Err(err) = state.record_reads() {
+        let message = err.to_string();
+        state.platform_error("audit_unavailable", &message);
+        let error = Exception::from_message(ctx.clone(), &message)?;
+        error.as_object().set("code", "audit_unavailable")?;
+        return response::settled(ctx, Err(ctx.throw(error.into_value())))?.into_js(ctx);
+    }
     let (promise, resolve, reject) = ctx.promise()?;
     let id = state.next_fetch_id();
-    // The records of every read so far must be committed before a value can leave.
     let durable_up_to = if state.value_read.get() {
         state.last_ticket.get()
     } else {

@@ -59,10 +59,16 @@ pub fn new_runtime(
     let rt = rquickjs::Runtime::new()?;
     rt.set_memory_limit(limits.memory_bytes);
     rt.set_max_stack_size(limits.stack_bytes);
+    prepare_runtime(&rt, limits, clock);
+    Ok(rt)
+}
+
+/// Readies a runtime (new or recycled) for an invocation: its collection threshold and
+/// the invocation's CPU clock.
+pub fn prepare_runtime(rt: &rquickjs::Runtime, limits: &RuntimeLimits, clock: &Rc<Clock>) {
     rt.set_gc_threshold(GC_THRESHOLD_MAX.min(limits.memory_bytes / 4));
     let interrupt = clock.clone();
     rt.set_interrupt_handler(Some(Box::new(move || interrupt.check())));
-    Ok(rt)
 }
 
 /// Reads the pending exception of a failed call.

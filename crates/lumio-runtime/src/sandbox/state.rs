@@ -72,6 +72,9 @@ pub struct InvocationState {
     pub reads: RefCell<Vec<(SecretName, Arc<SecretValue>)>>,
     /// Ticket of the last `secret.get` record.
     pub last_ticket: Cell<Option<Ticket>>,
+    /// Reads not recorded yet, by (name, found), with their count: recorded in one go
+    /// before the next fetch starts and when the invocation ends.
+    unrecorded: RefCell<BTreeMap<(SecretName, bool), u32>>,
     /// Whether any read returned a value: only then must egress wait for the audit log.
     pub value_read: Cell<bool>,
     pub gets: Cell<u32>,
@@ -99,6 +102,7 @@ impl InvocationState {
             waker,
             reads: RefCell::default(),
             last_ticket: Cell::new(None),
+            unrecorded: RefCell::default(),
             value_read: Cell::new(false),
             gets: Cell::new(0),
             console: RefCell::default(),
@@ -111,6 +115,32 @@ impl InvocationState {
             ended: Arc::default(),
             platform_errors: RefCell::default(),
         }
+    }
+
+    /// Counts a read for its audit record.
+    pub fn count_read(&self, name: &SecretName, found: bool) {
+        *self
+            .unrecorded
+            .borrow_mut()
+            .entry((name.clone(), found))
+            .or_default() += 1;
+    }
+
+    /// Enqueues the records of the reads counted since the last time; afterwards
+    /// `last_ticket` covers every read so far.
+    pub fn record_reads(&self) -> Result<(), crate::host::HostError> {
+        let pending = std::mem::take(&mut *self.unrecorded.borrow_mut());
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let reads: Vec<crate::host::SecretReads> = pending
+            .into_iter()
+            .map(|((name, found), count)| crate::host::SecretReads { name, found, count })
+            .collect();
+        if let Some(ticket) = self.host.record_reads(&reads)? {
+            self.last_ticket.set(Some(ticket));
+        }
+        Ok(())
     }
 
     /// Records a read (deduplicated) for the leak guard.

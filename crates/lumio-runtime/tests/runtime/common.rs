@@ -14,6 +14,7 @@ use lumio_audit::{AuditUnavailable, Ticket};
 use lumio_core::{SecretName, SecretValue};
 use lumio_runtime::{
     compile, Deployment, Host, HostError, Invocation, Runtime, RuntimeLimits, RuntimeOptions,
+    SecretReads,
 };
 use serde_json::{json, Value};
 
@@ -24,6 +25,8 @@ pub struct TestHost {
     next_ticket: AtomicU64,
     /// Names read, in order, with whether they were found.
     pub reads: Mutex<Vec<(String, bool)>>,
+    /// The `secret.get` records the runtime asked for.
+    pub recorded: Mutex<Vec<SecretReads>>,
     /// When set, `audit_durable` fails (the audit store is down).
     pub audit_down: AtomicBool,
     /// Highest ticket confirmed durable.
@@ -57,19 +60,19 @@ impl TestHost {
 
 #[async_trait]
 impl Host for TestHost {
-    fn secret_get(
-        &self,
-        name: &SecretName,
-    ) -> Result<(Option<Arc<SecretValue>>, Ticket), HostError> {
+    fn secret_get(&self, name: &SecretName) -> Result<Option<Arc<SecretValue>>, HostError> {
         let value = self.secrets.lock().unwrap().get(name.as_str()).cloned();
         self.reads
             .lock()
             .unwrap()
             .push((name.as_str().to_owned(), value.is_some()));
-        Ok((
-            value,
-            Ticket(self.next_ticket.fetch_add(1, Ordering::SeqCst) + 1),
-        ))
+        Ok(value)
+    }
+
+    fn record_reads(&self, reads: &[SecretReads]) -> Result<Option<Ticket>, HostError> {
+        self.recorded.lock().unwrap().extend(reads.iter().cloned());
+        let n = reads.len() as u64;
+        Ok((n > 0).then(|| Ticket(self.next_ticket.fetch_add(n, Ordering::SeqCst) + n)))
     }
 
     async fn audit_durable(&self, up_to: Ticket) -> Result<(), HostError> {

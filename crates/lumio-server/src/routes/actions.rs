@@ -140,7 +140,7 @@ pub(crate) struct InvokeValue {
 #[utoipa::path(post, path = "/api/v1/extensions/{ext}/environments/{env}/actions/{action}",
     params(("ext" = String, Path), ("env" = String, Path), ("action" = String, Path, description = "module:export")),
     request_body = Invoke,
-    responses((status = 200, body = InvokeValue), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 500, body = ErrorBody)))]
+    responses((status = 200, body = InvokeValue), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody, description = "rate limited; see Retry-After"), (status = 500, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn invoke(
     State(state): State<AppState>,
     Path((ext, env, action)): Path<(String, String, String)>,
@@ -154,6 +154,20 @@ pub(crate) async fn invoke(
         return Err(AppError::invalid(
             "action name is longer than 256 characters",
         ));
+    }
+    if let Err(wait) = state.client_limit.check(slug.as_str()) {
+        let mut response = AppError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "rate_limited",
+            message: "this extension's actions are called faster than the server allows; retry after the time in Retry-After".to_owned(),
+            hint: None,
+        }
+        .into_response();
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        return Ok(response);
     }
     let outcome = state
         .actions

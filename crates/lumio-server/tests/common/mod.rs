@@ -59,6 +59,18 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     )
 }
 
+/// [`spawn_app`] with `tweak` applied to the server's configuration first.
+pub async fn spawn_app_with(
+    backend: Backend,
+    tweak: impl FnOnce(&mut ServerConfig),
+) -> Option<TestApp> {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let database_url = database_url(backend, data_dir.path()).await?;
+    let mut config = test_config(&data_dir, &database_url, None, Vec::new());
+    tweak(&mut config);
+    Some(start_app(config, data_dir).await.expect("server starts"))
+}
+
 /// Starts a server on an existing data dir and database (for restarts and second servers).
 pub async fn spawn_with(
     data_dir: TempDir,
@@ -75,15 +87,35 @@ pub async fn spawn_rotating(
     master_key_file: Option<PathBuf>,
     previous_master_key_files: Vec<PathBuf>,
 ) -> anyhow::Result<TestApp> {
-    let config = ServerConfig {
+    let config = test_config(
+        &data_dir,
+        &database_url,
+        master_key_file,
+        previous_master_key_files,
+    );
+    start_app(config, data_dir).await
+}
+
+fn test_config(
+    data_dir: &TempDir,
+    database_url: &str,
+    master_key_file: Option<PathBuf>,
+    previous_master_key_files: Vec<PathBuf>,
+) -> ServerConfig {
+    ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.path().to_path_buf(),
-        database_url: Some(database_url.clone()),
+        database_url: Some(database_url.to_owned()),
         master_key_file,
         previous_master_key_files,
         allow_private_fetch: true,
         max_inflight_actions: 0,
-    };
+        client_rate_limit: None,
+    }
+}
+
+async fn start_app(config: ServerConfig, data_dir: TempDir) -> anyhow::Result<TestApp> {
+    let database_url = config.database_url.clone().unwrap_or_default();
     let server = lumio_server::start(config).await?;
     let admin_token = std::fs::read_to_string(data_dir.path().join("admin-token"))
         .unwrap_or_default()
@@ -104,6 +136,7 @@ pub async fn spawn_rotating(
 pub struct Answer {
     pub status: StatusCode,
     pub request_id: Option<String>,
+    pub retry_after: Option<String>,
     pub body: Value,
     pub text: String,
 }
@@ -116,11 +149,17 @@ impl Answer {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let text = response.text().await.expect("body");
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Self {
             status,
             request_id,
+            retry_after,
             body,
             text,
         }
