@@ -74,7 +74,7 @@ pub struct InvocationState {
     pub last_ticket: Cell<Option<Ticket>>,
     /// Reads not recorded yet, by (name, found), with their count: recorded in one go
     /// before the next fetch starts and when the invocation ends.
-    unrecorded: RefCell<BTreeMap<(SecretName, bool), u32>>,
+    unrecorded: RefCell<Vec<(SecretName, bool, u32)>>,
     /// Whether any read returned a value: only then must egress wait for the audit log.
     pub value_read: Cell<bool>,
     pub gets: Cell<u32>,
@@ -119,11 +119,16 @@ impl InvocationState {
 
     /// Counts a read for its audit record.
     pub fn count_read(&self, name: &SecretName, found: bool) {
-        *self
-            .unrecorded
-            .borrow_mut()
-            .entry((name.clone(), found))
-            .or_default() += 1;
+        let mut unrecorded = self.unrecorded.borrow_mut();
+        // The hot path of a read loop: no allocation for a name already counted.
+        if let Some((_, _, count)) = unrecorded
+            .iter_mut()
+            .find(|(n, f, _)| *f == found && n == name)
+        {
+            *count += 1;
+            return;
+        }
+        unrecorded.push((name.clone(), found, 1));
     }
 
     /// Enqueues the records of the reads counted since the last time; afterwards
@@ -135,7 +140,7 @@ impl InvocationState {
         }
         let reads: Vec<crate::host::SecretReads> = pending
             .into_iter()
-            .map(|((name, found), count)| crate::host::SecretReads { name, found, count })
+            .map(|(name, found, count)| crate::host::SecretReads { name, found, count })
             .collect();
         if let Some(ticket) = self.host.record_reads(&reads)? {
             self.last_ticket.set(Some(ticket));
