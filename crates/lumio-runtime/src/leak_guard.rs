@@ -46,10 +46,39 @@ struct Forms {
 /// One matcher over every form of every secret: each text is scanned once, however many
 /// secrets were read.
 struct Matcher {
-    exact: AhoCorasick,
-    exact_owner: Vec<usize>,
-    any_case: AhoCorasick,
-    any_case_owner: Vec<usize>,
+    exact: FormSet,
+    any_case: FormSet,
+}
+
+/// One automaton over some forms of every secret: which secret each pattern belongs to,
+/// and the label masking puts in its place (made once, not per masked line).
+struct FormSet {
+    automaton: AhoCorasick,
+    owner: Vec<usize>,
+    labels: Vec<String>,
+}
+
+impl FormSet {
+    /// Marks in `hit` every secret with a form in `text`. Leftmost-longest matching
+    /// reports non-overlapping matches, so the search goes on one byte after each match's
+    /// start: another secret's form may begin inside it.
+    fn mark(&self, text: &str, hit: &mut [bool]) {
+        let mut from = 0;
+        while from < text.len() {
+            let Some(m) = self
+                .automaton
+                .find(aho_corasick::Input::new(text).range(from..))
+            else {
+                break;
+            };
+            hit[self.owner[m.pattern().as_usize()]] = true;
+            from = m.start() + 1;
+        }
+    }
+
+    fn mask(&self, text: &str) -> String {
+        self.automaton.replace_all(text, &self.labels)
+    }
 }
 
 /// The secrets read so far in one invocation, ready to be searched for.
@@ -136,30 +165,32 @@ impl LeakGuard {
         let build = |case_insensitive: bool, forms: &dyn Fn(&Forms) -> &Vec<Zeroizing<String>>| {
             let mut patterns: Vec<&str> = Vec::new();
             let mut owner = Vec::new();
+            let mut labels = Vec::new();
             for (i, secret) in self.secrets.iter().enumerate() {
                 for form in forms(secret) {
                     patterns.push(form.as_str());
                     owner.push(i);
+                    labels.push(format!("[REDACTED:{}]", secret.name));
                 }
             }
             // A contiguous NFA: built in microseconds (a guard is built per invocation),
             // and still one linear pass; a DFA would search a little faster but costs far
             // more to build than a typical result takes to scan.
-            let matcher = AhoCorasick::builder()
+            let automaton = AhoCorasick::builder()
                 .kind(Some(AhoCorasickKind::ContiguousNFA))
                 .match_kind(MatchKind::LeftmostLongest)
                 .ascii_case_insensitive(case_insensitive)
                 .build(&patterns)
                 .ok()?;
-            Some((matcher, owner))
+            Some(FormSet {
+                automaton,
+                owner,
+                labels,
+            })
         };
-        let (exact, exact_owner) = build(false, &|f| &f.exact)?;
-        let (any_case, any_case_owner) = build(true, &|f| &f.any_case)?;
         Some(Matcher {
-            exact,
-            exact_owner,
-            any_case,
-            any_case_owner,
+            exact: build(false, &|f| &f.exact)?,
+            any_case: build(true, &|f| &f.any_case)?,
         })
     }
 
@@ -198,12 +229,8 @@ impl LeakGuard {
         };
         let mut hit = vec![false; self.secrets.len()];
         let mut scan = |text: &str| {
-            for m in matcher.exact.find_overlapping_iter_or_leftmost(text) {
-                hit[matcher.exact_owner[m]] = true;
-            }
-            for m in matcher.any_case.find_overlapping_iter_or_leftmost(text) {
-                hit[matcher.any_case_owner[m]] = true;
-            }
+            matcher.exact.mark(text, &mut hit);
+            matcher.any_case.mark(text, &mut hit);
         };
         for text in texts {
             scan(text);
@@ -233,16 +260,8 @@ impl LeakGuard {
         let Some(matcher) = &self.matcher else {
             return text.to_owned();
         };
-        let label =
-            |owner: &[usize], i: usize| format!("[REDACTED:{}]", self.secrets[owner[i]].name);
-        let exact_labels: Vec<String> = (0..matcher.exact_owner.len())
-            .map(|i| label(&matcher.exact_owner, i))
-            .collect();
-        let any_case_labels: Vec<String> = (0..matcher.any_case_owner.len())
-            .map(|i| label(&matcher.any_case_owner, i))
-            .collect();
-        let once = Zeroizing::new(matcher.exact.replace_all(text, &exact_labels));
-        let masked = matcher.any_case.replace_all(&once, &any_case_labels);
+        let once = Zeroizing::new(matcher.exact.mask(text));
+        let masked = matcher.any_case.mask(&once);
         let left = self.find_in_texts(&with_unescaped(vec![Zeroizing::new(masked.clone())]), true);
         if left.is_empty() {
             return masked;
@@ -252,30 +271,6 @@ impl LeakGuard {
             "[REDACTED:{}: withheld, it holds a secret's value in a form that cannot be masked in place]",
             names.join(",")
         )
-    }
-}
-
-/// Leftmost-longest matching reports non-overlapping matches; a secret hidden inside a
-/// longer match of another is found when that other match is scanned again from its
-/// second byte. In practice forms of different secrets rarely overlap, so this looks
-/// past each match only where one was found.
-trait FindAll {
-    fn find_overlapping_iter_or_leftmost(&self, text: &str) -> Vec<usize>;
-}
-
-impl FindAll for AhoCorasick {
-    fn find_overlapping_iter_or_leftmost(&self, text: &str) -> Vec<usize> {
-        let mut found = Vec::new();
-        let mut from = 0;
-        while from < text.len() {
-            let Some(m) = self.find(aho_corasick::Input::new(text).range(from..)) else {
-                break;
-            };
-            found.push(m.pattern().as_usize());
-            // Look again one byte after the start: another secret's form may begin inside.
-            from = m.start() + 1;
-        }
-        found
     }
 }
 

@@ -54,7 +54,7 @@ pub fn conclude(live: &Live, result: Result<serde_json::Value, Failure>) -> Fini
     let reads = state.reads.borrow();
     let guard = LeakGuard::new(reads.iter().map(|(n, v)| (n, v))).known_from(live.args_json());
     let mut leak_blocked = Vec::new();
-    let (mut result, stack) = match result {
+    let (mut result, mut stack) = match result {
         Ok(value) => {
             leak_blocked = guard.find_in_json(&value);
             match leak_blocked.first() {
@@ -76,7 +76,6 @@ pub fn conclude(live: &Live, result: Result<serde_json::Value, Failure>) -> Fini
     };
     let mut console = masked_console(state, &guard);
     live.clock.leave();
-    let mut stack = stack;
     // The reads not yet recorded (those after the last fetch) are recorded now; if that
     // fails, nothing the invocation produced may leave.
     if let Err(err) = state.record_reads() {

@@ -111,11 +111,8 @@ fn start_fetch<'js>(
 ) -> Result<Value<'js>> {
     // The records of every read so far must be committed before a value can leave.
     if let Err(err) = state.record_reads() {
-        let message = err.to_string();
-        state.platform_error("audit_unavailable", &message);
-        let error = Exception::from_message(ctx.clone(), &message)?;
-        error.as_object().set("code", "audit_unavailable")?;
-        return response::settled(ctx, Err(ctx.throw(error.into_value())))?.into_js(ctx);
+        let thrown = throw_coded(ctx, state, "audit_unavailable", &err.to_string());
+        return response::settled(ctx, Err(thrown))?.into_js(ctx);
     }
     let (promise, resolve, reject) = ctx.promise()?;
     let id = state.next_fetch_id();
