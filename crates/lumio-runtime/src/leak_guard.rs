@@ -2,6 +2,8 @@
 //! the sandbox — raw, base64 (standard and URL-safe, any alignment), hex, URL-encoded or
 //! JSON-escaped — and masks them in console output.
 
+use std::collections::VecDeque;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
@@ -37,10 +39,6 @@ struct Forms {
     exact: Vec<Zeroizing<String>>,
     /// Forms whose hex digits may be in either case: hex, percent-encodings.
     any_case: Vec<Zeroizing<String>>,
-    /// Seen in the invocation's own arguments: the caller already knows the value, so it
-    /// is masked in logs but not a leak in the result (otherwise the guard would answer
-    /// "is my guess right?").
-    known_to_caller: bool,
 }
 
 /// One matcher over every form of every secret: each text is scanned once, however many
@@ -81,24 +79,39 @@ impl FormSet {
     }
 }
 
-/// The secrets read so far in one invocation, ready to be searched for.
+/// The forms of some secret values and one matcher over them all: what is costly to
+/// build, and the same for every invocation that read the same values.
 #[derive(Default)]
-pub struct LeakGuard {
+pub struct GuardSet {
     secrets: Vec<Forms>,
     matcher: Option<Matcher>,
 }
 
+/// The secrets read so far in one invocation, ready to be searched for.
+pub struct LeakGuard {
+    set: Rc<GuardSet>,
+    /// Per secret of `set`: seen in the invocation's own arguments. The caller already
+    /// knows that value, so it is masked in logs but not a leak in the result (otherwise
+    /// the guard would answer "is my guess right?").
+    known_to_caller: Vec<bool>,
+}
+
 impl LeakGuard {
     /// Builds the guard for the given reads (same name twice is fine: values may change).
+    #[cfg(test)]
     pub fn new<'a>(
         reads: impl IntoIterator<Item = (&'a SecretName, &'a Arc<SecretValue>)>,
     ) -> Self {
-        let mut guard = Self::default();
-        for (name, value) in reads {
-            guard.add(name, value.expose());
+        Self::over(Rc::new(GuardSet::new(reads)))
+    }
+
+    /// A guard over forms built earlier (see [`GuardCache`]).
+    pub fn over(set: Rc<GuardSet>) -> Self {
+        let known_to_caller = vec![false; set.secrets.len()];
+        Self {
+            set,
+            known_to_caller,
         }
-        guard.matcher = guard.build_matcher();
-        guard
     }
 
     /// Marks the secrets whose values the caller itself sent in `args` (the invocation's
@@ -107,14 +120,77 @@ impl LeakGuard {
         if self.is_empty() {
             return self;
         }
-        let found = self.find_in_texts(
-            &with_unescaped(vec![Zeroizing::new(args_json.to_owned())]),
-            true,
-        );
-        for secret in &mut self.secrets {
-            secret.known_to_caller = found.contains(&secret.name);
-        }
+        let hit = self
+            .set
+            .hits(&with_unescaped(vec![Zeroizing::new(args_json.to_owned())]));
+        self.known_to_caller = hit;
         self
+    }
+
+    /// True when no secret is guarded (nothing read, or only short values).
+    pub fn is_empty(&self) -> bool {
+        self.set.secrets.is_empty()
+    }
+
+    /// Names of the secrets whose values appear in `value` in any guarded form.
+    pub fn find_in_json(&self, value: &serde_json::Value) -> Vec<SecretName> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        let mut texts = vec![Zeroizing::new(
+            serde_json::to_string(value).unwrap_or_default(),
+        )];
+        collect_strings(value, &mut texts);
+        self.leaked(&with_unescaped(texts))
+    }
+
+    /// Names of the secrets whose values appear in `text` in any guarded form.
+    pub fn find_in_text(&self, text: &str) -> Vec<SecretName> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        self.leaked(&with_unescaped(vec![Zeroizing::new(text.to_owned())]))
+    }
+
+    /// The secrets found in `texts` that the caller did not send itself.
+    fn leaked(&self, texts: &[Zeroizing<String>]) -> Vec<SecretName> {
+        let hit = self.set.hits(texts);
+        self.set
+            .names_where(hit.iter().zip(&self.known_to_caller).map(|(h, k)| *h && !k))
+    }
+
+    /// `text` with every guarded form of every secret replaced by `[REDACTED:NAME]`. A
+    /// form that cannot be cut out in place (nested escaping, partial percent-encoding)
+    /// withholds the whole text instead: what the guard would find is never shown.
+    pub fn mask(&self, text: &str) -> String {
+        let Some(matcher) = &self.set.matcher else {
+            return text.to_owned();
+        };
+        let once = Zeroizing::new(matcher.exact.mask(text));
+        let masked = matcher.any_case.mask(&once);
+        let hit = self
+            .set
+            .hits(&with_unescaped(vec![Zeroizing::new(masked.clone())]));
+        let left = self.set.names_where(hit.into_iter());
+        if left.is_empty() {
+            return masked;
+        }
+        let names: Vec<&str> = left.iter().map(SecretName::as_str).collect();
+        format!(
+            "[REDACTED:{}: withheld, it holds a secret's value in a form that cannot be masked in place]",
+            names.join(",")
+        )
+    }
+}
+
+impl GuardSet {
+    fn new<'a>(reads: impl IntoIterator<Item = (&'a SecretName, &'a Arc<SecretValue>)>) -> Self {
+        let mut set = Self::default();
+        for (name, value) in reads {
+            set.add(name, value.expose());
+        }
+        set.matcher = set.build_matcher();
+        set
     }
 
     fn add(&mut self, name: &SecretName, value: &str) {
@@ -154,7 +230,6 @@ impl LeakGuard {
             raw: Zeroizing::new(value.to_owned()),
             exact: tidy(exact),
             any_case: tidy(any_case),
-            known_to_caller: false,
         });
     }
 
@@ -194,40 +269,13 @@ impl LeakGuard {
         })
     }
 
-    /// True when no secret is guarded (nothing read, or only short values).
-    pub fn is_empty(&self) -> bool {
-        self.secrets.is_empty()
-    }
-
-    /// Names of the secrets whose values appear in `value` in any guarded form.
-    pub fn find_in_json(&self, value: &serde_json::Value) -> Vec<SecretName> {
-        if self.is_empty() {
-            return Vec::new();
-        }
-        let mut texts = vec![Zeroizing::new(
-            serde_json::to_string(value).unwrap_or_default(),
-        )];
-        collect_strings(value, &mut texts);
-        self.find_in_texts(&with_unescaped(texts), false)
-    }
-
-    /// Names of the secrets whose values appear in `text` in any guarded form.
-    pub fn find_in_text(&self, text: &str) -> Vec<SecretName> {
-        if self.is_empty() {
-            return Vec::new();
-        }
-        self.find_in_texts(
-            &with_unescaped(vec![Zeroizing::new(text.to_owned())]),
-            false,
-        )
-    }
-
-    /// Indexes of the secrets found in `texts` (or in their percent-decoded forms).
-    fn find_in_texts(&self, texts: &[Zeroizing<String>], include_known: bool) -> Vec<SecretName> {
-        let Some(matcher) = &self.matcher else {
-            return Vec::new();
-        };
+    /// Per secret: whether any of its forms is in `texts` (or in their percent-decoded
+    /// forms).
+    fn hits(&self, texts: &[Zeroizing<String>]) -> Vec<bool> {
         let mut hit = vec![false; self.secrets.len()];
+        let Some(matcher) = &self.matcher else {
+            return hit;
+        };
         let mut scan = |text: &str| {
             matcher.exact.mark(text, &mut hit);
             matcher.any_case.mark(text, &mut hit);
@@ -245,32 +293,75 @@ impl LeakGuard {
                 ));
             }
         }
+        hit
+    }
+
+    fn names_where(&self, chosen: impl Iterator<Item = bool>) -> Vec<SecretName> {
         self.secrets
             .iter()
-            .zip(hit)
-            .filter(|(secret, hit)| *hit && (include_known || !secret.known_to_caller))
+            .zip(chosen)
+            .filter(|(_, chosen)| *chosen)
             .map(|(secret, _)| secret.name.clone())
             .collect()
     }
+}
 
-    /// `text` with every guarded form of every secret replaced by `[REDACTED:NAME]`. A
-    /// form that cannot be cut out in place (nested escaping, partial percent-encoding)
-    /// withholds the whole text instead: what the guard would find is never shown.
-    pub fn mask(&self, text: &str) -> String {
-        let Some(matcher) = &self.matcher else {
-            return text.to_owned();
-        };
-        let once = Zeroizing::new(matcher.exact.mask(text));
-        let masked = matcher.any_case.mask(&once);
-        let left = self.find_in_texts(&with_unescaped(vec![Zeroizing::new(masked.clone())]), true);
-        if left.is_empty() {
-            return masked;
+/// A worker's recently built guards, by the values read: an action that reads the same
+/// secrets call after call builds its matcher once. Entries hold the values they were
+/// built from (so a key can never match other values at a reused address) and are
+/// dropped as soon as nothing else holds those values any more: a changed secret's old
+/// value lives here no longer than in the secrets cache.
+#[derive(Default)]
+pub struct GuardCache {
+    entries: VecDeque<CachedGuard>,
+}
+
+struct CachedGuard {
+    reads: Vec<(SecretName, Arc<SecretValue>)>,
+    set: Rc<GuardSet>,
+}
+
+/// Enough for the actions a worker runs in turn; each entry is a few KB per value.
+const CACHED_GUARDS: usize = 32;
+
+impl GuardCache {
+    /// The guard for an invocation that read `reads`, built only if not cached.
+    pub fn guard_for(&mut self, reads: &[(SecretName, Arc<SecretValue>)]) -> LeakGuard {
+        if reads.is_empty() {
+            return LeakGuard::over(Rc::default());
         }
-        let names: Vec<&str> = left.iter().map(SecretName::as_str).collect();
-        format!(
-            "[REDACTED:{}: withheld, it holds a secret's value in a form that cannot be masked in place]",
-            names.join(",")
-        )
+        self.entries.retain(|entry| {
+            entry
+                .reads
+                .iter()
+                .all(|(_, value)| Arc::strong_count(value) > 1)
+        });
+        let same = |entry: &CachedGuard| {
+            entry.reads.len() == reads.len()
+                && entry
+                    .reads
+                    .iter()
+                    .zip(reads)
+                    .all(|((n1, v1), (n2, v2))| n1 == n2 && Arc::ptr_eq(v1, v2))
+        };
+        if let Some(at) = self.entries.iter().position(same) {
+            let entry = self
+                .entries
+                .remove(at)
+                .expect("the position was just found");
+            let set = entry.set.clone();
+            self.entries.push_back(entry);
+            return LeakGuard::over(set);
+        }
+        let set = Rc::new(GuardSet::new(reads.iter().map(|(n, v)| (n, v))));
+        if self.entries.len() == CACHED_GUARDS {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(CachedGuard {
+            reads: reads.to_vec(),
+            set: set.clone(),
+        });
+        LeakGuard::over(set)
     }
 }
 
@@ -411,5 +502,40 @@ mod tests {
         );
         assert_eq!(masked.matches("[REDACTED:API_KEY]").count(), 3, "{masked}");
         assert!(guard("abc").is_empty());
+    }
+
+    #[test]
+    fn cached_guards_are_reused_only_for_the_same_values() {
+        let name = SecretName::parse("API_KEY").unwrap();
+        let value = Arc::new(SecretValue::new("sk-cached-1".into()).unwrap());
+        let mut cache = GuardCache::default();
+        let reads = vec![(name.clone(), value.clone())];
+        let first = cache.guard_for(&reads);
+        assert!(Rc::ptr_eq(&first.set, &cache.guard_for(&reads).set));
+
+        // An equal value in another allocation (the secret was set again) gets its own.
+        let changed = vec![(
+            name.clone(),
+            Arc::new(SecretValue::new("sk-cached-2".into()).unwrap()),
+        )];
+        let other = cache.guard_for(&changed);
+        assert!(!Rc::ptr_eq(&first.set, &other.set));
+        assert_eq!(other.find_in_text("x sk-cached-2 y").len(), 1);
+        assert!(other.find_in_text("x sk-cached-1 y").is_empty());
+
+        // Once nothing else holds a value, its entry goes with the next lookup.
+        let held_only_by_the_cache = Arc::downgrade(&value);
+        drop((value, reads, changed, first, other));
+        assert!(held_only_by_the_cache.upgrade().is_some());
+        let third = Arc::new(SecretValue::new("sk-cached-3".into()).unwrap());
+        let _ = cache.guard_for(&[(name, third)]);
+        assert!(held_only_by_the_cache.upgrade().is_none());
+    }
+
+    #[test]
+    fn values_the_caller_sent_are_masked_but_not_leaks() {
+        let g = guard("sk-guessed-1").known_from(r#"{"guess":"sk-guessed-1"}"#);
+        assert!(g.find_in_text("it is sk-guessed-1").is_empty());
+        assert_eq!(g.mask("it is sk-guessed-1"), "it is [REDACTED:API_KEY]");
     }
 }

@@ -19,6 +19,7 @@ use tokio::sync::oneshot;
 
 use crate::gate::Permit;
 use crate::invocation::{ActionError, ErrorCode};
+use crate::leak_guard::GuardCache;
 use crate::sandbox::{conclude, Finished, Job, Live, Progress, Services, Wake, Waker};
 
 /// An invocation waiting for a worker.
@@ -109,6 +110,8 @@ pub(crate) struct Worker {
     wakeups: BinaryHeap<Reverse<(Instant, u64)>>,
     /// Runtimes clean invocations left behind, for the next ones.
     spare: Vec<rquickjs::Runtime>,
+    /// Leak-guard matchers built for recent invocations, by the values they read.
+    guards: GuardCache,
 }
 
 /// Spare runtimes a worker keeps: enough for bursts, few enough to hold little memory.
@@ -141,6 +144,7 @@ impl Worker {
             next_slot: 0,
             wakeups: BinaryHeap::new(),
             spare: Vec::new(),
+            guards: GuardCache::default(),
         }
     }
 
@@ -269,7 +273,7 @@ impl Worker {
                     return;
                 };
                 let Slot { live, reply, .. } = entry;
-                let finished = conclude(&live, result);
+                let finished = conclude(&live, result, &mut self.guards);
                 let clean = !matches!(
                     &finished.invocation.result,
                     Err(e) if matches!(e.code, ErrorCode::Timeout | ErrorCode::OutOfMemory | ErrorCode::StackOverflow | ErrorCode::Internal)

@@ -23,7 +23,7 @@ pub use quickjs::Failure;
 pub use state::{Services, Wake, Waker};
 
 use crate::invocation::{ActionError, ConsoleLine, ErrorCode, Invocation};
-use crate::leak_guard::LeakGuard;
+use crate::leak_guard::{GuardCache, LeakGuard};
 
 /// An invocation that ran; `durable_up_to` is the audit ticket that must be committed
 /// before anything in `invocation` is handed out, and `in_flight` the fetches to cancel
@@ -47,12 +47,18 @@ impl Finished {
 
 /// Decides what of a finished invocation may leave: the leak guard on its result and
 /// error message, masked console output and stack, and the audit ticket to wait for. The
-/// scan runs on the invocation's CPU-time budget.
-pub fn conclude(live: &Live, result: Result<serde_json::Value, Failure>) -> Finished {
+/// scan runs on the invocation's CPU-time budget; its matcher comes from the worker's
+/// `guards` when the same values were read before.
+pub fn conclude(
+    live: &Live,
+    result: Result<serde_json::Value, Failure>,
+    guards: &mut GuardCache,
+) -> Finished {
     let state = &live.state;
     live.clock.enter();
-    let reads = state.reads.borrow();
-    let guard = LeakGuard::new(reads.iter().map(|(n, v)| (n, v))).known_from(live.args_json());
+    let guard = guards
+        .guard_for(&state.reads.borrow())
+        .known_from(live.args_json());
     let mut leak_blocked = Vec::new();
     let (mut result, mut stack) = match result {
         Ok(value) => {
