@@ -1,5 +1,6 @@
-//! `ctx.secrets.get` from JavaScript (target ≤ 2 µs a call) and a no-op action with a
-//! fresh context each time (target ≤ 150 µs).
+//! `ctx.secrets.get` from JavaScript (target ≤ 2 µs a call), a no-op action with a
+//! fresh context each time (target ≤ 150 µs), and the leak guard's scan of a 1 MiB result
+//! after 100 reads (the same action without reads is the baseline).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,16 +17,27 @@ use serde_json::json;
 
 const GETS: u64 = 10_000;
 
+/// Secrets `S0` … `S99` for the leak-guard bench.
+const GUARDED: usize = 100;
+
 /// A host whose reads are a map lookup and whose audit enqueue is a counter.
 struct MapHost {
     value: Arc<SecretValue>,
+    guarded: Vec<Arc<SecretValue>>,
     next: AtomicU64,
 }
 
 #[async_trait]
 impl Host for MapHost {
     fn secret_get(&self, name: &SecretName) -> Result<Option<Arc<SecretValue>>, HostError> {
-        Ok((name.as_str() == "API_KEY").then(|| self.value.clone()))
+        if name.as_str() == "API_KEY" {
+            return Ok(Some(self.value.clone()));
+        }
+        let index = name
+            .as_str()
+            .strip_prefix('S')
+            .and_then(|i| i.parse::<usize>().ok());
+        Ok(index.and_then(|i| self.guarded.get(i)).cloned())
     }
 
     fn record_reads(&self, reads: &[SecretReads]) -> Result<Option<Ticket>, HostError> {
@@ -61,6 +73,9 @@ fn benches(c: &mut Criterion) {
     });
     let host: Arc<dyn Host> = Arc::new(MapHost {
         value: Arc::new(SecretValue::new("sk-bench-0123456789".into()).unwrap()),
+        guarded: (0..GUARDED)
+            .map(|i| Arc::new(SecretValue::new(format!("sk-live-{i:03}-9f8e7d6c5b4a")).unwrap()))
+            .collect(),
         next: AtomicU64::new(1),
     });
 
@@ -88,6 +103,51 @@ fn benches(c: &mut Criterion) {
             assert!(inv.result.is_ok());
         })
     });
+
+    guard_bench(c, &runtime, &host, &tokio);
+}
+
+/// A 1 MiB result of text that looks like an API's answer (letters, digits, punctuation),
+/// returned with and without 100 secrets read first: the difference is the guard's scan.
+fn guard_bench(
+    c: &mut Criterion,
+    runtime: &Runtime,
+    host: &Arc<dyn Host>,
+    tokio: &tokio::runtime::Runtime,
+) {
+    let chunk: String = (0..1024u32)
+        .map(|i| {
+            let alphabet =
+                b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.:-_\"{}";
+            char::from(alphabet[(i.wrapping_mul(2_654_435_761) >> 7) as usize % alphabet.len()])
+        })
+        .filter(|c| *c != '"' && *c != '\\')
+        .collect();
+    let body = |reads: &str| {
+        format!("{reads} const chunk = '{chunk}'; return {{ data: chunk.repeat(Math.ceil(1048576 / chunk.length)).slice(0, 1048576) }};")
+    };
+    let read = |n: usize| format!("for (let i = 0; i < {n}; i++) ctx.secrets.get('S' + i);");
+    let cases = [
+        ("1mib_result_no_reads", deployment(&body(""))),
+        ("1mib_result_after_3_reads", deployment(&body(&read(3)))),
+        (
+            "1mib_result_after_100_reads",
+            deployment(&body(&read(GUARDED))),
+        ),
+    ];
+    let mut group = c.benchmark_group("leak_guard");
+    group.sample_size(30);
+    for (label, deployment) in cases {
+        group.bench_function(label, |b| {
+            b.to_async(tokio).iter(|| async {
+                let inv = runtime
+                    .invoke(deployment.clone(), "functions:run", json!({}), host.clone())
+                    .await;
+                assert!(inv.result.is_ok(), "{:?}", inv.result.err());
+            })
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(runtime, benches);

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, MatchKind};
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use lumio_core::{SecretName, SecretValue};
@@ -35,28 +35,23 @@ const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 struct Forms {
     name: SecretName,
     raw: Zeroizing<String>,
-    /// Case-sensitive forms: raw, JSON-escaped, base64.
-    exact: Vec<Zeroizing<String>>,
-    /// Forms whose hex digits may be in either case: hex, percent-encodings.
-    any_case: Vec<Zeroizing<String>>,
+    /// Raw, JSON-escaped, base64 (standard and URL-safe, every alignment), hex and
+    /// percent-encodings.
+    forms: Vec<Zeroizing<String>>,
 }
 
-/// One matcher over every form of every secret: each text is scanned once, however many
-/// secrets were read.
+/// One automaton over every form of every secret, matching ASCII letters in either case
+/// (hex digits and percent-encodings come in both; a raw or base64 form differing only in
+/// case is as good as the value): each text is scanned once, however many secrets were
+/// read. Also which secret each pattern belongs to, and the label masking puts in its
+/// place (made once, not per masked line).
 struct Matcher {
-    exact: FormSet,
-    any_case: FormSet,
-}
-
-/// One automaton over some forms of every secret: which secret each pattern belongs to,
-/// and the label masking puts in its place (made once, not per masked line).
-struct FormSet {
     automaton: AhoCorasick,
     owner: Vec<usize>,
     labels: Vec<String>,
 }
 
-impl FormSet {
+impl Matcher {
     /// Marks in `hit` every secret with a form in `text`. Leftmost-longest matching
     /// reports non-overlapping matches, so the search goes on one byte after each match's
     /// start: another secret's form may begin inside it.
@@ -85,6 +80,8 @@ impl FormSet {
 pub struct GuardSet {
     secrets: Vec<Forms>,
     matcher: Option<Matcher>,
+    /// Some value holds a space, which form encoding writes as `+`.
+    has_space: bool,
 }
 
 /// The secrets read so far in one invocation, ready to be searched for.
@@ -137,11 +134,11 @@ impl LeakGuard {
         if self.is_empty() {
             return Vec::new();
         }
-        let mut texts = vec![Zeroizing::new(
-            serde_json::to_string(value).unwrap_or_default(),
-        )];
-        collect_strings(value, &mut texts);
-        self.leaked(&with_unescaped(texts))
+        // The JSON text holds every key, string and number; a string holding the value
+        // with characters JSON escapes holds its JSON-escaped form, which is one of the
+        // forms, and one more unescaped layer stands for the strings as they are.
+        let json = Zeroizing::new(serde_json::to_string(value).unwrap_or_default());
+        self.leaked(&with_unescaped_layers(vec![json], UNESCAPED_LAYERS + 1))
     }
 
     /// Names of the secrets whose values appear in `text` in any guarded form.
@@ -166,8 +163,7 @@ impl LeakGuard {
         let Some(matcher) = &self.set.matcher else {
             return text.to_owned();
         };
-        let once = Zeroizing::new(matcher.exact.mask(text));
-        let masked = matcher.any_case.mask(&once);
+        let masked = matcher.mask(text);
         let hit = self
             .set
             .hits(&with_unescaped(vec![Zeroizing::new(masked.clone())]));
@@ -197,19 +193,19 @@ impl GuardSet {
         if value.len() < MIN_GUARDED_LEN || self.secrets.iter().any(|f| *f.raw == value) {
             return;
         }
-        let mut exact = vec![Zeroizing::new(value.to_owned())];
+        let mut forms = vec![Zeroizing::new(value.to_owned())];
         let json = serde_json::to_string(value).unwrap_or_default();
-        exact.push(Zeroizing::new(json[1..json.len() - 1].to_owned()));
+        forms.push(Zeroizing::new(json[1..json.len() - 1].to_owned()));
         let shifts = if value.len() >= MIN_SHIFTED_BASE64_LEN {
             0..3
         } else {
             0..1
         };
         for shift in shifts {
-            exact.push(base64_core(value.as_bytes(), shift, false));
-            exact.push(base64_core(value.as_bytes(), shift, true));
+            forms.push(base64_core(value.as_bytes(), shift, false));
+            forms.push(base64_core(value.as_bytes(), shift, true));
         }
-        let any_case = vec![
+        forms.extend([
             Zeroizing::new(hex::encode(value)),
             Zeroizing::new(utf8_percent_encode(value, URI_COMPONENT).to_string()),
             Zeroizing::new(utf8_percent_encode(value, NON_ALPHANUMERIC).to_string()),
@@ -218,18 +214,15 @@ impl GuardSet {
                     .to_string()
                     .replace("%20", "+"),
             ),
-        ];
-        let tidy = |mut forms: Vec<Zeroizing<String>>| {
-            forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
-            forms.dedup();
-            forms.retain(|form| !form.is_empty());
-            forms
-        };
+        ]);
+        forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+        forms.dedup();
+        forms.retain(|form| !form.is_empty());
+        self.has_space |= value.contains(' ');
         self.secrets.push(Forms {
             name: name.clone(),
             raw: Zeroizing::new(value.to_owned()),
-            exact: tidy(exact),
-            any_case: tidy(any_case),
+            forms,
         });
     }
 
@@ -237,35 +230,31 @@ impl GuardSet {
         if self.secrets.is_empty() {
             return None;
         }
-        let build = |case_insensitive: bool, forms: &dyn Fn(&Forms) -> &Vec<Zeroizing<String>>| {
-            let mut patterns: Vec<&str> = Vec::new();
-            let mut owner = Vec::new();
-            let mut labels = Vec::new();
-            for (i, secret) in self.secrets.iter().enumerate() {
-                for form in forms(secret) {
-                    patterns.push(form.as_str());
-                    owner.push(i);
-                    labels.push(format!("[REDACTED:{}]", secret.name));
-                }
+        let mut patterns: Vec<&str> = Vec::new();
+        let mut owner = Vec::new();
+        let mut labels = Vec::new();
+        for (i, secret) in self.secrets.iter().enumerate() {
+            for form in &secret.forms {
+                patterns.push(form.as_str());
+                owner.push(i);
+                labels.push(format!("[REDACTED:{}]", secret.name));
             }
-            // A contiguous NFA: built in microseconds (a guard is built per invocation),
-            // and still one linear pass; a DFA would search a little faster but costs far
-            // more to build than a typical result takes to scan.
-            let automaton = AhoCorasick::builder()
-                .kind(Some(AhoCorasickKind::ContiguousNFA))
-                .match_kind(MatchKind::LeftmostLongest)
-                .ascii_case_insensitive(case_insensitive)
-                .build(&patterns)
-                .ok()?;
-            Some(FormSet {
-                automaton,
-                owner,
-                labels,
-            })
-        };
+        }
+        // The builder picks the automaton: a DFA for few patterns (the common one to three
+        // secrets read), an NFA for many, whose DFA would take megabytes. A guard is built
+        // once per worker for the same values (see `GuardCache`), so build time matters
+        // less than scan time. No prefilter: API answers are full of the bytes a prefilter
+        // would skip to (letters and digits), so it only adds work to every byte.
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .prefilter(false)
+            .ascii_case_insensitive(true)
+            .build(&patterns)
+            .ok()?;
         Some(Matcher {
-            exact: build(false, &|f| &f.exact)?,
-            any_case: build(true, &|f| &f.any_case)?,
+            automaton,
+            owner,
+            labels,
         })
     }
 
@@ -276,21 +265,17 @@ impl GuardSet {
         let Some(matcher) = &self.matcher else {
             return hit;
         };
-        let mut scan = |text: &str| {
-            matcher.exact.mark(text, &mut hit);
-            matcher.any_case.mark(text, &mut hit);
-        };
         for text in texts {
-            scan(text);
-            // Any other percent-encoding ('+' for space, partial): decode and look again.
-            if text.contains('%') || text.contains('+') {
-                scan(&Zeroizing::new(
-                    percent_decode_str(text).decode_utf8_lossy().into_owned(),
-                ));
+            matcher.mark(text, &mut hit);
+            // Any other percent-encoding (partial, '+' for space): decode and look again.
+            if text.contains('%') {
+                let decoded = percent_decode_str(text).decode_utf8_lossy();
+                matcher.mark(&Zeroizing::new(decoded.into_owned()), &mut hit);
+            }
+            if self.has_space && text.contains('+') {
                 let plus = Zeroizing::new(text.replace('+', " "));
-                scan(&Zeroizing::new(
-                    percent_decode_str(&plus).decode_utf8_lossy().into_owned(),
-                ));
+                let decoded = percent_decode_str(&plus).decode_utf8_lossy();
+                matcher.mark(&Zeroizing::new(decoded.into_owned()), &mut hit);
             }
         }
         hit
@@ -382,11 +367,21 @@ fn base64_core(value: &[u8], shift: usize, url_safe: bool) -> Zeroizing<String> 
     Zeroizing::new(encoded.get(skip..full).unwrap_or_default().to_owned())
 }
 
+/// Levels of JSON nested in strings the guard looks through.
+const UNESCAPED_LAYERS: usize = 4;
+
 /// JSON nested in strings escapes again at each level: add up to four unescaped layers.
-fn with_unescaped(mut texts: Vec<Zeroizing<String>>) -> Vec<Zeroizing<String>> {
+fn with_unescaped(texts: Vec<Zeroizing<String>>) -> Vec<Zeroizing<String>> {
+    with_unescaped_layers(texts, UNESCAPED_LAYERS)
+}
+
+fn with_unescaped_layers(
+    mut texts: Vec<Zeroizing<String>>,
+    layers: usize,
+) -> Vec<Zeroizing<String>> {
     let mut layer: Vec<Zeroizing<String>> =
         texts.iter().filter(|t| t.contains('\\')).cloned().collect();
-    for _ in 0..4 {
+    for _ in 0..layers {
         let next: Vec<Zeroizing<String>> = layer.iter().map(|t| json_unescape(t)).collect();
         texts.extend(next.iter().cloned());
         layer = next.into_iter().filter(|t| t.contains('\\')).collect();
@@ -433,20 +428,6 @@ fn json_unescape(text: &str) -> Zeroizing<String> {
         }
     }
     out
-}
-
-fn collect_strings(value: &serde_json::Value, out: &mut Vec<Zeroizing<String>>) {
-    match value {
-        serde_json::Value::String(s) => out.push(Zeroizing::new(s.clone())),
-        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
-        serde_json::Value::Object(map) => {
-            for (key, v) in map {
-                out.push(Zeroizing::new(key.clone()));
-                collect_strings(v, out);
-            }
-        }
-        _ => {}
-    }
 }
 
 #[cfg(test)]
