@@ -52,19 +52,37 @@ impl Origin {
 #[derive(Clone, Default)]
 pub(super) struct Echoes(Arc<Mutex<HashMap<String, VecDeque<oneshot::Sender<()>>>>>);
 
+/// Payloads with waiters above which a new waiter first sweeps out every gone one.
+const ECHO_SWEEP_AT: usize = 1024;
+
 impl Echoes {
     fn expect(&self, payload: &str) -> oneshot::Receiver<()> {
         let (heard, wait) = oneshot::channel();
-        let mut map = self.0.lock().expect("echoes lock");
-        map.entry(payload.to_owned()).or_default().push_back(heard);
+        let mut map = self.lock();
+        if map.len() >= ECHO_SWEEP_AT {
+            map.retain(|_, waiting| {
+                waiting.retain(|w| !w.is_closed());
+                !waiting.is_empty()
+            });
+        }
+        let waiting = map.entry(payload.to_owned()).or_default();
+        // A writer that stopped waiting (its echo was lost, it timed out) dropped its
+        // receiver: it must not take a later writer's echo.
+        while waiting.front().is_some_and(|w| w.is_closed()) {
+            waiting.pop_front();
+        }
+        waiting.push_back(heard);
         wait
     }
 
+    /// The echo of `payload` came back: releases the oldest writer still waiting for it.
     fn heard(&self, payload: &str) {
-        let mut map = self.0.lock().expect("echoes lock");
+        let mut map = self.lock();
         if let Some(waiting) = map.get_mut(payload) {
-            if let Some(heard) = waiting.pop_front() {
-                let _ = heard.send(());
+            while let Some(heard) = waiting.pop_front() {
+                if heard.send(()).is_ok() {
+                    break;
+                }
             }
             if waiting.is_empty() {
                 map.remove(payload);
@@ -72,9 +90,16 @@ impl Echoes {
         }
     }
 
-    /// After a lost connection no echo will come: release every writer.
+    /// After a lost connection the echoes of what was sent meanwhile will not come:
+    /// release every writer waiting. Called once the listener is back, so that writers
+    /// that began waiting while it was down are released too.
     fn release_all(&self) {
-        self.0.lock().expect("echoes lock").clear();
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<oneshot::Sender<()>>>> {
+        // Nothing panics while it is held; a poisoned lock still holds good entries.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -273,8 +298,9 @@ async fn forward_loop(
             Err(err) => {
                 tracing::warn!(error = %err, "change feed connection failed; reconnecting");
                 drop(listener);
-                echoes.release_all();
                 listener = resubscribe(&pool).await;
+                tracing::info!("change feed connection re-established");
+                echoes.release_all();
                 feed.send(Change::Everything);
             }
         }
@@ -367,6 +393,23 @@ mod tests {
         // The sender took it: later callers need a barrier of their own.
         *notifier.open_barrier.lock() = None;
         assert_eq!(notifier.barrier(), 2);
+    }
+
+    #[test]
+    fn a_writer_that_stopped_waiting_does_not_take_a_later_echo() {
+        let echoes = Echoes::default();
+        let gave_up = echoes.expect("p");
+        drop(gave_up); // timed out: its echo was lost while the listener was down
+        let mut waiting = echoes.expect("p");
+        echoes.heard("p");
+        assert!(waiting.try_recv().is_ok(), "the live writer is released");
+        assert!(echoes.lock().is_empty(), "nothing is left behind");
+
+        let first = echoes.expect("q");
+        let mut second = echoes.expect("q");
+        drop(first);
+        echoes.heard("q");
+        assert!(second.try_recv().is_ok());
     }
 
     #[test]

@@ -49,6 +49,7 @@ impl SqliteStore {
             .foreign_keys(true);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .after_release(|conn, _| Box::pin(still_usable(conn)))
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
@@ -62,6 +63,21 @@ impl SqliteStore {
             feed: Feed::new(),
         })
     }
+}
+
+/// Whether a writer connection going back to the pool can serve the next write. After a
+/// failed COMMIT (a full disk) SQLite may already have rolled the transaction back, so
+/// sqlx's own ROLLBACK fails and its count of open transactions stays at one: every later
+/// `BEGIN` on that connection would fail until a restart. Such a connection is closed (the
+/// pool opens a fresh one). The ping lets the rollback sqlx queued on drop run first.
+async fn still_usable(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    conn.ping().await?;
+    let usable = !conn.is_in_transaction();
+    if !usable {
+        tracing::warn!("closing a SQLite writer connection left inside a failed transaction");
+    }
+    Ok(usable)
 }
 
 /// Timestamps are stored as microseconds since the Unix epoch: PostgreSQL's precision,
