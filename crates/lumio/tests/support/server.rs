@@ -25,7 +25,21 @@ pub struct TestServer {
     /// The PostgreSQL database, when the server runs on one.
     pub database_url: Option<String>,
     child: Child,
+    /// Holds the server's log (and its data directory unless one was given).
     data: TempDir,
+    data_dir: PathBuf,
+}
+
+/// How to start a server beyond the defaults: SQLite under a fresh data directory, a
+/// random admin token.
+#[derive(Default)]
+pub struct Launch<'a> {
+    pub database_url: Option<String>,
+    /// Where the server keeps its data (say, a small tmpfs).
+    pub data_dir: Option<&'a Path>,
+    /// The bootstrap admin token (several servers on one database share it).
+    pub admin_token: Option<&'a str>,
+    pub env: &'a [(&'a str, &'a str)],
 }
 
 impl TestServer {
@@ -45,36 +59,57 @@ impl TestServer {
                     .block_on(lumio_store::testing::fresh_postgres_url())?,
             ),
         };
+        Some(Self::launch(Launch {
+            database_url,
+            env,
+            ..Launch::default()
+        }))
+    }
+
+    /// Starts a server as `launch` says and waits for `/healthz`.
+    pub fn launch(launch: Launch<'_>) -> Self {
         let data = TempDir::new().unwrap();
+        let data_dir = launch
+            .data_dir
+            .map_or_else(|| data.path().join("data"), Path::to_path_buf);
         // Port 0 cannot be reported back by the child, so a free port is picked here.
         let port = free_port();
-        let admin_token = format!("lumio_admin_{:016x}", rand_u64());
+        let admin_token = launch
+            .admin_token
+            .map_or_else(|| format!("lumio_admin_{:016x}", rand_u64()), str::to_owned);
         let log = std::fs::File::create(data.path().join("server.log")).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lumio"));
         cmd.args(["server", "--listen", &format!("127.0.0.1:{port}")])
             .arg("--data-dir")
-            .arg(data.path().join("data"))
+            .arg(&data_dir)
             .arg("--allow-private-fetch")
             .env("LUMIO_BOOTSTRAP_TOKEN", &admin_token)
             .env_remove("LUMIO_DATABASE_URL")
             .env_remove("LUMIO_MASTER_KEY_FILE")
-            .envs(env.iter().copied())
+            .envs(launch.env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
-        if let Some(url) = &database_url {
+        if let Some(url) = &launch.database_url {
             cmd.args(["--database-url", url]);
         }
         let child = cmd.spawn().expect("cannot start lumio server");
         let mut server = Self {
             url: format!("http://127.0.0.1:{port}"),
             admin_token,
-            database_url,
+            database_url: launch.database_url,
             child,
             data,
+            data_dir,
         };
         server.wait_healthy();
-        Some(server)
+        server
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     fn wait_healthy(&mut self) {
@@ -99,7 +134,7 @@ impl TestServer {
 
     /// The server's `--data-dir` (SQLite file, master key, admin token).
     pub fn data_dir(&self) -> PathBuf {
-        self.data.path().join("data")
+        self.data_dir.clone()
     }
 
     /// What the server printed so far, for failure messages.

@@ -1,0 +1,150 @@
+//! A PostgreSQL instance of the test's own (`initdb` into a temporary directory, its own
+//! port), for faults that cut off or stop the database: the shared instance other tests
+//! use is never touched. Without PostgreSQL's server binaries the test skips loudly, and
+//! fails instead with `LUMIO_REQUIRE_POSTGRES=1`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tempfile::TempDir;
+
+use crate::support::free_port;
+
+pub struct PrivatePg {
+    dir: TempDir,
+    bin: PathBuf,
+    pub port: u16,
+    /// As root, PostgreSQL's programs run as the `postgres` user (initdb refuses root).
+    as_postgres: bool,
+}
+
+impl PrivatePg {
+    pub fn start() -> Option<Self> {
+        let Some(bin) = server_binaries() else {
+            let why = "PostgreSQL's server binaries (initdb, pg_ctl) were not found";
+            if std::env::var("LUMIO_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                panic!("{why} and LUMIO_REQUIRE_POSTGRES=1; install the postgresql package");
+            }
+            eprintln!(
+                "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+                 SKIPPING: {why}; set LUMIO_REQUIRE_POSTGRES=1 to fail instead\n\
+                 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+            );
+            return None;
+        };
+        let dir = TempDir::new().unwrap();
+        let as_postgres = is_root();
+        if as_postgres {
+            check(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(dir.path())
+                    .output(),
+            );
+        }
+        let pg = Self {
+            dir,
+            bin,
+            port: free_port(),
+            as_postgres,
+        };
+        check(
+            pg.command("initdb")
+                .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
+                .arg(pg.data())
+                .output(),
+        );
+        pg.up();
+        Some(pg)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let program = self.bin.join(program);
+        if self.as_postgres {
+            let mut cmd = Command::new("runuser");
+            cmd.args(["-u", "postgres", "--"]).arg(program);
+            cmd
+        } else {
+            Command::new(program)
+        }
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    pub fn up(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            self.port,
+            self.dir.path().display()
+        );
+        check(
+            self.command("pg_ctl")
+                .args(["start", "-w", "-t", "60", "-l"])
+                .arg(self.dir.path().join("postgres.log"))
+                .arg("-D")
+                .arg(self.data())
+                .args(["-o", &options])
+                .output(),
+        );
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Runs SQL with psql against `database`; panics on failure.
+    pub fn sql(&self, database: &str, sql: &str) -> String {
+        let out = check(
+            Command::new(self.bin.join("psql"))
+                .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql])
+                .arg(self.url(database))
+                .output(),
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for PrivatePg {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .args(["stop", "-m", "immediate", "-D"])
+            .arg(self.data())
+            .output();
+    }
+}
+
+fn server_binaries() -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|entry| Some(entry.ok()?.path().join("bin")))
+        .filter(|bin| bin.join("initdb").exists() && bin.join("pg_ctl").exists())
+        .collect();
+    found.sort();
+    found.pop().or_else(|| {
+        let bin = Path::new("/usr/local/pgsql/bin");
+        bin.join("initdb").exists().then(|| bin.to_path_buf())
+    })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+#[track_caller]
+fn check(output: std::io::Result<Output>) -> Output {
+    let out = output.expect("cannot run a PostgreSQL program");
+    assert!(
+        out.status.success(),
+        "PostgreSQL program failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
