@@ -40,9 +40,9 @@ pub(crate) fn status_of(err: &ServiceError) -> StatusCode {
         | ServiceError::Limit(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ServiceError::Conflict(_) => StatusCode::CONFLICT,
         ServiceError::Audit(_) | ServiceError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-        ServiceError::WrongMasterKey { .. } | ServiceError::Crypto(_) => {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
+        ServiceError::WrongMasterKey { .. }
+        | ServiceError::UnfinishedRotation { .. }
+        | ServiceError::Crypto(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

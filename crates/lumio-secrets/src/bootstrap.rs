@@ -42,6 +42,8 @@ pub async fn open_service(
     let check = check_master_key(store.as_ref(), &keys).await?;
     if !keys.previous().is_empty() {
         finish_rotation(store.as_ref(), &keys, check).await?;
+    } else {
+        refuse_unfinished_rotation(store.as_ref(), &keys).await?;
     }
     let admin_token = if store.count_tokens().await? == 0 {
         Some(create_first_token(store.as_ref(), bootstrap_token).await?)
@@ -96,6 +98,18 @@ async fn check_master_key(store: &dyn Store, keys: &Keyring) -> Result<KeyCheck,
             given: key.id().to_string(),
             expected: "another key".to_owned(),
         })
+}
+
+/// With one key only, every stored version must be under it. The key check moves to the
+/// new key last, so after an interrupted rotation the old key still passes it while some
+/// versions are already under the new key: starting would fail those reads one by one.
+async fn refuse_unfinished_rotation(store: &dyn Store, keys: &Keyring) -> Result<(), ServiceError> {
+    let key = keys.current().id().to_string();
+    if store.versions_not_under(&key, None, 1).await?.is_empty() {
+        Ok(())
+    } else {
+        Err(ServiceError::UnfinishedRotation { key })
+    }
 }
 
 /// Moves every secret to the current key, then the key check, in that order: until the

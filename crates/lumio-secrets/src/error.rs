@@ -26,8 +26,8 @@ pub enum ServiceError {
     InvalidRole(#[from] UnknownRole),
     #[error("{0}")]
     InvalidValue(String),
-    /// Something named already exists.
-    #[error("{0} already exists")]
+    /// Something named already exists, or a concurrent change won (the text says which).
+    #[error("{0}")]
     Conflict(String),
     /// A limit of SPEC §7 would be passed.
     #[error("{0}")]
@@ -41,6 +41,10 @@ pub enum ServiceError {
     /// The server was started with a master key other than the store's.
     #[error("this store was created with master key {expected}, but the server was given key {given}; refusing to start")]
     WrongMasterKey { expected: String, given: String },
+    /// A master-key rotation was interrupted and the server was started with only the old
+    /// key: secrets already moved to the new key would not open.
+    #[error("some secret versions are already sealed under a newer master key than {key}: a master-key rotation was interrupted; refusing to start")]
+    UnfinishedRotation { key: String },
     /// A stored ciphertext could not be opened.
     #[error("a stored secret could not be decrypted: {0}")]
     Crypto(#[from] CryptoError),
@@ -59,7 +63,8 @@ impl ServiceError {
             Self::Limit(_) => "delete secrets you no longer use with `lumio env delete NAME`",
             Self::Audit(_) => "check the database behind Lumio; the operation can be retried once it is back",
             Self::Store(_) => "check that the database is running and reachable, then retry",
-            Self::WrongMasterKey { .. } => "start the server with the master key this store was created with (--master-key-file or LUMIO_MASTER_KEY); a new key cannot read existing secrets",
+            Self::WrongMasterKey { .. } => "start the server with the master key this store was created with (--master-key-file or LUMIO_MASTER_KEY); to rotate to a new key, pass the old one too with --previous-master-key-file",
+            Self::UnfinishedRotation { .. } => "finish the rotation: start with the new key as --master-key-file and this one as --previous-master-key-file",
             Self::Crypto(_) => "make sure the server runs with the master key this store was created with",
             _ => return None,
         };
@@ -70,7 +75,7 @@ impl ServiceError {
 impl From<StoreError> for ServiceError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Conflict(what) => Self::Conflict(what),
+            StoreError::Conflict(what) => Self::Conflict(format!("{what} already exists")),
             StoreError::TooManySecrets { .. } => Self::Limit(err.to_string()),
             other => Self::Store(other),
         }

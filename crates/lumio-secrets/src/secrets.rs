@@ -15,7 +15,18 @@ use crate::extensions::change_record;
 use crate::{RequestContext, SecretsService, ServiceError};
 
 /// How often a write is retried when another writer bumped the same secret first.
-const WRITE_ATTEMPTS: usize = 8;
+const WRITE_ATTEMPTS: u32 = 8;
+/// Longest pause before a retried write.
+const MAX_RETRY_DELAY_MS: u64 = 64;
+
+/// A random pause up to 2^attempt ms (at most [`MAX_RETRY_DELAY_MS`]): full jitter.
+fn retry_delay(attempt: u32) -> std::time::Duration {
+    let mut bytes = [0u8; 2];
+    // Without randomness the pause is the bound: still a back-off, only not jittered.
+    let random = getrandom::getrandom(&mut bytes).map_or(u16::MAX, |()| u16::from_le_bytes(bytes));
+    let bound = (1u64 << attempt.min(16)).min(MAX_RETRY_DELAY_MS) * 1000;
+    std::time::Duration::from_micros(bound * u64::from(random) / u64::from(u16::MAX))
+}
 
 /// A secret as a management caller sees it: never its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,7 +285,11 @@ impl SecretsService {
         let hints = &self.inner.versions;
         // The first attempt trusts the hints; a conflict means they were stale.
         let mut hinted = hints.get(extension.id, environment, &names);
-        for _ in 0..WRITE_ATTEMPTS {
+        for attempt in 0..WRITE_ATTEMPTS {
+            if attempt > 1 {
+                // Writers racing on one name retry at random moments, not in lockstep.
+                tokio::time::sleep(retry_delay(attempt)).await;
+            }
             let latest: BTreeMap<SecretName, i64> = match hinted.take() {
                 Some(latest) => latest,
                 None => store
@@ -327,9 +342,9 @@ impl SecretsService {
                 Err(other) => return Err(other.into()),
             }
         }
-        Err(ServiceError::Conflict(
-            "a concurrent change to the same secret; retry the write".to_owned(),
-        ))
+        Err(ServiceError::Conflict(format!(
+            "other changes to the same secret won {WRITE_ATTEMPTS} times in a row; retry the write"
+        )))
     }
 
     /// Drops cached copies at once, before the change feed gets round to it.
@@ -379,4 +394,22 @@ pub(crate) fn place<'a>(
 
 fn not_found(name: &SecretName, extension: &Extension, environment: Environment) -> ServiceError {
     ServiceError::NotFound(format!("secret {name} in {}/{environment}", extension.slug))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_with_jitter_within_the_bound() {
+        let delays: Vec<_> = (0..50).map(|_| retry_delay(5)).collect();
+        assert!(delays
+            .iter()
+            .all(|d| *d <= std::time::Duration::from_millis(32)));
+        assert!(
+            delays.windows(2).any(|w| w[0] != w[1]),
+            "no jitter: {delays:?}"
+        );
+        assert!(retry_delay(30) <= std::time::Duration::from_millis(MAX_RETRY_DELAY_MS));
+    }
 }

@@ -62,7 +62,7 @@ impl From<ServiceError> for AppError {
             E::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             E::Limit(_) => (StatusCode::CONFLICT, "limit"),
             E::Audit(_) | E::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            E::WrongMasterKey { .. } | E::Crypto(_) => {
+            E::WrongMasterKey { .. } | E::UnfinishedRotation { .. } | E::Crypto(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };

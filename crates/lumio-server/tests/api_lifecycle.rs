@@ -9,7 +9,8 @@ use reqwest::{Method, StatusCode};
 both_backends!(
     secrets_survive_a_restart,
     another_master_key_refuses_to_start,
-    the_master_key_rotates_without_losing_a_secret
+    the_master_key_rotates_without_losing_a_secret,
+    an_interrupted_rotation_refuses_the_old_key_alone
 );
 
 async fn secrets_survive_a_restart(backend: Backend) {
@@ -177,6 +178,53 @@ async fn the_master_key_rotates_without_losing_a_secret(backend: Backend) {
         Err(err) => format!("{err:#}"),
     };
     assert!(err.contains("master key"), "{err}");
+}
+
+/// A rotation stopped after the secrets moved but before the key check did (a kill at that
+/// moment): the old key still passes the check, yet the moved secrets would not open, so a
+/// start with the old key alone is refused (its hint names `--previous-master-key-file`).
+async fn an_interrupted_rotation_refuses_the_old_key_alone(backend: Backend) {
+    let Some(mut app) = spawn_app(backend).await else {
+        return;
+    };
+    let admin = app.admin_token.clone();
+    app.create_extension("half").await;
+    let set = app
+        .set(&admin, "half", "staging", "API_KEY", "half-rotated-value")
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text);
+    let store = app.service().store();
+    let old_check = store.meta_get("key_check").await.unwrap().unwrap();
+    app.stop().await;
+
+    let TestAppParts {
+        data_dir,
+        database_url,
+    } = parts(app);
+    let old_key = data_dir.path().join("master.key");
+    let new_key = data_dir.path().join("new.key");
+    std::fs::write(&new_key, NEW_KEY).unwrap();
+    let mut app = spawn_rotating(data_dir, database_url, Some(new_key), vec![old_key.clone()])
+        .await
+        .expect("rotating start");
+    // Undo the rotation's last step: the key check is back under the old key.
+    let store = app.service().store();
+    let new_check = store.meta_get("key_check").await.unwrap().unwrap();
+    assert!(store
+        .meta_replace("key_check", &new_check, &old_check)
+        .await
+        .unwrap());
+    app.stop().await;
+
+    let TestAppParts {
+        data_dir,
+        database_url,
+    } = parts(app);
+    let err = match spawn_with(data_dir, database_url, Some(old_key)).await {
+        Ok(_) => panic!("the old key alone must be refused while secrets are under the new one"),
+        Err(err) => format!("{err:#}"),
+    };
+    assert!(err.contains("rotation was interrupted"), "{err}");
 }
 
 /// Two servers on one fresh PostgreSQL database with the same master key; `None` (said
