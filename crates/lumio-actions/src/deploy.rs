@@ -133,13 +133,28 @@ impl ActionsService {
     ) -> Result<Option<Arc<Deployment>>, ActionsError> {
         let key = (extension_id, environment);
         let (lookup, seen) = self.inner.active.lookup(key);
+        let store = self.inner.secrets.store();
         let known = match lookup {
             Lookup::Fresh(deployment) => return Ok(Some(deployment)),
+            // The database looks unreachable: run what this process has (below) at once
+            // rather than wait for a connection first.
+            Lookup::Stale(Some((_, deployment))) if !store.feed_connected() => {
+                return Ok(Some(deployment))
+            }
             Lookup::Stale(known) => known,
         };
-        let store = self.inner.secrets.store();
-        let Some(record) = store.active_deployment(extension_id, environment).await? else {
-            return Ok(None);
+        let record = match store.active_deployment(extension_id, environment).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Ok(None),
+            // The database is unreachable: the compiled copy this process already runs is
+            // the best answer (no deploy can commit meanwhile), so actions keep working.
+            Err(err) => match known {
+                Some((version, deployment)) => {
+                    tracing::debug!(%err, version, "store unreachable; running the cached deployment");
+                    return Ok(Some(deployment));
+                }
+                None => return Err(err.into()),
+            },
         };
         let deployment = match known {
             Some((version, deployment)) if version == record.version => deployment,

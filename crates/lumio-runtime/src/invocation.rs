@@ -28,6 +28,8 @@ pub enum ErrorCode {
     LimitExceeded,
     /// The audit log could not be committed, so nothing that may hold a secret left.
     AuditUnavailable,
+    /// The secret store could not be reached for a read (the database is down).
+    Unavailable,
     /// `ctx.fetch` was refused (private address, scheme, ...) and the handler did not catch it.
     FetchRefused,
     /// Too many invocations are waiting for a worker; this one was not started.
@@ -50,6 +52,7 @@ impl ErrorCode {
             Self::LimitExceeded => "limit_exceeded",
             Self::AuditUnavailable => "audit_unavailable",
             Self::FetchRefused => "fetch_refused",
+            Self::Unavailable => "unavailable",
             Self::Overloaded => "overloaded",
             Self::Internal => "internal",
         }
@@ -61,6 +64,7 @@ impl ErrorCode {
             "limit_exceeded" => Self::LimitExceeded,
             "audit_unavailable" => Self::AuditUnavailable,
             "fetch_refused" => Self::FetchRefused,
+            "unavailable" => Self::Unavailable,
             _ => return None,
         })
     }

@@ -217,8 +217,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Asks for a [`Change::Synced`] marker on the feed, to know when every change
     /// committed by other processes before this call has arrived. `None` when the feed is
-    /// complete at every moment (SQLite: one process, announced at commit).
+    /// complete at every moment (SQLite: one process, announced at commit), or when no
+    /// marker can come back (the feed's connection is down; see [`Store::feed_connected`]).
     fn sync_marker(&self) -> Option<u64> {
         None
+    }
+
+    /// False while the change feed has lost its connection to the database (which then is
+    /// most likely unreachable): callers answer from their caches rather than wait on it.
+    fn feed_connected(&self) -> bool {
+        true
     }
 }

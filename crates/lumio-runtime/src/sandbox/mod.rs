@@ -122,11 +122,14 @@ pub fn conclude(
 }
 
 /// A thrown error keeps a platform code (`audit_unavailable`, `limit_exceeded`,
-/// `fetch_refused`) only if the platform threw it; the message is cut to length.
+/// `fetch_refused`, `unavailable`) only if the platform threw it; the message is cut to length.
 fn platform_codes_only(state: &state::InvocationState, error: ActionError) -> ActionError {
     let platform = matches!(
         error.code,
-        ErrorCode::AuditUnavailable | ErrorCode::LimitExceeded | ErrorCode::FetchRefused
+        ErrorCode::AuditUnavailable
+            | ErrorCode::LimitExceeded
+            | ErrorCode::FetchRefused
+            | ErrorCode::Unavailable
     );
     let code = if platform && !state.is_platform_error(error.code.as_str(), &error.message) {
         ErrorCode::ActionError

@@ -97,9 +97,12 @@ fn secret_get<'js>(ctx: &Ctx<'js>, state: &InvocationState, name: &str) -> Resul
             "audit_unavailable",
             &err.to_string(),
         )),
-        Err(err) => Err(Exception::throw_message(
+        // Not the action's fault: the caller gets 503 `unavailable`, and may retry.
+        Err(HostError::Unavailable(_)) => Err(throw_coded(
             ctx,
-            &format!("ctx.secrets.get({name}) failed: {err}"),
+            state,
+            "unavailable",
+            &format!("ctx.secrets.get({name}) could not reach the secret store; try again shortly"),
         )),
     }
 }

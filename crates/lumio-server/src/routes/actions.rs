@@ -189,7 +189,9 @@ fn status_of(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::InvalidArgs => StatusCode::BAD_REQUEST,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
-        ErrorCode::AuditUnavailable | ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::AuditUnavailable | ErrorCode::Overloaded | ErrorCode::Unavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -28,6 +28,9 @@ use crate::{
 /// Enough connections for group commit to batch many concurrent writers into one WAL
 /// flush, few enough to leave room on a default `max_connections = 100` server.
 const POOL_SIZE: u32 = 16;
+/// Longest wait for a pooled connection: while PostgreSQL is unreachable, callers get an
+/// error (503) within this instead of sqlx's default 30 s.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
 /// Longest wait for PostgreSQL to take a change notification before a write returns.
 const NOTIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -37,6 +40,7 @@ pub struct PgStore {
     feed: Feed,
     notifier: notify::Notifier,
     listener: JoinHandle<()>,
+    listening: notify::Listening,
 }
 
 impl PgStore {
@@ -46,6 +50,7 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)?.application_name("lumio");
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
@@ -53,7 +58,15 @@ impl PgStore {
         let feed = Feed::new();
         let origin = notify::Origin::random();
         let echoes = notify::Echoes::default();
-        let listener = notify::listen(&options, feed.clone(), origin, echoes.clone()).await?;
+        let listening = notify::Listening::default();
+        let listener = notify::listen(
+            &options,
+            feed.clone(),
+            origin,
+            echoes.clone(),
+            listening.clone(),
+        )
+        .await?;
         let notifier = notify::Notifier::start(&options, origin, echoes);
         // A previous run of this process may have died between a commit and its
         // notification; peers drop their caches once so they cannot keep a stale value.
@@ -63,6 +76,7 @@ impl PgStore {
             feed,
             notifier,
             listener,
+            listening,
         })
     }
 
@@ -421,8 +435,14 @@ impl Store for PgStore {
         self.select_audit(query).await
     }
 
+    fn feed_connected(&self) -> bool {
+        self.listening.get()
+    }
+
     fn sync_marker(&self) -> Option<u64> {
-        Some(self.notifier.barrier())
+        // With the listener down no barrier can come back: answer from the caches (an
+        // outage is not an action outage); they are dropped once the listener is back.
+        self.listening.get().then(|| self.notifier.barrier())
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Change> {

@@ -103,6 +103,21 @@ impl Echoes {
     }
 }
 
+/// Whether the listener is connected and LISTENing. While it is not, no barrier can come
+/// back, so callers do not wait for one (they would wait out the full timeout each time).
+#[derive(Clone, Default)]
+pub(super) struct Listening(Arc<std::sync::atomic::AtomicBool>);
+
+impl Listening {
+    pub(super) fn get(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self, up: bool) {
+        self.0.store(up, Ordering::Release);
+    }
+}
+
 /// Queues notifications for the background sender.
 pub(super) struct Notifier {
     origin: Origin,
@@ -258,6 +273,7 @@ pub(super) async fn listen(
     feed: Feed,
     origin: Origin,
     echoes: Echoes,
+    listening: Listening,
 ) -> Result<JoinHandle<()>, StoreError> {
     // A private one-connection pool: the listener holds its connection for good, and the
     // pool only serves to reconnect it.
@@ -267,8 +283,9 @@ pub(super) async fn listen(
         .idle_timeout(None)
         .connect_lazy_with(options.clone().application_name("lumio-listener"));
     let listener = subscribe(&pool).await?;
+    listening.set(true);
     Ok(tokio::spawn(forward_loop(
-        pool, listener, feed, origin, echoes,
+        pool, listener, feed, origin, echoes, listening,
     )))
 }
 
@@ -284,6 +301,7 @@ async fn forward_loop(
     feed: Feed,
     origin: Origin,
     echoes: Echoes,
+    listening: Listening,
 ) {
     loop {
         match listener.try_recv().await {
@@ -297,8 +315,10 @@ async fn forward_loop(
             }
             Err(err) => {
                 tracing::warn!(error = %err, "change feed connection failed; reconnecting");
+                listening.set(false);
                 drop(listener);
                 listener = resubscribe(&pool).await;
+                listening.set(true);
                 tracing::info!("change feed connection re-established");
                 echoes.release_all();
                 feed.send(Change::Everything);

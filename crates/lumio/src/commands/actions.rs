@@ -118,6 +118,9 @@ fn hint_for(code: &str, action: &str, place: &str) -> Option<String> {
         "audit_unavailable" => "the audit log cannot be written right now, so secrets stay \
                                 sealed; retry in a moment"
             .to_owned(),
+        "unavailable" => {
+            "the server cannot reach its database right now; retry in a moment".to_owned()
+        }
         "overloaded" => "the server is running as many actions as it can queue; retry in a \
                          moment"
             .to_owned(),

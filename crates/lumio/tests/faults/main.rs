@@ -8,5 +8,6 @@ mod support;
 mod api;
 mod full_disk;
 mod listener;
+mod outage;
 mod private_pg;
 mod tmpfs;

@@ -91,6 +91,16 @@ impl PrivatePg {
         );
     }
 
+    /// Stops the server (fast shutdown: connections are cut).
+    pub fn down(&self) {
+        check(
+            self.command("pg_ctl")
+                .args(["stop", "-w", "-m", "fast", "-D"])
+                .arg(self.data())
+                .output(),
+        );
+    }
+
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
