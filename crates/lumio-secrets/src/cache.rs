@@ -1,8 +1,9 @@
 //! In-memory caches for the hot read paths: secret values for the runtime, secret lists,
 //! extensions and tokens.
 //!
-//! Correctness rule: a write invalidates synchronously in the process that made it, and the
-//! store's change feed invalidates every other process (PostgreSQL LISTEN/NOTIFY). A reader
+//! Correctness rule: a write (or a token's revocation) invalidates synchronously in the
+//! process that made it, and the store's change feeds invalidate every other process
+//! (PostgreSQL LISTEN/NOTIFY). A reader
 //! fills the cache only if no invalidation happened since it started reading (generation
 //! check), so a slow read can never put an old value back after a newer write.
 
@@ -101,14 +102,24 @@ impl Caches {
         self.lists.fill(&self.generation, seen.0, key, list);
     }
 
-    /// Extensions and tokens are never changed once written, so any fill is safe.
+    /// Extensions are never changed once written, so any fill is safe.
     pub(crate) fn fill_extension(&self, extension: Extension) {
         let key = extension.slug.as_str().to_owned();
         self.extensions.insert(key, extension);
     }
 
-    pub(crate) fn fill_token(&self, token: TokenRecord) {
-        self.tokens.insert(token.id.clone(), token);
+    /// Tokens can be revoked, so a read that raced with a revocation must not fill.
+    pub(crate) fn fill_token(&self, seen: Seen, token: TokenRecord) {
+        self.tokens
+            .fill(&self.generation, seen.0, token.id.clone(), token);
+    }
+
+    /// Drops a revoked token (`None`: every token, when the feed may have missed some).
+    pub(crate) fn revoke_token(&self, id: Option<&str>) {
+        self.invalidate(|| match id {
+            Some(id) => self.tokens.remove_where(|key, _| key != id),
+            None => self.tokens.clear(),
+        });
     }
 
     pub(crate) fn apply(&self, change: &Change) {
@@ -127,6 +138,7 @@ impl Caches {
             Change::Everything => self.invalidate(|| {
                 self.values.clear();
                 self.lists.clear();
+                self.tokens.clear();
             }),
             // Deployments are the actions service's to cache.
             Change::Deployment { .. } => {}
@@ -143,9 +155,15 @@ impl Caches {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Applies the store's change feed until the store goes away.
-    pub(crate) fn follow(self: &Arc<Self>, feed: broadcast::Receiver<Change>) {
+    /// Applies the store's change feeds until the store goes away.
+    pub(crate) fn follow(
+        self: &Arc<Self>,
+        feed: broadcast::Receiver<Change>,
+        revoked: broadcast::Receiver<String>,
+    ) {
         let caches = Arc::clone(self);
         lumio_store::follow(feed, move |change| caches.apply(change));
+        let caches = Arc::clone(self);
+        lumio_store::follow_tokens(revoked, move |id| caches.revoke_token(id));
     }
 }

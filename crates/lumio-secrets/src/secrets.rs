@@ -42,16 +42,19 @@ pub struct SecretHistory {
 }
 
 impl SecretsService {
-    /// Resolves the extension and checks the caller's role in one step.
+    /// Resolves the extension and checks the caller's role and environment scope in one
+    /// step, before anything in the environment is read.
     async fn authorized(
         &self,
         ctx: &RequestContext,
         slug: &ExtensionSlug,
+        environment: Environment,
         needed: Role,
         action: &'static str,
     ) -> Result<Extension, ServiceError> {
         let extension = self.visible_extension(ctx, slug).await?;
-        ctx.principal.require(&extension, needed, action)?;
+        ctx.principal
+            .require_in(&extension, environment, needed, action)?;
         Ok(extension)
     }
 
@@ -66,7 +69,7 @@ impl SecretsService {
         value: &SecretValue,
     ) -> Result<SecretSummary, ServiceError> {
         let extension = self
-            .authorized(ctx, slug, Role::Developer, "set secrets")
+            .authorized(ctx, slug, environment, Role::Developer, "set secrets")
             .await?;
         let written = self
             .write(ctx, &extension, environment, &[(name.clone(), value)])
@@ -93,7 +96,7 @@ impl SecretsService {
         pairs: Vec<(String, String)>,
     ) -> Result<Vec<ImportedSecret>, ServiceError> {
         let extension = self
-            .authorized(ctx, slug, Role::Developer, "import secrets")
+            .authorized(ctx, slug, environment, Role::Developer, "import secrets")
             .await?;
         // Later duplicates win, as when a shell sources the file.
         let mut parsed = BTreeMap::new();
@@ -138,7 +141,7 @@ impl SecretsService {
         environment: Environment,
     ) -> Result<Arc<Vec<SecretHead>>, ServiceError> {
         let extension = self
-            .authorized(ctx, slug, Role::Viewer, "list secrets")
+            .authorized(ctx, slug, environment, Role::Viewer, "list secrets")
             .await?;
         let key = (extension.id, environment);
         if let Some(hit) = self.inner.cache.lists.get(&key) {
@@ -170,7 +173,9 @@ impl SecretsService {
         } else {
             (Role::Developer, "delete secrets")
         };
-        let extension = self.authorized(ctx, slug, needed, action).await?;
+        let extension = self
+            .authorized(ctx, slug, environment, needed, action)
+            .await?;
         let actor = &ctx.principal.token_id;
         let deleted = self
             .inner
@@ -199,7 +204,7 @@ impl SecretsService {
         name: &SecretName,
     ) -> Result<SecretHistory, ServiceError> {
         let extension = self
-            .authorized(ctx, slug, Role::Viewer, "read history")
+            .authorized(ctx, slug, environment, Role::Viewer, "read history")
             .await?;
         let store = &self.inner.store;
         let head = store.head(extension.id, environment, name).await?;
@@ -222,7 +227,7 @@ impl SecretsService {
         version: i64,
     ) -> Result<SecretSummary, ServiceError> {
         let extension = self
-            .authorized(ctx, slug, Role::Developer, "roll back secrets")
+            .authorized(ctx, slug, environment, Role::Developer, "roll back secrets")
             .await?;
         let store = &self.inner.store;
         let old = store

@@ -98,15 +98,32 @@ pub enum Grant {
     Extension { extension_id: i64, role: Role },
 }
 
-/// A token at rest: its public id and the SHA-256 of its secret part.
+/// A live (not revoked) token at rest: its public id and the SHA-256 of its secret part.
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
     pub id: String,
     pub secret_hash: [u8; 32],
     pub grant: Grant,
+    /// The one environment the token may act in; `None`: both.
+    pub environment: Option<Environment>,
     pub label: String,
     pub created_at: DateTime<Utc>,
     pub created_by: Option<String>,
+    /// After this the token is refused; `None`: never.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Written at most once a minute per server, so it may be that much behind.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// What [`crate::Store::revoke_token`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    Revoked,
+    /// No live token has this id.
+    Missing,
+    /// The token is the last live admin token with neither environment scope nor expiry;
+    /// revoking it would lock every admin out.
+    LastAdmin,
 }
 
 /// One audit record as written. Never holds a value.
