@@ -18,6 +18,7 @@ both_backends!(
     a_session_ends_when_its_token_expires,
     a_session_ends_on_every_server_when_its_token_is_revoked,
     a_staging_token_cannot_see_or_change_production,
+    a_production_token_opens_on_production,
 );
 
 /// A token made through the API with `body`; returns (token, id).
@@ -152,4 +153,32 @@ async fn a_staging_token_cannot_see_or_change_production(backend: Backend) {
         )
         .await;
     assert_eq!(history.body["versions"].as_array().map(Vec::len), Some(1));
+}
+
+/// Pages without `?env=` open in the token's own environment, not on a 403.
+async fn a_production_token_opens_on_production(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_extension("weather").await;
+    let body = json!({"extension": "weather", "role": "viewer", "env": "production"});
+    let (production, _) = token(&app, body).await;
+    let mut web = Web::new(&app.url);
+    assert_eq!(web.sign_in(&production).await.status, StatusCode::SEE_OTHER);
+    let settings = web.get("/dashboard/extensions/weather/settings").await;
+    assert_eq!(
+        settings.location(),
+        Some(&*format!("{SECRETS}?env=production"))
+    );
+    let overview = web.get("/dashboard/extensions/weather").await;
+    assert!(
+        overview.body.contains("secrets?env=production"),
+        "{}",
+        overview.body
+    );
+    assert_eq!(web.get(SECRETS).await.status, StatusCode::OK);
+    let audit = web.get("/dashboard/extensions/weather/audit").await;
+    assert_eq!(audit.status, StatusCode::OK);
+    let staging = web.get(&format!("{SECRETS}?env=staging")).await;
+    assert_eq!(staging.status, StatusCode::FORBIDDEN);
 }

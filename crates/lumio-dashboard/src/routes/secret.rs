@@ -27,7 +27,7 @@ pub(crate) async fn detail(
     Query(query): Query<EnvQuery>,
 ) -> Result<Markup, PageError> {
     let (slug, name) = parse_path(&ext, &name)?;
-    let env = query.environment()?;
+    let env = query.environment_for(&signed.ctx.principal)?;
     render(&state, &signed, &slug, &name, env, None).await
 }
 
@@ -97,7 +97,7 @@ pub(crate) async fn confirm_delete(
     Query(query): Query<EnvQuery>,
 ) -> Result<Markup, PageError> {
     let (slug, name) = parse_path(&ext, &name)?;
-    let env = query.environment()?;
+    let env = query.environment_for(&signed.ctx.principal)?;
     let history = state
         .service
         .history(&signed.ctx, &slug, env, &name)

@@ -21,7 +21,7 @@ pub(crate) async fn list(
     Query(query): Query<EnvQuery>,
 ) -> Result<Markup, PageError> {
     let slug = parse_slug(&ext)?;
-    let env = query.environment()?;
+    let env = query.environment_for(&signed.ctx.principal)?;
     render(&state, &signed, &slug, env, None).await
 }
 
