@@ -70,6 +70,10 @@ async fn tokens_are_listed_per_extension_and_revoked_once(db: &TestDb) {
     assert_eq!(ids(&*store, Some(a)).await, ["a_dev"]);
     let listed = &store.list_tokens(Some(a)).await.unwrap()[0];
     assert_eq!(listed.environment, Some(Environment::Staging));
+    assert!(
+        format!("{listed:?}").contains("secret_hash: \"[REDACTED]\""),
+        "{listed:?}"
+    );
 
     let at = micros_now();
     let revoke = store.revoke_token("a_dev", "admin", at).await.unwrap();
