@@ -179,6 +179,11 @@ async fn a_production_token_opens_on_production(backend: Backend) {
     assert_eq!(web.get(SECRETS).await.status, StatusCode::OK);
     let audit = web.get("/dashboard/extensions/weather/audit").await;
     assert_eq!(audit.status, StatusCode::OK);
+    let page = web.get(SECRETS).await;
+    assert!(
+        !page.body.contains("env=staging"),
+        "the switch offers staging"
+    );
     let staging = web.get(&format!("{SECRETS}?env=staging")).await;
     assert_eq!(staging.status, StatusCode::FORBIDDEN);
 }

@@ -167,3 +167,46 @@ impl Caches {
         lumio_store::follow_tokens(revoked, move |id| caches.revoke_token(id));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lumio_store::Grant;
+
+    fn token(id: &str) -> TokenRecord {
+        TokenRecord {
+            id: id.into(),
+            secret_hash: [0; 32],
+            grant: Grant::Admin,
+            environment: None,
+            label: id.into(),
+            created_at: chrono::Utc::now(),
+            created_by: None,
+            expires_at: None,
+            last_used_at: None,
+        }
+    }
+
+    #[test]
+    fn a_revocation_drops_the_token_and_a_racing_read_cannot_put_it_back() {
+        let caches = Caches::default();
+        let key = |id: &str| id.to_owned();
+        caches.fill_token(caches.begin_read(), token("a"));
+        caches.fill_token(caches.begin_read(), token("b"));
+        // A read of "a" begins, the revocation lands, then the read tries to fill.
+        let before = caches.begin_read();
+        caches.revoke_token(Some("a"));
+        caches.fill_token(before, token("a"));
+        assert!(caches.tokens.get(&key("a")).is_none(), "stale fill");
+        assert!(
+            caches.tokens.get(&key("b")).is_some(),
+            "only the revoked one goes"
+        );
+        // A feed that may have missed revocations (lag, reconnect) drops every token.
+        caches.revoke_token(None);
+        assert!(caches.tokens.get(&key("b")).is_none());
+        caches.fill_token(caches.begin_read(), token("c"));
+        caches.apply(&Change::Everything);
+        assert!(caches.tokens.get(&key("c")).is_none());
+    }
+}

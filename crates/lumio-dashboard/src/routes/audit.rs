@@ -68,6 +68,7 @@ pub(crate) async fn page(
     };
     Ok(views::audit::page(AuditPage {
         csrf: &signed.csrf,
+        scope: signed.ctx.principal.environment,
         slug: &slug,
         env,
         secret: secret.as_deref().unwrap_or(""),

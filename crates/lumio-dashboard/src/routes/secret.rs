@@ -43,6 +43,7 @@ async fn render(
     let history = state.service.history(&signed.ctx, slug, env, name).await?;
     Ok(views::secret::page(SecretPage {
         csrf: &signed.csrf,
+        scope: signed.ctx.principal.environment,
         flash: state.sessions.take_flash(signed).await,
         slug,
         env,

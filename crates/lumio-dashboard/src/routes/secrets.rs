@@ -37,6 +37,7 @@ async fn render(
     let secrets = state.service.list(&signed.ctx, slug, env).await?;
     Ok(views::secrets::page(SecretsPage {
         csrf: &signed.csrf,
+        scope: signed.ctx.principal.environment,
         flash: state.sessions.take_flash(signed).await,
         slug,
         env,

@@ -41,8 +41,14 @@ fn create(
         }
         json!({ "admin": true })
     } else {
-        let role =
-            Role::parse(role.unwrap_or_default()).map_err(|err| CliError::new(err.to_string()))?;
+        let role = role.unwrap_or_default();
+        let role = Role::parse(role).map_err(|err| {
+            let error = CliError::new(err.to_string());
+            match role {
+                "admin" => error.with_hint("for an instance-admin token pass --admin instead"),
+                _ => error,
+            }
+        })?;
         let extension = config::extension(common)?;
         json!({ "extension": extension, "role": role })
     };
