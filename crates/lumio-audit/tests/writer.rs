@@ -449,9 +449,6 @@ impl Store for FakeStore {
     async fn touch_token(&self, _: &str, _: DateTime<Utc>) -> Result<(), StoreError> {
         unimplemented!()
     }
-    fn subscribe_tokens(&self) -> broadcast::Receiver<String> {
-        unimplemented!()
-    }
     fn subscribe(&self) -> broadcast::Receiver<Change> {
         unimplemented!()
     }

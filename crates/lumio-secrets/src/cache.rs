@@ -1,9 +1,9 @@
 //! In-memory caches for the hot read paths: secret values for the runtime, secret lists,
-//! extensions and tokens.
+//! extensions. Tokens are not cached: a revocation must hold on every server at once
+//! (see `tokens.rs`).
 //!
-//! Correctness rule: a write (or a token's revocation) invalidates synchronously in the
-//! process that made it, and the store's change feeds invalidate every other process
-//! (PostgreSQL LISTEN/NOTIFY). A reader
+//! Correctness rule: a write invalidates synchronously in the process that made it, and the
+//! store's change feed invalidates every other process (PostgreSQL LISTEN/NOTIFY). A reader
 //! fills the cache only if no invalidation happened since it started reading (generation
 //! check), so a slow read can never put an old value back after a newer write.
 
@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use lumio_core::{Environment, SecretValue};
-use lumio_store::{Change, Extension, SecretHead, SyncedUpTo, TokenRecord};
+use lumio_store::{Change, Extension, SecretHead, SyncedUpTo};
 use tokio::sync::broadcast;
 
 type SecretKey = (i64, Environment, String);
@@ -62,7 +62,6 @@ pub(crate) struct Caches {
     pub(crate) values: GuardedMap<SecretKey, Option<Arc<SecretValue>>>,
     pub(crate) lists: GuardedMap<(i64, Environment), Arc<Vec<SecretHead>>>,
     pub(crate) extensions: GuardedMap<String, Extension>,
-    pub(crate) tokens: GuardedMap<String, TokenRecord>,
     /// How far the feed has been applied (see `SecretsService::caught_up_to`).
     pub(crate) synced: SyncedUpTo,
 }
@@ -74,7 +73,6 @@ impl Default for Caches {
             values: GuardedMap::new(),
             lists: GuardedMap::new(),
             extensions: GuardedMap::new(),
-            tokens: GuardedMap::new(),
             synced: SyncedUpTo::default(),
         }
     }
@@ -108,20 +106,6 @@ impl Caches {
         self.extensions.insert(key, extension);
     }
 
-    /// Tokens can be revoked, so a read that raced with a revocation must not fill.
-    pub(crate) fn fill_token(&self, seen: Seen, token: TokenRecord) {
-        self.tokens
-            .fill(&self.generation, seen.0, token.id.clone(), token);
-    }
-
-    /// Drops a revoked token (`None`: every token, when the feed may have missed some).
-    pub(crate) fn revoke_token(&self, id: Option<&str>) {
-        self.invalidate(|| match id {
-            Some(id) => self.tokens.remove_where(|key, _| key != id),
-            None => self.tokens.clear(),
-        });
-    }
-
     pub(crate) fn apply(&self, change: &Change) {
         match change {
             Change::Secret {
@@ -138,7 +122,6 @@ impl Caches {
             Change::Everything => self.invalidate(|| {
                 self.values.clear();
                 self.lists.clear();
-                self.tokens.clear();
             }),
             // Deployments are the actions service's to cache.
             Change::Deployment { .. } => {}
@@ -155,58 +138,9 @@ impl Caches {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Applies the store's change feeds until the store goes away.
-    pub(crate) fn follow(
-        self: &Arc<Self>,
-        feed: broadcast::Receiver<Change>,
-        revoked: broadcast::Receiver<String>,
-    ) {
+    /// Applies the store's change feed until the store goes away.
+    pub(crate) fn follow(self: &Arc<Self>, feed: broadcast::Receiver<Change>) {
         let caches = Arc::clone(self);
         lumio_store::follow(feed, move |change| caches.apply(change));
-        let caches = Arc::clone(self);
-        lumio_store::follow_tokens(revoked, move |id| caches.revoke_token(id));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use lumio_store::Grant;
-
-    fn token(id: &str) -> TokenRecord {
-        TokenRecord {
-            id: id.into(),
-            secret_hash: [0; 32],
-            grant: Grant::Admin,
-            environment: None,
-            label: id.into(),
-            created_at: chrono::Utc::now(),
-            created_by: None,
-            expires_at: None,
-            last_used_at: None,
-        }
-    }
-
-    #[test]
-    fn a_revocation_drops_the_token_and_a_racing_read_cannot_put_it_back() {
-        let caches = Caches::default();
-        let key = |id: &str| id.to_owned();
-        caches.fill_token(caches.begin_read(), token("a"));
-        caches.fill_token(caches.begin_read(), token("b"));
-        // A read of "a" begins, the revocation lands, then the read tries to fill.
-        let before = caches.begin_read();
-        caches.revoke_token(Some("a"));
-        caches.fill_token(before, token("a"));
-        assert!(caches.tokens.get(&key("a")).is_none(), "stale fill");
-        assert!(
-            caches.tokens.get(&key("b")).is_some(),
-            "only the revoked one goes"
-        );
-        // A feed that may have missed revocations (lag, reconnect) drops every token.
-        caches.revoke_token(None);
-        assert!(caches.tokens.get(&key("b")).is_none());
-        caches.fill_token(caches.begin_read(), token("c"));
-        caches.apply(&Change::Everything);
-        assert!(caches.tokens.get(&key("c")).is_none());
     }
 }

@@ -66,7 +66,7 @@ impl SecretsService {
     /// caches. Use [`open_service`] to also check the master key and bootstrap tokens.
     pub fn new(store: Arc<dyn Store>, keys: Keyring, audit: AuditWriter) -> Self {
         let cache = Arc::new(cache::Caches::default());
-        cache.follow(store.subscribe(), store.subscribe_tokens());
+        cache.follow(store.subscribe());
         Self {
             inner: Arc::new(Inner {
                 store,

@@ -166,9 +166,6 @@ impl SecretsService {
             Revocation::Missing => return Err(missing()),
             Revocation::LastAdmin => return Err(ServiceError::LastAdminToken(id.to_owned())),
         }
-        // The store's feed drops it too, but not before this returns; the next request
-        // here must already be refused.
-        self.inner.cache.revoke_token(Some(id));
         self.record_token_event(ctx, extension.as_ref(), "token.revoke", &target)
             .await?;
         let extensions: Vec<Extension> = extension.into_iter().collect();

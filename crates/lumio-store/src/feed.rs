@@ -15,25 +15,13 @@ const CAPACITY: usize = 4096;
 #[derive(Clone)]
 pub(crate) struct Feed {
     sender: broadcast::Sender<Change>,
-    /// Ids of revoked tokens: a channel of its own, so `Change` stays as its followers know it.
-    tokens: broadcast::Sender<String>,
 }
 
 impl Feed {
     pub(crate) fn new() -> Self {
         Self {
             sender: broadcast::channel(CAPACITY).0,
-            tokens: broadcast::channel(CAPACITY).0,
         }
-    }
-
-    pub(crate) fn subscribe_tokens(&self) -> broadcast::Receiver<String> {
-        self.tokens.subscribe()
-    }
-
-    pub(crate) fn token(&self, id: &str) {
-        // An error only means nobody is subscribed right now.
-        let _ = self.tokens.send(id.to_owned());
     }
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Change> {
@@ -72,26 +60,6 @@ pub fn follow(mut feed: broadcast::Receiver<Change>, apply: impl Fn(&Change) + S
             match feed.recv().await {
                 Ok(change) => apply(&change),
                 Err(RecvError::Lagged(_)) => apply(&Change::Everything),
-                Err(RecvError::Closed) => break,
-            }
-        }
-    });
-}
-
-/// Applies a store's token feed with `revoked` until the store goes away: `Some(id)` for
-/// one revoked token, `None` when the receiver fell behind and any token may have been.
-///
-/// # Panics
-/// Outside a tokio runtime.
-pub fn follow_tokens(
-    mut feed: broadcast::Receiver<String>,
-    revoked: impl Fn(Option<&str>) + Send + 'static,
-) {
-    tokio::spawn(async move {
-        loop {
-            match feed.recv().await {
-                Ok(id) => revoked(Some(&id)),
-                Err(RecvError::Lagged(_)) => revoked(None),
                 Err(RecvError::Closed) => break,
             }
         }

@@ -17,7 +17,7 @@ pub mod testing;
 mod tokens;
 
 pub use error::StoreError;
-pub use feed::{follow, follow_tokens, SyncedUpTo};
+pub use feed::{follow, SyncedUpTo};
 pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -209,9 +209,8 @@ pub trait Store: Send + Sync + 'static {
     /// Live tokens, of one extension or (`None`) of the whole instance, oldest first.
     async fn list_tokens(&self, extension_id: Option<i64>) -> Result<Vec<TokenRecord>, StoreError>;
     /// Revokes a live token, unless it is the last admin token without scope or expiry
-    /// (checked atomically, so two admins revoking each other cannot both succeed).
-    /// Announces the revocation on [`Store::subscribe_tokens`] once committed, and on
-    /// PostgreSQL returns once every listening process has been sent it.
+    /// (checked atomically, so two admins revoking each other cannot both succeed). Once
+    /// this returns, [`Store::find_token`] in every process no longer finds it.
     async fn revoke_token(
         &self,
         id: &str,
@@ -220,15 +219,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Revocation, StoreError>;
     /// Moves a token's `last_used_at` forward to `at` (never back).
     async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
-    /// Ids of revoked tokens, as [`Store::subscribe`] carries secret changes (from every
-    /// process on PostgreSQL). After a lost connection the main feed sends
-    /// [`Change::Everything`], which covers tokens too.
-    fn subscribe_tokens(&self) -> broadcast::Receiver<String>;
-    /// Whether the feeds carry other processes' changes too (PostgreSQL). When they do not
-    /// (SQLite), state another process may change must be read from the store each time.
-    fn feed_reaches_other_processes(&self) -> bool {
-        false
-    }
 
     // ---- audit ----
     /// Appends a batch durably in one transaction (multi-row insert or COPY).

@@ -374,24 +374,11 @@ impl Store for PgStore {
         by: &str,
         at: DateTime<Utc>,
     ) -> Result<Revocation, StoreError> {
-        let outcome = self.revoke_token_row(id, by, at).await?;
-        if outcome == Revocation::Revoked {
-            self.feed.token(id);
-            confirmed(vec![self.notifier.token(id)]).await;
-        }
-        Ok(outcome)
+        self.revoke_token_row(id, by, at).await
     }
 
     async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.touch_token_row(id, at).await
-    }
-
-    fn subscribe_tokens(&self) -> broadcast::Receiver<String> {
-        self.feed.subscribe_tokens()
-    }
-
-    fn feed_reaches_other_processes(&self) -> bool {
-        true
     }
 
     async fn count_tokens(&self) -> Result<i64, StoreError> {

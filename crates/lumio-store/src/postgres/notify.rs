@@ -5,8 +5,7 @@
 //! database-wide lock from a notifying transaction's pre-commit until its commit record is
 //! flushed, which serializes every notifying commit behind one WAL flush and capped secret
 //! writes below 1,000/s here (measured with pgbench). Payloads name a secret, never a value:
-//! `<origin>:<extension id>:<environment>:<name>`, `<origin>:token:<id>` for a revoked
-//! token, or `<origin>:*` for "drop everything".
+//! `<origin>:<extension id>:<environment>:<name>`, or `<origin>:*` for "drop everything".
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
@@ -27,8 +26,6 @@ const CHANNEL: &str = "lumio_changes";
 /// Marks a deployment payload: `<origin>:deploy:<extension id>:<environment>`. Secret names
 /// cannot contain `:`, so no secret payload reads as one.
 const DEPLOY: &str = "deploy";
-/// Marks a token revocation: `<origin>:token:<token id>`. Token ids hold no `:`.
-const TOKEN: &str = "token";
 /// Most notifications sent in one statement; bounds the statement size during imports.
 const BATCH: usize = 1024;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -148,11 +145,6 @@ impl Notifier {
             "{:x}:{DEPLOY}:{extension_id}:{environment}",
             self.origin.0
         ))
-    }
-
-    /// Queues a token's revocation; completes like [`Self::secret`].
-    pub(super) fn token(&self, id: &str) -> oneshot::Receiver<()> {
-        self.echoed(format!("{:x}:{TOKEN}:{id}", self.origin.0))
     }
 
     /// Queues `payload`, with a receiver that completes when it is heard back.
@@ -309,14 +301,6 @@ fn forward(feed: &Feed, origin: Origin, echoes: &Echoes, payload: &str) {
         }
         return;
     }
-    if let Some((from, id)) = parse_token(payload) {
-        if from == origin {
-            echoes.heard(payload);
-        } else {
-            feed.token(id);
-        }
-        return;
-    }
     match parse(payload) {
         // Ours: local subscribers were told at commit; a writer may be waiting for it.
         Some((from, _)) if from == origin => echoes.heard(payload),
@@ -333,12 +317,6 @@ fn parse_barrier(payload: &str) -> Option<(Origin, u64)> {
     let (origin, rest) = payload.split_once(':')?;
     let seq = rest.strip_prefix("sync:")?.parse().ok()?;
     Some((Origin(u64::from_str_radix(origin, 16).ok()?), seq))
-}
-
-fn parse_token(payload: &str) -> Option<(Origin, &str)> {
-    let (origin, rest) = payload.split_once(':')?;
-    let id = rest.strip_prefix(TOKEN)?.strip_prefix(':')?;
-    Some((Origin(u64::from_str_radix(origin, 16).ok()?), id))
 }
 
 fn parse(payload: &str) -> Option<(Origin, Change)> {
@@ -426,11 +404,5 @@ mod tests {
         let (_, change) = parse(&pending.try_recv().unwrap()).unwrap();
         assert_eq!(change, Change::Everything);
         assert!(parse("garbage").is_none());
-        let _revoked = notifier.token("0123456789abcdef");
-        let payload = pending.try_recv().unwrap();
-        let (from, id) = parse_token(&payload).unwrap();
-        assert!(from == origin);
-        assert_eq!(id, "0123456789abcdef");
-        assert!(parse_token(&format!("{:x}:7:staging:A", origin.0)).is_none());
     }
 }

@@ -1,6 +1,5 @@
 //! The SQLite store: the embedded default, one file, same behaviour as PostgreSQL.
-//! Its change feed is local to the process that owns the store, so state that another
-//! process may change (tokens) is read from the file each time rather than cached.
+//! Its change feed is local to the process that owns the store.
 
 mod audit;
 mod deployments;
@@ -341,19 +340,11 @@ impl Store for SqliteStore {
         by: &str,
         at: DateTime<Utc>,
     ) -> Result<Revocation, StoreError> {
-        let outcome = self.revoke_token_row(id, by, at).await?;
-        if outcome == Revocation::Revoked {
-            self.feed.token(id);
-        }
-        Ok(outcome)
+        self.revoke_token_row(id, by, at).await
     }
 
     async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.touch_token_row(id, at).await
-    }
-
-    fn subscribe_tokens(&self) -> broadcast::Receiver<String> {
-        self.feed.subscribe_tokens()
     }
 
     async fn count_tokens(&self) -> Result<i64, StoreError> {
