@@ -435,6 +435,20 @@ impl Store for FakeStore {
     async fn count_tokens(&self) -> Result<i64, StoreError> {
         unimplemented!()
     }
+    async fn list_tokens(&self, _: Option<i64>) -> Result<Vec<TokenRecord>, StoreError> {
+        unimplemented!()
+    }
+    async fn revoke_token(
+        &self,
+        _: &str,
+        _: &str,
+        _: DateTime<Utc>,
+    ) -> Result<lumio_store::Revocation, StoreError> {
+        unimplemented!()
+    }
+    async fn touch_token(&self, _: &str, _: DateTime<Utc>) -> Result<(), StoreError> {
+        unimplemented!()
+    }
     fn subscribe(&self) -> broadcast::Receiver<Change> {
         unimplemented!()
     }

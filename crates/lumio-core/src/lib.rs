@@ -3,11 +3,13 @@
 //! code can only ever hold a valid one. This crate does no IO.
 
 mod ids;
+mod lifetime;
 mod limits;
 mod role;
 mod value;
 
 pub use ids::{Environment, ExtensionSlug, InvalidId, SecretName};
+pub use lifetime::{InvalidLifetime, TokenLifetime, MAX_TOKEN_LIFETIME};
 pub use limits::{MAX_SECRETS_PER_ENVIRONMENT, MAX_SECRET_NAME_LEN, MAX_SECRET_VALUE_BYTES};
 pub use role::{Role, UnknownRole};
 pub use value::{SecretValue, ValueError};

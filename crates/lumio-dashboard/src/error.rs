@@ -33,15 +33,16 @@ pub(crate) fn status_of(err: &ServiceError) -> StatusCode {
     match err {
         ServiceError::Unauthorized => StatusCode::UNAUTHORIZED,
         ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
-        ServiceError::Forbidden { .. } => StatusCode::FORBIDDEN,
+        ServiceError::Forbidden { .. } | ServiceError::OutOfScope { .. } => StatusCode::FORBIDDEN,
         ServiceError::InvalidId(_)
         | ServiceError::InvalidRole(_)
         | ServiceError::InvalidValue(_)
         | ServiceError::Limit(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        ServiceError::Conflict(_) => StatusCode::CONFLICT,
+        ServiceError::Conflict(_) | ServiceError::LastAdminToken(_) => StatusCode::CONFLICT,
         ServiceError::Audit(_) | ServiceError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         ServiceError::WrongMasterKey { .. }
         | ServiceError::UnfinishedRotation { .. }
+        | ServiceError::WeakBootstrapToken(_)
         | ServiceError::Crypto(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -58,6 +59,10 @@ fn hint_of(err: &ServiceError) -> Option<String> {
         }
         ServiceError::Forbidden { .. } => Some(
             "Ask an owner of the extension for a token with a stronger role, then sign in with it."
+                .to_owned(),
+        ),
+        ServiceError::OutOfScope { .. } => Some(
+            "Your token works in one environment only; switch back, or sign in with a token for this one."
                 .to_owned(),
         ),
         other => other.hint(),

@@ -15,9 +15,22 @@ pub(crate) struct EnvQuery {
 }
 
 impl EnvQuery {
-    pub fn environment(&self) -> Result<Environment, lumio_core::InvalidId> {
-        parse_env(self.env.as_deref())
+    /// The environment asked for; with none, the token's own if it is scoped to one (so a
+    /// production-only token does not land on a page it may not see), else staging.
+    pub fn environment_for(
+        &self,
+        principal: &lumio_secrets::Principal,
+    ) -> Result<Environment, lumio_core::InvalidId> {
+        match self.env.as_deref() {
+            None | Some("") => Ok(home_environment(principal)),
+            Some(env) => Environment::parse(env),
+        }
     }
+}
+
+/// Where a token's pages open: its scope, else staging.
+pub(crate) fn home_environment(principal: &lumio_secrets::Principal) -> Environment {
+    principal.environment.unwrap_or(Environment::Staging)
 }
 
 /// Staging unless told otherwise.

@@ -34,13 +34,16 @@ fn cached_get(c: &mut Criterion) {
             store,
             Keyring::new(MasterKey::generate(), Vec::new()),
             audit,
-            Some("bench-admin"),
+            Some("bench-admin-token-0001"),
         )
         .await
         .unwrap();
         let service = boot.service;
         let ctx = RequestContext {
-            principal: service.authenticate("bench-admin").await.unwrap(),
+            principal: service
+                .authenticate("bench-admin-token-0001")
+                .await
+                .unwrap(),
             request_id: "bench".into(),
         };
         let slug = ExtensionSlug::parse("bench").unwrap();

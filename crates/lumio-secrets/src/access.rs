@@ -1,6 +1,8 @@
-//! Who may do what. A token is an instance admin or holds one role on one extension.
+//! Who may do what. A token is an instance admin or holds one role on one extension, in
+//! both environments or (scoped) in one.
 
-use lumio_core::Role;
+use chrono::{DateTime, Utc};
+use lumio_core::{Environment, Role};
 use lumio_store::{Extension, Grant};
 
 use crate::error::ServiceError;
@@ -11,6 +13,10 @@ pub struct Principal {
     /// The token's public id; recorded as the actor of changes.
     pub token_id: String,
     pub grant: Grant,
+    /// The one environment the token may act in; `None`: both.
+    pub environment: Option<Environment>,
+    /// When the token stops working, so tokens it creates cannot outlive it.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl Principal {
@@ -57,6 +63,47 @@ impl Principal {
         }
     }
 
+    /// Allows acting in `environment` unless the token is scoped to the other one. The
+    /// environments of a visible extension are no secret, so this is a 403, decided
+    /// before anything in the environment is looked at (the answer is the same whether
+    /// or not a secret exists there).
+    pub fn require_environment(
+        &self,
+        environment: Environment,
+        action: &'static str,
+    ) -> Result<(), ServiceError> {
+        match self.environment {
+            Some(scope) if scope != environment => Err(ServiceError::OutOfScope {
+                scope,
+                environment,
+                action,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Self::require`] and [`Self::require_environment`] in one.
+    pub fn require_in(
+        &self,
+        extension: &Extension,
+        environment: Environment,
+        needed: Role,
+        action: &'static str,
+    ) -> Result<(), ServiceError> {
+        self.require(extension, needed, action)?;
+        self.require_environment(environment, action)
+    }
+
+    /// Whether this token may act on everything `other` may: no token can make or revoke
+    /// one that reaches an environment it cannot.
+    pub fn covers_environment(&self, other: Option<Environment>) -> bool {
+        match (self.environment, other) {
+            (None, _) => true,
+            (Some(mine), Some(theirs)) => mine == theirs,
+            (Some(_), None) => false,
+        }
+    }
+
     /// Only instance admins pass.
     pub fn require_admin(&self, action: &'static str) -> Result<(), ServiceError> {
         if self.is_admin() {
@@ -91,6 +138,8 @@ mod tests {
         Principal {
             token_id: "t".into(),
             grant: Grant::Extension { extension_id, role },
+            environment: None,
+            expires_at: None,
         }
     }
 
@@ -109,5 +158,36 @@ mod tests {
             Err(ServiceError::NotFound(_))
         ));
         assert!(owner.require_admin("create extensions").is_err());
+    }
+
+    #[test]
+    fn a_scoped_token_stays_in_its_environment() {
+        let mut staging = principal(1, Role::Owner);
+        staging.environment = Some(Environment::Staging);
+        assert!(staging
+            .require_in(&ext(1), Environment::Staging, Role::Developer, "set")
+            .is_ok());
+        let refused = staging
+            .require_in(
+                &ext(1),
+                Environment::Production,
+                Role::Viewer,
+                "list secrets",
+            )
+            .unwrap_err();
+        assert!(matches!(refused, ServiceError::OutOfScope { .. }));
+        assert!(
+            refused.to_string().contains("scoped to staging"),
+            "{refused}"
+        );
+        // Another extension stays hidden, scope or not.
+        assert!(matches!(
+            staging.require_in(&ext(2), Environment::Staging, Role::Viewer, "list"),
+            Err(ServiceError::NotFound(_))
+        ));
+        assert!(staging.covers_environment(Some(Environment::Staging)));
+        assert!(!staging.covers_environment(Some(Environment::Production)));
+        assert!(!staging.covers_environment(None));
+        assert!(principal(1, Role::Owner).covers_environment(None));
     }
 }

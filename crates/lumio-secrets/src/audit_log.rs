@@ -29,7 +29,7 @@ impl SecretsService {
     ) -> Result<Vec<AuditEntry>, ServiceError> {
         let extension = self.visible_extension(ctx, slug).await?;
         ctx.principal
-            .require(&extension, Role::Viewer, "read the audit log")?;
+            .require_in(&extension, environment, Role::Viewer, "read the audit log")?;
         let query = AuditQuery {
             extension_id: extension.id,
             environment: Some(environment),

@@ -9,7 +9,7 @@ use lumio_store::{Grant, Store};
 use zeroize::Zeroizing;
 
 use crate::rotation::rotate;
-use crate::tokens::{bootstrap_record, mint};
+use crate::tokens::{bootstrap_record, check_bootstrap_token, mint};
 use crate::{SecretsService, ServiceError};
 
 const KEY_CHECK: &str = "key_check";
@@ -32,13 +32,19 @@ pub struct Bootstrap {
 /// Opens the service on `store`: refuses master keys other than the one the store was
 /// created with (or last rotated to), moves every secret sealed under a previous key to
 /// the current one, and on an empty store creates the first admin token
-/// (`bootstrap_token` if given, else a generated one).
+/// (`bootstrap_token` if given, else a generated one). A `bootstrap_token` shorter than
+/// [`crate::MIN_TOKEN_LEN`] or holding spaces is refused.
 pub async fn open_service(
     store: Arc<dyn Store>,
     keys: Keyring,
     audit: AuditWriter,
     bootstrap_token: Option<&str>,
 ) -> Result<Bootstrap, ServiceError> {
+    // Refused even when the store has tokens already: a weak value in the environment
+    // is a mistake to fix, and it would become the admin token on the next empty store.
+    if let Some(token) = bootstrap_token {
+        check_bootstrap_token(token)?;
+    }
     let check = check_master_key(store.as_ref(), &keys).await?;
     if !keys.previous().is_empty() {
         finish_rotation(store.as_ref(), &keys, check).await?;

@@ -1,5 +1,6 @@
 //! In-memory caches for the hot read paths: secret values for the runtime, secret lists,
-//! extensions and tokens.
+//! extensions. Tokens are not cached: a revocation must hold on every server at once
+//! (see `tokens.rs`).
 //!
 //! Correctness rule: a write invalidates synchronously in the process that made it, and the
 //! store's change feed invalidates every other process (PostgreSQL LISTEN/NOTIFY). A reader
@@ -12,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use lumio_core::{Environment, SecretValue};
-use lumio_store::{Change, Extension, SecretHead, SyncedUpTo, TokenRecord};
+use lumio_store::{Change, Extension, SecretHead, SyncedUpTo};
 use tokio::sync::broadcast;
 
 type SecretKey = (i64, Environment, String);
@@ -61,7 +62,6 @@ pub(crate) struct Caches {
     pub(crate) values: GuardedMap<SecretKey, Option<Arc<SecretValue>>>,
     pub(crate) lists: GuardedMap<(i64, Environment), Arc<Vec<SecretHead>>>,
     pub(crate) extensions: GuardedMap<String, Extension>,
-    pub(crate) tokens: GuardedMap<String, TokenRecord>,
     /// How far the feed has been applied (see `SecretsService::caught_up_to`).
     pub(crate) synced: SyncedUpTo,
 }
@@ -73,7 +73,6 @@ impl Default for Caches {
             values: GuardedMap::new(),
             lists: GuardedMap::new(),
             extensions: GuardedMap::new(),
-            tokens: GuardedMap::new(),
             synced: SyncedUpTo::default(),
         }
     }
@@ -101,14 +100,10 @@ impl Caches {
         self.lists.fill(&self.generation, seen.0, key, list);
     }
 
-    /// Extensions and tokens are never changed once written, so any fill is safe.
+    /// Extensions are never changed once written, so any fill is safe.
     pub(crate) fn fill_extension(&self, extension: Extension) {
         let key = extension.slug.as_str().to_owned();
         self.extensions.insert(key, extension);
-    }
-
-    pub(crate) fn fill_token(&self, token: TokenRecord) {
-        self.tokens.insert(token.id.clone(), token);
     }
 
     pub(crate) fn apply(&self, change: &Change) {

@@ -1,7 +1,7 @@
 //! Service errors: each says what happened and what to do. None holds a secret value.
 
 use lumio_audit::AuditUnavailable;
-use lumio_core::{InvalidId, UnknownRole};
+use lumio_core::{Environment, InvalidId, UnknownRole};
 use lumio_crypto::CryptoError;
 use lumio_store::StoreError;
 
@@ -20,6 +20,19 @@ pub enum ServiceError {
         action: &'static str,
         needed: &'static str,
     },
+    /// The token is scoped to the other environment.
+    #[error("your token is scoped to {scope}; it cannot {action} in {environment}")]
+    OutOfScope {
+        scope: Environment,
+        environment: Environment,
+        action: &'static str,
+    },
+    /// Revoking this token would leave no admin token without scope or expiry.
+    #[error("token {0} is the last admin token without an environment scope or expiry; revoking it would lock every admin out")]
+    LastAdminToken(String),
+    /// `LUMIO_BOOTSTRAP_TOKEN` is too weak to become the first admin token.
+    #[error("LUMIO_BOOTSTRAP_TOKEN is refused: {0}")]
+    WeakBootstrapToken(String),
     #[error(transparent)]
     InvalidId(#[from] InvalidId),
     #[error(transparent)]
@@ -58,8 +71,14 @@ impl ServiceError {
             Self::NotFound(what) if what.starts_with("extension") => {
                 "run `lumio extensions list` to see the extensions your token can reach"
             }
+            Self::NotFound(what) if what.starts_with("token") => {
+                "run `lumio tokens list` to see the tokens you may revoke"
+            }
             Self::NotFound(_) => "run `lumio env list` to see the secrets of this environment",
             Self::Forbidden { .. } => "ask an owner of the extension for a token with a stronger role",
+            Self::OutOfScope { .. } => "use a token for that environment (`lumio tokens create … --env ENV`) or one without an environment scope",
+            Self::LastAdminToken(_) => "create another admin token first (`lumio tokens create --admin`), sign in with it, then revoke this one",
+            Self::WeakBootstrapToken(_) => "unset LUMIO_BOOTSTRAP_TOKEN to have a token generated into the data directory, or set it to a long random value, e.g. `openssl rand -hex 32`",
             Self::Limit(_) => "delete secrets you no longer use with `lumio env delete NAME`",
             Self::Audit(_) => "check the database behind Lumio; the operation can be retried once it is back",
             Self::Store(_) => "check that the database is running and reachable, then retry",

@@ -12,9 +12,11 @@ mod bootstrap;
 mod cache;
 mod error;
 mod extensions;
+mod last_used;
 mod read;
 mod rotation;
 mod secrets;
+mod token_admin;
 mod tokens;
 mod version_hints;
 
@@ -23,11 +25,13 @@ pub use audit_log::{AuditFilter, MAX_AUDIT_PAGE};
 pub use bootstrap::{open_service, Bootstrap, BootstrapToken};
 pub use error::ServiceError;
 pub use extensions::change_record;
+pub use last_used::WRITE_EVERY as LAST_USED_WRITE_EVERY;
 pub use lumio_core::SecretValue;
 pub use read::{Reader, SecretRead};
 pub use rotation::{rotate, RotationReport};
 pub use secrets::{ImportedSecret, SecretHistory, SecretSummary};
-pub use tokens::IssuedToken;
+pub use token_admin::{TokenFor, TokenRequest, TokenSummary};
+pub use tokens::{IssuedToken, MAX_TOKEN_LEN, MIN_TOKEN_LEN};
 
 use std::sync::Arc;
 
@@ -54,6 +58,7 @@ struct Inner {
     audit: AuditWriter,
     cache: Arc<cache::Caches>,
     versions: version_hints::VersionHints,
+    last_used: last_used::LastUsed,
 }
 
 impl SecretsService {
@@ -69,6 +74,7 @@ impl SecretsService {
                 audit,
                 cache,
                 versions: version_hints::VersionHints::default(),
+                last_used: last_used::LastUsed::default(),
             }),
         }
     }

@@ -53,16 +53,19 @@ pub struct SecretHistory {
 }
 
 impl SecretsService {
-    /// Resolves the extension and checks the caller's role in one step.
+    /// Resolves the extension and checks the caller's role and environment scope in one
+    /// step, before anything in the environment is read.
     async fn authorized(
         &self,
         ctx: &RequestContext,
         slug: &ExtensionSlug,
+        environment: Environment,
         needed: Role,
         action: &'static str,
     ) -> Result<Extension, ServiceError> {
         let extension = self.visible_extension(ctx, slug).await?;
-        ctx.principal.require(&extension, needed, action)?;
+        ctx.principal
+            .require_in(&extension, environment, needed, action)?;
         Ok(extension)
     }
 
@@ -77,7 +80,7 @@ impl SecretsService {
         value: &SecretValue,
     ) -> Result<SecretSummary, ServiceError> {
         let extension = self
-            .authorized(ctx, slug, Role::Developer, "set secrets")
+            .authorized(ctx, slug, environment, Role::Developer, "set secrets")
             .await?;
         let written = self
             .write(ctx, &extension, environment, &[(name.clone(), value)])
@@ -104,7 +107,7 @@ impl SecretsService {
         pairs: Vec<(String, String)>,
     ) -> Result<Vec<ImportedSecret>, ServiceError> {
         let extension = self
-            .authorized(ctx, slug, Role::Developer, "import secrets")
+            .authorized(ctx, slug, environment, Role::Developer, "import secrets")
             .await?;
         // Later duplicates win, as when a shell sources the file.
         let mut parsed = BTreeMap::new();
@@ -149,7 +152,7 @@ impl SecretsService {
         environment: Environment,
     ) -> Result<Arc<Vec<SecretHead>>, ServiceError> {
         let extension = self
-            .authorized(ctx, slug, Role::Viewer, "list secrets")
+            .authorized(ctx, slug, environment, Role::Viewer, "list secrets")
             .await?;
         let key = (extension.id, environment);
         if let Some(hit) = self.inner.cache.lists.get(&key) {
@@ -181,7 +184,9 @@ impl SecretsService {
         } else {
             (Role::Developer, "delete secrets")
         };
-        let extension = self.authorized(ctx, slug, needed, action).await?;
+        let extension = self
+            .authorized(ctx, slug, environment, needed, action)
+            .await?;
         let actor = &ctx.principal.token_id;
         let deleted = self
             .inner
@@ -210,7 +215,7 @@ impl SecretsService {
         name: &SecretName,
     ) -> Result<SecretHistory, ServiceError> {
         let extension = self
-            .authorized(ctx, slug, Role::Viewer, "read history")
+            .authorized(ctx, slug, environment, Role::Viewer, "read history")
             .await?;
         let store = &self.inner.store;
         let head = store.head(extension.id, environment, name).await?;
@@ -233,7 +238,7 @@ impl SecretsService {
         version: i64,
     ) -> Result<SecretSummary, ServiceError> {
         let extension = self
-            .authorized(ctx, slug, Role::Developer, "roll back secrets")
+            .authorized(ctx, slug, environment, Role::Developer, "roll back secrets")
             .await?;
         let store = &self.inner.store;
         let old = store

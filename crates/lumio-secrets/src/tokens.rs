@@ -1,20 +1,32 @@
 //! Tokens: `lumio_<id>_<secret>`. Only the SHA-256 of the secret part is stored; the id
-//! finds the row and the hashes are compared in constant time.
+//! finds the row and the hashes are compared in constant time. A token may be scoped to
+//! one environment, may expire, and may be revoked (see `token_admin.rs`).
+//!
+//! Freshness: a revoked token must be refused by the very next request on every server,
+//! so records are not cached: every check reads the row by primary key. A cache fed by
+//! the change feed was tried and measured: the feed reaches another server a moment after
+//! the revoke has returned, and under load that server still let the revoked token in
+//! once. Closing that gap costs a round trip to the database per request either way (a
+//! feed barrier, as invocations use, or the read), and the read is the cheaper of the two.
 
-use chrono::Utc;
-use lumio_core::{ExtensionSlug, Role};
+use chrono::{DateTime, Utc};
 use lumio_store::{Grant, TokenRecord};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::access::Principal;
-use crate::extensions::change_record;
-use crate::{RequestContext, SecretsService, ServiceError};
+use crate::{SecretsService, ServiceError};
 
 const PREFIX: &str = "lumio_";
 /// Id used for a bootstrap token given in a free form by `LUMIO_BOOTSTRAP_TOKEN`.
 pub(crate) const BOOTSTRAP_ID: &str = "bootstrap";
+/// Shortest token accepted, at bootstrap and when presented: 16 characters is the least
+/// that an operator's own random value (e.g. 8 random bytes in hex) comes to; Lumio's
+/// own tokens are 87 characters long.
+pub const MIN_TOKEN_LEN: usize = 16;
+/// Longest token accepted; longer input is refused before it is hashed.
+pub const MAX_TOKEN_LEN: usize = 512;
 
 /// A freshly created token. The full token is shown once and never stored.
 pub struct IssuedToken {
@@ -41,6 +53,32 @@ fn split(token: &str) -> (&str, &str) {
         .unwrap_or((BOOTSTRAP_ID, token))
 }
 
+/// Whether `token` could be a token at all: long enough, not too long, and printable
+/// ASCII without spaces (so it survives an `Authorization` header and a form field).
+fn well_formed(token: &str) -> bool {
+    (MIN_TOKEN_LEN..=MAX_TOKEN_LEN).contains(&token.len())
+        && token.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Refuses a `LUMIO_BOOTSTRAP_TOKEN` that would make a guessable or unusable admin token.
+pub(crate) fn check_bootstrap_token(token: &str) -> Result<(), ServiceError> {
+    let why = if token.is_empty() {
+        "it is set but empty".to_owned()
+    } else if token.len() < MIN_TOKEN_LEN {
+        format!(
+            "it is {} characters long; at least {MIN_TOKEN_LEN} are needed",
+            token.chars().count()
+        )
+    } else if token.len() > MAX_TOKEN_LEN {
+        format!("it is longer than {MAX_TOKEN_LEN} characters")
+    } else if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        "it holds spaces or characters other than printable ASCII".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(ServiceError::WeakBootstrapToken(why))
+}
+
 pub(crate) fn hash_secret(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
@@ -51,7 +89,8 @@ fn random_hex(bytes: usize) -> Zeroizing<String> {
     Zeroizing::new(hex::encode(&*raw))
 }
 
-/// Makes a new token with `grant`; the caller stores `record`.
+/// Makes a new unscoped, never-expiring token with `grant`; the caller may narrow it and
+/// stores `record`.
 pub(crate) fn mint(grant: Grant, label: String, created_by: Option<String>) -> IssuedToken {
     let id = random_hex(8);
     let secret = random_hex(32);
@@ -61,101 +100,98 @@ pub(crate) fn mint(grant: Grant, label: String, created_by: Option<String>) -> I
             id: id.to_string(),
             secret_hash: hash_secret(&secret),
             grant,
+            environment: None,
             label,
-            created_at: Utc::now(),
+            created_at: now_micros(),
             created_by,
+            expires_at: None,
+            last_used_at: None,
         },
     }
 }
 
-/// The record for a bootstrap token chosen by the operator (`LUMIO_BOOTSTRAP_TOKEN`).
+/// Now, at the microsecond precision both stores keep.
+pub(crate) fn now_micros() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
+}
+
+/// The record for a bootstrap token chosen by the operator (`LUMIO_BOOTSTRAP_TOKEN`),
+/// already checked by [`check_bootstrap_token`].
 pub(crate) fn bootstrap_record(token: &str) -> TokenRecord {
     let (id, secret) = split(token);
     TokenRecord {
         id: id.to_owned(),
         secret_hash: hash_secret(secret),
         grant: Grant::Admin,
+        environment: None,
         label: "bootstrap admin".to_owned(),
-        created_at: Utc::now(),
+        created_at: now_micros(),
         created_by: None,
+        expires_at: None,
+        last_used_at: None,
+    }
+}
+
+pub(crate) fn expired(record: &TokenRecord, now: DateTime<Utc>) -> bool {
+    record.expires_at.is_some_and(|at| at <= now)
+}
+
+fn principal(record: TokenRecord) -> Principal {
+    Principal {
+        token_id: record.id,
+        grant: record.grant,
+        environment: record.environment,
+        expires_at: record.expires_at,
     }
 }
 
 impl SecretsService {
-    /// Checks a bearer token. Every failure is the same `Unauthorized`.
+    /// Checks a bearer token. Every failure — malformed, unknown, wrong secret, revoked,
+    /// expired — is the same `Unauthorized`.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, ServiceError> {
+        // A bootstrap token made before tokens had a minimum length may be short or
+        // empty in an old store; refusing such input here means it can never sign in.
+        if !well_formed(token) {
+            return Err(ServiceError::Unauthorized);
+        }
         let (id, secret) = split(token);
         let record = self
             .token_record(id)
             .await?
             .ok_or(ServiceError::Unauthorized)?;
         let presented = hash_secret(secret);
-        if bool::from(presented.ct_eq(&record.secret_hash)) {
-            Ok(Principal {
-                token_id: record.id,
-                grant: record.grant,
-            })
-        } else {
-            Err(ServiceError::Unauthorized)
+        if !bool::from(presented.ct_eq(&record.secret_hash)) {
+            return Err(ServiceError::Unauthorized);
         }
+        self.live_principal(record)
+            .ok_or(ServiceError::Unauthorized)
     }
 
     /// Who the token with this id is, for a session that signed in with it earlier;
-    /// `None` if no such token exists (any more).
+    /// `None` if no such token exists any more, was revoked or has expired (so the
+    /// session ends with it).
     pub async fn principal_of(&self, token_id: &str) -> Result<Option<Principal>, ServiceError> {
         let record = self.token_record(token_id).await?;
-        Ok(record.map(|record| Principal {
-            token_id: record.id,
-            grant: record.grant,
-        }))
+        Ok(record.and_then(|record| self.live_principal(record)))
     }
 
-    /// A token's record by id, from cache when possible (records never change).
-    async fn token_record(&self, id: &str) -> Result<Option<TokenRecord>, ServiceError> {
-        if let Some(hit) = self.inner.cache.tokens.get(&id.to_owned()) {
-            return Ok(Some(hit));
+    /// The principal of a record whose token was just presented, unless it expired;
+    /// notes the use for `last_used_at`.
+    fn live_principal(&self, record: TokenRecord) -> Option<Principal> {
+        let now = Utc::now();
+        if expired(&record, now) {
+            return None;
         }
-        let found = self.inner.store.find_token(id).await?;
-        if let Some(record) = &found {
-            self.inner.cache.fill_token(record.clone());
-        }
-        Ok(found)
-    }
-
-    /// Creates a token with `role` on `extension`. Admins, and owners of that extension.
-    pub async fn create_token(
-        &self,
-        ctx: &RequestContext,
-        extension: &ExtensionSlug,
-        role: Role,
-        label: Option<String>,
-    ) -> Result<IssuedToken, ServiceError> {
-        let extension = self.visible_extension(ctx, extension).await?;
-        ctx.principal
-            .require(&extension, Role::Owner, "create tokens")?;
-        let label = label.unwrap_or_else(|| format!("{} {}", extension.slug, role));
-        let issued = mint(
-            Grant::Extension {
-                extension_id: extension.id,
-                role,
-            },
-            label,
-            Some(ctx.principal.token_id.clone()),
-        );
-        self.inner.store.insert_token(&issued.record).await?;
-        let detail = format!("token {} role {}", issued.record.id, role);
         self.inner
-            .audit
-            .record(change_record(
-                ctx,
-                extension.id,
-                None,
-                "token.create",
-                None,
-                Some(detail),
-            ))
-            .await?;
-        Ok(issued)
+            .last_used
+            .seen(self.inner.store.clone(), &record.id, now);
+        Some(principal(record))
+    }
+
+    /// A live token's record by id, read from the store every time (see the module doc).
+    async fn token_record(&self, id: &str) -> Result<Option<TokenRecord>, ServiceError> {
+        Ok(self.inner.store.find_token(id).await?)
     }
 }
 
@@ -170,11 +206,34 @@ mod tests {
         assert_eq!(id, issued.record.id);
         assert_eq!(hash_secret(secret), issued.record.secret_hash);
         assert!(!format!("{issued:?}").contains(secret));
+        assert!(well_formed(&issued.token));
     }
 
     #[test]
     fn free_form_tokens_are_the_bootstrap_id() {
         assert_eq!(split("my-ci-token"), (BOOTSTRAP_ID, "my-ci-token"));
         assert_eq!(split("lumio_short_x"), (BOOTSTRAP_ID, "lumio_short_x"));
+    }
+
+    #[test]
+    fn weak_bootstrap_tokens_are_refused_with_what_to_do() {
+        for weak in [
+            "",
+            "short",
+            "fifteen-chars!!",
+            "sixteen chars ok",
+            "tab\there-and-long",
+        ] {
+            let err = check_bootstrap_token(weak).unwrap_err();
+            assert!(err
+                .to_string()
+                .starts_with("LUMIO_BOOTSTRAP_TOKEN is refused"));
+            assert!(err.hint().unwrap().contains("openssl rand -hex 32"));
+            assert!(!well_formed(weak), "{weak:?}");
+        }
+        assert!(check_bootstrap_token("0123456789abcdef").is_ok());
+        assert!(well_formed("0123456789abcdef"));
+        let err = check_bootstrap_token("").unwrap_err().to_string();
+        assert!(err.contains("empty"), "{err}");
     }
 }

@@ -55,16 +55,17 @@ impl From<ServiceError> for AppError {
         let (status, code) = match &err {
             E::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             E::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            E::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+            E::Forbidden { .. } | E::OutOfScope { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             E::InvalidId(_) | E::InvalidRole(_) | E::InvalidValue(_) => {
                 (StatusCode::BAD_REQUEST, "invalid")
             }
-            E::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            E::Conflict(_) | E::LastAdminToken(_) => (StatusCode::CONFLICT, "conflict"),
             E::Limit(_) => (StatusCode::CONFLICT, "limit"),
             E::Audit(_) | E::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            E::WrongMasterKey { .. } | E::UnfinishedRotation { .. } | E::Crypto(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
+            E::WrongMasterKey { .. }
+            | E::UnfinishedRotation { .. }
+            | E::WeakBootstrapToken(_)
+            | E::Crypto(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let message = if status.is_server_error() {
             // The cause goes to the operator's log; the client gets a stable sentence.

@@ -11,6 +11,16 @@ use crate::AppState;
 /// A request made with a valid token.
 pub(crate) struct Authed(pub RequestContext);
 
+/// The token of an `Authorization` value: `Bearer` in any case (RFC 9110 §11.1: the
+/// scheme is case-insensitive), then one or more spaces, then the token. Surrounding
+/// whitespace is not part of the value; tabs between the two are tolerated as well.
+fn bearer_token(value: &str) -> Option<&str> {
+    let value = value.trim_matches([' ', '\t']);
+    let (scheme, token) = value.split_once([' ', '\t'])?;
+    let token = token.trim_start_matches([' ', '\t']);
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 impl FromRequestParts<AppState> for Authed {
     type Rejection = AppError;
 
@@ -19,9 +29,7 @@ impl FromRequestParts<AppState> for Authed {
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
+            .and_then(bearer_token)
             .ok_or(ServiceError::Unauthorized)?;
         let principal = state.service.authenticate(token).await?;
         let request_id = parts
@@ -33,5 +41,35 @@ impl FromRequestParts<AppState> for Authed {
             principal,
             request_id,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_scheme_is_case_insensitive_and_spaces_are_flexible() {
+        for value in [
+            "Bearer abc",
+            "bearer abc",
+            "BEARER abc",
+            "bEaReR abc",
+            "Bearer   abc",
+            "Bearer\tabc",
+            "  Bearer abc  ",
+        ] {
+            assert_eq!(bearer_token(value), Some("abc"), "{value:?}");
+        }
+        for value in [
+            "Bearer",
+            "Bearer ",
+            "Basic abc",
+            "Bearerabc",
+            "Token abc",
+            "",
+        ] {
+            assert_eq!(bearer_token(value), None, "{value:?}");
+        }
     }
 }

@@ -39,6 +39,9 @@ pub struct ServerConfig {
     /// Master keys being rotated away from (files; also `LUMIO_PREVIOUS_MASTER_KEY`): they
     /// open what they sealed, and at start every secret is moved to the current key.
     pub previous_master_key_files: Vec<PathBuf>,
+    /// Starts even when a master key file is readable by its group or others (after a
+    /// loud warning); without it such a file is refused, as ssh refuses such a key.
+    pub allow_insecure_master_key_file: bool,
     /// Lets `ctx.fetch` reach private, loopback and link-local addresses.
     pub allow_private_fetch: bool,
     /// Most action invocations in flight (queued, running or awaiting I/O); 0 means the
@@ -58,6 +61,7 @@ impl ServerConfig {
             database_url: None,
             master_key_file: None,
             previous_master_key_files: Vec::new(),
+            allow_insecure_master_key_file: false,
             allow_private_fetch: false,
             max_inflight_actions: 0,
             client_rate_limit: None,

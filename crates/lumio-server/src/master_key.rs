@@ -1,9 +1,11 @@
 //! Where the master key comes from: a file, `LUMIO_MASTER_KEY`, or on the embedded default
-//! a key generated into the data directory on first start.
+//! a key generated into the data directory on first start. Like ssh with a private key,
+//! a key file that its group or others may read is refused unless the operator says
+//! otherwise (`--allow-insecure-master-key-file`).
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::{bail, Context};
@@ -13,11 +15,16 @@ use crate::ServerConfig;
 
 /// The current key (see [`load`]) and the previous keys named by the configuration.
 pub(crate) fn load_keyring(config: &ServerConfig) -> anyhow::Result<Keyring> {
-    let current = load(config.master_key_file.as_deref(), &config.data_dir)?;
+    let allow_insecure = config.allow_insecure_master_key_file;
+    let current = load(
+        config.master_key_file.as_deref(),
+        &config.data_dir,
+        allow_insecure,
+    )?;
     let mut previous = config
         .previous_master_key_files
         .iter()
-        .map(|path| read(path))
+        .map(|path| read(path, allow_insecure))
         .collect::<anyhow::Result<Vec<_>>>()?;
     if let Ok(text) = std::env::var("LUMIO_PREVIOUS_MASTER_KEY") {
         let key = MasterKey::from_base64(&text)
@@ -29,16 +36,20 @@ pub(crate) fn load_keyring(config: &ServerConfig) -> anyhow::Result<Keyring> {
 
 /// Loads the key the configuration names, generating `<data_dir>/master.key` if nothing
 /// names one and it does not exist yet.
-pub(crate) fn load(key_file: Option<&Path>, data_dir: &Path) -> anyhow::Result<MasterKey> {
+pub(crate) fn load(
+    key_file: Option<&Path>,
+    data_dir: &Path,
+    allow_insecure: bool,
+) -> anyhow::Result<MasterKey> {
     if let Some(path) = key_file {
-        return read(path);
+        return read(path, allow_insecure);
     }
     if let Ok(text) = std::env::var("LUMIO_MASTER_KEY") {
         return MasterKey::from_base64(&text).context("LUMIO_MASTER_KEY is not a valid key");
     }
     let path = data_dir.join("master.key");
     if path.exists() {
-        return read(&path);
+        return read(&path, allow_insecure);
     }
     let key = MasterKey::generate();
     let mut file = OpenOptions::new()
@@ -58,7 +69,8 @@ pub(crate) fn load(key_file: Option<&Path>, data_dir: &Path) -> anyhow::Result<M
     Ok(key)
 }
 
-fn read(path: &Path) -> anyhow::Result<MasterKey> {
+fn read(path: &Path, allow_insecure: bool) -> anyhow::Result<MasterKey> {
+    check_permissions(path, allow_insecure)?;
     let text = fs::read_to_string(path)
         .with_context(|| format!("cannot read the master key file {}", path.display()))?;
     if text.trim().is_empty() {
@@ -66,4 +78,79 @@ fn read(path: &Path) -> anyhow::Result<MasterKey> {
     }
     MasterKey::from_base64(&text)
         .with_context(|| format!("the master key file {} is not a valid key", path.display()))
+}
+
+/// Refuses a key file its group or others may read or write, as ssh refuses such a
+/// private key; with `allow_insecure` it is used after a loud warning.
+fn check_permissions(path: &Path, allow_insecure: bool) -> anyhow::Result<()> {
+    let metadata = fs::metadata(path)
+        .with_context(|| format!("cannot read the master key file {}", path.display()))?;
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    if allow_insecure {
+        tracing::warn!(
+            path = %path.display(),
+            mode = %format!("{mode:04o}"),
+            "INSECURE: the master key file can be read by other users of this machine, and \
+             --allow-insecure-master-key-file lets the server use it anyway; anyone who can \
+             read it and the database can read every secret. Run `chmod 600` on it"
+        );
+        return Ok(());
+    }
+    bail!(
+        "permissions {mode:04o} for the master key file {path} are too open: other users of \
+         this machine may read it, and with it every secret\n\
+         hint: run `chmod 600 {path}`, or pass --allow-insecure-master-key-file \
+         (LUMIO_ALLOW_INSECURE_MASTER_KEY_FILE=true) to start anyway",
+        path = path.display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_file(dir: &Path, mode: u32) -> std::path::PathBuf {
+        let path = dir.join(format!("key-{mode:o}"));
+        fs::write(&path, MasterKey::generate().to_base64()).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_key_file_others_can_read_is_refused_like_ssh_does() {
+        let dir = tempfile::tempdir().unwrap();
+        for mode in [0o644, 0o640, 0o604, 0o660, 0o606] {
+            let path = key_file(dir.path(), mode);
+            let err = format!("{:#}", read(&path, false).unwrap_err());
+            assert!(
+                err.contains(&format!("permissions {mode:04o}")) && err.contains("too open"),
+                "{err}"
+            );
+            assert!(
+                err.contains(&format!("chmod 600 {}", path.display())),
+                "{err}"
+            );
+            assert!(err.contains("--allow-insecure-master-key-file"), "{err}");
+            assert!(read(&path, true).is_ok(), "the override starts anyway");
+        }
+        for mode in [0o600, 0o400] {
+            assert!(read(&key_file(dir.path(), mode), false).is_ok());
+        }
+    }
+
+    #[test]
+    fn the_generated_key_file_is_private_and_checked_when_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = load(None, dir.path(), false).unwrap();
+        let path = dir.path().join("master.key");
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(load(None, dir.path(), false).unwrap().id(), first.id());
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let err = format!("{:#}", load(None, dir.path(), false).unwrap_err());
+        assert!(err.contains("too open"), "{err}");
+    }
 }

@@ -12,7 +12,8 @@ use crate::routes;
     paths(
         routes::health::healthz,
         routes::extensions::list, routes::extensions::create,
-        routes::tokens::whoami, routes::tokens::create,
+        routes::tokens::whoami, routes::tokens::create, routes::tokens::list,
+        routes::tokens::revoke,
         routes::secrets::list, routes::secrets::set, routes::secrets::delete,
         routes::secrets::import, routes::secrets::history, routes::secrets::rollback,
         routes::audit::list,

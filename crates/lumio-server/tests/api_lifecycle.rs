@@ -67,7 +67,7 @@ async fn another_master_key_refuses_to_start(backend: Backend) {
         database_url,
     } = parts(app);
     let other_key = data_dir.path().join("other.key");
-    std::fs::write(&other_key, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n").unwrap();
+    common::write_key_file(&other_key, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n");
     let err = match spawn_with(data_dir, database_url, Some(other_key)).await {
         Ok(_) => panic!("a server with another master key must refuse to start"),
         Err(err) => format!("{err:#}"),
@@ -110,7 +110,7 @@ async fn the_master_key_rotates_without_losing_a_secret(backend: Backend) {
     } = parts(app);
     let old_key = data_dir.path().join("master.key");
     let new_key = data_dir.path().join("new.key");
-    std::fs::write(&new_key, NEW_KEY).unwrap();
+    common::write_key_file(&new_key, NEW_KEY);
     let mut app = spawn_rotating(
         data_dir,
         database_url,

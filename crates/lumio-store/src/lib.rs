@@ -14,6 +14,7 @@ mod sessions;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tokens;
 
 pub use error::StoreError;
 pub use feed::{follow, SyncedUpTo};
@@ -201,8 +202,23 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- tokens ----
     async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+    /// The live token with this id; `None` if there is none or it was revoked.
     async fn find_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
+    /// Every token ever made, revoked ones included (an empty store gets a first admin).
     async fn count_tokens(&self) -> Result<i64, StoreError>;
+    /// Live tokens, of one extension or (`None`) of the whole instance, oldest first.
+    async fn list_tokens(&self, extension_id: Option<i64>) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Revokes a live token, unless it is the last admin token without scope or expiry
+    /// (checked atomically, so two admins revoking each other cannot both succeed). Once
+    /// this returns, [`Store::find_token`] in every process no longer finds it.
+    async fn revoke_token(
+        &self,
+        id: &str,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Revocation, StoreError>;
+    /// Moves a token's `last_used_at` forward to `at` (never back).
+    async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     // ---- audit ----
     /// Appends a batch durably in one transaction (multi-row insert or COPY).

@@ -98,15 +98,49 @@ pub enum Grant {
     Extension { extension_id: i64, role: Role },
 }
 
-/// A token at rest: its public id and the SHA-256 of its secret part.
-#[derive(Debug, Clone)]
+/// A live (not revoked) token at rest: its public id and the SHA-256 of its secret part.
+/// `Debug` leaves the hash out: it is no secret, but it has no business in a log line.
+#[derive(Clone)]
 pub struct TokenRecord {
     pub id: String,
     pub secret_hash: [u8; 32],
     pub grant: Grant,
+    /// The one environment the token may act in; `None`: both.
+    pub environment: Option<Environment>,
     pub label: String,
     pub created_at: DateTime<Utc>,
     pub created_by: Option<String>,
+    /// After this the token is refused; `None`: never.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Written at most once a minute per server, so it may be that much behind.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for TokenRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRecord")
+            .field("id", &self.id)
+            .field("secret_hash", &"[REDACTED]")
+            .field("grant", &self.grant)
+            .field("environment", &self.environment)
+            .field("label", &self.label)
+            .field("created_at", &self.created_at)
+            .field("created_by", &self.created_by)
+            .field("expires_at", &self.expires_at)
+            .field("last_used_at", &self.last_used_at)
+            .finish()
+    }
+}
+
+/// What [`crate::Store::revoke_token`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    Revoked,
+    /// No live token has this id.
+    Missing,
+    /// The token is the last live admin token with neither environment scope nor expiry;
+    /// revoking it would lock every admin out.
+    LastAdmin,
 }
 
 /// One audit record as written. Never holds a value.

@@ -27,7 +27,7 @@ pub enum Command {
         #[command(subcommand)]
         command: ExtensionsCommand,
     },
-    /// Create scoped tokens.
+    /// Create, list and revoke tokens.
     Tokens {
         #[command(flatten)]
         common: CommonArgs,
@@ -70,6 +70,10 @@ pub struct ServerArgs {
     /// and at start every secret is sealed again under the current key.
     #[arg(long = "previous-master-key-file", value_name = "FILE")]
     pub previous_master_key_files: Vec<PathBuf>,
+    /// Start even if a master key file can be read by its group or others (refused
+    /// otherwise, as ssh refuses such a key); the server logs a warning at every start.
+    #[arg(long, env = "LUMIO_ALLOW_INSECURE_MASTER_KEY_FILE")]
+    pub allow_insecure_master_key_file: bool,
     /// Let `ctx.fetch` reach private, loopback and link-local addresses (local development).
     #[arg(long)]
     pub allow_private_fetch: bool,
@@ -102,14 +106,10 @@ pub struct CommonArgs {
     /// Extension to act on [default: LUMIO_EXTENSION, else lumio.json here or in a parent].
     #[arg(long, global = true)]
     pub extension: Option<String>,
-    /// Environment: staging or production.
-    #[arg(
-        long = "env",
-        env = "LUMIO_ENV",
-        default_value = "staging",
-        global = true
-    )]
-    pub environment: String,
+    /// Environment: staging or production [default: staging]. For `tokens create`, the
+    /// one environment the new token may act in (without it: both).
+    #[arg(long = "env", env = "LUMIO_ENV", global = true)]
+    pub environment: Option<String>,
     /// Print the server's JSON answer instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -141,14 +141,29 @@ pub enum ExtensionsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum TokensCommand {
-    /// Create a token for one extension (set with --extension); it is printed only once.
+    /// Create a token for one extension (set with --extension), or with --admin an
+    /// instance-admin token; it is printed only once. --env limits it to one environment.
     Create {
         /// owner, developer or viewer.
-        #[arg(long)]
-        role: String,
+        #[arg(long, required_unless_present = "admin")]
+        role: Option<String>,
+        /// An instance-admin token instead (admins only; no --extension or --role).
+        #[arg(long, conflicts_with = "role")]
+        admin: bool,
+        /// Let the token expire after this long: a whole number and a unit, e.g. 30m, 12h, 7d.
+        #[arg(long, value_name = "D")]
+        expires_in: Option<String>,
         /// A note to recognise the token by later.
         #[arg(long)]
         label: Option<String>,
+    },
+    /// List live tokens (id, role, environment, label, created, expires, last used);
+    /// never their secrets. Admins see all, owners their extension's.
+    List,
+    /// Revoke a token at once, on every server sharing the database.
+    Revoke {
+        /// The token's id, as `lumio tokens list` shows it.
+        id: String,
     },
 }
 
@@ -262,6 +277,6 @@ mod tests {
             panic!("not env")
         };
         assert_eq!(common.extension.as_deref(), Some("my-ext"));
-        assert_eq!(common.environment, "production");
+        assert_eq!(common.environment.as_deref(), Some("production"));
     }
 }

@@ -167,7 +167,15 @@ pub fn normalize_url(raw: &str) -> anyhow::Result<String> {
 
 /// The environment from `--env` / `LUMIO_ENV` (default staging).
 pub fn environment(common: &CommonArgs) -> anyhow::Result<Environment> {
-    Environment::parse(&common.environment).map_err(|err| {
+    Ok(explicit_environment(common)?.unwrap_or(Environment::Staging))
+}
+
+/// The environment from `--env` / `LUMIO_ENV`, if one was given.
+pub fn explicit_environment(common: &CommonArgs) -> anyhow::Result<Option<Environment>> {
+    let Some(given) = common.environment.as_deref() else {
+        return Ok(None);
+    };
+    Environment::parse(given).map(Some).map_err(|err| {
         CliError::new(err.to_string())
             .with_hint("pass --env staging or --env production (or set LUMIO_ENV)")
             .into()

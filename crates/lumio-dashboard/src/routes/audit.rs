@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::parse_slug;
 use crate::error::PageError;
-use crate::forms::parse_env;
+use crate::forms::{home_environment, parse_env};
 use crate::session::SignedIn;
 use crate::views::audit::AuditPage;
 use crate::{views, DashState};
@@ -43,7 +43,10 @@ pub(crate) async fn page(
     Query(query): Query<AuditQuery>,
 ) -> Result<Markup, PageError> {
     let slug = parse_slug(&ext)?;
-    let env = parse_env(query.env.as_deref())?;
+    let env = match query.env.as_deref() {
+        None | Some("") => home_environment(&signed.ctx.principal),
+        given => parse_env(given)?,
+    };
     let secret = non_empty(&query.secret);
     let event = non_empty(&query.event);
     // One more than a page tells whether an older page exists.
@@ -65,6 +68,7 @@ pub(crate) async fn page(
     };
     Ok(views::audit::page(AuditPage {
         csrf: &signed.csrf,
+        scope: signed.ctx.principal.environment,
         slug: &slug,
         env,
         secret: secret.as_deref().unwrap_or(""),

@@ -2,11 +2,11 @@
 
 use axum::extract::{Path, State};
 use axum::response::Redirect;
-use lumio_core::Environment;
 use maud::Markup;
 
 use super::{extension_and_role, parse_slug};
 use crate::error::PageError;
+use crate::forms::home_environment;
 use crate::session::SignedIn;
 use crate::{paths, views, DashState};
 
@@ -33,7 +33,13 @@ pub(crate) async fn overview(
 ) -> Result<Markup, PageError> {
     let slug = parse_slug(&ext)?;
     let (extension, role) = extension_and_role(&state, &signed, &slug).await?;
-    Ok(views::extensions::overview(&signed.csrf, &extension, role))
+    let home = home_environment(&signed.ctx.principal);
+    Ok(views::extensions::overview(
+        &signed.csrf,
+        &extension,
+        role,
+        home,
+    ))
 }
 
 /// Settings has one section today: Secrets.
@@ -44,5 +50,6 @@ pub(crate) async fn settings(
 ) -> Result<Redirect, PageError> {
     let slug = parse_slug(&ext)?;
     extension_and_role(&state, &signed, &slug).await?;
-    Ok(Redirect::to(&paths::secrets(&slug, Environment::Staging)))
+    let home = home_environment(&signed.ctx.principal);
+    Ok(Redirect::to(&paths::secrets(&slug, home)))
 }

@@ -27,7 +27,7 @@ pub(crate) async fn detail(
     Query(query): Query<EnvQuery>,
 ) -> Result<Markup, PageError> {
     let (slug, name) = parse_path(&ext, &name)?;
-    let env = query.environment()?;
+    let env = query.environment_for(&signed.ctx.principal)?;
     render(&state, &signed, &slug, &name, env, None).await
 }
 
@@ -43,6 +43,7 @@ async fn render(
     let history = state.service.history(&signed.ctx, slug, env, name).await?;
     Ok(views::secret::page(SecretPage {
         csrf: &signed.csrf,
+        scope: signed.ctx.principal.environment,
         flash: state.sessions.take_flash(signed).await,
         slug,
         env,
@@ -97,7 +98,7 @@ pub(crate) async fn confirm_delete(
     Query(query): Query<EnvQuery>,
 ) -> Result<Markup, PageError> {
     let (slug, name) = parse_path(&ext, &name)?;
-    let env = query.environment()?;
+    let env = query.environment_for(&signed.ctx.principal)?;
     let history = state
         .service
         .history(&signed.ctx, &slug, env, &name)

@@ -21,7 +21,7 @@ pub(crate) async fn list(
     Query(query): Query<EnvQuery>,
 ) -> Result<Markup, PageError> {
     let slug = parse_slug(&ext)?;
-    let env = query.environment()?;
+    let env = query.environment_for(&signed.ctx.principal)?;
     render(&state, &signed, &slug, env, None).await
 }
 
@@ -37,6 +37,7 @@ async fn render(
     let secrets = state.service.list(&signed.ctx, slug, env).await?;
     Ok(views::secrets::page(SecretsPage {
         csrf: &signed.csrf,
+        scope: signed.ctx.principal.environment,
         flash: state.sessions.take_flash(signed).await,
         slug,
         env,

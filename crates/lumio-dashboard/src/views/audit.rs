@@ -26,6 +26,8 @@ pub(crate) struct AuditPage<'a> {
     pub csrf: &'a str,
     pub slug: &'a ExtensionSlug,
     pub env: Environment,
+    /// The token's environment scope: the switch offers only that one.
+    pub scope: Option<Environment>,
     pub secret: &'a str,
     pub event: &'a str,
     /// Whether this is a later page (shows a link back to the newest).
@@ -76,7 +78,7 @@ pub(crate) fn page(p: AuditPage<'_>) -> Markup {
         html! {
             div.heading {
                 h1 { "Audit log" span.sub { (p.slug) } }
-                (env_switch(p.env, |env| url(&p, env, None)))
+                (env_switch(p.env, p.scope, |env| url(&p, env, None)))
             }
             (tabs(p.slug, p.env, false))
             form.filters method="get" action=(paths::audit_path(p.slug)) {

@@ -40,7 +40,13 @@ pub(crate) fn list(csrf: &str, extensions: &[(Extension, Option<Role>)]) -> Mark
 }
 
 /// One extension: where its settings and audit log are.
-pub(crate) fn overview(csrf: &str, extension: &Extension, role: Option<Role>) -> Markup {
+/// `home` is the environment its links open in (the token's scope, else staging).
+pub(crate) fn overview(
+    csrf: &str,
+    extension: &Extension,
+    role: Option<Role>,
+    home: Environment,
+) -> Markup {
     let slug = &extension.slug;
     let chrome = Chrome {
         title: slug.as_str(),
@@ -59,12 +65,12 @@ pub(crate) fn overview(csrf: &str, extension: &Extension, role: Option<Role>) ->
             h2 { "Settings" }
             ul.cards {
                 li.card {
-                    a.title href=(paths::secrets(slug, Environment::Staging)) { "Secrets" }
+                    a.title href=(paths::secrets(slug, home)) { "Secrets" }
                     p.meta { "API keys, tokens and passwords your actions read with "
                         code { "ctx.secrets.get(name)" } ", per environment." }
                 }
                 li.card {
-                    a.title href=(paths::audit(slug, Environment::Staging)) { "Audit log" }
+                    a.title href=(paths::audit(slug, home)) { "Audit log" }
                     p.meta { "Every read by an action and every change, newest first." }
                 }
             }

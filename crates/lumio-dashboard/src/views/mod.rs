@@ -95,11 +95,16 @@ pub(crate) fn layout(chrome: &Chrome<'_>, content: Markup) -> Markup {
     }
 }
 
-/// The staging / production switch: links to `href(env)`, the current one marked.
-pub(crate) fn env_switch(current: Environment, href: impl Fn(Environment) -> String) -> Markup {
+/// The staging / production switch: links to `href(env)`, the current one marked. A token
+/// scoped to one environment (`scope`) is offered only that one.
+pub(crate) fn env_switch(
+    current: Environment,
+    scope: Option<Environment>,
+    href: impl Fn(Environment) -> String,
+) -> Markup {
     html! {
         nav.switch aria-label="Environment" {
-            @for env in Environment::ALL {
+            @for env in Environment::ALL.into_iter().filter(|env| scope.is_none_or(|s| s == *env)) {
                 @let label = if env == Environment::Staging { "Staging" } else { "Production" };
                 @if env == current {
                     a.on href=(href(env)) aria-current="page" { (label) }

@@ -13,6 +13,8 @@ pub(crate) struct SecretPage<'a> {
     pub flash: Option<String>,
     pub slug: &'a ExtensionSlug,
     pub env: Environment,
+    /// The token's environment scope: the switch offers only that one.
+    pub scope: Option<Environment>,
     pub role: Option<Role>,
     pub history: &'a SecretHistory,
     /// Why the last Replace failed; the value is never kept.
@@ -42,7 +44,7 @@ pub(crate) fn page(p: SecretPage<'_>) -> Markup {
         html! {
             div.heading {
                 h1 { code { (name) } span.sub { (p.env) } }
-                (env_switch(p.env, |env| paths::secret(slug, name, env)))
+                (env_switch(p.env, p.scope, |env| paths::secret(slug, name, env)))
             }
             (tabs(slug, p.env, true))
             @match p.history.current_version {

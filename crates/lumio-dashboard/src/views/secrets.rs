@@ -18,6 +18,8 @@ pub(crate) struct SecretsPage<'a> {
     pub flash: Option<String>,
     pub slug: &'a ExtensionSlug,
     pub env: Environment,
+    /// The token's environment scope: the switch offers only that one.
+    pub scope: Option<Environment>,
     pub role: Option<Role>,
     pub secrets: &'a [SecretHead],
     pub add_error: Option<AddError<'a>>,
@@ -62,7 +64,7 @@ pub(crate) fn page(p: SecretsPage<'_>) -> Markup {
         html! {
             div.heading {
                 h1 { "Secrets" span.sub { (slug) } }
-                (env_switch(p.env, |env| paths::secrets(slug, env)))
+                (env_switch(p.env, p.scope, |env| paths::secrets(slug, env)))
             }
             (tabs(slug, p.env, true))
             p.hint { "Secrets are per environment and reach this extension's actions through "

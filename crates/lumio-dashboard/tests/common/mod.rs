@@ -72,6 +72,7 @@ async fn start(
         database_url: Some(database_url.clone()),
         master_key_file,
         previous_master_key_files: Vec::new(),
+        allow_insecure_master_key_file: false,
         allow_private_fetch: true,
         max_inflight_actions: 0,
         client_rate_limit: None,

@@ -50,13 +50,16 @@ impl From<DeploymentSummary> for DeploymentView {
 /// `deploy_error` naming `file:line:col`, and the active deployment stays as it was.
 #[utoipa::path(post, path = "/api/v1/extensions/{ext}/environments/{env}/deployments", security(("bearer" = [])),
     params(("ext" = String, Path), ("env" = String, Path)), request_body = Deploy,
-    responses((status = 201, body = DeploymentView), (status = 400, body = ErrorBody)))]
+    responses((status = 201, body = DeploymentView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "role too weak, or token scoped to the other environment")))]
 pub(crate) async fn deploy(
     State(state): State<AppState>,
     Authed(ctx): Authed,
     scope: Scope,
     ApiJson(body): ApiJson<Deploy>,
 ) -> Result<(StatusCode, Json<DeploymentView>), AppError> {
+    // Deployed code reads the environment's secrets, so deploying is scoped like them.
+    ctx.principal
+        .require_environment(scope.environment, "deploy")?;
     let summary = state
         .actions
         .deploy(&ctx, &scope.extension, scope.environment, body.files)
@@ -78,6 +81,8 @@ pub(crate) async fn deployments(
     Authed(ctx): Authed,
     scope: Scope,
 ) -> Result<Json<DeploymentList>, AppError> {
+    ctx.principal
+        .require_environment(scope.environment, "list deployments")?;
     let list = state
         .actions
         .deployments(&ctx, &scope.extension, scope.environment)
@@ -109,6 +114,8 @@ pub(crate) async fn logs(
     scope: Scope,
     Query(params): Query<LogsParams>,
 ) -> Result<Json<Logs>, AppError> {
+    ctx.principal
+        .require_environment(scope.environment, "read logs")?;
     let limit = params.limit.unwrap_or(20).clamp(1, 200);
     let invocations = state
         .actions

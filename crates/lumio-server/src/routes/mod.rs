@@ -10,7 +10,7 @@ pub(crate) mod tokens;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
@@ -30,7 +30,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/whoami", get(tokens::whoami))
-        .route("/api/v1/tokens", post(tokens::create))
+        .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
+        .route("/api/v1/tokens/{id}", delete(tokens::revoke))
         .route(
             "/api/v1/extensions",
             get(extensions::list).post(extensions::create),

@@ -108,6 +108,7 @@ fn test_config(
         database_url: Some(database_url.to_owned()),
         master_key_file,
         previous_master_key_files,
+        allow_insecure_master_key_file: false,
         allow_private_fetch: true,
         max_inflight_actions: 0,
         client_rate_limit: None,
@@ -129,6 +130,13 @@ async fn start_app(config: ServerConfig, data_dir: TempDir) -> anyhow::Result<Te
         database_url,
         http: reqwest::Client::new(),
     })
+}
+
+/// Writes a master key file readable only by its owner, as the server requires.
+pub fn write_key_file(path: &std::path::Path, key: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, key).expect("write key file");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
 }
 
 /// An answer: status, headers we care about, and the JSON body.

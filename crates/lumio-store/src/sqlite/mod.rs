@@ -4,6 +4,7 @@
 mod audit;
 mod deployments;
 mod secrets;
+mod tokens;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,8 +21,8 @@ use crate::feed::Feed;
 use crate::{rotation, rows, sessions};
 use crate::{
     AuditEntry, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension, NewVersion, Resealed,
-    SealedVersion, SecretHead, SessionRecord, Store, StoreError, StoredVersion, TokenRecord,
-    VersionInfo, VersionKey,
+    Revocation, SealedVersion, SecretHead, SessionRecord, Store, StoreError, StoredVersion,
+    TokenRecord, VersionInfo, VersionKey,
 };
 
 const READERS: u32 = 4;
@@ -338,54 +339,28 @@ impl Store for SqliteStore {
     }
 
     async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        let (is_admin, extension_id, role) = rows::grant_columns(&token.grant);
-        sqlx::query(
-            "INSERT INTO tokens \
-             (id, secret_hash, is_admin, extension_id, role, label, created_at, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&token.id)
-        .bind(&token.secret_hash[..])
-        .bind(is_admin)
-        .bind(extension_id)
-        .bind(role)
-        .bind(&token.label)
-        .bind(micros(token.created_at))
-        .bind(&token.created_by)
-        .execute(&self.writer)
-        .await
-        .map_err(|e| rows::conflict_or(e, || format!("token {}", token.id)))?;
-        Ok(())
+        self.insert_token_row(token).await
     }
 
     async fn find_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        type Row = (
-            Vec<u8>,
-            bool,
-            Option<i64>,
-            Option<String>,
-            String,
-            i64,
-            Option<String>,
-        );
-        let row: Option<Row> = sqlx::query_as(
-            "SELECT secret_hash, is_admin, extension_id, role, label, created_at, created_by \
-             FROM tokens WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.readers)
-        .await?;
-        let Some((hash, is_admin, extension_id, role, label, created_at, created_by)) = row else {
-            return Ok(None);
-        };
-        Ok(Some(TokenRecord {
-            id: id.to_owned(),
-            secret_hash: rows::secret_hash(hash)?,
-            grant: rows::grant(is_admin, extension_id, role.as_deref())?,
-            label,
-            created_at: from_micros(created_at)?,
-            created_by,
-        }))
+        Ok(self.select_tokens(Some(id), None).await?.pop())
+    }
+
+    async fn list_tokens(&self, extension_id: Option<i64>) -> Result<Vec<TokenRecord>, StoreError> {
+        self.select_tokens(None, extension_id).await
+    }
+
+    async fn revoke_token(
+        &self,
+        id: &str,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Revocation, StoreError> {
+        self.revoke_token_row(id, by, at).await
+    }
+
+    async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.touch_token_row(id, at).await
     }
 
     async fn count_tokens(&self) -> Result<i64, StoreError> {

@@ -85,9 +85,12 @@ async fn tokens_round_trip(db: &TestDb) {
         id: "tok_admin".into(),
         secret_hash: [7; 32],
         grant: Grant::Admin,
+        environment: None,
         label: "bootstrap".into(),
         created_at,
         created_by: None,
+        expires_at: None,
+        last_used_at: None,
     };
     let dev = TokenRecord {
         id: "tok_dev".into(),
@@ -96,9 +99,12 @@ async fn tokens_round_trip(db: &TestDb) {
             extension_id: ext,
             role: Role::Developer,
         },
+        environment: Some(lumio_core::Environment::Production),
         label: "ci".into(),
         created_at,
         created_by: Some("tok_admin".into()),
+        expires_at: Some(created_at + chrono::Duration::days(7)),
+        last_used_at: None,
     };
     store.insert_token(&admin).await.unwrap();
     store.insert_token(&dev).await.unwrap();
@@ -112,6 +118,11 @@ async fn tokens_round_trip(db: &TestDb) {
     assert_eq!(found.label, "ci");
     assert_eq!(found.created_by.as_deref(), Some("tok_admin"));
     assert_eq!(found.created_at, created_at.trunc_subsecs(6));
+    assert_eq!(found.environment, Some(lumio_core::Environment::Production));
+    assert_eq!(
+        found.expires_at,
+        Some((created_at + chrono::Duration::days(7)).trunc_subsecs(6))
+    );
     let found = store.find_token("tok_admin").await.unwrap().unwrap();
     assert_eq!(found.grant, Grant::Admin);
     assert_eq!(found.created_by, None);

@@ -9,3 +9,4 @@ mod limits;
 mod rotation;
 mod secrets;
 mod sessions;
+mod tokens;

@@ -12,6 +12,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         database_url: args.database_url.filter(|url| !url.is_empty()),
         master_key_file: args.master_key_file,
         previous_master_key_files: args.previous_master_key_files,
+        allow_insecure_master_key_file: args.allow_insecure_master_key_file,
         allow_private_fetch: args.allow_private_fetch,
         max_inflight_actions: args.max_inflight_actions.map_or(0, |n| n as usize),
         client_rate_limit: args.client_rate_limit,

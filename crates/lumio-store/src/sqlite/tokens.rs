@@ -1,0 +1,84 @@
+//! Tokens on SQLite. SQLite runs one write statement at a time across every process on
+//! the file, so the last-admin check inside the revoking UPDATE cannot race.
+
+use chrono::{DateTime, Utc};
+
+use super::{from_micros, micros, SqliteStore};
+use crate::tokens::{self as sql, Row};
+use crate::{rows, Revocation, StoreError, TokenRecord};
+
+impl SqliteStore {
+    pub(super) async fn insert_token_row(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        let (is_admin, extension_id, role) = rows::grant_columns(&token.grant);
+        sqlx::query(sql::INSERT)
+            .bind(&token.id)
+            .bind(&token.secret_hash[..])
+            .bind(is_admin)
+            .bind(extension_id)
+            .bind(role)
+            .bind(token.environment.map(|e| e.as_str()))
+            .bind(&token.label)
+            .bind(micros(token.created_at))
+            .bind(&token.created_by)
+            .bind(token.expires_at.map(micros))
+            .execute(&self.writer)
+            .await
+            .map_err(|e| rows::conflict_or(e, || format!("token {}", token.id)))?;
+        Ok(())
+    }
+
+    pub(super) async fn select_tokens(
+        &self,
+        id: Option<&str>,
+        extension_id: Option<i64>,
+    ) -> Result<Vec<TokenRecord>, StoreError> {
+        let rows: Vec<Row<i64>> = sqlx::query_as(&format!(
+            "SELECT {} FROM tokens WHERE revoked_at IS NULL \
+             AND ($1 IS NULL OR id = $1) AND ($2 IS NULL OR extension_id = $2) \
+             ORDER BY created_at, id",
+            sql::COLUMNS
+        ))
+        .bind(id)
+        .bind(extension_id)
+        .fetch_all(&self.readers)
+        .await?;
+        rows.into_iter()
+            .map(|row| sql::record(row, from_micros))
+            .collect()
+    }
+
+    pub(super) async fn revoke_token_row(
+        &self,
+        id: &str,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Revocation, StoreError> {
+        let done = sqlx::query(sql::REVOKE)
+            .bind(id)
+            .bind(micros(at))
+            .bind(by)
+            .execute(&self.writer)
+            .await?;
+        if done.rows_affected() == 1 {
+            return Ok(Revocation::Revoked);
+        }
+        let live_is_admin = sqlx::query_scalar(sql::LIVE_IS_ADMIN)
+            .bind(id)
+            .fetch_optional(&self.writer)
+            .await?;
+        Ok(sql::unrevoked(live_is_admin))
+    }
+
+    pub(super) async fn touch_token_row(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(sql::TOUCH)
+            .bind(id)
+            .bind(micros(at))
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+}
