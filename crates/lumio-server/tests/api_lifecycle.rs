@@ -203,7 +203,7 @@ async fn an_interrupted_rotation_refuses_the_old_key_alone(backend: Backend) {
     } = parts(app);
     let old_key = data_dir.path().join("master.key");
     let new_key = data_dir.path().join("new.key");
-    std::fs::write(&new_key, NEW_KEY).unwrap();
+    common::write_key_file(&new_key, NEW_KEY);
     let mut app = spawn_rotating(data_dir, database_url, Some(new_key), vec![old_key.clone()])
         .await
         .expect("rotating start");
