@@ -50,6 +50,9 @@ pub struct ServerConfig {
     /// Client-plane calls per second per extension; beyond it 429 with `Retry-After`.
     /// `None`: [`DEFAULT_CLIENT_RATE_LIMIT`]; 0: no limit.
     pub client_rate_limit: Option<u32>,
+    /// Longest wait for a database connection before a request answers 503; `None`: the
+    /// store's default (4 s).
+    pub db_timeout: Option<std::time::Duration>,
 }
 
 impl ServerConfig {
@@ -65,6 +68,7 @@ impl ServerConfig {
             allow_private_fetch: false,
             max_inflight_actions: 0,
             client_rate_limit: None,
+            db_timeout: None,
         }
     }
 }

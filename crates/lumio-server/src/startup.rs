@@ -53,7 +53,11 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         Some(url) => url.clone(),
         None => format!("sqlite://{}", config.data_dir.join("lumio.db").display()),
     };
-    let store = lumio_store::connect(&url)
+    let mut store_options = lumio_store::StoreOptions::default();
+    if let Some(wait) = config.db_timeout {
+        store_options.connection_wait = wait;
+    }
+    let store = lumio_store::connect_with(&url, &store_options)
         .await
         .with_context(|| format!("cannot open the store at {}", redact_url(&url)))?;
     let audit = AuditWriter::spawn(store.clone(), AuditConfig::default());

@@ -30,13 +30,37 @@ use tokio::sync::broadcast;
 /// How many versions of each secret are kept; older ones are pruned on write.
 pub const KEPT_VERSIONS: i64 = 20;
 
+/// How a store connects, beyond its URL.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Longest wait for a database connection (PostgreSQL's pool): while the database is
+    /// unreachable, callers get an error within this, not after sqlx's default 30 s.
+    pub connection_wait: std::time::Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            connection_wait: std::time::Duration::from_secs(4),
+        }
+    }
+}
+
 /// Opens the store a URL names: `postgres://…` / `postgresql://…`, or `sqlite://PATH`
 /// (created if missing). Runs the migrations of that backend before returning.
 pub async fn connect(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    connect_with(url, &StoreOptions::default()).await
+}
+
+/// [`connect`] with options.
+pub async fn connect_with(
+    url: &str,
+    options: &StoreOptions,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     match url.split_once("://") {
-        Some(("postgres" | "postgresql", _)) => {
-            Ok(std::sync::Arc::new(PgStore::connect(url).await?))
-        }
+        Some(("postgres" | "postgresql", _)) => Ok(std::sync::Arc::new(
+            PgStore::connect_with(url, options).await?,
+        )),
         Some(("sqlite", _)) => Ok(std::sync::Arc::new(SqliteStore::connect(url).await?)),
         _ => {
             // Only the scheme: the rest of a URL may hold a password.

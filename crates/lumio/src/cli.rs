@@ -86,6 +86,10 @@ pub struct ServerArgs {
     /// `Retry-After` [default: 10000; 0: no limit].
     #[arg(long, env = "LUMIO_CLIENT_RATE_LIMIT")]
     pub client_rate_limit: Option<u32>,
+    /// Longest wait in seconds for a database connection: while PostgreSQL is unreachable,
+    /// management calls answer 503 within it [default: 4].
+    #[arg(long, env = "LUMIO_DB_TIMEOUT", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub db_timeout: Option<u64>,
 }
 
 /// Where the server is and who we are to it.

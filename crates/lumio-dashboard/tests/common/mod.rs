@@ -76,6 +76,7 @@ async fn start(
         allow_private_fetch: true,
         max_inflight_actions: 0,
         client_rate_limit: None,
+        db_timeout: None,
     };
     let server = lumio_server::start(config).await.expect("server starts");
     // A second server on a used store writes no token file; `spawn_second` fills it in.

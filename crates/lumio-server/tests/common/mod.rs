@@ -112,6 +112,7 @@ fn test_config(
         allow_private_fetch: true,
         max_inflight_actions: 0,
         client_rate_limit: None,
+        db_timeout: None,
     }
 }
 

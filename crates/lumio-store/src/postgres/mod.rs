@@ -29,9 +29,6 @@ use crate::{
 /// Enough connections for group commit to batch many concurrent writers into one WAL
 /// flush, few enough to leave room on a default `max_connections = 100` server.
 const POOL_SIZE: u32 = 16;
-/// Longest wait for a pooled connection: while PostgreSQL is unreachable, callers get an
-/// error (503) within this instead of sqlx's default 30 s.
-const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
 /// Longest wait for PostgreSQL to take a change notification before a write returns.
 const NOTIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -48,10 +45,18 @@ impl PgStore {
     /// Connects, runs the migrations, and starts LISTENing for other processes' changes
     /// before returning, so no change committed after this returns is missed.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, &crate::StoreOptions::default()).await
+    }
+
+    /// [`Self::connect`] with options (how long a caller waits for a connection).
+    pub async fn connect_with(
+        url: &str,
+        store_options: &crate::StoreOptions,
+    ) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)?.application_name("lumio");
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(store_options.connection_wait)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;

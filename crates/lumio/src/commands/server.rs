@@ -16,6 +16,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         allow_private_fetch: args.allow_private_fetch,
         max_inflight_actions: args.max_inflight_actions.map_or(0, |n| n as usize),
         client_rate_limit: args.client_rate_limit,
+        db_timeout: args.db_timeout.map(std::time::Duration::from_secs),
     };
     // Only the server needs an async runtime; client commands use blocking HTTP.
     let runtime = tokio::runtime::Builder::new_multi_thread()
