@@ -105,7 +105,7 @@ impl ActiveDeployments {
             } => self.invalidate(|key| *key == (*extension_id, *environment)),
             Change::Everything => self.invalidate(|_| true),
             Change::Synced(seq) => self.synced.reached(*seq),
-            Change::Secret { .. } => {}
+            Change::Secret { .. } | Change::TokenRevoked { .. } => {}
         }
     }
 

@@ -59,6 +59,18 @@ impl ActionsService {
         let actions: Vec<String> = deployment.action_names().map(str::to_owned).collect();
         let key = (extension.id, environment);
         let (_, seen) = self.inner.active.lookup(key);
+        let audit = |stored: &DeploymentRecord| {
+            let detail = format!("version {}: {}", stored.version, actions.join(", "));
+            let env = Some(environment);
+            vec![change_record(
+                ctx,
+                extension.id,
+                env,
+                "deploy",
+                None,
+                Some(detail),
+            )]
+        };
         let record = secrets
             .store()
             .insert_deployment(
@@ -67,25 +79,12 @@ impl ActionsService {
                 &files_json,
                 &actions,
                 &ctx.principal.token_id,
+                &audit,
             )
             .await?;
         self.inner
             .active
             .remember(key, record.version, Arc::new(deployment), seen);
-        let detail = format!("version {}: {}", record.version, actions.join(", "));
-        let audit = change_record(
-            ctx,
-            extension.id,
-            Some(environment),
-            "deploy",
-            None,
-            Some(detail),
-        );
-        secrets
-            .audit()
-            .record(audit)
-            .await
-            .map_err(lumio_secrets::ServiceError::from)?;
         Ok(DeploymentSummary::from(record, true))
     }
 

@@ -161,9 +161,11 @@ impl AuditWriter {
         }
     }
 
-    /// Enqueue and wait for durability: for management changes.
+    /// Enqueue and wait for durability, failing at once if the queue is full: a request
+    /// path never waits for room. (Management changes do not come here: they commit with
+    /// their record in one transaction.)
     pub async fn record(&self, record: AuditRecord) -> Result<(), AuditUnavailable> {
-        let ticket = self.enqueue(record).await;
+        let ticket = self.try_enqueue(record)?;
         self.durable(ticket).await
     }
 

@@ -336,7 +336,11 @@ impl Store for FakeStore {
     async fn apply_reseals(&self, _: &[Resealed]) -> Result<u64, StoreError> {
         unimplemented!()
     }
-    async fn create_extension(&self, _: &ExtensionSlug) -> Result<Extension, StoreError> {
+    async fn create_extension(
+        &self,
+        _: &ExtensionSlug,
+        _: lumio_store::RecordsOf<'_, Extension>,
+    ) -> Result<Extension, StoreError> {
         unimplemented!()
     }
     async fn find_extension(&self, _: &ExtensionSlug) -> Result<Option<Extension>, StoreError> {
@@ -351,6 +355,7 @@ impl Store for FakeStore {
         _: Environment,
         _: &[NewVersion],
         _: usize,
+        _: &[AuditRecord],
     ) -> Result<(), StoreError> {
         unimplemented!()
     }
@@ -405,6 +410,7 @@ impl Store for FakeStore {
         _: &SecretName,
         _: &str,
         _: bool,
+        _: &[AuditRecord],
     ) -> Result<bool, StoreError> {
         unimplemented!()
     }
@@ -415,6 +421,7 @@ impl Store for FakeStore {
         _: &str,
         _: &[String],
         _: &str,
+        _: lumio_store::RecordsOf<'_, lumio_store::DeploymentRecord>,
     ) -> Result<lumio_store::DeploymentRecord, StoreError> {
         unimplemented!()
     }
@@ -426,7 +433,7 @@ impl Store for FakeStore {
     ) -> Result<Vec<lumio_store::DeploymentRecord>, StoreError> {
         unimplemented!()
     }
-    async fn insert_token(&self, _: &TokenRecord) -> Result<(), StoreError> {
+    async fn insert_token(&self, _: &TokenRecord, _: &[AuditRecord]) -> Result<(), StoreError> {
         unimplemented!()
     }
     async fn find_token(&self, _: &str) -> Result<Option<TokenRecord>, StoreError> {
@@ -443,6 +450,7 @@ impl Store for FakeStore {
         _: &str,
         _: &str,
         _: DateTime<Utc>,
+        _: &[AuditRecord],
     ) -> Result<lumio_store::Revocation, StoreError> {
         unimplemented!()
     }
@@ -452,4 +460,26 @@ impl Store for FakeStore {
     fn subscribe(&self) -> broadcast::Receiver<Change> {
         unimplemented!()
     }
+}
+
+#[tokio::test]
+async fn record_fails_fast_when_the_queue_is_full() {
+    // A store that never answers: the writer holds its first batch, the queue fills up.
+    let store = Arc::new(FakeStore::gated());
+    let config = AuditConfig {
+        queue_capacity: 2,
+        ..AuditConfig::default()
+    };
+    let writer = AuditWriter::spawn(store, config);
+    let mut queued = 0;
+    while writer.try_enqueue(record(queued)).is_ok() {
+        queued += 1;
+        assert!(queued < 10, "the queue never filled");
+        tokio::task::yield_now().await;
+    }
+    let answer = tokio::time::timeout(Duration::from_secs(5), writer.record(record(99))).await;
+    let err = answer
+        .expect("record waited for room in a full queue")
+        .unwrap_err();
+    assert!(err.to_string().contains("queue is full"), "{err}");
 }

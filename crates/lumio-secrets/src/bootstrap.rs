@@ -163,12 +163,12 @@ async fn create_first_token(
 ) -> Result<BootstrapToken, ServiceError> {
     match bootstrap_token {
         Some(token) => {
-            store.insert_token(&bootstrap_record(token)).await?;
+            store.insert_token(&bootstrap_record(token), &[]).await?;
             Ok(BootstrapToken::Provided)
         }
         None => {
             let issued = mint(Grant::Admin, "first admin".to_owned(), None);
-            store.insert_token(&issued.record).await?;
+            store.insert_token(&issued.record, &[]).await?;
             Ok(BootstrapToken::Generated(issued.token))
         }
     }

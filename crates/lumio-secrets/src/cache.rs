@@ -1,6 +1,6 @@
 //! In-memory caches for the hot read paths: secret values for the runtime, secret lists,
-//! extensions. Tokens are not cached: a revocation must hold on every server at once
-//! (see `tokens.rs`).
+//! extensions, tokens. A cached token is used only after a change-feed barrier (see
+//! `tokens.rs`), so a revocation holds on every server at once.
 //!
 //! Correctness rule: a write invalidates synchronously in the process that made it, and the
 //! store's change feed invalidates every other process (PostgreSQL LISTEN/NOTIFY). A reader
@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use lumio_core::{Environment, SecretValue};
-use lumio_store::{Change, Extension, SecretHead, SyncedUpTo};
+use lumio_store::{Change, Extension, SecretHead, SyncedUpTo, TokenRecord};
 use tokio::sync::broadcast;
 
 type SecretKey = (i64, Environment, String);
@@ -62,6 +62,8 @@ pub(crate) struct Caches {
     pub(crate) values: GuardedMap<SecretKey, Option<Arc<SecretValue>>>,
     pub(crate) lists: GuardedMap<(i64, Environment), Arc<Vec<SecretHead>>>,
     pub(crate) extensions: GuardedMap<String, Extension>,
+    /// Live tokens by id (only found ones: ids an attacker makes up are never kept).
+    pub(crate) tokens: GuardedMap<String, TokenRecord>,
     /// How far the feed has been applied (see `SecretsService::caught_up_to`).
     pub(crate) synced: SyncedUpTo,
 }
@@ -73,6 +75,7 @@ impl Default for Caches {
             values: GuardedMap::new(),
             lists: GuardedMap::new(),
             extensions: GuardedMap::new(),
+            tokens: GuardedMap::new(),
             synced: SyncedUpTo::default(),
         }
     }
@@ -100,6 +103,11 @@ impl Caches {
         self.lists.fill(&self.generation, seen.0, key, list);
     }
 
+    pub(crate) fn fill_token(&self, seen: Seen, token: TokenRecord) {
+        self.tokens
+            .fill(&self.generation, seen.0, token.id.clone(), token);
+    }
+
     /// Extensions are never changed once written, so any fill is safe.
     pub(crate) fn fill_extension(&self, extension: Extension) {
         let key = extension.slug.as_str().to_owned();
@@ -119,9 +127,13 @@ impl Caches {
                 self.lists
                     .remove_where(|(id, env), _| !(id == extension_id && env == environment));
             }),
+            Change::TokenRevoked { id } => self.invalidate(|| {
+                self.tokens.remove_where(|cached, _| cached != id);
+            }),
             Change::Everything => self.invalidate(|| {
                 self.values.clear();
                 self.lists.clear();
+                self.tokens.clear();
             }),
             // Deployments are the actions service's to cache.
             Change::Deployment { .. } => {}

@@ -96,6 +96,9 @@ impl From<StoreError> for ServiceError {
         match err {
             StoreError::Conflict(what) => Self::Conflict(format!("{what} already exists")),
             StoreError::TooManySecrets { .. } => Self::Limit(err.to_string()),
+            StoreError::AuditRefused(reason) => {
+                Self::Audit(AuditUnavailable(format!("{reason}; nothing was changed")))
+            }
             other => Self::Store(other),
         }
     }

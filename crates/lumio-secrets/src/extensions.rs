@@ -15,19 +15,17 @@ impl SecretsService {
         slug: &ExtensionSlug,
     ) -> Result<Extension, ServiceError> {
         ctx.principal.require_admin("create extensions")?;
-        let extension = self.inner.store.create_extension(slug).await?;
-        self.inner
-            .audit
-            .record(change_record(
+        let audit = |created: &Extension| {
+            vec![change_record(
                 ctx,
-                extension.id,
+                created.id,
                 None,
                 "extension.create",
                 None,
                 None,
-            ))
-            .await?;
-        Ok(extension)
+            )]
+        };
+        Ok(self.inner.store.create_extension(slug, &audit).await?)
     }
 
     /// The extensions this token may see, by name.

@@ -1,5 +1,5 @@
 //! Managing secrets: set, import, list, delete, history, rollback. Each change is sealed
-//! before it reaches the store and recorded in the audit log before the call returns.
+//! before it reaches the store and commits in one transaction with its audit record.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use lumio_core::{
     Environment, ExtensionSlug, Role, SecretName, SecretValue, MAX_SECRETS_PER_ENVIRONMENT,
 };
 use lumio_crypto::SecretPlace;
-use lumio_store::{Extension, NewVersion, SecretHead, StoreError, VersionInfo};
+use lumio_store::{AuditRecord, Extension, NewVersion, SecretHead, StoreError, VersionInfo};
 
 use crate::extensions::change_record;
 use crate::{RequestContext, SecretsService, ServiceError};
@@ -69,7 +69,7 @@ impl SecretsService {
         Ok(extension)
     }
 
-    /// Sets a secret, making a new version.
+    /// Sets a secret, making a new version (its `secret.set` record in the same transaction).
     #[tracing::instrument(skip_all, fields(extension = %slug, environment = %environment, name = %name))]
     pub async fn set(
         &self,
@@ -83,12 +83,16 @@ impl SecretsService {
             .authorized(ctx, slug, environment, Role::Developer, "set secrets")
             .await?;
         let written = self
-            .write(ctx, &extension, environment, &[(name.clone(), value)])
+            .write(
+                ctx,
+                &extension,
+                environment,
+                &[(name.clone(), value)],
+                "secret.set",
+                |w| format!("version {}", w.version),
+            )
             .await?;
         let version = written[0].version;
-        let detail = Some(format!("version {version}"));
-        self.record(ctx, &extension, environment, "secret.set", name, detail)
-            .await?;
         Ok(SecretSummary {
             name: name.clone(),
             version,
@@ -123,25 +127,10 @@ impl SecretsService {
             ));
         }
         let pairs: Vec<_> = parsed.iter().map(|(n, v)| (n.clone(), v)).collect();
-        let written = self.write(ctx, &extension, environment, &pairs).await?;
-        // One record per name, all in the writer's next batch; wait once for the last.
-        let mut last = None;
-        for secret in &written {
-            let detail = Some(format!("version {}", secret.version));
-            let record = change_record(
-                ctx,
-                extension.id,
-                Some(environment),
-                "secret.import",
-                Some(secret.name.as_str()),
-                detail,
-            );
-            last = Some(self.inner.audit.enqueue(record).await);
-        }
-        if let Some(ticket) = last {
-            self.inner.audit.durable(ticket).await?;
-        }
-        Ok(written)
+        self.write(ctx, &extension, environment, &pairs, "secret.import", |w| {
+            format!("version {}", w.version)
+        })
+        .await
     }
 
     /// Live secrets of an environment, by name.
@@ -188,10 +177,19 @@ impl SecretsService {
             .authorized(ctx, slug, environment, needed, action)
             .await?;
         let actor = &ctx.principal.token_id;
+        let detail = purge.then(|| "purged every version".to_owned());
+        let audit = change_record(
+            ctx,
+            extension.id,
+            Some(environment),
+            "secret.delete",
+            Some(name.as_str()),
+            detail,
+        );
         let deleted = self
             .inner
             .store
-            .delete_secret(extension.id, environment, name, actor, purge)
+            .delete_secret(extension.id, environment, name, actor, purge, &[audit])
             .await?;
         if !deleted {
             return Err(not_found(name, &extension, environment));
@@ -201,9 +199,7 @@ impl SecretsService {
             // The name starts again at version 1.
             self.inner.versions.forget(extension.id, environment, name);
         }
-        let detail = purge.then(|| "purged every version".to_owned());
-        self.record(ctx, &extension, environment, "secret.delete", name, detail)
-            .await
+        Ok(())
     }
 
     /// The kept versions of a secret, newest first (deleted secrets too, until purged).
@@ -253,21 +249,16 @@ impl SecretsService {
         let place = place(extension.id, environment, name, version);
         let value = self.inner.keys.open(&place, &old.sealed)?;
         let written = self
-            .write(ctx, &extension, environment, &[(name.clone(), &value)])
+            .write(
+                ctx,
+                &extension,
+                environment,
+                &[(name.clone(), &value)],
+                "secret.rollback",
+                |w| format!("restored version {version} as version {}", w.version),
+            )
             .await?;
         let new_version = written[0].version;
-        let detail = Some(format!(
-            "restored version {version} as version {new_version}"
-        ));
-        self.record(
-            ctx,
-            &extension,
-            environment,
-            "secret.rollback",
-            name,
-            detail,
-        )
-        .await?;
         Ok(SecretSummary {
             name: name.clone(),
             version: new_version,
@@ -276,7 +267,8 @@ impl SecretsService {
         })
     }
 
-    /// Seals each value as the next version of its name and writes all in one transaction,
+    /// Seals each value as the next version of its name and writes all in one transaction
+    /// with an audit record per name (the caller's `event`, its detail from `detail`),
     /// retrying when a concurrent writer got there first.
     async fn write(
         &self,
@@ -284,6 +276,8 @@ impl SecretsService {
         extension: &Extension,
         environment: Environment,
         pairs: &[(SecretName, &SecretValue)],
+        event: &str,
+        detail: impl Fn(&NewVersion) -> String,
     ) -> Result<Vec<ImportedSecret>, ServiceError> {
         let store = &self.inner.store;
         let names: Vec<SecretName> = pairs.iter().map(|(name, _)| name.clone()).collect();
@@ -320,14 +314,36 @@ impl SecretsService {
                     }
                 })
                 .collect();
+            let audit: Vec<AuditRecord> = writes
+                .iter()
+                .map(|w| {
+                    let name = Some(w.name.as_str());
+                    change_record(
+                        ctx,
+                        extension.id,
+                        Some(environment),
+                        event,
+                        name,
+                        Some(detail(w)),
+                    )
+                })
+                .collect();
             let result = store
                 .write_versions(
                     extension.id,
                     environment,
                     &writes,
                     MAX_SECRETS_PER_ENVIRONMENT,
+                    &audit,
                 )
                 .await;
+            let result = match result {
+                Err(err @ StoreError::Database(_)) => {
+                    self.committed_anyway(extension, environment, &writes, err)
+                        .await
+                }
+                other => other,
+            };
             match result {
                 Ok(()) => {
                     for name in &names {
@@ -361,24 +377,32 @@ impl SecretsService {
         });
     }
 
-    async fn record(
+    /// After a write failed without an answer from the database (the connection broke,
+    /// perhaps during COMMIT), whether it committed after all: the stored ciphertext of a
+    /// version is unique (random nonce), so finding ours means the write is in, with its
+    /// record. Otherwise the original error stands.
+    async fn committed_anyway(
         &self,
-        ctx: &RequestContext,
         extension: &Extension,
         environment: Environment,
-        event: &str,
-        name: &SecretName,
-        detail: Option<String>,
-    ) -> Result<(), ServiceError> {
-        let record = change_record(
-            ctx,
-            extension.id,
-            Some(environment),
-            event,
-            Some(name.as_str()),
-            detail,
-        );
-        Ok(self.inner.audit.record(record).await?)
+        writes: &[NewVersion],
+        err: StoreError,
+    ) -> Result<(), StoreError> {
+        let Some(first) = writes.first() else {
+            return Err(err);
+        };
+        let stored = self
+            .inner
+            .store
+            .version(extension.id, environment, &first.name, first.version)
+            .await;
+        match stored {
+            Ok(Some(stored)) if stored.sealed == first.sealed => {
+                tracing::info!("a write whose answer was lost had committed");
+                Ok(())
+            }
+            _ => Err(err),
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use lumio_core::{Environment, ExtensionSlug, Role, TokenLifetime};
-use lumio_store::{Extension, Grant, Revocation, TokenRecord};
+use lumio_store::{AuditRecord, Extension, Grant, Revocation, TokenRecord};
 
 use crate::access::Principal;
 use crate::extensions::change_record;
@@ -84,9 +84,12 @@ impl SecretsService {
         let mut issued = mint(grant, label, Some(principal.token_id.clone()));
         issued.record.environment = environment;
         issued.record.expires_at = expiry(principal, request.expires_in, now_micros());
-        self.inner.store.insert_token(&issued.record).await?;
-        self.record_token_event(ctx, extension.as_ref(), "token.create", &issued.record)
+        let audit = token_records(ctx, extension.as_ref(), "token.create", &issued.record);
+        self.inner
+            .store
+            .insert_token(&issued.record, &audit)
             .await?;
+        log_admin_token_event(ctx, extension.as_ref(), "token.create", &issued.record);
         Ok(issued)
     }
 
@@ -156,46 +159,56 @@ impl SecretsService {
                 action: "revoke tokens usable",
             });
         }
+        let audit = token_records(ctx, extension.as_ref(), "token.revoke", &target);
         match self
             .inner
             .store
-            .revoke_token(id, &principal.token_id, Utc::now())
+            .revoke_token(id, &principal.token_id, Utc::now(), &audit)
             .await?
         {
-            Revocation::Revoked => {}
+            // At once here; other processes hear it through the change feed.
+            Revocation::Revoked => self
+                .inner
+                .cache
+                .apply(&lumio_store::Change::TokenRevoked { id: id.to_owned() }),
             Revocation::Missing => return Err(missing()),
             Revocation::LastAdmin => return Err(ServiceError::LastAdminToken(id.to_owned())),
         }
-        self.record_token_event(ctx, extension.as_ref(), "token.revoke", &target)
-            .await?;
+        log_admin_token_event(ctx, extension.as_ref(), "token.revoke", &target);
         let extensions: Vec<Extension> = extension.into_iter().collect();
         Ok(summary(target, &extensions))
     }
+}
 
-    /// Extension tokens are recorded in their extension's audit log; admin tokens belong
-    /// to no extension, so theirs go to the server log.
-    async fn record_token_event(
-        &self,
-        ctx: &RequestContext,
-        extension: Option<&Extension>,
-        event: &str,
-        token: &TokenRecord,
-    ) -> Result<(), ServiceError> {
-        let detail = describe(token);
-        match extension {
-            Some(extension) => {
-                let record = change_record(ctx, extension.id, None, event, None, Some(detail));
-                self.inner.audit.record(record).await?;
-            }
-            None => tracing::info!(
-                event,
-                actor = %ctx.principal.token_id,
-                request_id = %ctx.request_id,
-                detail,
-                "admin token change"
-            ),
-        }
-        Ok(())
+/// Extension tokens are recorded in their extension's audit log, in the transaction that
+/// changes the token; admin tokens belong to no extension (see [`log_admin_token_event`]).
+fn token_records(
+    ctx: &RequestContext,
+    extension: Option<&Extension>,
+    event: &str,
+    token: &TokenRecord,
+) -> Vec<AuditRecord> {
+    extension
+        .map(|extension| change_record(ctx, extension.id, None, event, None, Some(describe(token))))
+        .into_iter()
+        .collect()
+}
+
+/// Admin token changes go to the server log, once made.
+fn log_admin_token_event(
+    ctx: &RequestContext,
+    extension: Option<&Extension>,
+    event: &str,
+    token: &TokenRecord,
+) {
+    if extension.is_none() {
+        tracing::info!(
+            event,
+            actor = %ctx.principal.token_id,
+            request_id = %ctx.request_id,
+            detail = describe(token),
+            "admin token change"
+        );
     }
 }
 

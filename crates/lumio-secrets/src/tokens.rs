@@ -190,8 +190,26 @@ impl SecretsService {
     }
 
     /// A live token's record by id, read from the store every time (see the module doc).
+    /// The live token `id`, from cache when that is safe: after a barrier through the
+    /// change feed (PostgreSQL), every revocation committed anywhere before this call has
+    /// reached the cache. Without a barrier — SQLite, whose feed does not reach other
+    /// processes on the same file, or a feed that lost its connection — the store is asked.
     async fn token_record(&self, id: &str) -> Result<Option<TokenRecord>, ServiceError> {
-        Ok(self.inner.store.find_token(id).await?)
+        let store = &self.inner.store;
+        let Some(marker) = store.sync_marker() else {
+            return Ok(store.find_token(id).await?);
+        };
+        self.caught_up_to(marker).await;
+        let cache = &self.inner.cache;
+        if let Some(hit) = cache.tokens.get(&id.to_owned()) {
+            return Ok(Some(hit));
+        }
+        let seen = cache.begin_read();
+        let found = store.find_token(id).await?;
+        if let Some(record) = &found {
+            cache.fill_token(seen, record.clone());
+        }
+        Ok(found)
     }
 }
 

@@ -70,8 +70,12 @@ impl From<ServiceError> for AppError {
         let message = if status.is_server_error() {
             // The cause goes to the operator's log; the client gets a stable sentence.
             tracing::error!(error = %err, "request failed");
-            match code {
-                "unavailable" => {
+            match &err {
+                // A change commits with its audit record or not at all.
+                E::Audit(_) => {
+                    "the audit log could not be written, so nothing was changed".to_owned()
+                }
+                E::Store(_) => {
                     "Lumio's database is unavailable; nothing was changed unless stated otherwise"
                         .to_owned()
                 }

@@ -63,17 +63,20 @@ async fn a_bad_bootstrap_token_in_an_old_store_never_signs_in(backend: Backend) 
         };
         let store = lumio_store::connect(&url).await.unwrap();
         store
-            .insert_token(&TokenRecord {
-                id: "bootstrap".into(),
-                secret_hash: Sha256::digest(planted.as_bytes()).into(),
-                grant: Grant::Admin,
-                environment: None,
-                label: "bootstrap admin".into(),
-                created_at: chrono::Utc::now(),
-                created_by: None,
-                expires_at: None,
-                last_used_at: None,
-            })
+            .insert_token(
+                &TokenRecord {
+                    id: "bootstrap".into(),
+                    secret_hash: Sha256::digest(planted.as_bytes()).into(),
+                    grant: Grant::Admin,
+                    environment: None,
+                    label: "bootstrap admin".into(),
+                    created_at: chrono::Utc::now(),
+                    created_by: None,
+                    expires_at: None,
+                    last_used_at: None,
+                },
+                &[],
+            )
             .await
             .unwrap();
         drop(store);

@@ -48,7 +48,7 @@ async fn concurrent_sets(store: &Arc<dyn Store>, extension_id: i64, iters: u64) 
                         actor: "tok_bench".into(),
                     };
                     store
-                        .write_versions(extension_id, ENV, &[write], 1000)
+                        .write_versions(extension_id, ENV, &[write], 1000, &[])
                         .await
                         .unwrap();
                 }
@@ -85,7 +85,10 @@ fn hot_paths(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     for (label, store) in stores(&rt, dir.path()) {
         let slug = ExtensionSlug::parse("bench").unwrap();
-        let ext = rt.block_on(store.create_extension(&slug)).unwrap().id;
+        let ext = rt
+            .block_on(store.create_extension(&slug, &|_| Vec::new()))
+            .unwrap()
+            .id;
         let batch: Vec<_> = (0..AUDIT_BATCH).map(|i| record(ext, i)).collect();
 
         let mut group = c.benchmark_group(label);

@@ -15,6 +15,9 @@ pub enum StoreError {
         "database URL must start with postgres://, postgresql:// or sqlite:// (got scheme {0:?})"
     )]
     UnsupportedUrl(String),
+    /// The audit record of a change could not be written, so the change was not made.
+    #[error("the audit log refused the change's record ({0}); nothing was changed")]
+    AuditRefused(String),
     /// The database could not be reached or failed a query.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

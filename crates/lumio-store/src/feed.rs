@@ -40,6 +40,10 @@ impl Feed {
         });
     }
 
+    pub(crate) fn token_revoked(&self, id: &str) {
+        self.send(Change::TokenRevoked { id: id.to_owned() });
+    }
+
     pub(crate) fn secret(&self, extension_id: i64, environment: Environment, name: &str) {
         self.send(Change::Secret {
             extension_id,

@@ -27,6 +27,10 @@ use chrono::{DateTime, Utc};
 use lumio_core::{Environment, ExtensionSlug, SecretName};
 use tokio::sync::broadcast;
 
+/// Makes the audit records of a change from what the change created (an extension's id, a
+/// deployment's version), so they can be written in the change's own transaction.
+pub type RecordsOf<'a, T> = &'a (dyn Fn(&T) -> Vec<AuditRecord> + Sync);
+
 /// How many versions of each secret are kept; older ones are pruned on write.
 pub const KEPT_VERSIONS: i64 = 20;
 
@@ -122,8 +126,13 @@ pub trait Store: Send + Sync + 'static {
     async fn apply_reseals(&self, reseals: &[Resealed]) -> Result<u64, StoreError>;
 
     // ---- extensions ----
-    /// Fails with [`StoreError::Conflict`] when the slug exists.
-    async fn create_extension(&self, slug: &ExtensionSlug) -> Result<Extension, StoreError>;
+    /// Creates the extension and writes the records `audit` makes of it in the same
+    /// transaction. Fails with [`StoreError::Conflict`] when the slug exists.
+    async fn create_extension(
+        &self,
+        slug: &ExtensionSlug,
+        audit: RecordsOf<'_, Extension>,
+    ) -> Result<Extension, StoreError>;
     async fn find_extension(&self, slug: &ExtensionSlug) -> Result<Option<Extension>, StoreError>;
     async fn list_extensions(&self) -> Result<Vec<Extension>, StoreError>;
 
@@ -133,13 +142,16 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError::VersionConflict`] and nothing is written. Each write becomes the
     /// current version; versions beyond the newest [`KEPT_VERSIONS`] are pruned. Fails with
     /// [`StoreError::TooManySecrets`] if the environment would hold more than `max_live`
-    /// live secrets. Announces a [`Change`] for each name once committed.
+    /// live secrets. `audit` commits with the writes or not at all
+    /// ([`StoreError::AuditRefused`] when it is the audit insert that failed). Announces a
+    /// [`Change`] for each name once committed.
     async fn write_versions(
         &self,
         extension_id: i64,
         environment: Environment,
         writes: &[NewVersion],
         max_live: usize,
+        audit: &[AuditRecord],
     ) -> Result<(), StoreError>;
     /// The head of one secret, live or deleted; `None` if the name was never set (or purged).
     async fn head(
@@ -185,7 +197,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<VersionInfo>, StoreError>;
     /// Soft delete: the head loses its current version (unreadable at once), versions stay
     /// for rollback. With `purge`, the head and every version are destroyed. Returns false
-    /// if there was nothing to delete. Announces a [`Change`].
+    /// if there was nothing to delete (and then writes no `audit`). Announces a [`Change`].
     async fn delete_secret(
         &self,
         extension_id: i64,
@@ -193,10 +205,12 @@ pub trait Store: Send + Sync + 'static {
         name: &SecretName,
         actor: &str,
         purge: bool,
+        audit: &[AuditRecord],
     ) -> Result<bool, StoreError>;
 
     // ---- deployments ----
-    /// Stores a new deployment as the next version (the active one from now on).
+    /// Stores a new deployment as the next version (the active one from now on), with the
+    /// records `audit` makes of it in the same transaction.
     async fn insert_deployment(
         &self,
         extension_id: i64,
@@ -204,6 +218,7 @@ pub trait Store: Send + Sync + 'static {
         files_json: &str,
         actions: &[String],
         actor: &str,
+        audit: RecordsOf<'_, DeploymentRecord>,
     ) -> Result<DeploymentRecord, StoreError>;
     /// The newest deployment, if any.
     async fn active_deployment(
@@ -225,7 +240,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<DeploymentRecord>, StoreError>;
 
     // ---- tokens ----
-    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+    /// Stores a token, with `audit` in the same transaction.
+    async fn insert_token(
+        &self,
+        token: &TokenRecord,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError>;
     /// The live token with this id; `None` if there is none or it was revoked.
     async fn find_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
     /// Every token ever made, revoked ones included (an empty store gets a first admin).
@@ -234,18 +254,21 @@ pub trait Store: Send + Sync + 'static {
     async fn list_tokens(&self, extension_id: Option<i64>) -> Result<Vec<TokenRecord>, StoreError>;
     /// Revokes a live token, unless it is the last admin token without scope or expiry
     /// (checked atomically, so two admins revoking each other cannot both succeed). Once
-    /// this returns, [`Store::find_token`] in every process no longer finds it.
+    /// this returns, [`Store::find_token`] in every process no longer finds it. `audit` is
+    /// written in the same transaction, and only if the token was revoked.
     async fn revoke_token(
         &self,
         id: &str,
         by: &str,
         at: DateTime<Utc>,
+        audit: &[AuditRecord],
     ) -> Result<Revocation, StoreError>;
     /// Moves a token's `last_used_at` forward to `at` (never back).
     async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     // ---- audit ----
-    /// Appends a batch durably in one transaction (multi-row insert or COPY).
+    /// Appends a batch durably in one transaction (multi-row insert or COPY): the group
+    /// commit of records that pair with no change (reads, blocked leaks).
     async fn append_audit(&self, batch: &[AuditRecord]) -> Result<(), StoreError>;
     /// Newest first.
     async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;

@@ -195,6 +195,8 @@ pub enum Change {
         extension_id: i64,
         environment: Environment,
     },
+    /// A token was revoked: no process may accept it from now on.
+    TokenRevoked { id: String },
     /// The feed may have missed changes: drop every cache.
     Everything,
     /// Every change committed before [`crate::Store::sync_marker`] returned this number

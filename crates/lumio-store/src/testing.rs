@@ -192,6 +192,38 @@ fn random() -> u64 {
     hasher.finish()
 }
 
+/// Makes every insert into the audit table of the store at `url` fail (or, with `refuse`
+/// false, work again), as a broken audit store would: a trigger on SQLite; on PostgreSQL a
+/// constraint no row meets, `NOT VALID` so the rows already there are not checked.
+///
+/// # Panics
+/// When the database cannot be reached or changed.
+pub async fn refuse_audit_inserts(url: &str, refuse: bool) {
+    let sql = match (url.starts_with("postgres"), refuse) {
+        (true, true) => {
+            "ALTER TABLE ext_audit_log ADD CONSTRAINT test_refuse CHECK (false) NOT VALID"
+        }
+        (true, false) => "ALTER TABLE ext_audit_log DROP CONSTRAINT test_refuse",
+        (false, true) => {
+            "CREATE TRIGGER test_refuse BEFORE INSERT ON ext_audit_log \
+             BEGIN SELECT RAISE(ABORT, 'audit inserts refused by the test'); END"
+        }
+        (false, false) => "DROP TRIGGER test_refuse",
+    };
+    let done = if url.starts_with("postgres") {
+        match PgConnection::connect(url).await {
+            Ok(mut conn) => conn.execute(sql).await.map(drop),
+            Err(err) => Err(err),
+        }
+    } else {
+        match sqlx::SqliteConnection::connect(url).await {
+            Ok(mut conn) => conn.execute(sql).await.map(drop),
+            Err(err) => Err(err),
+        }
+    };
+    done.unwrap_or_else(|err| panic!("{sql}: {err}"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolCopyExt;
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::copy_binary::CopyBinary;
 use super::PgStore;
@@ -28,6 +28,84 @@ type AuditRow = (
     Option<String>,
     Option<String>,
 );
+
+/// The records of a change as parallel arrays, for the `UNNEST` insert that
+/// [`audit_rows!`](super::write) puts into the change's own statement.
+pub(super) struct AuditColumns<'a> {
+    pub at: Vec<DateTime<Utc>>,
+    pub extension_id: Vec<i64>,
+    pub environment: Vec<Option<&'a str>>,
+    pub event: Vec<&'a str>,
+    pub secret_name: Vec<Option<&'a str>>,
+    pub actor: Vec<Option<&'a str>>,
+    pub action: Vec<Option<&'a str>>,
+    pub request_id: Vec<Option<&'a str>>,
+    pub outcome: Vec<Option<&'a str>>,
+    pub detail: Vec<Option<&'a str>>,
+}
+
+impl<'a> AuditColumns<'a> {
+    pub fn new(records: &'a [AuditRecord]) -> Self {
+        let text = |pick: fn(&'a AuditRecord) -> &'a Option<String>| {
+            records.iter().map(|r| pick(r).as_deref()).collect()
+        };
+        Self {
+            at: records.iter().map(|r| r.at).collect(),
+            extension_id: records.iter().map(|r| r.extension_id).collect(),
+            environment: records
+                .iter()
+                .map(|r| r.environment.map(|e| e.as_str()))
+                .collect(),
+            event: records.iter().map(|r| r.event.as_str()).collect(),
+            secret_name: text(|r| &r.secret_name),
+            actor: text(|r| &r.actor),
+            action: text(|r| &r.action),
+            request_id: text(|r| &r.request_id),
+            outcome: text(|r| &r.outcome),
+            detail: text(|r| &r.detail),
+        }
+    }
+}
+
+/// Writes a change's records inside the change's transaction. Any failure here means the
+/// change must not commit, so it is reported as [`StoreError::AuditRefused`].
+pub(super) async fn insert_change_records(
+    conn: &mut PgConnection,
+    records: &[AuditRecord],
+) -> Result<(), StoreError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut sql = QueryBuilder::<Postgres>::new(
+        "INSERT INTO ext_audit_log (at, extension_id, environment, event, secret_name, \
+         actor, action, request_id, outcome, detail) ",
+    );
+    sql.push_values(records, |mut row, r| {
+        row.push_bind(r.at)
+            .push_bind(r.extension_id)
+            .push_bind(r.environment.map(|e| e.as_str()))
+            .push_bind(&r.event)
+            .push_bind(&r.secret_name)
+            .push_bind(&r.actor)
+            .push_bind(&r.action)
+            .push_bind(&r.request_id)
+            .push_bind(&r.outcome)
+            .push_bind(&r.detail);
+    });
+    sql.build()
+        .execute(conn)
+        .await
+        .map_err(|e| StoreError::AuditRefused(e.to_string()))?;
+    Ok(())
+}
+
+/// Whether a failed statement failed on the audit table (a change's own record).
+pub(super) fn is_audit_refusal(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db.table() == Some("ext_audit_log"),
+        _ => false,
+    }
+}
 
 impl PgStore {
     pub(super) async fn insert_audit(&self, batch: &[AuditRecord]) -> Result<(), StoreError> {

@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use lumio_core::Environment;
 
+use super::audit::insert_change_records;
 use super::PgStore;
-use crate::{rows, DeploymentRecord, StoreError};
+use crate::{rows, DeploymentRecord, RecordsOf, StoreError};
 
 type Row = (i64, String, String, DateTime<Utc>, String);
 
@@ -30,7 +31,9 @@ impl PgStore {
         files_json: &str,
         actions: &[String],
         actor: &str,
+        audit: RecordsOf<'_, DeploymentRecord>,
     ) -> Result<DeploymentRecord, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let row: Row = sqlx::query_as(&format!(
             "INSERT INTO ext_deployments (extension_id, environment, version, files, actions, created_at, created_by) \
              SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5, $6 FROM ext_deployments \
@@ -42,10 +45,13 @@ impl PgStore {
         .bind(rows::actions_column(actions))
         .bind(rows::now())
         .bind(actor)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| rows::conflict_or(e, || "a deployment made at the same moment".to_owned()))?;
-        record(row)
+        let deployment = record(row)?;
+        insert_change_records(&mut tx, &audit(&deployment)).await?;
+        tx.commit().await?;
+        Ok(deployment)
     }
 
     pub(super) async fn deployments(

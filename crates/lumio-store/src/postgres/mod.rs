@@ -21,9 +21,9 @@ use tokio::task::JoinHandle;
 use crate::feed::Feed;
 use crate::{rotation, rows, sessions};
 use crate::{
-    AuditEntry, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension, NewVersion, Resealed,
-    Revocation, SealedVersion, SecretHead, SessionRecord, Store, StoreError, StoredVersion,
-    TokenRecord, VersionInfo, VersionKey,
+    AuditEntry, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension, NewVersion,
+    RecordsOf, Resealed, Revocation, SealedVersion, SecretHead, SessionRecord, Store, StoreError,
+    StoredVersion, TokenRecord, VersionInfo, VersionKey,
 };
 
 /// Enough connections for group commit to batch many concurrent writers into one WAL
@@ -211,21 +211,29 @@ impl Store for PgStore {
         self.swap_reseals(reseals).await
     }
 
-    async fn create_extension(&self, slug: &ExtensionSlug) -> Result<Extension, StoreError> {
+    async fn create_extension(
+        &self,
+        slug: &ExtensionSlug,
+        audit: RecordsOf<'_, Extension>,
+    ) -> Result<Extension, StoreError> {
         let created_at = rows::now();
+        let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO extensions (slug, created_at) VALUES ($1, $2) RETURNING id",
         )
         .bind(slug.as_str())
         .bind(created_at)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| rows::conflict_or(e, || format!("extension {slug}")))?;
-        Ok(Extension {
+        let extension = Extension {
             id,
             slug: slug.clone(),
             created_at,
-        })
+        };
+        audit::insert_change_records(&mut tx, &audit(&extension)).await?;
+        tx.commit().await?;
+        Ok(extension)
     }
 
     async fn find_extension(&self, slug: &ExtensionSlug) -> Result<Option<Extension>, StoreError> {
@@ -264,8 +272,9 @@ impl Store for PgStore {
         environment: Environment,
         writes: &[NewVersion],
         max_live: usize,
+        audit: &[AuditRecord],
     ) -> Result<(), StoreError> {
-        self.write(extension_id, environment, writes, max_live)
+        self.write(extension_id, environment, writes, max_live, audit)
             .await?;
         self.announce(
             extension_id,
@@ -340,9 +349,10 @@ impl Store for PgStore {
         name: &SecretName,
         actor: &str,
         purge: bool,
+        audit: &[AuditRecord],
     ) -> Result<bool, StoreError> {
         let deleted = self
-            .delete(extension_id, environment, name, actor, purge)
+            .delete(extension_id, environment, name, actor, purge, audit)
             .await?;
         if deleted {
             self.announce(extension_id, environment, [name.as_str()])
@@ -358,9 +368,10 @@ impl Store for PgStore {
         files_json: &str,
         actions: &[String],
         actor: &str,
+        audit: RecordsOf<'_, DeploymentRecord>,
     ) -> Result<DeploymentRecord, StoreError> {
         let record = self
-            .insert_deployment_row(extension_id, environment, files_json, actions, actor)
+            .insert_deployment_row(extension_id, environment, files_json, actions, actor, audit)
             .await?;
         self.announce_deployment(extension_id, environment).await;
         Ok(record)
@@ -375,8 +386,12 @@ impl Store for PgStore {
         self.deployments(extension_id, environment, limit).await
     }
 
-    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        self.insert_token_row(token).await
+    async fn insert_token(
+        &self,
+        token: &TokenRecord,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError> {
+        self.insert_token_row(token, audit).await
     }
 
     async fn find_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
@@ -392,8 +407,14 @@ impl Store for PgStore {
         id: &str,
         by: &str,
         at: DateTime<Utc>,
+        audit: &[AuditRecord],
     ) -> Result<Revocation, StoreError> {
-        self.revoke_token_row(id, by, at).await
+        let revocation = self.revoke_token_row(id, by, at, audit).await?;
+        if revocation == Revocation::Revoked {
+            self.feed.token_revoked(id);
+            confirmed(vec![self.notifier.token_revoked(id)]).await;
+        }
+        Ok(revocation)
     }
 
     async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {

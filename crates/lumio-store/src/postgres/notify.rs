@@ -26,6 +26,7 @@ const CHANNEL: &str = "lumio_changes";
 /// Marks a deployment payload: `<origin>:deploy:<extension id>:<environment>`. Secret names
 /// cannot contain `:`, so no secret payload reads as one.
 const DEPLOY: &str = "deploy";
+const TOKEN: &str = "token";
 /// Most notifications sent in one statement; bounds the statement size during imports.
 const BATCH: usize = 1024;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -185,6 +186,11 @@ impl Notifier {
             "{:x}:{DEPLOY}:{extension_id}:{environment}",
             self.origin.0
         ))
+    }
+
+    /// Queues a token's revocation; completes like [`Self::secret`].
+    pub(super) fn token_revoked(&self, id: &str) -> oneshot::Receiver<()> {
+        self.echoed(format!("{:x}:{TOKEN}:{id}", self.origin.0))
     }
 
     /// Queues `payload`, with a receiver that completes when it is heard back.
@@ -371,6 +377,10 @@ fn parse(payload: &str) -> Option<(Origin, Change)> {
     if rest == "*" {
         return Some((origin, Change::Everything));
     }
+    if let Some(id) = rest.strip_prefix(TOKEN).and_then(|r| r.strip_prefix(':')) {
+        let change = Change::TokenRevoked { id: id.to_owned() };
+        return Some((origin, change));
+    }
     if let Some(place) = rest.strip_prefix(DEPLOY).and_then(|r| r.strip_prefix(':')) {
         let (extension_id, environment) = place.split_once(':')?;
         let change = Change::Deployment {
@@ -445,6 +455,7 @@ mod tests {
         };
         let _sent = notifier.secret(7, Environment::Production, "API_KEY");
         let _deployed = notifier.deployment(9, Environment::Staging);
+        let _revoked = notifier.token_revoked("00ff00ff00ff00ff");
         notifier.everything();
         let (from, change) = parse(&pending.try_recv().unwrap()).unwrap();
         assert!(from == origin);
@@ -462,6 +473,13 @@ mod tests {
             Change::Deployment {
                 extension_id: 9,
                 environment: Environment::Staging
+            }
+        );
+        let (_, change) = parse(&pending.try_recv().unwrap()).unwrap();
+        assert_eq!(
+            change,
+            Change::TokenRevoked {
+                id: "00ff00ff00ff00ff".into()
             }
         );
         let (_, change) = parse(&pending.try_recv().unwrap()).unwrap();

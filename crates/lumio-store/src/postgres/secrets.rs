@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use lumio_core::{Environment, SecretName};
 
+use super::audit::insert_change_records;
 use super::PgStore;
-use crate::{rows, SealedVersion, SecretHead, StoreError, VersionInfo};
+use crate::{rows, AuditRecord, SealedVersion, SecretHead, StoreError, VersionInfo};
 
 macro_rules! select_heads {
     ($where:literal) => {
@@ -153,8 +154,34 @@ impl PgStore {
         name: &SecretName,
         actor: &str,
         purge: bool,
+        audit: &[AuditRecord],
     ) -> Result<bool, StoreError> {
-        if !purge {
+        let mut tx = self.pool.begin().await?;
+        let deleted = if purge {
+            // Two statements: deleting the head first waits for any writer holding it, and
+            // the second statement's fresh snapshot then also sees the version it added.
+            let heads = sqlx::query(
+                "DELETE FROM ext_secret_heads \
+                 WHERE extension_id = $1 AND environment = $2 AND name = $3",
+            )
+            .bind(extension_id)
+            .bind(environment.as_str())
+            .bind(name.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if heads.rows_affected() > 0 {
+                sqlx::query(
+                    "DELETE FROM ext_secrets \
+                     WHERE extension_id = $1 AND environment = $2 AND name = $3",
+                )
+                .bind(extension_id)
+                .bind(environment.as_str())
+                .bind(name.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            heads.rows_affected() > 0
+        } else {
             let done = sqlx::query(
                 "UPDATE ext_secret_heads \
                  SET current_version = NULL, updated_at = $4, updated_by = $5 \
@@ -166,34 +193,15 @@ impl PgStore {
             .bind(name.as_str())
             .bind(rows::now())
             .bind(actor)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-            return Ok(done.rows_affected() > 0);
-        }
-        // Two statements: deleting the head first waits for any writer holding it, and the
-        // second statement's fresh snapshot then also sees the version that writer added.
-        let mut tx = self.pool.begin().await?;
-        let heads = sqlx::query(
-            "DELETE FROM ext_secret_heads \
-             WHERE extension_id = $1 AND environment = $2 AND name = $3",
-        )
-        .bind(extension_id)
-        .bind(environment.as_str())
-        .bind(name.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if heads.rows_affected() == 0 {
+            done.rows_affected() > 0
+        };
+        if !deleted {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query(
-            "DELETE FROM ext_secrets WHERE extension_id = $1 AND environment = $2 AND name = $3",
-        )
-        .bind(extension_id)
-        .bind(environment.as_str())
-        .bind(name.as_str())
-        .execute(&mut *tx)
-        .await?;
+        insert_change_records(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -2,13 +2,19 @@
 
 use chrono::{DateTime, Utc};
 
+use super::audit::insert_change_records;
 use super::PgStore;
 use crate::tokens::{self as sql, Row};
-use crate::{rows, Revocation, StoreError, TokenRecord};
+use crate::{rows, AuditRecord, Revocation, StoreError, TokenRecord};
 
 impl PgStore {
-    pub(super) async fn insert_token_row(&self, token: &TokenRecord) -> Result<(), StoreError> {
+    pub(super) async fn insert_token_row(
+        &self,
+        token: &TokenRecord,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError> {
         let (is_admin, extension_id, role) = rows::grant_columns(&token.grant);
+        let mut tx = self.pool.begin().await?;
         sqlx::query(sql::INSERT)
             .bind(&token.id)
             .bind(&token.secret_hash[..])
@@ -20,9 +26,11 @@ impl PgStore {
             .bind(token.created_at)
             .bind(&token.created_by)
             .bind(token.expires_at)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(|e| rows::conflict_or(e, || format!("token {}", token.id)))?;
+        insert_change_records(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -52,6 +60,7 @@ impl PgStore {
         id: &str,
         by: &str,
         at: DateTime<Utc>,
+        audit: &[AuditRecord],
     ) -> Result<Revocation, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT id FROM tokens WHERE is_admin AND revoked_at IS NULL FOR UPDATE")
@@ -64,6 +73,7 @@ impl PgStore {
             .execute(&mut *tx)
             .await?;
         let outcome = if done.rows_affected() == 1 {
+            insert_change_records(&mut tx, audit).await?;
             Revocation::Revoked
         } else {
             let live_is_admin = sqlx::query_scalar(sql::LIVE_IS_ADMIN)

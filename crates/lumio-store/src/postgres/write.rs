@@ -8,8 +8,46 @@
 use lumio_core::Environment;
 use sqlx::{Postgres, Transaction};
 
+use super::audit::{insert_change_records, is_audit_refusal, AuditColumns};
 use super::PgStore;
-use crate::{rows, NewVersion, StoreError, KEPT_VERSIONS};
+use crate::{rows, AuditRecord, NewVersion, StoreError, KEPT_VERSIONS};
+
+/// The change's audit records (`$10`–`$19`, parallel arrays), inserted by the same
+/// statement as the change and only if it applies (`go.ok`): one statement is one
+/// transaction, so the change and its record commit together or not at all.
+macro_rules! audit_rows {
+    () => {
+        r#"
+audit AS (
+    INSERT INTO ext_audit_log
+        (at, extension_id, environment, event, secret_name, actor, action, request_id, outcome, detail)
+    SELECT a.* FROM UNNEST($10::timestamptz[], $11::int8[], $12::text[], $13::text[],
+        $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])
+        AS a(at, extension_id, environment, event, secret_name, actor, action, request_id,
+             outcome, detail), go
+    WHERE go.ok
+)
+"#
+    };
+}
+
+/// Binds [`audit_rows!`]'s parameters, after the nine of the write itself.
+macro_rules! bind_audit {
+    ($query:expr, $audit:expr) => {{
+        let audit = $audit;
+        $query
+            .bind(&audit.at)
+            .bind(&audit.extension_id)
+            .bind(&audit.environment)
+            .bind(&audit.event)
+            .bind(&audit.secret_name)
+            .bind(&audit.actor)
+            .bind(&audit.action)
+            .bind(&audit.request_id)
+            .bind(&audit.outcome)
+            .bind(&audit.detail)
+    }};
+}
 
 /// Shared head: the batch as rows, and its existing heads locked. `FOR UPDATE` in READ
 /// COMMITTED returns the newest committed head after waiting, so the version check sees
@@ -65,16 +103,18 @@ pruned AS (
     USING checked c, go
     WHERE go.ok AND s.extension_id = $1 AND s.environment = $2
       AND s.name = ANY($3::text[]) AND s.name = c.name AND s.version <= c.version - $9
-)
-SELECT go.ok, (SELECT count(*) FROM checked WHERE NOT fresh) FROM go
-"#
+),
+"#,
+    audit_rows!(),
+    "SELECT go.ok, (SELECT count(*) FROM checked WHERE NOT fresh) FROM go"
 );
 
 /// [`UPDATE_LIVE`] for one write, with scalar parameters: the hot path. Equality on the
 /// whole primary key keeps every scan an index lookup in the cached generic plan, which
 /// the array form cannot promise on a small table. The head is locked (in `go`, an init
 /// plan) before anything is written. Returns (applied, stale).
-const UPDATE_ONE_LIVE: &str = r#"
+const UPDATE_ONE_LIVE: &str = concat!(
+    r#"
 WITH old AS (
     SELECT latest_version, current_version FROM ext_secret_heads
     WHERE extension_id = $1 AND environment = $2 AND name = $3
@@ -99,15 +139,18 @@ pruned AS (
     DELETE FROM ext_secrets
     WHERE extension_id = $1 AND environment = $2 AND name = $3 AND version <= $4 - $9
       AND (SELECT ok FROM go)
-)
-SELECT ok, (NOT fresh)::int4::int8 FROM go
-"#;
+),
+"#,
+    audit_rows!(),
+    "SELECT ok, (NOT fresh)::int4::int8 FROM go"
+);
 
 /// Any batch, inside a transaction: keeps the writes whose `expected_latest` still holds,
 /// moves or creates their heads, inserts versions, prunes. A name with no head has
 /// nothing to lock; two first writes of it meet at `ON CONFLICT DO NOTHING`, which waits
 /// for the other insert, and the loser writes nothing. Writes left out make `written`
-/// fall short and the caller rolls back. Returns (written, names made live).
+/// fall short and the caller rolls back. Returns (written, names made live). The change's
+/// audit records follow in the same transaction.
 const WRITE_ANY: &str = concat!(
     locked_batch!(),
     r#"
@@ -209,13 +252,15 @@ impl PgStore {
         environment: Environment,
         writes: &[NewVersion],
         max_live: usize,
+        audit: &[AuditRecord],
     ) -> Result<(), StoreError> {
         rows::check_writes(writes)?;
         if writes.is_empty() {
             return Ok(());
         }
+        let records = AuditColumns::new(audit);
         let mut batch = None;
-        let (applied, stale): (bool, i64) = match writes {
+        let query = match writes {
             [one] => sqlx::query_as(UPDATE_ONE_LIVE)
                 .bind(extension_id)
                 .bind(environment.as_str())
@@ -229,10 +274,11 @@ impl PgStore {
             _ => batch
                 .insert(Columns::new(writes))
                 .bind(UPDATE_LIVE, extension_id, environment),
-        }
-        .fetch_one(&self.pool)
-        .await
-        .map_err(race_is_conflict)?;
+        };
+        let (applied, stale): (bool, i64) = bind_audit!(query, &records)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(classify)?;
         if applied {
             return Ok(());
         }
@@ -241,8 +287,13 @@ impl PgStore {
         }
         let columns = batch.unwrap_or_else(|| Columns::new(writes));
         let mut tx = self.pool.begin().await?;
-        match write_any(&mut tx, &columns, extension_id, environment, max_live).await {
-            Ok(()) => tx.commit().await.map_err(race_is_conflict),
+        let written = write_any(&mut tx, &columns, extension_id, environment, max_live).await;
+        let recorded = match written {
+            Ok(()) => insert_change_records(&mut tx, audit).await,
+            Err(err) => Err(err),
+        };
+        match recorded {
+            Ok(()) => tx.commit().await.map_err(classify),
             Err(err) => {
                 tx.rollback().await?;
                 Err(err)
@@ -262,7 +313,7 @@ async fn write_any(
         .bind(WRITE_ANY, extension_id, environment)
         .fetch_one(&mut **tx)
         .await
-        .map_err(race_is_conflict)?;
+        .map_err(classify)?;
     if written != columns.names.len() as i64 {
         return Err(StoreError::VersionConflict);
     }
@@ -298,9 +349,11 @@ fn live_lock_key(extension_id: i64, environment: Environment) -> i64 {
     i64::from_be_bytes(*b"LUMIO\0\0\0") ^ (extension_id << 1 | env)
 }
 
-fn race_is_conflict(err: sqlx::Error) -> StoreError {
+fn classify(err: sqlx::Error) -> StoreError {
     if rows::is_write_race(&err) {
         StoreError::VersionConflict
+    } else if is_audit_refusal(&err) {
+        StoreError::AuditRefused(err.to_string())
     } else {
         StoreError::Database(err)
     }

@@ -1,6 +1,6 @@
 //! The audit log on SQLite.
 
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::{from_micros, micros, SqliteStore};
 use crate::{rows, AuditEntry, AuditQuery, AuditRecord, StoreError};
@@ -22,6 +22,44 @@ type AuditRow = (
     Option<String>,
 );
 
+/// Inserts records on `conn`, inside the caller's transaction.
+async fn insert_rows(
+    conn: &mut SqliteConnection,
+    records: &[AuditRecord],
+) -> Result<(), sqlx::Error> {
+    for chunk in records.chunks(ROWS_PER_INSERT) {
+        let mut sql = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO ext_audit_log (at, extension_id, environment, event, secret_name, \
+             actor, action, request_id, outcome, detail) ",
+        );
+        sql.push_values(chunk, |mut row, r| {
+            row.push_bind(micros(r.at))
+                .push_bind(r.extension_id)
+                .push_bind(r.environment.map(|e| e.as_str()))
+                .push_bind(&r.event)
+                .push_bind(&r.secret_name)
+                .push_bind(&r.actor)
+                .push_bind(&r.action)
+                .push_bind(&r.request_id)
+                .push_bind(&r.outcome)
+                .push_bind(&r.detail);
+        });
+        sql.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Writes a change's records inside the change's transaction. Any failure here means the
+/// change must not commit, so it is reported as [`StoreError::AuditRefused`].
+pub(super) async fn insert_change_records(
+    conn: &mut SqliteConnection,
+    records: &[AuditRecord],
+) -> Result<(), StoreError> {
+    insert_rows(conn, records)
+        .await
+        .map_err(|e| StoreError::AuditRefused(e.to_string()))
+}
+
 impl SqliteStore {
     pub(super) async fn insert_audit(&self, batch: &[AuditRecord]) -> Result<(), StoreError> {
         if batch.is_empty() {
@@ -29,25 +67,7 @@ impl SqliteStore {
         }
         // One transaction, so one WAL sync for the whole batch.
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        for chunk in batch.chunks(ROWS_PER_INSERT) {
-            let mut sql = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO ext_audit_log (at, extension_id, environment, event, secret_name, \
-                 actor, action, request_id, outcome, detail) ",
-            );
-            sql.push_values(chunk, |mut row, r| {
-                row.push_bind(micros(r.at))
-                    .push_bind(r.extension_id)
-                    .push_bind(r.environment.map(|e| e.as_str()))
-                    .push_bind(&r.event)
-                    .push_bind(&r.secret_name)
-                    .push_bind(&r.actor)
-                    .push_bind(&r.action)
-                    .push_bind(&r.request_id)
-                    .push_bind(&r.outcome)
-                    .push_bind(&r.detail);
-            });
-            sql.build().execute(&mut *tx).await?;
-        }
+        insert_rows(&mut tx, batch).await?;
         tx.commit().await?;
         Ok(())
     }

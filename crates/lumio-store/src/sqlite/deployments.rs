@@ -2,8 +2,9 @@
 
 use lumio_core::Environment;
 
+use super::audit::insert_change_records;
 use super::{from_micros, micros, SqliteStore};
-use crate::{rows, DeploymentRecord, StoreError};
+use crate::{rows, DeploymentRecord, RecordsOf, StoreError};
 
 type Row = (i64, String, String, i64, String);
 
@@ -29,7 +30,9 @@ impl SqliteStore {
         files_json: &str,
         actions: &[String],
         actor: &str,
+        audit: RecordsOf<'_, DeploymentRecord>,
     ) -> Result<DeploymentRecord, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let row: Row = sqlx::query_as(&format!(
             "INSERT INTO ext_deployments (extension_id, environment, version, files, actions, created_at, created_by) \
              SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5, $6 FROM ext_deployments \
@@ -41,10 +44,13 @@ impl SqliteStore {
         .bind(rows::actions_column(actions))
         .bind(micros(rows::now()))
         .bind(actor)
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| rows::conflict_or(e, || "a deployment made at the same moment".to_owned()))?;
-        record(row)
+        let deployment = record(row)?;
+        insert_change_records(&mut tx, &audit(&deployment)).await?;
+        tx.commit().await?;
+        Ok(deployment)
     }
 
     pub(super) async fn deployments(

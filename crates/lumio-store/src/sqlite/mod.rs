@@ -20,9 +20,9 @@ use tokio::sync::broadcast;
 use crate::feed::Feed;
 use crate::{rotation, rows, sessions};
 use crate::{
-    AuditEntry, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension, NewVersion, Resealed,
-    Revocation, SealedVersion, SecretHead, SessionRecord, Store, StoreError, StoredVersion,
-    TokenRecord, VersionInfo, VersionKey,
+    AuditEntry, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension, NewVersion,
+    RecordsOf, Resealed, Revocation, SealedVersion, SecretHead, SessionRecord, Store, StoreError,
+    StoredVersion, TokenRecord, VersionInfo, VersionKey,
 };
 
 const READERS: u32 = 4;
@@ -174,21 +174,29 @@ impl Store for SqliteStore {
         self.swap_reseals(reseals).await
     }
 
-    async fn create_extension(&self, slug: &ExtensionSlug) -> Result<Extension, StoreError> {
+    async fn create_extension(
+        &self,
+        slug: &ExtensionSlug,
+        audit: RecordsOf<'_, Extension>,
+    ) -> Result<Extension, StoreError> {
         let created_at = rows::now();
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO extensions (slug, created_at) VALUES ($1, $2) RETURNING id",
         )
         .bind(slug.as_str())
         .bind(micros(created_at))
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| rows::conflict_or(e, || format!("extension {slug}")))?;
-        Ok(Extension {
+        let extension = Extension {
             id,
             slug: slug.clone(),
             created_at,
-        })
+        };
+        audit::insert_change_records(&mut tx, &audit(&extension)).await?;
+        tx.commit().await?;
+        Ok(extension)
     }
 
     async fn find_extension(&self, slug: &ExtensionSlug) -> Result<Option<Extension>, StoreError> {
@@ -229,8 +237,9 @@ impl Store for SqliteStore {
         environment: Environment,
         writes: &[NewVersion],
         max_live: usize,
+        audit: &[AuditRecord],
     ) -> Result<(), StoreError> {
-        self.write(extension_id, environment, writes, max_live)
+        self.write(extension_id, environment, writes, max_live, audit)
             .await?;
         for write in writes {
             self.feed
@@ -304,9 +313,10 @@ impl Store for SqliteStore {
         name: &SecretName,
         actor: &str,
         purge: bool,
+        audit: &[AuditRecord],
     ) -> Result<bool, StoreError> {
         let deleted = self
-            .delete(extension_id, environment, name, actor, purge)
+            .delete(extension_id, environment, name, actor, purge, audit)
             .await?;
         if deleted {
             self.feed.secret(extension_id, environment, name.as_str());
@@ -321,9 +331,10 @@ impl Store for SqliteStore {
         files_json: &str,
         actions: &[String],
         actor: &str,
+        audit: RecordsOf<'_, DeploymentRecord>,
     ) -> Result<DeploymentRecord, StoreError> {
         let record = self
-            .insert_deployment_row(extension_id, environment, files_json, actions, actor)
+            .insert_deployment_row(extension_id, environment, files_json, actions, actor, audit)
             .await?;
         self.feed.deployment(extension_id, environment);
         Ok(record)
@@ -338,8 +349,12 @@ impl Store for SqliteStore {
         self.deployments(extension_id, environment, limit).await
     }
 
-    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        self.insert_token_row(token).await
+    async fn insert_token(
+        &self,
+        token: &TokenRecord,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError> {
+        self.insert_token_row(token, audit).await
     }
 
     async fn find_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
@@ -355,8 +370,13 @@ impl Store for SqliteStore {
         id: &str,
         by: &str,
         at: DateTime<Utc>,
+        audit: &[AuditRecord],
     ) -> Result<Revocation, StoreError> {
-        self.revoke_token_row(id, by, at).await
+        let revocation = self.revoke_token_row(id, by, at, audit).await?;
+        if revocation == Revocation::Revoked {
+            self.feed.token_revoked(id);
+        }
+        Ok(revocation)
     }
 
     async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {

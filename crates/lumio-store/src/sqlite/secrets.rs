@@ -3,8 +3,12 @@
 use lumio_core::{Environment, SecretName};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
+use super::audit::insert_change_records;
 use super::{from_micros, micros, SqliteStore};
-use crate::{rows, NewVersion, SealedVersion, SecretHead, StoreError, VersionInfo, KEPT_VERSIONS};
+use crate::{
+    rows, AuditRecord, NewVersion, SealedVersion, SecretHead, StoreError, VersionInfo,
+    KEPT_VERSIONS,
+};
 
 /// `BEGIN IMMEDIATE` takes the file's write lock up front, so the version check below
 /// cannot be passed by two writers at once, even from two processes.
@@ -32,6 +36,7 @@ impl SqliteStore {
         environment: Environment,
         writes: &[NewVersion],
         max_live: usize,
+        audit: &[AuditRecord],
     ) -> Result<(), StoreError> {
         rows::check_writes(writes)?;
         if writes.is_empty() {
@@ -68,6 +73,8 @@ impl SqliteStore {
                 });
             }
         }
+        // Dropping the transaction on an error rolls it back.
+        insert_change_records(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -178,9 +185,31 @@ impl SqliteStore {
         name: &SecretName,
         actor: &str,
         purge: bool,
+        audit: &[AuditRecord],
     ) -> Result<bool, StoreError> {
         let env = environment.as_str();
-        if !purge {
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
+        let deleted = if purge {
+            let heads = sqlx::query(
+                "DELETE FROM ext_secret_heads \
+                 WHERE extension_id = $1 AND environment = $2 AND name = $3",
+            )
+            .bind(extension_id)
+            .bind(env)
+            .bind(name.as_str())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "DELETE FROM ext_secrets \
+                 WHERE extension_id = $1 AND environment = $2 AND name = $3",
+            )
+            .bind(extension_id)
+            .bind(env)
+            .bind(name.as_str())
+            .execute(&mut *tx)
+            .await?;
+            heads.rows_affected() > 0
+        } else {
             let done = sqlx::query(
                 "UPDATE ext_secret_heads \
                  SET current_version = NULL, updated_at = $4, updated_by = $5 \
@@ -192,32 +221,15 @@ impl SqliteStore {
             .bind(name.as_str())
             .bind(micros(rows::now()))
             .bind(actor)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
-            return Ok(done.rows_affected() > 0);
-        }
-        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
-        let heads = sqlx::query(
-            "DELETE FROM ext_secret_heads \
-             WHERE extension_id = $1 AND environment = $2 AND name = $3",
-        )
-        .bind(extension_id)
-        .bind(env)
-        .bind(name.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if heads.rows_affected() == 0 {
+            done.rows_affected() > 0
+        };
+        if !deleted {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query(
-            "DELETE FROM ext_secrets WHERE extension_id = $1 AND environment = $2 AND name = $3",
-        )
-        .bind(extension_id)
-        .bind(env)
-        .bind(name.as_str())
-        .execute(&mut *tx)
-        .await?;
+        insert_change_records(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -3,13 +3,19 @@
 
 use chrono::{DateTime, Utc};
 
+use super::audit::insert_change_records;
 use super::{from_micros, micros, SqliteStore};
 use crate::tokens::{self as sql, Row};
-use crate::{rows, Revocation, StoreError, TokenRecord};
+use crate::{rows, AuditRecord, Revocation, StoreError, TokenRecord};
 
 impl SqliteStore {
-    pub(super) async fn insert_token_row(&self, token: &TokenRecord) -> Result<(), StoreError> {
+    pub(super) async fn insert_token_row(
+        &self,
+        token: &TokenRecord,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError> {
         let (is_admin, extension_id, role) = rows::grant_columns(&token.grant);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(sql::INSERT)
             .bind(&token.id)
             .bind(&token.secret_hash[..])
@@ -21,9 +27,11 @@ impl SqliteStore {
             .bind(micros(token.created_at))
             .bind(&token.created_by)
             .bind(token.expires_at.map(micros))
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(|e| rows::conflict_or(e, || format!("token {}", token.id)))?;
+        insert_change_records(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -52,20 +60,25 @@ impl SqliteStore {
         id: &str,
         by: &str,
         at: DateTime<Utc>,
+        audit: &[AuditRecord],
     ) -> Result<Revocation, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let done = sqlx::query(sql::REVOKE)
             .bind(id)
             .bind(micros(at))
             .bind(by)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 1 {
+            insert_change_records(&mut tx, audit).await?;
+            tx.commit().await?;
             return Ok(Revocation::Revoked);
         }
         let live_is_admin = sqlx::query_scalar(sql::LIVE_IS_ADMIN)
             .bind(id)
-            .fetch_optional(&self.writer)
+            .fetch_optional(&mut *tx)
             .await?;
+        tx.rollback().await?;
         Ok(sql::unrevoked(live_is_admin))
     }
 

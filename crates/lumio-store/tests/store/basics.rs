@@ -56,9 +56,18 @@ async fn extensions_are_unique_and_listed(db: &TestDb) {
     let espn = ExtensionSlug::parse("espn").unwrap();
     let acme = ExtensionSlug::parse("acme").unwrap();
     assert_eq!(store.find_extension(&espn).await.unwrap(), None);
-    let created = store.create_extension(&espn).await.unwrap();
-    store.create_extension(&acme).await.unwrap();
-    let err = store.create_extension(&espn).await.unwrap_err();
+    let created = store
+        .create_extension(&espn, &|_| Vec::new())
+        .await
+        .unwrap();
+    store
+        .create_extension(&acme, &|_| Vec::new())
+        .await
+        .unwrap();
+    let err = store
+        .create_extension(&espn, &|_| Vec::new())
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert!(err.to_string().contains("espn"), "{err}");
 
@@ -106,9 +115,9 @@ async fn tokens_round_trip(db: &TestDb) {
         expires_at: Some(created_at + chrono::Duration::days(7)),
         last_used_at: None,
     };
-    store.insert_token(&admin).await.unwrap();
-    store.insert_token(&dev).await.unwrap();
-    let err = store.insert_token(&admin).await.unwrap_err();
+    store.insert_token(&admin, &[]).await.unwrap();
+    store.insert_token(&dev, &[]).await.unwrap();
+    let err = store.insert_token(&admin, &[]).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(store.count_tokens().await.unwrap(), 2);
 

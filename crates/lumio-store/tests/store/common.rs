@@ -74,7 +74,7 @@ pub async fn extension(store: &dyn Store) -> i64 {
     let slug = format!("ext-{}", NEXT.fetch_add(1, Ordering::Relaxed));
     let slug = ExtensionSlug::parse(&slug).expect("valid slug");
     store
-        .create_extension(&slug)
+        .create_extension(&slug, &|_| Vec::new())
         .await
         .expect("create extension")
         .id

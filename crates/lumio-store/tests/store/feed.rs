@@ -38,32 +38,32 @@ async fn local_changes_are_announced(db: &TestDb) {
     let ext = extension(&*store).await;
     let mut feed = store.subscribe();
     store
-        .write_versions(ext, STAGING, &[write("A", 0), write("B", 0)], 1000)
+        .write_versions(ext, STAGING, &[write("A", 0), write("B", 0)], 1000, &[])
         .await
         .unwrap();
     assert_eq!(next_secret(&mut feed).await, secret(ext, "A"));
     assert_eq!(next_secret(&mut feed).await, secret(ext, "B"));
     store
-        .delete_secret(ext, STAGING, &name("A"), "tok", false)
+        .delete_secret(ext, STAGING, &name("A"), "tok", false, &[])
         .await
         .unwrap();
     assert_eq!(next_secret(&mut feed).await, secret(ext, "A"));
     store
-        .delete_secret(ext, STAGING, &name("B"), "tok", true)
+        .delete_secret(ext, STAGING, &name("B"), "tok", true, &[])
         .await
         .unwrap();
     assert_eq!(next_secret(&mut feed).await, secret(ext, "B"));
     // Nothing deleted, nothing announced; a failed write announces nothing either.
     store
-        .delete_secret(ext, STAGING, &name("A"), "tok", false)
+        .delete_secret(ext, STAGING, &name("A"), "tok", false, &[])
         .await
         .unwrap();
     store
-        .write_versions(ext, STAGING, &[write("C", 5)], 1000)
+        .write_versions(ext, STAGING, &[write("C", 5)], 1000, &[])
         .await
         .unwrap_err();
     store
-        .write_versions(ext, STAGING, &[write("D", 0)], 1000)
+        .write_versions(ext, STAGING, &[write("D", 0)], 1000, &[])
         .await
         .unwrap();
     assert_eq!(next_secret(&mut feed).await, secret(ext, "D"));
@@ -78,11 +78,11 @@ async fn postgres_changes_reach_other_stores() {
     let ext = extension(&*a).await;
     let mut on_a = a.subscribe();
     let mut on_b = b.subscribe();
-    a.write_versions(ext, STAGING, &[write("SHARED", 0)], 1000)
+    a.write_versions(ext, STAGING, &[write("SHARED", 0)], 1000, &[])
         .await
         .unwrap();
     assert_eq!(next_secret(&mut on_b).await, secret(ext, "SHARED"));
-    b.delete_secret(ext, STAGING, &name("SHARED"), "tok", true)
+    b.delete_secret(ext, STAGING, &name("SHARED"), "tok", true, &[])
         .await
         .unwrap();
     assert_eq!(
@@ -128,7 +128,7 @@ async fn postgres_lost_listener_sends_everything() {
     let other = db.store().await;
     let ext = extension(&*other).await;
     other
-        .write_versions(ext, STAGING, &[write("AFTER", 0)], 1000)
+        .write_versions(ext, STAGING, &[write("AFTER", 0)], 1000, &[])
         .await
         .unwrap();
     assert_eq!(next_secret(&mut feed).await, secret(ext, "AFTER"));
@@ -148,7 +148,7 @@ async fn postgres_barriers_order_after_earlier_commits() {
     for round in 0..50i64 {
         // Keep B's sender busy with barriers so the one after the write is often shared.
         let earlier: Vec<u64> = (0..8).filter_map(|_| b.sync_marker()).collect();
-        a.write_versions(ext, STAGING, &[write("ORDERED", round)], 1000)
+        a.write_versions(ext, STAGING, &[write("ORDERED", round)], 1000, &[])
             .await
             .unwrap();
         let marker = b.sync_marker().expect("PostgreSQL has barriers");

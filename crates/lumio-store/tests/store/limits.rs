@@ -17,11 +17,11 @@ async fn live_limit_rolls_back(db: &TestDb) {
     let store = db.store().await;
     let ext = extension(&*store).await;
     store
-        .write_versions(ext, STAGING, &[write("A", 0), write("B", 0)], 3)
+        .write_versions(ext, STAGING, &[write("A", 0), write("B", 0)], 3, &[])
         .await
         .unwrap();
     let err = store
-        .write_versions(ext, STAGING, &[write("C", 0), write("D", 0)], 3)
+        .write_versions(ext, STAGING, &[write("C", 0), write("D", 0)], 3, &[])
         .await
         .unwrap_err();
     let StoreError::TooManySecrets { would_hold, limit } = err else {
@@ -40,16 +40,16 @@ async fn live_limit_rolls_back(db: &TestDb) {
         .is_empty());
 
     store
-        .write_versions(ext, STAGING, &[write("C", 0)], 3)
+        .write_versions(ext, STAGING, &[write("C", 0)], 3, &[])
         .await
         .unwrap();
     // At the limit, changing an existing secret still works, a new one does not.
     store
-        .write_versions(ext, STAGING, &[write("A", 1)], 3)
+        .write_versions(ext, STAGING, &[write("A", 1)], 3, &[])
         .await
         .unwrap();
     let err = store
-        .write_versions(ext, STAGING, &[write("D", 0)], 3)
+        .write_versions(ext, STAGING, &[write("D", 0)], 3, &[])
         .await
         .unwrap_err();
     assert!(
@@ -64,21 +64,21 @@ async fn live_limit_rolls_back(db: &TestDb) {
     );
     // Deleted secrets do not count, and reviving one counts again.
     assert!(store
-        .delete_secret(ext, STAGING, &name("B"), "tok", false)
+        .delete_secret(ext, STAGING, &name("B"), "tok", false, &[])
         .await
         .unwrap());
     store
-        .write_versions(ext, STAGING, &[write("D", 0)], 3)
+        .write_versions(ext, STAGING, &[write("D", 0)], 3, &[])
         .await
         .unwrap();
     let err = store
-        .write_versions(ext, STAGING, &[write("B", 1)], 3)
+        .write_versions(ext, STAGING, &[write("B", 1)], 3, &[])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::TooManySecrets { .. }), "{err:?}");
     // The other environment has its own count.
     store
-        .write_versions(ext, PRODUCTION, &[write("A", 0)], 3)
+        .write_versions(ext, PRODUCTION, &[write("A", 0)], 3, &[])
         .await
         .unwrap();
     assert_eq!(store.list_live(ext, STAGING).await.unwrap().len(), 3);
@@ -95,9 +95,11 @@ async fn race(
     let tasks: Vec<_> = (0..n)
         .map(|i| {
             let (store, write) = (store.clone(), make(i));
-            tokio::spawn(
-                async move { store.write_versions(ext, STAGING, &[write], max_live).await },
-            )
+            tokio::spawn(async move {
+                store
+                    .write_versions(ext, STAGING, &[write], max_live, &[])
+                    .await
+            })
         })
         .collect();
     let (mut ok, mut errors) = (0, Vec::new());

@@ -10,3 +10,4 @@ mod rotation;
 mod secrets;
 mod sessions;
 mod tokens;
+mod unit_of_work;

@@ -22,7 +22,7 @@ async fn versions_under_other_keys_are_paged_in_key_order(db: &TestDb) {
     for (secret, versions) in [("B", 3), ("A", 2)] {
         for latest in 0..versions {
             store
-                .write_versions(ext, STAGING, &[write(secret, latest)], 1000)
+                .write_versions(ext, STAGING, &[write(secret, latest)], 1000, &[])
                 .await
                 .unwrap();
         }
@@ -58,7 +58,7 @@ async fn reseals_apply_only_over_the_bytes_they_replace(db: &TestDb) {
     let store = db.store().await;
     let ext = extension(&*store).await;
     store
-        .write_versions(ext, STAGING, &[write("K", 0), write("L", 0)], 1000)
+        .write_versions(ext, STAGING, &[write("K", 0), write("L", 0)], 1000, &[])
         .await
         .unwrap();
     let found = store.versions_not_under(NEW, None, 10).await.unwrap();

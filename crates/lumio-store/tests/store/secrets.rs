@@ -24,11 +24,11 @@ async fn versions_are_written_and_read(db: &TestDb) {
     assert!(store.current(ext, STAGING, &key).await.unwrap().is_none());
 
     store
-        .write_versions(ext, STAGING, &[write("API_KEY", 0)], 1000)
+        .write_versions(ext, STAGING, &[write("API_KEY", 0)], 1000, &[])
         .await
         .unwrap();
     store
-        .write_versions(ext, STAGING, &[write("API_KEY", 1)], 1000)
+        .write_versions(ext, STAGING, &[write("API_KEY", 1)], 1000, &[])
         .await
         .unwrap();
 
@@ -64,7 +64,7 @@ async fn sealed_bytes_are_stored_verbatim(db: &TestDb) {
     let mut new = write("RAW", 0);
     new.sealed = sealed.clone();
     store
-        .write_versions(ext, STAGING, &[new], 1000)
+        .write_versions(ext, STAGING, &[new], 1000, &[])
         .await
         .unwrap();
     let got = store
@@ -85,7 +85,7 @@ async fn version_conflict_writes_nothing(db: &TestDb) {
     let store = db.store().await;
     let ext = extension(&*store).await;
     store
-        .write_versions(ext, STAGING, &[write("A", 0)], 1000)
+        .write_versions(ext, STAGING, &[write("A", 0)], 1000, &[])
         .await
         .unwrap();
 
@@ -105,7 +105,7 @@ async fn version_conflict_writes_nothing(db: &TestDb) {
     ];
     for batch in stale_batches {
         let err = store
-            .write_versions(ext, STAGING, &batch, 1000)
+            .write_versions(ext, STAGING, &batch, 1000, &[])
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::VersionConflict), "{err:?}");
@@ -134,7 +134,7 @@ async fn pruning_keeps_exactly_the_newest(db: &TestDb) {
     let total = KEPT_VERSIONS + 5;
     for latest in 0..total {
         store
-            .write_versions(ext, STAGING, &[write("ROTATED", latest)], 1000)
+            .write_versions(ext, STAGING, &[write("ROTATED", latest)], 1000, &[])
             .await
             .unwrap();
     }
@@ -160,24 +160,24 @@ async fn soft_delete_keeps_versions(db: &TestDb) {
     let ext = extension(&*store).await;
     let key = name("GONE");
     assert!(!store
-        .delete_secret(ext, STAGING, &key, "tok_x", false)
+        .delete_secret(ext, STAGING, &key, "tok_x", false, &[])
         .await
         .unwrap());
     store
-        .write_versions(ext, STAGING, &[write("GONE", 0)], 1000)
+        .write_versions(ext, STAGING, &[write("GONE", 0)], 1000, &[])
         .await
         .unwrap();
     store
-        .write_versions(ext, STAGING, &[write("GONE", 1)], 1000)
+        .write_versions(ext, STAGING, &[write("GONE", 1)], 1000, &[])
         .await
         .unwrap();
 
     assert!(store
-        .delete_secret(ext, STAGING, &key, "tok_x", false)
+        .delete_secret(ext, STAGING, &key, "tok_x", false, &[])
         .await
         .unwrap());
     assert!(!store
-        .delete_secret(ext, STAGING, &key, "tok_x", false)
+        .delete_secret(ext, STAGING, &key, "tok_x", false, &[])
         .await
         .unwrap());
     assert!(store.current(ext, STAGING, &key).await.unwrap().is_none());
@@ -196,7 +196,7 @@ async fn soft_delete_keeps_versions(db: &TestDb) {
 
     // Writing again continues the sequence.
     store
-        .write_versions(ext, STAGING, &[write("GONE", 2)], 1000)
+        .write_versions(ext, STAGING, &[write("GONE", 2)], 1000, &[])
         .await
         .unwrap();
     assert_eq!(
@@ -215,26 +215,26 @@ async fn purge_removes_everything(db: &TestDb) {
     let ext = extension(&*store).await;
     let key = name("PURGED");
     assert!(!store
-        .delete_secret(ext, STAGING, &key, "tok", true)
+        .delete_secret(ext, STAGING, &key, "tok", true, &[])
         .await
         .unwrap());
     for latest in 0..3 {
         store
-            .write_versions(ext, STAGING, &[write("PURGED", latest)], 1000)
+            .write_versions(ext, STAGING, &[write("PURGED", latest)], 1000, &[])
             .await
             .unwrap();
     }
     // Purging works on a soft-deleted secret too.
     assert!(store
-        .delete_secret(ext, STAGING, &key, "tok", false)
+        .delete_secret(ext, STAGING, &key, "tok", false, &[])
         .await
         .unwrap());
     assert!(store
-        .delete_secret(ext, STAGING, &key, "tok", true)
+        .delete_secret(ext, STAGING, &key, "tok", true, &[])
         .await
         .unwrap());
     assert!(!store
-        .delete_secret(ext, STAGING, &key, "tok", true)
+        .delete_secret(ext, STAGING, &key, "tok", true, &[])
         .await
         .unwrap());
     assert!(store.head(ext, STAGING, &key).await.unwrap().is_none());
@@ -248,7 +248,7 @@ async fn purge_removes_everything(db: &TestDb) {
     }
     // The name starts over.
     store
-        .write_versions(ext, STAGING, &[write("PURGED", 0)], 1000)
+        .write_versions(ext, STAGING, &[write("PURGED", 0)], 1000, &[])
         .await
         .unwrap();
     assert_eq!(store.history(ext, STAGING, &key).await.unwrap().len(), 1);
@@ -262,11 +262,11 @@ async fn heads_and_live_list_are_ordered(db: &TestDb) {
         .map(|n| write(n, 0))
         .collect();
     store
-        .write_versions(ext, STAGING, &writes, 1000)
+        .write_versions(ext, STAGING, &writes, 1000, &[])
         .await
         .unwrap();
     store
-        .delete_secret(ext, STAGING, &name("DELETED"), "tok", false)
+        .delete_secret(ext, STAGING, &name("DELETED"), "tok", false, &[])
         .await
         .unwrap();
 
@@ -301,7 +301,7 @@ async fn scopes_do_not_mix(db: &TestDb) {
     let store = db.store().await;
     let (a, b) = (extension(&*store).await, extension(&*store).await);
     store
-        .write_versions(a, STAGING, &[write("KEY", 0)], 1000)
+        .write_versions(a, STAGING, &[write("KEY", 0)], 1000, &[])
         .await
         .unwrap();
     assert!(store
@@ -316,16 +316,16 @@ async fn scopes_do_not_mix(db: &TestDb) {
         .is_none());
     assert!(store.list_live(b, STAGING).await.unwrap().is_empty());
     assert!(!store
-        .delete_secret(b, STAGING, &name("KEY"), "tok", true)
+        .delete_secret(b, STAGING, &name("KEY"), "tok", true, &[])
         .await
         .unwrap());
     // The same name elsewhere has its own version sequence.
     store
-        .write_versions(b, STAGING, &[write("KEY", 0)], 1000)
+        .write_versions(b, STAGING, &[write("KEY", 0)], 1000, &[])
         .await
         .unwrap();
     store
-        .write_versions(a, PRODUCTION, &[write("KEY", 0)], 1000)
+        .write_versions(a, PRODUCTION, &[write("KEY", 0)], 1000, &[])
         .await
         .unwrap();
 }

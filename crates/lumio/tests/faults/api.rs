@@ -36,13 +36,55 @@ impl Api {
         (status, response.json().unwrap_or(Value::Null))
     }
 
+    /// A production-scoped GET (`/secrets`, `/audit?…`): the status and the answer.
+    pub fn get(&self, extension: &str, rest: &str) -> (u16, Value) {
+        self.send(
+            reqwest::Method::GET,
+            &format!("/api/v1/extensions/{extension}/environments/production/{rest}"),
+            &Value::Null,
+        )
+    }
+
+    /// Soft-deletes a production secret.
+    pub fn delete(&self, extension: &str, name: &str) -> (u16, Value) {
+        self.send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/extensions/{extension}/environments/production/secrets/{name}"),
+            &Value::Null,
+        )
+    }
+
+    /// Every production audit entry of `event`, oldest first, over all pages.
+    pub fn audit(&self, extension: &str, event: &str) -> Vec<Value> {
+        let mut entries = Vec::new();
+        let mut before = String::new();
+        loop {
+            let (status, page) = self.get(
+                extension,
+                &format!("audit?event={event}&limit=1000{before}"),
+            );
+            assert_eq!(status, 200, "audit: {page}");
+            entries.extend(page["entries"].as_array().unwrap().iter().cloned());
+            match page["next_before"].as_i64() {
+                Some(id) => before = format!("&before={id}"),
+                None => break,
+            }
+        }
+        entries.reverse();
+        entries
+    }
+
     pub fn create_extension(&self, name: &str) {
-        let (status, body) = self.send(
+        let (status, body) = self.try_create_extension(name);
+        assert_eq!(status, 201, "{body}");
+    }
+
+    pub fn try_create_extension(&self, name: &str) -> (u16, Value) {
+        self.send(
             reqwest::Method::POST,
             "/api/v1/extensions",
             &json!({ "name": name }),
-        );
-        assert_eq!(status, 201, "{body}");
+        )
     }
 
     /// Sets a production secret; the status and the answer.
@@ -56,12 +98,16 @@ impl Api {
 
     /// Deploys one `server/functions.ts` to production.
     pub fn deploy(&self, extension: &str, source: &str) {
-        let (status, body) = self.send(
+        let (status, body) = self.try_deploy(extension, source);
+        assert!(status == 200 || status == 201, "deploy: {status} {body}");
+    }
+
+    pub fn try_deploy(&self, extension: &str, source: &str) -> (u16, Value) {
+        self.send(
             reqwest::Method::POST,
             &format!("/api/v1/extensions/{extension}/environments/production/deployments"),
             &json!({ "files": { "server/functions.ts": source } }),
-        );
-        assert!(status == 200 || status == 201, "deploy: {status} {body}");
+        )
     }
 
     /// Calls a production action on the client plane (no token).

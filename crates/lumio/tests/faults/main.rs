@@ -11,3 +11,4 @@ mod listener;
 mod outage;
 mod private_pg;
 mod tmpfs;
+mod unit_of_work;
