@@ -19,6 +19,7 @@ mod secrets;
 mod token_admin;
 mod tokens;
 mod version_hints;
+mod write_turns;
 
 pub use access::Principal;
 pub use audit_log::{AuditFilter, MAX_AUDIT_PAGE};
@@ -58,6 +59,7 @@ struct Inner {
     audit: AuditWriter,
     cache: Arc<cache::Caches>,
     versions: version_hints::VersionHints,
+    turns: write_turns::WriteTurns,
     last_used: last_used::LastUsed,
 }
 
@@ -74,6 +76,7 @@ impl SecretsService {
                 audit,
                 cache,
                 versions: version_hints::VersionHints::default(),
+                turns: write_turns::WriteTurns::default(),
                 last_used: last_used::LastUsed::default(),
             }),
         }

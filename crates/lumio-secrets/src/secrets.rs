@@ -282,6 +282,11 @@ impl SecretsService {
         let store = &self.inner.store;
         let names: Vec<SecretName> = pairs.iter().map(|(name, _)| name.clone()).collect();
         let hints = &self.inner.versions;
+        let _turns = self
+            .inner
+            .turns
+            .take(extension.id, environment, &names)
+            .await;
         // The first attempt trusts the hints; a conflict means they were stale.
         let mut hinted = hints.get(extension.id, environment, &names);
         for attempt in 0..WRITE_ATTEMPTS {
