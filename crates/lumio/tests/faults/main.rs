@@ -10,4 +10,5 @@ mod full_disk;
 mod listener;
 mod outage;
 mod private_pg;
+mod readyz;
 mod tmpfs;
