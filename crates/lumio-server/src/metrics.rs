@@ -116,6 +116,14 @@ fn describe() {
         "lumio_audit_batch_failures_total",
         "Audit batch commits that failed and were retried"
     );
+    describe_gauge!(
+        "lumio_db_pool_connections",
+        "PostgreSQL pool connections by state (in_use, idle)"
+    );
+    describe_gauge!(
+        "lumio_db_pool_max_connections",
+        "Most connections the PostgreSQL pool opens"
+    );
     describe_counter!(
         "lumio_secret_cache_hits_total",
         "Secret reads answered from this process's cache"
@@ -149,6 +157,12 @@ pub(crate) async fn scrape(State(state): State<AppState>, headers: HeaderMap) ->
     metrics::gauge!("lumio_runtime_inflight").set(in_flight as f64);
     metrics::gauge!("lumio_runtime_queued").set(queued as f64);
     metrics::gauge!("lumio_audit_queue_depth").set(state.service.audit().queued() as f64);
+    if let Some(pool) = state.service.store().pool_usage() {
+        let in_use = pool.open.saturating_sub(pool.idle);
+        metrics::gauge!("lumio_db_pool_connections", "state" => "in_use").set(f64::from(in_use));
+        metrics::gauge!("lumio_db_pool_connections", "state" => "idle").set(f64::from(pool.idle));
+        metrics::gauge!("lumio_db_pool_max_connections").set(f64::from(pool.max));
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -38,16 +38,26 @@ fn observations(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
 }
 
 #[test]
-fn metrics_count_known_calls_and_json_logs_name_each_request() {
-    let canary = format!("obs-canary-{}", std::process::id());
-    let server = TestServer::start_with_env(
-        Db::Sqlite,
+fn metrics_and_json_logs_on_sqlite() {
+    metrics_count_known_calls_and_json_logs_name_each_request(Db::Sqlite);
+}
+
+#[test]
+fn metrics_and_json_logs_on_postgres() {
+    metrics_count_known_calls_and_json_logs_name_each_request(Db::Postgres);
+}
+
+fn metrics_count_known_calls_and_json_logs_name_each_request(db: Db) {
+    let canary = format!("obs-canary-{}-{db:?}", std::process::id());
+    let Some(server) = TestServer::start_with_env(
+        db,
         &[
             ("LUMIO_LOG_FORMAT", "json"),
             ("LUMIO_METRICS_TOKEN", METRICS_TOKEN),
         ],
-    )
-    .expect("SQLite needs nothing");
+    ) else {
+        return; // No PostgreSQL: the helper has said so loudly.
+    };
 
     assert_eq!(scrape(&server, None).0, 401, "metrics without the token");
     assert_eq!(scrape(&server, Some("wrong-token-0123456789")).0, 401);
@@ -124,6 +134,16 @@ fn metrics_count_known_calls_and_json_logs_name_each_request() {
         "lumio_audit_queue_depth",
     ] {
         assert!(after.has(gauge), "{gauge} missing: {text}");
+    }
+    if matches!(db, Db::Postgres) {
+        assert_eq!(
+            after.value("lumio_db_pool_max_connections", &[]),
+            16.0,
+            "{text}"
+        );
+        let open = after.value("lumio_db_pool_connections", &[("state", "idle")])
+            + after.value("lumio_db_pool_connections", &[("state", "in_use")]);
+        assert!(open >= 1.0, "{text}");
     }
     // Labels hold templates and fixed words: no extension or secret name, no value.
     for word in ["obs-ext", "OBS_KEY", canary.as_str()] {
