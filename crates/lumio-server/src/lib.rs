@@ -24,6 +24,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use logging::LogFormat;
+#[doc(hidden)]
+pub use metrics::{record_invocation, render as render_metrics};
+#[doc(hidden)]
+pub use observe::record_request;
 pub use rate_limit::DEFAULT_PER_SECOND as DEFAULT_CLIENT_RATE_LIMIT;
 pub use startup::{run, start, RunningServer};
 pub use tls::TlsFiles;

@@ -134,6 +134,21 @@ fn describe() {
     );
 }
 
+/// The metrics of one action call; `outcome` is "ok" or an error code, never a name
+/// (public, hidden, for the cost benchmark).
+#[doc(hidden)]
+pub fn record_invocation(outcome: &'static str, took: Duration) {
+    metrics::counter!("lumio_action_invocations_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("lumio_action_duration_seconds", "outcome" => outcome)
+        .record(took.as_secs_f64());
+}
+
+/// Installs the recorder and renders what it holds (for the cost benchmark).
+#[doc(hidden)]
+pub fn render() -> String {
+    handle().render()
+}
+
 /// `GET /metrics`: the Prometheus text format. With `--metrics-token`, only for a
 /// request bearing it.
 pub(crate) async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {

@@ -4,7 +4,7 @@
 //! labelled (`…/secrets/{name}`): paths hold extension and secret names, and bodies hold
 //! values, so neither is ever recorded.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
@@ -45,11 +45,24 @@ pub(crate) async fn observe(request: Request, next: Next) -> Response {
             "request"
         );
     });
-    metrics::counter!("lumio_http_requests_total", "method" => method, "route" => route.clone(), "status" => status.to_string())
-        .increment(1);
-    metrics::histogram!("lumio_http_request_duration_seconds", "method" => method, "route" => route)
-        .record(latency.as_secs_f64());
+    record_request(method, route, status, latency);
     response
+}
+
+/// The HTTP metrics of one answered request (public, hidden, for the cost benchmark).
+#[doc(hidden)]
+pub fn record_request(method: &'static str, route: String, status: u16, latency: Duration) {
+    let status = status.to_string();
+    metrics::counter!(
+        "lumio_http_requests_total",
+        "method" => method, "route" => route.clone(), "status" => status
+    )
+    .increment(1);
+    metrics::histogram!(
+        "lumio_http_request_duration_seconds",
+        "method" => method, "route" => route
+    )
+    .record(latency.as_secs_f64());
 }
 
 /// The method as a fixed word: extension methods are client-chosen strings, and a label

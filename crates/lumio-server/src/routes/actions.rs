@@ -186,9 +186,7 @@ pub(crate) async fn invoke(
         Ok(_) => "ok",
         Err(err) => err.code.as_str(),
     };
-    metrics::counter!("lumio_action_invocations_total", "outcome" => label).increment(1);
-    metrics::histogram!("lumio_action_duration_seconds", "outcome" => label)
-        .record(started.elapsed().as_secs_f64());
+    crate::metrics::record_invocation(label, started.elapsed());
     Ok(match outcome.result {
         Ok(value) => Json(InvokeValue { value }).into_response(),
         Err(err) => AppError {
