@@ -40,6 +40,14 @@ impl RunningServer {
 
 /// Starts the server and returns once it is listening.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    // First: a bad certificate stops the start before anything is created or opened,
+    // not at the first handshake.
+    let tls = config
+        .tls
+        .as_ref()
+        .map(Tls::load)
+        .transpose()?
+        .map(Arc::new);
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -110,13 +118,6 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         )),
         metrics_token: config.metrics_token.clone(),
     };
-    // Before the listener: a bad certificate stops the start, not the first handshake.
-    let tls = config
-        .tls
-        .as_ref()
-        .map(Tls::load)
-        .transpose()?
-        .map(Arc::new);
     crate::metrics::handle();
     crate::metrics::spawn_upkeep();
     let listener = TcpListener::bind(config.listen).await.with_context(|| {
