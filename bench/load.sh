@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Lumio's load script: HTTP set and list on PostgreSQL under wrk over loopback, beside
+# Lumio's load script: set, list and actions on PostgreSQL under wrk over loopback, over
+# HTTP and then over HTTPS (--tls-cert, a throwaway certificate) in the same run, beside
 # pgbench's select-only rate and OpenBao's KV rates (../shared/bench/peer-openbao.sh),
 # all measured in the same run. Prints one line per figure; docs/benchmarks.md keeps them.
 #   bench/load.sh [SECONDS]        (default 10)
-# Needs: PostgreSQL on 127.0.0.1:5432 (trust), wrk (installed if missing), a release build.
+# Needs: PostgreSQL on 127.0.0.1:5432 (trust), wrk (installed if missing), openssl, a
+# release build.
 set -euo pipefail
 D=${1:-10}
 cd "$(dirname "$0")/.."
@@ -16,9 +18,12 @@ W=$(mktemp -d)
 psql -q "$PG/postgres" -c "CREATE DATABASE $DB" >/dev/null
 PORT=$((20000 + RANDOM % 10000))
 TOKEN="lumio_bench_admin_$RANDOM$RANDOM"
-LUMIO_BOOTSTRAP_TOKEN=$TOKEN LUMIO_LOG=warn "$BIN" server \
-  --listen 127.0.0.1:$PORT --data-dir "$W/data" --database-url "$PG/$DB" >"$W/server.log" 2>&1 &
-SERVER=$!
+start_server() { # extra arguments (TLS)
+  LUMIO_BOOTSTRAP_TOKEN=$TOKEN LUMIO_LOG=warn "$BIN" server \
+    --listen 127.0.0.1:$PORT --data-dir "$W/data" --database-url "$PG/$DB" "$@" >>"$W/server.log" 2>&1 &
+  SERVER=$!
+}
+start_server
 cleanup() {
   kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true
   psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
@@ -89,6 +94,25 @@ summary "lumio action reading 1 secret (audited)  " "$invoke_out"
 summary "lumio action, no secret (no-op action)   " "$noop_out"
 summary "lumio set, 25 writers on one name        " "$contend_out"
 awk '/requests in/{total=$1} /Non-2xx/{bad=$5} END{printf "  of which 409 after retries: %.1f%%\n", 100*bad/(total?total:1)}' <<<"$contend_out"
+
+# The same server over HTTPS (same database and data): a certificate for 127.0.0.1, an
+# ECDSA P-256 key as a CA would issue today. wrk keeps connections alive, as clients do.
+kill $SERVER; wait $SERVER 2>/dev/null || true
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+  -keyout "$W/tls.key" -out "$W/tls.crt" >/dev/null 2>&1
+start_server --tls-cert "$W/tls.crt" --tls-key "$W/tls.key"
+URL=https://127.0.0.1:$PORT
+for _ in $(seq 100); do curl -kfs "$URL/healthz" >/dev/null && break; sleep 0.1; done
+wrk -t2 -c32 -d2s -s "$W/invoke.lua" "$URL$ACTIONS/functions:readOne" >/dev/null
+tls_set_out=$(wrk -t2 -c32 -d${D}s -s "$W/set.lua" "$URL" --latency)
+tls_list_out=$(wrk -t2 -c32 -d${D}s -H "Authorization: Bearer $TOKEN" "$URL$BASE" --latency)
+tls_invoke_out=$(wrk -t2 -c32 -d${D}s -s "$W/invoke.lua" "$URL$ACTIONS/functions:readOne" --latency)
+summary "lumio set  over HTTPS                    " "$tls_set_out"
+summary "lumio list over HTTPS                    " "$tls_list_out"
+summary "lumio action reading 1 secret over HTTPS " "$tls_invoke_out"
+ratio() { awk -v a="$(awk '/Requests\/sec/{print $2}' <<<"$1")" -v b="$(awk '/Requests\/sec/{print $2}' <<<"$2")" 'BEGIN{printf "%.2f", a/b}'; }
+echo "HTTPS/HTTP: set $(ratio "$tls_set_out" "$set_out"), list $(ratio "$tls_list_out" "$list_out"), action $(ratio "$tls_invoke_out" "$invoke_out")"
 
 pgbench -q -i -s 10 "$PG/$DB" >/dev/null 2>&1
 pg=$(pgbench -S -c 32 -j 2 -T "$D" "$PG/$DB" 2>/dev/null | awk '/^tps/{print $3; exit}')

@@ -56,3 +56,12 @@ impl ActionsService {
         })
     }
 }
+
+impl ActionsService {
+    /// Invocations in flight (queued, running or parked) and those of them queued for a
+    /// worker: for metrics.
+    pub fn runtime_load(&self) -> (usize, usize) {
+        let runtime = &self.inner.runtime;
+        (runtime.in_flight(), runtime.queued())
+    }
+}

@@ -178,6 +178,22 @@ impl AuditWriter {
         let _ = progress.wait_for(|p| p.stopped).await;
     }
 
+    /// Records queued and not yet taken into a batch (for metrics).
+    pub fn queued(&self) -> usize {
+        self.shared.queue.max_capacity() - self.shared.queue.capacity()
+    }
+
+    /// `Ok` while the writer commits what it is given; else why not (the store refuses
+    /// or does not answer, or the writer stopped). For readiness checks.
+    pub fn health(&self) -> Result<(), AuditUnavailable> {
+        let progress = self.shared.progress.borrow();
+        match (&progress.failure, progress.stopped) {
+            (_, true) => Err(stopped()),
+            (Some(reason), false) => Err(AuditUnavailable(reason.to_string())),
+            (None, false) => Ok(()),
+        }
+    }
+
     fn lock_tickets(&self) -> std::sync::MutexGuard<'_, u64> {
         // Nothing can panic while it is held, so a poisoned lock still holds a good count.
         self.shared

@@ -81,8 +81,12 @@ impl Writer {
     async fn commit(&mut self, batch: &[AuditRecord], last_ticket: u64) {
         let mut backoff = self.config.retry_min;
         loop {
+            let started = Instant::now();
             match self.attempt(batch).await {
                 Ok(()) => {
+                    metrics::histogram!("lumio_audit_batch_size").record(batch.len() as f64);
+                    metrics::histogram!("lumio_audit_commit_duration_seconds")
+                        .record(started.elapsed().as_secs_f64());
                     if self.progress.borrow().failure.is_some() {
                         tracing::info!(records = batch.len(), "audit log writable again");
                     }
@@ -93,6 +97,7 @@ impl Writer {
                     return;
                 }
                 Err(reason) => {
+                    metrics::counter!("lumio_audit_batch_failures_total").increment(1);
                     tracing::warn!(records = batch.len(), %reason, ?backoff, "audit batch not committed; retrying");
                     self.fail(reason);
                 }

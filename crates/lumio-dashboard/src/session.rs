@@ -189,7 +189,7 @@ fn request_id(headers: &HeaderMap) -> String {
             (1..=64).contains(&id.len())
                 && id
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
         })
         .map(str::to_owned)
         .unwrap_or_else(|| random_token()[..32].to_owned())

@@ -113,6 +113,11 @@ impl Runtime {
         self.gate.in_flight()
     }
 
+    /// Invocations handed to a worker and not yet started (for metrics).
+    pub fn queued(&self) -> usize {
+        self.workers_handles.iter().map(|w| w.load.waiting()).sum()
+    }
+
     /// Most invocations in flight at once.
     pub fn max_inflight(&self) -> usize {
         self.gate.max()

@@ -64,6 +64,11 @@ impl Load {
         self.queued.fetch_sub(1, Ordering::AcqRel);
     }
 
+    /// Invocations sent to this worker and not yet started.
+    pub fn waiting(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
     /// The dispatcher's ranking: lower is less loaded.
     pub fn rank(&self) -> (usize, u64) {
         let since = self.busy_since.load(Ordering::Acquire);

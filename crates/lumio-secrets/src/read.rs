@@ -125,7 +125,11 @@ impl SecretsService {
         name: &SecretName,
     ) -> Option<Option<Arc<SecretValue>>> {
         let key = (extension_id, environment, name.as_str().to_owned());
-        self.inner.cache.values.get(&key)
+        let cached = self.inner.cache.values.get(&key);
+        if cached.is_some() {
+            metrics::counter!("lumio_secret_cache_hits_total").increment(1);
+        }
+        cached
     }
 
     /// Reads and opens the current version from the store, and caches it.
@@ -135,6 +139,7 @@ impl SecretsService {
         environment: Environment,
         name: &SecretName,
     ) -> Result<Option<Arc<SecretValue>>, ServiceError> {
+        metrics::counter!("lumio_secret_cache_misses_total").increment(1);
         let seen = self.inner.cache.begin_read();
         let current = self
             .inner

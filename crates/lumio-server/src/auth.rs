@@ -14,7 +14,7 @@ pub(crate) struct Authed(pub RequestContext);
 /// The token of an `Authorization` value: `Bearer` in any case (RFC 9110 §11.1: the
 /// scheme is case-insensitive), then one or more spaces, then the token. Surrounding
 /// whitespace is not part of the value; tabs between the two are tolerated as well.
-fn bearer_token(value: &str) -> Option<&str> {
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
     let value = value.trim_matches([' ', '\t']);
     let (scheme, token) = value.split_once([' ', '\t'])?;
     let token = token.trim_start_matches([' ', '\t']);

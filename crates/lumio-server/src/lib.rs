@@ -9,18 +9,28 @@
 mod api_error;
 mod auth;
 mod json;
+mod logging;
 mod master_key;
+mod metrics;
+mod observe;
 mod openapi;
 mod rate_limit;
 mod request_id;
 mod routes;
 mod startup;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use logging::LogFormat;
+#[doc(hidden)]
+pub use metrics::{record_invocation, render as render_metrics};
+#[doc(hidden)]
+pub use observe::record_request;
 pub use rate_limit::DEFAULT_PER_SECOND as DEFAULT_CLIENT_RATE_LIMIT;
 pub use startup::{run, start, RunningServer};
+pub use tls::TlsFiles;
 
 /// Default listen address of `lumio server`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7311";
@@ -53,6 +63,12 @@ pub struct ServerConfig {
     /// Longest wait for a database connection before a request answers 503; `None`: the
     /// store's default (4 s).
     pub db_timeout: Option<std::time::Duration>,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// When set, `GET /metrics` answers only requests with `Authorization: Bearer <it>`.
+    pub metrics_token: Option<MetricsToken>,
+    /// Text or JSON lines (`run` installs the subscriber; `start` leaves logging alone).
+    pub log_format: LogFormat,
 }
 
 impl ServerConfig {
@@ -69,7 +85,30 @@ impl ServerConfig {
             max_inflight_actions: 0,
             client_rate_limit: None,
             db_timeout: None,
+            tls: None,
+            metrics_token: None,
+            log_format: LogFormat::Text,
         }
+    }
+}
+
+/// `--metrics-token`: wiped on drop, never printed by `Debug`.
+#[derive(Clone)]
+pub struct MetricsToken(zeroize::Zeroizing<String>);
+
+impl MetricsToken {
+    pub fn new(token: String) -> Self {
+        Self(zeroize::Zeroizing::new(token))
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsToken([REDACTED])")
     }
 }
 
@@ -79,4 +118,6 @@ pub(crate) struct AppState {
     pub service: lumio_secrets::SecretsService,
     pub actions: lumio_actions::ActionsService,
     pub client_limit: std::sync::Arc<rate_limit::ClientRateLimit>,
+    /// `--metrics-token`, if any.
+    pub metrics_token: Option<MetricsToken>,
 }

@@ -10,7 +10,7 @@ use crate::routes;
 #[openapi(
     info(title = "Lumio", description = "Secrets for extension actions: set, list, audit."),
     paths(
-        routes::health::healthz,
+        routes::health::healthz, routes::health::readyz,
         routes::extensions::list, routes::extensions::create,
         routes::tokens::whoami, routes::tokens::create, routes::tokens::list,
         routes::tokens::revoke,

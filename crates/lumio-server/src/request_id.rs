@@ -27,9 +27,14 @@ pub(crate) async fn assign(mut request: Request, next: Next) -> Response {
         .filter(|id| acceptable(id))
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    request.extensions_mut().insert(RequestId(id.clone()));
+    // The header too, so the dashboard (which reads it) records the same id.
+    let value = HeaderValue::from_str(&id).ok();
+    if let Some(value) = &value {
+        request.headers_mut().insert(HEADER, value.clone());
+    }
+    request.extensions_mut().insert(RequestId(id));
     let mut response = next.run(request).await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    if let Some(value) = value {
         response.headers_mut().insert(HEADER, value);
     }
     response

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use lumio_actions::{ActionsService, RuntimeLimits, RuntimeOptions};
@@ -14,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::tls::Tls;
 use crate::{master_key, routes, AppState, ServerConfig};
 
 /// A server running on the current tokio runtime.
@@ -38,6 +40,14 @@ impl RunningServer {
 
 /// Starts the server and returns once it is listening.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    // First: a bad certificate stops the start before anything is created or opened,
+    // not at the first handshake.
+    let tls = config
+        .tls
+        .as_ref()
+        .map(Tls::load)
+        .transpose()?
+        .map(Arc::new);
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -75,7 +85,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             tracing::warn!(
                 path = %path.display(),
                 "created the first instance-admin token; read it from this file (mode 0600) and \
-                 run `lumio login --url http://{} --token \"$(cat {})\"`",
+                 run `lumio login --url {}://{} --token \"$(cat {})\"`",
+                if config.tls.is_some() { "https" } else { "http" },
                 config.listen,
                 path.display()
             );
@@ -105,7 +116,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                 .client_rate_limit
                 .unwrap_or(crate::DEFAULT_CLIENT_RATE_LIMIT),
         )),
+        metrics_token: config.metrics_token.clone(),
     };
+    crate::metrics::handle();
+    crate::metrics::spawn_upkeep();
     let listener = TcpListener::bind(config.listen).await.with_context(|| {
         format!(
             "cannot listen on {}; pass --listen ADDR to pick another",
@@ -113,16 +127,23 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         )
     })?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, backend = store.backend(), "lumio server listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, scheme, backend = store.backend(), "lumio server listening");
     let (stop, stopped) = oneshot::channel::<()>();
     let app = routes::router(state);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let task = match tls {
+        Some(tls) => {
+            crate::tls::reload_on_sighup(tls.clone())?;
+            tokio::spawn(tls.serve(listener, app, stopped))
+        }
+        None => tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }),
+    };
     Ok(RunningServer {
         addr,
         service: boot.service,
@@ -133,20 +154,11 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
 
 /// Runs until SIGINT or SIGTERM, then shuts down cleanly.
 pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
-    init_logging();
+    crate::logging::init(config.log_format);
     let server = start(config).await?;
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.stop().await
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LUMIO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 async fn shutdown_signal() {

@@ -291,4 +291,20 @@ pub trait Store: Send + Sync + 'static {
     fn feed_connected(&self) -> bool {
         true
     }
+
+    /// The connection pool's state, for metrics; `None` where there is no pool to report
+    /// (SQLite's single writer).
+    fn pool_usage(&self) -> Option<PoolUsage> {
+        None
+    }
+}
+
+/// Connections of a store's pool (a reading, for metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Open connections, idle or in use.
+    pub open: u32,
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max: u32,
 }

@@ -90,6 +90,38 @@ pub struct ServerArgs {
     /// management calls answer 503 within it [default: 4].
     #[arg(long, env = "LUMIO_DB_TIMEOUT", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=60))]
     pub db_timeout: Option<u64>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key); SIGHUP reloads both.
+    #[arg(
+        long,
+        env = "LUMIO_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "LUMIO_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Serve /metrics only to requests with `Authorization: Bearer TOKEN` [default: open].
+    #[arg(
+        long,
+        env = "LUMIO_METRICS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
+    /// Log lines as `text` or `json` (one JSON object per line).
+    #[arg(
+        long,
+        env = "LUMIO_LOG_FORMAT",
+        value_name = "FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: lumio_server::LogFormat,
 }
 
 /// Where the server is and who we are to it.
@@ -102,6 +134,10 @@ pub struct ConnArgs {
     // `hide_env_values` keeps the token out of `--help`.
     #[arg(long, env = "LUMIO_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+    /// PEM file of the CA that signed the server's certificate, trusted beside the
+    /// system's (for a private CA).
+    #[arg(long, env = "LUMIO_CA_CERT", global = true, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// Options shared by every client command.
@@ -127,6 +163,10 @@ pub struct LoginArgs {
     /// Print the server's JSON answer instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Allow an http:// URL to a host other than this machine: the token and every
+    /// secret set afterwards would cross the network unencrypted.
+    #[arg(long)]
+    pub insecure_http: bool,
     /// Without `--token`, the token is read from standard input (hidden prompt on a terminal).
     #[command(flatten)]
     pub conn: ConnArgs,

@@ -2,6 +2,7 @@
 //! turns every failure into a [`CliError`] with the server's message and hint.
 
 use std::net::IpAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use reqwest::blocking::{Client as Http, RequestBuilder, Response};
@@ -10,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use crate::config::login_hint;
+use crate::config::{login_hint, Connection};
 use crate::error::CliError;
 
 /// A client for one server and token.
@@ -28,22 +29,35 @@ pub struct Answer {
 }
 
 impl Client {
-    /// `base` must already be normalized (see `config::normalize_url`).
-    pub fn new(base: &str, token: Zeroizing<String>) -> anyhow::Result<Self> {
-        Self::build(base, Some(token))
+    /// A client for the connection's server (its URL already normalized, see
+    /// `config::normalize_url`), sending `token`.
+    pub fn new(connection: &Connection, token: Zeroizing<String>) -> anyhow::Result<Self> {
+        Self::build(connection, Some(token))
     }
 
     /// A client that sends no token: the client plane does not need one, and a
     /// management token has no business travelling with a browser-style call.
-    pub fn anonymous(base: &str) -> anyhow::Result<Self> {
-        Self::build(base, None)
+    pub fn anonymous(connection: &Connection) -> anyhow::Result<Self> {
+        Self::build(connection, None)
     }
 
-    fn build(base: &str, token: Option<Zeroizing<String>>) -> anyhow::Result<Self> {
+    fn build(connection: &Connection, token: Option<Zeroizing<String>>) -> anyhow::Result<Self> {
+        let base = connection.url.as_str();
+        let https = base.starts_with("https://");
+        // https:// trusts the system's store and the bundled web roots, plus --ca-cert;
+        // plain http skips reading the system's store.
         let mut builder = Http::builder()
             .user_agent(concat!("lumio-cli/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120));
+            .timeout(Duration::from_secs(120))
+            .use_rustls_tls()
+            .tls_built_in_root_certs(https)
+            .https_only(https);
+        if let Some(path) = &connection.ca_cert {
+            for cert in ca_certificates(path)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
         if is_loopback(base) {
             // A proxy from the environment would turn "server not running" into a proxy error.
             builder = builder.no_proxy();
@@ -127,10 +141,39 @@ impl Client {
     }
 }
 
+/// Every certificate in a PEM file (a CA bundle may hold several).
+fn ca_certificates(path: &Path) -> Result<Vec<reqwest::Certificate>, CliError> {
+    let hint = "pass --ca-cert (or LUMIO_CA_CERT) the PEM file of the CA that signed the \
+                server's certificate";
+    let pem = std::fs::read(path).map_err(|err| {
+        CliError::new(format!(
+            "cannot read the CA certificate {}: {err}",
+            path.display()
+        ))
+        .with_hint(hint)
+    })?;
+    match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(certs) if !certs.is_empty() => Ok(certs),
+        _ => Err(
+            CliError::new(format!("{} holds no PEM certificate", path.display())).with_hint(hint),
+        ),
+    }
+}
+
 /// Why a request did not get an answer. Says nothing of the token or body, which
 /// reqwest never puts in its errors either.
 fn transport_error(base: &str, err: &reqwest::Error) -> CliError {
-    if err.is_connect() {
+    let chain = error_chain(err);
+    if is_certificate_error(&chain) {
+        CliError::new(format!(
+            "the TLS certificate of {base} is not trusted: {}",
+            chain.rsplit(": ").next().unwrap_or(&chain)
+        ))
+        .with_hint(
+            "if the server uses a private CA, pass --ca-cert FILE or set LUMIO_CA_CERT; \
+             check that the URL's host is a name in the certificate",
+        )
+    } else if err.is_connect() {
         CliError::new(format!(
             "could not reach Lumio at {base}; is `lumio server` running?"
         ))
@@ -139,8 +182,13 @@ fn transport_error(base: &str, err: &reqwest::Error) -> CliError {
         CliError::new(format!("Lumio at {base} did not answer in time"))
             .with_hint("try again; if it persists, check the server's log")
     } else {
-        CliError::new(format!("request to {base} failed: {}", error_chain(err)))
+        CliError::new(format!("request to {base} failed: {chain}"))
     }
+}
+
+/// rustls's verdicts on a certificate, as they appear in reqwest's error chain.
+fn is_certificate_error(chain: &str) -> bool {
+    chain.contains("invalid peer certificate") || chain.contains("UnknownIssuer")
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {
@@ -214,8 +262,12 @@ fn bare_status_error(base: &str, status: StatusCode) -> CliError {
         .with_hint("check that --url / LUMIO_URL points at a Lumio server")
 }
 
-fn is_loopback(base: &str) -> bool {
-    let authority = base.trim_start_matches("http://");
+/// Whether the URL's host is this machine (localhost or a loopback address).
+pub fn is_loopback(base: &str) -> bool {
+    let authority = base
+        .strip_prefix("https://")
+        .or_else(|| base.strip_prefix("http://"))
+        .unwrap_or(base);
     let authority = authority.split('/').next().unwrap_or_default();
     let host = match authority.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
@@ -233,6 +285,7 @@ mod tests {
         assert!(is_loopback("http://127.0.0.1:7311"));
         assert!(is_loopback("http://localhost:1"));
         assert!(is_loopback("http://[::1]:1"));
+        assert!(is_loopback("https://127.0.0.1:7311"));
         assert!(!is_loopback("http://lumio.example.com"));
         assert!(!is_loopback("http://localhost.example.com"));
     }

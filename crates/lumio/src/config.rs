@@ -106,6 +106,8 @@ pub fn save_credentials(dir: &Path, creds: &Credentials) -> anyhow::Result<PathB
 pub struct Connection {
     pub url: String,
     pub token: Option<Zeroizing<String>>,
+    /// `--ca-cert` / `LUMIO_CA_CERT`: a private CA to trust beside the system's.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl Connection {
@@ -128,7 +130,12 @@ impl Connection {
             (saved_url.as_deref() == Some(url.as_str()))
                 .then(|| Zeroizing::new(saved.token.clone()))
         });
-        Ok(Self { url, token })
+        let ca_cert = args.ca_cert.clone().filter(|p| !p.as_os_str().is_empty());
+        Ok(Self {
+            url,
+            token,
+            ca_cert,
+        })
     }
 
     /// The token, or an error saying how to get one.
@@ -149,14 +156,10 @@ pub fn login_hint(url: &str) -> String {
 /// Checks a server URL and drops trailing slashes so paths can be appended.
 pub fn normalize_url(raw: &str) -> anyhow::Result<String> {
     let url = raw.trim().trim_end_matches('/');
-    if url.starts_with("https://") {
-        return Err(CliError::new(format!(
-            "cannot connect to {url}: this build of lumio speaks plain http only"
-        ))
-        .with_hint("use an http:// URL, e.g. behind a local TLS-terminating proxy")
-        .into());
-    }
-    let host = url.strip_prefix("http://").unwrap_or_default();
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or_default();
     if host.is_empty() || host.contains(char::is_whitespace) {
         return Err(CliError::new(format!("{url:?} is not a server URL"))
             .with_hint(format!("use a URL like {DEFAULT_URL}"))
@@ -304,7 +307,8 @@ mod tests {
     #[test]
     fn urls() {
         assert_eq!(normalize_url("http://h:1/").unwrap(), "http://h:1");
-        for bad in ["https://h", "ftp://h", "h:1", "http://", ""] {
+        assert_eq!(normalize_url("https://h/").unwrap(), "https://h");
+        for bad in ["ftp://h", "h:1", "http://", "https://", ""] {
             assert!(normalize_url(bad).is_err(), "{bad}");
         }
     }

@@ -315,17 +315,38 @@ fn login_against_an_unreachable_url_fails_cleanly() {
 
     sb.run(&["login", "--url", &url], Some("  \n"))
         .err("no token");
-    sb.run(
+    // Plain http to another host would carry the token in the clear: refused, and said why.
+    let plain = sb.run(
         &[
             "login",
             "--url",
-            "https://lumio.example.com",
+            "http://lumio.invalid:7311",
             "--token",
-            "t",
+            "lumio_t_canary",
         ],
         None,
-    )
-    .err("plain http");
+    );
+    plain.err("over plain http");
+    assert!(
+        plain.hint().unwrap().contains("--insecure-http"),
+        "{plain:#?}"
+    );
+    plain.never_shows("lumio_t_canary");
+    // With --insecure-http it is tried (and here finds no server).
+    let insecure = sb.run(
+        &[
+            "login",
+            "--url",
+            "http://lumio.invalid:7311",
+            "--token",
+            "lumio_t_canary",
+            "--insecure-http",
+        ],
+        None,
+    );
+    assert!(!insecure.status.success());
+    assert!(!insecure.stderr.contains("plain http"), "{insecure:#?}");
+    insecure.never_shows("lumio_t_canary");
 }
 
 #[test]

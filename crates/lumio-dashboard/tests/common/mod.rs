@@ -77,6 +77,7 @@ async fn start(
         max_inflight_actions: 0,
         client_rate_limit: None,
         db_timeout: None,
+        ..ServerConfig::local(data_dir.path())
     };
     let server = lumio_server::start(config).await.expect("server starts");
     // A second server on a used store writes no token file; `spawn_second` fills it in.

@@ -176,10 +176,17 @@ pub(crate) async fn invoke(
             .insert(axum::http::header::RETRY_AFTER, seconds.into());
         return Ok(response);
     }
+    let started = std::time::Instant::now();
     let outcome = state
         .actions
         .invoke(&slug, environment, &action, body.args, &request_id.0)
         .await;
+    // The outcome is a fixed word ("ok" or the error code), never the action's name.
+    let label = match &outcome.result {
+        Ok(_) => "ok",
+        Err(err) => err.code.as_str(),
+    };
+    crate::metrics::record_invocation(label, started.elapsed());
     Ok(match outcome.result {
         Ok(value) => Json(InvokeValue { value }).into_response(),
         Err(err) => AppError {

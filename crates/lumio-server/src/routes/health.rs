@@ -1,9 +1,17 @@
+use std::time::Duration;
+
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api_error::AppError;
+use crate::AppState;
+
+/// Longest a readiness probe waits for the database (probes have their own timeouts,
+/// typically 1–5 s; an answer within them beats a probe that times out).
+const READY_DB_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Health {
@@ -14,6 +22,49 @@ pub(crate) struct Health {
 #[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
 pub(crate) async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Readiness {
+    /// `ready` or `not_ready`.
+    status: &'static str,
+    /// `ok`, or why the database does not answer.
+    database: String,
+    /// `ok`, or why the audit writer is not committing.
+    audit: String,
+}
+
+/// Readiness: 200 when the store answers a query and the audit writer commits what it
+/// is given; 503 naming the part that does not, so a load balancer stops sending
+/// traffic that would fail.
+#[utoipa::path(get, path = "/readyz", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let probe = state.service.store().meta_get("readyz");
+    let database = match tokio::time::timeout(READY_DB_WAIT, probe).await {
+        Ok(Ok(_)) => None,
+        Ok(Err(err)) => Some(format!("the database does not answer: {err}")),
+        Err(_) => Some(format!(
+            "the database did not answer within {}s",
+            READY_DB_WAIT.as_secs()
+        )),
+    };
+    let audit = state.service.audit().health().err().map(|e| e.to_string());
+    let ready = database.is_none() && audit.is_none();
+    let ok = |problem: Option<String>| problem.unwrap_or_else(|| "ok".to_owned());
+    let body = Readiness {
+        status: if ready { "ready" } else { "not_ready" },
+        database: ok(database),
+        audit: ok(audit),
+    };
+    if !ready {
+        tracing::warn!(database = %body.database, audit = %body.audit, "not ready");
+    }
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
 }
 
 pub(crate) async fn not_found() -> AppError {

@@ -13,9 +13,8 @@ use axum::middleware;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
-use tower_http::trace::TraceLayer;
 
-use crate::{openapi, request_id, AppState};
+use crate::{observe, openapi, request_id, AppState};
 
 /// Most requests are small; a single value is at most 64 KiB (up to 6× that JSON-escaped).
 const BODY_LIMIT: usize = 512 * 1024;
@@ -28,6 +27,8 @@ pub(crate) fn router(state: AppState) -> Router {
     let scoped = "/api/v1/extensions/{ext}/environments/{env}";
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(crate::metrics::scrape))
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/whoami", get(tokens::whoami))
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
@@ -75,7 +76,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(lumio_dashboard::router(state.service.clone()))
         .fallback(health::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(observe::observe))
         .layer(middleware::from_fn(request_id::assign))
         .with_state(state)
 }

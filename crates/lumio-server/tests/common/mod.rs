@@ -113,6 +113,7 @@ fn test_config(
         max_inflight_actions: 0,
         client_rate_limit: None,
         db_timeout: None,
+        ..ServerConfig::local(data_dir.path())
     }
 }
 

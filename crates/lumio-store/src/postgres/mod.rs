@@ -440,6 +440,14 @@ impl Store for PgStore {
         self.listening.get()
     }
 
+    fn pool_usage(&self) -> Option<crate::PoolUsage> {
+        Some(crate::PoolUsage {
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: POOL_SIZE,
+        })
+    }
+
     fn sync_marker(&self) -> Option<u64> {
         // With the listener down no barrier can come back: answer from the caches (an
         // outage is not an action outage); they are dropped once the listener is back.

@@ -6,20 +6,36 @@ use anyhow::Context;
 use zeroize::Zeroizing;
 
 use crate::cli::LoginArgs;
-use crate::client::Client;
-use crate::config::{self, Credentials, DEFAULT_URL};
+use crate::client::{is_loopback, Client};
+use crate::config::{self, Connection, Credentials, DEFAULT_URL};
 use crate::error::CliError;
 use crate::output;
 
 pub fn run(args: LoginArgs) -> anyhow::Result<()> {
     let url = config::normalize_url(args.conn.url.as_deref().unwrap_or(DEFAULT_URL))?;
+    if url.starts_with("http://") && !is_loopback(&url) && !args.insecure_http {
+        return Err(CliError::new(format!(
+            "refusing to log in to {url} over plain http: the token (and every secret set \
+             later) would cross the network unencrypted"
+        ))
+        .with_hint(
+            "use the server's https:// URL (start it with --tls-cert/--tls-key), or pass \
+             --insecure-http if this network is trusted",
+        )
+        .into());
+    }
     let token = match args.conn.token.filter(|t| !t.is_empty()) {
         Some(token) => Zeroizing::new(token),
         None => read_token()?,
     };
     let dir = config::config_dir()?;
 
-    let client = Client::new(&url, token.clone())?;
+    let connection = Connection {
+        url: url.clone(),
+        token: None,
+        ca_cert: args.conn.ca_cert.clone(),
+    };
+    let client = Client::new(&connection, token.clone())?;
     let whoami = client
         .get("/api/v1/whoami")
         .map_err(|err| refused_token(err, &url))?;

@@ -41,7 +41,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
 fn connect(conn: &ConnArgs) -> anyhow::Result<Client> {
     let connection = Connection::resolve(conn)?;
     let token = connection.require_token()?;
-    Client::new(&connection.url, token)
+    Client::new(&connection, token)
 }
 
 /// A secret name from the command line, refused with `lumio_core`'s message if invalid.
@@ -81,7 +81,7 @@ impl Scoped {
     fn resolve_anonymous(common: &CommonArgs) -> anyhow::Result<Self> {
         let environment = config::environment(common)?;
         let extension = config::extension(common)?;
-        let client = Client::anonymous(&Connection::resolve(&common.conn)?.url)?;
+        let client = Client::anonymous(&Connection::resolve(&common.conn)?)?;
         Ok(Self {
             client,
             extension,

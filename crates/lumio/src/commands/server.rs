@@ -1,7 +1,7 @@
 //! `lumio server`: runs the platform in this process.
 
 use anyhow::Context;
-use lumio_server::ServerConfig;
+use lumio_server::{MetricsToken, ServerConfig, TlsFiles};
 
 use crate::cli::ServerArgs;
 
@@ -17,6 +17,15 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         max_inflight_actions: args.max_inflight_actions.map_or(0, |n| n as usize),
         client_rate_limit: args.client_rate_limit,
         db_timeout: args.db_timeout.map(std::time::Duration::from_secs),
+        tls: args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert, key)| TlsFiles { cert, key }),
+        metrics_token: args
+            .metrics_token
+            .filter(|t| !t.is_empty())
+            .map(MetricsToken::new),
+        log_format: args.log_format,
     };
     // Only the server needs an async runtime; client commands use blocking HTTP.
     let runtime = tokio::runtime::Builder::new_multi_thread()

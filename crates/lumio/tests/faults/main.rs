@@ -10,5 +10,6 @@ mod full_disk;
 mod listener;
 mod outage;
 mod private_pg;
+mod readyz;
 mod tmpfs;
 mod unit_of_work;

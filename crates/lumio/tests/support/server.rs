@@ -40,6 +40,9 @@ pub struct Launch<'a> {
     /// The bootstrap admin token (several servers on one database share it).
     pub admin_token: Option<&'a str>,
     pub env: &'a [(&'a str, &'a str)],
+    /// The server speaks HTTPS (its certificate set through `env`) with a certificate for
+    /// `localhost` signed by this CA: the URL is `https://localhost:PORT`.
+    pub ca_cert: Option<&'a Path>,
 }
 
 impl TestServer {
@@ -94,16 +97,25 @@ impl TestServer {
             cmd.args(["--database-url", url]);
         }
         let child = cmd.spawn().expect("cannot start lumio server");
+        let url = match launch.ca_cert {
+            Some(_) => format!("https://localhost:{port}"),
+            None => format!("http://127.0.0.1:{port}"),
+        };
         let mut server = Self {
-            url: format!("http://127.0.0.1:{port}"),
+            url,
             admin_token,
             database_url: launch.database_url,
             child,
             data,
             data_dir,
         };
-        server.wait_healthy();
+        server.wait_healthy(launch.ca_cert);
         server
+    }
+
+    /// The server's process id (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Kills the server at once (SIGKILL), as a crash would.
@@ -112,14 +124,23 @@ impl TestServer {
         let _ = self.child.wait();
     }
 
-    fn wait_healthy(&mut self) {
+    fn wait_healthy(&mut self, ca_cert: Option<&Path>) {
         let deadline = Instant::now() + Duration::from_secs(60);
         let health = format!("{}/healthz", self.url);
+        let mut http = reqwest::blocking::Client::builder();
+        if let Some(ca) = ca_cert {
+            let pem = std::fs::read(ca).expect("read the test CA");
+            http = http.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+        }
+        let http = http.build().unwrap();
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("lumio server exited with {status}:\n{}", self.log());
             }
-            let ok = reqwest::blocking::get(&health).is_ok_and(|r| r.status().is_success());
+            let ok = http
+                .get(&health)
+                .send()
+                .is_ok_and(|r| r.status().is_success());
             if ok {
                 return;
             }

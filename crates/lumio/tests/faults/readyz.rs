@@ -1,0 +1,76 @@
+//! Issue 12, item 2: `/readyz` answers 503 naming the database while PostgreSQL is
+//! stopped, and 200 again once it is back, without a restart; `/healthz` (liveness)
+//! answers 200 throughout.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::private_pg::PrivatePg;
+use crate::support::server::{Launch, TestServer};
+
+fn get(url: &str) -> (u16, Value) {
+    let response = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+        .get(url)
+        .send()
+        .unwrap_or_else(|err| panic!("{url}: {err}"));
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn readyz_follows_the_database_and_healthz_does_not() {
+    let Some(pg) = PrivatePg::start() else {
+        return;
+    };
+    pg.sql("postgres", "CREATE DATABASE lumio");
+    let server = TestServer::launch(Launch {
+        database_url: Some(pg.url("lumio")),
+        env: &[("LUMIO_DB_TIMEOUT", "1")],
+        ..Launch::default()
+    });
+    let ready = format!("{}/readyz", server.url);
+    let health = format!("{}/healthz", server.url);
+    let (status, body) = get(&ready);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["database"], "ok");
+    assert_eq!(body["audit"], "ok");
+
+    pg.down();
+    let started = Instant::now();
+    let (status, body) = get(&ready);
+    assert_eq!(status, 503, "readyz with the database down: {body}");
+    assert_eq!(body["status"], "not_ready");
+    assert_ne!(body["database"], "ok", "{body}");
+    // Bounded by the probe's own wait (2 s), whatever --db-timeout says.
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        get(&health).0,
+        200,
+        "liveness does not depend on the database"
+    );
+
+    pg.up();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = get(&ready);
+        if status == 200 {
+            assert_eq!(body["status"], "ready");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never ready again: {status} {body}\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
