@@ -45,13 +45,17 @@ export declare const v: {
   ): Validator<Infer<M[number]>>;
 };
 
-/** The extension's secrets for the environment the action runs in. */
-export interface Secrets {
+/**
+ * The extension's secrets for the environment the action runs in. `Names` is the
+ * action's grant list (`secrets: [...]`) when it declares one, else any string.
+ */
+export interface Secrets<Names extends string = string> {
   /**
    * The secret's current value, or `null` if it is not set. Every call is recorded in
-   * the extension's audit log.
+   * the extension's audit log. In an action that declares `secrets`, a name outside
+   * that list throws (and is recorded as `secret.denied`).
    */
-  get(name: string): string | null;
+  get(name: Names): string | null;
 }
 
 /** Options of `ctx.fetch`. */
@@ -80,32 +84,52 @@ export interface FetchResponse {
 }
 
 /** What an action's handler gets as its first argument. */
-export interface ActionCtx {
+export interface ActionCtx<Names extends string = string> {
   /** Secrets of this extension and environment. Only readable on the server. */
-  readonly secrets: Secrets;
+  readonly secrets: Secrets<Names>;
   /** HTTP(S) requests to external services, with a timeout and a response-size cap. */
   fetch(url: string, init?: FetchInit): Promise<FetchResponse>;
 }
 
-/** The definition passed to `action()`. */
-export interface ActionDefinition<Args extends PropertyValidators, Returns> {
+/**
+ * The definition passed to `action()`. `Grants` is the tuple of secret names the action
+ * may read (`secrets: ["STRIPE_KEY"]`); without `secrets` it may read every secret of
+ * its extension and environment.
+ */
+export interface ActionDefinition<
+  Args extends PropertyValidators,
+  Returns,
+  Grants extends readonly string[] = readonly string[],
+> {
   args: Args;
-  handler: (ctx: ActionCtx, args: ObjectType<Args>) => Returns;
+  /** The only secrets this action may read; enforced by the runtime, not only here. */
+  secrets?: Grants;
+  handler: (ctx: ActionCtx<Grants[number]>, args: ObjectType<Args>) => Returns;
 }
 
 /** An action, as returned by `action()` and exported from a `server/*.ts` module. */
-export interface RegisteredAction<Args extends PropertyValidators, Returns> {
+export interface RegisteredAction<
+  Args extends PropertyValidators,
+  Returns,
+  Grants extends readonly string[] = readonly string[],
+> {
   readonly args: Args;
-  readonly handler: (ctx: ActionCtx, args: ObjectType<Args>) => Returns;
+  readonly secrets?: Grants;
+  readonly handler: (ctx: ActionCtx<Grants[number]>, args: ObjectType<Args>) => Returns;
 }
 
 /**
  * Declares an action: a server function that clients call by name
- * (`module:export`, e.g. `functions:callExternalApi`).
+ * (`module:export`, e.g. `functions:callExternalApi`). With `secrets: [...]`,
+ * `ctx.secrets.get` accepts only those names.
  */
-export declare function action<Args extends PropertyValidators, Returns>(
-  definition: ActionDefinition<Args, Returns>,
-): RegisteredAction<Args, Returns>;
+export declare function action<
+  Args extends PropertyValidators,
+  Returns,
+  const Grants extends readonly string[] = readonly string[],
+>(definition: ActionDefinition<Args, Returns, Grants>): RegisteredAction<Args, Returns, Grants>;
 
 /** True for a value made by `action()`. */
-export declare function isAction(value: unknown): value is RegisteredAction<PropertyValidators, unknown>;
+export declare function isAction(
+  value: unknown,
+): value is RegisteredAction<PropertyValidators, unknown, readonly string[]>;

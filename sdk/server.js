@@ -54,9 +54,9 @@ export const v = Object.freeze({
  */
 export function action(definition) {
   if (definition === null || typeof definition !== "object") {
-    throw new TypeError("action() takes { args, handler }");
+    throw new TypeError("action() takes { args, secrets?, handler }");
   }
-  const { args = {}, handler } = definition;
+  const { args = {}, secrets, handler } = definition;
   if (typeof handler !== "function") {
     throw new TypeError("action() needs a handler function: action({ args: {}, handler: async (ctx, args) => ... })");
   }
@@ -64,7 +64,15 @@ export function action(definition) {
   for (const [name, field] of Object.entries(args)) {
     fields[name] = checkValidator(field, `args.${name}`);
   }
-  return Object.freeze({ [Symbol.for(ACTION)]: true, args: freeze(fields), handler });
+  const made = { [Symbol.for(ACTION)]: true, args: freeze(fields), handler };
+  if (secrets !== undefined) {
+    // Checked again (and enforced) by the runtime in Rust: this only fails early.
+    if (!Array.isArray(secrets) || secrets.some((name) => typeof name !== "string")) {
+      throw new TypeError('action()\'s secrets must be an array of secret names: secrets: ["STRIPE_KEY"]');
+    }
+    made.secrets = freeze([...secrets]);
+  }
+  return Object.freeze(made);
 }
 
 /** True for a value made by `action()`; the runtime uses it to find exported actions. */

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use lumio_core::{Environment, ExtensionSlug, Role};
+use std::collections::HashSet;
+
+use lumio_core::{Environment, ExtensionSlug, Role, SecretName};
 use lumio_runtime::Deployment;
 use lumio_secrets::{change_record, RequestContext};
 use lumio_store::DeploymentRecord;
@@ -25,6 +27,19 @@ pub struct DeploymentSummary {
     pub created_at: DateTime<Utc>,
     pub created_by: String,
     pub active: bool,
+    /// Each action's grants; only known right after a deploy (`None` in listings).
+    pub grants: Option<Vec<ActionGrants>>,
+}
+
+/// What one deployed action may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionGrants {
+    /// `functions:charge`.
+    pub action: String,
+    /// The names it may read, or `None`: every secret of the extension and environment.
+    pub secrets: Option<Vec<SecretName>>,
+    /// Granted names not set in the environment deployed to (names only).
+    pub missing: Vec<SecretName>,
 }
 
 impl DeploymentSummary {
@@ -35,8 +50,31 @@ impl DeploymentSummary {
             created_at: record.created_at,
             created_by: record.created_by,
             active,
+            grants: None,
         }
     }
+}
+
+/// The grants of every action of `deployment`, with the granted names that `set` lacks.
+fn grants_of(deployment: &Deployment, set: &HashSet<&str>) -> Vec<ActionGrants> {
+    deployment
+        .action_names()
+        .filter_map(|name| deployment.action(name).map(|info| (name, info)))
+        .map(|(name, info)| {
+            let secrets = info.grants.as_deref().map(<[SecretName]>::to_vec);
+            let missing = secrets
+                .iter()
+                .flatten()
+                .filter(|n| !set.contains(n.as_str()))
+                .cloned()
+                .collect();
+            ActionGrants {
+                action: name.to_owned(),
+                secrets,
+                missing,
+            }
+        })
+        .collect()
 }
 
 impl ActionsService {
@@ -71,6 +109,14 @@ impl ActionsService {
                 Some(detail),
             )]
         };
+        // Names only, to warn about grants that nothing is set for yet.
+        let heads = secrets.list(ctx, slug, environment).await?;
+        let set: HashSet<&str> = heads
+            .iter()
+            .filter(|h| h.current_version.is_some())
+            .map(|h| h.name.as_str())
+            .collect();
+        let grants = grants_of(&deployment, &set);
         let record = secrets
             .store()
             .insert_deployment(
@@ -85,7 +131,9 @@ impl ActionsService {
         self.inner
             .active
             .remember(key, record.version, Arc::new(deployment), seen);
-        Ok(DeploymentSummary::from(record, true))
+        let mut summary = DeploymentSummary::from(record, true);
+        summary.grants = Some(grants);
+        Ok(summary)
     }
 
     /// Deployments of an environment, newest (active) first.

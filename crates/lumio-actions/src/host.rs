@@ -65,6 +65,12 @@ impl Host for ActionHost {
             .map_err(host_error)
     }
 
+    fn record_denied(&self, name: &SecretName, grants: &[SecretName]) -> Result<Ticket, HostError> {
+        self.secrets
+            .record_denied(self.reader(), name, grants)
+            .map_err(host_error)
+    }
+
     async fn audit_durable(&self, up_to: Ticket) -> Result<(), HostError> {
         Ok(self.secrets.audit().durable(up_to).await?)
     }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use lumio_runtime::Runtime;
 use lumio_secrets::SecretsService;
 
-pub use deploy::DeploymentSummary;
+pub use deploy::{ActionGrants, DeploymentSummary};
 pub use error::ActionsError;
 pub use invoke::InvokeOutcome;
 pub use logs::InvocationLog;

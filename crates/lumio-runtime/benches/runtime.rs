@@ -45,6 +45,10 @@ impl Host for MapHost {
         Ok((n > 0).then(|| Ticket(self.next.fetch_add(n, Ordering::Relaxed) + n)))
     }
 
+    fn record_denied(&self, _: &SecretName, _: &[SecretName]) -> Result<Ticket, HostError> {
+        Ok(Ticket(self.next.fetch_add(1, Ordering::Relaxed) + 1))
+    }
+
     async fn audit_durable(&self, _up_to: Ticket) -> Result<(), HostError> {
         Ok(())
     }

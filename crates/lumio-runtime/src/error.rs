@@ -46,6 +46,14 @@ pub enum DeployError {
         /// The error, with TypeScript positions where known.
         message: String,
     },
+    /// An action's `secrets: [...]` is not a list of valid secret names.
+    #[error("{file}: {reason}")]
+    BadGrant {
+        /// The module that exports the action.
+        file: String,
+        /// What is wrong, naming the action and the bad entry.
+        reason: String,
+    },
     /// No module exports an `action(...)`.
     #[error("no actions exported; export one from a file in server/, e.g. `export const hello = action({{ args: {{}}, handler: async () => \"hi\" }})`")]
     NoActions,

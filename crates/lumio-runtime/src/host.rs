@@ -44,6 +44,10 @@ pub trait Host: Send + Sync {
     /// (`None` for no entries).
     fn record_reads(&self, reads: &[SecretReads]) -> Result<Option<Ticket>, HostError>;
 
+    /// Enqueues a `secret.denied` audit record: the action asked for `name`, which is not
+    /// in its `grants`. Called once per invocation and name; returns the record's ticket.
+    fn record_denied(&self, name: &SecretName, grants: &[SecretName]) -> Result<Ticket, HostError>;
+
     /// Waits until every audit record up to and including `up_to` is committed.
     async fn audit_durable(&self, up_to: Ticket) -> Result<(), HostError>;
 }

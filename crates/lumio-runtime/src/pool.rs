@@ -161,12 +161,15 @@ impl Runtime {
             ));
         };
         let (reply, finished) = oneshot::channel();
+        let grants = info.grants.clone();
         let job = Job {
             module: info.module.clone(),
             export: info.export.clone(),
-            deployment,
+            grants,
             args_json: args.to_string(),
             host: host.clone(),
+            action: action.to_owned(),
+            deployment,
         };
         if self.dispatch(Queued { job, reply, permit }).is_err() {
             return Invocation::failed(ActionError::new(

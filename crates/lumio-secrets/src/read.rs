@@ -87,6 +87,26 @@ impl SecretsService {
         Ok(last)
     }
 
+    /// Queues a `secret.denied` record: the action asked for `name`, which is not in its
+    /// grant list `grants` (`secrets: [...]`). Names only; there is no value to record.
+    pub fn record_denied(
+        &self,
+        reader: Reader<'_>,
+        name: &SecretName,
+        grants: &[SecretName],
+    ) -> Result<Ticket, ServiceError> {
+        let mut record = read_record(&reader, name, false);
+        record.event = "secret.denied".to_owned();
+        record.outcome = Some("denied".to_owned());
+        let list: Vec<&str> = grants.iter().map(SecretName::as_str).collect();
+        record.detail = Some(if list.is_empty() {
+            "not granted: the action declares secrets: []".to_owned()
+        } else {
+            format!("not granted: the action may read only {}", list.join(", "))
+        });
+        Ok(self.inner.audit.try_enqueue(record)?)
+    }
+
     /// [`SecretsService::get`] without waiting: `None` when the value is not cached in this
     /// process, so a synchronous caller can fall back to blocking.
     pub fn try_get_cached(

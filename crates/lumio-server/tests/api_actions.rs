@@ -20,6 +20,8 @@ both_backends!(
     audit_store_down_fails_closed,
     a_bad_deploy_keeps_the_active_one,
     a_flood_of_reads_is_one_record_and_the_client_plane_is_rate_limited,
+    grants_limit_an_action_to_its_declared_secrets,
+    a_bad_grant_is_a_deploy_error,
 );
 
 /// The seed's three functions, verbatim except the API's address.
@@ -510,5 +512,181 @@ export const spin = action({
         StatusCode::OK,
         "another extension is not limited: {}",
         calm.text
+    );
+}
+
+/// Two actions in one deployment: `charge` may read `A` only, `open` declares nothing.
+const GRANTS_SOURCE: &str = r#"
+import { action, v } from "@zaflun/lumio-sdk/server";
+export const charge = action({
+  args: { name: v.string() },
+  secrets: ["A", "UNSET_KEY"],
+  handler: async (ctx, args) => ({ found: ctx.secrets.get(args.name) !== null }),
+});
+export const sneaky = action({
+  args: {},
+  secrets: ["A"],
+  handler: async (ctx) => {
+    // Hostile: the SDK object is frozen, and the grants live in Rust anyway.
+    try { (sneaky as any).secrets.push("B"); } catch {}
+    try { Object.defineProperty(sneaky, "secrets", { value: ["A", "B"] }); } catch {}
+    const get = ctx.secrets.get;
+    return Reflect.apply(get, {}, ["B"]);
+  },
+});
+export const open = action({
+  args: {},
+  handler: async (ctx) => ({ a: ctx.secrets.get("A") !== null, b: ctx.secrets.get("B") !== null }),
+});
+"#;
+
+/// The audit entries of `event`, waiting up to two seconds for `n` of them (records that
+/// follow no value read are not waited for by the invocation).
+async fn audit_wait(app: &TestApp, ext: &str, env: &str, event: &str, n: usize) -> Vec<Value> {
+    for _ in 0..40 {
+        let entries = audit(app, ext, env, event).await;
+        if entries.len() >= n {
+            return entries;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    audit(app, ext, env, event).await
+}
+
+async fn grants_limit_an_action_to_its_declared_secrets(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let admin = &app.admin_token;
+    app.create_extension("granted").await;
+    app.set(admin, "granted", "staging", "A", "grant-canary-a-5d2e")
+        .await;
+    app.set(admin, "granted", "staging", "B", "grant-canary-b-91fa")
+        .await;
+    let answer = deploy(
+        &app,
+        "granted",
+        "staging",
+        json!({"server/functions.ts": GRANTS_SOURCE}),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+    assert_eq!(
+        answer.body["grants"],
+        json!([
+            {"action": "functions:charge", "secrets": ["A", "UNSET_KEY"], "missing": ["UNSET_KEY"]},
+            {"action": "functions:open", "secrets": null, "missing": []},
+            {"action": "functions:sneaky", "secrets": ["A"], "missing": []},
+        ])
+    );
+
+    let a = run(
+        &app,
+        "granted",
+        "staging",
+        "functions:charge",
+        json!({"name": "A"}),
+    )
+    .await;
+    assert_eq!(a.body["value"]["found"], true, "{}", a.text);
+
+    let b = run(
+        &app,
+        "granted",
+        "staging",
+        "functions:charge",
+        json!({"name": "B"}),
+    )
+    .await;
+    assert_eq!(b.body["error"]["code"], "action_error", "{}", b.text);
+    let message = b.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("\"B\"") && message.contains("may read only A, UNSET_KEY"),
+        "{message}"
+    );
+    let sneaky = run(&app, "granted", "staging", "functions:sneaky", json!({})).await;
+    let message = sneaky.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("was denied"), "{}", sneaky.text);
+
+    let open = run(&app, "granted", "staging", "functions:open", json!({})).await;
+    assert_eq!(
+        open.body["value"],
+        json!({"a": true, "b": true}),
+        "{}",
+        open.text
+    );
+
+    let denied = audit_wait(&app, "granted", "staging", "secret.denied", 2).await;
+    let mut seen: Vec<(&str, &str, &str)> = denied
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["secret"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("functions:charge", "B", "denied"),
+            ("functions:sneaky", "B", "denied"),
+        ]
+    );
+    assert!(denied.iter().all(|e| e["request_id"].is_string()));
+    // B was read only by the action without grants.
+    let gets = audit(&app, "granted", "staging", "secret.get").await;
+    let b_reads: Vec<&Value> = gets.iter().filter(|e| e["secret"] == "B").collect();
+    assert_eq!(b_reads.len(), 1);
+    assert_eq!(b_reads[0]["action"], "functions:open");
+    // No value anywhere in what the API said.
+    for text in [&answer.text, &b.text, &sneaky.text, &open.text] {
+        assert!(!text.contains("grant-canary"), "{text}");
+    }
+    let log = audit(&app, "granted", "staging", "secret.denied").await;
+    assert!(!serde_json::to_string(&log)
+        .unwrap()
+        .contains("grant-canary"));
+    // The OpenAPI document describes the new field.
+    let doc = common::Answer::from(
+        app.request(Method::GET, "/api/v1/openapi.json", None)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let schemas = &doc.body["components"]["schemas"];
+    assert!(
+        schemas["GrantsView"]["properties"]["missing"].is_object(),
+        "{}",
+        doc.text
+    );
+    assert!(schemas["DeploymentView"]["properties"]["grants"].is_object());
+}
+
+async fn a_bad_grant_is_a_deploy_error(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_extension("badgrant").await;
+    let source = r#"
+import { action } from "@zaflun/lumio-sdk/server";
+export const charge = action({ args: {}, secrets: ["STRIPE KEY"], handler: async () => 1 });
+"#;
+    let answer = deploy(
+        &app,
+        "badgrant",
+        "staging",
+        json!({"server/functions.ts": source}),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text);
+    assert_eq!(answer.code(), "deploy_error");
+    let message = answer.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("functions:charge") && message.contains("\"STRIPE KEY\""),
+        "{message}"
     );
 }

@@ -32,6 +32,7 @@ e2e!(
     audit_and_logs_record_invocations,
     deploy_errors_keep_the_active_deployment,
     weather_example_deploys_and_runs,
+    deploy_prints_grants_and_warns_about_unset_ones,
 );
 
 const EXT: &str = "seed-example";
@@ -389,6 +390,94 @@ fn weather_example_deploys_and_runs(db: Db) {
         r#"{"location": {"lat": "north", "lon": 2}}"#,
     ])
     .err("lat");
+}
+
+/// `lumio deploy` lists what each action may read, and warns on stderr about a granted
+/// name that is not set in the environment; a denied read fails the run with both names.
+fn deploy_prints_grants_and_warns_about_unset_ones(db: Db) {
+    let Some(server) = TestServer::start(db) else {
+        return;
+    };
+    let admin = server.admin();
+    admin.ok(&["extensions", "create", "billing"]);
+    let project = Project::empty();
+    project.write("lumio.json", "{\"extension\": \"billing\"}");
+    project.write(
+        "server/functions.ts",
+        r#"import { action, v } from "@zaflun/lumio-sdk/server";
+export const charge = action({
+  args: { name: v.string() },
+  secrets: ["STRIPE_KEY", "STRIPE_ACCOUNT"],
+  handler: async (ctx, args) => ctx.secrets.get(args.name) !== null,
+});
+export const report = action({
+  args: {},
+  handler: async (ctx) => ctx.secrets.get("MAIL_KEY") !== null,
+});
+"#,
+    );
+    let run = |args: &[&str]| admin.run_in(project.path(), args, None);
+    run(&["env", "set", "STRIPE_KEY", "sk-canary-grants"]).ok();
+    run(&["env", "set", "MAIL_KEY", "mail-canary-grants"]).ok();
+
+    let out = run(&["deploy"]);
+    let stdout = out.ok();
+    let lines: Vec<String> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert!(
+        lines[0].starts_with("Deployed billing/staging version 1: "),
+        "{out:#?}"
+    );
+    assert_eq!(
+        lines[1..],
+        [
+            "functions:charge secrets: STRIPE_KEY, STRIPE_ACCOUNT",
+            "functions:report all secrets",
+        ],
+        "{out:#?}"
+    );
+    assert!(
+        stdout.contains("functions:charge  secrets: STRIPE_KEY"),
+        "{out:#?}"
+    );
+    let warnings: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(warnings.len(), 1, "{out:#?}");
+    assert!(
+        warnings[0].starts_with("warning: functions:charge is granted STRIPE_ACCOUNT, which is not set in billing/staging"),
+        "{out:#?}"
+    );
+    // --json keeps the server's answer on stdout and the warning on stderr.
+    let json_out = run(&["deploy", "--json"]);
+    let answer: Value = serde_json::from_str(json_out.ok()).unwrap();
+    assert_eq!(answer["grants"][0]["missing"], json!(["STRIPE_ACCOUNT"]));
+    assert!(json_out.stderr.contains("STRIPE_ACCOUNT"), "{json_out:#?}");
+
+    // Set it: no warning any more.
+    run(&["env", "set", "STRIPE_ACCOUNT", "acct-canary-grants"]).ok();
+    let out = run(&["deploy"]);
+    out.ok();
+    assert!(out.stderr.is_empty(), "{out:#?}");
+
+    assert_eq!(
+        value(&run(&[
+            "run",
+            "functions:charge",
+            r#"{"name":"STRIPE_KEY"}"#
+        ])),
+        json!(true)
+    );
+    let denied = run(&["run", "functions:charge", r#"{"name":"MAIL_KEY"}"#]);
+    denied.err("MAIL_KEY");
+    assert!(
+        denied
+            .stderr
+            .contains("may read only STRIPE_KEY, STRIPE_ACCOUNT"),
+        "{denied:#?}"
+    );
+    assert_eq!(value(&run(&["run", "functions:report", "{}"])), json!(true));
+    denied.never_shows("canary-grants");
 }
 
 /// `examples/seed` holds the seed's code verbatim: the same lines as the SDK's copy of it

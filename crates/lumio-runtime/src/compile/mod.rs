@@ -7,6 +7,7 @@ mod strip;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use lumio_core::SecretName;
 use lumio_qjs_bytecode::TrustedBytecode;
 
 use crate::error::DeployError;
@@ -34,6 +35,43 @@ pub struct ActionInfo {
     pub export: String,
     /// Validators of the arguments, by field name.
     pub args: BTreeMap<String, Validator>,
+    /// The secrets it may read (`secrets: [...]`), or `None`: every secret of its
+    /// extension and environment. Enforced by the `ctx.secrets.get` native.
+    pub grants: Option<Arc<[SecretName]>>,
+}
+
+/// An action's definition as the deploy-time probe reads it.
+#[derive(serde::Deserialize)]
+struct Definition {
+    args: BTreeMap<String, Validator>,
+    secrets: Option<serde_json::Value>,
+}
+
+/// Parses a `secrets: [...]` declaration into secret names; the error says what to fix.
+fn parse_grants(action: &str, secrets: serde_json::Value) -> Result<Arc<[SecretName]>, String> {
+    let serde_json::Value::Array(items) = secrets else {
+        return Err(format!(
+            "the secrets of action {action} must be an array of secret names, e.g. secrets: [\"STRIPE_KEY\"]"
+        ));
+    };
+    let mut grants: Vec<SecretName> = Vec::with_capacity(items.len());
+    for item in items {
+        let text = match item {
+            serde_json::Value::String(text) => text,
+            other => {
+                return Err(format!(
+                    "the secrets of action {action} must be secret names (strings); found {other}"
+                ))
+            }
+        };
+        let name = SecretName::parse(&text).map_err(|e| {
+            format!("action {action} grants {text:?}, which is not a valid secret name: {e}")
+        })?;
+        if !grants.contains(&name) {
+            grants.push(name);
+        }
+    }
+    Ok(grants.into())
 }
 
 /// A compiled extension: its modules and actions. Immutable; share it with `Arc`.
@@ -133,21 +171,33 @@ pub fn compile_with_limits(
     for FoundAction {
         module,
         export,
-        args_json,
+        definition_json,
     } in found
     {
-        let args: BTreeMap<String, Validator> =
-            serde_json::from_str(&args_json).map_err(|e| DeployError::Evaluation {
+        let definition: Definition =
+            serde_json::from_str(&definition_json).map_err(|e| DeployError::Evaluation {
                 file: module.clone(),
                 message: format!("the args of action {export} are not v validators: {e}"),
             })?;
         let name = format!("{}:{export}", resolve::module_label(&module));
+        let grants = match definition.secrets {
+            None => None,
+            Some(secrets) => {
+                Some(
+                    parse_grants(&name, secrets).map_err(|reason| DeployError::BadGrant {
+                        file: module.clone(),
+                        reason,
+                    })?,
+                )
+            }
+        };
         actions.insert(
             name,
             ActionInfo {
                 module,
                 export,
-                args,
+                args: definition.args,
+                grants,
             },
         );
     }

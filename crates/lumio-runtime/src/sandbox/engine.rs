@@ -19,7 +19,9 @@ use crate::limits::RuntimeLimits;
 pub struct FoundAction {
     pub module: String,
     pub export: String,
-    pub args_json: String,
+    /// `{"args": {...}, "secrets": [...] | null}`, read once from the evaluated
+    /// definition: what the runtime enforces comes from here, never from the object later.
+    pub definition_json: String,
 }
 
 /// Compiles the embedded SDK; every invocation's context loads this bytecode.
@@ -87,7 +89,7 @@ impl Engine {
             let silent = "globalThis.console = { log() {}, info() {}, debug() {}, warn() {}, error() {} };";
             ctx.eval::<(), _>(silent).map_err(|e| self.caught(ctx, e, modules))?;
             let probe: Function = ctx
-                .eval("(v) => v !== null && typeof v === 'object' && v[Symbol.for('lumio.action/v1')] === true ? JSON.stringify(v.args) : undefined")
+                .eval("(v) => v !== null && typeof v === 'object' && v[Symbol.for('lumio.action/v1')] === true ? ((args, secrets) => JSON.stringify({ args, secrets: secrets === undefined ? null : secrets }))(v.args, v.secrets) : undefined")
                 .map_err(|e| self.caught(ctx, e, modules))?;
             self.clock.enter();
             let mut found = Vec::new();
@@ -97,9 +99,9 @@ impl Engine {
                 for export in namespace.keys::<String>() {
                     let export = export.map_err(|e| self.caught(ctx, e, modules))?;
                     let value: Value = namespace.get(&export).map_err(|e| self.caught(ctx, e, modules))?;
-                    let args: Option<String> = probe.call((value,)).map_err(|e| self.caught(ctx, e, modules))?;
-                    if let Some(args) = args {
-                        found.push(FoundAction { module: name.clone(), export, args_json: args });
+                    let definition: Option<String> = probe.call((value,)).map_err(|e| self.caught(ctx, e, modules))?;
+                    if let Some(definition_json) = definition {
+                        found.push(FoundAction { module: name.clone(), export, definition_json });
                     }
                 }
             }

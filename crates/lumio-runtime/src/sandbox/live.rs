@@ -35,6 +35,11 @@ pub struct Job {
     pub export: String,
     pub args_json: String,
     pub host: Arc<dyn Host>,
+    /// The action's name (`functions:charge`), for error messages.
+    pub action: String,
+    /// What `ctx.secrets.get` may read: the grants the deploy-time probe found
+    /// (`None`: every secret of the extension and environment).
+    pub grants: Option<Arc<[lumio_core::SecretName]>>,
 }
 
 /// Where an invocation stands after the worker ran it for a while.
@@ -98,6 +103,10 @@ impl Live {
         let context = Context::custom::<Intrinsics>(&rt).map_err(|e| internal(&e))?;
         let state = Rc::new(InvocationState::new(
             job.host.clone(),
+            super::state::Grants {
+                action: job.action.clone(),
+                names: job.grants.clone(),
+            },
             services.clone(),
             waker,
         ));

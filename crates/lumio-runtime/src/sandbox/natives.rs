@@ -79,6 +79,9 @@ fn secret_get<'js>(ctx: &Ctx<'js>, state: &InvocationState, name: &str) -> Resul
     }
     state.gets.set(gets + 1);
     let name = SecretName::parse(name).map_err(|e| Exception::throw_type(ctx, &e.to_string()))?;
+    if !state.grants.allows(&name) {
+        return Err(deny(ctx, state, &name));
+    }
     match state.host.secret_get(&name) {
         Ok(value) => {
             state.count_read(&name, value.is_some());
@@ -105,6 +108,44 @@ fn secret_get<'js>(ctx: &Ctx<'js>, state: &InvocationState, name: &str) -> Resul
             &format!("ctx.secrets.get({name}) could not reach the secret store; try again shortly"),
         )),
     }
+}
+
+/// Refuses a read outside the action's grants: records `secret.denied` (once per
+/// invocation and name) and throws an error naming the name and the grants, no value.
+fn deny(ctx: &Ctx<'_>, state: &InvocationState, name: &SecretName) -> rquickjs::Error {
+    let grants = state.grants.names.as_deref().unwrap_or_default();
+    let first = {
+        let mut denied = state.denied.borrow_mut();
+        let first = !denied.contains(name);
+        if first {
+            denied.push(name.clone());
+        }
+        first
+    };
+    if first {
+        match state.host.record_denied(name, grants) {
+            // Later egress waits for this record too, like for a read's.
+            Ok(ticket) => state.note_ticket(ticket),
+            // Refused either way; the read was never attempted.
+            Err(err) => {
+                tracing::warn!(secret = %name, error = %err, "a secret.denied record could not be queued")
+            }
+        }
+    }
+    let list = if grants.is_empty() {
+        "no secrets (secrets: [])".to_owned()
+    } else {
+        grants
+            .iter()
+            .map(SecretName::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let message = format!(
+        "ctx.secrets.get(\"{name}\") was denied: action {} may read only {list}; add \"{name}\" to its secrets: [...] and deploy again",
+        state.grants.action
+    );
+    throw_coded(ctx, state, "secret_denied", &message)
 }
 
 fn start_fetch<'js>(

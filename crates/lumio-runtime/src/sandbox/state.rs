@@ -63,9 +63,29 @@ pub struct Timer {
     pub args: Vec<Persistent<Value<'static>>>,
 }
 
+/// Which secrets an invocation may read. Set in Rust from the deployment's
+/// `ActionInfo` before any of the action's JavaScript runs; nothing in the sandbox can
+/// reach it.
+pub struct Grants {
+    /// The invoked action (`functions:charge`).
+    pub action: String,
+    /// `None`: every secret of the extension and environment.
+    pub names: Option<Arc<[SecretName]>>,
+}
+
+impl Grants {
+    /// Whether `name` may be read.
+    pub fn allows(&self, name: &SecretName) -> bool {
+        self.names.as_ref().is_none_or(|names| names.contains(name))
+    }
+}
+
 /// State of one invocation.
 pub struct InvocationState {
     pub host: Arc<dyn Host>,
+    pub grants: Grants,
+    /// Names already denied (and recorded as `secret.denied`) in this invocation.
+    pub denied: RefCell<Vec<SecretName>>,
     pub services: Arc<Services>,
     pub waker: Waker,
     /// Distinct (name, value) pairs read; the leak guard searches for these.
@@ -95,9 +115,11 @@ pub struct InvocationState {
 }
 
 impl InvocationState {
-    pub fn new(host: Arc<dyn Host>, services: Arc<Services>, waker: Waker) -> Self {
+    pub fn new(host: Arc<dyn Host>, grants: Grants, services: Arc<Services>, waker: Waker) -> Self {
         Self {
             host,
+            grants,
+            denied: RefCell::default(),
             services,
             waker,
             reads: RefCell::default(),
@@ -146,6 +168,14 @@ impl InvocationState {
             self.last_ticket.set(Some(ticket));
         }
         Ok(())
+    }
+
+    /// Makes `last_ticket` cover `ticket` too (tickets grow with the queue).
+    pub fn note_ticket(&self, ticket: Ticket) {
+        let last = self.last_ticket.get();
+        if last.is_none_or(|last| ticket > last) {
+            self.last_ticket.set(Some(ticket));
+        }
     }
 
     /// Records a read (deduplicated) for the leak guard.

@@ -27,6 +27,8 @@ pub struct TestHost {
     pub reads: Mutex<Vec<(String, bool)>>,
     /// The `secret.get` records the runtime asked for.
     pub recorded: Mutex<Vec<SecretReads>>,
+    /// The `secret.denied` records: the name asked for and the action's grants.
+    pub denied: Mutex<Vec<(String, Vec<String>)>>,
     /// When set, `audit_durable` fails (the audit store is down).
     pub audit_down: AtomicBool,
     /// Highest ticket confirmed durable.
@@ -73,6 +75,15 @@ impl Host for TestHost {
         self.recorded.lock().unwrap().extend(reads.iter().cloned());
         let n = reads.len() as u64;
         Ok((n > 0).then(|| Ticket(self.next_ticket.fetch_add(n, Ordering::SeqCst) + n)))
+    }
+
+    fn record_denied(&self, name: &SecretName, grants: &[SecretName]) -> Result<Ticket, HostError> {
+        let grants = grants.iter().map(|g| g.as_str().to_owned()).collect();
+        self.denied
+            .lock()
+            .unwrap()
+            .push((name.as_str().to_owned(), grants));
+        Ok(Ticket(self.next_ticket.fetch_add(1, Ordering::SeqCst) + 1))
     }
 
     async fn audit_durable(&self, up_to: Ticket) -> Result<(), HostError> {

@@ -5,6 +5,7 @@ mod common;
 mod deploy;
 mod fail_closed;
 mod fetch;
+mod grants;
 mod guard;
 mod hostile;
 mod inflight;

@@ -32,6 +32,24 @@ pub(crate) struct DeploymentView {
     created_at: DateTime<Utc>,
     created_by: String,
     active: bool,
+    /// Each action's grants: only in the answer to a deploy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grants: Option<Vec<GrantsView>>,
+}
+
+/// What one deployed action may read.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct GrantsView {
+    /// `functions:charge`.
+    action: String,
+    /// The secret names it may read; `null`: every secret of the extension and environment.
+    secrets: Option<Vec<String>>,
+    /// Granted names not set in the environment deployed to.
+    missing: Vec<String>,
+}
+
+fn names(names: Vec<lumio_core::SecretName>) -> Vec<String> {
+    names.into_iter().map(|n| n.as_str().to_owned()).collect()
 }
 
 impl From<DeploymentSummary> for DeploymentView {
@@ -42,6 +60,16 @@ impl From<DeploymentSummary> for DeploymentView {
             created_at: d.created_at,
             created_by: d.created_by,
             active: d.active,
+            grants: d.grants.map(|grants| {
+                grants
+                    .into_iter()
+                    .map(|g| GrantsView {
+                        action: g.action,
+                        secrets: g.secrets.map(names),
+                        missing: names(g.missing),
+                    })
+                    .collect()
+            }),
         }
     }
 }

@@ -31,6 +31,11 @@ pub fn run(args: DeployArgs) -> anyhow::Result<()> {
         .client
         .post(&scope.path("/deployments"), &DeployBody { files })
         .map_err(|err| with_deploy_hint(err, &scope.place()))?;
+    // Warnings go to stderr in both modes: a grant nothing is set for yet.
+    let grants = output::items(&answer, "grants");
+    for warning in missing_warnings(grants, &scope.place()) {
+        output::note(warning);
+    }
     if scope.json {
         return output::json(&answer);
     }
@@ -43,7 +48,55 @@ pub fn run(args: DeployArgs) -> anyhow::Result<()> {
         scope.place(),
         output::cell(&answer["version"]),
         actions.join(", ")
-    ))
+    ))?;
+    for line in grant_lines(grants) {
+        output::line(line)?;
+    }
+    Ok(())
+}
+
+/// One line per action: `  functions:charge  secrets: STRIPE_KEY` or `… all secrets`.
+fn grant_lines(grants: &[serde_json::Value]) -> Vec<String> {
+    let width = grants
+        .iter()
+        .map(|g| output::cell(&g["action"]).len())
+        .max()
+        .unwrap_or(0);
+    grants
+        .iter()
+        .map(|g| {
+            let action = output::cell(&g["action"]);
+            let what = match g["secrets"].as_array() {
+                None => "all secrets".to_owned(),
+                Some(names) if names.is_empty() => "secrets: none".to_owned(),
+                Some(names) => format!(
+                    "secrets: {}",
+                    names
+                        .iter()
+                        .map(output::cell)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            format!("  {action:width$}  {what}")
+        })
+        .collect()
+}
+
+/// A warning per granted name that is not set in the environment deployed to.
+fn missing_warnings(grants: &[serde_json::Value], place: &str) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for g in grants {
+        for name in output::items(g, "missing") {
+            let name = output::cell(name);
+            warnings.push(format!(
+                "warning: {} is granted {name}, which is not set in {place}; \
+                 ctx.secrets.get(\"{name}\") returns null until you run `lumio env set {name}`",
+                output::cell(&g["action"])
+            ));
+        }
+    }
+    warnings
 }
 
 /// A compile error names `file:line:col`; the hint says what happened to the live code.
