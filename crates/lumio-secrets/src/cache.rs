@@ -30,7 +30,11 @@ impl<K: Eq + Hash, V: Clone> GuardedMap<K, V> {
         }
     }
 
-    pub(crate) fn get(&self, key: &K) -> Option<V> {
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
         self.map.read().expect("cache lock").get(key).cloned()
     }
 

@@ -60,7 +60,7 @@ impl SecretsService {
         &self,
         slug: &ExtensionSlug,
     ) -> Result<Option<Extension>, ServiceError> {
-        if let Some(hit) = self.inner.cache.extensions.get(&slug.as_str().to_owned()) {
+        if let Some(hit) = self.inner.cache.extensions.get(slug.as_str()) {
             return Ok(Some(hit));
         }
         let found = self.inner.store.find_extension(slug).await?;

@@ -201,7 +201,7 @@ impl SecretsService {
         };
         self.caught_up_to(marker).await;
         let cache = &self.inner.cache;
-        if let Some(hit) = cache.tokens.get(&id.to_owned()) {
+        if let Some(hit) = cache.tokens.get(id) {
             return Ok(Some(hit));
         }
         let seen = cache.begin_read();

@@ -239,13 +239,7 @@ async fn request_ids_and_openapi(backend: Backend) {
             answer.text
         );
     }
-    let doc = common::Answer::from(
-        app.request(Method::GET, "/api/v1/openapi.json", None)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let doc = app.openapi().await;
     let paths = doc.body["paths"].as_object().expect("openapi paths");
     for expected in [
         "/api/v1/extensions",

@@ -650,13 +650,7 @@ async fn grants_limit_an_action_to_its_declared_secrets(backend: Backend) {
         .unwrap()
         .contains("grant-canary"));
     // The OpenAPI document describes the new field.
-    let doc = common::Answer::from(
-        app.request(Method::GET, "/api/v1/openapi.json", None)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let doc = app.openapi().await;
     let schemas = &doc.body["components"]["schemas"];
     assert!(
         schemas["GrantsView"]["properties"]["missing"].is_object(),

@@ -4,6 +4,7 @@
 //! Architecture Invariant: this crate never sees a plaintext secret value; it stores and
 //! returns the sealed bytes made by `lumio-crypto` and knows nothing of their layout.
 
+mod deletes;
 mod error;
 mod feed;
 mod model;

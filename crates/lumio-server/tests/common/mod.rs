@@ -203,6 +203,12 @@ impl TestApp {
         Answer::from(builder.send().await.expect("request")).await
     }
 
+    /// The OpenAPI document, fetched without a token.
+    pub async fn openapi(&self) -> Answer {
+        let response = self.request(Method::GET, "/api/v1/openapi.json", None);
+        Answer::from(response.send().await.expect("request")).await
+    }
+
     pub async fn create_extension(&self, name: &str) {
         let answer = self
             .call(

@@ -5,7 +5,7 @@ use lumio_core::{Environment, SecretName};
 
 use super::audit::insert_change_records;
 use super::PgStore;
-use crate::{rows, AuditRecord, SealedVersion, SecretHead, StoreError, VersionInfo};
+use crate::{deletes, rows, AuditRecord, SealedVersion, SecretHead, StoreError, VersionInfo};
 
 macro_rules! select_heads {
     ($where:literal) => {
@@ -158,43 +158,30 @@ impl PgStore {
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let deleted = if purge {
-            // Two statements: deleting the head first waits for any writer holding it, and
-            // the second statement's fresh snapshot then also sees the version it added.
-            let heads = sqlx::query(
-                "DELETE FROM ext_secret_heads \
-                 WHERE extension_id = $1 AND environment = $2 AND name = $3",
-            )
-            .bind(extension_id)
-            .bind(environment.as_str())
-            .bind(name.as_str())
-            .execute(&mut *tx)
-            .await?;
-            if heads.rows_affected() > 0 {
-                sqlx::query(
-                    "DELETE FROM ext_secrets \
-                     WHERE extension_id = $1 AND environment = $2 AND name = $3",
-                )
+            let heads = sqlx::query(deletes::PURGE_HEAD)
                 .bind(extension_id)
                 .bind(environment.as_str())
                 .bind(name.as_str())
                 .execute(&mut *tx)
                 .await?;
+            if heads.rows_affected() > 0 {
+                sqlx::query(deletes::PURGE_VERSIONS)
+                    .bind(extension_id)
+                    .bind(environment.as_str())
+                    .bind(name.as_str())
+                    .execute(&mut *tx)
+                    .await?;
             }
             heads.rows_affected() > 0
         } else {
-            let done = sqlx::query(
-                "UPDATE ext_secret_heads \
-                 SET current_version = NULL, updated_at = $4, updated_by = $5 \
-                 WHERE extension_id = $1 AND environment = $2 AND name = $3 \
-                   AND current_version IS NOT NULL",
-            )
-            .bind(extension_id)
-            .bind(environment.as_str())
-            .bind(name.as_str())
-            .bind(rows::now())
-            .bind(actor)
-            .execute(&mut *tx)
-            .await?;
+            let done = sqlx::query(deletes::SOFT_DELETE)
+                .bind(extension_id)
+                .bind(environment.as_str())
+                .bind(name.as_str())
+                .bind(rows::now())
+                .bind(actor)
+                .execute(&mut *tx)
+                .await?;
             done.rows_affected() > 0
         };
         if !deleted {

@@ -6,7 +6,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use super::audit::insert_change_records;
 use super::{from_micros, micros, SqliteStore};
 use crate::{
-    rows, AuditRecord, NewVersion, SealedVersion, SecretHead, StoreError, VersionInfo,
+    deletes, rows, AuditRecord, NewVersion, SealedVersion, SecretHead, StoreError, VersionInfo,
     KEPT_VERSIONS,
 };
 
@@ -190,39 +190,30 @@ impl SqliteStore {
         let env = environment.as_str();
         let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         let deleted = if purge {
-            let heads = sqlx::query(
-                "DELETE FROM ext_secret_heads \
-                 WHERE extension_id = $1 AND environment = $2 AND name = $3",
-            )
-            .bind(extension_id)
-            .bind(env)
-            .bind(name.as_str())
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "DELETE FROM ext_secrets \
-                 WHERE extension_id = $1 AND environment = $2 AND name = $3",
-            )
-            .bind(extension_id)
-            .bind(env)
-            .bind(name.as_str())
-            .execute(&mut *tx)
-            .await?;
+            let heads = sqlx::query(deletes::PURGE_HEAD)
+                .bind(extension_id)
+                .bind(env)
+                .bind(name.as_str())
+                .execute(&mut *tx)
+                .await?;
+            if heads.rows_affected() > 0 {
+                sqlx::query(deletes::PURGE_VERSIONS)
+                    .bind(extension_id)
+                    .bind(env)
+                    .bind(name.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
             heads.rows_affected() > 0
         } else {
-            let done = sqlx::query(
-                "UPDATE ext_secret_heads \
-                 SET current_version = NULL, updated_at = $4, updated_by = $5 \
-                 WHERE extension_id = $1 AND environment = $2 AND name = $3 \
-                   AND current_version IS NOT NULL",
-            )
-            .bind(extension_id)
-            .bind(env)
-            .bind(name.as_str())
-            .bind(micros(rows::now()))
-            .bind(actor)
-            .execute(&mut *tx)
-            .await?;
+            let done = sqlx::query(deletes::SOFT_DELETE)
+                .bind(extension_id)
+                .bind(env)
+                .bind(name.as_str())
+                .bind(micros(rows::now()))
+                .bind(actor)
+                .execute(&mut *tx)
+                .await?;
             done.rows_affected() > 0
         };
         if !deleted {
