@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 use lumio_audit::{AuditConfig, AuditWriter, Ticket};
 use lumio_core::{Environment, ExtensionSlug, SecretName};
 use lumio_store::{
-    AuditEntry, AuditQuery, AuditRecord, Change, Extension, NewVersion, Resealed, SealedVersion,
-    SecretHead, SessionRecord, Store, StoreError, StoredVersion, TokenRecord, VersionInfo,
-    VersionKey,
+    AuditEntry, AuditPruned, AuditQuery, AuditRecord, Change, Extension, NewVersion, Resealed,
+    SealedVersion, SecretHead, SessionRecord, Store, StoreError, StoredVersion, TokenRecord,
+    VersionInfo, VersionKey,
 };
 use tokio::sync::{broadcast, Semaphore};
 use tokio::time::{sleep, timeout};
@@ -292,6 +292,12 @@ impl Store for FakeStore {
 
     // Nothing below is used by the audit writer.
     async fn query_audit(&self, _: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        unimplemented!()
+    }
+    async fn prepare_audit_log(&self, _: DateTime<Utc>) -> Result<(), StoreError> {
+        unimplemented!()
+    }
+    async fn prune_audit(&self, _: DateTime<Utc>) -> Result<AuditPruned, StoreError> {
         unimplemented!()
     }
     async fn meta_get(&self, _: &str) -> Result<Option<Vec<u8>>, StoreError> {

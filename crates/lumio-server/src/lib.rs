@@ -7,6 +7,7 @@
 //! checks and audit records live in the service.
 
 mod api_error;
+mod audit_upkeep;
 mod auth;
 mod json;
 mod logging;
@@ -23,6 +24,7 @@ mod tls;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use audit_upkeep::AuditRetention;
 pub use logging::LogFormat;
 #[doc(hidden)]
 pub use metrics::{record_invocation, render as render_metrics};
@@ -69,6 +71,8 @@ pub struct ServerConfig {
     pub metrics_token: Option<MetricsToken>,
     /// Text or JSON lines (`run` installs the subscriber; `start` leaves logging alone).
     pub log_format: LogFormat,
+    /// Audit records older than this are removed hourly; `None` keeps them forever.
+    pub audit_retention: Option<AuditRetention>,
 }
 
 impl ServerConfig {
@@ -88,6 +92,7 @@ impl ServerConfig {
             tls: None,
             metrics_token: None,
             log_format: LogFormat::Text,
+            audit_retention: None,
         }
     }
 }

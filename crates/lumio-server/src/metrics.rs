@@ -74,6 +74,14 @@ pub(crate) fn spawn_upkeep() {
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_counter!(
+        "lumio_audit_pruned_records_total",
+        "Audit records deleted by retention (--audit-retention-days)"
+    );
+    describe_counter!(
+        "lumio_audit_pruned_partitions_total",
+        "Whole days of audit records dropped by retention (PostgreSQL partitions)"
+    );
+    describe_counter!(
         "lumio_http_requests_total",
         "HTTP requests by method, route template and status"
     );

@@ -71,6 +71,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("cannot open the store at {}", redact_url(&url)))?;
     let audit = AuditWriter::spawn(store.clone(), AuditConfig::default());
+    crate::audit_upkeep::spawn(store.clone(), config.audit_retention);
     let bootstrap_token = std::env::var("LUMIO_BOOTSTRAP_TOKEN").ok();
     let boot = open_service(store.clone(), keys, audit, bootstrap_token.as_deref())
         .await

@@ -9,6 +9,7 @@ mod error;
 mod feed;
 mod model;
 mod postgres;
+mod retention;
 mod rotation;
 mod rows;
 mod sessions;
@@ -273,6 +274,14 @@ pub trait Store: Send + Sync + 'static {
     async fn append_audit(&self, batch: &[AuditRecord]) -> Result<(), StoreError>;
     /// Newest first.
     async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Makes room for records stamped up to `until` (PostgreSQL: creates the daily
+    /// partitions up to that day). A record stamped where no partition is would be
+    /// refused, and with it the change it records; the server calls this ahead of time.
+    async fn prepare_audit_log(&self, until: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Removes every record stamped before `cutoff` without blocking writers: whole days
+    /// are detached and dropped (PostgreSQL), the rest deleted in small batches with a
+    /// pause between them. Safe to run from several servers at once.
+    async fn prune_audit(&self, cutoff: DateTime<Utc>) -> Result<AuditPruned, StoreError>;
 
     // ---- change feed ----
     /// Secret changes made through this store or, on PostgreSQL, any process sharing the

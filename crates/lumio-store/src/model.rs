@@ -182,6 +182,16 @@ pub struct AuditQuery {
     pub limit: i64,
 }
 
+/// What one retention pass removed from the audit log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuditPruned {
+    /// Whole days dropped at once (PostgreSQL's daily partitions).
+    pub partitions_dropped: u64,
+    /// Records deleted one batch at a time (SQLite; on PostgreSQL, the partition that
+    /// straddles the cut-off).
+    pub records_deleted: u64,
+}
+
 /// A change announced on the feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {

@@ -122,6 +122,10 @@ pub struct ServerArgs {
         default_value = "text"
     )]
     pub log_format: lumio_server::LogFormat,
+    /// Remove audit records older than DAYS (checked at start and hourly; on PostgreSQL
+    /// whole days are dropped at once) [default: keep forever].
+    #[arg(long, env = "LUMIO_AUDIT_RETENTION_DAYS", value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub audit_retention_days: Option<u32>,
 }
 
 /// Where the server is and who we are to it.

@@ -99,10 +99,13 @@ pub(super) async fn insert_change_records(
     Ok(())
 }
 
-/// Whether a failed statement failed on the audit table (a change's own record).
+/// Whether a failed statement failed on the audit table (a change's own record): the
+/// table itself (no partition for the record's day) or one of its partitions.
 pub(super) fn is_audit_refusal(err: &sqlx::Error) -> bool {
     match err {
-        sqlx::Error::Database(db) => db.table() == Some("ext_audit_log"),
+        sqlx::Error::Database(db) => db
+            .table()
+            .is_some_and(|table| table.starts_with("ext_audit_log")),
         _ => false,
     }
 }

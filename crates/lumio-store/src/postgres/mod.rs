@@ -5,6 +5,7 @@ mod audit;
 mod copy_binary;
 mod deployments;
 mod notify;
+mod retention;
 mod secrets;
 mod tokens;
 mod write;
@@ -21,9 +22,9 @@ use tokio::task::JoinHandle;
 use crate::feed::Feed;
 use crate::{rotation, rows, sessions};
 use crate::{
-    AuditEntry, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension, NewVersion,
-    RecordsOf, Resealed, Revocation, SealedVersion, SecretHead, SessionRecord, Store, StoreError,
-    StoredVersion, TokenRecord, VersionInfo, VersionKey,
+    AuditEntry, AuditPruned, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension,
+    NewVersion, RecordsOf, Resealed, Revocation, SealedVersion, SecretHead, SessionRecord, Store,
+    StoreError, StoredVersion, TokenRecord, VersionInfo, VersionKey,
 };
 
 /// Enough connections for group commit to batch many concurrent writers into one WAL
@@ -434,6 +435,14 @@ impl Store for PgStore {
 
     async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         self.select_audit(query).await
+    }
+
+    async fn prepare_audit_log(&self, until: DateTime<Utc>) -> Result<(), StoreError> {
+        self.create_audit_partitions(until).await
+    }
+
+    async fn prune_audit(&self, cutoff: DateTime<Utc>) -> Result<AuditPruned, StoreError> {
+        self.drop_audit_before(cutoff).await
     }
 
     fn feed_connected(&self) -> bool {

@@ -1,9 +1,11 @@
 //! The audit log on SQLite.
 
+use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::{from_micros, micros, SqliteStore};
-use crate::{rows, AuditEntry, AuditQuery, AuditRecord, StoreError};
+use crate::retention::{BATCH_PAUSE, DELETE_BATCH};
+use crate::{rows, AuditEntry, AuditPruned, AuditQuery, AuditRecord, StoreError};
 
 /// Rows per INSERT: 10 binds each stays well under SQLite's 32,766-parameter limit.
 const ROWS_PER_INSERT: usize = 1000;
@@ -132,4 +134,31 @@ fn entry(row: AuditRow) -> Result<AuditEntry, StoreError> {
             detail,
         },
     })
+}
+
+impl SqliteStore {
+    /// Deletes the records stamped before `cutoff`, [`DELETE_BATCH`] per transaction, so
+    /// the single writer is never held for longer than one batch.
+    pub(super) async fn delete_audit_before(
+        &self,
+        cutoff: DateTime<Utc>,
+    ) -> Result<AuditPruned, StoreError> {
+        let mut pruned = AuditPruned::default();
+        loop {
+            let deleted = sqlx::query(
+                "DELETE FROM ext_audit_log WHERE id IN \
+                 (SELECT id FROM ext_audit_log WHERE at < ? ORDER BY at LIMIT ?)",
+            )
+            .bind(micros(cutoff))
+            .bind(DELETE_BATCH)
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+            pruned.records_deleted += deleted;
+            if deleted < DELETE_BATCH as u64 {
+                return Ok(pruned);
+            }
+            tokio::time::sleep(BATCH_PAUSE).await;
+        }
+    }
 }

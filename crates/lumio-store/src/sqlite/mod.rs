@@ -20,9 +20,9 @@ use tokio::sync::broadcast;
 use crate::feed::Feed;
 use crate::{rotation, rows, sessions};
 use crate::{
-    AuditEntry, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension, NewVersion,
-    RecordsOf, Resealed, Revocation, SealedVersion, SecretHead, SessionRecord, Store, StoreError,
-    StoredVersion, TokenRecord, VersionInfo, VersionKey,
+    AuditEntry, AuditPruned, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension,
+    NewVersion, RecordsOf, Resealed, Revocation, SealedVersion, SecretHead, SessionRecord, Store,
+    StoreError, StoredVersion, TokenRecord, VersionInfo, VersionKey,
 };
 
 const READERS: u32 = 4;
@@ -396,6 +396,14 @@ impl Store for SqliteStore {
 
     async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         self.select_audit(query).await
+    }
+
+    async fn prepare_audit_log(&self, _until: DateTime<Utc>) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn prune_audit(&self, cutoff: DateTime<Utc>) -> Result<AuditPruned, StoreError> {
+        self.delete_audit_before(cutoff).await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Change> {

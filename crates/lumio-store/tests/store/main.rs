@@ -6,6 +6,7 @@ mod audit;
 mod basics;
 mod feed;
 mod limits;
+mod retention;
 mod rotation;
 mod secrets;
 mod sessions;

@@ -26,6 +26,9 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             .filter(|t| !t.is_empty())
             .map(MetricsToken::new),
         log_format: args.log_format,
+        audit_retention: args
+            .audit_retention_days
+            .and_then(lumio_server::AuditRetention::days),
     };
     // Only the server needs an async runtime; client commands use blocking HTTP.
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1,6 +1,7 @@
 //! Issue 12, item 2: `/readyz` answers 503 naming the database while PostgreSQL is
 //! stopped, and 200 again once it is back, without a restart; `/healthz` (liveness)
-//! answers 200 throughout.
+//! answers 200 throughout. It also names the audit writer while the writer cannot
+//! commit, and is ready again once it can.
 
 use std::time::{Duration, Instant};
 
@@ -73,4 +74,63 @@ fn readyz_follows_the_database_and_healthz_does_not() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// `/readyz` names the audit writer while it cannot commit (audit inserts refused, as a
+/// broken audit table would), and is ready again once it commits, without a restart.
+#[test]
+fn readyz_follows_the_audit_writer() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("data");
+    let server = TestServer::launch(Launch {
+        data_dir: Some(&dir),
+        ..Launch::default()
+    });
+    let db = lumio_store::testing::sqlite_url(&dir);
+    let refuse = |refuse: bool| {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(lumio_store::testing::refuse_audit_inserts(&db, refuse))
+    };
+    let api = crate::api::Api::new(&server);
+    api.create_extension("ready");
+    assert_eq!(api.set("ready", "KEY", "ready-value").0, 200);
+    api.deploy("ready", &crate::api::compare_action("KEY", "ready-value"));
+    let ready = format!("{}/readyz", server.url);
+    assert_eq!(get(&ready).0, 200);
+
+    refuse(true);
+    // The read's record cannot be committed: the call is stopped (nothing unrecorded).
+    let caller = crate::api::Api::new(&server);
+    let call = std::thread::spawn(move || caller.invoke("ready", "same"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        let (status, body) = get(&ready);
+        if status == 503 {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "never not-ready: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(body["status"], "not_ready");
+    assert_eq!(body["database"], "ok", "{body}");
+    assert_ne!(body["audit"], "ok", "{body}");
+
+    refuse(false);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(&ready).0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "never ready again:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, answer) = call.join().unwrap();
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["error"]["code"], "audit_unavailable", "{answer}");
+    let (status, answer) = api.invoke("ready", "same");
+    assert_eq!(status, 200, "once ready, calls work again: {answer}");
+    assert_eq!(answer["value"]["same"], true, "{answer}");
+    assert!(!api.audit("ready", "secret.get").is_empty());
 }

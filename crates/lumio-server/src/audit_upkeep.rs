@@ -1,0 +1,74 @@
+//! Keeps the audit log's storage ready and, with `--audit-retention-days`, its size
+//! bounded: at start and then hourly, make room for the coming week's records
+//! (PostgreSQL's daily partitions) and remove the records older than the retention.
+//!
+//! Failures are logged and retried on the next round: retention is housekeeping, and a
+//! failed pass loses nothing. A week of partitions ahead means a server whose upkeep
+//! fails for days still records every change.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use lumio_store::Store;
+use tokio::task::JoinHandle;
+
+/// Between two rounds.
+const EVERY: Duration = Duration::from_secs(60 * 60);
+/// How far ahead records are given room.
+const AHEAD: chrono::Days = chrono::Days::new(7);
+
+/// How long audit records are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditRetention {
+    days: u32,
+}
+
+impl AuditRetention {
+    /// At least one day: the partition being written today is never dropped.
+    pub fn days(days: u32) -> Option<Self> {
+        (days >= 1).then_some(Self { days })
+    }
+
+    fn cutoff(self) -> chrono::DateTime<Utc> {
+        Utc::now() - chrono::Duration::days(i64::from(self.days))
+    }
+}
+
+/// Runs the upkeep until the runtime stops; the first round runs at once.
+pub(crate) fn spawn(store: Arc<dyn Store>, retention: Option<AuditRetention>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            round(&*store, retention).await;
+        }
+    })
+}
+
+async fn round(store: &dyn Store, retention: Option<AuditRetention>) {
+    let until = Utc::now() + AHEAD;
+    if let Err(err) = store.prepare_audit_log(until).await {
+        tracing::error!(error = %err, "could not make room for the coming audit records; retrying in an hour");
+    }
+    let Some(retention) = retention else {
+        return;
+    };
+    match store.prune_audit(retention.cutoff()).await {
+        Ok(pruned) => {
+            metrics::counter!("lumio_audit_pruned_records_total").increment(pruned.records_deleted);
+            metrics::counter!("lumio_audit_pruned_partitions_total")
+                .increment(pruned.partitions_dropped);
+            tracing::info!(
+                days = retention.days,
+                partitions_dropped = pruned.partitions_dropped,
+                records_deleted = pruned.records_deleted,
+                "audit retention pass"
+            );
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "audit retention pass failed; retrying in an hour")
+        }
+    }
+}
