@@ -6,9 +6,24 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// After `lumio --help`: where options go, and what the exit status means.
+const TOP_HELP: &str = "\
+The options --extension, --env, --json, --url, --token and --ca-cert may come anywhere: \
+lumio --json --extension my-ext env list.
+
+EXIT STATUS:
+  0  success
+  1  any other failure (bad input, unreadable file, server error); also `env diff` when the environments differ
+  2  usage: the command line is wrong
+  3  auth: no token, a bad or expired one, or one without the right
+  4  not found: no such extension, secret, version, token or action
+  5  conflict: changed by someone else first, or already exists
+  6  unavailable: the server is unreachable, overloaded or without its database; retry
+  7  action failed: `lumio run` reached the action and it threw, timed out or was stopped";
+
 /// Lumio: host extensions and their secrets.
 #[derive(Debug, Parser)]
-#[command(name = "lumio", version)]
+#[command(name = "lumio", version, after_help = TOP_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -19,6 +34,10 @@ pub enum Command {
     /// Run the Lumio platform (HTTP API, dashboard, action runtime).
     Server(ServerArgs),
     /// Verify a token against a Lumio server and store it for later commands.
+    #[command(after_help = "EXAMPLES:
+  lumio login --url https://lumio.example.com --token \"$(cat admin-token)\"
+  lumio login --url https://lumio.example.com < token-file
+  lumio login --url http://10.0.0.5:7311 --insecure-http   (token in the clear: tests only)")]
     Login(LoginArgs),
     /// Manage extensions (instance admins).
     Extensions {
@@ -28,6 +47,10 @@ pub enum Command {
         command: ExtensionsCommand,
     },
     /// Create, list and revoke tokens.
+    #[command(after_help = "EXAMPLES:
+  lumio tokens create --extension my-ext --role developer --env staging --expires-in 7d
+  lumio tokens list --extension my-ext
+  lumio tokens revoke 0123456789abcdef")]
     Tokens {
         #[command(flatten)]
         common: CommonArgs,
@@ -35,6 +58,12 @@ pub enum Command {
         command: TokensCommand,
     },
     /// Manage an extension's secrets in one environment.
+    #[command(after_help = "EXAMPLES:
+  lumio env set STRIPE_KEY sk_live_...            staging by default
+  lumio env set TLS_KEY --env production < key.pem
+  lumio env list --env production --json
+  lumio env import .env
+  lumio env rollback STRIPE_KEY 3")]
     Env {
         #[command(flatten)]
         common: CommonArgs,
@@ -42,13 +71,31 @@ pub enum Command {
         command: EnvCommand,
     },
     /// Show the extension's audit log, newest first.
+    #[command(after_help = "EXAMPLES:
+  lumio audit --limit 20
+  lumio audit --secret STRIPE_KEY --event secret.get
+  lumio audit --env production --json")]
     Audit(AuditArgs),
     /// Upload the extension's server/ code (every server/**/*.ts) to an environment.
+    #[command(after_help = "EXAMPLES:
+  lumio deploy                     the extension in this directory, to staging
+  lumio deploy ./my-ext --env production")]
     Deploy(DeployArgs),
     /// Call an action as a client would and print its JSON result.
+    #[command(after_help = "EXAMPLES:
+  lumio run functions:callExternalApi '{\"query\":\"weather\"}'
+  lumio run functions:ping --env production --json")]
     Run(RunArgs),
     /// Show recent action invocations and their masked console output, newest first.
     Logs(LogsArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell or elvish).
+    #[command(after_help = "EXAMPLES:\n  \
+        lumio completions bash > ~/.local/share/bash-completion/completions/lumio\n  \
+        lumio completions zsh > \"${fpath[1]}/_lumio\"\n  \
+        lumio completions fish > ~/.config/fish/completions/lumio.fish")]
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff), e.g. `lumio man | man -l -`.
+    Man,
 }
 
 /// Options of `lumio server`.
@@ -255,7 +302,7 @@ pub struct AuditArgs {
     /// Only entries about this secret.
     #[arg(long)]
     pub secret: Option<String>,
-    /// Only entries of this event, e.g. secret.set or secret.read.
+    /// Only entries of this event, e.g. secret.set or secret.get.
     #[arg(long)]
     pub event: Option<String>,
     /// Only entries older than this id (to page back; see the end of the output).

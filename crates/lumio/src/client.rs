@@ -12,7 +12,8 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::config::{login_hint, Connection};
-use crate::error::CliError;
+use crate::error::{CliError, Failure};
+use crate::progress::Waiting;
 
 /// A client for one server and token.
 pub struct Client {
@@ -93,6 +94,7 @@ impl Client {
     /// the form `{"value": …}` or `{"error": {"message": …}}`; anything else (a proxy's
     /// page, a server without the endpoint) is an error as for [`Client::post`].
     pub fn call<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> anyhow::Result<Answer> {
+        let _waiting = Waiting::start();
         let response = self
             .request(Method::POST, path)
             .json(body)
@@ -130,6 +132,7 @@ impl Client {
     }
 
     fn send(&self, request: RequestBuilder) -> anyhow::Result<Value> {
+        let _waiting = Waiting::start();
         let response = request
             .send()
             .map_err(|err| transport_error(&self.base, &err))?;
@@ -178,9 +181,11 @@ fn transport_error(base: &str, err: &reqwest::Error) -> CliError {
             "could not reach Lumio at {base}; is `lumio server` running?"
         ))
         .with_hint("start it with `lumio server`, or point --url / LUMIO_URL at the right server")
+        .with_failure(Failure::Unavailable)
     } else if err.is_timeout() {
         CliError::new(format!("Lumio at {base} did not answer in time"))
             .with_hint("try again; if it persists, check the server's log")
+            .with_failure(Failure::Unavailable)
     } else {
         CliError::new(format!("request to {base} failed: {chain}"))
     }
@@ -252,6 +257,7 @@ fn status_error(base: &str, status: StatusCode, response: Response) -> CliError 
         message,
         hint,
         code: field("code"),
+        failure: Failure::of_status(status.as_u16()),
     }
 }
 
@@ -260,6 +266,7 @@ fn status_error(base: &str, status: StatusCode, response: Response) -> CliError 
 fn bare_status_error(base: &str, status: StatusCode) -> CliError {
     CliError::new(format!("{base} answered {status}"))
         .with_hint("check that --url / LUMIO_URL points at a Lumio server")
+        .with_failure(Failure::of_status(status.as_u16()))
 }
 
 /// Whether the URL's host is this machine (localhost or a loopback address).

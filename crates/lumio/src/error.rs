@@ -4,6 +4,39 @@
 use std::fmt;
 use std::io::Write;
 
+/// The class of a failure, as the process's exit status, so scripts can tell "fix the
+/// token" from "try again later" without parsing messages (README: exit status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Anything not below: bad input, a file that cannot be read, a server error.
+    General = 1,
+    /// The command line itself is wrong (clap's own status).
+    Usage = 2,
+    /// No token, a bad or expired one, or one without the right.
+    Auth = 3,
+    /// The extension, secret, version, token or action does not exist.
+    NotFound = 4,
+    /// Someone changed it first, or it already exists.
+    Conflict = 5,
+    /// The server is unreachable, overloaded or cannot reach its database: try again.
+    Unavailable = 6,
+    /// `lumio run`: the action ran and failed (threw, timed out, leaked, was refused).
+    Action = 7,
+}
+
+impl Failure {
+    /// The class of an HTTP error status from the server.
+    pub fn of_status(status: u16) -> Self {
+        match status {
+            401 | 403 => Self::Auth,
+            404 => Self::NotFound,
+            409 | 412 => Self::Conflict,
+            429 | 502..=504 => Self::Unavailable,
+            _ => Self::General,
+        }
+    }
+}
+
 /// An error meant for the user, with an optional next step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CliError {
@@ -11,6 +44,7 @@ pub struct CliError {
     pub hint: Option<String>,
     /// The server's error code (`unauthorized`, `not_found`, …) when the server sent one.
     pub code: Option<String>,
+    pub failure: Failure,
 }
 
 impl CliError {
@@ -19,6 +53,7 @@ impl CliError {
             message: message.into(),
             hint: None,
             code: None,
+            failure: Failure::General,
         }
     }
 
@@ -26,6 +61,18 @@ impl CliError {
         self.hint = Some(hint.into());
         self
     }
+
+    pub fn with_failure(mut self, failure: Failure) -> Self {
+        self.failure = failure;
+        self
+    }
+}
+
+/// The exit status for an error: its [`CliError`]'s class, else [`Failure::General`].
+pub fn exit_status(err: &anyhow::Error) -> u8 {
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<CliError>())
+        .map_or(Failure::General, |cli| cli.failure) as u8
 }
 
 impl fmt::Display for CliError {

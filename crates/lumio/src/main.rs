@@ -7,7 +7,9 @@ mod commands;
 mod config;
 mod dotenv;
 mod error;
+mod global_options;
 mod output;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -15,7 +17,7 @@ use clap::error::ErrorKind;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let cli = match cli::Cli::try_parse_from(global_options::hoisted(std::env::args_os())) {
         Ok(cli) => cli,
         Err(err) => return usage_error(&err),
     };
@@ -25,7 +27,7 @@ fn main() -> ExitCode {
         Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             error::report(&err);
-            ExitCode::FAILURE
+            ExitCode::from(error::exit_status(&err))
         }
     }
 }
@@ -69,7 +71,7 @@ fn usage_error(err: &clap::Error) -> ExitCode {
     };
     let failure = anyhow::Error::new(error::CliError::new(message).with_hint(hint));
     error::report(&failure);
-    ExitCode::from(2)
+    ExitCode::from(error::Failure::Usage as u8)
 }
 
 /// `lumio env set` for `lumio env set A --bogus`: the subcommands named on the command

@@ -6,11 +6,23 @@ use serde_json::{json, Map, Value};
 
 use super::Scoped;
 use crate::cli::RunArgs;
-use crate::error::CliError;
+use crate::error::{CliError, Failure};
 use crate::output;
 
 /// What stays literal in the `{action}` path segment: `functions:callExternalApi` as is,
 /// while a `/` of a nested module (`lib/http:get`) is escaped so it stays one segment.
+/// Error codes meaning the action ran and failed (exit status 7), as opposed to a call
+/// that never reached it (not found, unavailable, bad token).
+const ACTION_FAILURES: &[&str] = &[
+    "action_error",
+    "timeout",
+    "out_of_memory",
+    "stack_overflow",
+    "limit_exceeded",
+    "fetch_refused",
+    "secret_leak",
+];
+
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
@@ -50,6 +62,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             .to_owned(),
         hint,
         code: Some(code.to_owned()).filter(|c| !c.is_empty()),
+        failure: if answer.status.is_success() || ACTION_FAILURES.contains(&code) {
+            Failure::Action
+        } else {
+            Failure::of_status(answer.status.as_u16())
+        },
     }
     .into())
 }

@@ -27,6 +27,7 @@ struct DeployBody {
 pub fn run(args: DeployArgs) -> anyhow::Result<()> {
     let scope = Scoped::resolve_in(&args.common, Some(&args.dir))?;
     let files = collect(&args.dir)?;
+    crate::progress::step("deploying");
     let answer = scope
         .client
         .post(&scope.path("/deployments"), &DeployBody { files })

@@ -138,6 +138,7 @@ fn import(common: &CommonArgs, file: &Path) -> anyhow::Result<()> {
             .map(|e| (e.name.as_str(), e.value.as_str()))
             .collect(),
     };
+    crate::progress::step("importing");
     let answer = scope.client.post(&scope.path("/secrets"), &body)?;
     drop(body);
     drop(entries);

@@ -9,6 +9,7 @@ mod extensions;
 mod input;
 mod login;
 mod logs;
+mod manual;
 mod server;
 mod tokens;
 
@@ -33,6 +34,8 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Deploy(args) => deploy::run(args),
         Command::Run(args) => actions::run(args),
         Command::Logs(args) => logs::run(args),
+        Command::Completions { shell } => manual::completions(shell),
+        Command::Man => manual::man_page(),
     }
 }
 
