@@ -9,6 +9,7 @@ mod extensions;
 mod input;
 mod login;
 mod logs;
+mod parity;
 mod server;
 mod tokens;
 
