@@ -100,18 +100,11 @@ async fn a_scoped_token_cannot_compare(backend: Backend) {
     let Some(app) = seeded(backend).await else {
         return;
     };
-    let body = json!({"extension": "weather", "role": "owner", "env": "staging"});
-    let created = app
-        .api(
-            Method::POST,
-            "/api/v1/tokens",
-            Some(&app.admin_token),
-            Some(body),
-        )
+    let staging_owner = app
+        .token_with(json!({"extension": "weather", "role": "owner", "env": "staging"}))
         .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let mut web = Web::new(&app.url);
-    web.sign_in(created.body["token"].as_str().unwrap()).await;
+    web.sign_in(&staging_owner).await;
     let secrets = web
         .get("/dashboard/extensions/weather/settings/secrets")
         .await;

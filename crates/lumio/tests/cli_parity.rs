@@ -7,26 +7,22 @@ mod support;
 use serde_json::json;
 use support::server::{Db, Shell, TestServer};
 
-macro_rules! e2e {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {$(
-            #[test]
-            fn $name() { super::$name(super::Db::Sqlite) }
-        )*}
-        mod postgres {$(
-            #[test]
-            fn $name() { super::$name(super::Db::Postgres) }
-        )*}
-    };
-}
-
-e2e!(
+both_dbs!(
     diff_exits_1_until_copy_makes_them_equal,
     copy_with_a_missing_name_copies_nothing,
     scoped_token_is_refused,
 );
 
 const EXT: [&str; 2] = ["--extension", "my-ext"];
+const COPY_ALL: [&str; 7] = [
+    "env",
+    "copy",
+    "--all",
+    "--from",
+    "staging",
+    "--to",
+    "production",
+];
 const VALUES: [&str; 3] = ["shared-cli-canary", "staging-cli-canary", "prod-cli-canary"];
 
 fn with_ext<'a>(args: &[&'a str]) -> Vec<&'a str> {
@@ -131,15 +127,7 @@ fn diff_exits_1_until_copy_makes_them_equal(db: Db) {
         equal.stdout.contains("staging and production are the same"),
         "{equal:#?}"
     );
-    let again = admin.json(&with_ext(&[
-        "env",
-        "copy",
-        "--all",
-        "--from",
-        "staging",
-        "--to",
-        "production",
-    ]));
+    let again = admin.json(&with_ext(&COPY_ALL));
     assert_eq!(again["copied"], json!([]));
     assert_eq!(again["unchanged"], json!(["DIFF", "ONLY_S", "SAME"]));
 
@@ -237,15 +225,7 @@ fn scoped_token_is_refused(db: Db) {
     let staging = server.shell(token.trim());
     for args in [
         vec!["env", "diff", "staging", "production"],
-        vec![
-            "env",
-            "copy",
-            "--all",
-            "--from",
-            "staging",
-            "--to",
-            "production",
-        ],
+        COPY_ALL.to_vec(),
         vec![
             "env",
             "copy",
