@@ -32,7 +32,7 @@ impl From<lumio_core::InvalidId> for PageError {
 pub(crate) fn status_of(err: &ServiceError) -> StatusCode {
     match err {
         ServiceError::Unauthorized => StatusCode::UNAUTHORIZED,
-        ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+        ServiceError::NotFound(_) | ServiceError::NotInSource { .. } => StatusCode::NOT_FOUND,
         ServiceError::Forbidden { .. } | ServiceError::OutOfScope { .. } => StatusCode::FORBIDDEN,
         ServiceError::InvalidId(_)
         | ServiceError::InvalidRole(_)

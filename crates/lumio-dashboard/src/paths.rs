@@ -61,3 +61,7 @@ pub(crate) fn audit_path(ext: &ExtensionSlug) -> String {
 pub(crate) fn audit(ext: &ExtensionSlug, env: Environment) -> String {
     format!("{}?env={env}", audit_path(ext))
 }
+
+pub(crate) fn compare(ext: &ExtensionSlug) -> String {
+    format!("{BASE}/extensions/{ext}/settings/compare")
+}

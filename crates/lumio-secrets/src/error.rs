@@ -13,6 +13,14 @@ pub enum ServiceError {
     /// The thing does not exist — or the caller may not know it exists.
     #[error("{0} not found")]
     NotFound(String),
+    /// A copy named secrets that are not set in its source; nothing was copied.
+    #[error("not set in {extension}/{environment}: {names}; nothing was copied")]
+    NotInSource {
+        extension: String,
+        environment: Environment,
+        /// The missing names, comma-separated.
+        names: String,
+    },
     /// The caller can see the extension but its role cannot do this.
     #[error("your token's role ({role}) cannot {action}; it needs {needed}")]
     Forbidden {
@@ -75,6 +83,11 @@ impl ServiceError {
                 "run `lumio tokens list` to see the tokens you may revoke"
             }
             Self::NotFound(_) => "run `lumio env list` to see the secrets of this environment",
+            Self::NotInSource { environment, .. } => {
+                return Some(format!(
+                    "run `lumio env list --env {environment}` to see the secrets you can copy"
+                ))
+            }
             Self::Forbidden { .. } => "ask an owner of the extension for a token with a stronger role",
             Self::OutOfScope { .. } => "use a token for that environment (`lumio tokens create … --env ENV`) or one without an environment scope",
             Self::LastAdminToken(_) => "create another admin token first (`lumio tokens create --admin`), sign in with it, then revoke this one",

@@ -153,7 +153,7 @@ impl SecretsService {
     }
 
     /// Reads and opens the current version from the store, and caches it.
-    async fn load(
+    pub(crate) async fn load(
         &self,
         extension_id: i64,
         environment: Environment,

@@ -270,7 +270,7 @@ impl SecretsService {
     /// Seals each value as the next version of its name and writes all in one transaction
     /// with an audit record per name (the caller's `event`, its detail from `detail`),
     /// retrying when a concurrent writer got there first.
-    async fn write(
+    pub(crate) async fn write(
         &self,
         ctx: &RequestContext,
         extension: &Extension,

@@ -54,7 +54,7 @@ impl From<ServiceError> for AppError {
         use ServiceError as E;
         let (status, code) = match &err {
             E::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            E::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            E::NotFound(_) | E::NotInSource { .. } => (StatusCode::NOT_FOUND, "not_found"),
             E::Forbidden { .. } | E::OutOfScope { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             E::InvalidId(_) | E::InvalidRole(_) | E::InvalidValue(_) => {
                 (StatusCode::BAD_REQUEST, "invalid")

@@ -291,6 +291,31 @@ pub enum EnvCommand {
         #[arg(value_parser = clap::value_parser!(u64).range(1..))]
         version: u64,
     },
+    /// Compare two environments: names set in only one, and whether the values of names
+    /// in both are equal (compared on the server; no value is shown). Exits 1 when they
+    /// differ, 0 when they are the same.
+    Diff {
+        /// staging or production.
+        first: String,
+        /// The other one.
+        second: String,
+    },
+    /// Copy values from one environment to another on the server (the CLI never sees
+    /// them), all or nothing; names whose value is already the same are skipped.
+    Copy {
+        /// The secrets to copy; each must be set in --from.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        names: Vec<String>,
+        /// Copy every secret set in --from.
+        #[arg(long)]
+        all: bool,
+        /// The environment to copy from.
+        #[arg(long, value_name = "ENV")]
+        from: String,
+        /// The environment to copy to.
+        #[arg(long, value_name = "ENV")]
+        to: String,
+    },
 }
 
 /// Options of `lumio audit`.

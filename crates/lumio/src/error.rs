@@ -83,6 +83,19 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
+/// `lumio env diff` found differences: exit status 1 with nothing on stderr, as `diff`
+/// does, so CI can fail on it. (The differences were already printed.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Differences;
+
+impl fmt::Display for Differences {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the environments differ")
+    }
+}
+
+impl std::error::Error for Differences {}
+
 /// Whether the error is stdout closing under us (`lumio env list | head`): not a failure.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {

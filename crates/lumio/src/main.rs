@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // `lumio env list | head` closing the pipe early is not a failure.
         Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if err.is::<error::Differences>() => ExitCode::FAILURE,
         Err(err) => {
             error::report(&err);
             ExitCode::from(error::exit_status(&err))

@@ -14,20 +14,7 @@ use support::project::{example, Project};
 use support::server::{Db, Shell, TestServer};
 use support::Output;
 
-macro_rules! e2e {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {$(
-            #[test]
-            fn $name() { super::$name(super::Db::Sqlite) }
-        )*}
-        mod postgres {$(
-            #[test]
-            fn $name() { super::$name(super::Db::Postgres) }
-        )*}
-    };
-}
-
-e2e!(
+both_dbs!(
     seed_actions_read_secrets_at_run_time,
     audit_and_logs_record_invocations,
     deploy_errors_keep_the_active_deployment,

@@ -1,7 +1,7 @@
 //! The `lumio` CLI against a real `lumio server`, on SQLite and on PostgreSQL: every
 //! command of SPEC §3 that exists today, as a user would type it.
 //!
-//! Each scenario is a function taking the [`Db`]; `e2e!` turns it into one test per store.
+//! Each scenario is a function taking the [`Db`]; `both_dbs!` (in `support`) turns it into one test per store.
 //! PostgreSQL tests skip (loudly) when no server is reachable, unless
 //! `LUMIO_REQUIRE_POSTGRES=1`.
 
@@ -12,20 +12,7 @@ use support::server::{Db, Shell, TestServer};
 
 const PEM: &str = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----";
 
-macro_rules! e2e {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {$(
-            #[test]
-            fn $name() { super::$name(super::Db::Sqlite) }
-        )*}
-        mod postgres {$(
-            #[test]
-            fn $name() { super::$name(super::Db::Postgres) }
-        )*}
-    };
-}
-
-e2e!(
+both_dbs!(
     set_list_delete,
     set_from_stdin_keeps_a_multiline_pem,
     import_dotenv,

@@ -11,20 +11,7 @@ use std::time::{Duration, Instant};
 
 use support::server::{Db, TestServer};
 
-macro_rules! e2e {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {$(
-            #[test]
-            fn $name() { super::$name(super::Db::Sqlite) }
-        )*}
-        mod postgres {$(
-            #[test]
-            fn $name() { super::$name(super::Db::Postgres) }
-        )*}
-    };
-}
-
-e2e!(
+both_dbs!(
     tokens_are_created_listed_and_revoked_without_showing_a_secret,
     a_revocation_through_one_process_is_seen_by_the_next_request_on_another,
 );

@@ -1,7 +1,7 @@
 //! Leak sweep: plant unique canary values through every way a value can enter Lumio, use
-//! every command that could show one, then search every output for them: CLI stdout and
-//! stderr, API answers (`--json`), the server's log at debug level, the SQLite file's
-//! bytes, and every row of the PostgreSQL database.
+//! every command that could show one (`env diff` and `env copy` too), then search every
+//! output for them: CLI stdout and stderr, API answers (`--json`), the server's log at
+//! debug level, the SQLite file's bytes, and every row of the PostgreSQL database.
 
 mod support;
 
@@ -125,6 +125,41 @@ fn sweep(db: Db) {
         with(&ext, &["env", "import", bad_env.to_str().unwrap()]),
         None,
     );
+    // Copies move planted values between environments on the server, never through the
+    // CLI: the rollback canary (ROLL's current value) and the standard-input one to
+    // production, then everything back with --all; one with a missing name fails.
+    let copy = [
+        "env",
+        "copy",
+        "ROLL",
+        "PEM_KEY",
+        "--from",
+        "staging",
+        "--to",
+        "production",
+    ];
+    call(with(&ext, &copy), None);
+    let copy_all = [
+        "env",
+        "copy",
+        "--all",
+        "--from",
+        "production",
+        "--to",
+        "staging",
+    ];
+    call(with(&ext, &[&copy_all[..], &["--json"]].concat()), None);
+    let missing = [
+        "env",
+        "copy",
+        "ROLL",
+        "NO_SUCH",
+        "--from",
+        "staging",
+        "--to",
+        "production",
+    ];
+    call(with(&ext, &missing), None);
     for json in [false, true] {
         let mut read = |args: &[&str]| {
             let mut all = args.to_vec();
@@ -138,6 +173,7 @@ fn sweep(db: Db) {
         read(&["env", "list", "--env", "production"]);
         read(&["env", "history", "ARG_KEY"]);
         read(&["env", "history", "ROLL"]);
+        read(&["env", "diff", "staging", "production"]);
         read(&["audit", "--limit", "100"]);
         read(&["env", "delete", "PEM_KEY"]);
     }
@@ -162,8 +198,9 @@ fn sweep(db: Db) {
     let failed: Vec<&Output> = outputs.iter().filter(|o| !o.status.success()).collect();
     assert_eq!(
         failed.len(),
-        4,
-        "only the three rejected writes and the second delete fail: {failed:#?}"
+        7,
+        "only the three rejected writes, the copy of a missing name, the second delete and \
+         the two diffs (exit 1: the environments differ) fail: {failed:#?}"
     );
 
     let log = server.log();

@@ -3,6 +3,7 @@
 
 mod assets;
 mod audit;
+mod compare;
 mod extensions;
 mod secret;
 mod secrets;
@@ -39,6 +40,7 @@ pub(crate) fn router() -> Router<DashState> {
             &format!("{ext}/settings/secrets"),
             get(secrets::list).post(secrets::add),
         )
+        .route(&format!("{ext}/settings/compare"), get(compare::page))
         .route(&secret, get(secret::detail).post(secret::replace))
         .route(
             &format!("{secret}/delete"),

@@ -2,6 +2,7 @@
 //! interpolated string; nothing here uses `PreEscaped`, so keep it that way.
 
 pub(crate) mod audit;
+pub(crate) mod compare;
 pub(crate) mod error;
 pub(crate) mod extensions;
 pub(crate) mod secret;

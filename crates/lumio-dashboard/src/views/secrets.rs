@@ -69,6 +69,9 @@ pub(crate) fn page(p: SecretsPage<'_>) -> Markup {
             (tabs(slug, p.env, true))
             p.hint { "Secrets are per environment and reach this extension's actions through "
                 code { "ctx.secrets.get(name)" } " at once, with no redeploy. Values are never shown again." }
+            @if p.scope.is_none() {
+                p { a #compare-link href=(paths::compare(slug)) { "Compare environments" } }
+            }
             @if p.secrets.is_empty() {
                 p.empty #secrets-empty { "No secrets in " (p.env) " yet." }
             } @else {

@@ -144,7 +144,12 @@ impl TestApp {
 
     /// A new token with `role` on `extension`.
     pub async fn token(&self, extension: &str, role: &str) -> String {
-        let body = json!({"extension": extension, "role": role});
+        self.token_with(json!({"extension": extension, "role": role}))
+            .await
+    }
+
+    /// A new token as `POST /api/v1/tokens` makes it from `body` (say, with an `env`).
+    pub async fn token_with(&self, body: Value) -> String {
         let answer = self
             .api(
                 Method::POST,

@@ -4,6 +4,7 @@ pub(crate) mod actions;
 pub(crate) mod audit;
 pub(crate) mod extensions;
 pub(crate) mod health;
+pub(crate) mod parity;
 mod paths;
 pub(crate) mod secrets;
 pub(crate) mod tokens;
@@ -55,6 +56,8 @@ pub(crate) fn router(state: AppState) -> Router {
             &format!("{scoped}/secrets/{{name}}/rollback"),
             post(secrets::rollback),
         )
+        .route(&format!("{scoped}/diff"), get(parity::diff))
+        .route(&format!("{scoped}/copy"), post(parity::copy))
         .route(&format!("{scoped}/audit"), get(audit::list))
         .route(
             &format!("{scoped}/deployments"),

@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use lumio_core::SecretValue;
-use lumio_secrets::SecretSummary;
+use lumio_secrets::{ImportedSecret, SecretSummary};
 use lumio_store::SecretHead;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -149,6 +149,15 @@ pub(crate) struct ImportedView {
     version: i64,
 }
 
+impl From<ImportedSecret> for ImportedView {
+    fn from(s: ImportedSecret) -> Self {
+        Self {
+            name: s.name.as_str().to_owned(),
+            version: s.version,
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Imported {
     imported: Vec<ImportedView>,
@@ -170,13 +179,7 @@ pub(crate) async fn import(
         .import(&ctx, &scope.extension, scope.environment, pairs)
         .await?;
     Ok(Json(Imported {
-        imported: written
-            .into_iter()
-            .map(|s| ImportedView {
-                name: s.name.as_str().to_owned(),
-                version: s.version,
-            })
-            .collect(),
+        imported: written.into_iter().map(Into::into).collect(),
     }))
 }
 

@@ -1,5 +1,6 @@
 //! `lumio env set|list|delete|import|history|rollback`: one extension's secrets in one
-//! environment. No value is ever printed; the server never returns one either.
+//! environment (`diff` and `copy`, across two, are in `parity.rs`). No value is ever
+//! printed; the server never returns one either.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,7 +10,7 @@ use lumio_core::SecretName;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{input, secret_name, Scoped};
+use super::{input, parity, secret_name, Scoped};
 use crate::cli::{CommonArgs, EnvCommand};
 use crate::dotenv;
 use crate::error::CliError;
@@ -23,6 +24,13 @@ pub fn run(common: &CommonArgs, command: EnvCommand) -> anyhow::Result<()> {
         EnvCommand::Import { file } => import(common, &file),
         EnvCommand::History { name } => history(common, &name),
         EnvCommand::Rollback { name, version } => rollback(common, &name, version),
+        EnvCommand::Diff { first, second } => parity::diff(common, &first, &second),
+        EnvCommand::Copy {
+            names,
+            all,
+            from,
+            to,
+        } => parity::copy(common, &names, all, &from, &to),
     }
 }
 

@@ -10,6 +10,7 @@ mod input;
 mod login;
 mod logs;
 mod manual;
+mod parity;
 mod server;
 mod tokens;
 
