@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use lumio_secrets::ServiceError;
+use lumio_secrets::{ErrorKind, ServiceError};
 
 use crate::views;
 
@@ -28,45 +28,34 @@ impl From<lumio_core::InvalidId> for PageError {
     }
 }
 
-/// The status a service error is shown with.
+/// The status a service error is shown with: the API's for the same kind of error.
 pub(crate) fn status_of(err: &ServiceError) -> StatusCode {
-    match err {
-        ServiceError::Unauthorized => StatusCode::UNAUTHORIZED,
-        ServiceError::NotFound(_) | ServiceError::NotInSource { .. } => StatusCode::NOT_FOUND,
-        ServiceError::Forbidden { .. } | ServiceError::OutOfScope { .. } => StatusCode::FORBIDDEN,
-        ServiceError::InvalidId(_)
-        | ServiceError::InvalidRole(_)
-        | ServiceError::InvalidValue(_)
-        | ServiceError::Limit(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        ServiceError::Conflict(_) | ServiceError::LastAdminToken(_) => StatusCode::CONFLICT,
-        ServiceError::Audit(_) | ServiceError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-        ServiceError::WrongMasterKey { .. }
-        | ServiceError::UnfinishedRotation { .. }
-        | ServiceError::WeakBootstrapToken(_)
-        | ServiceError::Crypto(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    StatusCode::from_u16(err.kind().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-/// A hint for the dashboard (the service's hints name CLI commands).
-fn hint_of(err: &ServiceError) -> Option<String> {
-    match err {
-        ServiceError::NotFound(what) if what.starts_with("extension") => Some(
-            "Go back to the list of extensions; only those your token may see are there."
-                .to_owned(),
-        ),
-        ServiceError::NotFound(_) => {
-            Some("Go back to the Secrets page to see the secrets of this environment.".to_owned())
-        }
-        ServiceError::Forbidden { .. } => Some(
-            "Ask an owner of the extension for a token with a stronger role, then sign in with it."
-                .to_owned(),
-        ),
-        ServiceError::OutOfScope { .. } => Some(
-            "Your token works in one environment only; switch back, or sign in with a token for this one."
-                .to_owned(),
-        ),
-        other => other.hint(),
-    }
+/// What someone at the dashboard can do about it (the API's hints name CLI commands).
+fn hint_of(err: &ServiceError) -> Option<&'static str> {
+    Some(match err.kind() {
+        ErrorKind::Unauthorized => "Sign in again with a valid token.",
+        ErrorKind::NotFound => match err {
+            ServiceError::NotFound(what) if what.starts_with("extension") => {
+                "Go back to the list of extensions; only those your token may see are there."
+            }
+            _ => "Go back to the Secrets page to see the secrets of this environment.",
+        },
+        ErrorKind::Forbidden => match err {
+            ServiceError::OutOfScope { .. } => "Your token works in one environment only; switch back, or sign in with a token for this one.",
+            _ => "Ask an owner of the extension for a token with a stronger role, then sign in with it.",
+        },
+        ErrorKind::Invalid => "Correct the form and submit it again.",
+        ErrorKind::Conflict => match err {
+            ServiceError::LastAdminToken(_) => "Create another admin token first, sign in with it, then revoke this one.",
+            _ => "Someone changed this first: reload the page to see the current state, then try again.",
+        },
+        ErrorKind::Limit => "Delete secrets you no longer use, then try again.",
+        ErrorKind::Unavailable => "Nothing was changed. Try again in a moment; if it persists, tell the operator.",
+        ErrorKind::Internal => "Tell the operator; the server log has the details.",
+    })
 }
 
 impl IntoResponse for PageError {
@@ -89,7 +78,12 @@ impl IntoResponse for PageError {
                     s if s.is_server_error() => "Something went wrong",
                     _ => "Cannot do that",
                 };
-                (status, title, err.to_string(), hint_of(err))
+                // For a server-side fault, a stable sentence: the cause is in the log.
+                let message = match err.kind().public_message(err) {
+                    Some(sentence) => sentence.to_owned(),
+                    None => err.to_string(),
+                };
+                (status, title, message, hint_of(err).map(str::to_owned))
             }
         };
         (status, views::error::page(title, &message, hint.as_deref())).into_response()

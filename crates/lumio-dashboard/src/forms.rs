@@ -1,5 +1,6 @@
 //! What the pages' forms and query strings carry. Every field defaults to empty, so a
-//! form missing its CSRF token reaches the handler and is refused with 403, not 422.
+//! form missing its CSRF token reaches the handler and is refused with 403, not a
+//! rejection of its shape.
 //!
 //! None of these types derives `Debug`: a submitted value must not reach a log line.
 

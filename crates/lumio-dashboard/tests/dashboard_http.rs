@@ -324,7 +324,11 @@ async fn a_failed_save_keeps_the_name_escaped_and_never_the_value(backend: Backe
         ("value", canary),
     ];
     let page = web.post(SECRETS, &form).await;
-    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        page.status,
+        StatusCode::BAD_REQUEST,
+        "the API's status for invalid input"
+    );
     assert!(!page.body.contains(canary), "the value was rendered back");
     assert!(
         !page.body.contains("<img"),
@@ -350,7 +354,11 @@ async fn a_failed_save_keeps_the_name_escaped_and_never_the_value(backend: Backe
         ("value", big.as_str()),
     ];
     let page = web.post(SECRETS, &form).await;
-    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        page.status,
+        StatusCode::BAD_REQUEST,
+        "the API's status for invalid input"
+    );
     assert!(page.body.contains("the limit is 65536 bytes"));
     assert!(!page.body.contains(&big[..1024]));
 
@@ -409,7 +417,50 @@ both_backends!(
     a_failed_save_keeps_the_name_escaped_and_never_the_value,
     audit_pages_are_newest_first_and_paged,
     html_in_an_action_name_is_escaped_on_the_audit_page,
+    a_server_fault_shows_no_internal_cause,
 );
+
+/// Issue 13, item 2: a 5xx page says what happened in a stable sentence with the same
+/// status as the API, never the cause (a database error text is for the operator's log).
+async fn a_server_fault_shows_no_internal_cause(backend: Backend) {
+    let Some((app, mut web)) = signed_in(backend).await else {
+        return;
+    };
+    let csrf = web.get(SECRETS).await.csrf();
+    lumio_store::testing::refuse_audit_inserts(&app.database_url, true).await;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("env", "staging"),
+        ("name", "UNRECORDED"),
+        ("value", "unrecorded-value-5e1d"),
+    ];
+    let page = web.post(SECRETS, &form).await;
+    lumio_store::testing::refuse_audit_inserts(&app.database_url, false).await;
+    assert_eq!(
+        page.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("the audit log could not be written, so nothing was changed"),
+        "{}",
+        page.body
+    );
+    for cause in [
+        "refused by the test",
+        "test_refuse",
+        "database error",
+        "ext_audit_log",
+    ] {
+        assert!(
+            !page.body.contains(cause),
+            "the page shows the cause {cause:?}"
+        );
+    }
+    assert!(!page.body.contains("unrecorded-value-5e1d"));
+}
 
 /// Action names reach the audit page through `secret.get` records; one carrying HTML (as
 /// a hostile module path could) is shown as text.

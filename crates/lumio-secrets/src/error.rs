@@ -71,36 +71,99 @@ pub enum ServiceError {
     Crypto(#[from] CryptoError),
 }
 
+/// The class of a [`ServiceError`]: what each front end (API, dashboard, CLI) turns into
+/// its own status and wording. One kind has one HTTP status everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Unauthorized,
+    NotFound,
+    Forbidden,
+    /// Malformed or invalid input.
+    Invalid,
+    /// Already exists, or a concurrent change won.
+    Conflict,
+    /// Valid, but over a limit of SPEC §7.
+    Limit,
+    /// The database or the audit log is unavailable; retrying may work.
+    Unavailable,
+    /// A fault of the server or its set-up; the cause is for the operator's log only.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The API's stable error code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::NotFound => "not_found",
+            Self::Forbidden => "forbidden",
+            Self::Invalid => "invalid",
+            Self::Conflict => "conflict",
+            Self::Limit => "limit",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status, the same in the API and the dashboard.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::Unauthorized => 401,
+            Self::NotFound => 404,
+            Self::Forbidden => 403,
+            Self::Invalid => 400,
+            Self::Conflict => 409,
+            Self::Limit => 422,
+            Self::Unavailable => 503,
+            Self::Internal => 500,
+        }
+    }
+
+    /// The sentence shown instead of the message for server-side faults, whose causes
+    /// (database errors, paths, keys) are for the operator's log, not the caller.
+    pub fn public_message(self, err: &ServiceError) -> Option<&'static str> {
+        match (self, err) {
+            // A change commits with its audit record or not at all.
+            (Self::Unavailable, ServiceError::Audit(_)) => {
+                Some("the audit log could not be written, so nothing was changed")
+            }
+            (Self::Unavailable, _) => {
+                Some("Lumio's database is unavailable; nothing was changed unless stated otherwise")
+            }
+            (Self::Internal, _) => Some("internal error; the server log has the details"),
+            _ => None,
+        }
+    }
+}
+
 impl ServiceError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
-        let hint = match self {
-            Self::Unauthorized => "pass a token with --token or LUMIO_TOKEN, or run `lumio login --url URL --token TOKEN`",
-            Self::NotFound(what) if what.starts_with("extension") => {
-                "run `lumio extensions list` to see the extensions your token can reach"
-            }
-            Self::NotFound(what) if what.starts_with("token") => {
-                "run `lumio tokens list` to see the tokens you may revoke"
-            }
-            Self::NotFound(_) => "run `lumio env list` to see the secrets of this environment",
-            Self::NotInSource { environment, .. } => {
-                return Some(format!(
-                    "run `lumio env list --env {environment}` to see the secrets you can copy"
-                ))
-            }
-            Self::Forbidden { .. } => "ask an owner of the extension for a token with a stronger role",
-            Self::OutOfScope { .. } => "use a token for that environment (`lumio tokens create … --env ENV`) or one without an environment scope",
-            Self::LastAdminToken(_) => "create another admin token first (`lumio tokens create --admin`), sign in with it, then revoke this one",
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Unauthorized => ErrorKind::Unauthorized,
+            Self::NotFound(_) | Self::NotInSource { .. } => ErrorKind::NotFound,
+            Self::Forbidden { .. } | Self::OutOfScope { .. } => ErrorKind::Forbidden,
+            Self::InvalidId(_) | Self::InvalidRole(_) | Self::InvalidValue(_) => ErrorKind::Invalid,
+            Self::Conflict(_) | Self::LastAdminToken(_) => ErrorKind::Conflict,
+            Self::Limit(_) => ErrorKind::Limit,
+            Self::Audit(_) | Self::Store(_) => ErrorKind::Unavailable,
+            Self::WrongMasterKey { .. }
+            | Self::UnfinishedRotation { .. }
+            | Self::WeakBootstrapToken(_)
+            | Self::Crypto(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// What the operator can do about a fault that stops the server from starting
+    /// (operator wording: flags and environment variables of `lumio server`).
+    pub fn startup_hint(&self) -> Option<&'static str> {
+        Some(match self {
             Self::WeakBootstrapToken(_) => "unset LUMIO_BOOTSTRAP_TOKEN to have a token generated into the data directory, or set it to a long random value, e.g. `openssl rand -hex 32`",
-            Self::Limit(_) => "delete secrets you no longer use with `lumio env delete NAME`",
-            Self::Audit(_) => "check the database behind Lumio; the operation can be retried once it is back",
-            Self::Store(_) => "check that the database is running and reachable, then retry",
             Self::WrongMasterKey { .. } => "start the server with the master key this store was created with (--master-key-file or LUMIO_MASTER_KEY); to rotate to a new key, pass the old one too with --previous-master-key-file",
             Self::UnfinishedRotation { .. } => "finish the rotation: start with the new key as --master-key-file and this one as --previous-master-key-file",
             Self::Crypto(_) => "make sure the server runs with the master key this store was created with",
+            Self::Store(_) => "check that the database is running and reachable, then retry",
             _ => return None,
-        };
-        Some(hint.to_owned())
+        })
     }
 }
 

@@ -25,7 +25,7 @@ mod write_turns;
 pub use access::Principal;
 pub use audit_log::{AuditFilter, MAX_AUDIT_PAGE};
 pub use bootstrap::{open_service, Bootstrap, BootstrapToken};
-pub use error::ServiceError;
+pub use error::{ErrorKind, ServiceError};
 pub use extensions::change_record;
 pub use last_used::WRITE_EVERY as LAST_USED_WRITE_EVERY;
 pub use lumio_core::SecretValue;

@@ -246,7 +246,7 @@ mod tests {
             assert!(err
                 .to_string()
                 .starts_with("LUMIO_BOOTSTRAP_TOKEN is refused"));
-            assert!(err.hint().unwrap().contains("openssl rand -hex 32"));
+            assert!(err.startup_hint().unwrap().contains("openssl rand -hex 32"));
             assert!(!well_formed(weak), "{weak:?}");
         }
         assert!(check_bootstrap_token("0123456789abcdef").is_ok());

@@ -26,7 +26,8 @@ pub(crate) struct ErrorBody {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ErrorDetail {
     /// Stable machine code: unauthorized, not_found, forbidden, invalid, conflict,
-    /// too_large, limit, unavailable, internal.
+    /// too_large, limit, unavailable, internal (`lumio_secrets::ErrorKind::code`), or an
+    /// action's own: action_error, timeout, secret_leak, fetch_refused, …
     pub code: &'static str,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,46 +52,51 @@ impl AppError {
 
 impl From<ServiceError> for AppError {
     fn from(err: ServiceError) -> Self {
-        use ServiceError as E;
-        let (status, code) = match &err {
-            E::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            E::NotFound(_) | E::NotInSource { .. } => (StatusCode::NOT_FOUND, "not_found"),
-            E::Forbidden { .. } | E::OutOfScope { .. } => (StatusCode::FORBIDDEN, "forbidden"),
-            E::InvalidId(_) | E::InvalidRole(_) | E::InvalidValue(_) => {
-                (StatusCode::BAD_REQUEST, "invalid")
+        let kind = err.kind();
+        let message = match kind.public_message(&err) {
+            Some(sentence) => {
+                // The cause goes to the operator's log; the client gets a stable sentence.
+                tracing::error!(error = %err, "request failed");
+                sentence.to_owned()
             }
-            E::Conflict(_) | E::LastAdminToken(_) => (StatusCode::CONFLICT, "conflict"),
-            E::Limit(_) => (StatusCode::CONFLICT, "limit"),
-            E::Audit(_) | E::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            E::WrongMasterKey { .. }
-            | E::UnfinishedRotation { .. }
-            | E::WeakBootstrapToken(_)
-            | E::Crypto(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        };
-        let message = if status.is_server_error() {
-            // The cause goes to the operator's log; the client gets a stable sentence.
-            tracing::error!(error = %err, "request failed");
-            match &err {
-                // A change commits with its audit record or not at all.
-                E::Audit(_) => {
-                    "the audit log could not be written, so nothing was changed".to_owned()
-                }
-                E::Store(_) => {
-                    "Lumio's database is unavailable; nothing was changed unless stated otherwise"
-                        .to_owned()
-                }
-                _ => "internal error; the server log has the details".to_owned(),
-            }
-        } else {
-            err.to_string()
+            None => err.to_string(),
         };
         Self {
-            status,
-            code,
+            status: StatusCode::from_u16(kind.status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code: kind.code(),
+            hint: api_hint(&err),
             message,
-            hint: err.hint(),
         }
     }
+}
+
+/// The next step for an API client. API clients are mostly the `lumio` CLI and scripts
+/// around it, so hints name its commands; the dashboard has hints of its own.
+fn api_hint(err: &ServiceError) -> Option<String> {
+    use ServiceError as E;
+    let hint = match err {
+        E::Unauthorized => "pass a token with --token or LUMIO_TOKEN, or run `lumio login --url URL --token TOKEN`",
+        E::NotFound(what) if what.starts_with("extension") => {
+            "run `lumio extensions list` to see the extensions your token can reach"
+        }
+        E::NotFound(what) if what.starts_with("token") => {
+            "run `lumio tokens list` to see the tokens you may revoke"
+        }
+        E::NotFound(_) => "run `lumio env list` to see the secrets of this environment",
+        E::NotInSource { environment, .. } => {
+            return Some(format!(
+                "run `lumio env list --env {environment}` to see the secrets you can copy"
+            ))
+        }
+        E::Forbidden { .. } => "ask an owner of the extension for a token with a stronger role",
+        E::OutOfScope { .. } => "use a token for that environment (`lumio tokens create … --env ENV`) or one without an environment scope",
+        E::LastAdminToken(_) => "create another admin token first (`lumio tokens create --admin`), sign in with it, then revoke this one",
+        E::Limit(_) => "delete secrets you no longer use with `lumio env delete NAME`",
+        E::Audit(_) => "check the database behind Lumio; the operation can be retried once it is back",
+        other => return other.startup_hint().map(str::to_owned),
+    };
+    Some(hint.to_owned())
 }
 
 impl From<ActionsError> for AppError {

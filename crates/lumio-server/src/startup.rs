@@ -75,7 +75,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let bootstrap_token = std::env::var("LUMIO_BOOTSTRAP_TOKEN").ok();
     let boot = open_service(store.clone(), keys, audit, bootstrap_token.as_deref())
         .await
-        .map_err(|err| match err.hint() {
+        .map_err(|err| match err.startup_hint() {
             Some(hint) => anyhow::anyhow!("{err}\nhint: {hint}"),
             None => anyhow::anyhow!("{err}"),
         })?;

@@ -252,6 +252,13 @@ async fn environment_limit_of_1000(backend: Backend) {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     let over = app.set(admin, "many", "staging", "ONE_MORE", "v").await;
     assert_eq!(over.code(), "limit", "{}", over.text);
+    // The dashboard answers a limit with the same status (one status per error kind).
+    assert_eq!(
+        over.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        over.text
+    );
     assert!(over.text.contains("1000"));
     assert_eq!(app.names(admin, "many", "staging").await.len(), 1000);
     // Replacing an existing secret is not a new one.

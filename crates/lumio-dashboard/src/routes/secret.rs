@@ -2,7 +2,6 @@
 //! confirmation page).
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use lumio_core::{Environment, ExtensionSlug, SecretName};
@@ -84,7 +83,7 @@ pub(crate) async fn replace(
         }
         Err(err) if is_input_error(&err) => {
             let page = render(&state, &signed, &slug, &name, env, Some(err.to_string())).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            Ok((crate::error::status_of(&err), page).into_response())
         }
         Err(err) => Err(err.into()),
     }

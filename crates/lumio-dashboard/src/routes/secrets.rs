@@ -1,7 +1,6 @@
 //! Settings → Secrets: the list of one environment, and Add secret.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use lumio_core::{Environment, ExtensionSlug, SecretName};
@@ -84,7 +83,7 @@ pub(crate) async fn add(
                 message: err.to_string(),
             };
             let page = render(&state, &signed, &slug, env, Some(add_error)).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            Ok((crate::error::status_of(&err), page).into_response())
         }
         Err(err) => Err(err.into()),
     }

@@ -80,7 +80,7 @@ pub(crate) struct SetSecret {
 /// Sets a secret, making a new version; readable by the next `ctx.secrets.get`.
 #[utoipa::path(put, path = "/api/v1/extensions/{ext}/environments/{env}/secrets/{name}", security(("bearer" = [])),
     params(("ext" = String, Path), ("env" = String, Path), ("name" = String, Path)), request_body = SetSecret,
-    responses((status = 200, body = SecretView), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = SecretView), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody, description = "over a limit (secrets per environment)")))]
 pub(crate) async fn set(
     State(state): State<AppState>,
     Authed(ctx): Authed,
@@ -166,7 +166,7 @@ pub(crate) struct Imported {
 /// Sets many secrets at once, all or nothing.
 #[utoipa::path(post, path = "/api/v1/extensions/{ext}/environments/{env}/secrets", security(("bearer" = [])),
     params(("ext" = String, Path), ("env" = String, Path)), request_body = ImportSecrets,
-    responses((status = 200, body = Imported), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = Imported), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody, description = "over a limit (secrets per environment)")))]
 pub(crate) async fn import(
     State(state): State<AppState>,
     Authed(ctx): Authed,
