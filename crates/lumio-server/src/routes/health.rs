@@ -48,7 +48,12 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<R
             READY_DB_WAIT.as_secs()
         )),
     };
-    let audit = state.service.audit().health().err().map(|e| e.to_string());
+    let audit = state
+        .service
+        .audit()
+        .health()
+        .err()
+        .map(|e| format!("{e} ({})", e.cause()));
     let ready = database.is_none() && audit.is_none();
     let ok = |problem: Option<String>| problem.unwrap_or_else(|| "ok".to_owned());
     let body = Readiness {
