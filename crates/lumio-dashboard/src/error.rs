@@ -36,6 +36,7 @@ pub(crate) fn status_of(err: &ServiceError) -> StatusCode {
         ServiceError::Forbidden { .. } | ServiceError::OutOfScope { .. } => StatusCode::FORBIDDEN,
         ServiceError::InvalidId(_)
         | ServiceError::InvalidRole(_)
+        | ServiceError::InvalidHost(_)
         | ServiceError::InvalidValue(_)
         | ServiceError::Limit(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ServiceError::Conflict(_) | ServiceError::LastAdminToken(_) => StatusCode::CONFLICT,

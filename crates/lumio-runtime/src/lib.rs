@@ -13,6 +13,7 @@
 //! value or error message that contains a secret's value.
 
 mod compile;
+mod egress;
 mod error;
 mod fetch;
 mod gate;

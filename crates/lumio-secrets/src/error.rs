@@ -1,7 +1,7 @@
 //! Service errors: each says what happened and what to do. None holds a secret value.
 
 use lumio_audit::AuditUnavailable;
-use lumio_core::{Environment, InvalidId, UnknownRole};
+use lumio_core::{Environment, InvalidHost, InvalidId, UnknownRole};
 use lumio_crypto::CryptoError;
 use lumio_store::StoreError;
 
@@ -37,6 +37,8 @@ pub enum ServiceError {
     InvalidId(#[from] InvalidId),
     #[error(transparent)]
     InvalidRole(#[from] UnknownRole),
+    #[error(transparent)]
+    InvalidHost(#[from] InvalidHost),
     #[error("{0}")]
     InvalidValue(String),
     /// Something named already exists, or a concurrent change won (the text says which).

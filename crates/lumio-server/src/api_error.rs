@@ -56,7 +56,7 @@ impl From<ServiceError> for AppError {
             E::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             E::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             E::Forbidden { .. } | E::OutOfScope { .. } => (StatusCode::FORBIDDEN, "forbidden"),
-            E::InvalidId(_) | E::InvalidRole(_) | E::InvalidValue(_) => {
+            E::InvalidId(_) | E::InvalidRole(_) | E::InvalidHost(_) | E::InvalidValue(_) => {
                 (StatusCode::BAD_REQUEST, "invalid")
             }
             E::Conflict(_) | E::LastAdminToken(_) => (StatusCode::CONFLICT, "conflict"),
