@@ -37,6 +37,8 @@ pub struct SecretSummary {
     pub version: i64,
     pub updated_at: DateTime<Utc>,
     pub updated_by: String,
+    /// The binding this change set; `None` when it left the binding alone.
+    pub allowed_hosts: Option<AllowedHosts>,
 }
 
 /// One name written by an import.
@@ -120,6 +122,7 @@ impl SecretsService {
             version,
             updated_at: Utc::now(),
             updated_by: ctx.principal.token_id.clone(),
+            allowed_hosts: allowed_hosts.cloned(),
         })
     }
 
@@ -291,6 +294,7 @@ impl SecretsService {
             version: new_version,
             updated_at: Utc::now(),
             updated_by: ctx.principal.token_id.clone(),
+            allowed_hosts: None,
         })
     }
 

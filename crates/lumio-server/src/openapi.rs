@@ -16,6 +16,7 @@ use crate::routes;
         routes::tokens::revoke,
         routes::secrets::list, routes::secrets::set, routes::secrets::delete,
         routes::secrets::import, routes::secrets::history, routes::secrets::rollback,
+        routes::bindings::set, routes::bindings::clear,
         routes::audit::list,
         routes::actions::deploy, routes::actions::deployments, routes::actions::logs,
         routes::actions::invoke,
