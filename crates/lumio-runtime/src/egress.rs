@@ -15,7 +15,7 @@ use crate::leak_guard::{with_unescaped, GuardSet};
 /// is left out when its name itself holds a secret's value.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("ctx.fetch refused: {what} would carry the value of secret {secret}, which may be sent only to {allowed} (its egress binding); send it only there, or change the binding with `lumio env bind {secret} --allow-host HOST`")]
-pub(crate) struct Blocked {
+pub struct Blocked {
     pub secret: SecretName,
     /// The refused host, as shown in the message and the audit record.
     pub host: String,
@@ -24,7 +24,7 @@ pub(crate) struct Blocked {
 }
 
 /// The secrets one invocation read, ready to be searched for in its requests.
-pub(crate) struct EgressGuard {
+pub struct EgressGuard {
     set: GuardSet,
     /// Per guarded value: the bindings of every secret read with that value (a host must
     /// be allowed by all of them); empty for an unbound value.
@@ -103,7 +103,7 @@ impl EgressGuard {
 /// that hop sends again: the new URL, the previous URL (as `Referer`), the headers (less
 /// `Authorization` and cookies once a hop changed host or port, as the HTTP client drops
 /// them) and the body (until a 303, or a 301/302 of a POST, turns the request into a GET).
-pub(crate) struct Outgoing {
+pub struct Outgoing {
     guard: Arc<EgressGuard>,
     headers: Vec<(String, String)>,
     body: Option<Zeroizing<String>>,

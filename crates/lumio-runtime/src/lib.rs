@@ -26,6 +26,12 @@ mod sandbox;
 mod validate;
 mod worker;
 
+/// The egress check one `ctx.fetch` makes, for the `egress` bench; not an API.
+#[doc(hidden)]
+pub mod egress_bench {
+    pub use crate::egress::{Blocked, EgressGuard, Outgoing};
+}
+
 pub use compile::{compile, compile_with_limits, ActionInfo, Deployment};
 pub use error::{DeployError, RuntimeError};
 pub use host::{Host, HostError, SecretReads};
