@@ -1,10 +1,8 @@
 //! The runtime's view of the platform for one invocation.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use lumio_audit::Ticket;
-use lumio_core::{Environment, SecretName, SecretValue};
+use lumio_core::{CurrentValue, Environment, SecretName};
 use lumio_runtime::{Host, HostError, SecretReads};
 use lumio_secrets::{Reader, SecretsService, ServiceError};
 use tokio::runtime::Handle;
@@ -40,7 +38,7 @@ fn host_error(err: ServiceError) -> HostError {
 
 #[async_trait]
 impl Host for ActionHost {
-    fn secret_get(&self, name: &SecretName) -> Result<Option<Arc<SecretValue>>, HostError> {
+    fn secret_get(&self, name: &SecretName) -> Result<Option<CurrentValue>, HostError> {
         // Runtime workers are plain threads: a cache miss may block on the store.
         let reader = self.reader();
         match self
@@ -68,6 +66,12 @@ impl Host for ActionHost {
     fn record_denied(&self, name: &SecretName, grants: &[SecretName]) -> Result<Ticket, HostError> {
         self.secrets
             .record_denied(self.reader(), name, grants)
+            .map_err(host_error)
+    }
+
+    fn record_egress_blocked(&self, name: &SecretName, host: &str) -> Result<Ticket, HostError> {
+        self.secrets
+            .record_egress_blocked(self.reader(), name, host)
             .map_err(host_error)
     }
 

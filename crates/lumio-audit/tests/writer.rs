@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 use lumio_audit::{AuditConfig, AuditWriter, Ticket};
 use lumio_core::{Environment, ExtensionSlug, SecretName};
 use lumio_store::{
-    AuditEntry, AuditPruned, AuditQuery, AuditRecord, Change, Extension, NewVersion, Resealed,
-    SealedVersion, SecretHead, SessionRecord, Store, StoreError, StoredVersion, TokenRecord,
-    VersionInfo, VersionKey,
+    AuditEntry, AuditPruned, AuditQuery, AuditRecord, Change, CurrentSecret, Extension, NewVersion,
+    Resealed, SealedVersion, SecretHead, SessionRecord, Store, StoreError, StoredVersion,
+    TokenRecord, VersionInfo, VersionKey,
 };
 use tokio::sync::{broadcast, Semaphore};
 use tokio::time::{sleep, timeout};
@@ -386,7 +386,7 @@ impl Store for FakeStore {
         _: i64,
         _: Environment,
         _: &SecretName,
-    ) -> Result<Option<SealedVersion>, StoreError> {
+    ) -> Result<Option<CurrentSecret>, StoreError> {
         unimplemented!()
     }
     async fn version(
@@ -416,6 +416,17 @@ impl Store for FakeStore {
         _: &SecretName,
         _: &str,
         _: bool,
+        _: &[AuditRecord],
+    ) -> Result<bool, StoreError> {
+        unimplemented!()
+    }
+    async fn set_binding(
+        &self,
+        _: i64,
+        _: Environment,
+        _: &SecretName,
+        _: Option<&lumio_core::AllowedHosts>,
+        _: &str,
         _: &[AuditRecord],
     ) -> Result<bool, StoreError> {
         unimplemented!()

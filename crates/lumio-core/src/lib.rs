@@ -2,12 +2,16 @@
 //! (`SecretName::parse`, `ExtensionSlug::parse`, `Environment::parse`) so inner
 //! code can only ever hold a valid one. This crate does no IO.
 
+mod egress;
 mod ids;
 mod lifetime;
 mod limits;
 mod role;
 mod value;
 
+pub use egress::{
+    AllowedHosts, CurrentValue, HostPattern, InvalidHost, MAX_ALLOWED_HOSTS, MAX_HOST_LEN,
+};
 pub use ids::{Environment, ExtensionSlug, InvalidId, SecretName};
 pub use lifetime::{InvalidLifetime, TokenLifetime, MAX_TOKEN_LIFETIME};
 pub use limits::{MAX_SECRETS_PER_ENVIRONMENT, MAX_SECRET_NAME_LEN, MAX_SECRET_VALUE_BYTES};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lumio_audit::Ticket;
-use lumio_core::{SecretName, SecretValue};
+use lumio_core::{CurrentValue, SecretName, SecretValue};
 use lumio_runtime::{
     compile, Host, HostError, Runtime, RuntimeLimits, RuntimeOptions, SecretReads,
 };
@@ -29,15 +29,19 @@ struct MapHost {
 
 #[async_trait]
 impl Host for MapHost {
-    fn secret_get(&self, name: &SecretName) -> Result<Option<Arc<SecretValue>>, HostError> {
+    fn secret_get(&self, name: &SecretName) -> Result<Option<CurrentValue>, HostError> {
+        let unbound = |value: &Arc<SecretValue>| CurrentValue {
+            value: value.clone(),
+            allowed_hosts: None,
+        };
         if name.as_str() == "API_KEY" {
-            return Ok(Some(self.value.clone()));
+            return Ok(Some(unbound(&self.value)));
         }
         let index = name
             .as_str()
             .strip_prefix('S')
             .and_then(|i| i.parse::<usize>().ok());
-        Ok(index.and_then(|i| self.guarded.get(i)).cloned())
+        Ok(index.and_then(|i| self.guarded.get(i)).map(unbound))
     }
 
     fn record_reads(&self, reads: &[SecretReads]) -> Result<Option<Ticket>, HostError> {
@@ -46,6 +50,10 @@ impl Host for MapHost {
     }
 
     fn record_denied(&self, _: &SecretName, _: &[SecretName]) -> Result<Ticket, HostError> {
+        Ok(Ticket(self.next.fetch_add(1, Ordering::Relaxed) + 1))
+    }
+
+    fn record_egress_blocked(&self, _: &SecretName, _: &str) -> Result<Ticket, HostError> {
         Ok(Ticket(self.next.fetch_add(1, Ordering::Relaxed) + 1))
     }
 

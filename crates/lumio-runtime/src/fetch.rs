@@ -1,6 +1,8 @@
 //! `ctx.fetch`: real HTTP(S) with a timeout, a response-size cap and no way into private
 //! networks. The address check runs inside the DNS resolver the connection uses, so the
-//! checked address is the connected one (no DNS-rebinding window).
+//! checked address is the connected one (no DNS-rebinding window). Requests that may carry
+//! a bound secret are checked against its binding (`egress.rs`) before they are sent and
+//! at every redirect, from the redirect policy.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -10,10 +12,17 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::redirect::Policy;
 use reqwest::{Method, Url};
 
+use crate::egress::{Blocked, EgressGuard, Outgoing};
 use crate::limits::RuntimeOptions;
 
 /// Most redirects followed, each checked like the first URL.
 const MAX_REDIRECTS: usize = 10;
+
+tokio::task_local! {
+    /// The request being sent, for the redirect policy (shared by the client, so it learns
+    /// the request from the task sending it): `None` when it carries no bound secret.
+    static OUTGOING: Option<Arc<Outgoing>>;
+}
 
 /// A request from JavaScript.
 #[derive(Debug)]
@@ -40,6 +49,9 @@ pub(crate) enum FetchError {
     /// The destination is not allowed.
     #[error("{0}")]
     Refused(String),
+    /// The request would carry a bound secret's value to a host its binding does not allow.
+    #[error("{0}")]
+    Egress(Blocked),
     /// The request could not be made or the response not read.
     #[error("{0}")]
     Failed(String),
@@ -80,9 +92,20 @@ impl Fetcher {
                 if attempt.previous().len() >= MAX_REDIRECTS {
                     return attempt.error(Refusal(format!("more than {MAX_REDIRECTS} redirects")));
                 }
-                match check_url(attempt.url(), allow_private) {
-                    Ok(()) => attempt.follow(),
-                    Err(reason) => attempt.error(Refusal(format!("redirect refused: {reason}"))),
+                if let Err(reason) = check_url(attempt.url(), allow_private) {
+                    return attempt.error(Refusal(format!("redirect refused: {reason}")));
+                }
+                let checked = OUTGOING.try_with(|outgoing| match outgoing {
+                    Some(outgoing) => {
+                        outgoing.redirect(attempt.status(), attempt.url(), attempt.previous())
+                    }
+                    None => Ok(()),
+                });
+                match checked {
+                    Ok(Ok(())) => attempt.follow(),
+                    Ok(Err(blocked)) => attempt.error(blocked),
+                    // Not sent from `fetch`: what it carries is unknown, so it is refused.
+                    Err(_) => attempt.error(Refusal("redirect refused: unknown request".into())),
                 }
             }))
             .build()?;
@@ -93,7 +116,13 @@ impl Fetcher {
         })
     }
 
-    pub async fn fetch(&self, request: FetchRequest) -> Result<FetchResponse, FetchError> {
+    /// Sends `request`; with `egress`, only if no bound secret's value in it (or in what a
+    /// redirect would send again) goes to a host its binding does not allow.
+    pub async fn fetch(
+        &self,
+        request: FetchRequest,
+        egress: Option<Arc<EgressGuard>>,
+    ) -> Result<FetchResponse, FetchError> {
         let url = Url::parse(&request.url).map_err(|e| {
             FetchError::Failed(format!(
                 "ctx.fetch: invalid URL ({e}); use an absolute http(s) URL"
@@ -102,6 +131,19 @@ impl Fetcher {
         check_url(&url, self.allow_private).map_err(FetchError::Refused)?;
         let method = Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| FetchError::Failed("ctx.fetch: invalid method".into()))?;
+        let outgoing = match egress {
+            Some(guard) => {
+                let outgoing = Outgoing::new(
+                    guard,
+                    method.clone(),
+                    &request.headers,
+                    request.body.as_deref(),
+                );
+                outgoing.first(&url).map_err(FetchError::Egress)?;
+                Some(Arc::new(outgoing))
+            }
+            None => None,
+        };
         let mut builder = self.client.request(method, url);
         for (name, value) in request.headers {
             let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
@@ -115,7 +157,10 @@ impl Fetcher {
         if let Some(body) = request.body {
             builder = builder.body(body);
         }
-        let mut response = builder.send().await.map_err(classify)?;
+        let mut response = OUTGOING
+            .scope(outgoing, builder.send())
+            .await
+            .map_err(classify)?;
         let status = response.status();
         let headers = response
             .headers()
@@ -154,6 +199,9 @@ fn classify(error: reqwest::Error) -> FetchError {
     while let Some(err) = source {
         if let Some(refusal) = err.downcast_ref::<Refusal>() {
             return FetchError::Refused(format!("ctx.fetch refused: {refusal}"));
+        }
+        if let Some(blocked) = err.downcast_ref::<Blocked>() {
+            return FetchError::Egress(blocked.clone());
         }
         source = err.source();
     }

@@ -4,11 +4,9 @@
 //! Architecture Invariant: the runtime knows nothing of stores, tokens or HTTP. A host is
 //! made per invocation and already knows the extension, environment, action and request id.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use lumio_audit::{AuditUnavailable, Ticket};
-use lumio_core::{SecretName, SecretValue};
+use lumio_core::{CurrentValue, SecretName};
 
 /// Why the host could not serve a request. Never holds a secret value.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -34,11 +32,11 @@ pub struct SecretReads {
 /// The platform side of one invocation.
 #[async_trait]
 pub trait Host: Send + Sync {
-    /// Reads the secret's current value (`None`: not set). Called synchronously from a
+    /// Reads the secret's current value and egress binding (`None`: not set). Called synchronously from a
     /// runtime worker thread (a plain OS thread, where blocking is allowed). Records
     /// nothing: the runtime counts reads and calls [`Host::record_reads`] before anything
     /// the invocation produced can leave.
-    fn secret_get(&self, name: &SecretName) -> Result<Option<Arc<SecretValue>>, HostError>;
+    fn secret_get(&self, name: &SecretName) -> Result<Option<CurrentValue>, HostError>;
 
     /// Enqueues one `secret.get` audit record per entry and returns the ticket of the last
     /// (`None` for no entries).
@@ -47,6 +45,10 @@ pub trait Host: Send + Sync {
     /// Enqueues a `secret.denied` audit record: the action asked for `name`, which is not
     /// in its `grants`. Called once per invocation and name; returns the record's ticket.
     fn record_denied(&self, name: &SecretName, grants: &[SecretName]) -> Result<Ticket, HostError>;
+
+    /// Enqueues an `egress.blocked` audit record: a `ctx.fetch` that would have carried the
+    /// value of `name` to `host`, which its binding does not allow, was refused unsent.
+    fn record_egress_blocked(&self, name: &SecretName, host: &str) -> Result<Ticket, HostError>;
 
     /// Waits until every audit record up to and including `up_to` is committed.
     async fn audit_durable(&self, up_to: Ticket) -> Result<(), HostError>;

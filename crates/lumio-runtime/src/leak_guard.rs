@@ -180,7 +180,9 @@ impl LeakGuard {
 }
 
 impl GuardSet {
-    fn new<'a>(reads: impl IntoIterator<Item = (&'a SecretName, &'a Arc<SecretValue>)>) -> Self {
+    pub(crate) fn new<'a>(
+        reads: impl IntoIterator<Item = (&'a SecretName, &'a Arc<SecretValue>)>,
+    ) -> Self {
         let mut set = Self::default();
         for (name, value) in reads {
             set.add(name, value.expose());
@@ -258,9 +260,20 @@ impl GuardSet {
         })
     }
 
+    /// How many distinct values are guarded (values too short to guard are left out).
+    pub(crate) fn len(&self) -> usize {
+        self.secrets.len()
+    }
+
+    /// The name and value of the `i`-th guarded secret (the order of [`Self::hits`]).
+    pub(crate) fn secret(&self, i: usize) -> (&SecretName, &str) {
+        let forms = &self.secrets[i];
+        (&forms.name, &forms.raw)
+    }
+
     /// Per secret: whether any of its forms is in `texts` (or in their percent-decoded
     /// forms).
-    fn hits(&self, texts: &[Zeroizing<String>]) -> Vec<bool> {
+    pub(crate) fn hits(&self, texts: &[Zeroizing<String>]) -> Vec<bool> {
         let mut hit = vec![false; self.secrets.len()];
         let Some(matcher) = &self.matcher else {
             return hit;
@@ -371,7 +384,7 @@ fn base64_core(value: &[u8], shift: usize, url_safe: bool) -> Zeroizing<String> 
 const UNESCAPED_LAYERS: usize = 4;
 
 /// JSON nested in strings escapes again at each level: add up to four unescaped layers.
-fn with_unescaped(texts: Vec<Zeroizing<String>>) -> Vec<Zeroizing<String>> {
+pub(crate) fn with_unescaped(texts: Vec<Zeroizing<String>>) -> Vec<Zeroizing<String>> {
     with_unescaped_layers(texts, UNESCAPED_LAYERS)
 }
 

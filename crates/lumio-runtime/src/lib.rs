@@ -13,6 +13,7 @@
 //! value or error message that contains a secret's value.
 
 mod compile;
+mod egress;
 mod error;
 mod fetch;
 mod gate;
@@ -24,6 +25,12 @@ mod pool;
 mod sandbox;
 mod validate;
 mod worker;
+
+/// The egress check one `ctx.fetch` makes, for the `egress` bench; not an API.
+#[doc(hidden)]
+pub mod egress_bench {
+    pub use crate::egress::{Blocked, EgressGuard, Outgoing};
+}
 
 pub use compile::{compile, compile_with_limits, ActionInfo, Deployment};
 pub use error::{DeployError, RuntimeError};

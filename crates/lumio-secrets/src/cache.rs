@@ -1,4 +1,5 @@
-//! In-memory caches for the hot read paths: secret values for the runtime, secret lists,
+//! In-memory caches for the hot read paths: secret values (with their egress bindings)
+//! for the runtime, secret lists,
 //! extensions, tokens. A cached token is used only after a change-feed barrier (see
 //! `tokens.rs`), so a revocation holds on every server at once.
 //!
@@ -12,7 +13,7 @@ use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use lumio_core::{Environment, SecretValue};
+use lumio_core::{CurrentValue, Environment};
 use lumio_store::{Change, Extension, SecretHead, SyncedUpTo, TokenRecord};
 use tokio::sync::broadcast;
 
@@ -63,7 +64,7 @@ impl<K: Eq + Hash, V: Clone> GuardedMap<K, V> {
 /// All caches of one service.
 pub(crate) struct Caches {
     generation: Arc<AtomicU64>,
-    pub(crate) values: GuardedMap<SecretKey, Option<Arc<SecretValue>>>,
+    pub(crate) values: GuardedMap<SecretKey, Option<CurrentValue>>,
     pub(crate) lists: GuardedMap<(i64, Environment), Arc<Vec<SecretHead>>>,
     pub(crate) extensions: GuardedMap<String, Extension>,
     /// Live tokens by id (only found ones: ids an attacker makes up are never kept).
@@ -94,7 +95,7 @@ impl Caches {
         Seen(self.generation.load(Ordering::Acquire))
     }
 
-    pub(crate) fn fill_value(&self, seen: Seen, key: SecretKey, value: Option<Arc<SecretValue>>) {
+    pub(crate) fn fill_value(&self, seen: Seen, key: SecretKey, value: Option<CurrentValue>) {
         self.values.fill(&self.generation, seen.0, key, value);
     }
 

@@ -1,7 +1,7 @@
 //! Service errors: each says what happened and what to do. None holds a secret value.
 
 use lumio_audit::AuditUnavailable;
-use lumio_core::{Environment, InvalidId, UnknownRole};
+use lumio_core::{Environment, InvalidHost, InvalidId, UnknownRole};
 use lumio_crypto::CryptoError;
 use lumio_store::StoreError;
 
@@ -45,6 +45,8 @@ pub enum ServiceError {
     InvalidId(#[from] InvalidId),
     #[error(transparent)]
     InvalidRole(#[from] UnknownRole),
+    #[error(transparent)]
+    InvalidHost(#[from] InvalidHost),
     #[error("{0}")]
     InvalidValue(String),
     /// Something named already exists, or a concurrent change won (the text says which).
@@ -142,7 +144,10 @@ impl ServiceError {
             Self::Unauthorized => ErrorKind::Unauthorized,
             Self::NotFound(_) | Self::NotInSource { .. } => ErrorKind::NotFound,
             Self::Forbidden { .. } | Self::OutOfScope { .. } => ErrorKind::Forbidden,
-            Self::InvalidId(_) | Self::InvalidRole(_) | Self::InvalidValue(_) => ErrorKind::Invalid,
+            Self::InvalidId(_)
+            | Self::InvalidRole(_)
+            | Self::InvalidHost(_)
+            | Self::InvalidValue(_) => ErrorKind::Invalid,
             Self::Conflict(_) | Self::LastAdminToken(_) => ErrorKind::Conflict,
             Self::Limit(_) => ErrorKind::Limit,
             Self::Audit(_) | Self::Store(_) => ErrorKind::Unavailable,

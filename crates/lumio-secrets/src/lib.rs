@@ -8,6 +8,7 @@
 
 mod access;
 mod audit_log;
+mod bindings;
 mod bootstrap;
 mod cache;
 mod error;

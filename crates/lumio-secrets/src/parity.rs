@@ -10,7 +10,7 @@ use lumio_store::Extension;
 use subtle::ConstantTimeEq;
 
 use crate::extensions::change_record;
-use crate::secrets::ImportedSecret;
+use crate::secrets::{ImportedSecret, Written};
 use crate::{RequestContext, SecretsService, ServiceError};
 
 /// How two environments differ, by name only; every list is sorted.
@@ -163,9 +163,14 @@ impl SecretsService {
             .map(|(n, v)| (n.clone(), v.as_ref()))
             .collect();
         report.copied = self
-            .write(ctx, &extension, to, &pairs, "secret.copy", |w| {
-                format!("copied from {from} as version {}", w.version)
-            })
+            .write(
+                ctx,
+                &extension,
+                to,
+                &pairs,
+                Written::event("secret.copy"),
+                |w| format!("copied from {from} as version {}", w.version),
+            )
             .await?;
         Ok(report)
     }
@@ -212,10 +217,11 @@ impl SecretsService {
         environment: Environment,
         name: &SecretName,
     ) -> Result<Option<Arc<SecretValue>>, ServiceError> {
-        match self.cached(extension.id, environment, name) {
-            Some(value) => Ok(value),
-            None => self.load(extension.id, environment, name).await,
-        }
+        let current = match self.cached(extension.id, environment, name) {
+            Some(current) => current,
+            None => self.load(extension.id, environment, name).await?,
+        };
+        Ok(current.map(|c| c.value))
     }
 }
 

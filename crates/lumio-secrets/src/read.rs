@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use lumio_audit::Ticket;
-use lumio_core::{Environment, SecretName, SecretValue};
+use lumio_core::{CurrentValue, Environment, SecretName, SecretValue};
 use lumio_store::AuditRecord;
 
 use crate::secrets::place;
@@ -51,17 +51,20 @@ impl SecretsService {
             .inner
             .audit
             .try_enqueue(read_record(&reader, name, value.is_some()))?;
-        Ok(SecretRead { value, ticket })
+        Ok(SecretRead {
+            value: value.map(|current| current.value),
+            ticket,
+        })
     }
 
-    /// The current value of `name` for an action, without an audit record: the runtime
+    /// The current value of `name` and its binding for an action, without an audit record: the runtime
     /// counts an invocation's reads and records them with [`SecretsService::record_reads`]
     /// before anything it produced can leave. Cached; a miss reads the store.
     pub async fn read_value(
         &self,
         reader: Reader<'_>,
         name: &SecretName,
-    ) -> Result<Option<Arc<SecretValue>>, ServiceError> {
+    ) -> Result<Option<CurrentValue>, ServiceError> {
         if let Some(value) = self.cached(reader.extension_id, reader.environment, name) {
             return Ok(value);
         }
@@ -121,7 +124,10 @@ impl SecretsService {
             .try_enqueue(read_record(&reader, name, value.is_some()));
         Some(
             queued
-                .map(|ticket| SecretRead { value, ticket })
+                .map(|ticket| SecretRead {
+                    value: value.map(|current| current.value),
+                    ticket,
+                })
                 .map_err(Into::into),
         )
     }
@@ -137,13 +143,13 @@ impl SecretsService {
         }
     }
 
-    /// The cached value, if this process holds one: `Some(None)` caches "not set".
+    /// The cached value and binding, if this process holds them: `Some(None)` caches "not set".
     pub fn cached(
         &self,
         extension_id: i64,
         environment: Environment,
         name: &SecretName,
-    ) -> Option<Option<Arc<SecretValue>>> {
+    ) -> Option<Option<CurrentValue>> {
         let key = (extension_id, environment, name.as_str().to_owned());
         let cached = self.inner.cache.values.get(&key);
         if cached.is_some() {
@@ -158,7 +164,7 @@ impl SecretsService {
         extension_id: i64,
         environment: Environment,
         name: &SecretName,
-    ) -> Result<Option<Arc<SecretValue>>, ServiceError> {
+    ) -> Result<Option<CurrentValue>, ServiceError> {
         metrics::counter!("lumio_secret_cache_misses_total").increment(1);
         let seen = self.inner.cache.begin_read();
         let current = self
@@ -168,10 +174,14 @@ impl SecretsService {
             .await?;
         let value = match current {
             None => None,
-            Some(sealed) => {
+            Some(current) => {
+                let sealed = &current.version;
                 let place = place(extension_id, environment, name, sealed.version);
                 let value = self.inner.keys.open(&place, &sealed.sealed)?;
-                Some(Arc::new(value))
+                Some(CurrentValue {
+                    value: Arc::new(value),
+                    allowed_hosts: current.allowed_hosts.map(Arc::new),
+                })
             }
         };
         let key = (extension_id, environment, name.as_str().to_owned());

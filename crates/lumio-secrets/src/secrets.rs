@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use lumio_core::{
-    Environment, ExtensionSlug, Role, SecretName, SecretValue, MAX_SECRETS_PER_ENVIRONMENT,
+    AllowedHosts, Environment, ExtensionSlug, Role, SecretName, SecretValue,
+    MAX_SECRETS_PER_ENVIRONMENT,
 };
 use lumio_crypto::SecretPlace;
 use lumio_store::{AuditRecord, Extension, NewVersion, SecretHead, StoreError, VersionInfo};
 
+use crate::bindings::binding_record;
 use crate::extensions::change_record;
 use crate::{RequestContext, SecretsService, ServiceError};
 
@@ -35,6 +37,8 @@ pub struct SecretSummary {
     pub version: i64,
     pub updated_at: DateTime<Utc>,
     pub updated_by: String,
+    /// The binding this change set; `None` when it left the binding alone.
+    pub allowed_hosts: Option<AllowedHosts>,
 }
 
 /// One name written by an import.
@@ -55,7 +59,7 @@ pub struct SecretHistory {
 impl SecretsService {
     /// Resolves the extension and checks the caller's role and environment scope in one
     /// step, before anything in the environment is read.
-    async fn authorized(
+    pub(crate) async fn authorized(
         &self,
         ctx: &RequestContext,
         slug: &ExtensionSlug,
@@ -70,7 +74,7 @@ impl SecretsService {
     }
 
     /// Sets a secret, making a new version (its `secret.set` record in the same transaction).
-    #[tracing::instrument(skip_all, fields(extension = %slug, environment = %environment, name = %name))]
+    /// Its egress binding stays as it is.
     pub async fn set(
         &self,
         ctx: &RequestContext,
@@ -78,6 +82,23 @@ impl SecretsService {
         environment: Environment,
         name: &SecretName,
         value: &SecretValue,
+    ) -> Result<SecretSummary, ServiceError> {
+        self.set_bound(ctx, slug, environment, name, value, None)
+            .await
+    }
+
+    /// [`Self::set`] that also binds the secret to `allowed_hosts` when given, in the same
+    /// transaction (with a `secret.binding_changed` record too), so the new value is never
+    /// stored unbound.
+    #[tracing::instrument(skip_all, fields(extension = %slug, environment = %environment, name = %name))]
+    pub async fn set_bound(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+        environment: Environment,
+        name: &SecretName,
+        value: &SecretValue,
+        allowed_hosts: Option<&AllowedHosts>,
     ) -> Result<SecretSummary, ServiceError> {
         let extension = self
             .authorized(ctx, slug, environment, Role::Developer, "set secrets")
@@ -88,7 +109,10 @@ impl SecretsService {
                 &extension,
                 environment,
                 &[(name.clone(), value)],
-                "secret.set",
+                Written {
+                    event: "secret.set",
+                    allowed_hosts,
+                },
                 |w| format!("version {}", w.version),
             )
             .await?;
@@ -98,6 +122,7 @@ impl SecretsService {
             version,
             updated_at: Utc::now(),
             updated_by: ctx.principal.token_id.clone(),
+            allowed_hosts: allowed_hosts.cloned(),
         })
     }
 
@@ -127,9 +152,14 @@ impl SecretsService {
             ));
         }
         let pairs: Vec<_> = parsed.iter().map(|(n, v)| (n.clone(), v)).collect();
-        self.write(ctx, &extension, environment, &pairs, "secret.import", |w| {
-            format!("version {}", w.version)
-        })
+        self.write(
+            ctx,
+            &extension,
+            environment,
+            &pairs,
+            Written::event("secret.import"),
+            |w| format!("version {}", w.version),
+        )
         .await
     }
 
@@ -254,7 +284,7 @@ impl SecretsService {
                 &extension,
                 environment,
                 &[(name.clone(), &value)],
-                "secret.rollback",
+                Written::event("secret.rollback"),
                 |w| format!("restored version {version} as version {}", w.version),
             )
             .await?;
@@ -264,19 +294,21 @@ impl SecretsService {
             version: new_version,
             updated_at: Utc::now(),
             updated_by: ctx.principal.token_id.clone(),
+            allowed_hosts: None,
         })
     }
 
     /// Seals each value as the next version of its name and writes all in one transaction
-    /// with an audit record per name (the caller's `event`, its detail from `detail`),
-    /// retrying when a concurrent writer got there first.
+    /// with an audit record per name (`how.event`, its detail from `detail`, and a
+    /// `secret.binding_changed` one if `how` binds), retrying when a concurrent writer got
+    /// there first.
     pub(crate) async fn write(
         &self,
         ctx: &RequestContext,
         extension: &Extension,
         environment: Environment,
         pairs: &[(SecretName, &SecretValue)],
-        event: &str,
+        how: Written<'_>,
         detail: impl Fn(&NewVersion) -> String,
     ) -> Result<Vec<ImportedSecret>, ServiceError> {
         let store = &self.inner.store;
@@ -316,10 +348,11 @@ impl SecretsService {
                         sealed: lumio_crypto::seal(self.inner.keys.current(), &place, value),
                         kek_id: self.inner.keys.current().id().to_string(),
                         actor: ctx.principal.token_id.clone(),
+                        allowed_hosts: how.allowed_hosts.cloned(),
                     }
                 })
                 .collect();
-            let audit: Vec<AuditRecord> = writes
+            let mut audit: Vec<AuditRecord> = writes
                 .iter()
                 .map(|w| {
                     let name = Some(w.name.as_str());
@@ -327,12 +360,19 @@ impl SecretsService {
                         ctx,
                         extension.id,
                         Some(environment),
-                        event,
+                        how.event,
                         name,
                         Some(detail(w)),
                     )
                 })
                 .collect();
+            if let Some(hosts) = how.allowed_hosts {
+                audit.extend(
+                    names.iter().map(|name| {
+                        binding_record(ctx, extension.id, environment, name, Some(hosts))
+                    }),
+                );
+            }
             let result = store
                 .write_versions(
                     extension.id,
@@ -374,7 +414,12 @@ impl SecretsService {
     }
 
     /// Drops cached copies at once, before the change feed gets round to it.
-    fn invalidate(&self, extension: &Extension, environment: Environment, name: &SecretName) {
+    pub(crate) fn invalidate(
+        &self,
+        extension: &Extension,
+        environment: Environment,
+        name: &SecretName,
+    ) {
         self.inner.cache.apply(&lumio_store::Change::Secret {
             extension_id: extension.id,
             environment,
@@ -407,6 +452,21 @@ impl SecretsService {
                 Ok(())
             }
             _ => Err(err),
+        }
+    }
+}
+
+/// What a write records (`secret.set`, …) and whether it binds its secrets too.
+pub(crate) struct Written<'a> {
+    event: &'static str,
+    allowed_hosts: Option<&'a AllowedHosts>,
+}
+
+impl Written<'_> {
+    pub(crate) fn event(event: &'static str) -> Self {
+        Self {
+            event,
+            allowed_hosts: None,
         }
     }
 }

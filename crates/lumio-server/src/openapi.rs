@@ -17,6 +17,7 @@ use crate::routes;
         routes::secrets::list, routes::secrets::set, routes::secrets::delete,
         routes::secrets::import, routes::secrets::history, routes::secrets::rollback,
         routes::parity::diff, routes::parity::copy,
+        routes::bindings::set, routes::bindings::clear,
         routes::audit::list,
         routes::actions::deploy, routes::actions::deployments, routes::actions::logs,
         routes::actions::invoke,

@@ -46,6 +46,7 @@ async fn concurrent_sets(store: &Arc<dyn Store>, extension_id: i64, iters: u64) 
                         sealed: vec![0xa5; 120],
                         kek_id: "0123456789abcdef".into(),
                         actor: "tok_bench".into(),
+                        allowed_hosts: None,
                     };
                     store
                         .write_versions(extension_id, ENV, &[write], 1000, &[])

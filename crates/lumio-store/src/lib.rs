@@ -4,6 +4,7 @@
 //! Architecture Invariant: this crate never sees a plaintext secret value; it stores and
 //! returns the sealed bytes made by `lumio-crypto` and knows nothing of their layout.
 
+mod bindings;
 mod deletes;
 mod error;
 mod feed;
@@ -169,13 +170,14 @@ pub trait Store: Send + Sync + 'static {
         environment: Environment,
         names: &[SecretName],
     ) -> Result<Vec<SecretHead>, StoreError>;
-    /// The current version's sealed bytes; `None` if unset or deleted.
+    /// The current version's sealed bytes and the secret's egress binding; `None` if
+    /// unset or deleted.
     async fn current(
         &self,
         extension_id: i64,
         environment: Environment,
         name: &SecretName,
-    ) -> Result<Option<SealedVersion>, StoreError>;
+    ) -> Result<Option<CurrentSecret>, StoreError>;
     /// One kept version's sealed bytes; `None` if it was pruned or never existed.
     async fn version(
         &self,
@@ -207,6 +209,19 @@ pub trait Store: Send + Sync + 'static {
         name: &SecretName,
         actor: &str,
         purge: bool,
+        audit: &[AuditRecord],
+    ) -> Result<bool, StoreError>;
+
+    /// Binds a live secret to `allowed_hosts` (`None`: unbound), a metadata change that
+    /// writes no version, with `audit` in the same transaction. Returns false if no live
+    /// secret has the name (and then writes no `audit`). Announces a [`Change`].
+    async fn set_binding(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+        allowed_hosts: Option<&lumio_core::AllowedHosts>,
+        actor: &str,
         audit: &[AuditRecord],
     ) -> Result<bool, StoreError>;
 

@@ -1,7 +1,7 @@
 //! Rows as the rest of Lumio sees them.
 
 use chrono::{DateTime, Utc};
-use lumio_core::{Environment, ExtensionSlug, Role, SecretName};
+use lumio_core::{AllowedHosts, Environment, ExtensionSlug, Role, SecretName};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Extension {
@@ -23,6 +23,9 @@ pub struct NewVersion {
     pub kek_id: String,
     /// Token id (or `dashboard:<token id>`) that made the change.
     pub actor: String,
+    /// `Some`: the secret is bound to these hosts from this write on (same transaction);
+    /// `None`: its binding stays as it is.
+    pub allowed_hosts: Option<AllowedHosts>,
 }
 
 /// The state of one secret name.
@@ -34,6 +37,8 @@ pub struct SecretHead {
     pub latest_version: i64,
     pub updated_at: DateTime<Utc>,
     pub updated_by: String,
+    /// The hosts the value may be sent to by `ctx.fetch`; `None`: unbound (anywhere).
+    pub allowed_hosts: Option<AllowedHosts>,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +46,13 @@ pub struct SealedVersion {
     pub version: i64,
     pub sealed: Vec<u8>,
     pub kek_id: String,
+}
+
+/// What the runtime's read path needs of a live secret: its current version and binding.
+#[derive(Debug, Clone)]
+pub struct CurrentSecret {
+    pub version: SealedVersion,
+    pub allowed_hosts: Option<AllowedHosts>,
 }
 
 /// A dashboard sign-in. The browser holds the session id; the store only its SHA-256.
@@ -150,7 +162,7 @@ pub struct AuditRecord {
     pub extension_id: i64,
     pub environment: Option<Environment>,
     /// e.g. `secret.set`, `secret.get`, `secret.delete`, `secrets.import`, `secret.rollback`,
-    /// `token.create`, `leak.blocked`, `deploy`.
+    /// `secret.binding_changed`, `token.create`, `leak.blocked`, `egress.blocked`, `deploy`.
     pub event: String,
     pub secret_name: Option<String>,
     /// Token id that acted, for management changes.

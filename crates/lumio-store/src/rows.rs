@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use lumio_core::{Environment, ExtensionSlug, Role, SecretName};
+use lumio_core::{AllowedHosts, Environment, ExtensionSlug, Role, SecretName};
 
 use crate::{Grant, NewVersion, StoreError};
 
@@ -103,4 +103,15 @@ pub(crate) fn actions_column(actions: &[String]) -> String {
 
 pub(crate) fn actions(column: &str) -> Vec<String> {
     column.lines().map(str::to_owned).collect()
+}
+
+/// A binding as stored: one pattern per line (patterns never hold newlines); `None` is NULL.
+pub(crate) fn hosts_column(hosts: Option<&AllowedHosts>) -> Option<String> {
+    hosts.map(|hosts| hosts.to_strings().join("\n"))
+}
+
+pub(crate) fn allowed_hosts(column: Option<&str>) -> Result<Option<AllowedHosts>, StoreError> {
+    column
+        .map(|text| AllowedHosts::parse(text.lines()).map_err(|_| corrupt("allowed hosts", text)))
+        .transpose()
 }

@@ -271,8 +271,26 @@ pub enum EnvCommand {
         name: String,
         /// The value; prefer standard input for real secrets.
         value: Option<String>,
+        /// Bind the secret to a host its value may be sent to by ctx.fetch (repeatable;
+        /// `*.example.com` allows subdomains). Without it, the binding stays as it is.
+        #[arg(long = "allow-host", value_name = "HOST")]
+        allow_host: Vec<String>,
     },
-    /// List secret names with version and last change; values are never shown.
+    /// Change only the hosts a secret's value may be sent to by ctx.fetch, without its
+    /// value: `--allow-host HOST` (repeatable) replaces the binding, `--clear` removes it.
+    Bind {
+        name: String,
+        #[arg(
+            long = "allow-host",
+            value_name = "HOST",
+            required_unless_present = "clear"
+        )]
+        allow_host: Vec<String>,
+        /// Unbind: the value may again be sent to any host.
+        #[arg(long, conflicts_with = "allow_host")]
+        clear: bool,
+    },
+    /// List secret names with version, allowed hosts and last change; values are never shown.
     List,
     /// Delete a secret.
     Delete {

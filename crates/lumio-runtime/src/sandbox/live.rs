@@ -109,6 +109,7 @@ impl Live {
             },
             services.clone(),
             waker,
+            job.args_json.clone(),
         ));
         let mut live = Self {
             promise: None,

@@ -12,6 +12,7 @@ use super::globals;
 use super::response;
 use super::state::{FetchDone, FetchFailure, InvocationState, Wake};
 use super::timers;
+use crate::egress::Blocked;
 use crate::fetch::{FetchError, FetchRequest};
 use crate::host::HostError;
 use crate::worker::Event;
@@ -86,10 +87,10 @@ fn secret_get<'js>(ctx: &Ctx<'js>, state: &InvocationState, name: &str) -> Resul
         Ok(value) => {
             state.count_read(&name, value.is_some());
             match value {
-                Some(value) => {
+                Some(current) => {
                     state.value_read.set(true);
-                    state.remember(&name, &value);
-                    rquickjs::String::from_str(ctx.clone(), value.expose())?.into_js(ctx)
+                    state.remember(&name, &current);
+                    rquickjs::String::from_str(ctx.clone(), current.value.expose())?.into_js(ctx)
                 }
                 None => Ok(Value::new_null(ctx.clone())),
             }
@@ -166,6 +167,7 @@ fn start_fetch<'js>(
         None
     };
     let host = state.host.clone();
+    let egress = state.egress_guard();
     let fetcher = state.services.fetcher.clone();
     let waker = state.waker.clone();
     let ended = state.ended.clone();
@@ -181,7 +183,10 @@ fn start_fetch<'js>(
                     "the invocation ended before the request was sent".into(),
                 )));
             }
-            fetcher.fetch(request).await.map_err(FetchFailure::Fetch)
+            fetcher
+                .fetch(request, egress)
+                .await
+                .map_err(FetchFailure::Fetch)
         }
         .await;
         // The worker may have ended the invocation meanwhile; then nobody listens.
@@ -201,6 +206,20 @@ fn start_fetch<'js>(
     promise.into_js(ctx)
 }
 
+/// Queues the `egress.blocked` record of a refused fetch; later egress waits for it too.
+fn record_blocked(state: &InvocationState, blocked: &Blocked) {
+    match state
+        .host
+        .record_egress_blocked(&blocked.secret, &blocked.host)
+    {
+        Ok(ticket) => state.note_ticket(ticket),
+        // Refused either way; nothing was sent.
+        Err(err) => {
+            tracing::warn!(secret = %blocked.secret, error = %err, "an egress.blocked record could not be queued")
+        }
+    }
+}
+
 /// Settles the JS promise of a finished fetch. Returns false if the fetch was unknown.
 pub fn finish_fetch<'js>(ctx: &Ctx<'js>, state: &InvocationState, done: FetchDone) -> Result<bool> {
     let Some(((resolve, reject), _)) = state.pending.borrow_mut().remove(&done.id) else {
@@ -214,6 +233,10 @@ pub fn finish_fetch<'js>(ctx: &Ctx<'js>, state: &InvocationState, done: FetchDon
             let (code, message) = match failure {
                 FetchFailure::Audit(message) => ("audit_unavailable", message),
                 FetchFailure::Fetch(FetchError::Refused(message)) => ("fetch_refused", message),
+                FetchFailure::Fetch(FetchError::Egress(blocked)) => {
+                    record_blocked(state, &blocked);
+                    ("fetch_refused", blocked.to_string())
+                }
                 FetchFailure::Fetch(FetchError::Failed(message)) => ("fetch_failed", message),
             };
             state.platform_error(code, &message);

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lumio_audit::Ticket;
-use lumio_core::{SecretName, SecretValue};
+use lumio_core::{AllowedHosts, CurrentValue, SecretName, SecretValue};
 use rquickjs::{Function, Persistent, Value};
 
+use crate::egress::EgressGuard;
 use crate::fetch::{FetchError, FetchResponse, Fetcher};
 use crate::host::Host;
 use crate::invocation::LogLevel;
@@ -90,6 +91,12 @@ pub struct InvocationState {
     pub waker: Waker,
     /// Distinct (name, value) pairs read; the leak guard searches for these.
     pub reads: RefCell<Vec<(SecretName, Arc<SecretValue>)>>,
+    /// The values read that are bound to hosts, with their bindings.
+    bound: RefCell<Vec<(Arc<SecretValue>, Arc<AllowedHosts>)>>,
+    /// The guard `ctx.fetch` checks requests with, built for the reads so far.
+    egress: RefCell<Option<Arc<EgressGuard>>>,
+    /// The invocation's arguments as JSON: values in them are the caller's own.
+    args_json: String,
     /// Ticket of the last `secret.get` record.
     pub last_ticket: Cell<Option<Ticket>>,
     /// Reads not recorded yet, by (name, found), with their count: recorded in one go
@@ -115,7 +122,13 @@ pub struct InvocationState {
 }
 
 impl InvocationState {
-    pub fn new(host: Arc<dyn Host>, grants: Grants, services: Arc<Services>, waker: Waker) -> Self {
+    pub fn new(
+        host: Arc<dyn Host>,
+        grants: Grants,
+        services: Arc<Services>,
+        waker: Waker,
+        args_json: String,
+    ) -> Self {
         Self {
             host,
             grants,
@@ -123,6 +136,9 @@ impl InvocationState {
             services,
             waker,
             reads: RefCell::default(),
+            bound: RefCell::default(),
+            egress: RefCell::default(),
+            args_json,
             last_ticket: Cell::new(None),
             unrecorded: RefCell::default(),
             value_read: Cell::new(false),
@@ -178,15 +194,42 @@ impl InvocationState {
         }
     }
 
-    /// Records a read (deduplicated) for the leak guard.
-    pub fn remember(&self, name: &SecretName, value: &Arc<SecretValue>) {
+    /// Records a read (deduplicated) for the leak guard and, if the secret is bound, for
+    /// the egress checks of later fetches.
+    pub fn remember(&self, name: &SecretName, current: &CurrentValue) {
+        let value = &current.value;
         let mut reads = self.reads.borrow_mut();
         let known = reads
             .iter()
             .any(|(n, v)| n == name && (Arc::ptr_eq(v, value) || v.expose() == value.expose()));
         if !known {
             reads.push((name.clone(), value.clone()));
+            // A new value: the guard is built again, with it, by the next fetch.
+            self.egress.borrow_mut().take();
         }
+        if let Some(hosts) = &current.allowed_hosts {
+            let mut bound = self.bound.borrow_mut();
+            if !bound
+                .iter()
+                .any(|(v, h)| Arc::ptr_eq(v, value) && Arc::ptr_eq(h, hosts))
+            {
+                bound.push((value.clone(), hosts.clone()));
+                self.egress.borrow_mut().take();
+            }
+        }
+    }
+
+    /// The guard for a fetch starting now; `None` when no secret read so far is bound.
+    pub fn egress_guard(&self) -> Option<Arc<EgressGuard>> {
+        let bound = self.bound.borrow();
+        if bound.is_empty() {
+            return None;
+        }
+        let mut egress = self.egress.borrow_mut();
+        if egress.is_none() {
+            *egress = EgressGuard::new(&self.reads.borrow(), &bound, &self.args_json).map(Arc::new);
+        }
+        egress.clone()
     }
 
     /// Keeps a console line while the invocation's output budget lasts. The line that

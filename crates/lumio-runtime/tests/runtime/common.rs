@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use lumio_audit::{AuditUnavailable, Ticket};
-use lumio_core::{SecretName, SecretValue};
+use lumio_core::{AllowedHosts, CurrentValue, SecretName, SecretValue};
 use lumio_runtime::{
     compile, Deployment, Host, HostError, Invocation, Runtime, RuntimeLimits, RuntimeOptions,
     SecretReads,
@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 /// Secrets in a map; every get is "audited" with an increasing ticket.
 #[derive(Default)]
 pub struct TestHost {
-    secrets: Mutex<HashMap<String, Arc<SecretValue>>>,
+    secrets: Mutex<HashMap<String, CurrentValue>>,
     next_ticket: AtomicU64,
     /// Names read, in order, with whether they were found.
     pub reads: Mutex<Vec<(String, bool)>>,
@@ -29,6 +29,8 @@ pub struct TestHost {
     pub recorded: Mutex<Vec<SecretReads>>,
     /// The `secret.denied` records: the name asked for and the action's grants.
     pub denied: Mutex<Vec<(String, Vec<String>)>>,
+    /// The `egress.blocked` records: the secret and the refused host.
+    pub egress_blocked: Mutex<Vec<(String, String)>>,
     /// When set, `audit_durable` fails (the audit store is down).
     pub audit_down: AtomicBool,
     /// Highest ticket confirmed durable.
@@ -55,14 +57,26 @@ impl TestHost {
     }
 
     pub fn set(&self, name: &str, value: &str) {
-        let value = Arc::new(SecretValue::new(value.to_owned()).unwrap());
-        self.secrets.lock().unwrap().insert(name.to_owned(), value);
+        self.set_bound(name, value, &[]);
+    }
+
+    /// Sets a secret bound to `hosts` (none: unbound).
+    pub fn set_bound(&self, name: &str, value: &str, hosts: &[&str]) {
+        let current = CurrentValue {
+            value: Arc::new(SecretValue::new(value.to_owned()).unwrap()),
+            allowed_hosts: (!hosts.is_empty())
+                .then(|| Arc::new(AllowedHosts::parse(hosts).unwrap())),
+        };
+        self.secrets
+            .lock()
+            .unwrap()
+            .insert(name.to_owned(), current);
     }
 }
 
 #[async_trait]
 impl Host for TestHost {
-    fn secret_get(&self, name: &SecretName) -> Result<Option<Arc<SecretValue>>, HostError> {
+    fn secret_get(&self, name: &SecretName) -> Result<Option<CurrentValue>, HostError> {
         let value = self.secrets.lock().unwrap().get(name.as_str()).cloned();
         self.reads
             .lock()
@@ -83,6 +97,14 @@ impl Host for TestHost {
             .lock()
             .unwrap()
             .push((name.as_str().to_owned(), grants));
+        Ok(Ticket(self.next_ticket.fetch_add(1, Ordering::SeqCst) + 1))
+    }
+
+    fn record_egress_blocked(&self, name: &SecretName, host: &str) -> Result<Ticket, HostError> {
+        self.egress_blocked
+            .lock()
+            .unwrap()
+            .push((name.as_str().to_owned(), host.to_owned()));
         Ok(Ticket(self.next_ticket.fetch_add(1, Ordering::SeqCst) + 1))
     }
 

@@ -3,6 +3,7 @@
 
 mod common;
 mod deploy;
+mod egress;
 mod fail_closed;
 mod fetch;
 mod grants;

@@ -2,6 +2,7 @@
 
 pub(crate) mod actions;
 pub(crate) mod audit;
+pub(crate) mod bindings;
 pub(crate) mod extensions;
 pub(crate) mod health;
 pub(crate) mod parity;
@@ -47,6 +48,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(
             &format!("{scoped}/secrets/{{name}}"),
             put(secrets::set).delete(secrets::delete),
+        )
+        .route(
+            &format!("{scoped}/secrets/{{name}}/binding"),
+            put(bindings::set).delete(bindings::clear),
         )
         .route(
             &format!("{scoped}/secrets/{{name}}/versions"),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use lumio_core::SecretValue;
+use lumio_core::{AllowedHosts, SecretValue};
 use lumio_secrets::{ImportedSecret, SecretSummary};
 use lumio_store::SecretHead;
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,10 @@ pub(crate) struct SecretView {
     version: i64,
     updated_at: DateTime<Utc>,
     updated_by: String,
+    /// The hosts `ctx.fetch` may send the value to (its egress binding); absent when
+    /// unbound. A set's answer carries it only when that set bound the secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowed_hosts: Option<Vec<String>>,
 }
 
 impl From<SecretSummary> for SecretView {
@@ -33,6 +37,7 @@ impl From<SecretSummary> for SecretView {
             version: s.version,
             updated_at: s.updated_at,
             updated_by: s.updated_by,
+            allowed_hosts: s.allowed_hosts.map(|h| h.to_strings()),
         }
     }
 }
@@ -44,6 +49,7 @@ impl From<&SecretHead> for SecretView {
             version: head.current_version.unwrap_or(head.latest_version),
             updated_at: head.updated_at,
             updated_by: head.updated_by.clone(),
+            allowed_hosts: head.allowed_hosts.as_ref().map(AllowedHosts::to_strings),
         }
     }
 }
@@ -75,6 +81,10 @@ pub(crate) async fn list(
 pub(crate) struct SetSecret {
     /// UTF-8, at most 64 KiB. Never returned by any endpoint.
     value: String,
+    /// Binds the secret to these hosts in the same change (see `…/binding`); absent: the
+    /// binding stays as it is.
+    #[serde(default)]
+    allowed_hosts: Option<Vec<String>>,
 }
 
 /// Sets a secret, making a new version; readable by the next `ctx.secrets.get`.
@@ -88,14 +98,20 @@ pub(crate) async fn set(
     ApiJson(body): ApiJson<SetSecret>,
 ) -> Result<Json<SecretView>, AppError> {
     let value = SecretValue::new(body.value).map_err(|err| AppError::invalid(err.to_string()))?;
+    let hosts = body
+        .allowed_hosts
+        .map(AllowedHosts::parse)
+        .transpose()
+        .map_err(lumio_secrets::ServiceError::from)?;
     let summary = state
         .service
-        .set(
+        .set_bound(
             &ctx,
             &scope.extension,
             scope.environment,
             scope.name(),
             &value,
+            hosts.as_ref(),
         )
         .await?;
     Ok(Json(summary.into()))

@@ -22,9 +22,9 @@ use tokio::task::JoinHandle;
 use crate::feed::Feed;
 use crate::{rotation, rows, sessions};
 use crate::{
-    AuditEntry, AuditPruned, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension,
-    NewVersion, RecordsOf, Resealed, Revocation, SealedVersion, SecretHead, SessionRecord, Store,
-    StoreError, StoredVersion, TokenRecord, VersionInfo, VersionKey,
+    AuditEntry, AuditPruned, AuditQuery, AuditRecord, Change, CurrentSecret, DeploymentRecord,
+    Extension, NewVersion, RecordsOf, Resealed, Revocation, SealedVersion, SecretHead,
+    SessionRecord, Store, StoreError, StoredVersion, TokenRecord, VersionInfo, VersionKey,
 };
 
 /// Enough connections for group commit to batch many concurrent writers into one WAL
@@ -310,9 +310,8 @@ impl Store for PgStore {
         extension_id: i64,
         environment: Environment,
         name: &SecretName,
-    ) -> Result<Option<SealedVersion>, StoreError> {
-        self.select_sealed(extension_id, environment, name, None)
-            .await
+    ) -> Result<Option<CurrentSecret>, StoreError> {
+        self.select_current(extension_id, environment, name).await
     }
 
     async fn version(
@@ -322,7 +321,7 @@ impl Store for PgStore {
         name: &SecretName,
         version: i64,
     ) -> Result<Option<SealedVersion>, StoreError> {
-        self.select_sealed(extension_id, environment, name, Some(version))
+        self.select_version(extension_id, environment, name, version)
             .await
     }
 
@@ -360,6 +359,26 @@ impl Store for PgStore {
                 .await;
         }
         Ok(deleted)
+    }
+
+    async fn set_binding(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+        allowed_hosts: Option<&lumio_core::AllowedHosts>,
+        actor: &str,
+        audit: &[AuditRecord],
+    ) -> Result<bool, StoreError> {
+        let column = rows::hosts_column(allowed_hosts);
+        let bound = self
+            .bind(extension_id, environment, name, column, actor, audit)
+            .await?;
+        if bound {
+            self.announce(extension_id, environment, [name.as_str()])
+                .await;
+        }
+        Ok(bound)
     }
 
     async fn insert_deployment(

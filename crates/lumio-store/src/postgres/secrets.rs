@@ -5,12 +5,15 @@ use lumio_core::{Environment, SecretName};
 
 use super::audit::insert_change_records;
 use super::PgStore;
-use crate::{deletes, rows, AuditRecord, SealedVersion, SecretHead, StoreError, VersionInfo};
+use crate::{
+    bindings, deletes, rows, AuditRecord, CurrentSecret, SealedVersion, SecretHead, StoreError,
+    VersionInfo,
+};
 
 macro_rules! select_heads {
     ($where:literal) => {
         concat!(
-            "SELECT name, current_version, latest_version, updated_at, updated_by \
+            "SELECT name, current_version, latest_version, updated_at, updated_by, allowed_hosts \
              FROM ext_secret_heads WHERE extension_id = $1 AND environment = $2 AND ",
             $where
         )
@@ -23,16 +26,24 @@ const HEADS_NAMED: &str = select_heads!("name = ANY($3::text[])");
 /// `COLLATE "C"`: byte order, as SQLite sorts, whatever the database's locale.
 const HEADS_LIVE: &str = select_heads!("current_version IS NOT NULL ORDER BY name COLLATE \"C\"");
 
-type HeadRow = (String, Option<i64>, i64, DateTime<Utc>, String);
+type HeadRow = (
+    String,
+    Option<i64>,
+    i64,
+    DateTime<Utc>,
+    String,
+    Option<String>,
+);
 
 fn head(row: HeadRow) -> Result<SecretHead, StoreError> {
-    let (name, current_version, latest_version, updated_at, updated_by) = row;
+    let (name, current_version, latest_version, updated_at, updated_by, hosts) = row;
     Ok(SecretHead {
         name: rows::secret_name(&name)?,
         current_version,
         latest_version,
         updated_at,
         updated_by,
+        allowed_hosts: rows::allowed_hosts(hosts.as_deref())?,
     })
 }
 
@@ -80,40 +91,59 @@ impl PgStore {
         rows.into_iter().map(head).collect()
     }
 
-    /// One version's sealed bytes, or the current one's when `version` is `None`.
-    pub(super) async fn select_sealed(
+    pub(super) async fn select_version(
         &self,
         extension_id: i64,
         environment: Environment,
         name: &SecretName,
-        version: Option<i64>,
+        version: i64,
     ) -> Result<Option<SealedVersion>, StoreError> {
-        let sql = match version {
-            Some(_) => {
-                "SELECT version, sealed, kek_id FROM ext_secrets \
-                 WHERE extension_id = $1 AND environment = $2 AND name = $3 AND version = $4"
-            }
-            None => {
-                "SELECT s.version, s.sealed, s.kek_id \
-                 FROM ext_secret_heads h JOIN ext_secrets s \
-                   ON s.extension_id = h.extension_id AND s.environment = h.environment \
-                  AND s.name = h.name AND s.version = h.current_version \
-                 WHERE h.extension_id = $1 AND h.environment = $2 AND h.name = $3"
-            }
-        };
-        let mut query = sqlx::query_as(sql)
-            .bind(extension_id)
-            .bind(environment.as_str())
-            .bind(name.as_str());
-        if let Some(version) = version {
-            query = query.bind(version);
-        }
-        let row: Option<(i64, Vec<u8>, String)> = query.fetch_optional(&self.pool).await?;
+        let row: Option<(i64, Vec<u8>, String)> = sqlx::query_as(
+            "SELECT version, sealed, kek_id FROM ext_secrets \
+             WHERE extension_id = $1 AND environment = $2 AND name = $3 AND version = $4",
+        )
+        .bind(extension_id)
+        .bind(environment.as_str())
+        .bind(name.as_str())
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|(version, sealed, kek_id)| SealedVersion {
             version,
             sealed,
             kek_id,
         }))
+    }
+
+    pub(super) async fn select_current(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+    ) -> Result<Option<CurrentSecret>, StoreError> {
+        let row: Option<(i64, Vec<u8>, String, Option<String>)> = sqlx::query_as(
+            "SELECT s.version, s.sealed, s.kek_id, h.allowed_hosts \
+             FROM ext_secret_heads h JOIN ext_secrets s \
+               ON s.extension_id = h.extension_id AND s.environment = h.environment \
+              AND s.name = h.name AND s.version = h.current_version \
+             WHERE h.extension_id = $1 AND h.environment = $2 AND h.name = $3",
+        )
+        .bind(extension_id)
+        .bind(environment.as_str())
+        .bind(name.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(version, sealed, kek_id, hosts)| {
+            Ok(CurrentSecret {
+                version: SealedVersion {
+                    version,
+                    sealed,
+                    kek_id,
+                },
+                allowed_hosts: rows::allowed_hosts(hosts.as_deref())?,
+            })
+        })
+        .transpose()
     }
 
     pub(super) async fn select_history(
@@ -185,6 +215,34 @@ impl PgStore {
             done.rows_affected() > 0
         };
         if !deleted {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        insert_change_records(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub(super) async fn bind(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+        column: Option<String>,
+        actor: &str,
+        audit: &[AuditRecord],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(bindings::SET_BINDING)
+            .bind(extension_id)
+            .bind(environment.as_str())
+            .bind(name.as_str())
+            .bind(column)
+            .bind(rows::now())
+            .bind(actor)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
             tx.rollback().await?;
             return Ok(false);
         }

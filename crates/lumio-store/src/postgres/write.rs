@@ -258,6 +258,20 @@ impl PgStore {
         if writes.is_empty() {
             return Ok(());
         }
+        // A write that binds the secret takes the transactional path: the hot statements
+        // leave the binding alone.
+        if writes.iter().any(|w| w.allowed_hosts.is_some()) {
+            return self
+                .write_in_transaction(
+                    &Columns::new(writes),
+                    writes,
+                    extension_id,
+                    environment,
+                    max_live,
+                    audit,
+                )
+                .await;
+        }
         let records = AuditColumns::new(audit);
         let mut batch = None;
         let query = match writes {
@@ -286,8 +300,25 @@ impl PgStore {
             return Err(StoreError::VersionConflict);
         }
         let columns = batch.unwrap_or_else(|| Columns::new(writes));
+        self.write_in_transaction(&columns, writes, extension_id, environment, max_live, audit)
+            .await
+    }
+
+    /// Any batch: [`WRITE_ANY`], the bindings some writes set, then the audit records.
+    async fn write_in_transaction(
+        &self,
+        columns: &Columns<'_>,
+        writes: &[NewVersion],
+        extension_id: i64,
+        environment: Environment,
+        max_live: usize,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let written = write_any(&mut tx, &columns, extension_id, environment, max_live).await;
+        let mut written = write_any(&mut tx, columns, extension_id, environment, max_live).await;
+        if written.is_ok() {
+            written = bind_written(&mut tx, writes, extension_id, environment).await;
+        }
         let recorded = match written {
             Ok(()) => insert_change_records(&mut tx, audit).await,
             Err(err) => Err(err),
@@ -335,6 +366,27 @@ async fn write_any(
             would_hold,
             limit: max_live,
         });
+    }
+    Ok(())
+}
+
+/// Sets the binding of each write that carries one, inside the write's transaction.
+async fn bind_written(
+    tx: &mut Transaction<'static, Postgres>,
+    writes: &[NewVersion],
+    extension_id: i64,
+    environment: Environment,
+) -> Result<(), StoreError> {
+    for write in writes.iter().filter(|w| w.allowed_hosts.is_some()) {
+        sqlx::query(crate::bindings::SET_BINDING)
+            .bind(extension_id)
+            .bind(environment.as_str())
+            .bind(write.name.as_str())
+            .bind(rows::hosts_column(write.allowed_hosts.as_ref()))
+            .bind(rows::now())
+            .bind(&write.actor)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }

@@ -20,9 +20,9 @@ use tokio::sync::broadcast;
 use crate::feed::Feed;
 use crate::{rotation, rows, sessions};
 use crate::{
-    AuditEntry, AuditPruned, AuditQuery, AuditRecord, Change, DeploymentRecord, Extension,
-    NewVersion, RecordsOf, Resealed, Revocation, SealedVersion, SecretHead, SessionRecord, Store,
-    StoreError, StoredVersion, TokenRecord, VersionInfo, VersionKey,
+    AuditEntry, AuditPruned, AuditQuery, AuditRecord, Change, CurrentSecret, DeploymentRecord,
+    Extension, NewVersion, RecordsOf, Resealed, Revocation, SealedVersion, SecretHead,
+    SessionRecord, Store, StoreError, StoredVersion, TokenRecord, VersionInfo, VersionKey,
 };
 
 const READERS: u32 = 4;
@@ -273,9 +273,8 @@ impl Store for SqliteStore {
         extension_id: i64,
         environment: Environment,
         name: &SecretName,
-    ) -> Result<Option<SealedVersion>, StoreError> {
-        self.select_sealed(extension_id, environment, name, None)
-            .await
+    ) -> Result<Option<CurrentSecret>, StoreError> {
+        self.select_current(extension_id, environment, name).await
     }
 
     async fn version(
@@ -285,7 +284,7 @@ impl Store for SqliteStore {
         name: &SecretName,
         version: i64,
     ) -> Result<Option<SealedVersion>, StoreError> {
-        self.select_sealed(extension_id, environment, name, Some(version))
+        self.select_version(extension_id, environment, name, version)
             .await
     }
 
@@ -322,6 +321,25 @@ impl Store for SqliteStore {
             self.feed.secret(extension_id, environment, name.as_str());
         }
         Ok(deleted)
+    }
+
+    async fn set_binding(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+        allowed_hosts: Option<&lumio_core::AllowedHosts>,
+        actor: &str,
+        audit: &[AuditRecord],
+    ) -> Result<bool, StoreError> {
+        let column = rows::hosts_column(allowed_hosts);
+        let bound = self
+            .bind(extension_id, environment, name, column, actor, audit)
+            .await?;
+        if bound {
+            self.feed.secret(extension_id, environment, name.as_str());
+        }
+        Ok(bound)
     }
 
     async fn insert_deployment(

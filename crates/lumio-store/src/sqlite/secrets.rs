@@ -6,26 +6,28 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use super::audit::insert_change_records;
 use super::{from_micros, micros, SqliteStore};
 use crate::{
-    deletes, rows, AuditRecord, NewVersion, SealedVersion, SecretHead, StoreError, VersionInfo,
-    KEPT_VERSIONS,
+    bindings, deletes, rows, AuditRecord, CurrentSecret, NewVersion, SealedVersion, SecretHead,
+    StoreError, VersionInfo, KEPT_VERSIONS,
 };
 
 /// `BEGIN IMMEDIATE` takes the file's write lock up front, so the version check below
 /// cannot be passed by two writers at once, even from two processes.
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
-const HEAD_COLUMNS: &str = "name, current_version, latest_version, updated_at, updated_by";
+const HEAD_COLUMNS: &str =
+    "name, current_version, latest_version, updated_at, updated_by, allowed_hosts";
 
-type HeadRow = (String, Option<i64>, i64, i64, String);
+type HeadRow = (String, Option<i64>, i64, i64, String, Option<String>);
 
 fn head(row: HeadRow) -> Result<SecretHead, StoreError> {
-    let (name, current_version, latest_version, updated_at, updated_by) = row;
+    let (name, current_version, latest_version, updated_at, updated_by, hosts) = row;
     Ok(SecretHead {
         name: rows::secret_name(&name)?,
         current_version,
         latest_version,
         updated_at: from_micros(updated_at)?,
         updated_by,
+        allowed_hosts: rows::allowed_hosts(hosts.as_deref())?,
     })
 }
 
@@ -110,40 +112,59 @@ impl SqliteStore {
         rows.into_iter().map(head).collect()
     }
 
-    /// One version's sealed bytes, or the current one's when `version` is `None`.
-    pub(super) async fn select_sealed(
+    pub(super) async fn select_version(
         &self,
         extension_id: i64,
         environment: Environment,
         name: &SecretName,
-        version: Option<i64>,
+        version: i64,
     ) -> Result<Option<SealedVersion>, StoreError> {
-        let sql = match version {
-            Some(_) => {
-                "SELECT version, sealed, kek_id FROM ext_secrets \
-                 WHERE extension_id = $1 AND environment = $2 AND name = $3 AND version = $4"
-            }
-            None => {
-                "SELECT s.version, s.sealed, s.kek_id \
-                 FROM ext_secret_heads h JOIN ext_secrets s \
-                   ON s.extension_id = h.extension_id AND s.environment = h.environment \
-                  AND s.name = h.name AND s.version = h.current_version \
-                 WHERE h.extension_id = $1 AND h.environment = $2 AND h.name = $3"
-            }
-        };
-        let mut query = sqlx::query_as(sql)
-            .bind(extension_id)
-            .bind(environment.as_str())
-            .bind(name.as_str());
-        if let Some(version) = version {
-            query = query.bind(version);
-        }
-        let row: Option<(i64, Vec<u8>, String)> = query.fetch_optional(&self.readers).await?;
+        let row: Option<(i64, Vec<u8>, String)> = sqlx::query_as(
+            "SELECT version, sealed, kek_id FROM ext_secrets \
+             WHERE extension_id = $1 AND environment = $2 AND name = $3 AND version = $4",
+        )
+        .bind(extension_id)
+        .bind(environment.as_str())
+        .bind(name.as_str())
+        .bind(version)
+        .fetch_optional(&self.readers)
+        .await?;
         Ok(row.map(|(version, sealed, kek_id)| SealedVersion {
             version,
             sealed,
             kek_id,
         }))
+    }
+
+    pub(super) async fn select_current(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+    ) -> Result<Option<CurrentSecret>, StoreError> {
+        let row: Option<(i64, Vec<u8>, String, Option<String>)> = sqlx::query_as(
+            "SELECT s.version, s.sealed, s.kek_id, h.allowed_hosts \
+             FROM ext_secret_heads h JOIN ext_secrets s \
+               ON s.extension_id = h.extension_id AND s.environment = h.environment \
+              AND s.name = h.name AND s.version = h.current_version \
+             WHERE h.extension_id = $1 AND h.environment = $2 AND h.name = $3",
+        )
+        .bind(extension_id)
+        .bind(environment.as_str())
+        .bind(name.as_str())
+        .fetch_optional(&self.readers)
+        .await?;
+        row.map(|(version, sealed, kek_id, hosts)| {
+            Ok(CurrentSecret {
+                version: SealedVersion {
+                    version,
+                    sealed,
+                    kek_id,
+                },
+                allowed_hosts: rows::allowed_hosts(hosts.as_deref())?,
+            })
+        })
+        .transpose()
     }
 
     pub(super) async fn select_history(
@@ -224,6 +245,34 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(true)
     }
+
+    pub(super) async fn bind(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+        column: Option<String>,
+        actor: &str,
+        audit: &[AuditRecord],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
+        let done = sqlx::query(bindings::SET_BINDING)
+            .bind(extension_id)
+            .bind(environment.as_str())
+            .bind(name.as_str())
+            .bind(column)
+            .bind(micros(rows::now()))
+            .bind(actor)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        insert_change_records(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
 }
 
 /// Applies one write inside the caller's transaction. Returns whether it made a name live
@@ -272,13 +321,16 @@ async fn write_one(
             StoreError::Database(e)
         }
     })?;
+    // A write without hosts keeps the binding the head has.
     sqlx::query(
         "INSERT INTO ext_secret_heads \
-         (extension_id, environment, name, current_version, latest_version, updated_at, updated_by) \
-         VALUES ($1, $2, $3, $4, $4, $5, $6) \
+         (extension_id, environment, name, current_version, latest_version, updated_at, updated_by, \
+          allowed_hosts) \
+         VALUES ($1, $2, $3, $4, $4, $5, $6, $7) \
          ON CONFLICT (extension_id, environment, name) DO UPDATE SET \
          current_version = excluded.current_version, latest_version = excluded.latest_version, \
-         updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+         updated_at = excluded.updated_at, updated_by = excluded.updated_by, \
+         allowed_hosts = COALESCE(excluded.allowed_hosts, ext_secret_heads.allowed_hosts)",
     )
     .bind(extension_id)
     .bind(env)
@@ -286,6 +338,7 @@ async fn write_one(
     .bind(write.version)
     .bind(now)
     .bind(&write.actor)
+    .bind(rows::hosts_column(write.allowed_hosts.as_ref()))
     .execute(&mut *conn)
     .await?;
     sqlx::query(

@@ -90,5 +90,6 @@ pub fn write(secret: &str, expected_latest: i64) -> NewVersion {
         sealed: format!("sealed:{secret}:{version}").into_bytes(),
         kek_id: "00ff".into(),
         actor: "tok_test".into(),
+        allowed_hosts: None,
     }
 }

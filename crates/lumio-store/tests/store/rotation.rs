@@ -80,14 +80,16 @@ async fn reseals_apply_only_over_the_bytes_they_replace(db: &TestDb) {
         .current(ext, STAGING, &name("K"))
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .version;
     assert_eq!(current.sealed, b"resealed:K");
     assert_eq!(current.kek_id, NEW);
     let untouched = store
         .current(ext, STAGING, &name("L"))
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .version;
     assert_eq!(untouched.sealed, found[1].sealed);
     let left = store.versions_not_under(NEW, None, 10).await.unwrap();
     assert_eq!(left, vec![found[1].clone()]);

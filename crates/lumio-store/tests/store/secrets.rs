@@ -35,7 +35,12 @@ async fn versions_are_written_and_read(db: &TestDb) {
     let head = store.head(ext, STAGING, &key).await.unwrap().unwrap();
     assert_eq!((head.current_version, head.latest_version), (Some(2), 2));
     assert_eq!(head.updated_by, "tok_test");
-    let current = store.current(ext, STAGING, &key).await.unwrap().unwrap();
+    let current = store
+        .current(ext, STAGING, &key)
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
     assert_eq!(
         (current.version, current.sealed.as_slice()),
         (2, &b"sealed:API_KEY:2"[..])
@@ -71,7 +76,8 @@ async fn sealed_bytes_are_stored_verbatim(db: &TestDb) {
         .current(ext, STAGING, &name("RAW"))
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .version;
     assert!(got.sealed == sealed, "sealed bytes changed in the store");
     let got = store
         .version(ext, STAGING, &name("RAW"), 1)
@@ -205,6 +211,7 @@ async fn soft_delete_keeps_versions(db: &TestDb) {
             .await
             .unwrap()
             .unwrap()
+            .version
             .version,
         3
     );

@@ -227,7 +227,10 @@ async fn a_refused_record_stops_every_change(db: &TestDb) {
         .unwrap();
     assert_eq!((head.current_version, head.latest_version), (Some(1), 1));
     let current = store.current(ext, STAGING, &name("LIVE")).await.unwrap();
-    assert_eq!(current.map(|c| c.sealed), Some(b"sealed:LIVE:1".to_vec()));
+    assert_eq!(
+        current.map(|c| c.version.sealed),
+        Some(b"sealed:LIVE:1".to_vec())
+    );
     for missing in ["NEW", "OTHER"] {
         assert!(store
             .head(ext, STAGING, &name(missing))

@@ -1,5 +1,5 @@
-//! `lumio env set|list|delete|import|history|rollback`: one extension's secrets in one
-//! environment (`diff` and `copy`, across two, are in `parity.rs`). No value is ever
+//! `lumio env set|bind|list|delete|import|history|rollback`: one extension's secrets in
+//! one environment (`diff` and `copy`, across two, are in `parity.rs`). No value is ever
 //! printed; the server never returns one either.
 
 use std::collections::BTreeMap;
@@ -10,7 +10,7 @@ use lumio_core::SecretName;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{input, parity, secret_name, Scoped};
+use super::{env_bind, input, parity, secret_name, Scoped};
 use crate::cli::{CommonArgs, EnvCommand};
 use crate::dotenv;
 use crate::error::CliError;
@@ -18,7 +18,16 @@ use crate::output;
 
 pub fn run(common: &CommonArgs, command: EnvCommand) -> anyhow::Result<()> {
     match command {
-        EnvCommand::Set { name, value } => set(common, &name, value),
+        EnvCommand::Set {
+            name,
+            value,
+            allow_host,
+        } => set(common, &name, value, &allow_host),
+        EnvCommand::Bind {
+            name,
+            allow_host,
+            clear,
+        } => env_bind::bind(common, &name, &allow_host, clear),
         EnvCommand::List => list(common),
         EnvCommand::Delete { name, purge } => delete(common, &name, purge),
         EnvCommand::Import { file } => import(common, &file),
@@ -38,6 +47,8 @@ pub fn run(common: &CommonArgs, command: EnvCommand) -> anyhow::Result<()> {
 #[derive(Serialize)]
 struct SetBody<'a> {
     value: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowed_hosts: Option<Vec<String>>,
 }
 
 /// The body of `POST …/secrets`: every pair of the parsed `.env` file.
@@ -46,8 +57,16 @@ struct ImportBody<'a> {
     secrets: BTreeMap<&'a str, &'a str>,
 }
 
-fn set(common: &CommonArgs, name: &str, value: Option<String>) -> anyhow::Result<()> {
+fn set(
+    common: &CommonArgs,
+    name: &str,
+    value: Option<String>,
+    allow_host: &[String],
+) -> anyhow::Result<()> {
     let name = secret_name(name)?;
+    let allowed_hosts = (!allow_host.is_empty())
+        .then(|| env_bind::allowed_hosts(allow_host))
+        .transpose()?;
     let scope = Scoped::resolve(common)?;
     // Read after everything else is known, so no one types a secret only to see a typo refused.
     let value = match value {
@@ -59,14 +78,19 @@ fn set(common: &CommonArgs, name: &str, value: Option<String>) -> anyhow::Result
         &path,
         &SetBody {
             value: value.expose(),
+            allowed_hosts,
         },
     )?;
     drop(value);
     if scope.json {
         return output::json(&answer);
     }
+    let bound = match answer["allowed_hosts"].as_array() {
+        Some(_) => format!(", sent only to {}", env_bind::hosts_cell(&answer)),
+        None => String::new(),
+    };
     output::line(format!(
-        "Set {name} (version {}) in {}",
+        "Set {name} (version {}) in {}{bound}",
         output::cell(&answer["version"]),
         scope.place()
     ))
@@ -93,12 +117,16 @@ fn list(common: &CommonArgs) -> anyhow::Result<()> {
             vec![
                 output::cell(&s["name"]),
                 output::cell(&s["version"]),
+                env_bind::hosts_cell(s),
                 output::relative_time(&s["updated_at"], now),
                 output::cell(&s["updated_by"]),
             ]
         })
         .collect();
-    output::table(&["NAME", "VERSION", "UPDATED", "UPDATED BY"], &rows)
+    output::table(
+        &["NAME", "VERSION", "ALLOWED HOSTS", "UPDATED", "UPDATED BY"],
+        &rows,
+    )
 }
 
 fn delete(common: &CommonArgs, name: &str, purge: bool) -> anyhow::Result<()> {

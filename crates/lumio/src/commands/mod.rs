@@ -5,6 +5,7 @@ mod actions;
 mod audit;
 mod deploy;
 mod env;
+mod env_bind;
 mod extensions;
 mod input;
 mod login;
