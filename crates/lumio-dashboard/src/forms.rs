@@ -81,6 +81,9 @@ pub(crate) struct SecretForm {
     pub value: String,
     #[serde(default)]
     pub version: Option<i64>,
+    /// Allowed hosts, separated by spaces, commas or lines; empty: unbound.
+    #[serde(default)]
+    pub hosts: String,
 }
 
 /// Takes a submitted value out of its form field, leaving the field empty. Browsers send

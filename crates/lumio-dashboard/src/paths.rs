@@ -42,6 +42,10 @@ pub(crate) fn secret(ext: &ExtensionSlug, name: &SecretName, env: Environment) -
     format!("{}?env={env}", secret_path(ext, name))
 }
 
+pub(crate) fn binding_path(ext: &ExtensionSlug, name: &SecretName) -> String {
+    format!("{}/binding", secret_path(ext, name))
+}
+
 pub(crate) fn delete_path(ext: &ExtensionSlug, name: &SecretName) -> String {
     format!("{}/delete", secret_path(ext, name))
 }

@@ -3,6 +3,7 @@
 
 mod assets;
 mod audit;
+mod binding;
 mod compare;
 mod extensions;
 mod secret;
@@ -47,6 +48,7 @@ pub(crate) fn router() -> Router<DashState> {
             get(secret::confirm_delete).post(secret::delete),
         )
         .route(&format!("{secret}/rollback"), post(secret::rollback))
+        .route(&format!("{secret}/binding"), post(binding::save))
         .route(&format!("{ext}/audit"), get(audit::page))
         .route(&format!("{BASE}/{{*rest}}"), get(not_found).post(not_found))
         .layer(middleware::from_fn(security::headers))

@@ -15,7 +15,7 @@ use crate::session::SignedIn;
 use crate::views::secret::SecretPage;
 use crate::{paths, views, DashState};
 
-fn parse_path(ext: &str, name: &str) -> Result<(ExtensionSlug, SecretName), PageError> {
+pub(super) fn parse_path(ext: &str, name: &str) -> Result<(ExtensionSlug, SecretName), PageError> {
     Ok((parse_slug(ext)?, parse_name(name)?))
 }
 
@@ -27,20 +27,29 @@ pub(crate) async fn detail(
 ) -> Result<Markup, PageError> {
     let (slug, name) = parse_path(&ext, &name)?;
     let env = query.environment_for(&signed.ctx.principal)?;
-    render(&state, &signed, &slug, &name, env, None).await
+    render(&state, &signed, &slug, &name, env, None, None).await
 }
 
-async fn render(
+/// The page, with an error shown at Replace value or (`binding_error`) at Allowed hosts.
+pub(super) async fn render(
     state: &DashState,
     signed: &SignedIn,
     slug: &ExtensionSlug,
     name: &SecretName,
     env: Environment,
     error: Option<String>,
+    binding_error: Option<String>,
 ) -> Result<Markup, PageError> {
     let (_, role) = extension_and_role(state, signed, slug).await?;
     let history = state.service.history(&signed.ctx, slug, env, name).await?;
+    let heads = state.service.list(&signed.ctx, slug, env).await?;
+    let allowed_hosts = heads
+        .iter()
+        .find(|head| &head.name == name)
+        .and_then(|head| head.allowed_hosts.as_ref());
     Ok(views::secret::page(SecretPage {
+        allowed_hosts,
+        binding_error,
         csrf: &signed.csrf,
         scope: signed.ctx.principal.environment,
         flash: state.sessions.take_flash(signed).await,
@@ -82,7 +91,16 @@ pub(crate) async fn replace(
             Ok(Redirect::to(&paths::secret(&slug, &name, env)).into_response())
         }
         Err(err) if is_input_error(&err) => {
-            let page = render(&state, &signed, &slug, &name, env, Some(err.to_string())).await?;
+            let page = render(
+                &state,
+                &signed,
+                &slug,
+                &name,
+                env,
+                Some(err.to_string()),
+                None,
+            )
+            .await?;
             Ok((crate::error::status_of(&err), page).into_response())
         }
         Err(err) => Err(err.into()),

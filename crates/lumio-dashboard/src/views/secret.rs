@@ -1,6 +1,6 @@
 //! One secret: replace its value, its history with rollback, and the delete confirmation.
 
-use lumio_core::{Environment, ExtensionSlug, Role, SecretName};
+use lumio_core::{AllowedHosts, Environment, ExtensionSlug, Role, SecretName};
 use lumio_secrets::SecretHistory;
 use maud::{html, Markup};
 
@@ -19,6 +19,10 @@ pub(crate) struct SecretPage<'a> {
     pub history: &'a SecretHistory,
     /// Why the last Replace failed; the value is never kept.
     pub error: Option<String>,
+    /// Where `ctx.fetch` may send the value; `None`: anywhere.
+    pub allowed_hosts: Option<&'a AllowedHosts>,
+    /// Why the last Allowed hosts save failed.
+    pub binding_error: Option<String>,
 }
 
 fn crumbs(slug: &ExtensionSlug, name: &SecretName, env: Environment) -> Vec<Crumb> {
@@ -65,6 +69,9 @@ pub(crate) fn page(p: SecretPage<'_>) -> Markup {
                         button.primary type="submit" { "Save" }
                     }
                 }
+            }
+            @if live {
+                (binding_card(&p.history.name, p.slug, p.env, p.csrf, p.allowed_hosts, p.binding_error.as_deref(), writable))
             }
             section {
                 h2 { "History" }
@@ -147,4 +154,41 @@ pub(crate) fn confirm_delete(
             }
         },
     )
+}
+
+/// Allowed hosts: shown to every role, editable by writers.
+fn binding_card(
+    name: &SecretName,
+    slug: &ExtensionSlug,
+    env: Environment,
+    csrf: &str,
+    allowed_hosts: Option<&AllowedHosts>,
+    error: Option<&str>,
+    writable: bool,
+) -> Markup {
+    let current = allowed_hosts
+        .map(|hosts| hosts.to_strings().join(" "))
+        .unwrap_or_default();
+    html! {
+        section.card #binding {
+            h2 { "Allowed hosts" }
+            @match allowed_hosts {
+                Some(_) => p { "ctx.fetch may send this value only to: " code { (current) } },
+                None => p { "Unbound: ctx.fetch may send this value to any host." },
+            }
+            @if writable {
+                form method="post" action=(paths::binding_path(slug, name)) {
+                    (csrf_field(csrf))
+                    input type="hidden" name="env" value=(env);
+                    @if let Some(error) = error {
+                        p.error #binding-error role="alert" { (error) }
+                    }
+                    label for="hosts" { "Hosts (exact, or *.example.com; empty: any host)" }
+                    input #hosts type="text" name="hosts" value=(current) autocomplete="off"
+                        spellcheck="false";
+                    button type="submit" { "Save hosts" }
+                }
+            }
+        }
+    }
 }
