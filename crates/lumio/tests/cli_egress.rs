@@ -10,20 +10,7 @@ use support::fake_api::FakeApi;
 use support::project::Project;
 use support::server::{Db, Shell, TestServer};
 
-macro_rules! e2e {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {$(
-            #[test]
-            fn $name() { super::$name(super::Db::Sqlite) }
-        )*}
-        mod postgres {$(
-            #[test]
-            fn $name() { super::$name(super::Db::Postgres) }
-        )*}
-    };
-}
-
-e2e!(bindings_are_set_listed_changed_and_enforced_at_once);
+both_dbs!(bindings_are_set_listed_changed_and_enforced_at_once);
 
 const EXT: &str = "egress-example";
 const KEY: &str = "sk_live_egress_canary_0123";

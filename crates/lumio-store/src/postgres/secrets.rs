@@ -121,29 +121,13 @@ impl PgStore {
         environment: Environment,
         name: &SecretName,
     ) -> Result<Option<CurrentSecret>, StoreError> {
-        let row: Option<(i64, Vec<u8>, String, Option<String>)> = sqlx::query_as(
-            "SELECT s.version, s.sealed, s.kek_id, h.allowed_hosts \
-             FROM ext_secret_heads h JOIN ext_secrets s \
-               ON s.extension_id = h.extension_id AND s.environment = h.environment \
-              AND s.name = h.name AND s.version = h.current_version \
-             WHERE h.extension_id = $1 AND h.environment = $2 AND h.name = $3",
-        )
-        .bind(extension_id)
-        .bind(environment.as_str())
-        .bind(name.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|(version, sealed, kek_id, hosts)| {
-            Ok(CurrentSecret {
-                version: SealedVersion {
-                    version,
-                    sealed,
-                    kek_id,
-                },
-                allowed_hosts: rows::allowed_hosts(hosts.as_deref())?,
-            })
-        })
-        .transpose()
+        let row: Option<rows::CurrentRow> = sqlx::query_as(rows::SELECT_CURRENT)
+            .bind(extension_id)
+            .bind(environment.as_str())
+            .bind(name.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(rows::current_secret).transpose()
     }
 
     pub(super) async fn select_history(
