@@ -7,8 +7,13 @@
 //! [`TrustedBytecode::compile_module`] — QuickJS's own writer, in this process — and its
 //! bytes can be neither read out, built from outside, nor persisted.
 //!
+//! It also builds contexts whose larger intrinsics are added on first use
+//! ([`deferred::new_context`]), which needs the one other `unsafe` call.
+//!
 //! Architecture Invariant: this is the only crate in the workspace with `unsafe` code, and
-//! it has exactly one `unsafe` block.
+//! it has exactly two `unsafe` blocks: `TrustedBytecode::load` and `deferred::build_now`.
+
+pub mod deferred;
 
 use rquickjs::module::Declared;
 use rquickjs::{Ctx, Module, Result, WriteOptions};

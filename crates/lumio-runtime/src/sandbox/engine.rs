@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use lumio_qjs_bytecode::deferred::new_context;
 use lumio_qjs_bytecode::TrustedBytecode;
 use rquickjs::{Context, Ctx, Function, Module, Object, Value};
 
@@ -122,7 +123,7 @@ impl Engine {
             sdk: self.sdk.clone(),
         };
         self.rt.set_loader(loader.clone(), loader);
-        let context = Context::custom::<Intrinsics>(&self.rt).map_err(|e| internal(&e))?;
+        let context = new_context(&self.rt).map_err(|e| internal(&e))?;
         let result = context.with(|ctx| f(&ctx));
         // Unreachable from here on; its objects are freed by the next `collect`.
         drop(context);

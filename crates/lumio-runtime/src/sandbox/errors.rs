@@ -17,6 +17,16 @@ pub struct Thrown {
     pub stack: Option<String>,
 }
 
+impl Thrown {
+    /// Whether `null` itself was thrown, which is also what QuickJS throws when it runs
+    /// out of memory building an error.
+    pub fn is_bare_null(&self) -> bool {
+        self.stack.is_none()
+            && self.error.code == ErrorCode::ActionError
+            && self.error.message == "null"
+    }
+}
+
 /// Reads a thrown value: its message for the caller, its stack for the server log.
 pub fn read_thrown(value: &Value<'_>, modules: &BTreeMap<String, CompiledModule>) -> Thrown {
     let Some(obj) = value.as_object() else {

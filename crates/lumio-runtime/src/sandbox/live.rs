@@ -12,6 +12,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
+use lumio_qjs_bytecode::deferred::new_context;
 use lumio_qjs_bytecode::TrustedBytecode;
 use rquickjs::{Context, Ctx, Function, Module, Object, Persistent, Promise, Value};
 
@@ -20,7 +21,8 @@ use super::errors::read_thrown;
 use super::loader::DeploymentLoader;
 use super::natives;
 use super::quickjs::{
-    caught, cpu_timeout, internal, new_runtime, prepare_runtime, wall_timeout, Failure, Intrinsics,
+    caught, cpu_timeout, internal, new_runtime, out_of_memory_or_null, prepare_runtime,
+    wall_timeout, Failure,
 };
 use super::state::{FetchDone, InvocationState, Services, Waker};
 use super::timers;
@@ -100,7 +102,7 @@ impl Live {
             sdk: sdk.clone(),
         };
         rt.set_loader(loader.clone(), loader);
-        let context = Context::custom::<Intrinsics>(&rt).map_err(|e| internal(&e))?;
+        let context = new_context(&rt).map_err(|e| internal(&e))?;
         let state = Rc::new(InvocationState::new(
             job.host.clone(),
             super::state::Grants {
@@ -128,7 +130,10 @@ impl Live {
         let context = live.context.clone();
         let begun = context.with(|ctx| live.begin(&ctx));
         live.clock.leave();
-        begun.map(|()| live)
+        match begun {
+            Ok(()) => Ok(live),
+            Err(failure) => Err(live.classify(failure)),
+        }
     }
 
     fn begin(&mut self, ctx: &Ctx<'_>) -> Result<(), Failure> {
@@ -145,7 +150,7 @@ impl Live {
         self.clock.enter();
         let progress = self.advance();
         self.clock.leave();
-        progress
+        self.out_of_memory_if_null(progress)
     }
 
     /// A fetch of this invocation finished: settle its promise and go on.
@@ -160,7 +165,7 @@ impl Live {
             Err(failure) => Progress::Done(Err(failure)),
         };
         self.clock.leave();
-        progress
+        self.out_of_memory_if_null(progress)
     }
 
     /// Its time came: stop it at the wall-time limit, or run the timers that are due.
@@ -171,7 +176,28 @@ impl Live {
         self.clock.enter();
         let progress = self.run_due_timers(now);
         self.clock.leave();
-        progress
+        self.out_of_memory_if_null(progress)
+    }
+
+    /// QuickJS throws a bare `null` when memory runs out while it builds the error
+    /// object itself, and by the time the invocation ends its memory is freed, so the two
+    /// cannot be told apart afterwards. Either way the runtime is retired, and the caller
+    /// is told both possibilities rather than a bare "null".
+    fn out_of_memory_if_null(&self, progress: Progress) -> Progress {
+        match progress {
+            Progress::Done(Err(failure)) => Progress::Done(Err(self.classify(failure))),
+            other => other,
+        }
+    }
+
+    fn classify(&self, failure: Failure) -> Failure {
+        match &failure {
+            Failure::Thrown(thrown) if thrown.is_bare_null() => {
+                self.broken.set(true);
+                out_of_memory_or_null(&self.state.services.limits)
+            }
+            _ => failure,
+        }
     }
 
     /// When the worker must look at this invocation again even without I/O finishing.

@@ -18,7 +18,10 @@ use crate::limits::RuntimeLimits;
 
 /// The language an action gets: everything of ECMAScript that needs no host, without
 /// `performance` (a high-resolution timer is of no use to an action and only a side
-/// channel) and `DOMException`. Fewer intrinsics make every fresh context cheaper.
+/// channel) and `DOMException`. Compile contexts build it all at once; an invocation's
+/// context (`lumio_qjs_bytecode::deferred::new_context`) builds the same set but defers
+/// `Date`, `Map`/`Set` and the typed arrays to their first use, since a fresh context's
+/// intrinsics are most of what an invocation costs.
 pub type Intrinsics = (
     Date,
     Eval,
@@ -97,6 +100,18 @@ pub fn out_of_memory() -> Failure {
     Failure::Stopped(ActionError::new(
         ErrorCode::OutOfMemory,
         "the action used more memory than its limit allows",
+    ))
+}
+
+/// A bare `null` escaped the invocation: what QuickJS throws when it cannot allocate
+/// even the out-of-memory error, or the action's own `throw null`.
+pub fn out_of_memory_or_null(limits: &RuntimeLimits) -> Failure {
+    Failure::Stopped(ActionError::new(
+        ErrorCode::OutOfMemory,
+        format!(
+            "the action used more memory than its limit of {} MiB allows (or threw null)",
+            limits.memory_bytes >> 20
+        ),
     ))
 }
 

@@ -212,3 +212,15 @@ async fn a_flood_beyond_the_queue_is_refused_as_overloaded() {
     let after = run(&rt, &slow, "functions:test", json!({}), &host).await;
     assert_eq!(after.result.unwrap(), json!("done"));
 }
+
+/// QuickJS throws a bare `null` when it cannot allocate even its out-of-memory error;
+/// whichever it was, the caller learns both possibilities and the runtime is retired.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bare_null_escaping_is_reported_as_possible_out_of_memory() {
+    let inv = outcome("throw null;").await;
+    let err = inv.result.unwrap_err();
+    assert_eq!(err.code, ErrorCode::OutOfMemory);
+    assert!(err.message.contains("or threw null"), "{}", err.message);
+    let inv = outcome("return 'fine';").await;
+    assert_eq!(inv.result.unwrap(), json!("fine"));
+}
