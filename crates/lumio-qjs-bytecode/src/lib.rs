@@ -32,8 +32,28 @@ impl TrustedBytecode {
     /// Compiles `source` as the module `name` (without running it) and writes its bytecode.
     /// `ctx` needs the `Eval` intrinsic (the compiler) and `RegExpCompiler` for literals.
     pub fn compile_module(ctx: &Ctx<'_>, name: &str, source: &str) -> Result<Self> {
+        Self::compile(ctx, name, source, WriteOptions::default())
+    }
+
+    /// As [`TrustedBytecode::compile_module`], without line numbers and source positions:
+    /// cheaper to load, for code whose stack frames nobody maps back to a source line
+    /// (the embedded SDK).
+    pub fn compile_module_without_debug_info(
+        ctx: &Ctx<'_>,
+        name: &str,
+        source: &str,
+    ) -> Result<Self> {
+        let options = WriteOptions {
+            strip_debug: true,
+            strip_source: true,
+            ..WriteOptions::default()
+        };
+        Self::compile(ctx, name, source, options)
+    }
+
+    fn compile(ctx: &Ctx<'_>, name: &str, source: &str, options: WriteOptions) -> Result<Self> {
         let module = Module::declare(ctx.clone(), name, source)?;
-        let bytes = module.write(WriteOptions::default())?;
+        let bytes = module.write(options)?;
         Ok(Self {
             bytes: bytes.into_boxed_slice(),
         })

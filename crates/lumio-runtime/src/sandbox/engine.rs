@@ -29,7 +29,8 @@ pub struct FoundAction {
 pub fn compile_sdk() -> rquickjs::Result<TrustedBytecode> {
     let rt = rquickjs::Runtime::new()?;
     let context = Context::custom::<Intrinsics>(&rt)?;
-    context.with(|ctx| TrustedBytecode::compile_module(&ctx, SDK_SPECIFIER, SDK_JS))
+    context
+        .with(|ctx| TrustedBytecode::compile_module_without_debug_info(&ctx, SDK_SPECIFIER, SDK_JS))
 }
 
 /// A QuickJS runtime with the limits applied, for one deploy.
