@@ -1,13 +1,14 @@
 //! The egress-binding check one `ctx.fetch` adds (target ≤ 5 µs): a realistic request —
 //! four headers, a 1 KiB JSON body, a URL with a query — after three bound secrets were
 //! read, allowed (the usual case: every form of every value searched, none refused) and
-//! refused. The guard itself is built once per invocation's reads, measured apart.
+//! refused. The guard itself is built once per worker for the same values read, then
+//! taken from the worker's cache; both are measured apart.
 
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use lumio_core::{AllowedHosts, SecretName, SecretValue};
-use lumio_runtime::egress_bench::{EgressGuard, Outgoing};
+use lumio_runtime::egress_bench::{EgressGuard, GuardCache, Outgoing};
 use reqwest::{Method, Url};
 
 type Reads = (
@@ -66,7 +67,7 @@ fn request() -> (Vec<(String, String)>, String) {
 
 fn egress(c: &mut Criterion) {
     let (reads, bound) = reads();
-    let guard = Arc::new(EgressGuard::new(&reads, &bound, "{\"query\":\"x\"}").unwrap());
+    let guard = Arc::new(EgressGuard::from_reads(&reads, &bound, "{\"query\":\"x\"}").unwrap());
     let (headers, body) = request();
     let allowed = Url::parse("https://api.stripe.com/v1/charges?expand[]=customer").unwrap();
     let refused = Url::parse("https://evil.example/v1/charges?expand[]=customer").unwrap();
@@ -83,8 +84,18 @@ fn egress(c: &mut Criterion) {
         })
     });
     c.bench_function(
-        "egress guard build, 3 bound secrets (once per invocation)",
-        |b| b.iter(|| EgressGuard::new(&reads, &bound, "{\"query\":\"x\"}").unwrap()),
+        "egress guard build, 3 bound secrets (first invocation with these values)",
+        |b| b.iter(|| EgressGuard::from_reads(&reads, &bound, "{\"query\":\"x\"}").unwrap()),
+    );
+    let mut cache = GuardCache::default();
+    c.bench_function(
+        "egress guard from the worker's cache, 3 bound secrets (every later invocation)",
+        |b| {
+            b.iter(|| {
+                let set = cache.set_for(&reads);
+                EgressGuard::new(set, &bound, "{\"query\":\"x\"}").unwrap()
+            })
+        },
     );
 }
 

@@ -25,7 +25,7 @@ pub struct Blocked {
 
 /// The secrets one invocation read, ready to be searched for in its requests.
 pub struct EgressGuard {
-    set: GuardSet,
+    set: Arc<GuardSet>,
     /// Per guarded value: the bindings of every secret read with that value (a host must
     /// be allowed by all of them); empty for an unbound value.
     bindings: Vec<Vec<Arc<AllowedHosts>>>,
@@ -35,17 +35,17 @@ pub struct EgressGuard {
 }
 
 impl EgressGuard {
-    /// The guard over every value read (so a refused host that holds any of them is not
-    /// shown); `None` when none of them is bound: then requests are not checked at all.
+    /// The guard over every value read, as `set` (built from the reads, usually taken
+    /// from the worker's cache), so a refused host that holds any of them is not shown;
+    /// `None` when none of them is bound: then requests are not checked at all.
     pub fn new(
-        reads: &[(SecretName, Arc<SecretValue>)],
+        set: Arc<GuardSet>,
         bound: &[(Arc<SecretValue>, Arc<AllowedHosts>)],
         args_json: &str,
     ) -> Option<Self> {
         if bound.is_empty() {
             return None;
         }
-        let set = GuardSet::new(reads.iter().map(|(n, v)| (n, v)));
         let bindings: Vec<Vec<Arc<AllowedHosts>>> = (0..set.len())
             .map(|i| {
                 let (_, raw) = set.secret(i);
@@ -66,6 +66,16 @@ impl EgressGuard {
             bindings,
             known_to_caller,
         })
+    }
+
+    /// As [`EgressGuard::new`], building the forms of `reads` here (tests and benches).
+    pub fn from_reads(
+        reads: &[(SecretName, Arc<SecretValue>)],
+        bound: &[(Arc<SecretValue>, Arc<AllowedHosts>)],
+        args_json: &str,
+    ) -> Option<Self> {
+        let set = Arc::new(GuardSet::new(reads.iter().map(|(n, v)| (n, v))));
+        Self::new(set, bound, args_json)
     }
 
     /// Refuses `texts` (what one hop sends) going to `host` if they hold the value of a
@@ -213,7 +223,9 @@ mod tests {
         let name = SecretName::parse("STRIPE_KEY").unwrap();
         let value = Arc::new(SecretValue::new(value.into()).unwrap());
         let hosts = Arc::new(AllowedHosts::parse(hosts).unwrap());
-        Arc::new(EgressGuard::new(&[(name, value.clone())], &[(value, hosts)], "{}").unwrap())
+        Arc::new(
+            EgressGuard::from_reads(&[(name, value.clone())], &[(value, hosts)], "{}").unwrap(),
+        )
     }
 
     fn url(text: &str) -> Url {

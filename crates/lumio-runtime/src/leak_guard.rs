@@ -3,7 +3,6 @@
 //! JSON-escaped — and masks them in console output.
 
 use std::collections::VecDeque;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -86,7 +85,7 @@ pub struct GuardSet {
 
 /// The secrets read so far in one invocation, ready to be searched for.
 pub struct LeakGuard {
-    set: Rc<GuardSet>,
+    set: Arc<GuardSet>,
     /// Per secret of `set`: seen in the invocation's own arguments. The caller already
     /// knows that value, so it is masked in logs but not a leak in the result (otherwise
     /// the guard would answer "is my guess right?").
@@ -99,11 +98,11 @@ impl LeakGuard {
     pub fn new<'a>(
         reads: impl IntoIterator<Item = (&'a SecretName, &'a Arc<SecretValue>)>,
     ) -> Self {
-        Self::over(Rc::new(GuardSet::new(reads)))
+        Self::over(Arc::new(GuardSet::new(reads)))
     }
 
     /// A guard over forms built earlier (see [`GuardCache`]).
-    pub fn over(set: Rc<GuardSet>) -> Self {
+    pub fn over(set: Arc<GuardSet>) -> Self {
         let known_to_caller = vec![false; set.secrets.len()];
         Self {
             set,
@@ -316,7 +315,7 @@ pub struct GuardCache {
 
 struct CachedGuard {
     reads: Vec<(SecretName, Arc<SecretValue>)>,
-    set: Rc<GuardSet>,
+    set: Arc<GuardSet>,
 }
 
 /// Enough for the actions a worker runs in turn; each entry is a few KB per value.
@@ -325,8 +324,14 @@ const CACHED_GUARDS: usize = 32;
 impl GuardCache {
     /// The guard for an invocation that read `reads`, built only if not cached.
     pub fn guard_for(&mut self, reads: &[(SecretName, Arc<SecretValue>)]) -> LeakGuard {
+        LeakGuard::over(self.set_for(reads))
+    }
+
+    /// The forms and matcher for `reads`, built only if not cached; the leak guard of the
+    /// result and the egress guard of each fetch share them.
+    pub fn set_for(&mut self, reads: &[(SecretName, Arc<SecretValue>)]) -> Arc<GuardSet> {
         if reads.is_empty() {
-            return LeakGuard::over(Rc::default());
+            return Arc::default();
         }
         self.entries.retain(|entry| {
             entry
@@ -349,9 +354,9 @@ impl GuardCache {
                 .expect("the position was just found");
             let set = entry.set.clone();
             self.entries.push_back(entry);
-            return LeakGuard::over(set);
+            return set;
         }
-        let set = Rc::new(GuardSet::new(reads.iter().map(|(n, v)| (n, v))));
+        let set = Arc::new(GuardSet::new(reads.iter().map(|(n, v)| (n, v))));
         if self.entries.len() == CACHED_GUARDS {
             self.entries.pop_front();
         }
@@ -359,7 +364,7 @@ impl GuardCache {
             reads: reads.to_vec(),
             set: set.clone(),
         });
-        LeakGuard::over(set)
+        set
     }
 }
 
@@ -505,7 +510,7 @@ mod tests {
         let mut cache = GuardCache::default();
         let reads = vec![(name.clone(), value.clone())];
         let first = cache.guard_for(&reads);
-        assert!(Rc::ptr_eq(&first.set, &cache.guard_for(&reads).set));
+        assert!(Arc::ptr_eq(&first.set, &cache.guard_for(&reads).set));
 
         // An equal value in another allocation (the secret was set again) gets its own.
         let changed = vec![(
@@ -513,7 +518,7 @@ mod tests {
             Arc::new(SecretValue::new("sk-cached-2".into()).unwrap()),
         )];
         let other = cache.guard_for(&changed);
-        assert!(!Rc::ptr_eq(&first.set, &other.set));
+        assert!(!Arc::ptr_eq(&first.set, &other.set));
         assert_eq!(other.find_in_text("x sk-cached-2 y").len(), 1);
         assert!(other.find_in_text("x sk-cached-1 y").is_empty());
 

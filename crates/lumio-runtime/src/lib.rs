@@ -30,6 +30,7 @@ mod worker;
 #[doc(hidden)]
 pub mod egress_bench {
     pub use crate::egress::{Blocked, EgressGuard, Outgoing};
+    pub use crate::leak_guard::GuardCache;
 }
 
 pub use compile::{compile, compile_with_limits, ActionInfo, Deployment};

@@ -6,6 +6,7 @@
 //! No async runtime runs on this thread: a blocking `Host::secret_get` (a cache miss)
 //! stays allowed, and a parked invocation costs only its QuickJS heap.
 
+use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -116,7 +117,7 @@ pub(crate) struct Worker {
     /// Runtimes clean invocations left behind, for the next ones.
     spare: Vec<rquickjs::Runtime>,
     /// Leak-guard matchers built for recent invocations, by the values they read.
-    guards: GuardCache,
+    guards: Rc<RefCell<GuardCache>>,
 }
 
 /// Spare runtimes a worker keeps: enough for bursts, few enough to hold little memory.
@@ -149,7 +150,7 @@ impl Worker {
             next_slot: 0,
             wakeups: BinaryHeap::new(),
             spare: Vec::new(),
-            guards: GuardCache::default(),
+            guards: Rc::default(),
         }
     }
 
@@ -200,7 +201,16 @@ impl Worker {
             tx: self.tx.clone(),
         };
         let recycled = self.spare.pop();
-        let started = guarded(|| Live::new(job, &self.services, &self.sdk, waker, recycled));
+        let started = guarded(|| {
+            Live::new(
+                job,
+                &self.services,
+                &self.sdk,
+                waker,
+                recycled,
+                &self.guards,
+            )
+        });
         let mut live = match started {
             Some(Ok(live)) => live,
             Some(Err(failure)) => {
@@ -278,7 +288,7 @@ impl Worker {
                     return;
                 };
                 let Slot { live, reply, .. } = entry;
-                let finished = conclude(&live, result, &mut self.guards);
+                let finished = conclude(&live, result, &mut self.guards.borrow_mut());
                 let clean = !matches!(
                     &finished.invocation.result,
                     Err(e) if matches!(e.code, ErrorCode::Timeout | ErrorCode::OutOfMemory | ErrorCode::StackOverflow | ErrorCode::Internal)

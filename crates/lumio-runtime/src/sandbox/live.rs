@@ -8,6 +8,7 @@
 //! another in flight on the same thread. Nothing survives it: the runtime is freed when
 //! the invocation ends.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,6 +30,7 @@ use super::timers;
 use crate::compile::Deployment;
 use crate::host::Host;
 use crate::invocation::{ActionError, ErrorCode};
+use crate::leak_guard::GuardCache;
 
 /// What a caller asked to run.
 pub struct Job {
@@ -86,6 +88,7 @@ impl Live {
         sdk: &Rc<TrustedBytecode>,
         waker: Waker,
         recycled: Option<rquickjs::Runtime>,
+        guards: &Rc<RefCell<GuardCache>>,
     ) -> Result<Self, Failure> {
         let started = Instant::now();
         let limits = &services.limits;
@@ -112,6 +115,7 @@ impl Live {
             services.clone(),
             waker,
             job.args_json.clone(),
+            guards.clone(),
         ));
         let mut live = Self {
             promise: None,

@@ -4,6 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use crate::egress::EgressGuard;
 use crate::fetch::{FetchError, FetchResponse, Fetcher};
 use crate::host::Host;
 use crate::invocation::LogLevel;
+use crate::leak_guard::GuardCache;
 use crate::limits::RuntimeLimits;
 
 /// What a worker shares with every invocation it runs.
@@ -95,6 +97,9 @@ pub struct InvocationState {
     bound: RefCell<Vec<(Arc<SecretValue>, Arc<AllowedHosts>)>>,
     /// The guard `ctx.fetch` checks requests with, built for the reads so far.
     egress: RefCell<Option<Arc<EgressGuard>>>,
+    /// The worker's guards by values read: an action that reads the same bound secrets
+    /// call after call builds their forms and matcher once.
+    guards: Rc<RefCell<GuardCache>>,
     /// The invocation's arguments as JSON: values in them are the caller's own.
     args_json: String,
     /// Ticket of the last `secret.get` record.
@@ -128,8 +133,10 @@ impl InvocationState {
         services: Arc<Services>,
         waker: Waker,
         args_json: String,
+        guards: Rc<RefCell<GuardCache>>,
     ) -> Self {
         Self {
+            guards,
             host,
             grants,
             denied: RefCell::default(),
@@ -227,7 +234,8 @@ impl InvocationState {
         }
         let mut egress = self.egress.borrow_mut();
         if egress.is_none() {
-            *egress = EgressGuard::new(&self.reads.borrow(), &bound, &self.args_json).map(Arc::new);
+            let set = self.guards.borrow_mut().set_for(&self.reads.borrow());
+            *egress = EgressGuard::new(set, &bound, &self.args_json).map(Arc::new);
         }
         egress.clone()
     }
