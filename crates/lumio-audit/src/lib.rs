@@ -50,23 +50,7 @@ impl Default for AuditConfig {
     }
 }
 
-/// The audit store could not be written; the record is not durable. Its message is what
-/// a caller may see (an action's client among them), so the cause — a database's own
-/// error text — is kept apart, for the operator: [`AuditUnavailable::cause`].
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("the audit log could not be written; the operation was stopped so nothing goes unrecorded")]
-pub struct AuditUnavailable(pub String);
-
-impl AuditUnavailable {
-    /// Why, for logs and `/readyz`.
-    pub fn cause(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Position of an enqueued record; records commit in ticket order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Ticket(pub u64);
+pub use lumio_core::{AuditUnavailable, Ticket};
 
 /// Handle to the writer task. Cheap to clone. The task flushes and ends when
 /// [`AuditWriter::shutdown`] is called or the last handle is dropped.

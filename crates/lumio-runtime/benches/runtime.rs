@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use lumio_audit::Ticket;
+use lumio_core::Ticket;
 use lumio_core::{CurrentValue, SecretName, SecretValue};
 use lumio_runtime::{
     compile, Host, HostError, Runtime, RuntimeLimits, RuntimeOptions, SecretReads,

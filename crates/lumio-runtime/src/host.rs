@@ -5,7 +5,7 @@
 //! made per invocation and already knows the extension, environment, action and request id.
 
 use async_trait::async_trait;
-use lumio_audit::{AuditUnavailable, Ticket};
+use lumio_core::{AuditUnavailable, Ticket};
 use lumio_core::{CurrentValue, SecretName};
 
 /// Why the host could not serve a request. Never holds a secret value.

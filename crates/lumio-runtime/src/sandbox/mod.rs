@@ -13,7 +13,7 @@ mod response;
 mod state;
 mod timers;
 
-use lumio_audit::Ticket;
+use lumio_core::Ticket;
 
 pub use engine::{compile_sdk, Engine, FoundAction};
 pub use errors::clip;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lumio_audit::Ticket;
+use lumio_core::Ticket;
 use lumio_core::{AllowedHosts, CurrentValue, SecretName, SecretValue};
 use rquickjs::{Function, Persistent, Value};
 

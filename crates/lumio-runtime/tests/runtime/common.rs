@@ -10,8 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use lumio_audit::{AuditUnavailable, Ticket};
 use lumio_core::{AllowedHosts, CurrentValue, SecretName, SecretValue};
+use lumio_core::{AuditUnavailable, Ticket};
 use lumio_runtime::{
     compile, Deployment, Host, HostError, Invocation, Runtime, RuntimeLimits, RuntimeOptions,
     SecretReads,
