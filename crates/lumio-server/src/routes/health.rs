@@ -40,20 +40,37 @@ pub(crate) struct Readiness {
 #[utoipa::path(get, path = "/readyz", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let probe = state.service.store().meta_get("readyz");
+    // The causes (a database's own error text: hosts, users, settings) go to the log for
+    // the operator; the probe, which anyone can call, learns only which part is down.
     let database = match tokio::time::timeout(READY_DB_WAIT, probe).await {
         Ok(Ok(_)) => None,
-        Ok(Err(err)) => Some(format!("the database does not answer: {err}")),
-        Err(_) => Some(format!(
-            "the database did not answer within {}s",
-            READY_DB_WAIT.as_secs()
+        Ok(Err(err)) => Some((
+            "the database does not answer; the server log has the cause".to_owned(),
+            err.to_string(),
+        )),
+        Err(_) => Some((
+            format!(
+                "the database did not answer within {}s",
+                READY_DB_WAIT.as_secs()
+            ),
+            "timed out".to_owned(),
         )),
     };
-    let audit = state
-        .service
-        .audit()
-        .health()
-        .err()
-        .map(|e| format!("{e} ({})", e.cause()));
+    let audit = state.service.audit().health().err().map(|e| {
+        (
+            format!("{e}; the server log has the cause"),
+            e.cause().to_owned(),
+        )
+    });
+    if database.is_some() || audit.is_some() {
+        let cause = |part: &Option<(String, String)>| {
+            part.as_ref()
+                .map_or("ok".to_owned(), |(_, cause)| cause.clone())
+        };
+        tracing::warn!(database = %cause(&database), audit = %cause(&audit), "not ready");
+    }
+    let database = database.map(|(shown, _)| shown);
+    let audit = audit.map(|(shown, _)| shown);
     let ready = database.is_none() && audit.is_none();
     let ok = |problem: Option<String>| problem.unwrap_or_else(|| "ok".to_owned());
     let body = Readiness {
@@ -61,9 +78,6 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<R
         database: ok(database),
         audit: ok(audit),
     };
-    if !ready {
-        tracing::warn!(database = %body.database, audit = %body.audit, "not ready");
-    }
     let status = if ready {
         StatusCode::OK
     } else {
