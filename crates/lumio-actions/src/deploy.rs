@@ -15,9 +15,7 @@ use crate::active::Lookup;
 use crate::logs::InvocationLog;
 use crate::{ActionsError, ActionsService};
 
-/// Largest upload: files are source code, and stay small.
-const MAX_FILE_BYTES: usize = 1024 * 1024;
-const MAX_FILES: usize = 500;
+use lumio_core::{MAX_DEPLOY_FILES as MAX_FILES, MAX_DEPLOY_FILE_BYTES as MAX_FILE_BYTES};
 
 /// A deployment as management callers see it.
 #[derive(Debug, Clone)]

@@ -16,6 +16,10 @@ pub use egress::{
 };
 pub use ids::{Environment, ExtensionSlug, InvalidId, SecretName};
 pub use lifetime::{InvalidLifetime, TokenLifetime, MAX_TOKEN_LIFETIME};
-pub use limits::{MAX_SECRETS_PER_ENVIRONMENT, MAX_SECRET_NAME_LEN, MAX_SECRET_VALUE_BYTES};
+pub use limits::{
+    MAX_AUDIT_PAGE, MAX_DEPLOY_BYTES, MAX_DEPLOY_FILES, MAX_DEPLOY_FILE_BYTES,
+    MAX_SECRETS_PER_ENVIRONMENT, MAX_SECRET_NAME_LEN, MAX_SECRET_VALUE_BYTES, MAX_TOKEN_LEN,
+    MIN_TOKEN_LEN,
+};
 pub use role::{Role, UnknownRole};
 pub use value::{SecretValue, ValueError};

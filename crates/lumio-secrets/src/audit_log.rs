@@ -5,8 +5,7 @@ use lumio_store::{AuditEntry, AuditQuery};
 
 use crate::{RequestContext, SecretsService, ServiceError};
 
-/// Most entries one page may hold.
-pub const MAX_AUDIT_PAGE: i64 = 1000;
+pub use lumio_core::MAX_AUDIT_PAGE;
 
 /// Filters for [`SecretsService::audit_log`].
 #[derive(Debug, Clone, Default)]

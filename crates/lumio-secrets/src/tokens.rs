@@ -21,12 +21,7 @@ use crate::{SecretsService, ServiceError};
 const PREFIX: &str = "lumio_";
 /// Id used for a bootstrap token given in a free form by `LUMIO_BOOTSTRAP_TOKEN`.
 pub(crate) const BOOTSTRAP_ID: &str = "bootstrap";
-/// Shortest token accepted, at bootstrap and when presented: 16 characters is the least
-/// that an operator's own random value (e.g. 8 random bytes in hex) comes to; Lumio's
-/// own tokens are 87 characters long.
-pub const MIN_TOKEN_LEN: usize = 16;
-/// Longest token accepted; longer input is refused before it is hashed.
-pub const MAX_TOKEN_LEN: usize = 512;
+pub use lumio_core::{MAX_TOKEN_LEN, MIN_TOKEN_LEN};
 
 /// A freshly created token. The full token is shown once and never stored.
 pub struct IssuedToken {

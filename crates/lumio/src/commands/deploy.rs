@@ -13,10 +13,10 @@ use crate::cli::DeployArgs;
 use crate::error::CliError;
 use crate::output;
 
-/// Largest single file we upload; server code this big is almost certainly bundled data.
-const MAX_FILE_BYTES: u64 = 1 << 20;
+/// Largest single file we upload (the server refuses bigger ones).
+const MAX_FILE_BYTES: u64 = lumio_core::MAX_DEPLOY_FILE_BYTES as u64;
 /// Largest upload in all.
-const MAX_TOTAL_BYTES: u64 = 8 << 20;
+const MAX_TOTAL_BYTES: u64 = lumio_core::MAX_DEPLOY_BYTES as u64;
 
 /// The body of `POST …/deployments`: upload path (`server/lib/x.ts`) to source.
 #[derive(Serialize)]
