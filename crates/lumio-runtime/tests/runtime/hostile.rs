@@ -108,6 +108,23 @@ async fn overwriting_ctx_and_globals_affects_only_that_invocation() {
     }
 }
 
+/// `Date`, `Map`/`Set` and the typed arrays are built on first use in each context: an
+/// invocation that tampers with them leaves nothing for the next one, on the same runtime,
+/// and the next one gets the standard objects (whichever it touches first).
+#[tokio::test(flavor = "multi_thread")]
+async fn deferred_builtins_are_fresh_and_standard_in_every_invocation() {
+    let rt = runtime(limits());
+    let host = TestHost::with(&[]);
+    let src = "import { action } from \"@zaflun/lumio-sdk/server\";\nexport const tamper = action({ args: {}, handler: async () => {\n  (Map.prototype as any).get = () => 'hijacked';\n  (Date as any).now = () => 0;\n  (Uint8Array.prototype as any).at = () => 'hijacked';\n  (globalThis as any).Set = 'gone';\n  return [new Map([[1, 'a']]).get(1), Date.now(), typeof Set];\n} });\nexport const inspect = action({ args: {}, handler: async () => {\n  const bytes = new Uint8Array([7, 8]);\n  const seen = new Set([1, 1, 2]);\n  return [bytes.at(-1), seen.size, new Map([[1, 'a']]).get(1), Date.now() > 0, new WeakMap() instanceof WeakMap, new DataView(new ArrayBuffer(2)).byteLength];\n} });\n";
+    let dep = deploy(src);
+    let first = run(&rt, &dep, "functions:tamper", json!({}), &host).await;
+    assert_eq!(first.result.unwrap(), json!(["hijacked", 0, "string"]));
+    for _ in 0..4 {
+        let next = run(&rt, &dep, "functions:inspect", json!({}), &host).await;
+        assert_eq!(next.result.unwrap(), json!([8, 2, "a", true, true, 2]));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn eval_and_function_work_without_escaping() {
     let inv = outcome("const g = Function('return this')();\nreturn [eval('1 + 1'), new Function('a', 'return a * 2')(21), typeof g.std, typeof g.os, typeof g.require, typeof g.process, typeof g.secretGet];").await;
