@@ -2,6 +2,7 @@
 //! (`SecretName::parse`, `ExtensionSlug::parse`, `Environment::parse`) so inner
 //! code can only ever hold a valid one. This crate does no IO.
 
+mod audit_chain;
 mod egress;
 mod ids;
 mod lifetime;
@@ -9,6 +10,7 @@ mod limits;
 mod role;
 mod value;
 
+pub use audit_chain::{chain_hash, ChainFields, CHAIN_TAG, GENESIS_HASH, NULL_MARKER};
 pub use egress::{
     AllowedHosts, CurrentValue, HostPattern, InvalidHost, MAX_ALLOWED_HOSTS, MAX_HOST_LEN,
 };
