@@ -35,6 +35,9 @@ pub struct AuditConfig {
     pub stall_timeout: Duration,
     /// How long shutdown keeps retrying a failing batch before giving it up.
     pub shutdown_grace: Duration,
+    /// How often records written unsealed (management changes') are sealed into their
+    /// extensions' hash chains.
+    pub seal_every: Duration,
 }
 
 impl Default for AuditConfig {
@@ -46,6 +49,7 @@ impl Default for AuditConfig {
             retry_max: writer::RETRY_MAX,
             stall_timeout: writer::STALL_TIMEOUT,
             shutdown_grace: writer::SHUTDOWN_GRACE,
+            seal_every: writer::SEAL_EVERY,
         }
     }
 }

@@ -15,6 +15,9 @@ pub(crate) const RETRY_MIN: Duration = Duration::from_millis(10);
 pub(crate) const RETRY_MAX: Duration = Duration::from_secs(1);
 pub(crate) const STALL_TIMEOUT: Duration = Duration::from_secs(1);
 pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How often records written unsealed (management changes') are sealed into their
+/// chains: on an idle tick, and after a batch once this long has passed.
+pub(crate) const SEAL_EVERY: Duration = Duration::from_millis(250);
 
 /// A queued record with the ticket it was given; tickets arrive in increasing order.
 pub(crate) struct Queued(pub u64, pub AuditRecord);
@@ -46,10 +49,13 @@ impl Writer {
         let max_batch = self.config.max_batch.max(1);
         let mut batch = Vec::with_capacity(max_batch.min(1024));
         let mut last_ticket = 0;
+        let mut last_seal = Instant::now();
         loop {
+            let idle = sleep(self.config.seal_every.saturating_sub(last_seal.elapsed()));
             let first = tokio::select! {
                 biased;
-                queued = self.queue.recv() => queued,
+                queued = self.queue.recv() => Some(queued),
+                () = idle => None,
                 // An error means every handle is gone: stop as well.
                 _ = self.stop.wait_for(|stop| *stop), if self.stopping_since.is_none() => {
                     // Refuse new records; `recv` still yields those already queued.
@@ -57,6 +63,12 @@ impl Writer {
                     self.stopping_since = Some(Instant::now());
                     continue;
                 }
+            };
+            let Some(first) = first else {
+                // Idle: seal what management changes wrote meanwhile.
+                self.seal_pending().await;
+                last_seal = Instant::now();
+                continue;
             };
             // `None` once every handle is gone or, after `close`, the queue is drained.
             let Some(first) = first else { break };
@@ -72,6 +84,11 @@ impl Writer {
             }
             self.commit(&batch, last_ticket).await;
             batch.clear();
+            // Under steady load the idle tick never fires: seal between batches instead.
+            if last_seal.elapsed() >= self.config.seal_every {
+                self.seal_pending().await;
+                last_seal = Instant::now();
+            }
         }
         self.progress.send_modify(|p| p.stopped = true);
     }
@@ -132,6 +149,17 @@ impl Writer {
         );
         self.fail(format!("the audit store has not answered for {stall:?}").into());
         write.await.map_err(|e| e.to_string().into())
+    }
+
+    /// Seals records written unsealed (each batch seals those of its own extensions).
+    /// Finding none is one index probe; a failure only waits for the next tick, as
+    /// no waiter depends on it.
+    async fn seal_pending(&self) {
+        match self.store.seal_audit(None).await {
+            Ok(0) => {}
+            Ok(sealed) => tracing::debug!(sealed, "sealed audit records into their chains"),
+            Err(err) => tracing::warn!(%err, "audit records not sealed yet; retrying"),
+        }
     }
 
     fn fail(&self, reason: Arc<str>) {

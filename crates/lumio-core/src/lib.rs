@@ -3,6 +3,7 @@
 //! code can only ever hold a valid one. This crate does no IO.
 
 mod audit;
+mod audit_chain;
 mod egress;
 mod ids;
 mod lifetime;
@@ -11,6 +12,7 @@ mod role;
 mod value;
 
 pub use audit::{AuditUnavailable, Ticket};
+pub use audit_chain::{chain_hash, ChainFields, CHAIN_TAG, GENESIS_HASH, NULL_MARKER};
 pub use egress::{
     AllowedHosts, CurrentValue, HostPattern, InvalidHost, MAX_ALLOWED_HOSTS, MAX_HOST_LEN,
 };

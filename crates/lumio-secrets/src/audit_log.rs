@@ -1,7 +1,7 @@
 //! Reading an extension's audit log.
 
 use lumio_core::{Environment, ExtensionSlug, Role};
-use lumio_store::{AuditEntry, AuditQuery};
+use lumio_store::{AuditEntry, AuditQuery, ChainVerdict, ChainedEntry, ExportQuery};
 
 use crate::{RequestContext, SecretsService, ServiceError};
 
@@ -38,5 +38,66 @@ impl SecretsService {
             limit: filter.limit.unwrap_or(50).clamp(1, MAX_AUDIT_PAGE),
         };
         Ok(self.inner.store.query_audit(&query).await?)
+    }
+}
+
+/// Most records one export page may hold.
+pub const MAX_EXPORT_PAGE: i64 = 1000;
+
+/// A page of [`SecretsService::export_audit`].
+#[derive(Debug, Clone, Default)]
+pub struct ExportFilter {
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only records with an id above this (the previous page's cursor).
+    pub after_id: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+impl SecretsService {
+    /// Walks the extension's audit hash chain (sealing what is pending first). The chain
+    /// covers both environments, so the token must reach both.
+    pub async fn verify_audit(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+    ) -> Result<ChainVerdict, ServiceError> {
+        let extension = self.chain_reader(ctx, slug, "verify the audit log").await?;
+        Ok(self.inner.store.verify_audit(extension).await?)
+    }
+
+    /// The extension's records with their seq and hash, oldest first, for a SIEM. The
+    /// first page seals what is pending, so it carries hashes.
+    pub async fn export_audit(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+        filter: ExportFilter,
+    ) -> Result<Vec<ChainedEntry>, ServiceError> {
+        let extension = self.chain_reader(ctx, slug, "export the audit log").await?;
+        if filter.after_id.is_none() {
+            self.inner.store.seal_audit(Some(extension)).await?;
+        }
+        let query = ExportQuery {
+            extension_id: extension,
+            since: filter.since,
+            after_id: filter.after_id,
+            limit: filter.limit.unwrap_or(500).clamp(1, MAX_EXPORT_PAGE),
+        };
+        Ok(self.inner.store.export_audit(&query).await?)
+    }
+
+    /// The extension's id, for a viewer (or more) whose token reaches both environments.
+    async fn chain_reader(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+        action: &'static str,
+    ) -> Result<i64, ServiceError> {
+        let extension = self.visible_extension(ctx, slug).await?;
+        for environment in [Environment::Staging, Environment::Production] {
+            ctx.principal
+                .require_in(&extension, environment, Role::Viewer, action)?;
+        }
+        Ok(extension.id)
     }
 }

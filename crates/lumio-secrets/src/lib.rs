@@ -24,7 +24,7 @@ mod version_hints;
 mod write_turns;
 
 pub use access::Principal;
-pub use audit_log::{AuditFilter, MAX_AUDIT_PAGE};
+pub use audit_log::{AuditFilter, ExportFilter, MAX_AUDIT_PAGE, MAX_EXPORT_PAGE};
 pub use bootstrap::{open_service, Bootstrap, BootstrapToken};
 pub use error::{ErrorKind, ServiceError};
 pub use extensions::change_record;

@@ -18,7 +18,7 @@ use crate::routes;
         routes::secrets::import, routes::secrets::history, routes::secrets::rollback,
         routes::parity::diff, routes::parity::copy,
         routes::bindings::set, routes::bindings::clear,
-        routes::audit::list,
+        routes::audit::list, routes::audit::verify, routes::audit::export,
         routes::actions::deploy, routes::actions::deployments, routes::actions::logs,
         routes::actions::invoke,
     ),

@@ -5,6 +5,7 @@
 //! returns the sealed bytes made by `lumio-crypto` and knows nothing of their layout.
 
 mod bindings;
+mod chain;
 mod deletes;
 mod error;
 mod feed;
@@ -297,6 +298,16 @@ pub trait Store: Send + Sync + 'static {
     /// are detached and dropped (PostgreSQL), the rest deleted in small batches with a
     /// pause between them. Safe to run from several servers at once.
     async fn prune_audit(&self, cutoff: DateTime<Utc>) -> Result<AuditPruned, StoreError>;
+    /// Seals the records still unsealed (management changes' records, records from
+    /// before the chain) into their extensions' hash chains, under each chain's head lock
+    /// in extension-id order; `Some`: only that extension's. Returns how many it sealed;
+    /// finding none costs one index probe.
+    async fn seal_audit(&self, extension_id: Option<i64>) -> Result<u64, StoreError>;
+    /// Seals the extension's pending records, then walks its chain from the anchor in
+    /// one snapshot and reports the first record changed, removed or inserted.
+    async fn verify_audit(&self, extension_id: i64) -> Result<ChainVerdict, StoreError>;
+    /// An extension's records with their seq and hash, oldest (lowest id) first.
+    async fn export_audit(&self, query: &ExportQuery) -> Result<Vec<ChainedEntry>, StoreError>;
 
     // ---- change feed ----
     /// Secret changes made through this store or, on PostgreSQL, any process sharing the

@@ -237,3 +237,73 @@ pub struct DeploymentRecord {
     pub created_at: DateTime<Utc>,
     pub created_by: String,
 }
+
+/// An audit record with its place in its extension's hash chain (docs/audit-chain.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainedEntry {
+    pub entry: AuditEntry,
+    /// `None` until the writer sealed it (management records, for well under a second).
+    pub seq: Option<i64>,
+    pub hash: Option<[u8; 32]>,
+}
+
+/// Pages of [`crate::Store::export_audit`]: an extension's records in id order.
+#[derive(Debug, Clone)]
+pub struct ExportQuery {
+    pub extension_id: i64,
+    /// Only records stamped at or after this.
+    pub since: Option<DateTime<Utc>>,
+    /// Only records with an id above this (the previous page's last).
+    pub after_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// What walking an extension's audit chain found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainVerdict {
+    /// Every record after the anchor is in place and unchanged.
+    Intact {
+        /// Records walked (those after the anchor retention left).
+        records: u64,
+        /// The last record's seq and hash: keep them elsewhere to detect a rewritten chain.
+        head_seq: i64,
+        head_hash: [u8; 32],
+    },
+    /// The first record found out of place.
+    Broken(ChainBreak),
+}
+
+/// The first problem in a chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainBreak {
+    /// The offending row's id; `None` when the record is missing (removed, truncated).
+    pub id: Option<i64>,
+    pub seq: i64,
+    pub kind: Tamper,
+}
+
+/// How a chain was broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tamper {
+    /// The record's content no longer matches its hash.
+    Changed,
+    /// The record at this seq is missing: the chain has a gap.
+    Removed,
+    /// A record that is not part of the chain: a second row at a taken seq, one beyond
+    /// the head, or one whose hash leads nowhere.
+    Inserted,
+    /// The records from this seq up to the head are missing.
+    Truncated,
+}
+
+impl Tamper {
+    /// The word used in answers and messages: `changed`, `removed`, `inserted`, `truncated`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Changed => "changed",
+            Self::Removed => "removed",
+            Self::Inserted => "inserted",
+            Self::Truncated => "truncated",
+        }
+    }
+}

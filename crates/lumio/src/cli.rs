@@ -19,7 +19,8 @@ EXIT STATUS:
   4  not found: no such extension, secret, version, token or action
   5  conflict: changed by someone else first, or already exists
   6  unavailable: the server is unreachable, overloaded or without its database; retry
-  7  action failed: `lumio run` reached the action and it threw, timed out or was stopped";
+  7  action failed: `lumio run` reached the action and it threw, timed out or was stopped
+  8  tampered: `lumio audit verify` found a record changed, removed or inserted";
 
 /// Lumio: host extensions and their secrets.
 #[derive(Debug, Parser)]
@@ -74,7 +75,9 @@ pub enum Command {
     #[command(after_help = "EXAMPLES:
   lumio audit --limit 20
   lumio audit --secret STRIPE_KEY --event secret.get
-  lumio audit --env production --json")]
+  lumio audit --env production --json
+  lumio audit verify                  exit 8 naming the first tampered record
+  lumio audit export --format jsonl --since 2026-01-01T00:00:00Z > audit.jsonl")]
     Audit(AuditArgs),
     /// Upload the extension's server/ code (every server/**/*.ts) to an environment.
     #[command(after_help = "EXAMPLES:
@@ -338,7 +341,10 @@ pub enum EnvCommand {
 
 /// Options of `lumio audit`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
     /// How many entries to show (at most 1000).
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub limit: u32,
@@ -353,6 +359,28 @@ pub struct AuditArgs {
     pub before: Option<u64>,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the extension's audit hash chain (both environments); exit 8 naming the
+    /// first record changed, removed or inserted.
+    Verify {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Print every record of the extension (both environments), oldest first, with its
+    /// seq and hash, one JSON object per line (docs/audit-chain.md).
+    Export {
+        /// Output format; jsonl is the one there is.
+        #[arg(long, value_parser = ["jsonl"], default_value = "jsonl")]
+        format: String,
+        /// Only records stamped at or after this time (RFC 3339, e.g. 2026-01-01T00:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
 }
 
 /// Options of `lumio deploy`.

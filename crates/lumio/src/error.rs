@@ -22,6 +22,8 @@ pub enum Failure {
     Unavailable = 6,
     /// `lumio run`: the action ran and failed (threw, timed out, leaked, was refused).
     Action = 7,
+    /// `lumio audit verify`: the audit chain has a record changed, removed or inserted.
+    Tampered = 8,
 }
 
 impl Failure {

@@ -175,6 +175,8 @@ fn sweep(db: Db) {
         read(&["env", "history", "ROLL"]);
         read(&["env", "diff", "staging", "production"]);
         read(&["audit", "--limit", "100"]);
+        read(&["audit", "verify"]);
+        read(&["audit", "export", "--format", "jsonl"]);
         read(&["env", "delete", "PEM_KEY"]);
     }
     run(&["extensions", "list"], None);

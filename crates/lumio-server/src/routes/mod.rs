@@ -64,6 +64,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(&format!("{scoped}/diff"), get(parity::diff))
         .route(&format!("{scoped}/copy"), post(parity::copy))
         .route(&format!("{scoped}/audit"), get(audit::list))
+        .route("/api/v1/extensions/{ext}/audit/verify", get(audit::verify))
+        .route("/api/v1/extensions/{ext}/audit/export", get(audit::export))
         .route(
             &format!("{scoped}/deployments"),
             get(actions::deployments)

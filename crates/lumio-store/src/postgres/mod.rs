@@ -2,6 +2,7 @@
 //! changes through LISTEN/NOTIFY on the `lumio_changes` channel.
 
 mod audit;
+mod chain;
 mod copy_binary;
 mod deployments;
 mod notify;
@@ -22,9 +23,10 @@ use tokio::task::JoinHandle;
 use crate::feed::Feed;
 use crate::{rotation, rows, sessions};
 use crate::{
-    AuditEntry, AuditPruned, AuditQuery, AuditRecord, Change, CurrentSecret, DeploymentRecord,
-    Extension, NewVersion, RecordsOf, Resealed, Revocation, SealedVersion, SecretHead,
-    SessionRecord, Store, StoreError, StoredVersion, TokenRecord, VersionInfo, VersionKey,
+    AuditEntry, AuditPruned, AuditQuery, AuditRecord, ChainVerdict, ChainedEntry, Change,
+    CurrentSecret, DeploymentRecord, ExportQuery, Extension, NewVersion, RecordsOf, Resealed,
+    Revocation, SealedVersion, SecretHead, SessionRecord, Store, StoreError, StoredVersion,
+    TokenRecord, VersionInfo, VersionKey,
 };
 
 /// Enough connections for group commit to batch many concurrent writers into one WAL
@@ -40,6 +42,8 @@ pub struct PgStore {
     notifier: notify::Notifier,
     listener: JoinHandle<()>,
     listening: notify::Listening,
+    /// Extensions known to have their audit chain row (rows are never deleted).
+    chain_heads: std::sync::Mutex<std::collections::HashSet<i64>>,
 }
 
 impl PgStore {
@@ -84,6 +88,7 @@ impl PgStore {
             notifier,
             listener,
             listening,
+            chain_heads: Default::default(),
         })
     }
 
@@ -462,6 +467,18 @@ impl Store for PgStore {
 
     async fn prune_audit(&self, cutoff: DateTime<Utc>) -> Result<AuditPruned, StoreError> {
         self.drop_audit_before(cutoff).await
+    }
+
+    async fn seal_audit(&self, extension_id: Option<i64>) -> Result<u64, StoreError> {
+        self.seal_pending(extension_id).await
+    }
+
+    async fn verify_audit(&self, extension_id: i64) -> Result<ChainVerdict, StoreError> {
+        self.walk_chain(extension_id).await
+    }
+
+    async fn export_audit(&self, query: &ExportQuery) -> Result<Vec<ChainedEntry>, StoreError> {
+        self.select_export(query).await
     }
 
     fn feed_connected(&self) -> bool {

@@ -83,7 +83,11 @@ impl PgStore {
         if !try_lock(&mut conn).await? {
             return Ok(AuditPruned::default());
         }
-        let done = prune(&mut conn, cutoff).await;
+        // Sealed first, so the anchor can move to the last record removed.
+        let done = match self.seal_pending(None).await {
+            Ok(_) => prune(&mut conn, cutoff).await,
+            Err(err) => Err(err),
+        };
         unlock(&mut conn).await?;
         done
     }
@@ -153,9 +157,11 @@ async fn prune(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> Result<AuditPr
     let cutoff_day = cutoff.date_naive();
     for (partition, detaching) in partitions(conn).await? {
         if partition.to <= cutoff_day {
+            super::chain::anchor_before(conn, &partition.name, cutoff).await?;
             drop_partition(conn, &partition.name, detaching).await?;
             pruned.partitions_dropped += 1;
         } else if partition.from.is_none_or(|from| from <= cutoff_day) {
+            super::chain::anchor_before(conn, &partition.name, cutoff).await?;
             pruned.records_deleted += delete_rows_before(conn, &partition.name, cutoff).await?;
         }
     }

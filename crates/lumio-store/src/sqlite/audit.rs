@@ -4,13 +4,14 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::{from_micros, micros, SqliteStore};
+use crate::chain::{self, Heads};
 use crate::retention::{BATCH_PAUSE, DELETE_BATCH};
 use crate::{rows, AuditEntry, AuditPruned, AuditQuery, AuditRecord, StoreError};
 
-/// Rows per INSERT: 10 binds each stays well under SQLite's 32,766-parameter limit.
+/// Rows per INSERT: 12 binds each stays well under SQLite's 32,766-parameter limit.
 const ROWS_PER_INSERT: usize = 1000;
 
-type AuditRow = (
+pub(super) type AuditRow = (
     i64,
     i64,
     i64,
@@ -24,17 +25,26 @@ type AuditRow = (
     Option<String>,
 );
 
-/// Inserts records on `conn`, inside the caller's transaction.
+/// Inserts records on `conn`, inside the caller's transaction; sealed when `heads` holds
+/// their extensions' locked heads (the writer's batches), else unsealed (a change's).
 async fn insert_rows(
     conn: &mut SqliteConnection,
     records: &[AuditRecord],
+    mut heads: Option<&mut Heads>,
 ) -> Result<(), sqlx::Error> {
     for chunk in records.chunks(ROWS_PER_INSERT) {
         let mut sql = QueryBuilder::<Sqlite>::new(
             "INSERT INTO ext_audit_log (at, extension_id, environment, event, secret_name, \
-             actor, action, request_id, outcome, detail) ",
+             actor, action, request_id, outcome, detail, seq, hash) ",
         );
         sql.push_values(chunk, |mut row, r| {
+            let (seq, hash) = match heads.as_deref_mut() {
+                Some(heads) => {
+                    let (seq, hash) = heads.seal(r);
+                    (Some(seq), Some(hash.to_vec()))
+                }
+                None => (None, None),
+            };
             row.push_bind(micros(r.at))
                 .push_bind(r.extension_id)
                 .push_bind(r.environment.map(|e| e.as_str()))
@@ -44,7 +54,9 @@ async fn insert_rows(
                 .push_bind(&r.action)
                 .push_bind(&r.request_id)
                 .push_bind(&r.outcome)
-                .push_bind(&r.detail);
+                .push_bind(&r.detail)
+                .push_bind(seq)
+                .push_bind(hash);
         });
         sql.build().execute(&mut *conn).await?;
     }
@@ -57,7 +69,7 @@ pub(super) async fn insert_change_records(
     conn: &mut SqliteConnection,
     records: &[AuditRecord],
 ) -> Result<(), StoreError> {
-    insert_rows(conn, records)
+    insert_rows(conn, records, None)
         .await
         .map_err(|e| StoreError::AuditRefused(e.to_string()))
 }
@@ -67,9 +79,14 @@ impl SqliteStore {
         if batch.is_empty() {
             return Ok(());
         }
-        // One transaction, so one WAL sync for the whole batch.
+        // One transaction, so one WAL sync for the whole batch: the heads, the records
+        // still unsealed, the batch sealed.
+        let ids = chain::extension_ids(batch);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        insert_rows(&mut tx, batch).await?;
+        let mut heads = super::chain::lock_heads(&mut tx, &ids).await?;
+        super::chain::seal_unsealed(&mut tx, &ids, &mut heads).await?;
+        insert_rows(&mut tx, batch, Some(&mut heads)).await?;
+        super::chain::store_heads(&mut tx, &heads).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -105,7 +122,7 @@ impl SqliteStore {
     }
 }
 
-fn entry(row: AuditRow) -> Result<AuditEntry, StoreError> {
+pub(super) fn entry(row: AuditRow) -> Result<AuditEntry, StoreError> {
     let (
         id,
         at,
@@ -144,6 +161,9 @@ impl SqliteStore {
         cutoff: DateTime<Utc>,
     ) -> Result<AuditPruned, StoreError> {
         let mut pruned = AuditPruned::default();
+        // Sealed first, so the anchor can move to the last record removed.
+        self.seal_pending(None).await?;
+        super::chain::anchor_before(&self.writer, micros(cutoff)).await?;
         loop {
             let deleted = sqlx::query(
                 "DELETE FROM ext_audit_log WHERE id IN \

@@ -2,6 +2,7 @@
 //! Its change feed is local to the process that owns the store.
 
 mod audit;
+mod chain;
 mod deployments;
 mod secrets;
 mod tokens;
@@ -20,9 +21,10 @@ use tokio::sync::broadcast;
 use crate::feed::Feed;
 use crate::{rotation, rows, sessions};
 use crate::{
-    AuditEntry, AuditPruned, AuditQuery, AuditRecord, Change, CurrentSecret, DeploymentRecord,
-    Extension, NewVersion, RecordsOf, Resealed, Revocation, SealedVersion, SecretHead,
-    SessionRecord, Store, StoreError, StoredVersion, TokenRecord, VersionInfo, VersionKey,
+    AuditEntry, AuditPruned, AuditQuery, AuditRecord, ChainVerdict, ChainedEntry, Change,
+    CurrentSecret, DeploymentRecord, ExportQuery, Extension, NewVersion, RecordsOf, Resealed,
+    Revocation, SealedVersion, SecretHead, SessionRecord, Store, StoreError, StoredVersion,
+    TokenRecord, VersionInfo, VersionKey,
 };
 
 const READERS: u32 = 4;
@@ -422,6 +424,18 @@ impl Store for SqliteStore {
 
     async fn prune_audit(&self, cutoff: DateTime<Utc>) -> Result<AuditPruned, StoreError> {
         self.delete_audit_before(cutoff).await
+    }
+
+    async fn seal_audit(&self, extension_id: Option<i64>) -> Result<u64, StoreError> {
+        self.seal_pending(extension_id).await
+    }
+
+    async fn verify_audit(&self, extension_id: i64) -> Result<ChainVerdict, StoreError> {
+        self.walk_chain(extension_id).await
+    }
+
+    async fn export_audit(&self, query: &ExportQuery) -> Result<Vec<ChainedEntry>, StoreError> {
+        self.select_export(query).await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Change> {

@@ -4,6 +4,7 @@ mod common;
 
 mod audit;
 mod basics;
+mod chain;
 mod feed;
 mod limits;
 mod retention;
