@@ -8,6 +8,12 @@ use lumio_core::{chain_hash, ChainFields, GENESIS_HASH};
 
 use crate::{AuditRecord, ChainBreak, ChainVerdict, StoreError, Tamper};
 
+/// Most unsealed records one transaction seals: a log from before the chain (millions of
+/// records) is sealed a slice per batch and idle tick, never in one long transaction
+/// that would hold up the writer's batches. Later records may then take earlier seqs
+/// than older unsealed ones; the chain's order is its seq, not the id.
+pub(crate) const SEAL_LIMIT: i64 = 10_000;
+
 /// Rows read per page while verifying (keyset pages inside one snapshot).
 pub(crate) const VERIFY_PAGE: i64 = 5000;
 

@@ -6,7 +6,7 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::audit::{entry, AuditRow};
 use super::PgStore;
-use crate::chain::{hash_column, Ends, Heads, SealedRow, Walk, VERIFY_PAGE};
+use crate::chain::{hash_column, Ends, Heads, SealedRow, Walk, SEAL_LIMIT, VERIFY_PAGE};
 use crate::{ChainVerdict, ChainedEntry, ExportQuery, StoreError};
 
 const SELECT_FIELDS: &str = "id, at, extension_id, environment, event, secret_name, actor, \
@@ -237,9 +237,10 @@ pub(super) async fn seal_unsealed(
 ) -> Result<u64, StoreError> {
     let rows: Vec<AuditRow> = sqlx::query_as(&format!(
         "SELECT {SELECT_FIELDS} FROM ext_audit_log WHERE hash IS NULL \
-         AND extension_id = ANY($1) ORDER BY extension_id, id"
+         AND extension_id = ANY($1) ORDER BY extension_id, id LIMIT $2"
     ))
     .bind(ids)
+    .bind(SEAL_LIMIT)
     .fetch_all(&mut *conn)
     .await?;
     if rows.is_empty() {

@@ -5,7 +5,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 use super::audit::{entry, AuditRow};
 use super::{micros, SqliteStore};
-use crate::chain::{hash_column, Ends, Heads, SealedRow, Walk, VERIFY_PAGE};
+use crate::chain::{hash_column, Ends, Heads, SealedRow, Walk, SEAL_LIMIT, VERIFY_PAGE};
 use crate::{ChainVerdict, ChainedEntry, ExportQuery, StoreError};
 
 const SELECT_FIELDS: &str = "id, at, extension_id, environment, event, secret_name, actor, \
@@ -180,9 +180,10 @@ pub(super) async fn seal_unsealed(
     for &id in ids {
         let rows: Vec<AuditRow> = sqlx::query_as(&format!(
             "SELECT {SELECT_FIELDS} FROM ext_audit_log WHERE hash IS NULL \
-             AND extension_id = ? ORDER BY id"
+             AND extension_id = ? ORDER BY id LIMIT ?"
         ))
         .bind(id)
+        .bind(SEAL_LIMIT - sealed as i64)
         .fetch_all(&mut *conn)
         .await?;
         for row in rows {
