@@ -509,3 +509,56 @@ async fn record_fails_fast_when_the_queue_is_full() {
         .unwrap_err();
     assert!(err.cause().contains("queue is full"), "{err}");
 }
+
+/// Issue 11, item 4: a management change's record, written unsealed in the change's own
+/// transaction, is sealed into the chain by the writer's idle tick, with no batch to
+/// carry it.
+#[tokio::test]
+async fn the_idle_tick_seals_management_records() {
+    let dir = std::env::temp_dir().join(format!(
+        "lumio-audit-seal-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = lumio_store::connect(&lumio_store::testing::sqlite_url(&dir))
+        .await
+        .unwrap();
+    let slug = ExtensionSlug::parse("sealed").unwrap();
+    let change = |ext: &Extension| {
+        vec![AuditRecord {
+            extension_id: ext.id,
+            event: "extension.create".into(),
+            environment: None,
+            ..record(0)
+        }]
+    };
+    let ext = store.create_extension(&slug, &change).await.unwrap();
+    let config = AuditConfig {
+        seal_every: Duration::from_millis(50),
+        ..AuditConfig::default()
+    };
+    let writer = AuditWriter::spawn(store.clone(), config);
+    let query = ExportQuery {
+        extension_id: ext.id,
+        since: None,
+        after_id: None,
+        limit: 10,
+    };
+    let mut sealed = false;
+    for _ in 0..100 {
+        let rows = store.export_audit(&query).await.unwrap();
+        if rows.len() == 1 && rows[0].seq == Some(1) && rows[0].hash.is_some() {
+            sealed = true;
+            break;
+        }
+        sleep(Duration::from_millis(20)).await;
+    }
+    assert!(sealed, "the writer never sealed the change's record");
+    assert!(matches!(
+        store.verify_audit(ext.id).await.unwrap(),
+        ChainVerdict::Intact { records: 1, .. }
+    ));
+    writer.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

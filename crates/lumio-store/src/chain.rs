@@ -6,7 +6,13 @@ use std::collections::BTreeMap;
 
 use lumio_core::{chain_hash, ChainFields, GENESIS_HASH};
 
-use crate::{AuditRecord, ChainBreak, ChainVerdict, StoreError, Tamper};
+use crate::{AuditEntry, AuditRecord, ChainBreak, ChainVerdict, ChainedEntry, StoreError, Tamper};
+
+/// Most unsealed records one transaction seals: a log from before the chain (millions of
+/// records) is sealed a slice per batch and idle tick, never in one long transaction
+/// that would hold up the writer's batches. Later records may then take earlier seqs
+/// than older unsealed ones; the chain's order is its seq, not the id.
+pub(crate) const SEAL_LIMIT: i64 = 10_000;
 
 /// Rows read per page while verifying (keyset pages inside one snapshot).
 pub(crate) const VERIFY_PAGE: i64 = 5000;
@@ -31,6 +37,16 @@ pub(crate) fn hash_column(column: Vec<u8>) -> Result<[u8; 32], StoreError> {
     column
         .try_into()
         .map_err(|_| StoreError::Corrupt("audit chain hash is not 32 bytes".into()))
+}
+
+/// A row read with its chain columns. A stored hash that is not 32 bytes is no hash:
+/// verify then finds the record out of place.
+pub(crate) fn chained(seq: Option<i64>, hash: Option<Vec<u8>>, entry: AuditEntry) -> ChainedEntry {
+    ChainedEntry {
+        entry,
+        seq,
+        hash: hash.and_then(|h| <[u8; 32]>::try_from(h).ok()),
+    }
 }
 
 /// The last sealed record of each extension whose head is locked, as the sealing
@@ -135,6 +151,24 @@ impl Walk {
 
     pub fn is_broken(&self) -> bool {
         self.broken.is_some()
+    }
+
+    /// Pushes one keyset page read in (seq, id) order and moves `cursor` past it;
+    /// false once there is nothing more to read (a short page, or a break found).
+    pub fn push_page(&mut self, rows: Vec<ChainedEntry>, cursor: &mut (i64, i64)) -> bool {
+        let full = rows.len() as i64 == VERIFY_PAGE;
+        for row in rows {
+            let seq = row.seq.unwrap_or_default();
+            *cursor = (seq, row.entry.id);
+            self.push(SealedRow {
+                id: row.entry.id,
+                seq,
+                // A seq without a hash verifies for nothing.
+                hash: row.hash.unwrap_or([0xff; 32]),
+                record: row.entry.record,
+            });
+        }
+        full && !self.is_broken()
     }
 
     pub fn push(&mut self, row: SealedRow) {

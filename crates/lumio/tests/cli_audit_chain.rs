@@ -179,6 +179,7 @@ fn export_round_trips(db: Db) {
     let head = admin.json(&with_ext(&["audit", "verify"]));
     let hex: String = previous.iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(head["head_hash"], hex.as_str());
+    offline_verifier_agrees(text, &hex);
     // --since far ahead: nothing.
     let later = admin.ok(&with_ext(&[
         "audit",
@@ -189,4 +190,30 @@ fn export_round_trips(db: Db) {
         "2999-01-01T00:00:00Z",
     ]));
     assert_eq!(later, "");
+}
+
+/// Runs the Python verifier of docs/audit-chain.md over the export (when python3 is
+/// installed): it must accept the export and print the same head hash.
+fn offline_verifier_agrees(export: &str, head: &str) {
+    let doc = include_str!("../../../docs/audit-chain.md");
+    let code = doc
+        .split("```python\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/audit-chain.md has a Python verifier");
+    let dir = tempfile::tempdir().unwrap();
+    let (script, jsonl) = (dir.path().join("verify.py"), dir.path().join("audit.jsonl"));
+    std::fs::write(&script, code).unwrap();
+    std::fs::write(&jsonl, export).unwrap();
+    let Ok(out) = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&jsonl)
+        .output()
+    else {
+        eprintln!("WARNING: python3 not found; the documented offline verifier was not run");
+        return;
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains(head), "{stdout}");
 }

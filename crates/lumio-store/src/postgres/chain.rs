@@ -6,7 +6,7 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::audit::{entry, AuditRow};
 use super::PgStore;
-use crate::chain::{hash_column, Ends, Heads, SealedRow, Walk, VERIFY_PAGE};
+use crate::chain::{chained, hash_column, Ends, Heads, Walk, SEAL_LIMIT, VERIFY_PAGE};
 use crate::{ChainVerdict, ChainedEntry, ExportQuery, StoreError};
 
 const SELECT_FIELDS: &str = "id, at, extension_id, environment, event, secret_name, actor, \
@@ -29,9 +29,13 @@ type ChainedRow = (
     Option<String>,
 );
 
-fn split(row: ChainedRow) -> (Option<i64>, Option<Vec<u8>>, AuditRow) {
+fn chained_row(row: ChainedRow) -> Result<ChainedEntry, StoreError> {
     let (seq, hash, a, b, c, d, e, f, g, h, i, j, k) = row;
-    (seq, hash, (a, b, c, d, e, f, g, h, i, j, k))
+    Ok(chained(
+        seq,
+        hash,
+        entry((a, b, c, d, e, f, g, h, i, j, k))?,
+    ))
 }
 
 impl PgStore {
@@ -100,7 +104,7 @@ impl PgStore {
         let ends = ends(&mut tx, extension_id).await?;
         let mut walk = Walk::new(ends);
         let mut after = (ends.anchor_seq, i64::MAX);
-        while !walk.is_broken() {
+        loop {
             let rows: Vec<ChainedRow> = sqlx::query_as(&format!(
                 "SELECT seq, hash, {SELECT_FIELDS} FROM ext_audit_log \
                  WHERE extension_id = $1 AND seq IS NOT NULL AND seq > $4 \
@@ -113,24 +117,11 @@ impl PgStore {
             .bind(VERIFY_PAGE)
             .fetch_all(&mut *tx)
             .await?;
-            let last_page = (rows.len() as i64) < VERIFY_PAGE;
-            for row in rows {
-                let (seq, hash, row) = split(row);
-                let entry = entry(row)?;
-                let seq = seq.unwrap_or_default();
-                after = (seq, entry.id);
-                let hash = match hash {
-                    Some(hash) => hash_column(hash).unwrap_or([0xff; 32]),
-                    None => [0xff; 32], // a seq without a hash verifies for nothing
-                };
-                walk.push(SealedRow {
-                    id: entry.id,
-                    seq,
-                    hash,
-                    record: entry.record,
-                });
-            }
-            if last_page {
+            let rows = rows
+                .into_iter()
+                .map(chained_row)
+                .collect::<Result<_, _>>()?;
+            if !walk.push_page(rows, &mut after) {
                 break;
             }
         }
@@ -155,16 +146,7 @@ impl PgStore {
         sql.push(" ORDER BY id LIMIT ")
             .push_bind(query.limit.max(0));
         let rows: Vec<ChainedRow> = sql.build_query_as().fetch_all(&self.pool).await?;
-        rows.into_iter()
-            .map(|row| {
-                let (seq, hash, row) = split(row);
-                Ok(ChainedEntry {
-                    entry: entry(row)?,
-                    seq,
-                    hash: hash.map(hash_column).transpose()?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(chained_row).collect()
     }
 }
 
@@ -237,9 +219,10 @@ pub(super) async fn seal_unsealed(
 ) -> Result<u64, StoreError> {
     let rows: Vec<AuditRow> = sqlx::query_as(&format!(
         "SELECT {SELECT_FIELDS} FROM ext_audit_log WHERE hash IS NULL \
-         AND extension_id = ANY($1) ORDER BY extension_id, id"
+         AND extension_id = ANY($1) ORDER BY extension_id, id LIMIT $2"
     ))
     .bind(ids)
+    .bind(SEAL_LIMIT)
     .fetch_all(&mut *conn)
     .await?;
     if rows.is_empty() {

@@ -5,7 +5,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 use super::audit::{entry, AuditRow};
 use super::{micros, SqliteStore};
-use crate::chain::{hash_column, Ends, Heads, SealedRow, Walk, VERIFY_PAGE};
+use crate::chain::{chained, hash_column, Ends, Heads, Walk, SEAL_LIMIT, VERIFY_PAGE};
 use crate::{ChainVerdict, ChainedEntry, ExportQuery, StoreError};
 
 const SELECT_FIELDS: &str = "id, at, extension_id, environment, event, secret_name, actor, \
@@ -27,9 +27,13 @@ type ChainedRow = (
     Option<String>,
 );
 
-fn split(row: ChainedRow) -> (Option<i64>, Option<Vec<u8>>, AuditRow) {
+fn chained_row(row: ChainedRow) -> Result<ChainedEntry, StoreError> {
     let (seq, hash, a, b, c, d, e, f, g, h, i, j, k) = row;
-    (seq, hash, (a, b, c, d, e, f, g, h, i, j, k))
+    Ok(chained(
+        seq,
+        hash,
+        entry((a, b, c, d, e, f, g, h, i, j, k))?,
+    ))
 }
 
 impl SqliteStore {
@@ -63,7 +67,7 @@ impl SqliteStore {
         let ends = ends(&mut tx, extension_id).await?;
         let mut walk = Walk::new(ends);
         let mut after = (ends.anchor_seq, i64::MAX);
-        while !walk.is_broken() {
+        loop {
             let rows: Vec<ChainedRow> = sqlx::query_as(&format!(
                 "SELECT seq, hash, {SELECT_FIELDS} FROM ext_audit_log \
                  WHERE extension_id = ?1 AND seq IS NOT NULL AND seq > ?4 \
@@ -76,21 +80,11 @@ impl SqliteStore {
             .bind(VERIFY_PAGE)
             .fetch_all(&mut *tx)
             .await?;
-            let last_page = (rows.len() as i64) < VERIFY_PAGE;
-            for row in rows {
-                let (seq, hash, row) = split(row);
-                let entry = entry(row)?;
-                let seq = seq.unwrap_or_default();
-                after = (seq, entry.id);
-                let hash = hash.and_then(|h| hash_column(h).ok()).unwrap_or([0xff; 32]);
-                walk.push(SealedRow {
-                    id: entry.id,
-                    seq,
-                    hash,
-                    record: entry.record,
-                });
-            }
-            if last_page {
+            let rows = rows
+                .into_iter()
+                .map(chained_row)
+                .collect::<Result<_, _>>()?;
+            if !walk.push_page(rows, &mut after) {
                 break;
             }
         }
@@ -112,16 +106,7 @@ impl SqliteStore {
         .bind(query.limit.max(0))
         .fetch_all(&self.readers)
         .await?;
-        rows.into_iter()
-            .map(|row| {
-                let (seq, hash, row) = split(row);
-                Ok(ChainedEntry {
-                    entry: entry(row)?,
-                    seq,
-                    hash: hash.map(hash_column).transpose()?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(chained_row).collect()
     }
 }
 
@@ -180,9 +165,10 @@ pub(super) async fn seal_unsealed(
     for &id in ids {
         let rows: Vec<AuditRow> = sqlx::query_as(&format!(
             "SELECT {SELECT_FIELDS} FROM ext_audit_log WHERE hash IS NULL \
-             AND extension_id = ? ORDER BY id"
+             AND extension_id = ? ORDER BY id LIMIT ?"
         ))
         .bind(id)
+        .bind(SEAL_LIMIT - sealed as i64)
         .fetch_all(&mut *conn)
         .await?;
         for row in rows {
