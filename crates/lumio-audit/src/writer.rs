@@ -15,8 +15,8 @@ pub(crate) const RETRY_MIN: Duration = Duration::from_millis(10);
 pub(crate) const RETRY_MAX: Duration = Duration::from_secs(1);
 pub(crate) const STALL_TIMEOUT: Duration = Duration::from_secs(1);
 pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// How often records written unsealed (management changes') are sealed into their
-/// chains: on an idle tick, and after a batch once this long has passed.
+/// How often records written unsealed (the batches on PostgreSQL, management changes')
+/// are sealed into their chains, by a task beside the writer.
 pub(crate) const SEAL_EVERY: Duration = Duration::from_millis(250);
 
 /// A queued record with the ticket it was given; tickets arrive in increasing order.
@@ -49,13 +49,13 @@ impl Writer {
         let max_batch = self.config.max_batch.max(1);
         let mut batch = Vec::with_capacity(max_batch.min(1024));
         let mut last_ticket = 0;
-        let mut last_seal = Instant::now();
+        // Sealing runs beside the writer, never between a batch and the records after it:
+        // a record's waiter needs it durable, not yet in its chain.
+        let sealer = tokio::spawn(seal_loop(self.store.clone(), self.config.seal_every));
         loop {
-            let idle = sleep(self.config.seal_every.saturating_sub(last_seal.elapsed()));
             let first = tokio::select! {
                 biased;
-                queued = self.queue.recv() => Some(queued),
-                () = idle => None,
+                queued = self.queue.recv() => queued,
                 // An error means every handle is gone: stop as well.
                 _ = self.stop.wait_for(|stop| *stop), if self.stopping_since.is_none() => {
                     // Refuse new records; `recv` still yields those already queued.
@@ -63,12 +63,6 @@ impl Writer {
                     self.stopping_since = Some(Instant::now());
                     continue;
                 }
-            };
-            let Some(first) = first else {
-                // Idle: seal what management changes wrote meanwhile.
-                self.seal_pending().await;
-                last_seal = Instant::now();
-                continue;
             };
             // `None` once every handle is gone or, after `close`, the queue is drained.
             let Some(first) = first else { break };
@@ -84,12 +78,10 @@ impl Writer {
             }
             self.commit(&batch, last_ticket).await;
             batch.clear();
-            // Under steady load the idle tick never fires: seal between batches instead.
-            if last_seal.elapsed() >= self.config.seal_every {
-                self.seal_pending().await;
-                last_seal = Instant::now();
-            }
         }
+        sealer.abort();
+        // What the last batches left unsealed is sealed now, or by the next start.
+        seal_pending(self.store.as_ref()).await;
         self.progress.send_modify(|p| p.stopped = true);
     }
 
@@ -151,17 +143,6 @@ impl Writer {
         write.await.map_err(|e| e.to_string().into())
     }
 
-    /// Seals records written unsealed (each batch seals those of its own extensions).
-    /// Finding none is one index probe; a failure only waits for the next tick, as
-    /// no waiter depends on it.
-    async fn seal_pending(&self) {
-        match self.store.seal_audit(None).await {
-            Ok(0) => {}
-            Ok(sealed) => tracing::debug!(sealed, "sealed audit records into their chains"),
-            Err(err) => tracing::warn!(%err, "audit records not sealed yet; retrying"),
-        }
-    }
-
     fn fail(&self, reason: Arc<str>) {
         self.progress.send_modify(|p| p.failure = Some(reason));
     }
@@ -174,5 +155,24 @@ impl Writer {
             self.stopping_since = Some(Instant::now());
         }
         self.stopping_since.map(|since| since.elapsed())
+    }
+}
+
+/// Seals what was written unsealed (the writer's batches on PostgreSQL, management
+/// changes' records everywhere) every `every`, until aborted.
+async fn seal_loop(store: Arc<dyn Store>, every: Duration) {
+    loop {
+        sleep(every).await;
+        seal_pending(store.as_ref()).await;
+    }
+}
+
+/// Finding nothing to seal is one index probe; a failure only waits for the next tick,
+/// as no waiter depends on it.
+async fn seal_pending(store: &dyn Store) {
+    match store.seal_audit(None).await {
+        Ok(0) => {}
+        Ok(sealed) => tracing::debug!(sealed, "sealed audit records into their chains"),
+        Err(err) => tracing::warn!(%err, "audit records not sealed yet; retrying"),
     }
 }

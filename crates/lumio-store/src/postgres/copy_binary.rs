@@ -1,7 +1,7 @@
 //! PostgreSQL's binary `COPY` format, for the audit log's batches: one `COPY … FROM STDIN`
 //! is a single statement (one implicit transaction, one WAL flush) and skips the
 //! per-row expression work of `INSERT … SELECT`, so a batch costs the server far less.
-//! Only the field types the audit log uses are written.
+//! Only the three field types the audit log uses are written.
 
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -54,12 +54,6 @@ impl CopyBinary {
                 self.buf.extend_from_slice(text.as_bytes());
             }
         }
-    }
-
-    pub fn field_bytes(&mut self, value: &[u8]) {
-        let len = i32::try_from(value.len()).unwrap_or(i32::MAX);
-        self.buf.extend_from_slice(&len.to_be_bytes());
-        self.buf.extend_from_slice(value);
     }
 
     /// The finished stream.

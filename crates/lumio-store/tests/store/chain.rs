@@ -44,6 +44,9 @@ async fn append(store: &dyn Store, ext: i64, n: usize) {
         .map(|i| record(ext, Utc::now(), &format!("r{i}")))
         .collect();
     store.append_audit(&batch).await.expect("append");
+    // As the audit writer's sealer does shortly after (PostgreSQL writes batches unsealed,
+    // off the path a waiting caller is on; SQLite seals them at insert).
+    store.seal_audit(None).await.expect("seal");
 }
 
 /// Runs SQL straight on the database, as someone with write access to it would.
