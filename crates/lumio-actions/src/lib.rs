@@ -24,7 +24,9 @@ pub use deploy::{ActionGrants, DeploymentSummary};
 pub use error::ActionsError;
 pub use invoke::InvokeOutcome;
 pub use logs::InvocationLog;
-pub use lumio_runtime::{ActionError, ConsoleLine, ErrorCode, RuntimeLimits, RuntimeOptions};
+pub use lumio_runtime::{
+    ActionError, ConsoleLine, ErrorCode, LogLevel, RuntimeLimits, RuntimeOptions,
+};
 
 /// Deploys and runs actions. Cheap to clone; one per process.
 #[derive(Clone)]

@@ -5,40 +5,25 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lumio_actions::ActionsError;
-use lumio_secrets::ServiceError;
-use serde::Serialize;
-use utoipa::ToSchema;
+use lumio_api::{ErrorBody, ErrorCode, ErrorDetail};
+use lumio_secrets::{ErrorKind, ServiceError};
 
-/// An error answer.
+/// An error answer; its status is the code's ([`ErrorCode::status`]).
 #[derive(Debug)]
 pub(crate) struct AppError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
-    pub hint: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ErrorDetail {
-    /// Stable machine code: unauthorized, not_found, forbidden, invalid, conflict,
-    /// too_large, limit, unavailable, internal (`lumio_secrets::ErrorKind::code`), or an
-    /// action's own: action_error, timeout, secret_leak, fetch_refused, …
-    pub code: &'static str,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
 }
 
 impl AppError {
     pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Invalid, message)
+    }
+
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "invalid",
+            code,
             message: message.into(),
             hint: None,
         }
@@ -62,12 +47,25 @@ impl From<ServiceError> for AppError {
             None => err.to_string(),
         };
         Self {
-            status: StatusCode::from_u16(kind.status())
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            code: kind.code(),
+            code: code_of(kind),
             hint: api_hint(&err),
             message,
         }
+    }
+}
+
+/// The API's code for a service error kind; its status is the kind's status in the
+/// dashboard too (`error_kinds_keep_their_status` checks).
+pub(crate) fn code_of(kind: ErrorKind) -> ErrorCode {
+    match kind {
+        ErrorKind::Unauthorized => ErrorCode::Unauthorized,
+        ErrorKind::NotFound => ErrorCode::NotFound,
+        ErrorKind::Forbidden => ErrorCode::Forbidden,
+        ErrorKind::Invalid => ErrorCode::Invalid,
+        ErrorKind::Conflict => ErrorCode::Conflict,
+        ErrorKind::Limit => ErrorCode::Limit,
+        ErrorKind::Unavailable => ErrorCode::Unavailable,
+        ErrorKind::Internal => ErrorCode::Internal,
     }
 }
 
@@ -104,8 +102,7 @@ impl From<ActionsError> for AppError {
         match err {
             ActionsError::Service(err) => err.into(),
             ActionsError::Deploy(message) => Self {
-                status: StatusCode::BAD_REQUEST,
-                code: "deploy_error",
+                code: ErrorCode::DeployError,
                 message,
                 hint: Some(
                     "fix the code and deploy again; the active deployment is unchanged".to_owned(),
@@ -114,12 +111,10 @@ impl From<ActionsError> for AppError {
             ActionsError::InvalidUpload(message) => Self::invalid(message),
             ActionsError::Runtime(cause) => {
                 tracing::error!(%cause, "action runtime failed");
-                Self {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    code: "internal",
-                    message: "internal error; the server log has the details".to_owned(),
-                    hint: None,
-                }
+                Self::new(
+                    ErrorCode::Internal,
+                    "internal error; the server log has the details",
+                )
             }
         }
     }
@@ -134,6 +129,30 @@ impl IntoResponse for AppError {
                 hint: self.hint,
             },
         };
-        (self.status, Json(body)).into_response()
+        let status =
+            StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_kinds_keep_their_status() {
+        for kind in [
+            ErrorKind::Unauthorized,
+            ErrorKind::NotFound,
+            ErrorKind::Forbidden,
+            ErrorKind::Invalid,
+            ErrorKind::Conflict,
+            ErrorKind::Limit,
+            ErrorKind::Unavailable,
+            ErrorKind::Internal,
+        ] {
+            assert_eq!(code_of(kind).status(), kind.status(), "{kind:?}");
+            assert_eq!(code_of(kind).as_str(), kind.code(), "{kind:?}");
+        }
     }
 }

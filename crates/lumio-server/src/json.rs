@@ -1,7 +1,9 @@
-//! A JSON extractor whose rejections use the API's error shape.
+//! Body, query and path extractors whose rejections use the API's error shape (axum's own
+//! answer in plain text, which no client generated from the document could read).
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
@@ -25,11 +27,52 @@ where
     }
 }
 
+/// Like `axum::extract::Query`, but a bad query string answers with [`AppError`].
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(AppError::invalid(format!(
+                "query string does not match: {}",
+                without_quoted_input(&rejection.body_text())
+            ))
+            .with_hint("see /api/v1/openapi.json for each route's parameters")),
+        }
+    }
+}
+
+/// Like `axum::extract::Path`, but a bad segment answers with [`AppError`].
+pub(crate) struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(_) => Err(AppError::invalid(
+                "malformed path: a segment is not valid percent-encoded UTF-8",
+            )),
+        }
+    }
+}
+
 fn reject(rejection: JsonRejection) -> AppError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return AppError {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            code: "too_large",
+            code: lumio_api::ErrorCode::TooLarge,
             message: "request body is too large".to_owned(),
             hint: Some("secret values are limited to 64 KiB; split large imports".to_owned()),
         };

@@ -18,6 +18,7 @@ mod openapi;
 mod rate_limit;
 mod request_id;
 mod routes;
+pub use routes::document as api_document;
 mod startup;
 mod tls;
 

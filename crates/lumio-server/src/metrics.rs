@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use subtle::ConstantTimeEq;
@@ -168,8 +168,7 @@ pub(crate) async fn scrape(State(state): State<AppState>, headers: HeaderMap) ->
             .unwrap_or_default();
         if !bool::from(given.as_bytes().ct_eq(expected.expose().as_bytes())) {
             return AppError {
-                status: StatusCode::UNAUTHORIZED,
-                code: "unauthorized",
+                code: lumio_api::ErrorCode::Unauthorized,
                 message: "this server's metrics need a token".to_owned(),
                 hint: Some("send `Authorization: Bearer <the --metrics-token value>`".to_owned()),
             }

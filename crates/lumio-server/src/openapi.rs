@@ -1,35 +1,33 @@
-//! The OpenAPI document, generated from the handlers' annotations.
+//! The OpenAPI document. Routes and their own answers come from the handlers'
+//! `#[utoipa::path]` (see `routes::api_routes`); what every route can answer (a malformed
+//! request, a bad token, a database that went away) is added here once, so no operation
+//! leaves a status undocumented.
 
-use axum::Json;
+use std::sync::Arc;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use lumio_api::ErrorBody;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
-
-use crate::routes;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Lumio", description = "Secrets for extension actions: set, list, audit."),
-    paths(
-        routes::health::healthz, routes::health::readyz,
-        routes::extensions::list, routes::extensions::create,
-        routes::tokens::whoami, routes::tokens::create, routes::tokens::list,
-        routes::tokens::revoke,
-        routes::secrets::list, routes::secrets::set, routes::secrets::delete,
-        routes::secrets::import, routes::secrets::history, routes::secrets::rollback,
-        routes::parity::diff, routes::parity::copy,
-        routes::bindings::set, routes::bindings::clear,
-        routes::audit::list, routes::audit::verify, routes::audit::export,
-        routes::actions::deploy, routes::actions::deployments, routes::actions::logs,
-        routes::actions::invoke,
+    info(
+        title = "Lumio",
+        description = "Secrets for extension actions: set, list, audit, deploy and call."
     ),
+    components(schemas(ErrorBody)),
     modifiers(&BearerAuth)
 )]
-pub(crate) struct ApiDoc;
+struct ApiDoc;
 
 struct BearerAuth;
 
 impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+    fn modify(&self, openapi: &mut Document) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
@@ -38,7 +36,106 @@ impl Modify for BearerAuth {
     }
 }
 
-/// `GET /api/v1/openapi.json`
-pub(crate) async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// The document's info, security scheme and shared schemas, before any route.
+pub(crate) fn base() -> Document {
+    ApiDoc::openapi()
+}
+
+/// The answers any `/api/v1` operation may give besides its own, by status.
+const COMMON: &[(&str, &str)] = &[
+    ("400", "malformed path, query or body (`invalid`)"),
+    (
+        "404",
+        "no such extension, environment, secret or endpoint (`not_found`)",
+    ),
+    (
+        "500",
+        "Lumio failed; the server log has the cause (`internal`)",
+    ),
+    (
+        "503",
+        "the database or the audit log is unavailable; nothing was changed (`unavailable`)",
+    ),
+];
+/// The answers of operations that need a token.
+const AUTHED: &[(&str, &str)] = &[
+    (
+        "401",
+        "no token, or an unknown, revoked or expired one (`unauthorized`)",
+    ),
+    (
+        "403",
+        "the token's role is too weak or it is scoped to another environment (`forbidden`)",
+    ),
+];
+/// The answers of operations with a request body.
+const WITH_BODY: &[(&str, &str)] = &[("413", "the request body is too large (`too_large`)")];
+
+/// Adds the shared answers to every operation that may give them.
+pub(crate) fn finish(mut document: Document) -> Document {
+    for (path, item) in document.paths.paths.iter_mut() {
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        for operation in operations(item) {
+            let mut shared: Vec<(&str, &str)> = COMMON.to_vec();
+            if operation.security.is_some() {
+                shared.extend_from_slice(AUTHED);
+            }
+            if operation.request_body.is_some() {
+                shared.extend_from_slice(WITH_BODY);
+            }
+            for (status, description) in shared {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| error_response(description));
+            }
+        }
+    }
+    document
+}
+
+fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+fn error_response(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+            )
+            .build(),
+    )
+}
+
+/// A handler answering with the document, serialized once.
+pub(crate) fn serve(
+    document: Document,
+) -> impl Fn() -> std::future::Ready<axum::response::Response> + Clone + Send + 'static {
+    let json: Arc<str> = document
+        .to_json()
+        .expect("the OpenAPI document serializes")
+        .into();
+    move || {
+        std::future::ready(
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                json.to_string(),
+            )
+                .into_response(),
+        )
+    }
 }

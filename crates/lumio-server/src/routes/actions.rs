@@ -1,84 +1,79 @@
 //! Actions: deploying code (management plane) and invoking actions (client plane).
 
-use std::collections::BTreeMap;
-
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use chrono::{DateTime, Utc};
-use lumio_actions::{DeploymentSummary, ErrorCode, InvocationLog};
+use lumio_actions::{DeploymentSummary, InvocationLog};
+use lumio_api::actions::{
+    ConsoleLineView, Deploy, DeploymentList, DeploymentView, GrantsView, InvocationView, Invoke,
+    InvokeValue, LogLevel, Logs, LogsQuery,
+};
+use lumio_api::params::{ActionPath, ScopePath};
+use lumio_api::{ErrorBody, ErrorCode};
 use lumio_core::{Environment, ExtensionSlug};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 
 use super::paths::Scope;
-use crate::api_error::{AppError, ErrorBody};
+use crate::api_error::AppError;
 use crate::auth::Authed;
-use crate::json::ApiJson;
+use crate::json::{ApiJson, ApiPath, ApiQuery};
 use crate::request_id::RequestId;
 use crate::AppState;
-
-#[derive(Deserialize, ToSchema)]
-pub(crate) struct Deploy {
-    /// Path under the extension (e.g. `server/functions.ts`) → TypeScript source.
-    files: BTreeMap<String, String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct DeploymentView {
-    version: i64,
-    actions: Vec<String>,
-    created_at: DateTime<Utc>,
-    created_by: String,
-    active: bool,
-    /// Each action's grants: only in the answer to a deploy.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grants: Option<Vec<GrantsView>>,
-}
-
-/// What one deployed action may read.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct GrantsView {
-    /// `functions:charge`.
-    action: String,
-    /// The secret names it may read; `null`: every secret of the extension and environment.
-    secrets: Option<Vec<String>>,
-    /// Granted names not set in the environment deployed to.
-    missing: Vec<String>,
-}
 
 fn names(names: Vec<lumio_core::SecretName>) -> Vec<String> {
     names.into_iter().map(|n| n.as_str().to_owned()).collect()
 }
 
-impl From<DeploymentSummary> for DeploymentView {
-    fn from(d: DeploymentSummary) -> Self {
-        Self {
-            version: d.version,
-            actions: d.actions,
-            created_at: d.created_at,
-            created_by: d.created_by,
-            active: d.active,
-            grants: d.grants.map(|grants| {
-                grants
-                    .into_iter()
-                    .map(|g| GrantsView {
-                        action: g.action,
-                        secrets: g.secrets.map(names),
-                        missing: names(g.missing),
-                    })
-                    .collect()
-            }),
-        }
+fn deployment_view(d: DeploymentSummary) -> DeploymentView {
+    DeploymentView {
+        version: d.version,
+        actions: d.actions,
+        created_at: d.created_at,
+        created_by: d.created_by,
+        active: d.active,
+        grants: d.grants.map(|grants| {
+            grants
+                .into_iter()
+                .map(|g| GrantsView {
+                    action: g.action,
+                    secrets: g.secrets.map(names),
+                    missing: names(g.missing),
+                })
+                .collect()
+        }),
+    }
+}
+
+fn invocation_view(log: InvocationLog) -> InvocationView {
+    use lumio_actions::LogLevel as Level;
+    InvocationView {
+        at: log.at,
+        action: log.action,
+        request_id: log.request_id,
+        outcome: log.outcome,
+        duration_ms: log.duration_ms,
+        console: log
+            .console
+            .into_iter()
+            .map(|line| ConsoleLineView {
+                level: match line.level {
+                    Level::Debug => LogLevel::Debug,
+                    Level::Info => LogLevel::Info,
+                    Level::Warn => LogLevel::Warn,
+                    Level::Error => LogLevel::Error,
+                },
+                text: line.text,
+            })
+            .collect(),
+        error: log.error,
     }
 }
 
 /// Deploys the extension's `server/` code to an environment. A compile error is a 400
 /// `deploy_error` naming `file:line:col`, and the active deployment stays as it was.
-#[utoipa::path(post, path = "/api/v1/extensions/{ext}/environments/{env}/deployments", security(("bearer" = [])),
-    params(("ext" = String, Path), ("env" = String, Path)), request_body = Deploy,
-    responses((status = 201, body = DeploymentView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "role too weak, or token scoped to the other environment")))]
+#[utoipa::path(post, path = "/api/v1/extensions/{ext}/environments/{env}/deployments", tag = "actions",
+    security(("bearer" = [])), params(ScopePath), request_body = Deploy,
+    responses((status = 201, body = DeploymentView)))]
 pub(crate) async fn deploy(
     State(state): State<AppState>,
     Authed(ctx): Authed,
@@ -92,18 +87,13 @@ pub(crate) async fn deploy(
         .actions
         .deploy(&ctx, &scope.extension, scope.environment, body.files)
         .await?;
-    Ok((StatusCode::CREATED, Json(summary.into())))
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct DeploymentList {
-    deployments: Vec<DeploymentView>,
+    Ok((StatusCode::CREATED, Json(deployment_view(summary))))
 }
 
 /// Deployments of an environment, newest (active) first.
-#[utoipa::path(get, path = "/api/v1/extensions/{ext}/environments/{env}/deployments", security(("bearer" = [])),
-    params(("ext" = String, Path), ("env" = String, Path)),
-    responses((status = 200, body = DeploymentList), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/extensions/{ext}/environments/{env}/deployments", tag = "actions",
+    security(("bearer" = [])), params(ScopePath),
+    responses((status = 200, body = DeploymentList)))]
 pub(crate) async fn deployments(
     State(state): State<AppState>,
     Authed(ctx): Authed,
@@ -116,31 +106,19 @@ pub(crate) async fn deployments(
         .deployments(&ctx, &scope.extension, scope.environment)
         .await?;
     Ok(Json(DeploymentList {
-        deployments: list.into_iter().map(Into::into).collect(),
+        deployments: list.into_iter().map(deployment_view).collect(),
     }))
 }
 
-#[derive(Deserialize, IntoParams)]
-pub(crate) struct LogsParams {
-    /// How many invocations, newest first; default 20, at most 200.
-    limit: Option<usize>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Logs {
-    #[schema(value_type = Vec<Object>)]
-    invocations: Vec<InvocationLog>,
-}
-
 /// Recent invocations with their `console` output, secret values masked.
-#[utoipa::path(get, path = "/api/v1/extensions/{ext}/environments/{env}/logs", security(("bearer" = [])),
-    params(("ext" = String, Path), ("env" = String, Path), LogsParams),
-    responses((status = 200, body = Logs), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/extensions/{ext}/environments/{env}/logs", tag = "actions",
+    security(("bearer" = [])), params(ScopePath, LogsQuery),
+    responses((status = 200, body = Logs)))]
 pub(crate) async fn logs(
     State(state): State<AppState>,
     Authed(ctx): Authed,
     scope: Scope,
-    Query(params): Query<LogsParams>,
+    ApiQuery(params): ApiQuery<LogsQuery>,
 ) -> Result<Json<Logs>, AppError> {
     ctx.principal
         .require_environment(scope.environment, "read logs")?;
@@ -149,36 +127,20 @@ pub(crate) async fn logs(
         .actions
         .logs(&ctx, &scope.extension, scope.environment, limit)
         .await?;
-    Ok(Json(Logs { invocations }))
-}
-
-#[derive(Deserialize, ToSchema)]
-pub(crate) struct Invoke {
-    /// The action's arguments, checked against its `v` validators.
-    #[serde(default = "empty_object")]
-    #[schema(value_type = Object)]
-    args: serde_json::Value,
-}
-
-fn empty_object() -> serde_json::Value {
-    serde_json::Value::Object(Default::default())
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct InvokeValue {
-    #[schema(value_type = Object)]
-    value: serde_json::Value,
+    Ok(Json(Logs {
+        invocations: invocations.into_iter().map(invocation_view).collect(),
+    }))
 }
 
 /// Calls an action as a client would (no token: this is the client plane). Answers
 /// `{"value": …}` or `{"error": {"code", "message"}}`.
-#[utoipa::path(post, path = "/api/v1/extensions/{ext}/environments/{env}/actions/{action}",
-    params(("ext" = String, Path), ("env" = String, Path), ("action" = String, Path, description = "module:export")),
-    request_body = Invoke,
-    responses((status = 200, body = InvokeValue), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody, description = "rate limited; see Retry-After"), (status = 500, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/extensions/{ext}/environments/{env}/actions/{action}", tag = "actions",
+    params(ActionPath), request_body = Invoke,
+    responses((status = 200, body = InvokeValue),
+        (status = 429, body = ErrorBody, description = "rate limited; see Retry-After")))]
 pub(crate) async fn invoke(
     State(state): State<AppState>,
-    Path((ext, env, action)): Path<(String, String, String)>,
+    ApiPath(ActionPath { ext, env, action }): ApiPath<ActionPath>,
     Extension(request_id): Extension<RequestId>,
     ApiJson(body): ApiJson<Invoke>,
 ) -> Result<Response, AppError> {
@@ -192,8 +154,7 @@ pub(crate) async fn invoke(
     }
     if let Err(wait) = state.client_limit.check(slug.as_str()) {
         let mut response = AppError {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            code: "rate_limited",
+            code: ErrorCode::RateLimited,
             message: "this extension's actions are called faster than the server allows; retry after the time in Retry-After".to_owned(),
             hint: None,
         }
@@ -218,8 +179,7 @@ pub(crate) async fn invoke(
     Ok(match outcome.result {
         Ok(value) => Json(InvokeValue { value }).into_response(),
         Err(err) => AppError {
-            status: status_of(err.code),
-            code: err.code.as_str(),
+            code: code_of(err.code),
             message: err.message,
             hint: None,
         }
@@ -227,13 +187,48 @@ pub(crate) async fn invoke(
     })
 }
 
-fn status_of(code: ErrorCode) -> StatusCode {
+/// The API's code for an invocation's failure (its status follows from it).
+fn code_of(code: lumio_actions::ErrorCode) -> ErrorCode {
+    use lumio_actions::ErrorCode as Runtime;
     match code {
-        ErrorCode::InvalidArgs => StatusCode::BAD_REQUEST,
-        ErrorCode::NotFound => StatusCode::NOT_FOUND,
-        ErrorCode::AuditUnavailable | ErrorCode::Overloaded | ErrorCode::Unavailable => {
-            StatusCode::SERVICE_UNAVAILABLE
+        Runtime::NotFound => ErrorCode::NotFound,
+        Runtime::InvalidArgs => ErrorCode::InvalidArgs,
+        Runtime::ActionError => ErrorCode::ActionError,
+        Runtime::SecretLeak => ErrorCode::SecretLeak,
+        Runtime::Timeout => ErrorCode::Timeout,
+        Runtime::OutOfMemory => ErrorCode::OutOfMemory,
+        Runtime::StackOverflow => ErrorCode::StackOverflow,
+        Runtime::LimitExceeded => ErrorCode::LimitExceeded,
+        Runtime::AuditUnavailable => ErrorCode::AuditUnavailable,
+        Runtime::Unavailable => ErrorCode::Unavailable,
+        Runtime::FetchRefused => ErrorCode::FetchRefused,
+        Runtime::Overloaded => ErrorCode::Overloaded,
+        Runtime::Internal => ErrorCode::Internal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The runtime's wire names and the API's agree, so logs and answers say the same.
+    #[test]
+    fn invocation_codes_keep_their_wire_names() {
+        use lumio_actions::ErrorCode as Runtime;
+        for code in [
+            Runtime::NotFound,
+            Runtime::InvalidArgs,
+            Runtime::ActionError,
+            Runtime::SecretLeak,
+            Runtime::Timeout,
+            Runtime::OutOfMemory,
+            Runtime::StackOverflow,
+            Runtime::LimitExceeded,
+            Runtime::AuditUnavailable,
+            Runtime::Unavailable,
+            Runtime::FetchRefused,
+            Runtime::Overloaded,
+            Runtime::Internal,
+        ] {
+            assert_eq!(super::code_of(code).as_str(), code.as_str());
         }
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -3,36 +3,22 @@
 
 use axum::extract::State;
 use axum::Json;
+use lumio_api::params::SecretPath;
+use lumio_api::secrets::{BindingView, SetBinding};
 use lumio_core::AllowedHosts;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::paths::Scope;
-use crate::api_error::{AppError, ErrorBody};
+use crate::api_error::AppError;
 use crate::auth::Authed;
 use crate::json::ApiJson;
 use crate::AppState;
-
-#[derive(Deserialize, ToSchema)]
-pub(crate) struct SetBinding {
-    /// Hosts (`api.stripe.com`) or subdomain wildcards (`*.example.com`), without scheme,
-    /// port or path; 1 to 16. They replace the secret's current binding.
-    allowed_hosts: Vec<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct BindingView {
-    name: String,
-    /// The hosts the value may be sent to; null: any host (unbound).
-    allowed_hosts: Option<Vec<String>>,
-}
 
 /// Binds a secret to the hosts its value may be sent to; a fetch elsewhere carrying it is
 /// refused (`fetch_refused`) and audited (`egress.blocked`). Audited as
 /// `secret.binding_changed`; seen by the next `ctx.secrets.get`.
 #[utoipa::path(put, path = "/api/v1/extensions/{ext}/environments/{env}/secrets/{name}/binding", security(("bearer" = [])),
-    params(("ext" = String, Path), ("env" = String, Path), ("name" = String, Path)), request_body = SetBinding,
-    responses((status = 200, body = BindingView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    tag = "secrets", params(SecretPath), request_body = SetBinding,
+    responses((status = 200, body = BindingView)))]
 pub(crate) async fn set(
     State(state): State<AppState>,
     Authed(ctx): Authed,
@@ -60,8 +46,8 @@ pub(crate) async fn set(
 /// Unbinds a secret: its value may again be sent to any host. Audited as
 /// `secret.binding_changed`.
 #[utoipa::path(delete, path = "/api/v1/extensions/{ext}/environments/{env}/secrets/{name}/binding", security(("bearer" = [])),
-    params(("ext" = String, Path), ("env" = String, Path), ("name" = String, Path)),
-    responses((status = 200, body = BindingView), (status = 404, body = ErrorBody)))]
+    tag = "secrets", params(SecretPath),
+    responses((status = 200, body = BindingView)))]
 pub(crate) async fn clear(
     State(state): State<AppState>,
     Authed(ctx): Authed,

@@ -3,8 +3,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Serialize;
-use utoipa::ToSchema;
+use lumio_api::health::{Health, Readiness};
 
 use crate::api_error::AppError;
 use crate::AppState;
@@ -13,31 +12,18 @@ use crate::AppState;
 /// typically 1–5 s; an answer within them beats a probe that times out).
 const READY_DB_WAIT: Duration = Duration::from_secs(2);
 
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Health {
-    status: &'static str,
-}
-
 /// Liveness: answers while the server runs.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
 pub(crate) async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Readiness {
-    /// `ready` or `not_ready`.
-    status: &'static str,
-    /// `ok`, or why the database does not answer.
-    database: String,
-    /// `ok`, or why the audit writer is not committing.
-    audit: String,
+    Json(Health {
+        status: "ok".to_owned(),
+    })
 }
 
 /// Readiness: 200 when the store answers a query and the audit writer commits what it
 /// is given; 503 naming the part that does not, so a load balancer stops sending
 /// traffic that would fail.
-#[utoipa::path(get, path = "/readyz", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let probe = state.service.store().meta_get("readyz");
     // The causes (a database's own error text: hosts, users, settings) go to the log for
@@ -74,7 +60,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<R
     let ready = database.is_none() && audit.is_none();
     let ok = |problem: Option<String>| problem.unwrap_or_else(|| "ok".to_owned());
     let body = Readiness {
-        status: if ready { "ready" } else { "not_ready" },
+        status: if ready { "ready" } else { "not_ready" }.to_owned(),
         database: ok(database),
         audit: ok(audit),
     };
@@ -88,8 +74,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<R
 
 pub(crate) async fn not_found() -> AppError {
     AppError {
-        status: StatusCode::NOT_FOUND,
-        code: "not_found",
+        code: lumio_api::ErrorCode::NotFound,
         message: "no such endpoint".to_owned(),
         hint: Some("see /api/v1/openapi.json for the API".to_owned()),
     }

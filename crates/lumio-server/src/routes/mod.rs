@@ -12,9 +12,11 @@ pub(crate) mod tokens;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::{delete, get, post, put};
+use axum::routing::get;
 use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 use crate::{observe, openapi, request_id, AppState};
 
@@ -25,64 +27,65 @@ const IMPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// A deployment's sources (each file at most 1 MiB).
 const DEPLOY_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
+/// Every API route, each declared once: its `#[utoipa::path]` gives both the route and
+/// its entry in the OpenAPI document.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(tokens::whoami))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(extensions::list, extensions::create))
+        .routes(with_body_limit(
+            routes!(secrets::list, secrets::import),
+            IMPORT_BODY_LIMIT,
+        ))
+        .routes(routes!(secrets::set, secrets::delete))
+        .routes(routes!(bindings::set, bindings::clear))
+        .routes(routes!(secrets::history))
+        .routes(routes!(secrets::rollback))
+        .routes(routes!(parity::diff))
+        .routes(routes!(parity::copy))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::verify))
+        .routes(routes!(audit::export))
+        .routes(with_body_limit(
+            routes!(actions::deployments, actions::deploy),
+            DEPLOY_BODY_LIMIT,
+        ))
+        .routes(routes!(actions::logs))
+        .routes(client_plane(routes!(actions::invoke)))
+}
+
+fn with_body_limit(
+    (schemas, paths, router): UtoipaMethodRouter<AppState>,
+    limit: usize,
+) -> UtoipaMethodRouter<AppState> {
+    (schemas, paths, router.layer(DefaultBodyLimit::max(limit)))
+}
+
+/// The client plane: browsers on the extension's own origin call it.
+fn client_plane(
+    (schemas, paths, router): UtoipaMethodRouter<AppState>,
+) -> UtoipaMethodRouter<AppState> {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([axum::http::Method::POST])
+        .allow_headers([axum::http::header::CONTENT_TYPE]);
+    (schemas, paths, router.layer(cors))
+}
+
+/// The OpenAPI document `/api/v1/openapi.json` serves.
+pub fn document() -> utoipa::openapi::OpenApi {
+    openapi::finish(api_routes().into_openapi())
+}
+
 pub(crate) fn router(state: AppState) -> Router {
-    let scoped = "/api/v1/extensions/{ext}/environments/{env}";
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(crate::metrics::scrape))
-        .route("/api/v1/openapi.json", get(openapi::document))
-        .route("/api/v1/whoami", get(tokens::whoami))
-        .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
-        .route("/api/v1/tokens/{id}", delete(tokens::revoke))
-        .route(
-            "/api/v1/extensions",
-            get(extensions::list).post(extensions::create),
-        )
-        .route(
-            &format!("{scoped}/secrets"),
-            get(secrets::list)
-                .post(secrets::import)
-                .layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
-        )
-        .route(
-            &format!("{scoped}/secrets/{{name}}"),
-            put(secrets::set).delete(secrets::delete),
-        )
-        .route(
-            &format!("{scoped}/secrets/{{name}}/binding"),
-            put(bindings::set).delete(bindings::clear),
-        )
-        .route(
-            &format!("{scoped}/secrets/{{name}}/versions"),
-            get(secrets::history),
-        )
-        .route(
-            &format!("{scoped}/secrets/{{name}}/rollback"),
-            post(secrets::rollback),
-        )
-        .route(&format!("{scoped}/diff"), get(parity::diff))
-        .route(&format!("{scoped}/copy"), post(parity::copy))
-        .route(&format!("{scoped}/audit"), get(audit::list))
-        .route("/api/v1/extensions/{ext}/audit/verify", get(audit::verify))
-        .route("/api/v1/extensions/{ext}/audit/export", get(audit::export))
-        .route(
-            &format!("{scoped}/deployments"),
-            get(actions::deployments)
-                .post(actions::deploy)
-                .layer(DefaultBodyLimit::max(DEPLOY_BODY_LIMIT)),
-        )
-        .route(&format!("{scoped}/logs"), get(actions::logs))
-        .route(
-            &format!("{scoped}/actions/{{action}}"),
-            // The client plane: browsers on the extension's own origin call it.
-            post(actions::invoke).layer(
-                CorsLayer::new()
-                    .allow_origin(Any)
-                    .allow_methods([axum::http::Method::POST])
-                    .allow_headers([axum::http::header::CONTENT_TYPE]),
-            ),
-        )
+    let (api, document) = api_routes().split_for_parts();
+    let document = openapi::serve(openapi::finish(document));
+    api.route("/metrics", get(crate::metrics::scrape))
+        .route("/api/v1/openapi.json", get(document))
         .merge(lumio_dashboard::router(state.service.clone()))
         .fallback(health::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -2,42 +2,20 @@
 //! name and equality, `…/environments/{env}/copy` copies values into `{env}` server-side.
 //! Neither answer carries a value or a hash of one.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
+use lumio_api::params::ScopePath;
+use lumio_api::parity::{CopiedView, CopySecrets, DiffQuery, DiffView};
+use lumio_api::ErrorBody;
 use lumio_core::{Environment, SecretName};
 use lumio_secrets::{CopySelection, EnvironmentDiff};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 
 use super::paths::Scope;
-use super::secrets::ImportedView;
-use crate::api_error::{AppError, ErrorBody};
+use super::secrets::imported_view;
+use crate::api_error::AppError;
 use crate::auth::Authed;
-use crate::json::ApiJson;
+use crate::json::{ApiJson, ApiQuery};
 use crate::AppState;
-
-#[derive(Deserialize, IntoParams)]
-pub(crate) struct DiffQuery {
-    /// The environment to compare `{env}` with (staging or production).
-    with: Option<String>,
-}
-
-/// Names by how they compare; every list sorted.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct DiffView {
-    /// `{env}`.
-    environment: String,
-    /// The `with` environment.
-    other: String,
-    /// True when no name is in only one and none differs.
-    equal: bool,
-    only_in_environment: Vec<String>,
-    only_in_other: Vec<String>,
-    /// Set in both with different values.
-    differ: Vec<String>,
-    /// Set in both with the same value.
-    same: Vec<String>,
-}
 
 fn names(list: Vec<SecretName>) -> Vec<String> {
     list.into_iter().map(|n| n.as_str().to_owned()).collect()
@@ -46,14 +24,14 @@ fn names(list: Vec<SecretName>) -> Vec<String> {
 /// Compares two environments' secrets: names set in only one, and for names in both
 /// whether the values are equal (compared on the server; no value or hash is returned).
 /// Needs a token that reaches both environments. Audited as `secret.compared`.
-#[utoipa::path(get, path = "/api/v1/extensions/{ext}/environments/{env}/diff", security(("bearer" = [])),
-    params(("ext" = String, Path), ("env" = String, Path, description = "staging or production"), DiffQuery),
-    responses((status = 200, body = DiffView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/extensions/{ext}/environments/{env}/diff", tag = "parity",
+    security(("bearer" = [])), params(ScopePath, DiffQuery),
+    responses((status = 200, body = DiffView)))]
 pub(crate) async fn diff(
     State(state): State<AppState>,
     Authed(ctx): Authed,
     scope: Scope,
-    Query(query): Query<DiffQuery>,
+    ApiQuery(query): ApiQuery<DiffQuery>,
 ) -> Result<Json<DiffView>, AppError> {
     let other = query
         .with
@@ -77,35 +55,13 @@ pub(crate) async fn diff(
     }))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CopySecrets {
-    /// The environment to copy from.
-    from: String,
-    /// The names to copy; each must be set in `from`. Leave out with `all`.
-    #[serde(default)]
-    names: Vec<String>,
-    /// Copy every secret set in `from`.
-    #[serde(default)]
-    all: bool,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct CopiedView {
-    from: String,
-    to: String,
-    /// Names written in `{env}`, each as a new version.
-    copied: Vec<ImportedView>,
-    /// Names whose value in `{env}` already was the source's: no new version was made.
-    unchanged: Vec<String>,
-}
-
 /// Copies values from `from` into `{env}` on the server, all or nothing, each written
 /// name a new version with its `secret.copy` audit record. Names already equal are
 /// skipped. A name not set in `from` fails the copy with nothing written.
-#[utoipa::path(post, path = "/api/v1/extensions/{ext}/environments/{env}/copy", security(("bearer" = [])),
-    params(("ext" = String, Path), ("env" = String, Path, description = "the target environment")), request_body = CopySecrets,
-    responses((status = 200, body = CopiedView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/extensions/{ext}/environments/{env}/copy", tag = "parity",
+    security(("bearer" = [])), params(ScopePath), request_body = CopySecrets,
+    responses((status = 200, body = CopiedView),
+        (status = 422, body = ErrorBody, description = "over a limit (secrets per environment)")))]
 pub(crate) async fn copy(
     State(state): State<AppState>,
     Authed(ctx): Authed,
@@ -132,7 +88,7 @@ pub(crate) async fn copy(
     Ok(Json(CopiedView {
         from: from.as_str().to_owned(),
         to: scope.environment.as_str().to_owned(),
-        copied: report.copied.into_iter().map(Into::into).collect(),
+        copied: report.copied.into_iter().map(imported_view).collect(),
         unchanged: names(report.unchanged),
     }))
 }

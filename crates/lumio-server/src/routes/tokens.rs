@@ -1,35 +1,24 @@
 //! Tokens: who am I, create, list, revoke. No answer ever carries a token's secret or its
 //! hash, except the one creating it (the token itself, once).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{DateTime, Utc};
+use lumio_api::params::TokenPath;
+use lumio_api::tokens::{CreateToken, CreatedToken, TokenList, TokenListQuery, TokenView, WhoAmI};
+use lumio_api::ErrorBody;
 use lumio_core::{Environment, ExtensionSlug, Role, TokenLifetime};
 use lumio_secrets::{TokenFor, TokenRequest, TokenSummary};
 use lumio_store::Grant;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 
-use crate::api_error::{AppError, ErrorBody};
+use crate::api_error::AppError;
 use crate::auth::Authed;
-use crate::json::ApiJson;
+use crate::json::{ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
 
-#[derive(Serialize, ToSchema)]
-pub(crate) struct WhoAmI {
-    token_id: String,
-    admin: bool,
-    extension: Option<String>,
-    role: Option<String>,
-    /// The one environment the token may act in; null: both.
-    env: Option<String>,
-    expires_at: Option<DateTime<Utc>>,
-}
-
 /// Who the presented token is.
-#[utoipa::path(get, path = "/api/v1/whoami", security(("bearer" = [])),
-    responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/whoami", tag = "tokens", security(("bearer" = [])),
+    responses((status = 200, body = WhoAmI)))]
 pub(crate) async fn whoami(
     State(state): State<AppState>,
     Authed(ctx): Authed,
@@ -55,42 +44,10 @@ pub(crate) async fn whoami(
     }))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CreateToken {
-    /// The extension; omit it (and `role`) with `admin: true` for an instance-admin token.
-    extension: Option<String>,
-    /// owner, developer or viewer.
-    role: Option<String>,
-    /// An instance-admin token (admins only).
-    #[serde(default)]
-    admin: bool,
-    /// staging or production: the only environment the token may act in. Omitted: both
-    /// (or the creating token's, if it is scoped).
-    env: Option<String>,
-    /// A whole number and a unit, e.g. `30m`, `12h`, `7d` (at most `366d`). Omitted: never
-    /// (or when the creating token expires).
-    expires_in: Option<String>,
-    label: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct CreatedToken {
-    /// The token; shown this once and never again.
-    token: String,
-    id: String,
-    /// Null for an admin token.
-    extension: Option<String>,
-    /// `admin` or the role on the extension.
-    role: String,
-    env: Option<String>,
-    expires_at: Option<DateTime<Utc>>,
-}
-
 /// Creates a token: one role on one extension (admins, and owners of that extension), or
 /// an instance-admin token (admins); optionally limited to one environment and expiring.
-#[utoipa::path(post, path = "/api/v1/tokens", security(("bearer" = [])), request_body = CreateToken,
-    responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])), request_body = CreateToken,
+    responses((status = 201, body = CreatedToken)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     Authed(ctx): Authed,
@@ -150,59 +107,27 @@ fn parse_create(body: CreateToken) -> Result<TokenRequest, AppError> {
     })
 }
 
-#[derive(Deserialize, IntoParams)]
-pub(crate) struct ListParams {
-    /// Only this extension's tokens. Owners without it get their extension's.
-    extension: Option<String>,
-}
-
-/// A live token, without its secret or hash.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct TokenView {
-    id: String,
-    /// Null for an admin token.
-    extension: Option<String>,
-    /// `admin` or the role on the extension.
-    role: String,
-    /// The one environment it may act in; null: both.
-    env: Option<String>,
-    label: String,
-    created_at: DateTime<Utc>,
-    /// The id of the token that created it.
-    created_by: Option<String>,
-    expires_at: Option<DateTime<Utc>>,
-    /// Written at most once a minute per server, so up to a minute behind.
-    last_used_at: Option<DateTime<Utc>>,
-}
-
-impl From<TokenSummary> for TokenView {
-    fn from(t: TokenSummary) -> Self {
-        Self {
-            id: t.id,
-            extension: t.extension.map(|e| e.to_string()),
-            role: t.role.map_or_else(|| "admin".to_owned(), |r| r.to_string()),
-            env: t.environment.map(|e| e.to_string()),
-            label: t.label,
-            created_at: t.created_at,
-            created_by: t.created_by,
-            expires_at: t.expires_at,
-            last_used_at: t.last_used_at,
-        }
+fn token_view(t: TokenSummary) -> TokenView {
+    TokenView {
+        id: t.id,
+        extension: t.extension.map(|e| e.to_string()),
+        role: t.role.map_or_else(|| "admin".to_owned(), |r| r.to_string()),
+        env: t.environment.map(|e| e.to_string()),
+        label: t.label,
+        created_at: t.created_at,
+        created_by: t.created_by,
+        expires_at: t.expires_at,
+        last_used_at: t.last_used_at,
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub(crate) struct TokenList {
-    tokens: Vec<TokenView>,
-}
-
 /// Live tokens: every one for admins, their extension's for owners. Never a secret.
-#[utoipa::path(get, path = "/api/v1/tokens", security(("bearer" = [])), params(ListParams),
-    responses((status = 200, body = TokenList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])), params(TokenListQuery),
+    responses((status = 200, body = TokenList)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Authed(ctx): Authed,
-    Query(params): Query<ListParams>,
+    ApiQuery(params): ApiQuery<TokenListQuery>,
 ) -> Result<Json<TokenList>, AppError> {
     let slug = params
         .extension
@@ -210,21 +135,22 @@ pub(crate) async fn list(
         .transpose()?;
     let tokens = state.service.list_tokens(&ctx, slug.as_ref()).await?;
     Ok(Json(TokenList {
-        tokens: tokens.into_iter().map(Into::into).collect(),
+        tokens: tokens.into_iter().map(token_view).collect(),
     }))
 }
 
 /// Revokes a token at once, on every server sharing the database (admins: any but the
 /// last unscoped, non-expiring admin token; owners: their extension's). An id the caller
 /// may not manage answers like one that does not exist.
-#[utoipa::path(delete, path = "/api/v1/tokens/{id}", security(("bearer" = [])),
-    params(("id" = String, Path, description = "the token's id, as `lumio tokens list` shows it")),
-    responses((status = 200, body = TokenView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the last admin token")))]
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
+    params(TokenPath),
+    responses((status = 200, body = TokenView),
+        (status = 409, body = ErrorBody, description = "the last admin token")))]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     Authed(ctx): Authed,
-    Path(id): Path<String>,
+    ApiPath(path): ApiPath<TokenPath>,
 ) -> Result<Json<TokenView>, AppError> {
-    let revoked = state.service.revoke_token(&ctx, &id).await?;
-    Ok(Json(revoked.into()))
+    let revoked = state.service.revoke_token(&ctx, &path.id).await?;
+    Ok(Json(token_view(revoked)))
 }

@@ -1,0 +1,143 @@
+//! The events the audit log records. The store keeps them as their wire names.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// What an audit record is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum AuditEvent {
+    /// An action read a secret (found or not set).
+    #[serde(rename = "secret.get")]
+    SecretGet,
+    /// An action asked for a secret outside its grants.
+    #[serde(rename = "secret.denied")]
+    SecretDenied,
+    /// A secret was set (a new version).
+    #[serde(rename = "secret.set")]
+    SecretSet,
+    /// A secret was set by an import.
+    #[serde(rename = "secret.import")]
+    SecretImport,
+    /// A secret was rolled back to a kept version.
+    #[serde(rename = "secret.rollback")]
+    SecretRollback,
+    /// A secret was deleted (or purged).
+    #[serde(rename = "secret.delete")]
+    SecretDelete,
+    /// A secret was copied from the other environment.
+    #[serde(rename = "secret.copy")]
+    SecretCopy,
+    /// Two environments' secrets were compared.
+    #[serde(rename = "secret.compared")]
+    SecretCompared,
+    /// A secret's egress binding changed.
+    #[serde(rename = "secret.binding_changed")]
+    SecretBindingChanged,
+    /// A fetch carrying a bound secret to another host was refused.
+    #[serde(rename = "egress.blocked")]
+    EgressBlocked,
+    /// An action's answer held a secret's value and was withheld.
+    #[serde(rename = "leak.blocked")]
+    LeakBlocked,
+    /// Code was deployed.
+    #[serde(rename = "deploy")]
+    Deploy,
+    /// A token was created.
+    #[serde(rename = "token.create")]
+    TokenCreate,
+    /// A token was revoked.
+    #[serde(rename = "token.revoke")]
+    TokenRevoke,
+    /// An extension was created.
+    #[serde(rename = "extension.create")]
+    ExtensionCreate,
+}
+
+impl AuditEvent {
+    pub const ALL: &'static [AuditEvent] = &[
+        Self::SecretGet,
+        Self::SecretDenied,
+        Self::SecretSet,
+        Self::SecretImport,
+        Self::SecretRollback,
+        Self::SecretDelete,
+        Self::SecretCopy,
+        Self::SecretCompared,
+        Self::SecretBindingChanged,
+        Self::EgressBlocked,
+        Self::LeakBlocked,
+        Self::Deploy,
+        Self::TokenCreate,
+        Self::TokenRevoke,
+        Self::ExtensionCreate,
+    ];
+
+    /// The wire name, e.g. `secret.get`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SecretGet => "secret.get",
+            Self::SecretDenied => "secret.denied",
+            Self::SecretSet => "secret.set",
+            Self::SecretImport => "secret.import",
+            Self::SecretRollback => "secret.rollback",
+            Self::SecretDelete => "secret.delete",
+            Self::SecretCopy => "secret.copy",
+            Self::SecretCompared => "secret.compared",
+            Self::SecretBindingChanged => "secret.binding_changed",
+            Self::EgressBlocked => "egress.blocked",
+            Self::LeakBlocked => "leak.blocked",
+            Self::Deploy => "deploy",
+            Self::TokenCreate => "token.create",
+            Self::TokenRevoke => "token.revoke",
+            Self::ExtensionCreate => "extension.create",
+        }
+    }
+
+    /// What the event means, for people (`lumio audit --help`, the dashboard).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::SecretGet => "An action read a secret (found or not set).",
+            Self::SecretDenied => "An action asked for a secret outside its grants.",
+            Self::SecretSet => "A secret was set (a new version).",
+            Self::SecretImport => "A secret was set by an import.",
+            Self::SecretRollback => "A secret was rolled back to a kept version.",
+            Self::SecretDelete => "A secret was deleted (or purged).",
+            Self::SecretCopy => "A secret was copied from the other environment.",
+            Self::SecretCompared => "Two environments' secrets were compared.",
+            Self::SecretBindingChanged => "A secret's egress binding changed.",
+            Self::EgressBlocked => "A fetch carrying a bound secret to another host was refused.",
+            Self::LeakBlocked => "An action's answer held a secret's value and was withheld.",
+            Self::Deploy => "Code was deployed.",
+            Self::TokenCreate => "A token was created.",
+            Self::TokenRevoke => "A token was revoked.",
+            Self::ExtensionCreate => "An extension was created.",
+        }
+    }
+
+    pub fn parse(wire: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|event| event.as_str() == wire)
+    }
+}
+
+impl std::fmt::Display for AuditEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AuditEvent;
+
+    #[test]
+    fn wire_names_round_trip() {
+        for &event in AuditEvent::ALL {
+            assert_eq!(AuditEvent::parse(event.as_str()), Some(event));
+            assert_eq!(serde_json::to_value(event).unwrap(), event.as_str());
+        }
+        assert_eq!(AuditEvent::parse("secret.read"), None);
+    }
+}

@@ -1,0 +1,166 @@
+//! The one error shape: `{"error": {"code", "message", "hint"}}`, and the codes in it.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A stable, machine-readable reason. Each code has one HTTP status wherever it is
+/// answered (API and dashboard alike), given by [`ErrorCode::status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// No token, or one that is unknown, revoked or expired.
+    Unauthorized,
+    /// The role is too weak, or the token is scoped to another environment.
+    Forbidden,
+    /// No such extension, secret, version, token, action or endpoint.
+    NotFound,
+    /// A malformed name, body or query.
+    Invalid,
+    /// The thing exists already, or the change would lock everyone out.
+    Conflict,
+    /// Over a limit (e.g. secrets per environment).
+    Limit,
+    /// The request body is over the size limit.
+    TooLarge,
+    /// Too many calls of an extension's actions; see `Retry-After`.
+    RateLimited,
+    /// The deployed code does not compile; the active deployment is unchanged.
+    DeployError,
+    /// The database or the audit log cannot be written; nothing was changed.
+    Unavailable,
+    /// Lumio failed; the server log has the cause.
+    Internal,
+    /// An action's arguments do not match its validators.
+    InvalidArgs,
+    /// The action threw; the message is its own.
+    ActionError,
+    /// The action's answer held a secret's value, so it was withheld.
+    SecretLeak,
+    /// The action ran out of CPU or wall time.
+    Timeout,
+    /// The action ran out of memory.
+    OutOfMemory,
+    /// The action recursed too deep.
+    StackOverflow,
+    /// The action hit a per-invocation count limit.
+    LimitExceeded,
+    /// The audit log could not record the action's reads, so nothing it read left.
+    AuditUnavailable,
+    /// `ctx.fetch` was refused (private address, scheme, egress binding).
+    FetchRefused,
+    /// Too many invocations are waiting; this one was not started.
+    Overloaded,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 21] = [
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::Invalid,
+        Self::Conflict,
+        Self::Limit,
+        Self::TooLarge,
+        Self::RateLimited,
+        Self::DeployError,
+        Self::Unavailable,
+        Self::Internal,
+        Self::InvalidArgs,
+        Self::ActionError,
+        Self::SecretLeak,
+        Self::Timeout,
+        Self::OutOfMemory,
+        Self::StackOverflow,
+        Self::LimitExceeded,
+        Self::AuditUnavailable,
+        Self::FetchRefused,
+        Self::Overloaded,
+    ];
+
+    /// The HTTP status this code is always answered with.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::Invalid | Self::InvalidArgs | Self::DeployError => 400,
+            Self::Unauthorized => 401,
+            Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::Conflict => 409,
+            Self::TooLarge => 413,
+            Self::Limit => 422,
+            Self::RateLimited => 429,
+            Self::Unavailable | Self::AuditUnavailable | Self::Overloaded => 503,
+            Self::Internal
+            | Self::ActionError
+            | Self::SecretLeak
+            | Self::Timeout
+            | Self::OutOfMemory
+            | Self::StackOverflow
+            | Self::LimitExceeded
+            | Self::FetchRefused => 500,
+        }
+    }
+
+    /// The wire name, e.g. `not_found`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::Invalid => "invalid",
+            Self::Conflict => "conflict",
+            Self::Limit => "limit",
+            Self::TooLarge => "too_large",
+            Self::RateLimited => "rate_limited",
+            Self::DeployError => "deploy_error",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+            Self::InvalidArgs => "invalid_args",
+            Self::ActionError => "action_error",
+            Self::SecretLeak => "secret_leak",
+            Self::Timeout => "timeout",
+            Self::OutOfMemory => "out_of_memory",
+            Self::StackOverflow => "stack_overflow",
+            Self::LimitExceeded => "limit_exceeded",
+            Self::AuditUnavailable => "audit_unavailable",
+            Self::FetchRefused => "fetch_refused",
+            Self::Overloaded => "overloaded",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    /// For people; never holds a secret's value or an internal cause.
+    pub message: String,
+    /// The next step, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn wire_names_are_the_serde_names() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_value(code).unwrap();
+            assert_eq!(json, code.as_str());
+            let back: ErrorCode = serde_json::from_value(json).unwrap();
+            assert_eq!(back, code);
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Paths of the API, built from parsed names. Extension, environment and secret names
+//! are restricted to characters that need no escaping; action names and token ids are
+//! percent-encoded.
+
+use lumio_core::{Environment, ExtensionSlug, SecretName};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// What a path segment keeps unencoded: RFC 3986 unreserved characters and ':'.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b':');
+
+pub const OPENAPI: &str = "/api/v1/openapi.json";
+pub const WHOAMI: &str = "/api/v1/whoami";
+pub const TOKENS: &str = "/api/v1/tokens";
+pub const EXTENSIONS: &str = "/api/v1/extensions";
+
+pub fn token(id: &str) -> String {
+    format!("{TOKENS}/{}", utf8_percent_encode(id, SEGMENT))
+}
+
+/// One extension's audit chain check.
+pub fn audit_verify(extension: &ExtensionSlug) -> String {
+    format!("{EXTENSIONS}/{extension}/audit/verify")
+}
+
+/// One extension's audit export.
+pub fn audit_export(extension: &ExtensionSlug) -> String {
+    format!("{EXTENSIONS}/{extension}/audit/export")
+}
+
+/// One extension in one environment: the prefix of most routes.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub extension: &'a ExtensionSlug,
+    pub environment: Environment,
+}
+
+impl Scope<'_> {
+    fn under(&self, rest: &str) -> String {
+        format!(
+            "{EXTENSIONS}/{}/environments/{}{rest}",
+            self.extension, self.environment
+        )
+    }
+
+    pub fn secrets(&self) -> String {
+        self.under("/secrets")
+    }
+
+    pub fn secret(&self, name: &SecretName) -> String {
+        self.under(&format!("/secrets/{name}"))
+    }
+
+    pub fn binding(&self, name: &SecretName) -> String {
+        self.under(&format!("/secrets/{name}/binding"))
+    }
+
+    pub fn versions(&self, name: &SecretName) -> String {
+        self.under(&format!("/secrets/{name}/versions"))
+    }
+
+    pub fn rollback(&self, name: &SecretName) -> String {
+        self.under(&format!("/secrets/{name}/rollback"))
+    }
+
+    pub fn diff(&self) -> String {
+        self.under("/diff")
+    }
+
+    pub fn copy(&self) -> String {
+        self.under("/copy")
+    }
+
+    pub fn audit(&self) -> String {
+        self.under("/audit")
+    }
+
+    pub fn deployments(&self) -> String {
+        self.under("/deployments")
+    }
+
+    pub fn logs(&self) -> String {
+        self.under("/logs")
+    }
+
+    pub fn action(&self, action: &str) -> String {
+        self.under(&format!(
+            "/actions/{}",
+            utf8_percent_encode(action, SEGMENT)
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_that_need_it_are_encoded() {
+        let ext = ExtensionSlug::parse("my-ext").unwrap();
+        let scope = Scope {
+            extension: &ext,
+            environment: Environment::Staging,
+        };
+        assert_eq!(
+            scope.action("functions:charge"),
+            "/api/v1/extensions/my-ext/environments/staging/actions/functions:charge"
+        );
+        assert_eq!(
+            scope.action("sub/mod:x y"),
+            "/api/v1/extensions/my-ext/environments/staging/actions/sub%2Fmod:x%20y"
+        );
+        assert_eq!(token("ab/c"), "/api/v1/tokens/ab%2Fc");
+    }
+}
