@@ -14,6 +14,7 @@ pub struct AuditQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
     /// Only entries older than this id (the previous page's `next_before`).
+    #[param(minimum = 0, maximum = 9007199254740991.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<i64>,
     /// Only this secret.
@@ -82,6 +83,7 @@ pub struct ExportQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<DateTime<Utc>>,
     /// The previous page's `next_cursor`.
+    #[param(minimum = 0, maximum = 9007199254740991.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<i64>,
     /// Page size, default 500, at most 1000.

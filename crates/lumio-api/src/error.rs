@@ -20,11 +20,13 @@ pub enum ErrorCode {
     Conflict,
     /// Over a limit (e.g. secrets per environment).
     Limit,
+    /// Well-formed, but it cannot be done as asked (an environment compared with itself).
+    Unprocessable,
     /// The request body is over the size limit.
     TooLarge,
     /// Too many calls of an extension's actions; see `Retry-After`.
     RateLimited,
-    /// The deployed code does not compile; the active deployment is unchanged.
+    /// The deployed code does not compile (422); the active deployment is unchanged.
     DeployError,
     /// The database or the audit log cannot be written; nothing was changed.
     Unavailable,
@@ -53,13 +55,14 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         Self::Unauthorized,
         Self::Forbidden,
         Self::NotFound,
         Self::Invalid,
         Self::Conflict,
         Self::Limit,
+        Self::Unprocessable,
         Self::TooLarge,
         Self::RateLimited,
         Self::DeployError,
@@ -80,13 +83,13 @@ impl ErrorCode {
     /// The HTTP status this code is always answered with.
     pub fn status(self) -> u16 {
         match self {
-            Self::Invalid | Self::InvalidArgs | Self::DeployError => 400,
+            Self::Invalid | Self::InvalidArgs => 400,
             Self::Unauthorized => 401,
             Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::Conflict => 409,
             Self::TooLarge => 413,
-            Self::Limit => 422,
+            Self::Limit | Self::Unprocessable | Self::DeployError => 422,
             Self::RateLimited => 429,
             Self::Unavailable | Self::AuditUnavailable | Self::Overloaded => 503,
             Self::Internal
@@ -109,6 +112,7 @@ impl ErrorCode {
             Self::Invalid => "invalid",
             Self::Conflict => "conflict",
             Self::Limit => "limit",
+            Self::Unprocessable => "unprocessable",
             Self::TooLarge => "too_large",
             Self::RateLimited => "rate_limited",
             Self::DeployError => "deploy_error",

@@ -17,6 +17,12 @@ pub struct ExtensionList {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CreateExtension {
-    /// 1-63 lowercase letters, digits and '-', starting with a letter.
+    /// 1-63 lowercase letters, digits and '-', starting with a letter and not ending
+    /// with '-'.
+    #[schema(
+        pattern = r"^[a-z]([a-z0-9-]*[a-z0-9])?$",
+        min_length = 1,
+        max_length = 63
+    )]
     pub name: String,
 }

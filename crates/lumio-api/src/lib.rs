@@ -11,6 +11,7 @@ mod audit_event;
 mod error;
 pub mod extensions;
 pub mod health;
+mod integral;
 pub mod params;
 pub mod parity;
 pub mod paths;

@@ -9,8 +9,8 @@ use crate::secrets::ImportedView;
 #[derive(Debug, Default, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DiffQuery {
-    /// The environment to compare `{env}` with.
-    #[param(pattern = r"^(staging|production)$")]
+    /// The environment to compare `{env}` with: the other one.
+    #[param(required = true, pattern = r"^(staging|production)$")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub with: Option<String>,
 }

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -29,14 +31,33 @@ pub struct SecretList {
 /// The body of a set. Borrows the value on the client side, so no extra copy of it lingers.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct SetSecret<'a> {
-    /// UTF-8, at most 64 KiB. Never returned by any endpoint.
+    /// UTF-8, at most 65,536 bytes (a limit in bytes, which JSON Schema cannot state:
+    /// larger values are a 400). Never returned by any endpoint.
     #[schema(value_type = String)]
     pub value: Cow<'a, str>,
     /// Binds the secret to these hosts in the same change (see `…/binding`); absent: the
     /// binding stays as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 1, max_items = 16, inline, value_type = Option<Vec<HostPattern>>)]
     pub allowed_hosts: Option<Vec<String>>,
 }
+
+/// A host (`api.stripe.com`) or a subdomain wildcard (`*.example.com`), without scheme,
+/// port or path, or a dotted IPv4 address: the schema of one `allowed_hosts` item. The
+/// server also takes upper case and IPv6 literals (`[::1]`).
+pub struct HostPattern;
+
+impl utoipa::PartialSchema for HostPattern {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^(\*\.([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z]([a-z0-9-]{0,61}[a-z0-9])?|((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))$"))
+            .max_length(Some(253))
+            .into()
+    }
+}
+
+impl ToSchema for HostPattern {}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -91,7 +112,8 @@ pub struct History {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Rollback {
     /// A kept version (see `…/versions`).
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 9007199254740991.0)]
+    #[serde(deserialize_with = "crate::integral::whole_number")]
     pub version: i64,
 }
 
@@ -100,6 +122,7 @@ pub struct Rollback {
 pub struct SetBinding {
     /// Hosts (`api.stripe.com`) or subdomain wildcards (`*.example.com`), without scheme,
     /// port or path; 1 to 16. They replace the secret's current binding.
+    #[schema(min_items = 1, max_items = 16, value_type = Vec<HostPattern>)]
     pub allowed_hosts: Vec<String>,
 }
 

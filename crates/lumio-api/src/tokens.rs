@@ -57,6 +57,11 @@ pub struct CreatedToken {
 #[into_params(parameter_in = Query)]
 pub struct TokenListQuery {
     /// Only this extension's tokens. Owners without it get their extension's.
+    #[param(
+        pattern = r"^[a-z]([a-z0-9-]*[a-z0-9])?$",
+        min_length = 1,
+        max_length = 63
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extension: Option<String>,
 }

@@ -53,6 +53,7 @@ fn hint_of(err: &ServiceError) -> Option<&'static str> {
             _ => "Someone changed this first: reload the page to see the current state, then try again.",
         },
         ErrorKind::Limit => "Delete secrets you no longer use, then try again.",
+        ErrorKind::Unprocessable => "Pick the other environment and try again.",
         ErrorKind::Unavailable => "Nothing was changed. Try again in a moment; if it persists, tell the operator.",
         ErrorKind::Internal => "Tell the operator; the server log has the details.",
     })

@@ -49,6 +49,9 @@ pub enum ServiceError {
     InvalidHost(#[from] InvalidHost),
     #[error("{0}")]
     InvalidValue(String),
+    /// A comparison or copy named one environment twice.
+    #[error("both environments are {0}; name two different ones (staging and production)")]
+    SameEnvironment(Environment),
     /// Something named already exists, or a concurrent change won (the text says which).
     #[error("{0}")]
     Conflict(String),
@@ -86,6 +89,9 @@ pub enum ErrorKind {
     Conflict,
     /// Valid, but over a limit of SPEC §7.
     Limit,
+    /// Well-formed, but it cannot be done as asked (e.g. an environment compared with
+    /// itself).
+    Unprocessable,
     /// The database or the audit log is unavailable; retrying may work.
     Unavailable,
     /// A fault of the server or its set-up; the cause is for the operator's log only.
@@ -102,6 +108,7 @@ impl ErrorKind {
             Self::Invalid => "invalid",
             Self::Conflict => "conflict",
             Self::Limit => "limit",
+            Self::Unprocessable => "unprocessable",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -115,7 +122,7 @@ impl ErrorKind {
             Self::Forbidden => 403,
             Self::Invalid => 400,
             Self::Conflict => 409,
-            Self::Limit => 422,
+            Self::Limit | Self::Unprocessable => 422,
             Self::Unavailable => 503,
             Self::Internal => 500,
         }
@@ -150,6 +157,7 @@ impl ServiceError {
             | Self::InvalidValue(_) => ErrorKind::Invalid,
             Self::Conflict(_) | Self::LastAdminToken(_) => ErrorKind::Conflict,
             Self::Limit(_) => ErrorKind::Limit,
+            Self::SameEnvironment(_) => ErrorKind::Unprocessable,
             Self::Audit(_) | Self::Store(_) => ErrorKind::Unavailable,
             Self::WrongMasterKey { .. }
             | Self::UnfinishedRotation { .. }

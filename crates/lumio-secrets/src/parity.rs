@@ -186,9 +186,7 @@ impl SecretsService {
         action: &'static str,
     ) -> Result<Extension, ServiceError> {
         if first == second {
-            return Err(ServiceError::InvalidValue(format!(
-                "both environments are {first}; name two different ones (staging and production)"
-            )));
+            return Err(ServiceError::SameEnvironment(first));
         }
         let extension = self.visible_extension(ctx, slug).await?;
         ctx.principal

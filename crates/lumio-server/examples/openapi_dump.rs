@@ -1,3 +1,9 @@
+//! Prints the OpenAPI document the server serves: `cargo run -p lumio-server --example openapi_dump`.
+
 fn main() {
-    println!("{}", lumio_server::api_document().to_pretty_json().unwrap());
+    let document = lumio_server::api_document();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&document).expect("the document serializes")
+    );
 }

@@ -64,6 +64,7 @@ pub(crate) fn code_of(kind: ErrorKind) -> ErrorCode {
         ErrorKind::Invalid => ErrorCode::Invalid,
         ErrorKind::Conflict => ErrorCode::Conflict,
         ErrorKind::Limit => ErrorCode::Limit,
+        ErrorKind::Unprocessable => ErrorCode::Unprocessable,
         ErrorKind::Unavailable => ErrorCode::Unavailable,
         ErrorKind::Internal => ErrorCode::Internal,
     }
@@ -91,6 +92,7 @@ fn api_hint(err: &ServiceError) -> Option<String> {
         E::OutOfScope { .. } => "use a token for that environment (`lumio tokens create … --env ENV`) or one without an environment scope",
         E::LastAdminToken(_) => "create another admin token first (`lumio tokens create --admin`), sign in with it, then revoke this one",
         E::Limit(_) => "delete secrets you no longer use with `lumio env delete NAME`",
+        E::SameEnvironment(_) => "name the other environment (staging or production)",
         E::Audit(_) => "check the database behind Lumio; the operation can be retried once it is back",
         other => return other.startup_hint().map(str::to_owned),
     };
@@ -148,6 +150,7 @@ mod tests {
             ErrorKind::Invalid,
             ErrorKind::Conflict,
             ErrorKind::Limit,
+            ErrorKind::Unprocessable,
             ErrorKind::Unavailable,
             ErrorKind::Internal,
         ] {

@@ -15,6 +15,7 @@ mod master_key;
 mod metrics;
 mod observe;
 mod openapi;
+mod openapi_bodies;
 mod rate_limit;
 mod request_id;
 mod routes;

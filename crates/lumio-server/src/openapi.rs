@@ -71,8 +71,16 @@ const AUTHED: &[(&str, &str)] = &[
 /// The answers of operations with a request body.
 const WITH_BODY: &[(&str, &str)] = &[("413", "the request body is too large (`too_large`)")];
 
-/// Adds the shared answers to every operation that may give them.
-pub(crate) fn finish(mut document: Document) -> Document {
+/// The finished document: the shared answers added to every operation that may give
+/// them, and the body schemas no derive can state written out.
+pub(crate) fn finish(document: Document) -> serde_json::Value {
+    let mut document = serde_json::to_value(with_shared_answers(document))
+        .expect("the OpenAPI document serializes");
+    crate::openapi_bodies::refine(&mut document);
+    document
+}
+
+fn with_shared_answers(mut document: Document) -> Document {
     for (path, item) in document.paths.paths.iter_mut() {
         if !path.starts_with("/api/v1/") {
             continue;
@@ -123,12 +131,9 @@ fn error_response(description: &str) -> RefOr<Response> {
 
 /// A handler answering with the document, serialized once.
 pub(crate) fn serve(
-    document: Document,
+    document: serde_json::Value,
 ) -> impl Fn() -> std::future::Ready<axum::response::Response> + Clone + Send + 'static {
-    let json: Arc<str> = document
-        .to_json()
-        .expect("the OpenAPI document serializes")
-        .into();
+    let json: Arc<str> = document.to_string().into();
     move || {
         std::future::ready(
             (

@@ -417,7 +417,7 @@ export const hello = action({ args: {}, handler: async () => "hi" });
         json!({"server/hello.ts": "export const x = action({ args: {,\n"}),
     )
     .await;
-    assert_eq!(broken.status, StatusCode::BAD_REQUEST);
+    assert_eq!(broken.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(broken.body["error"]["code"], "deploy_error");
     assert!(
         broken.body["error"]["message"]
@@ -676,7 +676,12 @@ export const charge = action({ args: {}, secrets: ["STRIPE KEY"], handler: async
         json!({"server/functions.ts": source}),
     )
     .await;
-    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text);
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        answer.text
+    );
     assert_eq!(answer.code(), "deploy_error");
     let message = answer.body["error"]["message"].as_str().unwrap();
     assert!(

@@ -118,8 +118,15 @@ async fn diff_reports_names_and_equality_without_values(backend: Backend) {
         assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
         assert!(bad.text.contains("staging or production"), "{}", bad.text);
     }
+    // Well-formed but impossible: 422, as the document says.
     let same = diff(&app, &viewer, "staging", "staging").await;
-    assert_eq!(same.status, StatusCode::BAD_REQUEST, "{}", same.text);
+    assert_eq!(
+        same.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        same.text
+    );
+    assert_eq!(same.code(), "unprocessable");
     assert!(same.text.contains("two different"), "{}", same.text);
     let path = "/api/v1/extensions/alpha/environments/staging/diff";
     let missing = app.call(Method::GET, path, &viewer, None).await;
@@ -240,10 +247,24 @@ async fn copy_writes_new_versions_all_or_nothing(backend: Backend) {
         "{}",
         forbidden.text
     );
+    // One environment twice is well-formed but impossible: 422.
+    let same = copy(
+        &app,
+        &developer,
+        "production",
+        json!({"from": "production", "all": true}),
+    )
+    .await;
+    assert_eq!(
+        same.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        same.text
+    );
+    assert!(same.text.contains("two different"), "{}", same.text);
     // Bad requests say what to do.
     for (body, needle) in [
         (json!({"from": "staging"}), "at least one"),
-        (json!({"from": "production", "all": true}), "two different"),
         (
             json!({"from": "prod", "all": true}),
             "staging or production",

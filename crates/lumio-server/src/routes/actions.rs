@@ -69,11 +69,12 @@ fn invocation_view(log: InvocationLog) -> InvocationView {
     }
 }
 
-/// Deploys the extension's `server/` code to an environment. A compile error is a 400
+/// Deploys the extension's `server/` code to an environment. A compile error is a 422
 /// `deploy_error` naming `file:line:col`, and the active deployment stays as it was.
 #[utoipa::path(post, path = "/api/v1/extensions/{ext}/environments/{env}/deployments", tag = "actions",
     security(("bearer" = [])), params(ScopePath), request_body = Deploy,
-    responses((status = 201, body = DeploymentView)))]
+    responses((status = 201, body = DeploymentView),
+        (status = 422, body = ErrorBody, description = "the code does not compile (`deploy_error`); the active deployment is unchanged")))]
 pub(crate) async fn deploy(
     State(state): State<AppState>,
     Authed(ctx): Authed,
@@ -122,7 +123,7 @@ pub(crate) async fn logs(
 ) -> Result<Json<Logs>, AppError> {
     ctx.principal
         .require_environment(scope.environment, "read logs")?;
-    let limit = params.limit.unwrap_or(20).clamp(1, 200);
+    let limit = super::page_limit(params.limit.map(|l| l as i64), 20, 200)? as usize;
     let invocations = state
         .actions
         .logs(&ctx, &scope.extension, scope.environment, limit)

@@ -50,10 +50,8 @@ pub(crate) async fn list(
         before_id: params.before,
         limit: params.limit,
     };
-    let limit = filter
-        .limit
-        .unwrap_or(50)
-        .clamp(1, lumio_secrets::MAX_AUDIT_PAGE);
+    let limit = super::page_limit(filter.limit, 50, lumio_secrets::MAX_AUDIT_PAGE)?;
+    super::cursor_in_range("before", filter.before_id)?;
     let entries = state
         .service
         .audit_log(&ctx, &scope.extension, scope.environment, filter)
@@ -143,10 +141,8 @@ pub(crate) async fn export(
         after_id: params.cursor,
         limit: params.limit,
     };
-    let limit = filter
-        .limit
-        .unwrap_or(500)
-        .clamp(1, lumio_secrets::MAX_EXPORT_PAGE);
+    let limit = super::page_limit(filter.limit, 500, lumio_secrets::MAX_EXPORT_PAGE)?;
+    super::cursor_in_range("cursor", filter.after_id)?;
     let records = state
         .service
         .export_audit(&ctx, &slug(&path)?, filter)

@@ -76,8 +76,39 @@ fn client_plane(
     (schemas, paths, router.layer(cors))
 }
 
+/// A page size: `default` when not given, refused outside `1..=max` (as documented)
+/// rather than quietly changed.
+fn page_limit(
+    given: Option<i64>,
+    default: i64,
+    max: i64,
+) -> Result<i64, crate::api_error::AppError> {
+    match given {
+        None => Ok(default),
+        Some(limit) if (1..=max).contains(&limit) => Ok(limit),
+        Some(limit) => Err(crate::api_error::AppError::invalid(format!(
+            "limit {limit} is out of range; give 1 to {max}"
+        ))),
+    }
+}
+
+/// Largest integer every JSON client reads exactly (2^53 - 1); record ids stay below it.
+const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// A paging cursor (a record id): 0 to 2^53 - 1, as documented.
+fn cursor_in_range(name: &str, given: Option<i64>) -> Result<(), crate::api_error::AppError> {
+    match given {
+        Some(id) if !(0..=MAX_SAFE_INTEGER).contains(&id) => {
+            Err(crate::api_error::AppError::invalid(format!(
+                "{name} {id} is out of range; pass the previous page's value"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The OpenAPI document `/api/v1/openapi.json` serves.
-pub fn document() -> utoipa::openapi::OpenApi {
+pub fn document() -> serde_json::Value {
     openapi::finish(api_routes().into_openapi())
 }
 

@@ -26,7 +26,8 @@ fn names(list: Vec<SecretName>) -> Vec<String> {
 /// Needs a token that reaches both environments. Audited as `secret.compared`.
 #[utoipa::path(get, path = "/api/v1/extensions/{ext}/environments/{env}/diff", tag = "parity",
     security(("bearer" = [])), params(ScopePath, DiffQuery),
-    responses((status = 200, body = DiffView)))]
+    responses((status = 200, body = DiffView),
+        (status = 422, body = ErrorBody, description = "`with` is `{env}` itself (`unprocessable`)")))]
 pub(crate) async fn diff(
     State(state): State<AppState>,
     Authed(ctx): Authed,
@@ -61,7 +62,7 @@ pub(crate) async fn diff(
 #[utoipa::path(post, path = "/api/v1/extensions/{ext}/environments/{env}/copy", tag = "parity",
     security(("bearer" = [])), params(ScopePath), request_body = CopySecrets,
     responses((status = 200, body = CopiedView),
-        (status = 422, body = ErrorBody, description = "over a limit (secrets per environment)")))]
+        (status = 422, body = ErrorBody, description = "`from` is `{env}` itself (`unprocessable`), or over a limit (`limit`: secrets per environment)")))]
 pub(crate) async fn copy(
     State(state): State<AppState>,
     Authed(ctx): Authed,
