@@ -4,6 +4,10 @@
 
 use std::path::PathBuf;
 
+use lumio_api::extensions::CreateExtension;
+use lumio_api::paths;
+use lumio_api::secrets::SecretList;
+use lumio_api::tokens::{CreateToken, CreatedToken};
 use lumio_server::{RunningServer, ServerConfig};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
@@ -190,6 +194,18 @@ impl Answer {
         }
     }
 
+    /// The body as the API's type for it: a test fails here when the server's answer
+    /// and `lumio_api` disagree.
+    pub fn typed<T: serde::de::DeserializeOwned>(&self) -> T {
+        serde_json::from_value(self.body.clone()).unwrap_or_else(|err| {
+            panic!(
+                "the answer is not a {}: {err}: {}",
+                std::any::type_name::<T>(),
+                self.text
+            )
+        })
+    }
+
     pub fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
     }
@@ -235,7 +251,7 @@ impl TestApp {
 
     /// The OpenAPI document, fetched without a token.
     pub async fn openapi(&self) -> Answer {
-        let response = self.request(Method::GET, "/api/v1/openapi.json", None);
+        let response = self.request(Method::GET, paths::OPENAPI, None);
         Answer::from(response.send().await.expect("request")).await
     }
 
@@ -243,9 +259,11 @@ impl TestApp {
         let answer = self
             .call(
                 Method::POST,
-                "/api/v1/extensions",
+                paths::EXTENSIONS,
                 &self.admin_token,
-                Some(json!({"name": name})),
+                Some(wire(&CreateExtension {
+                    name: name.to_owned(),
+                })),
             )
             .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
@@ -253,22 +271,21 @@ impl TestApp {
 
     /// A new token with `role` on `extension`.
     pub async fn token(&self, extension: &str, role: &str) -> String {
-        self.token_with(json!({"extension": extension, "role": role}))
-            .await
+        self.token_with(wire(&CreateToken {
+            extension: Some(extension.to_owned()),
+            role: Some(role.to_owned()),
+            ..CreateToken::default()
+        }))
+        .await
     }
 
     /// A new token as `POST /api/v1/tokens` makes it from `body` (say, with an `env`).
     pub async fn token_with(&self, body: Value) -> String {
         let answer = self
-            .call(
-                Method::POST,
-                "/api/v1/tokens",
-                &self.admin_token,
-                Some(body),
-            )
+            .call(Method::POST, paths::TOKENS, &self.admin_token, Some(body))
             .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
-        answer.body["token"].as_str().unwrap().to_owned()
+        answer.typed::<CreatedToken>().token
     }
 
     pub fn secrets_path(&self, extension: &str, env: &str) -> String {
@@ -308,11 +325,11 @@ impl TestApp {
     pub async fn names(&self, token: &str, extension: &str, env: &str) -> Vec<String> {
         let answer = self.list(token, extension, env).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-        answer.body["secrets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["name"].as_str().unwrap().to_owned())
+        answer
+            .typed::<SecretList>()
+            .secrets
+            .into_iter()
+            .map(|s| s.name)
             .collect()
     }
 
@@ -340,4 +357,9 @@ impl TestApp {
         let read = self.service().get(reader, &name).await.expect("read");
         read.value.map(|v| v.expose().to_owned())
     }
+}
+
+/// A request type of `lumio_api` as the JSON a test sends.
+pub fn wire<T: serde::Serialize>(body: &T) -> Value {
+    serde_json::to_value(body).expect("request bodies serialize")
 }
