@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 
+use lumio_api::AuditEvent;
 use lumio_core::{Environment, ExtensionSlug, Role, SecretName};
 use lumio_runtime::Deployment;
 use lumio_secrets::{change_record, RequestContext};
@@ -102,7 +103,7 @@ impl ActionsService {
                 ctx,
                 extension.id,
                 env,
-                "deploy",
+                AuditEvent::Deploy.as_str(),
                 None,
                 Some(detail),
             )]

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use lumio_api::AuditEvent;
 use lumio_core::{Environment, ExtensionSlug};
 use lumio_runtime::{ActionError, ErrorCode};
 use lumio_store::AuditRecord;
@@ -75,7 +76,7 @@ impl ActionsService {
                 at: Utc::now(),
                 extension_id: extension.id,
                 environment: Some(environment),
-                event: "leak.blocked".to_owned(),
+                event: AuditEvent::LeakBlocked.as_str().to_owned(),
                 secret_name: Some(name.as_str().to_owned()),
                 actor: None,
                 action: Some(action.to_owned()),

@@ -73,7 +73,7 @@ impl AuditEvent {
     ];
 
     /// The wire name, e.g. `secret.get`.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::SecretGet => "secret.get",
             Self::SecretDenied => "secret.denied",

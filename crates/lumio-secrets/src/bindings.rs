@@ -2,6 +2,7 @@
 //! is metadata on the secret (no new version); each change commits with its own
 //! `secret.binding_changed` record, and the runtime's refusals become `egress.blocked`.
 
+use lumio_api::AuditEvent;
 use lumio_audit::Ticket;
 use lumio_core::{AllowedHosts, Environment, ExtensionSlug, Role, SecretName};
 use lumio_store::AuditRecord;
@@ -66,7 +67,7 @@ impl SecretsService {
             at: chrono::Utc::now(),
             extension_id: reader.extension_id,
             environment: Some(reader.environment),
-            event: "egress.blocked".to_owned(),
+            event: AuditEvent::EgressBlocked.as_str().to_owned(),
             secret_name: Some(name.as_str().to_owned()),
             actor: None,
             action: Some(reader.action.to_owned()),
@@ -94,7 +95,7 @@ pub(crate) fn binding_record(
         ctx,
         extension_id,
         Some(environment),
-        "secret.binding_changed",
+        AuditEvent::SecretBindingChanged.as_str(),
         Some(name.as_str()),
         Some(detail),
     )

@@ -2,6 +2,7 @@
 //! every other operation.
 
 use chrono::Utc;
+use lumio_api::AuditEvent;
 use lumio_core::{Environment, ExtensionSlug};
 use lumio_store::{AuditRecord, Extension};
 
@@ -20,7 +21,7 @@ impl SecretsService {
                 ctx,
                 created.id,
                 None,
-                "extension.create",
+                AuditEvent::ExtensionCreate.as_str(),
                 None,
                 None,
             )]

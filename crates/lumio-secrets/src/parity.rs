@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use lumio_api::AuditEvent;
 use lumio_core::{Environment, ExtensionSlug, Role, SecretName, SecretValue};
 use lumio_store::Extension;
 use subtle::ConstantTimeEq;
@@ -91,7 +92,7 @@ impl SecretsService {
             ctx,
             extension.id,
             None,
-            "secret.compared",
+            AuditEvent::SecretCompared.as_str(),
             None,
             Some(detail),
         );
@@ -168,7 +169,7 @@ impl SecretsService {
                 &extension,
                 to,
                 &pairs,
-                Written::event("secret.copy"),
+                Written::event(AuditEvent::SecretCopy.as_str()),
                 |w| format!("copied from {from} as version {}", w.version),
             )
             .await?;

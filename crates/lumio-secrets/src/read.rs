@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use lumio_api::AuditEvent;
 use lumio_audit::Ticket;
 use lumio_core::{CurrentValue, Environment, SecretName, SecretValue};
 use lumio_store::AuditRecord;
@@ -99,7 +100,7 @@ impl SecretsService {
         grants: &[SecretName],
     ) -> Result<Ticket, ServiceError> {
         let mut record = read_record(&reader, name, false);
-        record.event = "secret.denied".to_owned();
+        record.event = AuditEvent::SecretDenied.as_str().to_owned();
         record.outcome = Some("denied".to_owned());
         let list: Vec<&str> = grants.iter().map(SecretName::as_str).collect();
         record.detail = Some(if list.is_empty() {
@@ -202,7 +203,7 @@ fn read_record(reader: &Reader<'_>, name: &SecretName, found: bool) -> AuditReco
         at: Utc::now(),
         extension_id: reader.extension_id,
         environment: Some(reader.environment),
-        event: "secret.get".to_owned(),
+        event: AuditEvent::SecretGet.as_str().to_owned(),
         secret_name: Some(name.as_str().to_owned()),
         actor: None,
         action: Some(reader.action.to_owned()),

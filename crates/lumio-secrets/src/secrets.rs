@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use lumio_api::AuditEvent;
 use lumio_core::{
     AllowedHosts, Environment, ExtensionSlug, Role, SecretName, SecretValue,
     MAX_SECRETS_PER_ENVIRONMENT,
@@ -110,7 +111,7 @@ impl SecretsService {
                 environment,
                 &[(name.clone(), value)],
                 Written {
-                    event: "secret.set",
+                    event: AuditEvent::SecretSet.as_str(),
                     allowed_hosts,
                 },
                 |w| format!("version {}", w.version),
@@ -157,7 +158,7 @@ impl SecretsService {
             &extension,
             environment,
             &pairs,
-            Written::event("secret.import"),
+            Written::event(AuditEvent::SecretImport.as_str()),
             |w| format!("version {}", w.version),
         )
         .await
@@ -212,7 +213,7 @@ impl SecretsService {
             ctx,
             extension.id,
             Some(environment),
-            "secret.delete",
+            AuditEvent::SecretDelete.as_str(),
             Some(name.as_str()),
             detail,
         );
@@ -284,7 +285,7 @@ impl SecretsService {
                 &extension,
                 environment,
                 &[(name.clone(), &value)],
-                Written::event("secret.rollback"),
+                Written::event(AuditEvent::SecretRollback.as_str()),
                 |w| format!("restored version {version} as version {}", w.version),
             )
             .await?;

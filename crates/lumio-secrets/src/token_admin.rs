@@ -4,6 +4,7 @@
 //! than itself.
 
 use chrono::{DateTime, Utc};
+use lumio_api::AuditEvent;
 use lumio_core::{Environment, ExtensionSlug, Role, TokenLifetime};
 use lumio_store::{AuditRecord, Extension, Grant, Revocation, TokenRecord};
 
@@ -84,12 +85,22 @@ impl SecretsService {
         let mut issued = mint(grant, label, Some(principal.token_id.clone()));
         issued.record.environment = environment;
         issued.record.expires_at = expiry(principal, request.expires_in, now_micros());
-        let audit = token_records(ctx, extension.as_ref(), "token.create", &issued.record);
+        let audit = token_records(
+            ctx,
+            extension.as_ref(),
+            AuditEvent::TokenCreate.as_str(),
+            &issued.record,
+        );
         self.inner
             .store
             .insert_token(&issued.record, &audit)
             .await?;
-        log_admin_token_event(ctx, extension.as_ref(), "token.create", &issued.record);
+        log_admin_token_event(
+            ctx,
+            extension.as_ref(),
+            AuditEvent::TokenCreate.as_str(),
+            &issued.record,
+        );
         Ok(issued)
     }
 
@@ -159,7 +170,12 @@ impl SecretsService {
                 action: "revoke tokens usable",
             });
         }
-        let audit = token_records(ctx, extension.as_ref(), "token.revoke", &target);
+        let audit = token_records(
+            ctx,
+            extension.as_ref(),
+            AuditEvent::TokenRevoke.as_str(),
+            &target,
+        );
         match self
             .inner
             .store
@@ -174,7 +190,12 @@ impl SecretsService {
             Revocation::Missing => return Err(missing()),
             Revocation::LastAdmin => return Err(ServiceError::LastAdminToken(id.to_owned())),
         }
-        log_admin_token_event(ctx, extension.as_ref(), "token.revoke", &target);
+        log_admin_token_event(
+            ctx,
+            extension.as_ref(),
+            AuditEvent::TokenRevoke.as_str(),
+            &target,
+        );
         let extensions: Vec<Extension> = extension.into_iter().collect();
         Ok(summary(target, &extensions))
     }

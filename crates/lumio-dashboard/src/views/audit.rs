@@ -1,5 +1,6 @@
 //! The audit log of one extension and environment: newest first, filtered, paged.
 
+use lumio_api::AuditEvent;
 use lumio_core::{Environment, ExtensionSlug};
 use lumio_store::AuditEntry;
 use maud::{html, Markup};
@@ -9,18 +10,27 @@ use super::secrets::{settings_crumbs, tabs};
 use super::{env_switch, layout, time, Chrome, Crumb};
 use crate::paths;
 
-/// The events the filter offers, with what they mean.
-pub(crate) const EVENTS: &[(&str, &str)] = &[
-    ("secret.get", "Read by an action"),
-    ("secret.set", "Set"),
-    ("secret.delete", "Deleted"),
-    ("secret.import", "Imported"),
-    ("secret.rollback", "Rolled back"),
-    ("leak.blocked", "Leak blocked"),
-    ("deploy", "Deployed"),
-    ("token.create", "Token created"),
-    ("extension.create", "Extension created"),
-];
+/// A short label for each event in the filter; a new event fails to compile until it
+/// has one, so the filter offers every event the log records.
+fn label(event: AuditEvent) -> &'static str {
+    match event {
+        AuditEvent::SecretGet => "Read by an action",
+        AuditEvent::SecretDenied => "Read denied",
+        AuditEvent::SecretSet => "Set",
+        AuditEvent::SecretImport => "Imported",
+        AuditEvent::SecretRollback => "Rolled back",
+        AuditEvent::SecretDelete => "Deleted",
+        AuditEvent::SecretCopy => "Copied",
+        AuditEvent::SecretCompared => "Compared",
+        AuditEvent::SecretBindingChanged => "Binding changed",
+        AuditEvent::EgressBlocked => "Egress blocked",
+        AuditEvent::LeakBlocked => "Leak blocked",
+        AuditEvent::Deploy => "Deployed",
+        AuditEvent::TokenCreate => "Token created",
+        AuditEvent::TokenRevoke => "Token revoked",
+        AuditEvent::ExtensionCreate => "Extension created",
+    }
+}
 
 pub(crate) struct AuditPage<'a> {
     pub csrf: &'a str,
@@ -92,8 +102,10 @@ pub(crate) fn page(p: AuditPage<'_>) -> Markup {
                     label for="filter-event" { "Event" }
                     select #filter-event name="event" {
                         option value="" selected[p.event.is_empty()] { "All events" }
-                        @for (event, label) in EVENTS {
-                            option value=(event) selected[p.event == *event] { (label) " (" (event) ")" }
+                        @for &event in AuditEvent::ALL {
+                            option value=(event.as_str()) selected[p.event == event.as_str()] {
+                                (label(event)) " (" (event.as_str()) ")"
+                            }
                         }
                     }
                 }
