@@ -95,6 +95,27 @@ fn global_options_work_in_every_position() {
     assert_eq!(code(&out), 6, "{out:#?}");
 }
 
+/// `lumio completions bash | head -1`: the reader leaves early and the write fails; that
+/// is no failure of lumio's (clap_complete used to panic on it).
+#[test]
+fn output_cut_short_is_not_a_panic() {
+    for args in [&["completions", "bash"][..], &["man"][..]] {
+        let (home, cwd) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+        let mut command = lumio(home.path(), cwd.path());
+        let mut child = command
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader is gone before anything is written
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn completions_and_man_page_are_printed() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {

@@ -9,8 +9,12 @@ use crate::cli::Cli;
 
 pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
     let mut command = Cli::command();
+    // Into a buffer first: clap_complete panics when its writer fails, and stdout fails
+    // whenever the reader goes away early (`lumio completions bash | head`).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "lumio", &mut script);
     let mut out = std::io::stdout().lock();
-    clap_complete::generate(shell, &mut command, "lumio", &mut out);
+    out.write_all(&script)?;
     out.flush()?;
     Ok(())
 }
