@@ -38,7 +38,7 @@ pub struct SetSecret<'a> {
     pub allowed_hosts: Option<Vec<String>>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeleteQuery {
     /// Destroy every version too (owners only); without it, rollback can restore the secret.
