@@ -59,7 +59,7 @@ impl utoipa::PartialSchema for HostPattern {
 
 impl ToSchema for HostPattern {}
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeleteQuery {
     /// Destroy every version too (owners only); without it, rollback can restore the secret.

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use lumio_api::AuditEvent;
 
 /// After `lumio --help`: where options go, and what the exit status means.
 const TOP_HELP: &str = "\
@@ -309,8 +310,8 @@ pub enum EnvCommand {
     /// Make an earlier version current again (as a new version).
     Rollback {
         name: String,
-        #[arg(value_parser = clap::value_parser!(u64).range(1..))]
-        version: u64,
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+        version: i64,
     },
     /// Compare two environments: names set in only one, and whether the values of names
     /// in both are equal (compared on the server; no value is shown). Exits 1 when they
@@ -351,14 +352,33 @@ pub struct AuditArgs {
     /// Only entries about this secret.
     #[arg(long)]
     pub secret: Option<String>,
-    /// Only entries of this event, e.g. secret.set or secret.get.
-    #[arg(long)]
+    /// Only entries of this event, e.g. secret.set or secret.get (--help lists them all).
+    #[arg(long, value_name = "EVENT", long_help = event_help())]
     pub event: Option<String>,
     /// Only entries older than this id (to page back; see the end of the output).
-    #[arg(long)]
-    pub before: Option<u64>,
+    #[arg(long, value_parser = clap::value_parser!(i64).range(0..))]
+    pub before: Option<i64>,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// The `--event` help of `lumio audit --help`: every event the audit log records, with
+/// its meaning.
+pub fn event_help() -> String {
+    let width = AuditEvent::ALL
+        .iter()
+        .map(|e| e.as_str().len())
+        .max()
+        .unwrap_or(0);
+    let mut text = "Only entries of this event, one of:".to_owned();
+    for event in AuditEvent::ALL {
+        text.push_str(&format!(
+            "\n  {:width$}  {}",
+            event.as_str(),
+            event.meaning()
+        ));
+    }
+    text
 }
 
 #[derive(Debug, Subcommand)]

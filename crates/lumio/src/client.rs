@@ -5,10 +5,12 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use lumio_api::actions::InvokeValue;
+use lumio_api::ErrorBody;
 use reqwest::blocking::{Client as Http, RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
-use serde::Serialize;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::config::{login_hint, Connection};
@@ -24,9 +26,11 @@ pub struct Client {
 }
 
 /// The answer of an endpoint whose errors are results too (`POST …/actions/{action}`).
-pub struct Answer {
-    pub status: StatusCode,
-    pub body: Value,
+pub enum Answer {
+    /// A success status with the action's result.
+    Value(InvokeValue),
+    /// An error status with the server's error body.
+    Error { status: StatusCode, body: ErrorBody },
 }
 
 impl Client {
@@ -70,29 +74,51 @@ impl Client {
         })
     }
 
-    pub fn get(&self, path: &str) -> anyhow::Result<Value> {
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.send(self.request(Method::GET, path))
     }
 
-    pub fn get_query(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+    /// A GET with query parameters: one of `lumio_api`'s query types.
+    pub fn get_query<T: DeserializeOwned, Q: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> anyhow::Result<T> {
         self.send(self.request(Method::GET, path).query(query))
     }
 
-    pub fn post<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> anyhow::Result<Value> {
+    pub fn post<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
         self.send(self.request(Method::POST, path).json(body))
     }
 
-    pub fn put<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> anyhow::Result<Value> {
+    pub fn put<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
         self.send(self.request(Method::PUT, path).json(body))
     }
 
-    pub fn delete(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+    pub fn delete<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.send(self.request(Method::DELETE, path))
+    }
+
+    /// A DELETE with query parameters: one of `lumio_api`'s query types.
+    pub fn delete_query<T: DeserializeOwned, Q: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> anyhow::Result<T> {
         self.send(self.request(Method::DELETE, path).query(query))
     }
 
-    /// POSTs `body` and returns the answer whatever its status, as long as it is JSON of
-    /// the form `{"value": …}` or `{"error": {"message": …}}`; anything else (a proxy's
-    /// page, a server without the endpoint) is an error as for [`Client::post`].
+    /// POSTs `body` and returns the answer whatever its status, as long as it is an
+    /// [`InvokeValue`] (success) or an [`ErrorBody`] (error status); anything else (a
+    /// proxy's page, a server without the endpoint) is an error as for [`Client::post`].
     pub fn call<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> anyhow::Result<Answer> {
         let _waiting = Waiting::start();
         let response = self
@@ -105,22 +131,12 @@ impl Client {
             let text = response
                 .text()
                 .map_err(|err| transport_error(&self.base, &err))?;
-            let body: Option<Value> = serde_json::from_str(&text).ok();
-            return match body {
-                Some(body) if body["error"]["message"].is_string() => Ok(Answer { status, body }),
-                _ => Err(bare_status_error(&self.base, status).into()),
+            return match serde_json::from_str::<ErrorBody>(&text) {
+                Ok(body) => Ok(Answer::Error { status, body }),
+                Err(_) => Err(bare_status_error(&self.base, status).into()),
             };
         }
-        let body = read_json(&self.base, response)?;
-        if body.get("value").is_none() && !body["error"]["message"].is_string() {
-            return Err(CliError::new(format!(
-                "{} answered without a value or an error",
-                self.base
-            ))
-            .with_hint("check that --url / LUMIO_URL points at a Lumio server")
-            .into());
-        }
-        Ok(Answer { status, body })
+        Ok(Answer::Value(read_json(&self.base, response)?))
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -131,7 +147,7 @@ impl Client {
         }
     }
 
-    fn send(&self, request: RequestBuilder) -> anyhow::Result<Value> {
+    fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> anyhow::Result<T> {
         let _waiting = Waiting::start();
         let response = request
             .send()
@@ -207,56 +223,83 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-fn read_json(base: &str, response: Response) -> anyhow::Result<Value> {
+/// The answer's JSON as `T`: not JSON at all is most likely not a Lumio server; JSON of
+/// another shape, a server whose API has moved on from this CLI's.
+fn read_json<T: DeserializeOwned>(base: &str, response: Response) -> anyhow::Result<T> {
     let text = response.text().map_err(|err| transport_error(base, &err))?;
-    serde_json::from_str(&text).map_err(|_| {
-        CliError::new(format!("{base} did not answer with JSON"))
+    decode(base, &text)
+}
+
+fn decode<T: DeserializeOwned>(base: &str, text: &str) -> anyhow::Result<T> {
+    serde_json::from_str(text).map_err(|err| match err.classify() {
+        serde_json::error::Category::Data => unexpected_shape(base).into(),
+        _ => CliError::new(format!("{base} did not answer with JSON"))
             .with_hint("check that --url / LUMIO_URL points at a Lumio server")
-            .into()
+            .into(),
     })
 }
 
-/// Maps an error answer using the shape `{"error": {"code", "message", "hint"}, "request_id"}`.
+/// A JSON answer that is not what this CLI's `lumio_api` says the endpoint answers.
+fn unexpected_shape(base: &str) -> CliError {
+    CliError::new(format!(
+        "{base} answered in an unexpected shape; is the CLI (version {}) older than the server?",
+        env!("CARGO_PKG_VERSION")
+    ))
+    .with_hint(
+        "install the lumio CLI of the server's version, and check that --url / LUMIO_URL \
+         points at a Lumio server",
+    )
+}
+
+/// An error body whose code this CLI does not know (a newer server): its message and
+/// hint are still worth showing.
+#[derive(Deserialize)]
+struct LooseErrorBody {
+    error: LooseErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct LooseErrorDetail {
+    message: String,
+    #[serde(default)]
+    hint: Option<String>,
+}
+
+/// Maps an error answer, a [`lumio_api::ErrorBody`]: `{"error": {"code", "message", "hint"}}`.
 fn status_error(base: &str, status: StatusCode, response: Response) -> CliError {
     let request_id = response
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body: Option<Value> = response
-        .text()
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
-    let field = |name: &str| {
-        body.as_ref()
-            .and_then(|b| b["error"][name].as_str())
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
+    let text = response.text().unwrap_or_default();
+    let (code, message, hint) = match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(ErrorBody { error }) => (Some(error.code), error.message, error.hint),
+        Err(_) => match serde_json::from_str::<LooseErrorBody>(&text) {
+            Ok(LooseErrorBody { error }) => (None, error.message, error.hint),
+            Err(_) => return bare_status_error(base, status),
+        },
     };
-    let request_id = body
-        .as_ref()
-        .and_then(|b| b["request_id"].as_str().map(str::to_owned))
-        .or(request_id);
-
-    let Some(message) = field("message") else {
+    if message.is_empty() {
         return bare_status_error(base, status);
-    };
+    }
+    let hint = hint.filter(|h| !h.is_empty());
     let hint = if status == StatusCode::UNAUTHORIZED {
         Some(login_hint(base))
     } else if status.is_server_error() {
         // Nothing the user did wrong: the request id lets an operator find the cause.
-        let base_hint = field("hint").unwrap_or_else(|| "try again later".to_owned());
+        let base_hint = hint.unwrap_or_else(|| "try again later".to_owned());
         Some(match request_id {
             Some(id) => format!("{base_hint} (request id {id})"),
             None => base_hint,
         })
     } else {
-        field("hint")
+        hint
     };
     CliError {
         message,
         hint,
-        code: field("code"),
+        code,
         failure: Failure::of_status(status.as_u16()),
     }
 }
@@ -295,5 +338,27 @@ mod tests {
         assert!(is_loopback("https://127.0.0.1:7311"));
         assert!(!is_loopback("http://lumio.example.com"));
         assert!(!is_loopback("http://localhost.example.com"));
+    }
+
+    #[test]
+    fn answers_of_another_shape_are_a_clear_error() {
+        use lumio_api::secrets::SecretView;
+        let base = "http://127.0.0.1:7311";
+        let err = decode::<SecretView>(base, r#"{"name": "A", "versoin": 2}"#).unwrap_err();
+        let cli = err.downcast_ref::<CliError>().unwrap();
+        assert!(cli.message.contains("unexpected shape"), "{cli:?}");
+        assert!(cli.message.contains(env!("CARGO_PKG_VERSION")), "{cli:?}");
+        assert!(cli.hint.is_some());
+        let err = decode::<SecretView>(base, "<html>proxy</html>").unwrap_err();
+        assert!(
+            err.to_string().contains("did not answer with JSON"),
+            "{err}"
+        );
+        let ok: SecretView = decode(
+            base,
+            r#"{"name":"A","version":2,"updated_at":"2026-01-01T00:00:00Z","updated_by":"t"}"#,
+        )
+        .unwrap();
+        assert_eq!(ok.version, 2);
     }
 }

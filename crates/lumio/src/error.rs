@@ -4,6 +4,8 @@
 use std::fmt;
 use std::io::Write;
 
+use lumio_api::ErrorCode;
+
 /// The class of a failure, as the process's exit status, so scripts can tell "fix the
 /// token" from "try again later" without parsing messages (README: exit status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +47,7 @@ pub struct CliError {
     pub message: String,
     pub hint: Option<String>,
     /// The server's error code (`unauthorized`, `not_found`, …) when the server sent one.
-    pub code: Option<String>,
+    pub code: Option<ErrorCode>,
     pub failure: Failure,
 }
 

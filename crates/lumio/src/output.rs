@@ -5,7 +5,7 @@ use std::fmt::Display;
 use std::io::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::Value;
+use serde::Serialize;
 
 /// Prints one line on stdout.
 pub fn line(text: impl Display) -> anyhow::Result<()> {
@@ -18,8 +18,8 @@ pub fn note(text: impl Display) {
     let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
-/// Prints the server's answer as pretty JSON.
-pub fn json(value: &Value) -> anyhow::Result<()> {
+/// Prints the server's answer (a `lumio_api` type) as pretty JSON.
+pub fn json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
     line(serde_json::to_string_pretty(value)?)
 }
 
@@ -57,29 +57,27 @@ fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
     text
 }
 
-/// A string field of a server answer for a table cell; `-` when absent or null.
+/// A string field of a server answer for a table cell; `-` when empty.
 /// Control characters are replaced so a stored label cannot drive the terminal.
-pub fn cell(value: &Value) -> String {
-    match value {
-        Value::Null => "-".to_owned(),
-        Value::String(s) if s.is_empty() => "-".to_owned(),
-        Value::String(s) => s
-            .chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect(),
-        other => other.to_string(),
+pub fn cell(text: &str) -> String {
+    if text.is_empty() {
+        return "-".to_owned();
     }
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
-/// "3m ago", "2h ago", "5d ago" within a month; the date after that. Unparseable input
-/// is shown as it came.
-pub fn relative_time(value: &Value, now: DateTime<Utc>) -> String {
-    let Some(at) = parse_time(value) else {
-        return cell(value);
-    };
+/// An optional string field for a table cell; `-` when absent (null) or empty.
+pub fn opt_cell(text: Option<&str>) -> String {
+    text.map_or_else(|| "-".to_owned(), cell)
+}
+
+/// "3m ago", "2h ago", "5d ago" within a month; the date after that.
+pub fn relative_time(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (now - at).num_seconds();
     match secs {
-        s if s < 0 => timestamp(value),
+        s if s < 0 => timestamp(at),
         s if s < 60 => "just now".to_owned(),
         s if s < 3600 => format!("{}m ago", s / 60),
         s if s < 86_400 => format!("{}h ago", s / 3600),
@@ -89,23 +87,8 @@ pub fn relative_time(value: &Value, now: DateTime<Utc>) -> String {
 }
 
 /// An RFC3339 time in UTC to the second, e.g. `2025-01-31T09:30:00Z`.
-pub fn timestamp(value: &Value) -> String {
-    match parse_time(value) {
-        Some(at) => at.to_rfc3339_opts(SecondsFormat::Secs, true),
-        None => cell(value),
-    }
-}
-
-fn parse_time(value: &Value) -> Option<DateTime<Utc>> {
-    let text = value.as_str()?;
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// The items of an array field of a server answer (empty when missing).
-pub fn items<'a>(answer: &'a Value, field: &str) -> &'a [Value] {
-    answer[field].as_array().map_or(&[], Vec::as_slice)
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// "1 secret", "3 secrets".
@@ -120,7 +103,6 @@ pub fn count(n: usize, noun: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn tables_align() {
@@ -135,28 +117,32 @@ mod tests {
         );
     }
 
+    fn time(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
     #[test]
     fn times() {
-        let now = DateTime::parse_from_rfc3339("2025-03-10T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let rel = |t: &str| relative_time(&json!(t), now);
+        let now = time("2025-03-10T12:00:00Z");
+        let rel = |t: &str| relative_time(time(t), now);
         assert_eq!(rel("2025-03-10T11:59:30Z"), "just now");
         assert_eq!(rel("2025-03-10T11:55:00+00:00"), "5m ago");
         assert_eq!(rel("2025-03-10T09:00:00Z"), "3h ago");
         assert_eq!(rel("2025-03-08T12:00:00Z"), "2d ago");
         assert_eq!(rel("2024-01-01T00:00:00Z"), "2024-01-01");
-        assert_eq!(rel("yesterday"), "yesterday");
+        assert_eq!(rel("2025-03-10T12:00:05Z"), "2025-03-10T12:00:05Z");
         assert_eq!(
-            timestamp(&json!("2025-03-10T13:00:00.123+01:00")),
+            timestamp(time("2025-03-10T13:00:00.123+01:00")),
             "2025-03-10T12:00:00Z"
         );
     }
 
     #[test]
     fn cells_are_tame() {
-        assert_eq!(cell(&json!(null)), "-");
-        assert_eq!(cell(&json!("a\u{1b}[2Jb")), "a?[2Jb");
-        assert_eq!(cell(&json!(3)), "3");
+        assert_eq!(opt_cell(None), "-");
+        assert_eq!(cell(""), "-");
+        assert_eq!(cell("a\u{1b}[2Jb"), "a?[2Jb");
     }
 }

@@ -57,6 +57,18 @@ fn help_lists_the_commands() {
         server.ok().contains("--previous-master-key-file"),
         "{server:#?}"
     );
+    // `lumio audit --help` lists every event the audit log records, and only those.
+    let audit = sb.run(&["audit", "--help"], None);
+    for event in [
+        "secret.get",
+        "secret.set",
+        "egress.blocked",
+        "token.revoke",
+        "deploy",
+    ] {
+        assert!(audit.ok().contains(event), "{event} missing: {audit:#?}");
+    }
+    assert!(!audit.ok().contains("secret.read"), "{audit:#?}");
 }
 
 #[test]
@@ -132,6 +144,11 @@ fn bad_input_fails_before_any_network_use() {
             &["audit", "--limit", "5000", "--extension", "my-ext"],
             None,
             "5000",
+        ),
+        (
+            &["audit", "--event", "secret.read", "--extension", "my-ext"],
+            None,
+            "secret.get, secret.denied",
         ),
         (
             &[

@@ -1,71 +1,62 @@
 //! `lumio run ACTION [JSON_ARGS]`: calls an action through the client plane, exactly as an
 //! extension's browser code would (no token), and prints its JSON result.
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde_json::{json, Map, Value};
+use lumio_api::actions::Invoke;
+use lumio_api::ErrorCode;
+use serde_json::{Map, Value};
 
 use super::Scoped;
 use crate::cli::RunArgs;
+use crate::client::Answer;
 use crate::error::{CliError, Failure};
 use crate::output;
 
-/// What stays literal in the `{action}` path segment: `functions:callExternalApi` as is,
-/// while a `/` of a nested module (`lib/http:get`) is escaped so it stays one segment.
 /// Error codes meaning the action ran and failed (exit status 7), as opposed to a call
 /// that never reached it (not found, unavailable, bad token).
-const ACTION_FAILURES: &[&str] = &[
-    "action_error",
-    "timeout",
-    "out_of_memory",
-    "stack_overflow",
-    "limit_exceeded",
-    "fetch_refused",
-    "secret_leak",
+const ACTION_FAILURES: &[ErrorCode] = &[
+    ErrorCode::ActionError,
+    ErrorCode::Timeout,
+    ErrorCode::OutOfMemory,
+    ErrorCode::StackOverflow,
+    ErrorCode::LimitExceeded,
+    ErrorCode::FetchRefused,
+    ErrorCode::SecretLeak,
 ];
-
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b':');
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let action = check_action(&args.action)?;
     let call_args = parse_args(&args.json_args, action)?;
     let scope = Scoped::resolve_anonymous(&args.common)?;
-    let path = scope.path(&format!(
-        "/actions/{}",
-        utf8_percent_encode(action, SEGMENT)
-    ));
-    let answer = scope.client.call(&path, &json!({ "args": call_args }))?;
-    let error = &answer.body["error"];
-    let failed = !answer.status.is_success() || error.is_object();
-    if scope.json {
-        output::json(&answer.body)?;
-    } else if !failed {
-        output::json(&answer.body["value"])?;
-    }
-    if !failed {
-        return Ok(());
-    }
-    let code = error["code"].as_str().unwrap_or_default();
-    let hint = error["hint"]
-        .as_str()
+    let body = Invoke {
+        args: Value::Object(call_args),
+    };
+    let (status, error) = match scope.client.call(&scope.api().action(action), &body)? {
+        Answer::Value(answer) => {
+            return if scope.json {
+                output::json(&answer)
+            } else {
+                output::json(&answer.value)
+            };
+        }
+        Answer::Error { status, body } => {
+            if scope.json {
+                output::json(&body)?;
+            }
+            (status, body.error)
+        }
+    };
+    let hint = error
+        .hint
         .filter(|h| !h.is_empty())
-        .map(str::to_owned)
-        .or_else(|| hint_for(code, action, &scope.place()));
+        .or_else(|| hint_for(error.code, action, &scope.place()));
     Err(CliError {
-        message: error["message"]
-            .as_str()
-            .unwrap_or("the action failed")
-            .to_owned(),
+        message: error.message,
         hint,
-        code: Some(code.to_owned()).filter(|c| !c.is_empty()),
-        failure: if answer.status.is_success() || ACTION_FAILURES.contains(&code) {
+        code: Some(error.code),
+        failure: if ACTION_FAILURES.contains(&error.code) {
             Failure::Action
         } else {
-            Failure::of_status(answer.status.as_u16())
+            Failure::of_status(status.as_u16())
         },
     }
     .into())
@@ -119,36 +110,39 @@ fn kind(value: &Value) -> &'static str {
 }
 
 /// The next step for an action error the server sent without a hint.
-fn hint_for(code: &str, action: &str, place: &str) -> Option<String> {
+fn hint_for(code: ErrorCode, action: &str, place: &str) -> Option<String> {
     let hint = match code {
-        "invalid_args" => {
+        ErrorCode::InvalidArgs => {
             format!("check the arguments against the `v` validators in {action}'s `args`")
         }
-        "not_found" => format!(
+        ErrorCode::NotFound => format!(
             "deploy first with `lumio deploy`, and check the action name (module:export, \
              e.g. functions:callExternalApi) and that {place} is the right extension and \
              environment"
         ),
-        "secret_leak" => "return the API's result, not the key; `lumio audit` shows the \
-                          blocked attempt"
+        ErrorCode::SecretLeak => "return the API's result, not the key; `lumio audit` shows \
+                                  the blocked attempt"
             .to_owned(),
-        "audit_unavailable" => "the audit log cannot be written right now, so secrets stay \
-                                sealed; retry in a moment"
+        ErrorCode::AuditUnavailable => "the audit log cannot be written right now, so \
+                                        secrets stay sealed; retry in a moment"
             .to_owned(),
-        "unavailable" => {
+        ErrorCode::Unavailable => {
             "the server cannot reach its database right now; retry in a moment".to_owned()
         }
-        "overloaded" => "the server is running as many actions as it can queue; retry in a \
-                         moment"
+        ErrorCode::Overloaded => "the server is running as many actions as it can queue; \
+                                  retry in a moment"
             .to_owned(),
-        "action_error" => {
+        ErrorCode::ActionError => {
             "the action threw this error; `lumio logs` shows its console output".to_owned()
         }
-        "timeout" | "out_of_memory" | "stack_overflow" | "limit_exceeded" => {
+        ErrorCode::Timeout
+        | ErrorCode::OutOfMemory
+        | ErrorCode::StackOverflow
+        | ErrorCode::LimitExceeded => {
             "the action hit a runtime limit; `lumio logs` shows how far it got".to_owned()
         }
-        "fetch_refused" => "ctx.fetch only reaches public addresses (a local server needs \
-                            `lumio server --allow-private-fetch`)"
+        ErrorCode::FetchRefused => "ctx.fetch only reaches public addresses (a local server \
+                                    needs `lumio server --allow-private-fetch`)"
             .to_owned(),
         _ => return None,
     };
@@ -166,8 +160,14 @@ mod tests {
         for bad in ["functions", ":x", "functions:", "a b:c", ""] {
             assert!(check_action(bad).is_err(), "{bad:?}");
         }
-        let encoded = utf8_percent_encode("lib/http:get", SEGMENT).to_string();
-        assert_eq!(encoded, "lib%2Fhttp:get");
+        let ext = lumio_core::ExtensionSlug::parse("my-ext").unwrap();
+        let scope = lumio_api::paths::Scope {
+            extension: &ext,
+            environment: lumio_core::Environment::Staging,
+        };
+        assert!(scope
+            .action("lib/http:get")
+            .ends_with("/actions/lib%2Fhttp:get"));
     }
 
     #[test]
@@ -183,10 +183,10 @@ mod tests {
     #[test]
     fn hints_per_code() {
         let hint = |code| hint_for(code, "functions:x", "my-ext/staging").unwrap_or_default();
-        assert!(hint("invalid_args").contains("validators"));
-        assert!(hint("not_found").contains("lumio deploy"));
-        assert!(hint("secret_leak").contains("not the key"));
-        assert!(hint("audit_unavailable").contains("retry"));
-        assert!(hint_for("something_new", "a:b", "x/y").is_none());
+        assert!(hint(ErrorCode::InvalidArgs).contains("validators"));
+        assert!(hint(ErrorCode::NotFound).contains("lumio deploy"));
+        assert!(hint(ErrorCode::SecretLeak).contains("not the key"));
+        assert!(hint(ErrorCode::AuditUnavailable).contains("retry"));
+        assert!(hint_for(ErrorCode::Conflict, "a:b", "x/y").is_none());
     }
 }

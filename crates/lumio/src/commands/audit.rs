@@ -2,6 +2,10 @@
 
 use std::io::Write;
 
+use chrono::{DateTime, Utc};
+use lumio_api::audit::{AuditPage, AuditQuery, ExportPage, ExportQuery, VerifyAnswer};
+use lumio_api::{paths, AuditEvent};
+
 use super::{secret_name, Scoped};
 use crate::cli::{AuditArgs, AuditCommand, CommonArgs};
 use crate::error::{CliError, Failure};
@@ -14,24 +18,20 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
         None => {}
     }
     let secret = args.secret.as_deref().map(secret_name).transpose()?;
+    let event = args.event.as_deref().map(audit_event).transpose()?;
     let scope = Scoped::resolve(&args.common)?;
-    let mut query = vec![("limit", args.limit.to_string())];
-    if let Some(secret) = &secret {
-        query.push(("secret", secret.to_string()));
-    }
-    if let Some(event) = &args.event {
-        query.push(("event", event.clone()));
-    }
-    if let Some(before) = args.before {
-        query.push(("before", before.to_string()));
-    }
-    let answer = scope.client.get_query(&scope.path("/audit"), &query)?;
+    let query = AuditQuery {
+        limit: Some(i64::from(args.limit)),
+        before: args.before,
+        secret: secret.as_ref().map(ToString::to_string),
+        event,
+    };
+    let answer: AuditPage = scope.client.get_query(&scope.api().audit(), &query)?;
     if scope.json {
         return output::json(&answer);
     }
-    let entries = output::items(&answer, "entries");
-    if entries.is_empty() {
-        let filtered = secret.is_some() || args.event.is_some() || args.before.is_some();
+    if answer.entries.is_empty() {
+        let filtered = secret.is_some() || event.is_some() || args.before.is_some();
         return output::line(format!(
             "No audit entries in {}{}",
             scope.place(),
@@ -42,17 +42,18 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
             }
         ));
     }
-    let rows: Vec<Vec<String>> = entries
+    let rows: Vec<Vec<String>> = answer
+        .entries
         .iter()
         .map(|e| {
             vec![
-                output::timestamp(&e["at"]),
-                output::cell(&e["event"]),
-                output::cell(&e["secret"]),
-                output::cell(&e["actor"]),
-                output::cell(&e["action"]),
-                output::cell(&e["outcome"]),
-                output::cell(&e["detail"]),
+                output::timestamp(e.at),
+                output::cell(&e.event),
+                output::opt_cell(e.secret.as_deref()),
+                output::opt_cell(e.actor.as_deref()),
+                output::opt_cell(e.action.as_deref()),
+                output::opt_cell(e.outcome.as_deref()),
+                output::opt_cell(e.detail.as_deref()),
             ]
         })
         .collect();
@@ -62,7 +63,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
         ],
         &rows,
     )?;
-    if let Some(before) = answer["next_before"].as_u64() {
+    if let Some(before) = answer.next_before {
         output::note(format!(
             "Older entries: lumio audit --before {before} --limit {}",
             args.limit
@@ -71,34 +72,46 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `/api/v1/extensions/{ext}/audit/{rest}`: the chain covers the whole extension.
-fn chain_path(scope: &Scoped, rest: &str) -> String {
-    format!("/api/v1/extensions/{}/audit/{rest}", scope.extension)
+/// An event named with `--event`; refused before any request when the log has no such
+/// event, listing the ones it has.
+fn audit_event(given: &str) -> anyhow::Result<AuditEvent> {
+    AuditEvent::parse(given).ok_or_else(|| {
+        let names: Vec<&str> = AuditEvent::ALL.iter().map(|e| e.as_str()).collect();
+        CliError::new(format!(
+            "{given:?} is not an audit event; the events are {}",
+            names.join(", ")
+        ))
+        .with_hint("`lumio audit --help` says what each event means")
+        .into()
+    })
 }
 
 /// `lumio audit verify`: exit 0 on an intact chain, 8 naming the first bad record.
 fn verify(common: &CommonArgs) -> anyhow::Result<()> {
     let scope = Scoped::resolve(common)?;
-    let answer = scope.client.get(&chain_path(&scope, "verify"))?;
+    let answer: VerifyAnswer = scope.client.get(&paths::audit_verify(&scope.extension))?;
     if scope.json {
         output::json(&answer)?;
     }
-    if answer["ok"].as_bool() == Some(true) {
+    if answer.ok {
         if !scope.json {
             output::line(format!(
                 "The audit log of {} is intact: {} after the retention anchor; head seq {}, hash {}",
                 scope.extension,
-                output::count(answer["records"].as_u64().unwrap_or(0) as usize, "record"),
-                answer["head_seq"],
-                answer["head_hash"].as_str().unwrap_or("")
+                output::count(answer.records.unwrap_or(0) as usize, "record"),
+                answer
+                    .head_seq
+                    .map_or_else(|| "null".to_owned(), |seq| seq.to_string()),
+                answer.head_hash.as_deref().unwrap_or("")
             ))?;
         }
         return Ok(());
     }
-    let bad = &answer["first_bad"];
-    let seq = bad["seq"].as_i64().unwrap_or(0);
-    let kind = bad["kind"].as_str().unwrap_or("changed");
-    let message = match (bad["id"].as_i64(), kind) {
+    let (id, seq, kind) = match &answer.first_bad {
+        Some(bad) => (bad.id, bad.seq, bad.kind.as_str()),
+        None => (None, 0, "changed"),
+    };
+    let message = match (id, kind) {
         (Some(id), _) => format!("record {id} (seq {seq}) was {kind}"),
         (None, "truncated") => format!("the records from seq {seq} on were removed"),
         (None, _) => format!("the record at seq {seq} was {kind}"),
@@ -114,35 +127,52 @@ fn verify(common: &CommonArgs) -> anyhow::Result<()> {
 
 /// `lumio audit export --format jsonl`: every page, one record per line.
 fn export(common: &CommonArgs, since: Option<String>) -> anyhow::Result<()> {
-    if let Some(since) = &since {
-        chrono::DateTime::parse_from_rfc3339(since).map_err(|_| {
-            CliError::new(format!("--since {since:?} is not an RFC 3339 time"))
-                .with_hint("write it as 2026-01-01T00:00:00Z")
-                .with_failure(Failure::Usage)
-        })?;
-    }
+    let since = since
+        .map(|since| {
+            DateTime::parse_from_rfc3339(&since)
+                .map(|at| at.with_timezone(&Utc))
+                .map_err(|_| {
+                    CliError::new(format!("--since {since:?} is not an RFC 3339 time"))
+                        .with_hint("write it as 2026-01-01T00:00:00Z")
+                        .with_failure(Failure::Usage)
+                })
+        })
+        .transpose()?;
     let scope = Scoped::resolve(common)?;
-    let path = chain_path(&scope, "export");
-    let mut cursor: Option<u64> = None;
+    let path = paths::audit_export(&scope.extension);
+    let mut query = ExportQuery {
+        since,
+        cursor: None,
+        limit: Some(1000),
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     loop {
-        let mut query = vec![("limit", "1000".to_owned())];
-        if let Some(since) = &since {
-            query.push(("since", since.clone()));
-        }
-        if let Some(cursor) = cursor {
-            query.push(("cursor", cursor.to_string()));
-        }
-        let page = scope.client.get_query(&path, &query)?;
-        for record in output::items(&page, "records") {
+        let page: ExportPage = scope.client.get_query(&path, &query)?;
+        for record in &page.records {
             writeln!(out, "{}", serde_json::to_string(record)?)?;
         }
-        match page["next_cursor"].as_u64() {
-            Some(next) => cursor = Some(next),
+        match page.next_cursor {
+            Some(next) => query.cursor = Some(next),
             None => break,
         }
     }
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_checked_and_listed() {
+        assert_eq!(audit_event("secret.get").unwrap(), AuditEvent::SecretGet);
+        let err = audit_event("secret.read").unwrap_err();
+        let cli = err.downcast_ref::<CliError>().unwrap();
+        for event in AuditEvent::ALL {
+            assert!(cli.message.contains(event.as_str()), "{cli:?}");
+            assert!(crate::cli::event_help().contains(event.as_str()));
+        }
+    }
 }

@@ -6,7 +6,8 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::Context;
-use serde::Serialize;
+use lumio_api::actions::{Deploy, DeploymentView, GrantsView};
+use lumio_api::ErrorCode;
 
 use super::Scoped;
 use crate::cli::DeployArgs;
@@ -18,36 +19,27 @@ const MAX_FILE_BYTES: u64 = lumio_core::MAX_DEPLOY_FILE_BYTES as u64;
 /// Largest upload in all.
 const MAX_TOTAL_BYTES: u64 = lumio_core::MAX_DEPLOY_BYTES as u64;
 
-/// The body of `POST …/deployments`: upload path (`server/lib/x.ts`) to source.
-#[derive(Serialize)]
-struct DeployBody {
-    files: BTreeMap<String, String>,
-}
-
 pub fn run(args: DeployArgs) -> anyhow::Result<()> {
     let scope = Scoped::resolve_in(&args.common, Some(&args.dir))?;
     let files = collect(&args.dir)?;
     crate::progress::step("deploying");
-    let answer = scope
+    let answer: DeploymentView = scope
         .client
-        .post(&scope.path("/deployments"), &DeployBody { files })
+        .post(&scope.api().deployments(), &Deploy { files })
         .map_err(|err| with_deploy_hint(err, &scope.place()))?;
     // Warnings go to stderr in both modes: a grant nothing is set for yet.
-    let grants = output::items(&answer, "grants");
+    let grants = answer.grants.as_deref().unwrap_or_default();
     for warning in missing_warnings(grants, &scope.place()) {
         output::note(warning);
     }
     if scope.json {
         return output::json(&answer);
     }
-    let actions: Vec<String> = output::items(&answer, "actions")
-        .iter()
-        .map(output::cell)
-        .collect();
+    let actions: Vec<String> = answer.actions.iter().map(|a| output::cell(a)).collect();
     output::line(format!(
         "Deployed {} version {}: {}",
         scope.place(),
-        output::cell(&answer["version"]),
+        answer.version,
         actions.join(", ")
     ))?;
     for line in grant_lines(grants) {
@@ -57,24 +49,24 @@ pub fn run(args: DeployArgs) -> anyhow::Result<()> {
 }
 
 /// One line per action: `  functions:charge  secrets: STRIPE_KEY` or `… all secrets`.
-fn grant_lines(grants: &[serde_json::Value]) -> Vec<String> {
+fn grant_lines(grants: &[GrantsView]) -> Vec<String> {
     let width = grants
         .iter()
-        .map(|g| output::cell(&g["action"]).len())
+        .map(|g| output::cell(&g.action).len())
         .max()
         .unwrap_or(0);
     grants
         .iter()
         .map(|g| {
-            let action = output::cell(&g["action"]);
-            let what = match g["secrets"].as_array() {
+            let action = output::cell(&g.action);
+            let what = match &g.secrets {
                 None => "all secrets".to_owned(),
                 Some(names) if names.is_empty() => "secrets: none".to_owned(),
                 Some(names) => format!(
                     "secrets: {}",
                     names
                         .iter()
-                        .map(output::cell)
+                        .map(|n| output::cell(n))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
@@ -85,15 +77,15 @@ fn grant_lines(grants: &[serde_json::Value]) -> Vec<String> {
 }
 
 /// A warning per granted name that is not set in the environment deployed to.
-fn missing_warnings(grants: &[serde_json::Value], place: &str) -> Vec<String> {
+fn missing_warnings(grants: &[GrantsView], place: &str) -> Vec<String> {
     let mut warnings = Vec::new();
     for g in grants {
-        for name in output::items(g, "missing") {
+        for name in &g.missing {
             let name = output::cell(name);
             warnings.push(format!(
                 "warning: {} is granted {name}, which is not set in {place}; \
                  ctx.secrets.get(\"{name}\") returns null until you run `lumio env set {name}`",
-                output::cell(&g["action"])
+                output::cell(&g.action)
             ));
         }
     }
@@ -103,7 +95,7 @@ fn missing_warnings(grants: &[serde_json::Value], place: &str) -> Vec<String> {
 /// A compile error names `file:line:col`; the hint says what happened to the live code.
 fn with_deploy_hint(err: anyhow::Error, place: &str) -> anyhow::Error {
     match err.downcast::<CliError>() {
-        Ok(mut cli) if cli.code.as_deref() == Some("deploy_error") => {
+        Ok(mut cli) if cli.code == Some(ErrorCode::DeployError) => {
             cli.hint.get_or_insert_with(|| {
                 format!(
                     "fix it and run `lumio deploy` again; the active deployment of {place} \
@@ -305,7 +297,7 @@ mod tests {
     #[test]
     fn a_deploy_error_gets_a_hint_other_errors_keep_theirs() {
         let mut compile = CliError::new("server/functions.ts:3:14: Unexpected token");
-        compile.code = Some("deploy_error".into());
+        compile.code = Some(ErrorCode::DeployError);
         let err = with_deploy_hint(compile.into(), "my-ext/staging");
         let cli = err.downcast_ref::<CliError>().unwrap();
         assert!(cli.hint.as_deref().unwrap().contains("unchanged"));

@@ -2,13 +2,15 @@
 //! one environment (`diff` and `copy`, across two, are in `parity.rs`). No value is ever
 //! printed; the server never returns one either.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::path::Path;
 
 use chrono::Utc;
+use lumio_api::secrets::{
+    DeleteQuery, Deleted, History, ImportSecrets, Imported, Rollback, SecretList, SecretView,
+    SetSecret,
+};
 use lumio_core::SecretName;
-use serde::Serialize;
-use serde_json::json;
 
 use super::{env_bind, input, parity, secret_name, Scoped};
 use crate::cli::{CommonArgs, EnvCommand};
@@ -43,20 +45,6 @@ pub fn run(common: &CommonArgs, command: EnvCommand) -> anyhow::Result<()> {
     }
 }
 
-/// The body of `PUT …/secrets/{name}`. Borrowed, so no extra copy of the value lingers.
-#[derive(Serialize)]
-struct SetBody<'a> {
-    value: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    allowed_hosts: Option<Vec<String>>,
-}
-
-/// The body of `POST …/secrets`: every pair of the parsed `.env` file.
-#[derive(Serialize)]
-struct ImportBody<'a> {
-    secrets: BTreeMap<&'a str, &'a str>,
-}
-
 fn set(
     common: &CommonArgs,
     name: &str,
@@ -73,11 +61,10 @@ fn set(
         Some(value) => input::secret_value_arg(&name, value)?,
         None => input::secret_value(&name)?,
     };
-    let path = scope.path(&format!("/secrets/{name}"));
-    let answer = scope.client.put(
-        &path,
-        &SetBody {
-            value: value.expose(),
+    let answer: SecretView = scope.client.put(
+        &scope.api().secret(&name),
+        &SetSecret {
+            value: Cow::Borrowed(value.expose()),
             allowed_hosts,
         },
     )?;
@@ -85,25 +72,27 @@ fn set(
     if scope.json {
         return output::json(&answer);
     }
-    let bound = match answer["allowed_hosts"].as_array() {
-        Some(_) => format!(", sent only to {}", env_bind::hosts_cell(&answer)),
+    let bound = match &answer.allowed_hosts {
+        Some(hosts) => format!(
+            ", sent only to {}",
+            env_bind::hosts_cell(Some(hosts.as_slice()))
+        ),
         None => String::new(),
     };
     output::line(format!(
         "Set {name} (version {}) in {}{bound}",
-        output::cell(&answer["version"]),
+        answer.version,
         scope.place()
     ))
 }
 
 fn list(common: &CommonArgs) -> anyhow::Result<()> {
     let scope = Scoped::resolve(common)?;
-    let answer = scope.client.get(&scope.path("/secrets"))?;
+    let answer: SecretList = scope.client.get(&scope.api().secrets())?;
     if scope.json {
         return output::json(&answer);
     }
-    let secrets = output::items(&answer, "secrets");
-    if secrets.is_empty() {
+    if answer.secrets.is_empty() {
         return output::line(format!(
             "No secrets in {} yet. Add one with `lumio env set NAME` (the value is read from \
              standard input).",
@@ -111,15 +100,16 @@ fn list(common: &CommonArgs) -> anyhow::Result<()> {
         ));
     }
     let now = Utc::now();
-    let rows: Vec<Vec<String>> = secrets
+    let rows: Vec<Vec<String>> = answer
+        .secrets
         .iter()
         .map(|s| {
             vec![
-                output::cell(&s["name"]),
-                output::cell(&s["version"]),
-                env_bind::hosts_cell(s),
-                output::relative_time(&s["updated_at"], now),
-                output::cell(&s["updated_by"]),
+                output::cell(&s.name),
+                s.version.to_string(),
+                env_bind::hosts_cell(s.allowed_hosts.as_deref()),
+                output::relative_time(s.updated_at, now),
+                output::cell(&s.updated_by),
             ]
         })
         .collect();
@@ -132,18 +122,13 @@ fn list(common: &CommonArgs) -> anyhow::Result<()> {
 fn delete(common: &CommonArgs, name: &str, purge: bool) -> anyhow::Result<()> {
     let name = secret_name(name)?;
     let scope = Scoped::resolve(common)?;
-    let query = if purge {
-        vec![("purge", "true".to_owned())]
-    } else {
-        Vec::new()
-    };
-    let answer = scope
+    let answer: Deleted = scope
         .client
-        .delete(&scope.path(&format!("/secrets/{name}")), &query)?;
+        .delete_query(&scope.api().secret(&name), &DeleteQuery { purge })?;
     if scope.json {
         return output::json(&answer);
     }
-    if answer["purged"].as_bool() == Some(true) {
+    if answer.purged {
         output::line(format!(
             "Deleted {name} from {} and erased all its versions",
             scope.place()
@@ -168,30 +153,34 @@ fn import(common: &CommonArgs, file: &Path) -> anyhow::Result<()> {
             display_file(file)
         ));
     }
-    let body = ImportBody {
+    let body = ImportSecrets {
         secrets: entries
             .iter()
-            .map(|e| (e.name.as_str(), e.value.as_str()))
+            .map(|e| {
+                (
+                    Cow::Borrowed(e.name.as_str()),
+                    Cow::Borrowed(e.value.as_str()),
+                )
+            })
             .collect(),
     };
     crate::progress::step("importing");
-    let answer = scope.client.post(&scope.path("/secrets"), &body)?;
+    let answer: Imported = scope.client.post(&scope.api().secrets(), &body)?;
     drop(body);
     drop(entries);
     if scope.json {
         return output::json(&answer);
     }
-    let imported = output::items(&answer, "imported");
     output::line(format!(
         "Imported {} into {}:",
-        output::count(imported.len(), "secret"),
+        output::count(answer.imported.len(), "secret"),
         scope.place()
     ))?;
-    for item in imported {
+    for item in &answer.imported {
         output::line(format!(
             "  {} (version {})",
-            output::cell(&item["name"]),
-            output::cell(&item["version"])
+            output::cell(&item.name),
+            item.version
         ))?;
     }
     Ok(())
@@ -208,34 +197,28 @@ fn display_file(file: &Path) -> String {
 fn history(common: &CommonArgs, name: &str) -> anyhow::Result<()> {
     let name: SecretName = secret_name(name)?;
     let scope = Scoped::resolve(common)?;
-    let answer = scope
-        .client
-        .get(&scope.path(&format!("/secrets/{name}/versions")))?;
+    let answer: History = scope.client.get(&scope.api().versions(&name))?;
     if scope.json {
         return output::json(&answer);
     }
-    let versions = output::items(&answer, "versions");
-    if answer["current_version"].is_null() {
+    if answer.current_version.is_none() {
         output::line(format!(
             "{name} is deleted in {}; its kept versions:",
             scope.place()
         ))?;
     }
-    if versions.is_empty() {
+    if answer.versions.is_empty() {
         return output::line(format!("{name} has no stored versions"));
     }
-    let rows: Vec<Vec<String>> = versions
+    let rows: Vec<Vec<String>> = answer
+        .versions
         .iter()
         .map(|v| {
-            let current = if v["current"].as_bool() == Some(true) {
-                "current"
-            } else {
-                ""
-            };
+            let current = if v.current { "current" } else { "" };
             vec![
-                output::cell(&v["version"]),
-                output::timestamp(&v["created_at"]),
-                output::cell(&v["created_by"]),
+                v.version.to_string(),
+                output::timestamp(v.created_at),
+                output::cell(&v.created_by),
                 current.to_owned(),
             ]
         })
@@ -243,19 +226,18 @@ fn history(common: &CommonArgs, name: &str) -> anyhow::Result<()> {
     output::table(&["VERSION", "CREATED", "CREATED BY", ""], &rows)
 }
 
-fn rollback(common: &CommonArgs, name: &str, version: u64) -> anyhow::Result<()> {
+fn rollback(common: &CommonArgs, name: &str, version: i64) -> anyhow::Result<()> {
     let name = secret_name(name)?;
     let scope = Scoped::resolve(common)?;
-    let answer = scope.client.post(
-        &scope.path(&format!("/secrets/{name}/rollback")),
-        &json!({ "version": version }),
-    )?;
+    let answer: SecretView = scope
+        .client
+        .post(&scope.api().rollback(&name), &Rollback { version })?;
     if scope.json {
         return output::json(&answer);
     }
     output::line(format!(
         "Rolled {name} back to version {version}; it is now version {} in {}",
-        output::cell(&answer["version"]),
+        answer.version,
         scope.place()
     ))
 }

@@ -2,19 +2,13 @@
 //! sent to by `ctx.fetch`, changed without the value. Also the host parsing and display
 //! `env set --allow-host` and `env list` share.
 
+use lumio_api::secrets::{BindingView, SetBinding};
 use lumio_core::AllowedHosts;
-use serde::Serialize;
-use serde_json::Value;
 
 use super::{secret_name, Scoped};
 use crate::cli::CommonArgs;
 use crate::error::CliError;
 use crate::output;
-
-#[derive(Serialize)]
-struct BindBody {
-    allowed_hosts: Vec<String>,
-}
 
 pub fn bind(
     common: &CommonArgs,
@@ -29,19 +23,19 @@ pub fn bind(
         Some(allowed_hosts(allow_host)?)
     };
     let scope = Scoped::resolve(common)?;
-    let path = scope.path(&format!("/secrets/{name}/binding"));
-    let answer = match hosts {
-        Some(allowed_hosts) => scope.client.put(&path, &BindBody { allowed_hosts })?,
-        None => scope.client.delete(&path, &[])?,
+    let path = scope.api().binding(&name);
+    let answer: BindingView = match hosts {
+        Some(allowed_hosts) => scope.client.put(&path, &SetBinding { allowed_hosts })?,
+        None => scope.client.delete(&path)?,
     };
     if scope.json {
         return output::json(&answer);
     }
-    match answer["allowed_hosts"].as_array() {
-        Some(_) => output::line(format!(
+    match &answer.allowed_hosts {
+        Some(hosts) => output::line(format!(
             "Bound {name} in {}: ctx.fetch may send its value only to {}",
             scope.place(),
-            hosts_cell(&answer)
+            hosts_cell(Some(hosts.as_slice()))
         )),
         None => output::line(format!(
             "Unbound {name} in {}: ctx.fetch may send its value to any host",
@@ -62,13 +56,9 @@ pub fn allowed_hosts(hosts: &[String]) -> anyhow::Result<Vec<String>> {
 }
 
 /// A secret's binding for a table cell: `api.stripe.com, *.example.com`, or `any`.
-pub fn hosts_cell(secret: &Value) -> String {
-    match secret["allowed_hosts"].as_array() {
-        Some(hosts) => hosts
-            .iter()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(", "),
+pub fn hosts_cell(allowed_hosts: Option<&[String]>) -> String {
+    match allowed_hosts {
+        Some(hosts) => hosts.join(", "),
         None => "any".to_owned(),
     }
 }

@@ -1,7 +1,8 @@
 //! `lumio extensions create|list`.
 
+use lumio_api::extensions::{CreateExtension, ExtensionList, ExtensionView};
+use lumio_api::paths;
 use lumio_core::ExtensionSlug;
-use serde_json::json;
 
 use super::connect;
 use crate::cli::{CommonArgs, ExtensionsCommand};
@@ -18,7 +19,12 @@ pub fn run(common: &CommonArgs, command: ExtensionsCommand) -> anyhow::Result<()
 fn create(common: &CommonArgs, name: &str) -> anyhow::Result<()> {
     let slug = ExtensionSlug::parse(name).map_err(|err| CliError::new(err.to_string()))?;
     let client = connect(&common.conn)?;
-    let created = client.post("/api/v1/extensions", &json!({ "name": slug }))?;
+    let created: ExtensionView = client.post(
+        paths::EXTENSIONS,
+        &CreateExtension {
+            name: slug.to_string(),
+        },
+    )?;
     if common.json {
         return output::json(&created);
     }
@@ -32,24 +38,19 @@ fn create(common: &CommonArgs, name: &str) -> anyhow::Result<()> {
 
 fn list(common: &CommonArgs) -> anyhow::Result<()> {
     let client = connect(&common.conn)?;
-    let answer = client.get("/api/v1/extensions")?;
+    let answer: ExtensionList = client.get(paths::EXTENSIONS)?;
     if common.json {
         return output::json(&answer);
     }
-    let extensions = output::items(&answer, "extensions");
-    if extensions.is_empty() {
+    if answer.extensions.is_empty() {
         return output::line(
             "No extensions yet. An instance admin creates one with `lumio extensions create NAME`.",
         );
     }
-    let rows: Vec<Vec<String>> = extensions
+    let rows: Vec<Vec<String>> = answer
+        .extensions
         .iter()
-        .map(|e| {
-            vec![
-                output::cell(&e["name"]),
-                output::timestamp(&e["created_at"]),
-            ]
-        })
+        .map(|e| vec![output::cell(&e.name), output::timestamp(e.created_at)])
         .collect();
     output::table(&["NAME", "CREATED"], &rows)
 }

@@ -3,6 +3,8 @@
 use std::io::{IsTerminal, Read};
 
 use anyhow::Context;
+use lumio_api::tokens::WhoAmI;
+use lumio_api::{paths, ErrorCode};
 use zeroize::Zeroizing;
 
 use crate::cli::LoginArgs;
@@ -36,8 +38,8 @@ pub fn run(args: LoginArgs) -> anyhow::Result<()> {
         ca_cert: args.conn.ca_cert.clone(),
     };
     let client = Client::new(&connection, token.clone())?;
-    let whoami = client
-        .get("/api/v1/whoami")
+    let whoami: WhoAmI = client
+        .get(paths::WHOAMI)
         .map_err(|err| refused_token(err, &url))?;
 
     let creds = Credentials {
@@ -76,7 +78,7 @@ fn read_token() -> anyhow::Result<Zeroizing<String>> {
 /// A refused token at login needs different advice than "run lumio login".
 fn refused_token(err: anyhow::Error, url: &str) -> anyhow::Error {
     match err.downcast::<CliError>() {
-        Ok(cli) if cli.code.as_deref() == Some("unauthorized") => {
+        Ok(cli) if cli.code == Some(ErrorCode::Unauthorized) => {
             CliError::new(format!("{url} refused the token: {}", cli.message))
                 .with_hint(
                     "check the token; a new server writes its first admin token to \
@@ -90,12 +92,12 @@ fn refused_token(err: anyhow::Error, url: &str) -> anyhow::Error {
 }
 
 /// "instance admin" or "owner of my-ext", from a whoami answer.
-fn identity(whoami: &serde_json::Value) -> String {
-    if whoami["admin"].as_bool() == Some(true) {
+fn identity(whoami: &WhoAmI) -> String {
+    if whoami.admin {
         return "an instance admin".to_owned();
     }
-    match (whoami["role"].as_str(), whoami["extension"].as_str()) {
-        (Some(role), Some(ext)) => format!("{role} of {}", output::cell(&ext.into())),
-        _ => format!("token {}", output::cell(&whoami["token_id"])),
+    match (&whoami.role, &whoami.extension) {
+        (Some(role), Some(ext)) => format!("{role} of {}", output::cell(ext)),
+        _ => format!("token {}", output::cell(&whoami.token_id)),
     }
 }

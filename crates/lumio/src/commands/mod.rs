@@ -17,6 +17,7 @@ mod tokens;
 
 use std::path::Path;
 
+use lumio_api::paths;
 use lumio_core::{Environment, ExtensionSlug, SecretName};
 
 use crate::cli::{Command, CommonArgs, ConnArgs};
@@ -95,13 +96,12 @@ impl Scoped {
         })
     }
 
-    /// An API path under this extension and environment. Both are parsed slugs, so they
-    /// need no escaping.
-    fn path(&self, rest: &str) -> String {
-        format!(
-            "/api/v1/extensions/{}/environments/{}{rest}",
-            self.extension, self.environment
-        )
+    /// The API's paths under this extension and environment.
+    fn api(&self) -> paths::Scope<'_> {
+        paths::Scope {
+            extension: &self.extension,
+            environment: self.environment,
+        }
     }
 
     /// `my-ext/staging`, for messages.

@@ -1,9 +1,8 @@
 //! `lumio env diff A B` and `lumio env copy NAME… | --all --from A --to B`: both run on
 //! the server, which compares and copies values without ever sending one here.
 
+use lumio_api::parity::{CopiedView, CopySecrets, DiffQuery, DiffView};
 use lumio_core::Environment;
-use serde::Serialize;
-use serde_json::Value;
 
 use super::{connect, secret_name, Scoped};
 use crate::cli::CommonArgs;
@@ -11,43 +10,37 @@ use crate::config;
 use crate::error::{CliError, Differences};
 use crate::output;
 
-/// The body of `POST …/environments/{to}/copy`.
-#[derive(Serialize)]
-struct CopyBody<'a> {
-    from: Environment,
-    names: &'a [String],
-    all: bool,
-}
-
 pub fn diff(common: &CommonArgs, first: &str, second: &str) -> anyhow::Result<()> {
     let first = environment(first)?;
     let second = environment(second)?;
     let scope = in_environment(common, first)?;
-    let query = [("with", second.as_str().to_owned())];
-    let answer = scope.client.get_query(&scope.path("/diff"), &query)?;
+    let query = DiffQuery {
+        with: Some(second.as_str().to_owned()),
+    };
+    let answer: DiffView = scope.client.get_query(&scope.api().diff(), &query)?;
     if scope.json {
         output::json(&answer)?;
     } else {
         print_diff(&answer, first, second)?;
     }
-    if answer["equal"].as_bool() == Some(true) {
+    if answer.equal {
         Ok(())
     } else {
         Err(Differences.into())
     }
 }
 
-fn print_diff(answer: &Value, first: Environment, second: Environment) -> anyhow::Result<()> {
+fn print_diff(answer: &DiffView, first: Environment, second: Environment) -> anyhow::Result<()> {
     let groups = [
-        ("only_in_environment", format!("only in {first}")),
-        ("only_in_other", format!("only in {second}")),
-        ("differ", "different values".to_owned()),
-        ("same", "same value".to_owned()),
+        (&answer.only_in_environment, format!("only in {first}")),
+        (&answer.only_in_other, format!("only in {second}")),
+        (&answer.differ, "different values".to_owned()),
+        (&answer.same, "same value".to_owned()),
     ];
     let rows: Vec<Vec<String>> = groups
         .iter()
-        .flat_map(|(field, label)| {
-            output::items(answer, field)
+        .flat_map(|(names, label)| {
+            names
                 .iter()
                 .map(|name| vec![output::cell(name), label.clone()])
         })
@@ -56,7 +49,7 @@ fn print_diff(answer: &Value, first: Environment, second: Environment) -> anyhow
         return output::line(format!("Neither {first} nor {second} has secrets yet"));
     }
     output::table(&["NAME", "STATE"], &rows)?;
-    if answer["equal"].as_bool() == Some(true) {
+    if answer.equal {
         output::line(format!("{first} and {second} are the same"))
     } else {
         output::line(format!(
@@ -78,35 +71,37 @@ pub fn copy(
     let from = environment(from)?;
     let to = environment(to)?;
     let scope = in_environment(common, to)?;
-    let body = CopyBody { from, names, all };
-    let answer = scope.client.post(&scope.path("/copy"), &body)?;
+    let body = CopySecrets {
+        from: from.as_str().to_owned(),
+        names: names.to_vec(),
+        all,
+    };
+    let answer: CopiedView = scope.client.post(&scope.api().copy(), &body)?;
     if scope.json {
         return output::json(&answer);
     }
-    let copied = output::items(&answer, "copied");
-    let unchanged = output::items(&answer, "unchanged");
     let target = scope.place();
-    if copied.is_empty() && unchanged.is_empty() {
+    if answer.copied.is_empty() && answer.unchanged.is_empty() {
         return output::line(format!("{from} has no secrets; nothing was copied"));
     }
-    if copied.is_empty() {
+    if answer.copied.is_empty() {
         output::line(format!(
             "Nothing to copy: {target} already has the same values"
         ))?;
     } else {
         output::line(format!(
             "Copied {} from {from} to {target}:",
-            output::count(copied.len(), "secret")
+            output::count(answer.copied.len(), "secret")
         ))?;
     }
-    for item in copied {
+    for item in &answer.copied {
         output::line(format!(
             "  {} (version {})",
-            output::cell(&item["name"]),
-            output::cell(&item["version"])
+            output::cell(&item.name),
+            item.version
         ))?;
     }
-    for name in unchanged {
+    for name in &answer.unchanged {
         output::line(format!(
             "  {} unchanged (same value already)",
             output::cell(name)

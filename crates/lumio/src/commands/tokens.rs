@@ -1,10 +1,10 @@
 //! `lumio tokens create|list|revoke`. A new token goes alone to stdout, so
 //! `TOKEN=$(lumio tokens create …)` works; everything else goes to stderr.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use lumio_api::paths;
+use lumio_api::tokens::{CreateToken, CreatedToken, TokenList, TokenListQuery, TokenView};
 use lumio_core::{ExtensionSlug, Role, TokenLifetime};
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-use serde_json::{json, Value};
 
 use super::connect;
 use crate::cli::{CommonArgs, TokensCommand};
@@ -39,7 +39,10 @@ fn create(
                 .with_hint("drop --extension, or drop --admin and pass --role")
                 .into());
         }
-        json!({ "admin": true })
+        CreateToken {
+            admin: true,
+            ..CreateToken::default()
+        }
     } else {
         let role = role.unwrap_or_default();
         let role = Role::parse(role).map_err(|err| {
@@ -50,84 +53,80 @@ fn create(
             }
         })?;
         let extension = config::extension(common)?;
-        json!({ "extension": extension, "role": role })
+        CreateToken {
+            extension: Some(extension.to_string()),
+            role: Some(role.as_str().to_owned()),
+            ..CreateToken::default()
+        }
     };
     if let Some(env) = config::explicit_environment(common)? {
-        body["env"] = env.as_str().into();
+        body.env = Some(env.as_str().to_owned());
     }
     if let Some(text) = expires_in {
         let lifetime = TokenLifetime::parse(&text).map_err(|err| {
             CliError::new(err.to_string()).with_hint("e.g. --expires-in 30m, 12h or 7d")
         })?;
-        body["expires_in"] = lifetime.to_string().into();
+        body.expires_in = Some(lifetime.to_string());
     }
-    if let Some(label) = label {
-        body["label"] = label.into();
-    }
+    body.label = label;
     let client = connect(&common.conn)?;
-    let created = client.post("/api/v1/tokens", &body)?;
+    let created: CreatedToken = client.post(paths::TOKENS, &body)?;
     if common.json {
         return output::json(&created);
     }
-    let Some(token) = created["token"].as_str() else {
-        return Err(CliError::new("the server's answer has no token").into());
-    };
-    output::line(token)?;
+    output::line(&created.token)?;
     output::note(format!(
         "Created {} (id {}). Store it now: it is not shown again.",
         describe(&created),
-        output::cell(&created["id"])
+        output::cell(&created.id)
     ));
     Ok(())
 }
 
 /// "a developer token for my-ext, staging only, expiring 2025-01-31T09:30:00Z".
-fn describe(token: &Value) -> String {
-    let mut text = match token["extension"].as_str() {
-        Some(extension) => format!("a {} token for {extension}", output::cell(&token["role"])),
+fn describe(token: &CreatedToken) -> String {
+    let mut text = match &token.extension {
+        Some(extension) => format!("a {} token for {extension}", output::cell(&token.role)),
         None => "an instance-admin token".to_owned(),
     };
-    text.push_str(&match token["env"].as_str() {
+    text.push_str(&match &token.env {
         Some(env) => format!(", {env} only"),
         None => ", both environments".to_owned(),
     });
-    if !token["expires_at"].is_null() {
-        text.push_str(&format!(
-            ", expiring {}",
-            output::timestamp(&token["expires_at"])
-        ));
+    if let Some(at) = token.expires_at {
+        text.push_str(&format!(", expiring {}", output::timestamp(at)));
     }
     text
 }
 
 fn list(common: &CommonArgs) -> anyhow::Result<()> {
-    let mut query = Vec::new();
+    let mut query = TokenListQuery::default();
     if let Some(extension) = &common.extension {
         let slug = ExtensionSlug::parse(extension).map_err(|err| CliError::new(err.to_string()))?;
-        query.push(("extension", slug.to_string()));
+        query.extension = Some(slug.to_string());
     }
     let client = connect(&common.conn)?;
-    let answer = client.get_query("/api/v1/tokens", &query)?;
+    let answer: TokenList = client.get_query(paths::TOKENS, &query)?;
     if common.json {
         return output::json(&answer);
     }
-    let tokens = output::items(&answer, "tokens");
-    if tokens.is_empty() {
+    if answer.tokens.is_empty() {
         return output::line("No live tokens here.");
     }
     let now = Utc::now();
-    let rows: Vec<Vec<String>> = tokens
+    let rows: Vec<Vec<String>> = answer
+        .tokens
         .iter()
         .map(|t| {
             vec![
-                output::cell(&t["id"]),
-                output::cell(&t["extension"]),
-                output::cell(&t["role"]),
-                t["env"].as_str().unwrap_or("both").to_owned(),
-                output::cell(&t["label"]),
-                output::timestamp(&t["created_at"]),
-                expiry(&t["expires_at"], now),
-                last_used(&t["last_used_at"], now),
+                output::cell(&t.id),
+                output::opt_cell(t.extension.as_deref()),
+                output::cell(&t.role),
+                t.env.as_deref().unwrap_or("both").to_owned(),
+                output::cell(&t.label),
+                output::timestamp(t.created_at),
+                expiry(t.expires_at, now),
+                last_used(t.last_used_at, now),
             ]
         })
         .collect();
@@ -146,27 +145,21 @@ fn list(common: &CommonArgs) -> anyhow::Result<()> {
     )
 }
 
-fn expiry(value: &Value, now: chrono::DateTime<Utc>) -> String {
-    if value.is_null() {
+fn expiry(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    let Some(at) = at else {
         return "never".to_owned();
-    }
-    let expired = value
-        .as_str()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .is_some_and(|at| at <= now);
-    let at = output::timestamp(value);
-    if expired {
-        format!("{at} (expired)")
+    };
+    if at <= now {
+        format!("{} (expired)", output::timestamp(at))
     } else {
-        at
+        output::timestamp(at)
     }
 }
 
-fn last_used(value: &Value, now: chrono::DateTime<Utc>) -> String {
-    if value.is_null() {
-        "never".to_owned()
-    } else {
-        output::relative_time(value, now)
+fn last_used(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    match at {
+        Some(at) => output::relative_time(at, now),
+        None => "never".to_owned(),
     }
 }
 
@@ -178,14 +171,10 @@ fn revoke(common: &CommonArgs, id: &str) -> anyhow::Result<()> {
             .into());
     }
     let client = connect(&common.conn)?;
-    let path = format!(
-        "/api/v1/tokens/{}",
-        utf8_percent_encode(id, NON_ALPHANUMERIC)
-    );
-    let revoked = client.delete(&path, &[])?;
+    let revoked: TokenView = client.delete(&paths::token(id))?;
     if common.json {
         return output::json(&revoked);
     }
-    output::line(format!("Revoked token {}", output::cell(&revoked["id"])))?;
+    output::line(format!("Revoked token {}", output::cell(&revoked.id)))?;
     Ok(())
 }
