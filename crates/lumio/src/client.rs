@@ -6,11 +6,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use lumio_api::actions::InvokeValue;
-use lumio_api::ErrorBody;
+use lumio_api::{ErrorBody, ErrorCode};
 use reqwest::blocking::{Client as Http, RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::config::{login_hint, Connection};
@@ -29,8 +30,39 @@ pub struct Client {
 pub enum Answer {
     /// A success status with the action's result.
     Value(InvokeValue),
-    /// An error status with the server's error body.
-    Error { status: StatusCode, body: ErrorBody },
+    /// An error status with the server's error.
+    Error(CallError),
+}
+
+/// An action's error as the server sent it. `code` is `None` for a code this CLI does
+/// not know (a newer server): the message and hint still show.
+pub struct CallError {
+    pub status: StatusCode,
+    pub code: Option<ErrorCode>,
+    pub message: String,
+    pub hint: Option<String>,
+    /// The body as sent, for `--json`.
+    pub body: Value,
+}
+
+/// Reads an error answer: the typed [`ErrorBody`], or one with an unknown code; `None`
+/// for anything that is not Lumio's error shape.
+fn error_answer(status: StatusCode, text: &str) -> Option<CallError> {
+    let body: Value = serde_json::from_str(text).ok()?;
+    let (code, message, hint) = match ErrorBody::deserialize(&body) {
+        Ok(ErrorBody { error }) => (Some(error.code), error.message, error.hint),
+        Err(_) => {
+            let LooseErrorBody { error } = LooseErrorBody::deserialize(&body).ok()?;
+            (None, error.message, error.hint)
+        }
+    };
+    (!message.is_empty()).then_some(CallError {
+        status,
+        code,
+        message,
+        hint,
+        body,
+    })
 }
 
 impl Client {
@@ -131,9 +163,9 @@ impl Client {
             let text = response
                 .text()
                 .map_err(|err| transport_error(&self.base, &err))?;
-            return match serde_json::from_str::<ErrorBody>(&text) {
-                Ok(body) => Ok(Answer::Error { status, body }),
-                Err(_) => Err(bare_status_error(&self.base, status).into()),
+            return match error_answer(status, &text) {
+                Some(error) => Ok(Answer::Error(error)),
+                None => Err(bare_status_error(&self.base, status).into()),
             };
         }
         Ok(Answer::Value(read_json(&self.base, response)?))
@@ -273,16 +305,15 @@ fn status_error(base: &str, status: StatusCode, response: Response) -> CliError 
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let text = response.text().unwrap_or_default();
-    let (code, message, hint) = match serde_json::from_str::<ErrorBody>(&text) {
-        Ok(ErrorBody { error }) => (Some(error.code), error.message, error.hint),
-        Err(_) => match serde_json::from_str::<LooseErrorBody>(&text) {
-            Ok(LooseErrorBody { error }) => (None, error.message, error.hint),
-            Err(_) => return bare_status_error(base, status),
-        },
-    };
-    if message.is_empty() {
+    let Some(CallError {
+        code,
+        message,
+        hint,
+        ..
+    }) = error_answer(status, &text)
+    else {
         return bare_status_error(base, status);
-    }
+    };
     let hint = hint.filter(|h| !h.is_empty());
     let hint = if status == StatusCode::UNAUTHORIZED {
         Some(login_hint(base))
@@ -338,6 +369,24 @@ mod tests {
         assert!(is_loopback("https://127.0.0.1:7311"));
         assert!(!is_loopback("http://lumio.example.com"));
         assert!(!is_loopback("http://localhost.example.com"));
+    }
+
+    #[test]
+    fn an_unknown_error_code_keeps_its_message() {
+        let status = StatusCode::INTERNAL_SERVER_ERROR;
+        let known = r#"{"error":{"code":"timeout","message":"too slow"}}"#;
+        let known = error_answer(status, known).unwrap();
+        assert_eq!(known.code, Some(ErrorCode::Timeout));
+        assert_eq!(known.message, "too slow");
+        let newer = r#"{"error":{"code":"quota_spent","message":"m","hint":"h"}}"#;
+        let newer = error_answer(status, newer).unwrap();
+        assert_eq!(newer.code, None);
+        assert_eq!(
+            (newer.message.as_str(), newer.hint.as_deref()),
+            ("m", Some("h"))
+        );
+        assert!(error_answer(status, r#"{"error":{"code":"x","message":""}}"#).is_none());
+        assert!(error_answer(status, "<html>502</html>").is_none());
     }
 
     #[test]

@@ -38,22 +38,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 output::json(&answer.value)
             };
         }
-        Answer::Error { status, body } => {
+        Answer::Error(error) => {
             if scope.json {
-                output::json(&body)?;
+                output::json(&error.body)?;
             }
-            (status, body.error)
+            (error.status, error)
         }
     };
-    let hint = error
-        .hint
-        .filter(|h| !h.is_empty())
-        .or_else(|| hint_for(error.code, action, &scope.place()));
+    let hint = error.hint.filter(|h| !h.is_empty()).or_else(|| {
+        error
+            .code
+            .and_then(|code| hint_for(code, action, &scope.place()))
+    });
+    let failed_in_action = error
+        .code
+        .is_some_and(|code| ACTION_FAILURES.contains(&code));
     Err(CliError {
         message: error.message,
         hint,
-        code: Some(error.code),
-        failure: if ACTION_FAILURES.contains(&error.code) {
+        code: error.code,
+        failure: if failed_in_action {
             Failure::Action
         } else {
             Failure::of_status(status.as_u16())
