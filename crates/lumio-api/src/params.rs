@@ -2,8 +2,37 @@
 //! length `lumio_core` enforces (tests/api_document.rs checks they agree), so a client
 //! generated from the document sends only names the server accepts.
 
+use lumio_core::MAX_SECRET_NAME_LEN;
 use serde::Deserialize;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::IntoParams;
+
+/// An extension's name, as `ExtensionSlug::parse` accepts it.
+pub const EXTENSION_PATTERN: &str = r"^[a-z]([a-z0-9-]*[a-z0-9])?$";
+/// An environment, as `Environment::parse` accepts it.
+pub const ENVIRONMENT_PATTERN: &str = r"^(staging|production)$";
+/// A secret's name, as `SecretName::parse` accepts it (the `LUMIO_` prefix, in any case,
+/// is reserved).
+pub const SECRET_NAME_PATTERN: &str = r"^(?![Ll][Uu][Mm][Ii][Oo]_)[A-Za-z_][A-Za-z0-9_]*$";
+
+fn pattern_string(pattern: &str, max_length: Option<usize>) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(pattern))
+        .min_length(max_length.map(|_| 1))
+        .max_length(max_length)
+        .build()
+}
+
+/// The schema of an extension's name in a request body.
+pub fn extension_schema() -> Object {
+    pattern_string(EXTENSION_PATTERN, Some(63))
+}
+
+/// The schema of a secret's name in a request body.
+pub fn secret_name_schema() -> Object {
+    pattern_string(SECRET_NAME_PATTERN, Some(MAX_SECRET_NAME_LEN))
+}
 
 /// The extension segment of every extension route.
 #[derive(Deserialize, IntoParams)]
@@ -89,4 +118,39 @@ pub struct TokenPath {
     /// The token's id, as `lumio tokens list` shows it (not the token itself).
     #[param(min_length = 1, max_length = 64)]
     pub id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::openapi::path::Parameter;
+
+    /// The attributes above must spell the patterns as literals; they are the constants.
+    #[test]
+    fn documented_patterns_are_the_constants() {
+        let params: Vec<Parameter> = SecretPath::into_params(|| None);
+        let schema = |name: &str| {
+            let param = params.iter().find(|p| p.name == name).unwrap();
+            serde_json::to_value(param.schema.as_ref().unwrap()).unwrap()
+        };
+        assert_eq!(
+            schema("ext"),
+            serde_json::to_value(extension_schema()).unwrap()
+        );
+        assert_eq!(schema("env")["pattern"], ENVIRONMENT_PATTERN);
+        assert_eq!(
+            schema("name"),
+            serde_json::to_value(secret_name_schema()).unwrap()
+        );
+        for other in [
+            ExtPath::into_params(|| None),
+            ScopePath::into_params(|| None),
+        ] {
+            let ext = other.iter().find(|p| p.name == "ext").unwrap();
+            assert_eq!(
+                serde_json::to_value(ext.schema.as_ref().unwrap()).unwrap(),
+                serde_json::to_value(extension_schema()).unwrap()
+            );
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! Service errors: each says what happened and what to do. None holds a secret value.
 
+use lumio_api::ErrorCode;
 use lumio_audit::AuditUnavailable;
 use lumio_core::{Environment, InvalidHost, InvalidId, UnknownRole};
 use lumio_crypto::CryptoError;
@@ -99,33 +100,24 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// The API's stable error code.
-    pub fn code(self) -> &'static str {
+    /// The API's stable error code; its status is the one the API and the dashboard use.
+    pub fn code(self) -> ErrorCode {
         match self {
-            Self::Unauthorized => "unauthorized",
-            Self::NotFound => "not_found",
-            Self::Forbidden => "forbidden",
-            Self::Invalid => "invalid",
-            Self::Conflict => "conflict",
-            Self::Limit => "limit",
-            Self::Unprocessable => "unprocessable",
-            Self::Unavailable => "unavailable",
-            Self::Internal => "internal",
+            Self::Unauthorized => ErrorCode::Unauthorized,
+            Self::NotFound => ErrorCode::NotFound,
+            Self::Forbidden => ErrorCode::Forbidden,
+            Self::Invalid => ErrorCode::Invalid,
+            Self::Conflict => ErrorCode::Conflict,
+            Self::Limit => ErrorCode::Limit,
+            Self::Unprocessable => ErrorCode::Unprocessable,
+            Self::Unavailable => ErrorCode::Unavailable,
+            Self::Internal => ErrorCode::Internal,
         }
     }
 
     /// The HTTP status, the same in the API and the dashboard.
     pub fn status(self) -> u16 {
-        match self {
-            Self::Unauthorized => 401,
-            Self::NotFound => 404,
-            Self::Forbidden => 403,
-            Self::Invalid => 400,
-            Self::Conflict => 409,
-            Self::Limit | Self::Unprocessable => 422,
-            Self::Unavailable => 503,
-            Self::Internal => 500,
-        }
+        self.code().status()
     }
 
     /// The sentence shown instead of the message for server-side faults, whose causes
@@ -189,6 +181,30 @@ impl From<StoreError> for ServiceError {
                 Self::Audit(AuditUnavailable(format!("{reason}; nothing was changed")))
             }
             other => Self::Store(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorKind;
+
+    /// Each kind's code and status, as clients and the dashboard see them.
+    #[test]
+    fn error_kinds_keep_their_code_and_status() {
+        for (kind, code, status) in [
+            (ErrorKind::Unauthorized, "unauthorized", 401),
+            (ErrorKind::NotFound, "not_found", 404),
+            (ErrorKind::Forbidden, "forbidden", 403),
+            (ErrorKind::Invalid, "invalid", 400),
+            (ErrorKind::Conflict, "conflict", 409),
+            (ErrorKind::Limit, "limit", 422),
+            (ErrorKind::Unprocessable, "unprocessable", 422),
+            (ErrorKind::Unavailable, "unavailable", 503),
+            (ErrorKind::Internal, "internal", 500),
+        ] {
+            assert_eq!(kind.code().as_str(), code, "{kind:?}");
+            assert_eq!(kind.status(), status, "{kind:?}");
         }
     }
 }

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lumio_actions::ActionsError;
 use lumio_api::{ErrorBody, ErrorCode, ErrorDetail};
-use lumio_secrets::{ErrorKind, ServiceError};
+use lumio_secrets::ServiceError;
 
 /// An error answer; its status is the code's ([`ErrorCode::status`]).
 #[derive(Debug)]
@@ -47,26 +47,10 @@ impl From<ServiceError> for AppError {
             None => err.to_string(),
         };
         Self {
-            code: code_of(kind),
+            code: kind.code(),
             hint: api_hint(&err),
             message,
         }
-    }
-}
-
-/// The API's code for a service error kind; its status is the kind's status in the
-/// dashboard too (`error_kinds_keep_their_status` checks).
-pub(crate) fn code_of(kind: ErrorKind) -> ErrorCode {
-    match kind {
-        ErrorKind::Unauthorized => ErrorCode::Unauthorized,
-        ErrorKind::NotFound => ErrorCode::NotFound,
-        ErrorKind::Forbidden => ErrorCode::Forbidden,
-        ErrorKind::Invalid => ErrorCode::Invalid,
-        ErrorKind::Conflict => ErrorCode::Conflict,
-        ErrorKind::Limit => ErrorCode::Limit,
-        ErrorKind::Unprocessable => ErrorCode::Unprocessable,
-        ErrorKind::Unavailable => ErrorCode::Unavailable,
-        ErrorKind::Internal => ErrorCode::Internal,
     }
 }
 
@@ -134,28 +118,5 @@ impl IntoResponse for AppError {
         let status =
             StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, Json(body)).into_response()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_kinds_keep_their_status() {
-        for kind in [
-            ErrorKind::Unauthorized,
-            ErrorKind::NotFound,
-            ErrorKind::Forbidden,
-            ErrorKind::Invalid,
-            ErrorKind::Conflict,
-            ErrorKind::Limit,
-            ErrorKind::Unprocessable,
-            ErrorKind::Unavailable,
-            ErrorKind::Internal,
-        ] {
-            assert_eq!(code_of(kind).status(), kind.status(), "{kind:?}");
-            assert_eq!(code_of(kind).as_str(), kind.code(), "{kind:?}");
-        }
     }
 }

@@ -3,11 +3,9 @@
 //! (`oneOf`). Each mirrors the server's own checks, so a client generated from the
 //! document sends only bodies the server accepts (schemathesis checks this in CI).
 
+use lumio_api::params::{extension_schema, secret_name_schema, ENVIRONMENT_PATTERN};
 use serde_json::{json, Value};
 
-const SLUG: &str = r"^[a-z]([a-z0-9-]*[a-z0-9])?$";
-const ENV: &str = r"^(staging|production)$";
-const SECRET_NAME: &str = r"^(?![Ll][Uu][Mm][Ii][Oo]_)[A-Za-z_][A-Za-z0-9_]*$";
 /// `30m`, `12h`, `7d`: a lifetime of at most 366 days.
 const LIFETIME: &str = r"^([1-9][0-9]{0,2}[smh]|([1-9][0-9]?|[12][0-9]{2}|3[0-5][0-9]|36[0-6])d)$";
 /// A source file of a deployment: under `server/`, TypeScript or JavaScript.
@@ -22,8 +20,7 @@ pub(crate) fn refine(document: &mut Value) {
 }
 
 fn secret_name() -> Value {
-    json!({"type": "string", "pattern": SECRET_NAME, "minLength": 1,
-           "maxLength": lumio_core::MAX_SECRET_NAME_LEN})
+    serde_json::to_value(secret_name_schema()).expect("a schema serializes")
 }
 
 fn import_secrets() -> Value {
@@ -63,7 +60,7 @@ fn deploy() -> Value {
 fn create_token() -> Value {
     let common = |mut properties: Value| {
         let extra = json!({
-            "env": {"type": ["string", "null"], "pattern": ENV,
+            "env": {"type": ["string", "null"], "pattern": ENVIRONMENT_PATTERN,
                     "description": "The only environment the token may act in; omitted: both (or the creating token's, if it is scoped)."},
             "expires_in": {"type": ["string", "null"], "pattern": LIFETIME,
                            "description": "A whole number and a unit (s, m, h, d), at most 366d; omitted: never (or when the creating token expires)."},
@@ -90,7 +87,7 @@ fn create_token() -> Value {
                 "required": ["extension", "role"],
                 "properties": common(json!({
                     "admin": {"type": "boolean", "enum": [false]},
-                    "extension": {"type": "string", "pattern": SLUG, "minLength": 1, "maxLength": 63},
+                    "extension": serde_json::to_value(extension_schema()).expect("a schema serializes"),
                     "role": {"type": "string", "enum": ["owner", "developer", "viewer"]}
                 }))
             }
@@ -100,7 +97,7 @@ fn create_token() -> Value {
 
 /// Named secrets, or all of them, from the other environment.
 fn copy_secrets() -> Value {
-    let from = json!({"type": "string", "pattern": ENV,
+    let from = json!({"type": "string", "pattern": ENVIRONMENT_PATTERN,
                       "description": "The environment to copy from: the other one."});
     json!({
         "oneOf": [
