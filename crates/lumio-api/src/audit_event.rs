@@ -1,10 +1,10 @@
 //! The events the audit log records. The store keeps them as their wire names.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 /// What an audit record is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
 pub enum AuditEvent {
     /// An action read a secret (found or not set).
     #[serde(rename = "secret.get")]
@@ -122,6 +122,18 @@ impl AuditEvent {
     }
 }
 
+/// By wire name. An unknown name is refused with the list of known ones and without
+/// echoing the input (a query string may carry anything, a secret included).
+impl<'de> Deserialize<'de> for AuditEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = String::deserialize(deserializer)?;
+        Self::parse(&wire).ok_or_else(|| {
+            let known: Vec<&str> = Self::ALL.iter().map(|e| e.as_str()).collect();
+            serde::de::Error::custom(format!("unknown event; use one of {}", known.join(", ")))
+        })
+    }
+}
+
 impl std::fmt::Display for AuditEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -139,5 +151,8 @@ mod tests {
             assert_eq!(serde_json::to_value(event).unwrap(), event.as_str());
         }
         assert_eq!(AuditEvent::parse("secret.read"), None);
+        let err = serde_json::from_str::<AuditEvent>(r#""sk-live-planted""#).unwrap_err();
+        assert!(!err.to_string().contains("sk-live"), "{err}");
+        assert!(err.to_string().contains("secret.get"), "{err}");
     }
 }

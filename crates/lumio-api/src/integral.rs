@@ -1,21 +1,40 @@
 //! JSON Schema's `integer` admits `3.0`; serde's `i64` does not. Fields documented as
 //! integers accept both, so a client that writes whole numbers as floats is not refused.
 
-use serde::{Deserialize, Deserializer};
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+
+/// Whole numbers up to 2^53 - 1 (the integers every JSON client reads exactly).
+const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
 
 pub(crate) fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Number {
-        Int(i64),
-        Float(f64),
+    deserializer.deserialize_any(WholeNumber)
+}
+
+struct WholeNumber;
+
+impl Visitor<'_> for WholeNumber {
+    type Value = i64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a whole number")
     }
-    match Number::deserialize(deserializer)? {
-        Number::Int(n) => Ok(n),
-        Number::Float(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_991.0 => Ok(f as i64),
-        Number::Float(_) => Err(serde::de::Error::custom(
-            "expected a whole number (at most 2^53 - 1)",
-        )),
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<i64, E> {
+        Ok(n)
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<i64, E> {
+        i64::try_from(n).map_err(|_| E::custom("the number is too large"))
+    }
+
+    fn visit_f64<E: de::Error>(self, f: f64) -> Result<i64, E> {
+        if f.fract() == 0.0 && f.abs() <= MAX_SAFE {
+            Ok(f as i64)
+        } else {
+            Err(E::custom("expected a whole number (at most 2^53 - 1)"))
+        }
     }
 }
 

@@ -92,19 +92,32 @@ fn reject(rejection: JsonRejection) -> AppError {
     AppError::invalid(message).with_hint("see /api/v1/openapi.json for the request shapes")
 }
 
-/// Serde quotes offending input between backticks (`invalid type: string `sk-…``); that
-/// input may be a secret, so it is cut out. Field names and positions stay.
+/// Serde quotes offending input between backticks (`invalid type: integer `42``) or, for
+/// strings, in double quotes with escapes (`invalid type: string "sk-…"`); that input may
+/// be a secret, so it is cut out. Field names and positions stay.
 fn without_quoted_input(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
-    let mut inside = false;
-    for c in message.chars() {
-        if c == '`' {
-            if !inside {
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '`' => {
                 out.push_str("`…`");
+                chars.by_ref().find(|&c| c == '`');
             }
-            inside = !inside;
-        } else if !inside {
-            out.push(c);
+            '"' => {
+                out.push_str("\"…\"");
+                // A Debug-quoted string: `\"` and `\\` inside do not end it.
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            _ => out.push(c),
         }
     }
     out
@@ -112,6 +125,17 @@ fn without_quoted_input(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn double_quoted_input_is_cut() {
+        let msg = r#"version: invalid type: string "sk-live-\"PLANTED\\", expected a whole number at line 1 column 30"#;
+        let cleaned = super::without_quoted_input(msg);
+        assert!(!cleaned.contains("PLANTED"), "{cleaned}");
+        assert!(
+            cleaned.contains("expected a whole number at line 1 column 30"),
+            "{cleaned}"
+        );
+    }
+
     #[test]
     fn quoted_input_is_cut() {
         let msg = "value: invalid type: integer `424242`, expected a string at line 1 column 15";
