@@ -17,6 +17,36 @@ pub const OPENAPI: &str = "/api/v1/openapi.json";
 pub const WHOAMI: &str = "/api/v1/whoami";
 pub const TOKENS: &str = "/api/v1/tokens";
 pub const EXTENSIONS: &str = "/api/v1/extensions";
+/// Redeeming a claim code.
+pub const CLAIMS: &str = "/api/v1/claims";
+
+/// One extension (DELETE removes it).
+pub fn extension(extension: &ExtensionSlug) -> String {
+    format!("{EXTENSIONS}/{extension}")
+}
+
+/// A new claim code for an unclaimed extension.
+pub fn claim_code(extension: &ExtensionSlug) -> String {
+    format!("{EXTENSIONS}/{extension}/claim-code")
+}
+
+/// Suspending and resuming.
+pub fn suspension(extension: &ExtensionSlug) -> String {
+    format!("{EXTENSIONS}/{extension}/suspension")
+}
+
+/// Support requests of an extension.
+pub fn access(extension: &ExtensionSlug) -> String {
+    format!("{EXTENSIONS}/{extension}/access")
+}
+
+/// One support request's approval or revocation (`verb`: approve, revoke).
+pub fn access_action(extension: &ExtensionSlug, id: &str, verb: &str) -> String {
+    format!(
+        "{EXTENSIONS}/{extension}/access/{}/{verb}",
+        utf8_percent_encode(id, SEGMENT)
+    )
+}
 
 pub fn token(id: &str) -> String {
     format!("{TOKENS}/{}", utf8_percent_encode(id, SEGMENT))

@@ -18,6 +18,7 @@ mod parity;
 mod read;
 mod rotation;
 mod secrets;
+mod staff;
 mod token_admin;
 mod tokens;
 mod version_hints;
@@ -34,6 +35,7 @@ pub use parity::{CopyReport, CopySelection, EnvironmentDiff};
 pub use read::{Reader, SecretRead};
 pub use rotation::{rotate, RotationReport};
 pub use secrets::{ImportedSecret, SecretHistory, SecretSummary};
+pub use staff::{ClaimCode, Claimed, DEFAULT_CLAIM_LIFETIME, MAX_REASON, MAX_SUPPORT};
 pub use token_admin::{TokenFor, TokenRequest, TokenSummary};
 pub use tokens::{IssuedToken, MAX_TOKEN_LEN, MIN_TOKEN_LEN};
 

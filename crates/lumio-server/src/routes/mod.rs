@@ -1,5 +1,6 @@
 //! The router: one module per resource.
 
+pub(crate) mod access;
 pub(crate) mod actions;
 pub(crate) mod audit;
 pub(crate) mod bindings;
@@ -37,6 +38,13 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
         .routes(routes!(extensions::list, extensions::create))
+        .routes(routes!(extensions::delete))
+        .routes(routes!(extensions::claim_code))
+        .routes(routes!(extensions::claim))
+        .routes(routes!(extensions::suspend, extensions::resume))
+        .routes(routes!(access::list, access::request))
+        .routes(routes!(access::approve))
+        .routes(routes!(access::revoke))
         .routes(with_body_limit(
             routes!(secrets::list, secrets::import),
             IMPORT_BODY_LIMIT,
