@@ -30,7 +30,7 @@ pub fn run(common: &CommonArgs, command: AccessCommand) -> anyhow::Result<()> {
                 "Staff act as developers in {extension} until {}; end it sooner with \
                  `lumio access revoke {}`.",
                 output::timestamp(until),
-                view.id
+                output::cell(&view.id)
             ));
         }
         Ok(())
