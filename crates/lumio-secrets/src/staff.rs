@@ -349,25 +349,18 @@ impl SecretsService {
             request.staff,
             expires_at.to_rfc3339()
         );
-        let audit = change_record(
+        let refused = "is not pending any more (approved or withdrawn already)";
+        self.decide_access(
             ctx,
-            extension.id,
-            None,
-            AuditEvent::AccessApprove.as_str(),
-            None,
-            Some(detail),
-        );
-        if !self
-            .inner
-            .store
-            .change_access_request(id, &change, &[audit])
-            .await?
-        {
-            return Err(ServiceError::Conflict(format!(
-                "support request {id} is not pending any more (approved or withdrawn already)"
-            )));
-        }
-        Ok(self.access_request(ctx, slug, id).await?.1)
+            slug,
+            &extension,
+            id,
+            change,
+            AuditEvent::AccessApprove,
+            detail,
+            refused,
+        )
+        .await
     }
 
     /// Ends a request or grant: the owner, or the admin token that asked.
@@ -387,22 +380,39 @@ impl SecretsService {
             by: principal.actor(),
         };
         let detail = format!("request {id} by {}", request.staff);
-        let audit = change_record(
+        let refused = "was revoked already";
+        self.decide_access(
             ctx,
-            extension.id,
-            None,
-            AuditEvent::AccessRevoke.as_str(),
-            None,
-            Some(detail),
-        );
-        if !self
-            .inner
-            .store
-            .change_access_request(id, &change, &[audit])
-            .await?
-        {
+            slug,
+            &extension,
+            id,
+            change,
+            AuditEvent::AccessRevoke,
+            detail,
+            refused,
+        )
+        .await
+    }
+
+    /// Applies an owner's (or the asking admin's) decision with its audit record; a
+    /// request no longer in the state the decision needs is a conflict.
+    #[allow(clippy::too_many_arguments)]
+    async fn decide_access(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+        extension: &Extension,
+        id: &str,
+        change: AccessChange,
+        event: AuditEvent,
+        detail: String,
+        refused: &str,
+    ) -> Result<AccessRequest, ServiceError> {
+        let audit = change_record(ctx, extension.id, None, event.as_str(), None, Some(detail));
+        let store = &self.inner.store;
+        if !store.change_access_request(id, &change, &[audit]).await? {
             return Err(ServiceError::Conflict(format!(
-                "support request {id} was revoked already"
+                "support request {id} {refused}"
             )));
         }
         Ok(self.access_request(ctx, slug, id).await?.1)
