@@ -21,6 +21,7 @@ both_backends!(
     a_revoked_grant_is_refused_by_the_next_request_on_another_server,
     a_suspended_extension_runs_no_actions,
     deleting_an_extension_leaves_nothing_of_it,
+    every_route_as_staff_shows_no_value_and_writes_nothing,
 );
 
 async fn create(app: &TestApp, name: &str, body: Value) -> Answer {
@@ -461,4 +462,91 @@ async fn deleting_an_extension_leaves_nothing_of_it(backend: Backend) {
     assert!(app.names(&fresh, "gone", "staging").await.is_empty());
     assert_eq!(app.read_value("gone", "staging", "OLD").await, None);
     assert_eq!(ping(&app, "gone").await.status, StatusCode::NOT_FOUND);
+}
+
+/// Bodies that get past parsing, by the operation's request schema name.
+fn body_for(path: &str, method: &str) -> Option<Value> {
+    let body = match (method, path.rsplit('/').next().unwrap_or("")) {
+        ("put", "{name}") => json!({"value": "staff-wrote-this"}),
+        ("post", "secrets") => json!({"secrets": {"STAFF_WROTE": "x"}}),
+        ("post", "rollback") => json!({"version": 1}),
+        ("put", "binding") => json!({"allowed_hosts": ["evil.example"]}),
+        ("post", "copy") => json!({"from": "production", "all": true}),
+        ("post", "deployments") => json!({"files": {"server/a.ts": "export const x = 1;"}}),
+        ("post", "tokens") => json!({"extension": "acme", "role": "owner"}),
+        ("post", "extensions") => json!({"name": "staff-made"}),
+        ("post", "claims") => json!({"code": "lumio_claim_x"}),
+        ("post", "claim-code") => json!({}),
+        ("post", "access") => json!({"reason": "sweep", "duration": "1h"}),
+        ("post", "{action}") => json!({"args": {}}),
+        ("post", _) | ("put", _) => json!({}),
+        _ => return None,
+    };
+    Some(body)
+}
+
+/// Staff call every operation of the API document on a claimed extension holding a
+/// planted value: no answer holds it, and nothing inside the extension is written except
+/// what staff may do to it from outside (ask for access, suspend, delete).
+async fn every_route_as_staff_shows_no_value_and_writes_nothing(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let planted = "planted-sweep-canary-7c1d";
+    let owner = app.claimed_extension("acme").await;
+    assert_eq!(
+        deploy(&app, &owner, "acme").await.status,
+        StatusCode::CREATED
+    );
+    app.set(&owner, "acme", "staging", "DB_PASS", planted).await;
+    app.set(&owner, "acme", "production", "DB_PASS", planted)
+        .await;
+    let document = serde_json::to_value(lumio_server::api_document()).unwrap();
+    let outside = ["/access", "/suspension", "/claim-code"];
+    let mut called = 0;
+    for (template, operations) in document["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            let deleting_it = method == "delete" && template == "/api/v1/extensions/{ext}";
+            if deleting_it || template.contains("/access/{id}") {
+                continue; // what staff may do from outside; tested above
+            }
+            let path = template
+                .replace("{ext}", "acme")
+                .replace("{env}", "staging")
+                .replace("{name}", "DB_PASS")
+                .replace("{action}", "functions:ping")
+                .replace("{id}", "0123456789abcdef");
+            let method_ = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let answer = app
+                .call(method_, &path, &app.admin_token, body_for(template, method))
+                .await;
+            called += 1;
+            assert!(
+                !answer.text.contains(planted),
+                "{method} {path} shows the value"
+            );
+            let inside = path.starts_with("/api/v1/extensions/acme/") || path == "/api/v1/tokens";
+            let writes = method != "get" && !template.ends_with("/actions/{action}");
+            if inside && writes && !outside.iter().any(|o| path.ends_with(o)) {
+                assert!(
+                    !answer.status.is_success(),
+                    "staff could {method} {path}: {}",
+                    answer.text
+                );
+            }
+        }
+    }
+    assert!(called > 25, "only {called} operations were tried");
+    // The sweep suspended it (staff may); resumed, the owner's code is what runs.
+    let path = "/api/v1/extensions/acme/suspension";
+    app.call(Method::DELETE, path, &app.admin_token, None).await;
+    // The value and the owner's code are as the owner left them.
+    for env in ["staging", "production"] {
+        assert_eq!(
+            app.read_value("acme", env, "DB_PASS").await.as_deref(),
+            Some(planted)
+        );
+    }
+    assert_eq!(app.names(&owner, "acme", "staging").await, ["DB_PASS"]);
+    assert_eq!(ping(&app, "acme").await.body["value"], "pong");
 }
