@@ -51,6 +51,15 @@ pub enum AuditEvent {
     /// An extension was created.
     #[serde(rename = "extension.create")]
     ExtensionCreate,
+    /// The extension's audit chain key was exported by its owner.
+    #[serde(rename = "audit.key_exported")]
+    AuditKeyExported,
+    /// Retention removed old audit records and moved the chain's anchor.
+    #[serde(rename = "audit.pruned")]
+    AuditPruned,
+    /// The audit chain was linked again under its key (upgrade from the unkeyed chain).
+    #[serde(rename = "audit.chain_keyed")]
+    AuditChainKeyed,
 }
 
 impl AuditEvent {
@@ -70,6 +79,9 @@ impl AuditEvent {
         Self::TokenCreate,
         Self::TokenRevoke,
         Self::ExtensionCreate,
+        Self::AuditKeyExported,
+        Self::AuditPruned,
+        Self::AuditChainKeyed,
     ];
 
     /// The wire name, e.g. `secret.get`.
@@ -90,6 +102,9 @@ impl AuditEvent {
             Self::TokenCreate => "token.create",
             Self::TokenRevoke => "token.revoke",
             Self::ExtensionCreate => "extension.create",
+            Self::AuditKeyExported => "audit.key_exported",
+            Self::AuditPruned => "audit.pruned",
+            Self::AuditChainKeyed => "audit.chain_keyed",
         }
     }
 
@@ -111,6 +126,13 @@ impl AuditEvent {
             Self::TokenCreate => "A token was created.",
             Self::TokenRevoke => "A token was revoked.",
             Self::ExtensionCreate => "An extension was created.",
+            Self::AuditKeyExported => "The extension's audit chain key was exported by its owner.",
+            Self::AuditPruned => {
+                "Retention removed old audit records and moved the chain's anchor."
+            }
+            Self::AuditChainKeyed => {
+                "The audit chain was linked again under its key (upgrade from the unkeyed chain)."
+            }
         }
     }
 

@@ -56,8 +56,11 @@ pub async fn open_service(
     } else {
         None
     };
+    let audit_root = crate::audit_root::start_audit_chains(store.as_ref(), &keys).await?;
+    let service = SecretsService::new(store, keys, audit);
+    let _ = service.inner.audit_root.set(audit_root);
     Ok(Bootstrap {
-        service: SecretsService::new(store, keys, audit),
+        service,
         admin_token,
     })
 }

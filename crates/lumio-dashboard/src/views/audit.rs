@@ -29,6 +29,9 @@ fn label(event: AuditEvent) -> &'static str {
         AuditEvent::TokenCreate => "Token created",
         AuditEvent::TokenRevoke => "Token revoked",
         AuditEvent::ExtensionCreate => "Extension created",
+        AuditEvent::AuditKeyExported => "Audit key exported",
+        AuditEvent::AuditPruned => "Audit log pruned",
+        AuditEvent::AuditChainKeyed => "Audit chain keyed",
     }
 }
 
