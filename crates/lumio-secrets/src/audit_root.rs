@@ -116,3 +116,45 @@ pub(crate) async fn start_audit_chains(
     store.set_audit_root(root.clone());
     Ok(root)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lumio_crypto::MasterKey;
+
+    fn same(a: &AuditRootKey, b: &AuditRootKey) -> bool {
+        a.expose() == b.expose()
+    }
+
+    /// Made once and kept sealed; a master-key rotation rewraps it and it stays the same
+    /// key; a master key that never sealed it cannot open it.
+    #[tokio::test]
+    async fn the_root_is_made_once_sealed_and_rewrapped_by_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/lumio.db", dir.path().display());
+        let store = lumio_store::connect(&url).await.unwrap();
+        let old = MasterKey::from_base64(&MasterKey::generate().to_base64()).unwrap();
+        let old_again = || MasterKey::from_base64(&old.to_base64()).unwrap();
+        let root = load_audit_root(store.as_ref(), &Keyring::new(old_again(), vec![]))
+            .await
+            .unwrap();
+        let sealed = store.meta_get(AUDIT_ROOT_META).await.unwrap().unwrap();
+        assert!(!sealed.windows(32).any(|w| w == root.expose().as_slice()));
+        let again = load_audit_root(store.as_ref(), &Keyring::new(old_again(), vec![]))
+            .await
+            .unwrap();
+        assert!(same(&root, &again));
+
+        let new = MasterKey::generate();
+        let new_b64 = new.to_base64();
+        let rotating = Keyring::new(new, vec![old_again()]);
+        assert!(reseal_audit_root(store.as_ref(), &rotating).await.unwrap());
+        let only_new = Keyring::new(MasterKey::from_base64(&new_b64).unwrap(), vec![]);
+        let after = load_audit_root(store.as_ref(), &only_new).await.unwrap();
+        assert!(same(&root, &after));
+        let err = load_audit_root(store.as_ref(), &Keyring::new(old_again(), vec![]))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ServiceError::AuditRootUnreadable), "{err}");
+    }
+}
