@@ -140,6 +140,9 @@ async fn finish_rotation(
         );
         return Ok(());
     }
+    // The audit root key too, before the key check moves: a start with only the new key
+    // must be able to open it.
+    crate::audit_root::reseal_audit_root(store, keys).await?;
     if let KeyCheck::Previous(old_check) = check {
         let new_check = lumio_crypto::seal_key_check(keys.current());
         // False if another server moved it first; either way it is under the current key.
