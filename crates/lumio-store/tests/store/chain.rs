@@ -27,6 +27,7 @@ on_both_backends!(
     a_backdated_record_is_inserted,
     a_deleted_chain_row_is_chain_removed,
     v1_chains_are_keyed_once,
+    an_anchored_v1_chain_is_keyed_from_its_anchor,
     nothing_is_sealed_without_the_key,
 );
 
@@ -415,9 +416,48 @@ async fn v1_chains_are_keyed_once(db: &TestDb) {
         .detail
         .unwrap()
         .contains(r#""v1":"changed at seq 2""#));
-    // Keyed from here on: new records chain on, and rewriting a record as v1 shows.
+    // Keyed from here on: new records chain on.
     append(&*store, good, 2).await;
     assert_eq!(intact(store.verify_audit(good).await.unwrap()), 8);
+}
+
+/// A v1 chain that retention had already pruned (its anchor moved with no record, as
+/// before keyed links) is keyed from its anchor, and the `audit.chain_keyed` record
+/// states that anchor, so verify accepts it.
+async fn an_anchored_v1_chain_is_keyed_from_its_anchor(db: &TestDb) {
+    let store = lumio_store::connect(&db.url).await.expect("connect");
+    let ext = extension(&*store).await;
+    store
+        .append_audit(
+            &(0..6)
+                .map(|i| record(ext, Utc::now(), &format!("v1-{i}")))
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap();
+    seal_v1(db, &*store, ext).await;
+    let third = export(&*store, ext).await[2].hash.unwrap();
+    let blob = if db.is_postgres() {
+        format!("'\\x{}'::bytea", hex(&third))
+    } else {
+        format!("x'{}'", hex(&third))
+    };
+    tamper(
+        db,
+        &format!(
+            "DELETE FROM ext_audit_log WHERE extension_id = {ext} AND seq <= 3; \
+             UPDATE ext_audit_chain SET anchor_seq = 3, anchor_hash = {blob} \
+             WHERE extension_id = {ext}"
+        ),
+    )
+    .await;
+    let upgraded = store.key_audit_chains(&test_root()).await.unwrap();
+    assert!(
+        matches!(upgraded[..], [(id, ChainVerdict::Intact { records: 3, .. })] if id == ext),
+        "{upgraded:?}"
+    );
+    store.set_audit_root(test_root());
+    assert_eq!(intact(store.verify_audit(ext).await.unwrap()), 4);
 }
 
 /// Seals an extension's records the way a server before keyed links did (plain SHA-256,
