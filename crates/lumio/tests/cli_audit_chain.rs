@@ -429,10 +429,13 @@ fn seed_history(url: &str, data_dir: &std::path::Path) {
             at: cutoff + Duration::seconds(50),
             ..at(Duration::zero(), "just-after-cutoff")
         });
-        records.push(AuditRecord {
+        store.append_audit(&records).await.expect("seed");
+        store.seal_audit(None).await.unwrap();
+        // Committed (and sealed) after the one stamped 90 s later.
+        let mut records = vec![AuditRecord {
             at: cutoff - Duration::seconds(40),
             ..at(Duration::zero(), "just-before-cutoff")
-        });
+        }];
         records.push(at(Duration::days(29), "new-29d"));
         records.push(at(Duration::days(5), "new-5d"));
         store.append_audit(&records).await.expect("seed");

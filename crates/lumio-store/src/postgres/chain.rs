@@ -406,8 +406,10 @@ pub(super) async fn lock_heads(
     Ok(heads)
 }
 
-/// Seals the unsealed records of the held chains, in id order per extension, under
-/// their locked heads: one bulk UPDATE.
+/// Seals the unsealed records of the held chains, in time order (then id) per extension,
+/// under their locked heads: one bulk UPDATE. Time order, because batches of several
+/// servers held up together (a database outage) commit in any order; what commits
+/// together is then sealed in the order it happened, within the chain's time allowance.
 pub(super) async fn seal_unsealed(
     conn: &mut PgConnection,
     heads: &mut Heads,
@@ -418,7 +420,7 @@ pub(super) async fn seal_unsealed(
     }
     let rows: Vec<AuditRow> = sqlx::query_as(&format!(
         "SELECT {SELECT_FIELDS} FROM ext_audit_log WHERE hash IS NULL \
-         AND extension_id = ANY($1) ORDER BY extension_id, id LIMIT $2"
+         AND extension_id = ANY($1) ORDER BY extension_id, at, id LIMIT $2"
     ))
     .bind(&ids)
     .bind(SEAL_LIMIT)

@@ -333,7 +333,8 @@ pub(super) async fn lock_heads(
     Ok(heads)
 }
 
-/// Seals the unsealed records of the held chains, in id order per extension.
+/// Seals the unsealed records of the held chains, in time order per extension (see the
+/// PostgreSQL twin).
 pub(super) async fn seal_unsealed(
     conn: &mut SqliteConnection,
     heads: &mut Heads,
@@ -342,7 +343,7 @@ pub(super) async fn seal_unsealed(
     for id in heads.ids() {
         let rows: Vec<AuditRow> = sqlx::query_as(&format!(
             "SELECT {SELECT_FIELDS} FROM ext_audit_log WHERE hash IS NULL \
-             AND extension_id = ? ORDER BY id LIMIT ?"
+             AND extension_id = ? ORDER BY at, id LIMIT ?"
         ))
         .bind(id)
         .bind(SEAL_LIMIT - sealed as i64)
