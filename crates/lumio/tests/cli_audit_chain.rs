@@ -35,7 +35,11 @@ fn with_ext<'a>(args: &[&'a str]) -> Vec<&'a str> {
 
 /// `chained` with a handful of management records (and the extension's own).
 fn setup(db: Db) -> Option<(TestServer, Shell)> {
-    let server = TestServer::start(db)?;
+    setup_with_env(db, &[])
+}
+
+fn setup_with_env(db: Db, env: &[(&str, &str)]) -> Option<(TestServer, Shell)> {
+    let server = TestServer::start_with_env(db, env)?;
     let admin = server.admin();
     admin.ok(&["extensions", "create", "chained"]);
     for (name, value) in [("A", "chain-canary-1"), ("B", "chain-canary-2"), ("A", "x")] {
@@ -274,9 +278,9 @@ fn export_round_trips(db: Db) {
 }
 
 /// `export-key` answers an owner of the extension only, is audited, and the key is in
-/// no log line of the server.
+/// no log line of the server (at debug level) nor, in the clear, in the database file.
 fn export_key_is_for_the_owner_only(db: Db) {
-    let Some((server, admin)) = setup(db) else {
+    let Some((server, admin)) = setup_with_env(db, &[("LUMIO_LOG", "debug")]) else {
         return;
     };
     let refused = admin.run(&with_ext(&["audit", "export-key"]), None);
@@ -304,10 +308,20 @@ fn export_key_is_for_the_owner_only(db: Db) {
     assert_eq!(entries.len(), 2, "{log}");
     assert!(entries[0]["actor"].is_string(), "{log}");
     admin.ok(&with_ext(&["audit", "verify"]));
-    assert!(
-        !server.log().contains(&key),
-        "the chain key is in the server log"
-    );
+    let log = server.log();
+    assert!(log.contains("DEBUG"), "not a debug log:\n{log}");
+    assert!(!log.contains(&key), "the chain key is in the server log");
+    if server.database_url.is_none() {
+        let raw: Vec<u8> = (0..32)
+            .map(|i| u8::from_str_radix(&key[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        for file in ["lumio.db", "lumio.db-wal"] {
+            let bytes = std::fs::read(server.data_dir().join(file)).unwrap_or_default();
+            let hex = key.as_bytes();
+            assert!(!bytes.windows(64).any(|w| w == hex), "key (hex) in {file}");
+            assert!(!bytes.windows(32).any(|w| w == raw), "key (raw) in {file}");
+        }
+    }
     // The route is in the OpenAPI document.
     let doc: serde_json::Value =
         reqwest::blocking::get(format!("{}/api/v1/openapi.json", server.url))
