@@ -27,6 +27,10 @@ pub(crate) const VERIFY_PAGE: i64 = 5000;
 /// the chain's anchor at that moment.
 pub(crate) const KEYED_EVENT: &str = "audit.chain_keyed";
 
+/// The link the sealer gives a record only Lumio writes that it found unsealed (see
+/// [`Heads::seal_found`]): it verifies for nothing, and verify names it `inserted`.
+pub(crate) const FORGED_LINK: [u8; 32] = [0; 32];
+
 /// The audit root key, once the service has loaded it. Until then nothing is sealed
 /// (records stay unsealed, which loses nothing) and verify refuses.
 #[derive(Default)]
@@ -139,6 +143,29 @@ impl Heads {
         *seq += 1;
         *hash = chain_link(key, hash, *seq as u64, &fields(record));
         self.moved = true;
+        Some((*seq, *hash))
+    }
+
+    /// Seals a record found unsealed in the table. Lumio writes its own records
+    /// ([`PRUNED_EVENT`], [`KEYED_EVENT`]) sealed, in the transaction that makes them, so
+    /// one found unsealed was slipped in by hand (say, to make a hand-moved anchor look
+    /// like retention's): it takes its place with [`FORGED_LINK`] instead of a link, and
+    /// verify reports it as inserted.
+    pub fn seal_found(&mut self, record: &AuditRecord) -> Option<(i64, [u8; 32])> {
+        if !states_anchor(&record.event) {
+            return self.seal(record);
+        }
+        let (seq, hash, _) = self.heads.get_mut(&record.extension_id)?;
+        *seq += 1;
+        *hash = FORGED_LINK;
+        self.moved = true;
+        tracing::warn!(
+            extension_id = record.extension_id,
+            seq = *seq,
+            event = %record.event,
+            "found a record only Lumio writes, unsealed: someone wrote it into the audit \
+             table by hand; it is chained as inserted and verify reports it"
+        );
         Some((*seq, *hash))
     }
 
@@ -360,7 +387,8 @@ impl Walk {
             None => row.hash == self.ends.head_hash,
         };
         let shares_seq = next.is_some_and(|next| next.seq == row.seq);
-        self.broken = Some(bad(if genuine_hash && !shares_seq {
+        let forged = row.hash == FORGED_LINK;
+        self.broken = Some(bad(if genuine_hash && !shares_seq && !forged {
             Tamper::Changed
         } else {
             Tamper::Inserted

@@ -432,7 +432,7 @@ pub(super) async fn seal_unsealed(
     let (mut exts, mut row_ids, mut seqs, mut hashes) = (vec![], vec![], vec![], vec![]);
     for row in rows {
         let entry = entry(row)?;
-        let Some((seq, hash)) = heads.seal(&entry.record) else {
+        let Some((seq, hash)) = heads.seal_found(&entry.record) else {
             continue;
         };
         exts.push(entry.record.extension_id);

@@ -351,7 +351,7 @@ pub(super) async fn seal_unsealed(
         .await?;
         for row in rows {
             let entry = entry(row)?;
-            let Some((seq, hash)) = heads.seal(&entry.record) else {
+            let Some((seq, hash)) = heads.seal_found(&entry.record) else {
                 continue;
             };
             sqlx::query("UPDATE ext_audit_log SET seq = ?, hash = ? WHERE id = ?")

@@ -24,6 +24,7 @@ on_both_backends!(
     concurrent_writers_keep_one_chain,
     export_hashes_follow_the_documented_encoding,
     a_hand_moved_anchor_is_removed,
+    a_forged_pruned_record_is_inserted,
     a_backdated_record_is_inserted,
     a_deleted_chain_row_is_chain_removed,
     v1_chains_are_keyed_once,
@@ -308,6 +309,40 @@ async fn a_hand_moved_anchor_is_removed(db: &TestDb) {
     .await;
     let b = broken(store.verify_audit(ext).await.unwrap());
     assert_eq!((b.id, b.seq, b.kind), (None, 6, Tamper::Removed));
+}
+
+/// The anchor moved by hand together with a hand-written `audit.pruned` record naming it
+/// (left unsealed for the sealer to seal): Lumio writes those sealed itself, so the
+/// sealer chains it as forged and verify names it.
+async fn a_forged_pruned_record_is_inserted(db: &TestDb) {
+    let store = db.store().await;
+    let ext = extension(&*store).await;
+    append(&*store, ext, 10).await;
+    let sixth = export(&*store, ext).await[5].hash.unwrap();
+    let (hash, at) = if db.is_postgres() {
+        (format!("'\\x{}'::bytea", hex(&sixth)), "now()".to_owned())
+    } else {
+        (
+            format!("x'{}'", hex(&sixth)),
+            Utc::now().timestamp_micros().to_string(),
+        )
+    };
+    let detail = lumio_core::pruned_detail(6, &sixth, 6);
+    tamper(
+        db,
+        &format!(
+            "DELETE FROM ext_audit_log WHERE extension_id = {ext} AND seq <= 6; \
+             UPDATE ext_audit_chain SET anchor_seq = 6, anchor_hash = {hash} \
+             WHERE extension_id = {ext}; \
+             INSERT INTO ext_audit_log (at, extension_id, event, actor, outcome, detail) \
+             VALUES ({at}, {ext}, 'audit.pruned', 'lumio', 'ok', '{detail}')"
+        ),
+    )
+    .await;
+    assert_eq!(store.seal_audit(None).await.unwrap(), 1);
+    let b = broken(store.verify_audit(ext).await.unwrap());
+    assert_eq!((b.seq, b.kind), (11, Tamper::Inserted));
+    assert!(b.id.is_some());
 }
 
 /// A record slipped into the table unsealed with an old `at` is sealed at the head by
