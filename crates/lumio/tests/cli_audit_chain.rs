@@ -8,7 +8,7 @@ mod support;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use lumio_core::{chain_link, ChainFields, ChainKey, GENESIS_HASH};
+use lumio_core::{chain_hash_v1, chain_link, ChainFields, ChainKey, GENESIS_HASH};
 use lumio_store::{AuditRecord, Store};
 use sqlx::Connection;
 use support::server::{Db, Launch, Shell, TestServer};
@@ -24,6 +24,7 @@ both_dbs!(
     export_round_trips,
     export_key_is_for_the_owner_only,
     an_export_after_retention_verifies_offline,
+    a_v1_chain_is_keyed_at_start,
 );
 
 const EXT: [&str; 2] = ["--extension", "chained"];
@@ -519,4 +520,108 @@ fn offline_verifier(export: &str, key_file: &std::path::Path) -> Verdict {
             Verdict(None)
         }
     }
+}
+
+/// A log written by a server before keyed links (plain SHA-256, `lumio-audit-v1`, its
+/// chain row not keyed): the next start checks it and links it again under its key, with
+/// an `audit.chain_keyed` record saying the old chain was intact; verify then passes.
+fn a_v1_chain_is_keyed_at_start(db: Db) {
+    let database_url = match db {
+        Db::Sqlite => None,
+        Db::Postgres => match tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(lumio_store::testing::fresh_postgres_url())
+        {
+            Some(url) => Some(url),
+            None => return,
+        },
+    };
+    let data = TempDir::new().unwrap();
+    let token = "lumio_admin_chain_upgrade_0123456789";
+    let launch = || {
+        TestServer::launch(Launch {
+            database_url: database_url.clone(),
+            data_dir: Some(data.path()),
+            admin_token: Some(token),
+            ..Launch::default()
+        })
+    };
+    let first = launch();
+    let admin = first.admin();
+    admin.ok(&["extensions", "create", "chained"]);
+    for (name, value) in [("A", "upgrade-canary-1"), ("B", "upgrade-canary-2")] {
+        admin.ok(&with_ext(&["env", "set", name, value]));
+    }
+    let text = admin.ok(&with_ext(&["audit", "export", "--format", "jsonl"]));
+    let blob = |h: &[u8; 32]| {
+        let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+        if first.database_url.is_some() {
+            format!("'\\x{hex}'::bytea")
+        } else {
+            format!("x'{hex}'")
+        }
+    };
+    // Rewrite the chain as an older server would have left it.
+    let mut previous = GENESIS_HASH;
+    let mut sql = String::new();
+    let mut count = 0;
+    for line in text.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        let s = |k: &str| r[k].as_str();
+        let at = chrono::DateTime::parse_from_rfc3339(s("at").unwrap()).unwrap();
+        let fields = ChainFields {
+            extension_id: r["extension_id"].as_i64().unwrap(),
+            at_micros: at.timestamp_micros(),
+            environment: s("environment"),
+            event: s("event").unwrap(),
+            secret_name: s("secret"),
+            actor: s("actor"),
+            action: s("action"),
+            request_id: s("request_id"),
+            outcome: s("outcome"),
+            detail: s("detail"),
+        };
+        count += 1;
+        previous = chain_hash_v1(&previous, r["seq"].as_u64().unwrap(), &fields);
+        sql.push_str(&format!(
+            "UPDATE ext_audit_log SET hash = {} WHERE id = {};",
+            blob(&previous),
+            r["id"]
+        ));
+    }
+    let keyed_false = if first.database_url.is_some() {
+        "FALSE"
+    } else {
+        "0"
+    };
+    sql.push_str(&format!(
+        "UPDATE ext_audit_chain SET head_hash = {}, keyed = {keyed_false} \
+         WHERE extension_id = {EXT_ID}; \
+         DELETE FROM lumio_meta WHERE key = 'audit_chains_keyed';",
+        blob(&previous)
+    ));
+    tamper(&first, &sql);
+    drop(admin);
+    drop(first);
+
+    let server = launch();
+    let admin = server.admin();
+    let answer = admin.json(&with_ext(&["audit", "verify"]));
+    assert_eq!(answer["ok"], true, "{answer}\n{}", server.log());
+    assert_eq!(answer["records"], count + 1, "{answer}");
+    let text = admin.ok(&with_ext(&["audit", "export", "--format", "jsonl"]));
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "audit.chain_keyed", "{text}");
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains(r#""v1":"intact""#),
+        "{last}"
+    );
+    assert!(
+        server.log().contains("linked again under its key"),
+        "{}",
+        server.log()
+    );
 }
