@@ -57,7 +57,8 @@ pub struct ChainBreakView {
     /// The offending record's id; null when the record is missing.
     pub id: Option<i64>,
     pub seq: i64,
-    /// `changed`, `removed`, `inserted` or `truncated`.
+    /// `changed`, `removed`, `inserted`, `truncated` or `chain_removed` (the chain's own
+    /// row, with its head and anchor, was deleted).
     pub kind: String,
 }
 
@@ -70,7 +71,7 @@ pub struct VerifyAnswer {
     /// The chain's last record (when ok): keep these elsewhere to detect a chain
     /// rewritten as a whole.
     pub head_seq: Option<i64>,
-    /// Hex SHA-256.
+    /// Hex HMAC-SHA256 link of the last record.
     pub head_hash: Option<String>,
     /// The first record found changed, removed or inserted (when not ok).
     pub first_bad: Option<ChainBreakView>,
@@ -98,7 +99,8 @@ pub struct ChainedRecordView {
     pub id: i64,
     /// Its place in the extension's chain; null until sealed (well under a second).
     pub seq: Option<i64>,
-    /// Hex SHA-256 over the previous record's hash and this record; null until sealed.
+    /// Hex HMAC-SHA256 (under the extension's chain key) over the previous record's link
+    /// and this record; null until sealed.
     pub hash: Option<String>,
     pub extension_id: i64,
     /// RFC 3339 with microseconds, the precision the hash covers.
@@ -118,4 +120,17 @@ pub struct ExportPage {
     pub records: Vec<ChainedRecordView>,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<i64>,
+}
+
+/// `POST /api/v1/extensions/{ext}/audit/key`: the extension's chain key, for the owner's
+/// offline verifier (docs/audit-chain.md). Shown once per request and audited. No
+/// `Debug`: it holds a key.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditKeyAnswer {
+    /// The extension's numeric id (`extension_id` in an export).
+    pub extension_id: i64,
+    /// Hex, 32 bytes: `HMAC-SHA256(audit root key, "lumio-audit-chain" ‖ extension_id)`.
+    pub key: String,
+    /// The encoding the key links: `lumio-audit-v2`.
+    pub encoding: String,
 }

@@ -72,6 +72,15 @@ pub enum AuditEvent {
     /// Support access was withdrawn or ended early.
     #[serde(rename = "access.revoke")]
     AccessRevoke,
+    /// The extension's audit chain key was exported by its owner.
+    #[serde(rename = "audit.key_exported")]
+    AuditKeyExported,
+    /// Retention removed old audit records and moved the chain's anchor.
+    #[serde(rename = "audit.pruned")]
+    AuditPruned,
+    /// The audit chain was linked again under its key (upgrade from the unkeyed chain).
+    #[serde(rename = "audit.chain_keyed")]
+    AuditChainKeyed,
 }
 
 impl AuditEvent {
@@ -98,6 +107,9 @@ impl AuditEvent {
         Self::AccessRequest,
         Self::AccessApprove,
         Self::AccessRevoke,
+        Self::AuditKeyExported,
+        Self::AuditPruned,
+        Self::AuditChainKeyed,
     ];
 
     /// The wire name, e.g. `secret.get`.
@@ -125,6 +137,9 @@ impl AuditEvent {
             Self::AccessRequest => "access.request",
             Self::AccessApprove => "access.approve",
             Self::AccessRevoke => "access.revoke",
+            Self::AuditKeyExported => "audit.key_exported",
+            Self::AuditPruned => "audit.pruned",
+            Self::AuditChainKeyed => "audit.chain_keyed",
         }
     }
 
@@ -155,6 +170,13 @@ impl AuditEvent {
             Self::AccessRequest => "Staff asked for support access.",
             Self::AccessApprove => "An owner approved staff support access.",
             Self::AccessRevoke => "Support access was withdrawn or ended early.",
+            Self::AuditKeyExported => "The extension's audit chain key was exported by its owner.",
+            Self::AuditPruned => {
+                "Retention removed old audit records and moved the chain's anchor."
+            }
+            Self::AuditChainKeyed => {
+                "The audit chain was linked again under its key (upgrade from the unkeyed chain)."
+            }
         }
     }
 

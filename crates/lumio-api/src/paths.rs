@@ -57,6 +57,11 @@ pub fn audit_verify(extension: &ExtensionSlug) -> String {
     format!("{EXTENSIONS}/{extension}/audit/verify")
 }
 
+/// One extension's audit chain key (its owner only).
+pub fn audit_key(extension: &ExtensionSlug) -> String {
+    format!("{EXTENSIONS}/{extension}/audit/key")
+}
+
 /// One extension's audit export.
 pub fn audit_export(extension: &ExtensionSlug) -> String {
     format!("{EXTENSIONS}/{extension}/audit/export")

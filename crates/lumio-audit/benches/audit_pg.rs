@@ -110,6 +110,8 @@ fn audit_pg(c: &mut Criterion) {
         return;
     };
     let store = rt.block_on(lumio_store::connect(&url)).unwrap();
+    // As the service does at start: the sealer then links records under the chain key.
+    store.set_audit_root(lumio_core::AuditRootKey::from_bytes([1; 32]));
     let writer =
         rt.block_on(async { AuditWriter::spawn(Arc::clone(&store), AuditConfig::default()) });
 

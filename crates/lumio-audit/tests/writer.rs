@@ -303,6 +303,13 @@ impl Store for FakeStore {
     async fn seal_audit(&self, _: Option<i64>) -> Result<u64, StoreError> {
         Ok(0) // the fake seals nothing: the writer's idle tick finds nothing to do
     }
+    fn set_audit_root(&self, _: lumio_core::AuditRootKey) {}
+    async fn key_audit_chains(
+        &self,
+        _: &lumio_core::AuditRootKey,
+    ) -> Result<Vec<(i64, ChainVerdict)>, StoreError> {
+        unimplemented!()
+    }
     async fn verify_audit(&self, _: i64) -> Result<ChainVerdict, StoreError> {
         unimplemented!()
     }
@@ -574,6 +581,7 @@ async fn the_idle_tick_seals_management_records() {
     let store = lumio_store::connect(&lumio_store::testing::sqlite_url(&dir))
         .await
         .unwrap();
+    store.set_audit_root(lumio_core::AuditRootKey::from_bytes([7; 32]));
     let slug = ExtensionSlug::parse("sealed").unwrap();
     let change = |ext: &Extension| {
         vec![AuditRecord {

@@ -12,7 +12,11 @@ mod role;
 mod value;
 
 pub use audit::{AuditUnavailable, Ticket};
-pub use audit_chain::{chain_hash, ChainFields, CHAIN_TAG, GENESIS_HASH, NULL_MARKER};
+pub use audit_chain::{
+    chain_hash_v1, chain_link, parse_pruned_detail, pruned_detail, AuditRootKey, ChainFields,
+    ChainKey, AT_ALLOWANCE_MICROS, CHAIN_KEY_LABEL, CHAIN_TAG, CHAIN_TAG_V1, GENESIS_HASH,
+    NULL_MARKER, PRUNED_EVENT, SYSTEM_ACTOR,
+};
 pub use egress::{
     AllowedHosts, CurrentValue, HostPattern, InvalidHost, MAX_ALLOWED_HOSTS, MAX_HOST_LEN,
 };

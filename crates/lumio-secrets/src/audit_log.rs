@@ -1,7 +1,8 @@
 //! Reading an extension's audit log.
 
-use lumio_core::{Environment, ExtensionSlug, Role};
-use lumio_store::{AuditEntry, AuditQuery, ChainVerdict, ChainedEntry, ExportQuery};
+use lumio_api::AuditEvent;
+use lumio_core::{ChainKey, Environment, ExtensionSlug, Role};
+use lumio_store::{AuditEntry, AuditQuery, ChainVerdict, ChainedEntry, ExportQuery, Grant};
 
 use crate::{RequestContext, SecretsService, ServiceError};
 
@@ -84,6 +85,50 @@ impl SecretsService {
             limit: filter.limit.unwrap_or(500).clamp(1, MAX_EXPORT_PAGE),
         };
         Ok(self.inner.store.export_audit(&query).await?)
+    }
+
+    /// The extension's audit chain key, for its owner's offline verifier. Only a token
+    /// with the owner role on this extension (both environments) gets it: an instance
+    /// admin does not, as staff have no business verifying a customer's log with the
+    /// customer's key. The export is recorded (`audit.key_exported`) and durable before
+    /// the key is returned.
+    #[tracing::instrument(skip_all)]
+    pub async fn export_chain_key(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+    ) -> Result<(i64, ChainKey), ServiceError> {
+        const ACTION: &str = "export the audit chain key";
+        let extension = self.chain_reader(ctx, slug, ACTION).await?;
+        let owner = matches!(
+            ctx.principal.grant,
+            Grant::Extension { extension_id, role: Role::Owner } if extension_id == extension
+        );
+        if !owner {
+            return Err(ServiceError::Forbidden {
+                role: match ctx.principal.grant {
+                    Grant::Extension { role, .. } => role.as_str(),
+                    Grant::Admin => "admin",
+                },
+                action: ACTION,
+                needed: "an owner token of this extension (instance admins do not get it)",
+            });
+        }
+        let root = self
+            .inner
+            .audit_root
+            .get()
+            .ok_or(ServiceError::AuditRootUnreadable)?;
+        let record = crate::change_record(
+            ctx,
+            extension,
+            None,
+            AuditEvent::AuditKeyExported.as_str(),
+            None,
+            None,
+        );
+        self.inner.audit.record(record).await?;
+        Ok((extension, root.chain_key(extension)))
     }
 
     /// The extension's id, for a viewer (or more) whose token reaches both environments.

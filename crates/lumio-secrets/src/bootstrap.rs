@@ -56,8 +56,11 @@ pub async fn open_service(
     } else {
         None
     };
+    let audit_root = crate::audit_root::start_audit_chains(store.as_ref(), &keys).await?;
+    let service = SecretsService::new(store, keys, audit);
+    let _ = service.inner.audit_root.set(audit_root);
     Ok(Bootstrap {
-        service: SecretsService::new(store, keys, audit),
+        service,
         admin_token,
     })
 }
@@ -137,6 +140,9 @@ async fn finish_rotation(
         );
         return Ok(());
     }
+    // The audit root key too, before the key check moves: a start with only the new key
+    // must be able to open it.
+    crate::audit_root::reseal_audit_root(store, keys).await?;
     if let KeyCheck::Previous(old_check) = check {
         let new_check = lumio_crypto::seal_key_check(keys.current());
         // False if another server moved it first; either way it is under the current key.

@@ -84,6 +84,9 @@ pub enum ServiceError {
     /// key: secrets already moved to the new key would not open.
     #[error("some secret versions are already sealed under a newer master key than {key}: a master-key rotation was interrupted; refusing to start")]
     UnfinishedRotation { key: String },
+    /// The audit root key in `lumio_meta` does not open under the master keys held.
+    #[error("the audit log's root key (lumio_meta row audit_root_key) cannot be opened with this master key; refusing to start")]
+    AuditRootUnreadable,
     /// A stored ciphertext could not be opened.
     #[error("a stored secret could not be decrypted: {0}")]
     Crypto(#[from] CryptoError),
@@ -176,6 +179,7 @@ impl ServiceError {
             Self::WrongMasterKey { .. }
             | Self::UnfinishedRotation { .. }
             | Self::WeakBootstrapToken(_)
+            | Self::AuditRootUnreadable
             | Self::Crypto(_) => ErrorKind::Internal,
         }
     }
@@ -188,6 +192,7 @@ impl ServiceError {
             Self::WrongMasterKey { .. } => "start the server with the master key this store was created with (--master-key-file or LUMIO_MASTER_KEY); to rotate to a new key, pass the old one too with --previous-master-key-file",
             Self::UnfinishedRotation { .. } => "finish the rotation: start with the new key as --master-key-file and this one as --previous-master-key-file",
             Self::Crypto(_) => "make sure the server runs with the master key this store was created with",
+            Self::AuditRootUnreadable => "start with the master key this store was created with; if it is the right key, restore the lumio_meta row audit_root_key from a backup (deleting it makes a new key, and every audit chain then fails verify)",
             Self::Store(_) => "check that the database is running and reachable, then retry",
             _ => return None,
         })

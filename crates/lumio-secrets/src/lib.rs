@@ -8,6 +8,7 @@
 
 mod access;
 mod audit_log;
+mod audit_root;
 mod bindings;
 mod bootstrap;
 mod cache;
@@ -26,6 +27,7 @@ mod write_turns;
 
 pub use access::Principal;
 pub use audit_log::{AuditFilter, ExportFilter, MAX_AUDIT_PAGE, MAX_EXPORT_PAGE};
+pub use audit_root::{load_audit_root, reseal_audit_root, AUDIT_ROOT_META, AUDIT_ROOT_PLACE};
 pub use bootstrap::{open_service, Bootstrap, BootstrapToken};
 pub use error::{ErrorKind, ServiceError};
 pub use extensions::change_record;
@@ -66,6 +68,8 @@ struct Inner {
     versions: version_hints::VersionHints,
     turns: write_turns::WriteTurns,
     last_used: last_used::LastUsed,
+    /// The key audit chain keys derive from, once [`open_service`] loaded it.
+    audit_root: std::sync::OnceLock<lumio_core::AuditRootKey>,
 }
 
 impl SecretsService {
@@ -83,6 +87,7 @@ impl SecretsService {
                 versions: version_hints::VersionHints::default(),
                 turns: write_turns::WriteTurns::default(),
                 last_used: last_used::LastUsed::default(),
+                audit_root: std::sync::OnceLock::new(),
             }),
         }
     }

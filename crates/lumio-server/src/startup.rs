@@ -71,7 +71,6 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("cannot open the store at {}", redact_url(&url)))?;
     let audit = AuditWriter::spawn(store.clone(), AuditConfig::default());
-    crate::audit_upkeep::spawn(store.clone(), config.audit_retention);
     let bootstrap_token = std::env::var("LUMIO_BOOTSTRAP_TOKEN").ok();
     let boot = open_service(store.clone(), keys, audit, bootstrap_token.as_deref())
         .await
@@ -79,6 +78,9 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             Some(hint) => anyhow::anyhow!("{err}\nhint: {hint}"),
             None => anyhow::anyhow!("{err}"),
         })?;
+    // After the service loaded the audit key: retention moves chain anchors with keyed
+    // records, and skips its pass until the key is there.
+    crate::audit_upkeep::spawn(store.clone(), config.audit_retention);
     match boot.admin_token {
         Some(BootstrapToken::Generated(token)) => {
             let path = config.data_dir.join("admin-token");

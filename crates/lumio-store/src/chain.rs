@@ -1,10 +1,15 @@
-//! The audit log's hash chain, shared by both backends: sealing records in order and
-//! walking a chain to find the first record that was changed, removed or inserted. The
-//! encoding itself is `lumio_core::chain_hash` (docs/audit-chain.md).
+//! The audit log's chain, shared by both backends: sealing records in order and walking
+//! a chain to find the first record that was changed, removed or inserted. The encoding
+//! itself is `lumio_core::chain_link` (docs/audit-chain.md); the key comes from the
+//! service ([`crate::Store::set_audit_root`]), never from the database.
 
 use std::collections::BTreeMap;
+use std::sync::RwLock;
 
-use lumio_core::{chain_hash, ChainFields, GENESIS_HASH};
+use lumio_core::{
+    chain_hash_v1, chain_link, parse_pruned_detail, AuditRootKey, ChainFields, ChainKey,
+    AT_ALLOWANCE_MICROS, GENESIS_HASH, PRUNED_EVENT,
+};
 
 use crate::{AuditEntry, AuditRecord, ChainBreak, ChainVerdict, ChainedEntry, StoreError, Tamper};
 
@@ -16,6 +21,59 @@ pub(crate) const SEAL_LIMIT: i64 = 10_000;
 
 /// Rows read per page while verifying (keyset pages inside one snapshot).
 pub(crate) const VERIFY_PAGE: i64 = 5000;
+
+/// The event of the record that says a chain was linked again under its key (the
+/// upgrade from `lumio-audit-v1`). Its detail starts like [`PRUNED_EVENT`]'s: it states
+/// the chain's anchor at that moment.
+pub(crate) const KEYED_EVENT: &str = "audit.chain_keyed";
+
+/// The link the sealer gives a record only Lumio writes that it found unsealed (see
+/// [`Heads::seal_found`]): it verifies for nothing, and verify names it `inserted`.
+pub(crate) const FORGED_LINK: [u8; 32] = [0; 32];
+
+/// The audit root key, once the service has loaded it. Until then nothing is sealed
+/// (records stay unsealed, which loses nothing) and verify refuses.
+#[derive(Default)]
+pub(crate) struct RootSlot(RwLock<Option<AuditRootKey>>);
+
+impl RootSlot {
+    pub fn set(&self, root: AuditRootKey) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(root);
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+
+    pub fn get(&self) -> Option<AuditRootKey> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The root, for verify: a server always loads it before serving.
+    pub fn required(&self) -> Result<AuditRootKey, StoreError> {
+        self.get().ok_or_else(|| {
+            StoreError::Corrupt(
+                "the audit chain key is not loaded yet; retry once the server has started".into(),
+            )
+        })
+    }
+}
+
+/// How a chain's links are computed: the first, unkeyed encoding (only to check a chain
+/// before it is upgraded) or keyed under the extension's chain key.
+pub(crate) enum Links {
+    V1,
+    Keyed(ChainKey),
+}
+
+impl Links {
+    pub fn link(&self, previous: &[u8; 32], seq: i64, record: &AuditRecord) -> [u8; 32] {
+        match self {
+            Self::V1 => chain_hash_v1(previous, seq as u64, &fields(record)),
+            Self::Keyed(key) => chain_link(key, previous, seq as u64, &fields(record)),
+        }
+    }
+}
 
 /// The chain fields of a record as stored (`at` at the database's microsecond precision).
 pub(crate) fn fields(record: &AuditRecord) -> ChainFields<'_> {
@@ -50,32 +108,65 @@ pub(crate) fn chained(seq: Option<i64>, hash: Option<Vec<u8>>, entry: AuditEntry
 }
 
 /// The last sealed record of each extension whose head is locked, as the sealing
-/// transaction moves it forward.
-#[derive(Debug, Default)]
+/// transaction moves it forward. Only chains whose row exists and is keyed are held:
+/// a record of any other extension stays unsealed (see [`Heads::seal`]).
 pub(crate) struct Heads {
-    heads: BTreeMap<i64, (i64, [u8; 32])>,
+    root: AuditRootKey,
+    heads: BTreeMap<i64, (i64, [u8; 32], ChainKey)>,
     moved: bool,
 }
 
 impl Heads {
+    pub fn new(root: AuditRootKey) -> Self {
+        Self {
+            root,
+            heads: BTreeMap::new(),
+            moved: false,
+        }
+    }
+
     pub fn insert(&mut self, extension_id: i64, seq: i64, hash: [u8; 32]) {
-        self.heads.insert(extension_id, (seq, hash));
+        let key = self.root.chain_key(extension_id);
+        self.heads.insert(extension_id, (seq, hash, key));
     }
 
-    pub fn contains(&self, extension_id: i64) -> bool {
-        self.heads.contains_key(&extension_id)
+    /// The extensions whose heads are held, in id order.
+    pub fn ids(&self) -> Vec<i64> {
+        self.heads.keys().copied().collect()
     }
 
-    /// Seals `record` as the next of its extension's chain: its seq and hash.
-    pub fn seal(&mut self, record: &AuditRecord) -> (i64, [u8; 32]) {
-        let (seq, hash) = self
-            .heads
-            .entry(record.extension_id)
-            .or_insert((0, GENESIS_HASH));
+    /// Seals `record` as the next of its extension's chain: its seq and link. `None`
+    /// when its chain is not held (its row is missing, which verify reports, or not yet
+    /// keyed): the record stays unsealed.
+    pub fn seal(&mut self, record: &AuditRecord) -> Option<(i64, [u8; 32])> {
+        let (seq, hash, key) = self.heads.get_mut(&record.extension_id)?;
         *seq += 1;
-        *hash = chain_hash(hash, *seq as u64, &fields(record));
+        *hash = chain_link(key, hash, *seq as u64, &fields(record));
         self.moved = true;
-        (*seq, *hash)
+        Some((*seq, *hash))
+    }
+
+    /// Seals a record found unsealed in the table. Lumio writes its own records
+    /// ([`PRUNED_EVENT`], [`KEYED_EVENT`]) sealed, in the transaction that makes them, so
+    /// one found unsealed was slipped in by hand (say, to make a hand-moved anchor look
+    /// like retention's): it takes its place with [`FORGED_LINK`] instead of a link, and
+    /// verify reports it as inserted.
+    pub fn seal_found(&mut self, record: &AuditRecord) -> Option<(i64, [u8; 32])> {
+        if !states_anchor(&record.event) {
+            return self.seal(record);
+        }
+        let (seq, hash, _) = self.heads.get_mut(&record.extension_id)?;
+        *seq += 1;
+        *hash = FORGED_LINK;
+        self.moved = true;
+        tracing::warn!(
+            extension_id = record.extension_id,
+            seq = *seq,
+            event = %record.event,
+            "found a record only Lumio writes, unsealed: someone wrote it into the audit \
+             table by hand; it is chained as inserted and verify reports it"
+        );
+        Some((*seq, *hash))
     }
 
     /// Whether any record was sealed (the heads need writing back).
@@ -86,7 +177,7 @@ impl Heads {
     /// The heads as parallel columns: extension ids, seqs, hashes.
     pub fn columns(&self) -> (Vec<i64>, Vec<i64>, Vec<Vec<u8>>) {
         let mut out = (Vec::new(), Vec::new(), Vec::new());
-        for (id, (seq, hash)) in &self.heads {
+        for (id, (seq, hash, _)) in &self.heads {
             out.0.push(*id);
             out.1.push(*seq);
             out.2.push(hash.to_vec());
@@ -113,14 +204,22 @@ pub(crate) struct Ends {
     pub head_hash: [u8; 32],
 }
 
-impl Ends {
-    /// An extension that never had a sealed record.
-    pub const EMPTY: Self = Self {
-        anchor_seq: 0,
-        anchor_hash: GENESIS_HASH,
-        head_seq: 0,
-        head_hash: GENESIS_HASH,
-    };
+/// The verdict on an extension with no chain row: if it has sealed records, the row was
+/// deleted (its head and anchor with it); else it never had a sealed record.
+pub(crate) fn without_chain_row(has_sealed: bool) -> ChainVerdict {
+    if has_sealed {
+        ChainVerdict::Broken(ChainBreak {
+            id: None,
+            seq: 0,
+            kind: Tamper::ChainRemoved,
+        })
+    } else {
+        ChainVerdict::Intact {
+            records: 0,
+            head_seq: 0,
+            head_hash: GENESIS_HASH,
+        }
+    }
 }
 
 /// Walks one extension's chain from its anchor. Rows come in (seq, id) order; a row is
@@ -128,24 +227,32 @@ impl Ends {
 /// whether the chain goes on from the row's stored hash.
 pub(crate) struct Walk {
     ends: Ends,
+    links: Links,
     expected: i64,
     previous: [u8; 32],
     last_id: Option<i64>,
     pending: Option<SealedRow>,
     count: u64,
     broken: Option<ChainBreak>,
+    /// The latest `at` walked so far (microseconds): no record may lie further back.
+    latest_at: i64,
+    /// The anchor the newest anchor-stating record walked names.
+    stated_anchor: Option<(i64, [u8; 32])>,
 }
 
 impl Walk {
-    pub fn new(ends: Ends) -> Self {
+    pub fn new(ends: Ends, links: Links) -> Self {
         Self {
             ends,
+            links,
             expected: ends.anchor_seq + 1,
             previous: ends.anchor_hash,
             last_id: None,
             pending: None,
             count: 0,
             broken: None,
+            latest_at: i64::MIN,
+            stated_anchor: None,
         }
     }
 
@@ -207,6 +314,19 @@ impl Walk {
                 kind: Tamper::Inserted,
             });
         }
+        if matches!(self.links, Links::Keyed(_)) {
+            // Only retention moves an anchor, and it says so in a keyed record in the same
+            // transaction: an anchor no such record names was moved by hand, and the
+            // records before it were removed.
+            let (seq, hash) = self.stated_anchor.unwrap_or((0, GENESIS_HASH));
+            if (seq, hash) != (self.ends.anchor_seq, self.ends.anchor_hash) {
+                return ChainVerdict::Broken(ChainBreak {
+                    id: None,
+                    seq: self.ends.anchor_seq.max(seq),
+                    kind: Tamper::Removed,
+                });
+            }
+        }
         ChainVerdict::Intact {
             records: self.count,
             head_seq: self.ends.head_seq,
@@ -233,8 +353,22 @@ impl Walk {
             });
             return;
         }
-        let computed = chain_hash(&self.previous, row.seq as u64, &fields(&row.record));
+        let computed = self.links.link(&self.previous, row.seq, &row.record);
         if computed == row.hash {
+            let at = row.record.at.timestamp_micros();
+            if matches!(self.links, Links::Keyed(_))
+                && at < self.latest_at.saturating_sub(AT_ALLOWANCE_MICROS)
+            {
+                // Sealed in its place, but stamped well before a record sealed ahead of
+                // it: slipped into the table back-dated, then sealed by the sealer.
+                self.broken = Some(bad(Tamper::Inserted));
+                return;
+            }
+            self.latest_at = self.latest_at.max(at);
+            if states_anchor(&row.record.event) {
+                let stated = row.record.detail.as_deref().and_then(parse_pruned_detail);
+                self.stated_anchor = Some(stated.unwrap_or((-1, GENESIS_HASH)));
+            }
             self.previous = computed;
             self.expected += 1;
             self.count += 1;
@@ -248,17 +382,54 @@ impl Walk {
         let genuine_hash = match next {
             Some(next) => {
                 next.seq == row.seq + 1
-                    && chain_hash(&row.hash, next.seq as u64, &fields(&next.record)) == next.hash
+                    && self.links.link(&row.hash, next.seq, &next.record) == next.hash
             }
             None => row.hash == self.ends.head_hash,
         };
         let shares_seq = next.is_some_and(|next| next.seq == row.seq);
-        self.broken = Some(bad(if genuine_hash && !shares_seq {
+        let forged = row.hash == FORGED_LINK;
+        self.broken = Some(bad(if genuine_hash && !shares_seq && !forged {
             Tamper::Changed
         } else {
             Tamper::Inserted
         }));
     }
+}
+
+/// Whether records of this event state the chain's anchor in their detail.
+fn states_anchor(event: &str) -> bool {
+    event == PRUNED_EVENT || event == KEYED_EVENT
+}
+
+/// A record Lumio adds to a chain itself: retention's [`PRUNED_EVENT`] and the upgrade's
+/// [`KEYED_EVENT`], stamped now, in no environment.
+pub(crate) fn system_record(extension_id: i64, event: &str, detail: String) -> AuditRecord {
+    AuditRecord {
+        at: chrono::Utc::now(),
+        extension_id,
+        environment: None,
+        event: event.to_owned(),
+        secret_name: None,
+        actor: Some(lumio_core::SYSTEM_ACTOR.to_owned()),
+        action: None,
+        request_id: None,
+        outcome: Some("ok".to_owned()),
+        detail: Some(detail),
+    }
+}
+
+/// The detail of the upgrade's [`KEYED_EVENT`] record: the anchor at that moment (so it
+/// reads like [`PRUNED_EVENT`]'s), the encoding it came from and what checking it found.
+pub(crate) fn keyed_detail(ends: &Ends, v1: &ChainVerdict) -> String {
+    let found = match v1 {
+        ChainVerdict::Intact { .. } => "intact".to_owned(),
+        ChainVerdict::Broken(b) => format!("{} at seq {}", b.kind.as_str(), b.seq),
+    };
+    let anchor = lumio_core::pruned_detail(ends.anchor_seq, &ends.anchor_hash, 0);
+    format!(
+        r#"{},"from":"lumio-audit-v1","v1":"{found}"}}"#,
+        anchor.trim_end_matches('}')
+    )
 }
 
 /// The distinct extension ids of a batch, sorted: the order their heads are locked in.

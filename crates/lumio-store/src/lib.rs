@@ -352,6 +352,18 @@ pub trait Store: Send + Sync + 'static {
     /// in extension-id order; `Some`: only that extension's. Returns how many it sealed;
     /// finding none costs one index probe.
     async fn seal_audit(&self, extension_id: Option<i64>) -> Result<u64, StoreError>;
+    /// Gives the store the audit root key its chains are linked with (the service loads
+    /// it at start, sealed under the master key; the database never holds it in the
+    /// clear). Until then nothing is sealed (records wait, unsealed) and verify refuses.
+    fn set_audit_root(&self, root: lumio_core::AuditRootKey);
+    /// Links every chain still in the first, unkeyed encoding (`lumio-audit-v1`) again
+    /// under its key, one chain per transaction under its row lock, after checking it
+    /// as it stood; each gets an `audit.chain_keyed` record saying what the check found.
+    /// Returns the extensions upgraded and their v1 verdicts. Safe to run again.
+    async fn key_audit_chains(
+        &self,
+        root: &lumio_core::AuditRootKey,
+    ) -> Result<Vec<(i64, ChainVerdict)>, StoreError>;
     /// Seals the extension's pending records, then walks its chain from the anchor in
     /// one snapshot and reports the first record changed, removed or inserted.
     async fn verify_audit(&self, extension_id: i64) -> Result<ChainVerdict, StoreError>;

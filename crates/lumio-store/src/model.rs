@@ -309,16 +309,20 @@ pub enum Tamper {
     Inserted,
     /// The records from this seq up to the head are missing.
     Truncated,
+    /// The chain's own row (its head and anchor) was deleted while sealed records remain.
+    ChainRemoved,
 }
 
 impl Tamper {
-    /// The word used in answers and messages: `changed`, `removed`, `inserted`, `truncated`.
+    /// The word used in answers and messages: `changed`, `removed`, `inserted`,
+    /// `truncated`, `chain_removed`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Changed => "changed",
             Self::Removed => "removed",
             Self::Inserted => "inserted",
             Self::Truncated => "truncated",
+            Self::ChainRemoved => "chain_removed",
         }
     }
 }

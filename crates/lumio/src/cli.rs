@@ -469,6 +469,14 @@ pub enum AuditCommand {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Print the extension's audit chain key (hex) for the offline verifier of
+    /// docs/audit-chain.md. Owner tokens only; audited as audit.key_exported. Whoever
+    /// holds it can forge links of this extension's chain: keep it away from the
+    /// database's writers.
+    ExportKey {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
 }
 
 /// Options of `lumio deploy`.

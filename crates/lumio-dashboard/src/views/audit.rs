@@ -36,6 +36,9 @@ fn label(event: AuditEvent) -> &'static str {
         AuditEvent::AccessRequest => "Support access requested",
         AuditEvent::AccessApprove => "Support access approved",
         AuditEvent::AccessRevoke => "Support access ended",
+        AuditEvent::AuditKeyExported => "Audit key exported",
+        AuditEvent::AuditPruned => "Audit log pruned",
+        AuditEvent::AuditChainKeyed => "Audit chain keyed",
     }
 }
 

@@ -1,13 +1,15 @@
-//! The audit log: a page of one environment, the extension's chain check and export.
+//! The audit log: a page of one environment, the extension's chain check, export and
+//! chain key.
 
 use axum::extract::State;
 use axum::Json;
 use chrono::SecondsFormat;
 use lumio_api::audit::{
-    AuditEntryView, AuditPage, AuditQuery, ChainBreakView, ChainedRecordView, ExportPage,
-    ExportQuery, VerifyAnswer,
+    AuditEntryView, AuditKeyAnswer, AuditPage, AuditQuery, ChainBreakView, ChainedRecordView,
+    ExportPage, ExportQuery, VerifyAnswer,
 };
 use lumio_api::params::{ExtPath, ScopePath};
+use lumio_api::ErrorBody;
 use lumio_secrets::{AuditFilter, ExportFilter};
 use lumio_store::{AuditEntry, ChainVerdict, ChainedEntry};
 
@@ -149,5 +151,25 @@ pub(crate) async fn export(
     Ok(Json(ExportPage {
         records: records.into_iter().map(record_view).collect(),
         next_cursor,
+    }))
+}
+
+/// The extension's audit chain key (hex), for the offline verifier of
+/// docs/audit-chain.md. Only an owner token of the extension gets it; the export is
+/// audited (`audit.key_exported`) before the key is returned.
+#[utoipa::path(post, path = "/api/v1/extensions/{ext}/audit/key", tag = "audit",
+    security(("bearer" = [])), params(ExtPath),
+    responses((status = 200, body = AuditKeyAnswer),
+        (status = 403, body = ErrorBody, description = "not an owner token of this extension; instance admins do not get it (`forbidden`)")))]
+pub(crate) async fn export_key(
+    State(state): State<AppState>,
+    Authed(ctx): Authed,
+    ApiPath(path): ApiPath<ExtPath>,
+) -> Result<Json<AuditKeyAnswer>, AppError> {
+    let (extension_id, key) = state.service.export_chain_key(&ctx, &slug(&path)?).await?;
+    Ok(Json(AuditKeyAnswer {
+        extension_id,
+        key: hex::encode(key.expose()),
+        encoding: String::from_utf8_lossy(lumio_core::CHAIN_TAG).into_owned(),
     }))
 }

@@ -58,6 +58,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list))
         .routes(routes!(audit::verify))
         .routes(routes!(audit::export))
+        .routes(routes!(audit::export_key))
         .routes(with_body_limit(
             routes!(actions::deployments, actions::deploy),
             DEPLOY_BODY_LIMIT,

@@ -44,6 +44,8 @@ pub struct PgStore {
     listening: notify::Listening,
     /// Extensions known to have their audit chain row (rows are never deleted).
     chain_heads: std::sync::Mutex<std::collections::HashSet<i64>>,
+    /// The key the audit chains are linked with, once the service gave it.
+    audit_root: crate::chain::RootSlot,
 }
 
 impl PgStore {
@@ -89,6 +91,7 @@ impl PgStore {
             listener,
             listening,
             chain_heads: Default::default(),
+            audit_root: Default::default(),
         })
     }
 
@@ -535,6 +538,17 @@ impl Store for PgStore {
 
     async fn seal_audit(&self, extension_id: Option<i64>) -> Result<u64, StoreError> {
         self.seal_pending(extension_id).await
+    }
+
+    fn set_audit_root(&self, root: lumio_core::AuditRootKey) {
+        self.audit_root.set(root);
+    }
+
+    async fn key_audit_chains(
+        &self,
+        root: &lumio_core::AuditRootKey,
+    ) -> Result<Vec<(i64, ChainVerdict)>, StoreError> {
+        self.key_chains(root).await
     }
 
     async fn verify_audit(&self, extension_id: i64) -> Result<ChainVerdict, StoreError> {

@@ -79,13 +79,21 @@ impl PgStore {
         &self,
         cutoff: DateTime<Utc>,
     ) -> Result<AuditPruned, StoreError> {
+        if !self.audit_root.is_set() {
+            // The anchors can only move with a keyed record: no pass before the key.
+            return Ok(AuditPruned::default());
+        }
         let mut conn = self.pool.acquire().await?;
         if !try_lock(&mut conn).await? {
             return Ok(AuditPruned::default());
         }
-        // Sealed first, so the anchor can move to the last record removed.
+        // Sealed first, then the anchors move (each with its `audit.pruned` record) to
+        // the last record to be removed, so verify starts after what goes.
         let done = match self.seal_pending(None).await {
-            Ok(_) => prune(&mut conn, cutoff).await,
+            Ok(_) => match self.move_anchors(cutoff).await {
+                Ok(()) => prune(&mut conn, cutoff).await,
+                Err(err) => Err(err),
+            },
             Err(err) => Err(err),
         };
         unlock(&mut conn).await?;
@@ -157,11 +165,9 @@ async fn prune(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> Result<AuditPr
     let cutoff_day = cutoff.date_naive();
     for (partition, detaching) in partitions(conn).await? {
         if partition.to <= cutoff_day {
-            super::chain::anchor_before(conn, &partition.name, cutoff).await?;
             drop_partition(conn, &partition.name, detaching).await?;
             pruned.partitions_dropped += 1;
         } else if partition.from.is_none_or(|from| from <= cutoff_day) {
-            super::chain::anchor_before(conn, &partition.name, cutoff).await?;
             pruned.records_deleted += delete_rows_before(conn, &partition.name, cutoff).await?;
         }
     }
@@ -195,9 +201,13 @@ async fn delete_rows_before(
     partition: &str,
     cutoff: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
+    // Never a sealed record after its chain's anchor: one sealed since the anchor moved.
     let sql = format!(
         "DELETE FROM \"{partition}\" WHERE ctid = ANY(ARRAY(\
-         SELECT ctid FROM \"{partition}\" WHERE at < $1 LIMIT $2))"
+         SELECT l.ctid FROM \"{partition}\" l \
+         LEFT JOIN ext_audit_chain c ON c.extension_id = l.extension_id \
+         WHERE l.at < $1 AND (l.seq IS NULL OR c.anchor_seq IS NULL OR l.seq <= c.anchor_seq) \
+         LIMIT $2))"
     );
     let mut deleted = 0;
     loop {

@@ -26,7 +26,8 @@ pub(super) type AuditRow = (
 );
 
 /// Inserts records on `conn`, inside the caller's transaction; sealed when `heads` holds
-/// their extensions' locked heads (the writer's batches), else unsealed (a change's).
+/// their extensions' locked heads (the writer's batches, Lumio's own records), else
+/// unsealed (a change's, or any before the audit root key is loaded).
 async fn insert_rows(
     conn: &mut SqliteConnection,
     records: &[AuditRecord],
@@ -38,11 +39,8 @@ async fn insert_rows(
              actor, action, request_id, outcome, detail, seq, hash) ",
         );
         sql.push_values(chunk, |mut row, r| {
-            let (seq, hash) = match heads.as_deref_mut() {
-                Some(heads) => {
-                    let (seq, hash) = heads.seal(r);
-                    (Some(seq), Some(hash.to_vec()))
-                }
+            let (seq, hash) = match heads.as_deref_mut().and_then(|heads| heads.seal(r)) {
+                Some((seq, hash)) => (Some(seq), Some(hash.to_vec())),
                 None => (None, None),
             };
             row.push_bind(micros(r.at))
@@ -65,6 +63,15 @@ async fn insert_rows(
 
 /// Writes a change's records inside the change's transaction. Any failure here means the
 /// change must not commit, so it is reported as [`StoreError::AuditRefused`].
+/// Inserts records Lumio adds to chains itself, sealed under the held `heads`.
+pub(super) async fn insert_sealed(
+    conn: &mut SqliteConnection,
+    records: &[AuditRecord],
+    heads: &mut Heads,
+) -> Result<(), StoreError> {
+    Ok(insert_rows(conn, records, Some(heads)).await?)
+}
+
 pub(super) async fn insert_change_records(
     conn: &mut SqliteConnection,
     records: &[AuditRecord],
@@ -81,10 +88,16 @@ impl SqliteStore {
         }
         // One transaction, so one WAL sync for the whole batch: the heads, the records
         // still unsealed, the batch sealed.
-        let ids = chain::extension_ids(batch);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let mut heads = super::chain::lock_heads(&mut tx, &ids).await?;
-        super::chain::seal_unsealed(&mut tx, &ids, &mut heads).await?;
+        let Some(root) = self.audit_root.get() else {
+            // Before start-up loaded the key: kept unsealed, sealed once it is.
+            insert_rows(&mut tx, batch, None).await?;
+            tx.commit().await?;
+            return Ok(());
+        };
+        let ids = chain::extension_ids(batch);
+        let mut heads = super::chain::lock_heads(&mut tx, &ids, root).await?;
+        super::chain::seal_unsealed(&mut tx, &mut heads).await?;
         insert_rows(&mut tx, batch, Some(&mut heads)).await?;
         super::chain::store_heads(&mut tx, &heads).await?;
         tx.commit().await?;
@@ -161,13 +174,23 @@ impl SqliteStore {
         cutoff: DateTime<Utc>,
     ) -> Result<AuditPruned, StoreError> {
         let mut pruned = AuditPruned::default();
-        // Sealed first, so the anchor can move to the last record removed.
+        if !self.audit_root.is_set() {
+            return Ok(pruned); // the anchors can only move with a keyed record
+        }
+        // Sealed first, then the anchors move (each with its `audit.pruned` record) to
+        // the last record to be removed, so verify starts after what goes.
         self.seal_pending(None).await?;
-        super::chain::anchor_before(&self.writer, micros(cutoff)).await?;
+        self.move_anchors(micros(cutoff)).await?;
         loop {
+            // Never a sealed record after its chain's anchor: one sealed since the
+            // anchor moved (or Lumio's own record, when the cut-off is ahead of now).
             let deleted = sqlx::query(
                 "DELETE FROM ext_audit_log WHERE id IN \
-                 (SELECT id FROM ext_audit_log WHERE at < ? ORDER BY at LIMIT ?)",
+                 (SELECT l.id FROM ext_audit_log l \
+                  LEFT JOIN ext_audit_chain c ON c.extension_id = l.extension_id \
+                  WHERE l.at < ? AND (l.seq IS NULL OR c.anchor_seq IS NULL \
+                                      OR l.seq <= c.anchor_seq) \
+                  ORDER BY l.at LIMIT ?)",
             )
             .bind(micros(cutoff))
             .bind(DELETE_BATCH)

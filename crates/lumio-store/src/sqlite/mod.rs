@@ -38,6 +38,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
     feed: Feed,
+    /// The key the audit chains are linked with, once the service gave it.
+    audit_root: crate::chain::RootSlot,
 }
 
 impl SqliteStore {
@@ -64,6 +66,7 @@ impl SqliteStore {
             writer,
             readers,
             feed: Feed::new(),
+            audit_root: Default::default(),
         })
     }
 }
@@ -484,6 +487,17 @@ impl Store for SqliteStore {
 
     async fn seal_audit(&self, extension_id: Option<i64>) -> Result<u64, StoreError> {
         self.seal_pending(extension_id).await
+    }
+
+    fn set_audit_root(&self, root: lumio_core::AuditRootKey) {
+        self.audit_root.set(root);
+    }
+
+    async fn key_audit_chains(
+        &self,
+        root: &lumio_core::AuditRootKey,
+    ) -> Result<Vec<(i64, ChainVerdict)>, StoreError> {
+        self.key_chains(root).await
     }
 
     async fn verify_audit(&self, extension_id: i64) -> Result<ChainVerdict, StoreError> {

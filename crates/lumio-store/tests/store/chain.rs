@@ -1,15 +1,16 @@
-//! Issue 11, item 4: the tamper-evident audit log. Records are sealed into their
-//! extension's hash chain (the writer's batches at insert, management records by the
-//! sealer), and verify names the first record changed, removed or inserted.
+//! Issue 11, item 4 and issue 22, item 5: the tamper-evident audit log. Records are
+//! sealed into their extension's keyed chain (the writer's batches at insert, management
+//! records by the sealer), and verify names the first record changed, removed or
+//! inserted, a moved anchor, a back-dated record and a deleted chain row.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use lumio_core::{chain_hash, ChainFields, GENESIS_HASH};
+use lumio_core::{chain_hash_v1, chain_link, ChainFields, GENESIS_HASH};
 use lumio_store::{AuditRecord, ChainVerdict, ExportQuery, Store, Tamper};
 use sqlx::Connection;
 
-use crate::common::{extension, write, TestDb, STAGING};
+use crate::common::{extension, test_root, write, TestDb, STAGING};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -22,6 +23,13 @@ on_both_backends!(
     retention_moves_the_anchor,
     concurrent_writers_keep_one_chain,
     export_hashes_follow_the_documented_encoding,
+    a_hand_moved_anchor_is_removed,
+    a_forged_pruned_record_is_inserted,
+    a_backdated_record_is_inserted,
+    a_deleted_chain_row_is_chain_removed,
+    v1_chains_are_keyed_once,
+    an_anchored_v1_chain_is_keyed_from_its_anchor,
+    nothing_is_sealed_without_the_key,
 );
 
 fn record(ext: i64, at: DateTime<Utc>, label: &str) -> AuditRecord {
@@ -234,30 +242,324 @@ async fn export(store: &dyn Store, ext: i64) -> Vec<lumio_store::ChainedEntry> {
 
 async fn retention_moves_the_anchor(db: &TestDb) {
     let store = db.store().await;
-    let now = Utc::now();
+    let start = Utc::now() - Duration::days(4);
     store
-        .prepare_audit_log(now + Duration::days(6))
+        .prepare_audit_log(Utc::now() + Duration::days(1))
         .await
         .expect("prepare");
     let ext = extension(&*store).await;
     for day in 0..4 {
         let batch: Vec<_> = (0..5)
-            .map(|i| record(ext, now + Duration::days(day), &format!("d{day}-{i}")))
+            .map(|i| record(ext, start + Duration::days(day), &format!("d{day}-{i}")))
             .collect();
         store.append_audit(&batch).await.expect("append");
     }
     assert_eq!(intact(store.verify_audit(ext).await.unwrap()), 20);
-    // Whole days go (PostgreSQL drops their partitions) and part of the third.
-    store
-        .prune_audit(now + Duration::days(2) + Duration::seconds(1))
+    // Two whole days go and part of the third.
+    let cutoff = start + Duration::days(2) + Duration::seconds(1);
+    store.prune_audit(cutoff).await.expect("prune");
+    // The five of the last day and retention's own record.
+    assert_eq!(intact(store.verify_audit(ext).await.unwrap()), 6);
+    let pruned: Vec<_> = export(&*store, ext)
         .await
-        .expect("prune");
-    assert_eq!(intact(store.verify_audit(ext).await.unwrap()), 5);
+        .into_iter()
+        .filter(|e| e.entry.record.event == lumio_core::PRUNED_EVENT)
+        .collect();
+    assert_eq!(pruned.len(), 1);
+    let (anchor_seq, _) =
+        lumio_core::parse_pruned_detail(pruned[0].entry.record.detail.as_deref().unwrap()).unwrap();
+    assert_eq!(anchor_seq, 15);
+    assert!(pruned[0]
+        .entry
+        .record
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains(r#""removed":15"#));
     let later: Vec<_> = (0..2)
-        .map(|i| record(ext, now + Duration::days(3), &format!("later{i}")))
+        .map(|i| record(ext, Utc::now(), &format!("later{i}")))
         .collect();
     store.append_audit(&later).await.expect("append");
-    assert_eq!(intact(store.verify_audit(ext).await.unwrap()), 7);
+    assert_eq!(intact(store.verify_audit(ext).await.unwrap()), 8);
+    // A second pass with nothing older moves nothing and adds nothing.
+    store.prune_audit(cutoff).await.expect("prune");
+    assert_eq!(intact(store.verify_audit(ext).await.unwrap()), 8);
+}
+
+/// Deleting old records and moving the anchor past them by hand, as retention would:
+/// no keyed `audit.pruned` record names that anchor.
+async fn a_hand_moved_anchor_is_removed(db: &TestDb) {
+    let store = db.store().await;
+    let ext = extension(&*store).await;
+    append(&*store, ext, 10).await;
+    let sixth = export(&*store, ext).await[5].hash.unwrap();
+    let hash = if db.is_postgres() {
+        format!("'\\x{}'::bytea", hex(&sixth))
+    } else {
+        format!("x'{}'", hex(&sixth))
+    };
+    tamper(
+        db,
+        &format!(
+            "DELETE FROM ext_audit_log WHERE extension_id = {ext} AND seq <= 6; \
+             UPDATE ext_audit_chain SET anchor_seq = 6, anchor_hash = {hash} \
+             WHERE extension_id = {ext}"
+        ),
+    )
+    .await;
+    let b = broken(store.verify_audit(ext).await.unwrap());
+    assert_eq!((b.id, b.seq, b.kind), (None, 6, Tamper::Removed));
+}
+
+/// The anchor moved by hand together with a hand-written `audit.pruned` record naming it
+/// (left unsealed for the sealer to seal): Lumio writes those sealed itself, so the
+/// sealer chains it as forged and verify names it.
+async fn a_forged_pruned_record_is_inserted(db: &TestDb) {
+    let store = db.store().await;
+    let ext = extension(&*store).await;
+    append(&*store, ext, 10).await;
+    let sixth = export(&*store, ext).await[5].hash.unwrap();
+    let (hash, at) = if db.is_postgres() {
+        (format!("'\\x{}'::bytea", hex(&sixth)), "now()".to_owned())
+    } else {
+        (
+            format!("x'{}'", hex(&sixth)),
+            Utc::now().timestamp_micros().to_string(),
+        )
+    };
+    let detail = lumio_core::pruned_detail(6, &sixth, 6);
+    tamper(
+        db,
+        &format!(
+            "DELETE FROM ext_audit_log WHERE extension_id = {ext} AND seq <= 6; \
+             UPDATE ext_audit_chain SET anchor_seq = 6, anchor_hash = {hash} \
+             WHERE extension_id = {ext}; \
+             INSERT INTO ext_audit_log (at, extension_id, event, actor, outcome, detail) \
+             VALUES ({at}, {ext}, 'audit.pruned', 'lumio', 'ok', '{detail}')"
+        ),
+    )
+    .await;
+    assert_eq!(store.seal_audit(None).await.unwrap(), 1);
+    let b = broken(store.verify_audit(ext).await.unwrap());
+    assert_eq!((b.seq, b.kind), (11, Tamper::Inserted));
+    assert!(b.id.is_some());
+}
+
+/// A record slipped into the table unsealed with an old `at` is sealed at the head by
+/// the sealer; verify reports it as inserted.
+async fn a_backdated_record_is_inserted(db: &TestDb) {
+    let store = db.store().await;
+    let ext = extension(&*store).await;
+    append(&*store, ext, 3).await;
+    let at = if db.is_postgres() {
+        "now() - interval '1 hour'".to_owned()
+    } else {
+        (Utc::now() - Duration::hours(1))
+            .timestamp_micros()
+            .to_string()
+    };
+    tamper(
+        db,
+        &format!(
+            "INSERT INTO ext_audit_log (at, extension_id, event, actor, outcome) \
+             VALUES ({at}, {ext}, 'secret.set', 'tok_owner', 'ok')"
+        ),
+    )
+    .await;
+    assert_eq!(store.seal_audit(None).await.unwrap(), 1);
+    let b = broken(store.verify_audit(ext).await.unwrap());
+    assert_eq!((b.seq, b.kind), (4, Tamper::Inserted));
+    assert!(b.id.is_some());
+    // Within the allowance, records sealed a little out of time order are fine.
+    let ext = extension(&*store).await;
+    append(&*store, ext, 2).await;
+    store
+        .append_audit(&[record(ext, Utc::now() - Duration::seconds(30), "late")])
+        .await
+        .unwrap();
+    store.seal_audit(None).await.unwrap();
+    assert_eq!(intact(store.verify_audit(ext).await.unwrap()), 3);
+}
+
+/// The chain row holds the head and the anchor: deleting it is tampering, not an empty
+/// chain, and the sealer does not start a new chain over the old records.
+async fn a_deleted_chain_row_is_chain_removed(db: &TestDb) {
+    let store = db.store().await;
+    let ext = extension(&*store).await;
+    append(&*store, ext, 4).await;
+    tamper(
+        db,
+        &format!("DELETE FROM ext_audit_chain WHERE extension_id = {ext}"),
+    )
+    .await;
+    let b = broken(store.verify_audit(ext).await.unwrap());
+    assert_eq!((b.id, b.kind), (None, Tamper::ChainRemoved));
+    store
+        .append_audit(&[record(ext, Utc::now(), "after")])
+        .await
+        .unwrap();
+    store.seal_audit(None).await.unwrap();
+    let b = broken(store.verify_audit(ext).await.unwrap());
+    assert_eq!(b.kind, Tamper::ChainRemoved);
+    // A fresh extension with no sealed record simply has an empty chain.
+    let fresh = extension(&*store).await;
+    assert_eq!(intact(store.verify_audit(fresh).await.unwrap()), 0);
+}
+
+/// A chain an older server wrote (unkeyed SHA-256) is checked and linked again under its
+/// key once, with an `audit.chain_keyed` record saying what the check found; one that
+/// was already broken says so and is keyed as it stands.
+async fn v1_chains_are_keyed_once(db: &TestDb) {
+    let store = lumio_store::connect(&db.url).await.expect("connect");
+    let (good, bad) = (extension(&*store).await, extension(&*store).await);
+    for ext in [good, bad] {
+        store
+            .append_audit(
+                &(0..5)
+                    .map(|i| record(ext, Utc::now(), &format!("v1-{i}")))
+                    .collect::<Vec<_>>(),
+            )
+            .await
+            .unwrap();
+        seal_v1(db, &*store, ext).await;
+    }
+    tamper(
+        db,
+        &format!(
+            "UPDATE ext_audit_log SET outcome = 'not_set' WHERE extension_id = {bad} AND seq = 2"
+        ),
+    )
+    .await;
+    let upgraded = store.key_audit_chains(&test_root()).await.unwrap();
+    assert_eq!(upgraded.len(), 2, "{upgraded:?}");
+    assert!(matches!(upgraded[0], (id, ChainVerdict::Intact { records: 5, .. }) if id == good));
+    assert!(
+        matches!(upgraded[1], (id, ChainVerdict::Broken(b)) if id == bad && b.kind == Tamper::Changed && b.seq == 2)
+    );
+    assert!(store
+        .key_audit_chains(&test_root())
+        .await
+        .unwrap()
+        .is_empty());
+    store.set_audit_root(test_root());
+    assert_eq!(intact(store.verify_audit(good).await.unwrap()), 6);
+    let keyed = export(&*store, bad).await.pop().unwrap();
+    assert_eq!(keyed.entry.record.event, "audit.chain_keyed");
+    assert!(keyed
+        .entry
+        .record
+        .detail
+        .unwrap()
+        .contains(r#""v1":"changed at seq 2""#));
+    // Keyed from here on: new records chain on.
+    append(&*store, good, 2).await;
+    assert_eq!(intact(store.verify_audit(good).await.unwrap()), 8);
+}
+
+/// A v1 chain that retention had already pruned (its anchor moved with no record, as
+/// before keyed links) is keyed from its anchor, and the `audit.chain_keyed` record
+/// states that anchor, so verify accepts it.
+async fn an_anchored_v1_chain_is_keyed_from_its_anchor(db: &TestDb) {
+    let store = lumio_store::connect(&db.url).await.expect("connect");
+    let ext = extension(&*store).await;
+    store
+        .append_audit(
+            &(0..6)
+                .map(|i| record(ext, Utc::now(), &format!("v1-{i}")))
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap();
+    seal_v1(db, &*store, ext).await;
+    let third = export(&*store, ext).await[2].hash.unwrap();
+    let blob = if db.is_postgres() {
+        format!("'\\x{}'::bytea", hex(&third))
+    } else {
+        format!("x'{}'", hex(&third))
+    };
+    tamper(
+        db,
+        &format!(
+            "DELETE FROM ext_audit_log WHERE extension_id = {ext} AND seq <= 3; \
+             UPDATE ext_audit_chain SET anchor_seq = 3, anchor_hash = {blob} \
+             WHERE extension_id = {ext}"
+        ),
+    )
+    .await;
+    let upgraded = store.key_audit_chains(&test_root()).await.unwrap();
+    assert!(
+        matches!(upgraded[..], [(id, ChainVerdict::Intact { records: 3, .. })] if id == ext),
+        "{upgraded:?}"
+    );
+    store.set_audit_root(test_root());
+    assert_eq!(intact(store.verify_audit(ext).await.unwrap()), 4);
+}
+
+/// Seals an extension's records the way a server before keyed links did (plain SHA-256,
+/// `lumio-audit-v1`), with a chain row that is not keyed.
+async fn seal_v1(db: &TestDb, store: &dyn Store, ext: i64) {
+    let mut previous = GENESIS_HASH;
+    let mut sql = String::new();
+    let rows = export(store, ext).await;
+    let blob = |h: &[u8; 32]| {
+        if db.is_postgres() {
+            format!("'\\x{}'::bytea", hex(h))
+        } else {
+            format!("x'{}'", hex(h))
+        }
+    };
+    for (i, e) in rows.iter().enumerate() {
+        let seq = i as u64 + 1;
+        previous = chain_hash_v1(&previous, seq, &fields(&e.entry.record));
+        sql.push_str(&format!(
+            "UPDATE ext_audit_log SET seq = {seq}, hash = {} WHERE id = {};",
+            blob(&previous),
+            e.entry.id
+        ));
+    }
+    sql.push_str(&format!(
+        "INSERT INTO ext_audit_chain (extension_id, head_seq, head_hash, anchor_seq, anchor_hash) \
+         VALUES ({ext}, {}, {}, 0, {});",
+        rows.len(),
+        blob(&previous),
+        blob(&GENESIS_HASH)
+    ));
+    tamper(db, &sql).await;
+}
+
+/// Before the service gives the store its key, records wait unsealed and verify refuses
+/// (a server always loads the key before it serves).
+async fn nothing_is_sealed_without_the_key(db: &TestDb) {
+    let store = lumio_store::connect(&db.url).await.expect("connect");
+    let ext = extension(&*store).await;
+    store
+        .append_audit(&[record(ext, Utc::now(), "early")])
+        .await
+        .unwrap();
+    assert_eq!(store.seal_audit(None).await.unwrap(), 0);
+    assert!(store.verify_audit(ext).await.is_err());
+    store.set_audit_root(test_root());
+    assert_eq!(store.seal_audit(None).await.unwrap(), 1);
+    assert_eq!(intact(store.verify_audit(ext).await.unwrap()), 1);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn fields(r: &AuditRecord) -> ChainFields<'_> {
+    ChainFields {
+        extension_id: r.extension_id,
+        at_micros: r.at.timestamp_micros(),
+        environment: r.environment.map(|e| e.as_str()),
+        event: &r.event,
+        secret_name: r.secret_name.as_deref(),
+        actor: r.actor.as_deref(),
+        action: r.action.as_deref(),
+        request_id: r.request_id.as_deref(),
+        outcome: r.outcome.as_deref(),
+        detail: r.detail.as_deref(),
+    }
 }
 
 async fn concurrent_writers_keep_one_chain(db: &TestDb) {
@@ -315,24 +617,12 @@ async fn export_hashes_follow_the_documented_encoding(db: &TestDb) {
     let store = db.store().await;
     let ext = extension(&*store).await;
     append(&*store, ext, 4).await;
+    let key = test_root().chain_key(ext);
     let mut previous = GENESIS_HASH;
     for (i, e) in export(&*store, ext).await.iter().enumerate() {
-        let r = &e.entry.record;
-        let fields = ChainFields {
-            extension_id: r.extension_id,
-            at_micros: r.at.timestamp_micros(),
-            environment: r.environment.map(|e| e.as_str()),
-            event: &r.event,
-            secret_name: r.secret_name.as_deref(),
-            actor: r.actor.as_deref(),
-            action: r.action.as_deref(),
-            request_id: r.request_id.as_deref(),
-            outcome: r.outcome.as_deref(),
-            detail: r.detail.as_deref(),
-        };
         assert_eq!(e.seq, Some(i as i64 + 1));
-        let hash = chain_hash(&previous, i as u64 + 1, &fields);
-        assert_eq!(e.hash, Some(hash));
-        previous = hash;
+        let link = chain_link(&key, &previous, i as u64 + 1, &fields(&e.entry.record));
+        assert_eq!(e.hash, Some(link));
+        previous = link;
     }
 }

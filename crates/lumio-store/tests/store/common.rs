@@ -56,9 +56,18 @@ impl TestDb {
         self.url.starts_with("postgres")
     }
 
+    /// A store on the test database, with the test audit root key given as the
+    /// service gives it at start.
     pub async fn store(&self) -> Arc<dyn Store> {
-        lumio_store::connect(&self.url).await.expect("connect")
+        let store = lumio_store::connect(&self.url).await.expect("connect");
+        store.set_audit_root(test_root());
+        store
     }
+}
+
+/// The audit root key every test store is given.
+pub fn test_root() -> lumio_core::AuditRootKey {
+    lumio_core::AuditRootKey::from_bytes([0x5a; 32])
 }
 
 pub const STAGING: Environment = Environment::Staging;

@@ -115,8 +115,11 @@ async fn retention_removes_only_records_before_the_cutoff(db: &TestDb) {
         assert_eq!(pruned.records_deleted, 4503, "{pruned:?}");
     }
 
+    // Again: nothing but, on SQLite, the first pass's own `audit.pruned` record (stamped
+    // now, so before this cut-off in the future; PostgreSQL dropped its day whole).
     let again = store.prune_audit(cutoff).await.expect("prune again");
-    assert_eq!((again.partitions_dropped, again.records_deleted), (0, 0));
+    assert_eq!(again.partitions_dropped, 0, "{again:?}");
+    assert!(again.records_deleted <= 1, "{again:?}");
 }
 
 async fn partitions_are_made_ahead_of_time(db: &TestDb) {

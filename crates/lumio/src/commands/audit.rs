@@ -3,7 +3,9 @@
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
-use lumio_api::audit::{AuditPage, AuditQuery, ExportPage, ExportQuery, VerifyAnswer};
+use lumio_api::audit::{
+    AuditKeyAnswer, AuditPage, AuditQuery, ExportPage, ExportQuery, VerifyAnswer,
+};
 use lumio_api::{paths, AuditEvent};
 
 use super::{secret_name, Scoped};
@@ -15,6 +17,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
     match args.command {
         Some(AuditCommand::Verify { common }) => return verify(&common),
         Some(AuditCommand::Export { since, common, .. }) => return export(&common, since),
+        Some(AuditCommand::ExportKey { common }) => return export_key(&common),
         None => {}
     }
     let secret = args.secret.as_deref().map(secret_name).transpose()?;
@@ -112,6 +115,9 @@ fn verify(common: &CommonArgs) -> anyhow::Result<()> {
         None => (None, 0, "changed"),
     };
     let message = match (id, kind) {
+        (_, "chain_removed") => {
+            "its chain row (head and anchor) was deleted while sealed records remain".to_owned()
+        }
         (Some(id), _) => format!("record {id} (seq {seq}) was {kind}"),
         (None, "truncated") => format!("the records from seq {seq} on were removed"),
         (None, _) => format!("the record at seq {seq} was {kind}"),
@@ -123,6 +129,25 @@ fn verify(common: &CommonArgs) -> anyhow::Result<()> {
     .with_hint("compare with your last exported head hash and restore the log from a backup")
     .with_failure(Failure::Tampered)
     .into())
+}
+
+/// `lumio audit export-key`: the chain key on stdout (hex, one line), so
+/// `lumio audit export-key > audit.key` feeds the offline verifier.
+fn export_key(common: &CommonArgs) -> anyhow::Result<()> {
+    let scope = Scoped::resolve(common)?;
+    let answer: AuditKeyAnswer = scope
+        .client
+        .post(&paths::audit_key(&scope.extension), &serde_json::json!({}))?;
+    if scope.json {
+        return output::json(&answer);
+    }
+    output::note(format!(
+        "The audit chain key of {} (extension id {}); whoever holds it can forge this \
+         chain's links, so keep it where the database's writers cannot reach. Check an \
+         export with: python3 verify.py audit.jsonl KEYFILE (docs/audit-chain.md)",
+        scope.extension, answer.extension_id
+    ));
+    output::line(answer.key)
 }
 
 /// `lumio audit export --format jsonl`: every page, one record per line.
