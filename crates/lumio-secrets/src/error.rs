@@ -72,6 +72,9 @@ pub enum ServiceError {
     /// key: secrets already moved to the new key would not open.
     #[error("some secret versions are already sealed under a newer master key than {key}: a master-key rotation was interrupted; refusing to start")]
     UnfinishedRotation { key: String },
+    /// The unseal key (key file or KMS) could not wrap or unwrap a keyring key.
+    #[error(transparent)]
+    Unseal(#[from] crate::unseal::UnsealError),
     /// A stored ciphertext could not be opened.
     #[error("a stored secret could not be decrypted: {0}")]
     Crypto(#[from] CryptoError),
@@ -128,6 +131,10 @@ impl ErrorKind {
             (Self::Unavailable, ServiceError::Audit(_)) => {
                 Some("the audit log could not be written, so nothing was changed")
             }
+            (Self::Unavailable, ServiceError::Unseal(_)) => Some(
+                "the KMS that wraps Lumio's master keys is unreachable, so nothing was changed; \
+                 the server log names the address to check",
+            ),
             (Self::Unavailable, _) => {
                 Some("Lumio's database is unavailable; nothing was changed unless stated otherwise")
             }
@@ -150,9 +157,12 @@ impl ServiceError {
             Self::Conflict(_) | Self::LastAdminToken(_) => ErrorKind::Conflict,
             Self::Limit(_) => ErrorKind::Limit,
             Self::SameEnvironment(_) => ErrorKind::Unprocessable,
-            Self::Audit(_) | Self::Store(_) => ErrorKind::Unavailable,
+            Self::Audit(_)
+            | Self::Store(_)
+            | Self::Unseal(crate::unseal::UnsealError::Unavailable(_)) => ErrorKind::Unavailable,
             Self::WrongMasterKey { .. }
             | Self::UnfinishedRotation { .. }
+            | Self::Unseal(crate::unseal::UnsealError::Refused(_))
             | Self::WeakBootstrapToken(_)
             | Self::Crypto(_) => ErrorKind::Internal,
         }
@@ -165,6 +175,7 @@ impl ServiceError {
             Self::WeakBootstrapToken(_) => "unset LUMIO_BOOTSTRAP_TOKEN to have a token generated into the data directory, or set it to a long random value, e.g. `openssl rand -hex 32`",
             Self::WrongMasterKey { .. } => "start the server with the master key this store was created with (--master-key-file or LUMIO_MASTER_KEY); to rotate to a new key, pass the old one too with --previous-master-key-file",
             Self::UnfinishedRotation { .. } => "finish the rotation: start with the new key as --master-key-file and this one as --previous-master-key-file",
+            Self::Unseal(_) => "check --kms-transit, the KMS token (--kms-token-file or LUMIO_KMS_TOKEN) and that the KMS is up and unsealed; or the master key file",
             Self::Crypto(_) => "make sure the server runs with the master key this store was created with",
             Self::Store(_) => "check that the database is running and reachable, then retry",
             _ => return None,

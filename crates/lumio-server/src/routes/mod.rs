@@ -1,6 +1,7 @@
 //! The router: one module per resource.
 
 pub(crate) mod actions;
+pub(crate) mod admin;
 pub(crate) mod audit;
 pub(crate) mod bindings;
 pub(crate) mod extensions;
@@ -37,6 +38,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
         .routes(routes!(extensions::list, extensions::create))
+        .routes(routes!(admin::status))
+        .routes(routes!(admin::rotate))
         .routes(with_body_limit(
             routes!(secrets::list, secrets::import),
             IMPORT_BODY_LIMIT,

@@ -2,6 +2,7 @@
 //! makes its requests and prints the result; nothing here knows HTTP details.
 
 mod actions;
+mod admin;
 mod audit;
 mod deploy;
 mod env;
@@ -31,6 +32,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Server(args) => server::run(args),
         Command::Login(args) => login::run(args),
         Command::Extensions { common, command } => extensions::run(&common, command),
+        Command::Admin { common, command } => admin::run(&common, command),
         Command::Tokens { common, command } => tokens::run(&common, command),
         Command::Env { common, command } => env::run(&common, command),
         Command::Audit(args) => audit::run(args),
