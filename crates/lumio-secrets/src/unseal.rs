@@ -76,22 +76,27 @@ impl UnsealKey for FileUnseal {
     }
 
     async fn unwrap(&self, id: &str, wrapped: &[u8]) -> Result<MasterKey, UnsealError> {
-        let refused = || {
+        unwrap_with(&self.0, id, wrapped).ok_or_else(|| {
             UnsealError::Refused(format!(
                 "the master key file (key {}) does not open keyring key {id} stored in the \
                  database: start the server with the master key file this database was set \
-                 up with",
+                 up with (or, to replace that file, with the new one and the old one as \
+                 --previous-master-key-file)",
                 self.0.id()
             ))
-        };
-        let text = open(&self.0, &keyring_place(id), wrapped).map_err(|_| refused())?;
-        let key = MasterKey::from_base64(text.expose()).map_err(|_| refused())?;
-        check_unwrapped_id(key, id)
+        })
     }
 
     fn held_key(&self) -> Option<&MasterKey> {
         Some(&self.0)
     }
+}
+
+/// The keyring key `id` sealed under the key file `key`, if it is.
+fn unwrap_with(key: &MasterKey, id: &str, wrapped: &[u8]) -> Option<MasterKey> {
+    let text = open(key, &keyring_place(id), wrapped).ok()?;
+    let key = MasterKey::from_base64(text.expose()).ok()?;
+    check_unwrapped_id(key, id).ok()
 }
 
 /// Refuses an unwrapped key that is not the one its entry names.
@@ -158,22 +163,75 @@ pub async fn load_keyring(
 ) -> Result<Keyring, ServiceError> {
     let (mut current, mut ids) = stored_ids(store).await?;
     if current.is_none() && unseal.held_key().is_none() {
+        refuse_a_store_of_another_key(store, &previous).await?;
         current = Some(create_first_key(store, unseal).await?);
     }
     let Some(current_id) = current else {
         let file = unseal.held_key().expect("checked above").duplicate();
         return Ok(Keyring::new(file, previous));
     };
-    let current = load_entry(store, unseal, &current_id).await?;
+    let current = load_at_start(store, unseal, &previous, &current_id).await?;
     ids.retain(|id| *id != current_id);
-    let mut others = previous;
+    let mut others = Vec::new();
     for id in &ids {
-        others.push(load_entry(store, unseal, id).await?);
+        others.push(load_at_start(store, unseal, &previous, id).await?);
     }
+    others.extend(previous);
     if let Some(file) = unseal.held_key() {
         others.push(file.duplicate());
     }
     Ok(Keyring::new(current, others))
+}
+
+/// [`load_entry`], and when the unseal key does not open the entry but a previous key file
+/// does, the unseal key itself is being replaced (a new key file, or a move from a key
+/// file to a KMS): the entry is wrapped again under the new unseal key.
+async fn load_at_start(
+    store: &dyn Store,
+    unseal: &dyn UnsealKey,
+    previous: &[MasterKey],
+    id: &str,
+) -> Result<MasterKey, ServiceError> {
+    let refused = match load_entry(store, unseal, id).await {
+        Err(ServiceError::Unseal(UnsealError::Refused(why))) => why,
+        other => return other,
+    };
+    let wrapped = store.meta_get(&entry(id)).await?.unwrap_or_default();
+    let Some(key) = previous
+        .iter()
+        .find_map(|old| unwrap_with(old, id, &wrapped))
+    else {
+        return Err(ServiceError::Unseal(UnsealError::Refused(refused)));
+    };
+    let rewrapped = unseal.wrap(&key).await?;
+    store.meta_replace(&entry(id), &wrapped, &rewrapped).await?;
+    tracing::info!(key_id = %id, "keyring key wrapped again under the new unseal key");
+    Ok(key)
+}
+
+/// Under a KMS, a store set up with a key file (it has a key check but no keyring) is
+/// refused unless that file is given as a previous key: a keyring written now would name
+/// a key its secrets are not under, and a restart with the file alone would then fail.
+async fn refuse_a_store_of_another_key(
+    store: &dyn Store,
+    previous: &[MasterKey],
+) -> Result<(), ServiceError> {
+    let Some(check) = store.meta_get("key_check").await? else {
+        return Ok(());
+    };
+    if previous
+        .iter()
+        .any(|key| lumio_crypto::verify_key_check(key, &check).is_ok())
+    {
+        return Ok(());
+    }
+    let id = store.meta_get("kek_id").await?.unwrap_or_default();
+    Err(ServiceError::Unseal(UnsealError::Refused(format!(
+        "this database was set up with the master key file whose key id is {}; to move it \
+         under the KMS, also pass that file as --previous-master-key-file (every secret is \
+         then moved to a key the KMS wraps)",
+        String::from_utf8_lossy(&id)
+    ))))
 }
 
 /// Generates the first keyring key, stores it wrapped, and names it current; if another

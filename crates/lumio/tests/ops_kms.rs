@@ -22,6 +22,7 @@ use tempfile::TempDir;
 both_dbs!(
     starts_with_the_kms_and_reads_after_a_restart,
     a_kms_lost_while_running_does_not_stop_sets_or_reads,
+    a_store_of_a_key_file_moves_under_the_kms_with_that_file_as_previous,
 );
 
 const EXT: &str = "kms-ext";
@@ -150,6 +151,65 @@ fn a_kms_lost_while_running_does_not_stop_sets_or_reads(db: Db) {
     set(&admin, &project, "OTHER", "sk-kms-canary-other");
     assert!(holds(&admin, &project, "DB_PASS", "sk-kms-canary-after"));
     assert!(holds(&admin, &project, "OTHER", "sk-kms-canary-other"));
+}
+
+fn a_store_of_a_key_file_moves_under_the_kms_with_that_file_as_previous(db: Db) {
+    let Some(bao) = Bao::start() else { return };
+    let Some(place) = Place::new(db) else { return };
+    // Set up with the generated key file of the embedded default.
+    let mut server = TestServer::launch(Launch {
+        database_url: place.database_url.clone(),
+        data_dir: Some(place.data_dir()),
+        admin_token: Some(ADMIN),
+        ..Launch::default()
+    });
+    let (admin, project) = deploy_check(&server);
+    set(&admin, &project, "DB_PASS", "sk-kms-canary-filekey");
+    server.kill();
+    let key_file = place.data_dir().join("master.key");
+    let key_text = std::fs::read_to_string(&key_file).unwrap();
+
+    // The KMS alone is refused, naming the way, and writes nothing.
+    let mut args = vec!["--kms-transit".to_owned(), bao.key_url()];
+    if let Some(url) = &place.database_url {
+        args.extend(["--database-url".to_owned(), url.clone()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = start_fails(place.data_dir(), &args, &[("LUMIO_KMS_TOKEN", ROOT_TOKEN)]);
+    assert!(
+        out.stderr.contains("--previous-master-key-file"),
+        "{out:#?}"
+    );
+    out.never_shows(key_text.trim());
+
+    // With the file as the previous key, every secret moves under a KMS-wrapped key.
+    let url = bao.key_url();
+    let server = TestServer::launch(Launch {
+        database_url: place.database_url.clone(),
+        data_dir: Some(place.data_dir()),
+        admin_token: Some(ADMIN),
+        env: &[
+            ("LUMIO_KMS_TRANSIT", &url),
+            ("LUMIO_KMS_TOKEN", ROOT_TOKEN),
+            ("LUMIO_PREVIOUS_MASTER_KEY", key_text.trim()),
+        ],
+        ..Launch::default()
+    });
+    assert!(holds(
+        &server.admin(),
+        &project,
+        "DB_PASS",
+        "sk-kms-canary-filekey"
+    ));
+    drop(server);
+    std::fs::remove_file(&key_file).unwrap();
+    let server = place.start(&bao);
+    assert!(holds(
+        &server.admin(),
+        &project,
+        "DB_PASS",
+        "sk-kms-canary-filekey"
+    ));
 }
 
 #[test]
