@@ -6,7 +6,7 @@
 //! 2. This server seals under it at once; every other server follows within
 //!    [`FOLLOW_EVERY`](crate::keyring::FOLLOW_EVERY) (`keyring.rs`).
 //! 3. After [`FOLLOW_GRACE`], every stored version not under the new key is resealed under
-//!    it in batches, each swap a compare-and-swap on the stored bytes ([`rotate`]), in
+//!    it in batches, each swap a compare-and-swap on the stored bytes ([`rotate_paced`](crate::rotation::rotate_paced)), in
 //!    passes until one finds none left; then what else the keyring sealed
 //!    ([`reseal_meta_records`]), then the old keyring keys are dropped from `keyring_ids`,
 //!    and the state becomes `done <id>`.
@@ -20,13 +20,24 @@ use lumio_crypto::MasterKey;
 use lumio_store::Store;
 
 use crate::keyring::FOLLOW_GRACE;
-use crate::rotation::rotate;
+use crate::rotation::rotate_paced;
 use crate::unseal::{entry, parse_ids, CURRENT, IDS};
 use crate::{RequestContext, SecretsService, ServiceError};
 
 /// `lumio_meta` key of the rotation state: `rewrapping <id>` or `done <id>`.
 pub(crate) const STATE: &str = "keyring_rotation";
 const KEY_CHECK: &str = "key_check";
+/// How long the rewrap rests after each batch, in % of the time the batch took: it
+/// trades rewrap rate for request latency while serving (docs/benchmarks.md).
+/// `LUMIO_ROTATION_REST_PERCENT` overrides it (0: no rest, as fast as it goes).
+const REST_PERCENT: u32 = 100;
+
+fn rest_percent() -> u32 {
+    std::env::var("LUMIO_ROTATION_REST_PERCENT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(REST_PERCENT)
+}
 const KEY_ID: &str = "kek_id";
 
 /// What `GET /api/v1/admin/master-key` shows: ids only, never key material.
@@ -137,7 +148,7 @@ impl SecretsService {
         let started = std::time::Instant::now();
         loop {
             let keys = self.keys();
-            let report = rotate(store.as_ref(), &keys).await?;
+            let report = rotate_paced(store.as_ref(), &keys, rest_percent()).await?;
             moved += report.moved;
             if report.unreadable > 0 {
                 tracing::error!(
