@@ -252,3 +252,54 @@ async fn create_first_key(
     let winner = store.meta_get(CURRENT).await?.unwrap_or_default();
     Ok(String::from_utf8_lossy(&winner).into_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_key_file_wraps_and_unwraps_a_keyring_key_bound_to_its_id() {
+        runtime().block_on(async {
+            let file = MasterKey::generate();
+            let file_b64 = file.to_base64().to_string();
+            let unseal = FileUnseal::new(file);
+            let key = MasterKey::generate();
+            let id = key.id().to_string();
+            let wrapped = unseal.wrap(&key).await.unwrap();
+            let key_b64 = key.to_base64().to_string();
+            assert!(!String::from_utf8_lossy(&wrapped).contains(&key_b64));
+            let back = unseal.unwrap(&id, &wrapped).await.unwrap();
+            assert_eq!(back.id(), key.id());
+
+            // Moved to another id, or opened with another file: refused, saying what to do,
+            // with no key material in the message.
+            let other = MasterKey::generate().id().to_string();
+            for err in [
+                unseal.unwrap(&other, &wrapped).await.unwrap_err(),
+                FileUnseal::new(MasterKey::generate())
+                    .unwrap(&id, &wrapped)
+                    .await
+                    .unwrap_err(),
+            ] {
+                let shown = format!("{err} {err:?}");
+                assert!(shown.contains("--previous-master-key-file"), "{shown}");
+                assert!(!shown.contains(&key_b64) && !shown.contains(&file_b64));
+            }
+        });
+    }
+
+    #[test]
+    fn ids_are_one_per_line() {
+        assert_eq!(
+            parse_ids(b"a\n\n b \n"),
+            vec!["a".to_owned(), "b".to_owned()]
+        );
+        assert_eq!(entry("0011"), "keyring/0011");
+    }
+}

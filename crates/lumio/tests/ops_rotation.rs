@@ -215,6 +215,8 @@ fn rotation_keeps_sets_and_reads_working(db: Db) {
     assert!(holds(&admin, &project, "S0", "sk-rotation-canary-0-0"));
     let log = server.log();
     assert!(!log.contains("sk-rotation-canary"), "{log}");
+    let key_file = std::fs::read_to_string(place.data.path().join("master.key")).unwrap();
+    assert!(!log.contains(key_file.trim()), "the log shows the key file");
 }
 
 /// Two servers on one PostgreSQL: B seals under the key A rotated to and reads A's
