@@ -103,6 +103,7 @@ impl ActiveDeployments {
                 extension_id,
                 environment,
             } => self.invalidate(|key| *key == (*extension_id, *environment)),
+            Change::Extension { extension_id } => self.invalidate(|key| key.0 == *extension_id),
             Change::Everything => self.invalidate(|_| true),
             Change::Synced(seq) => self.synced.reached(*seq),
             Change::Secret { .. } | Change::TokenRevoked { .. } => {}

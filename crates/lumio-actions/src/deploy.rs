@@ -123,7 +123,7 @@ impl ActionsService {
                 environment,
                 &files_json,
                 &actions,
-                &ctx.principal.token_id,
+                &ctx.principal.actor(),
                 &audit,
             )
             .await?;
@@ -167,7 +167,7 @@ impl ActionsService {
     ) -> Result<Vec<InvocationLog>, ActionsError> {
         let extension = self.inner.secrets.visible_extension(ctx, slug).await?;
         ctx.principal
-            .require(&extension, Role::Viewer, "read logs")?;
+            .require_member(&extension, Role::Viewer, "read logs")?;
         Ok(self.inner.logs.recent(extension.id, environment, limit))
     }
 

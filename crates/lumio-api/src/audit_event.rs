@@ -51,6 +51,27 @@ pub enum AuditEvent {
     /// An extension was created.
     #[serde(rename = "extension.create")]
     ExtensionCreate,
+    /// A claim code for the extension was issued by staff.
+    #[serde(rename = "extension.claim_code")]
+    ExtensionClaimCode,
+    /// The extension was claimed: its owner token was made.
+    #[serde(rename = "extension.claim")]
+    ExtensionClaim,
+    /// The extension was suspended by staff: its actions do not run.
+    #[serde(rename = "extension.suspend")]
+    ExtensionSuspend,
+    /// The extension was resumed by staff.
+    #[serde(rename = "extension.resume")]
+    ExtensionResume,
+    /// Staff asked for support access.
+    #[serde(rename = "access.request")]
+    AccessRequest,
+    /// An owner approved staff support access.
+    #[serde(rename = "access.approve")]
+    AccessApprove,
+    /// Support access was withdrawn or ended early.
+    #[serde(rename = "access.revoke")]
+    AccessRevoke,
 }
 
 impl AuditEvent {
@@ -70,6 +91,13 @@ impl AuditEvent {
         Self::TokenCreate,
         Self::TokenRevoke,
         Self::ExtensionCreate,
+        Self::ExtensionClaimCode,
+        Self::ExtensionClaim,
+        Self::ExtensionSuspend,
+        Self::ExtensionResume,
+        Self::AccessRequest,
+        Self::AccessApprove,
+        Self::AccessRevoke,
     ];
 
     /// The wire name, e.g. `secret.get`.
@@ -90,6 +118,13 @@ impl AuditEvent {
             Self::TokenCreate => "token.create",
             Self::TokenRevoke => "token.revoke",
             Self::ExtensionCreate => "extension.create",
+            Self::ExtensionClaimCode => "extension.claim_code",
+            Self::ExtensionClaim => "extension.claim",
+            Self::ExtensionSuspend => "extension.suspend",
+            Self::ExtensionResume => "extension.resume",
+            Self::AccessRequest => "access.request",
+            Self::AccessApprove => "access.approve",
+            Self::AccessRevoke => "access.revoke",
         }
     }
 
@@ -111,6 +146,15 @@ impl AuditEvent {
             Self::TokenCreate => "A token was created.",
             Self::TokenRevoke => "A token was revoked.",
             Self::ExtensionCreate => "An extension was created.",
+            Self::ExtensionClaimCode => "A claim code for the extension was issued by staff.",
+            Self::ExtensionClaim => "The extension was claimed: its owner token was made.",
+            Self::ExtensionSuspend => {
+                "The extension was suspended by staff: its actions do not run."
+            }
+            Self::ExtensionResume => "The extension was resumed by staff.",
+            Self::AccessRequest => "Staff asked for support access.",
+            Self::AccessApprove => "An owner approved staff support access.",
+            Self::AccessRevoke => "Support access was withdrawn or ended early.",
         }
     }
 

@@ -52,10 +52,15 @@ pub enum ErrorCode {
     FetchRefused,
     /// Too many invocations are waiting; this one was not started.
     Overloaded,
+    /// An instance admin tried to write or run code in an extension that has an owner;
+    /// staff need the owner's approval (`lumio access request`).
+    StaffNotMember,
+    /// The extension is suspended by the platform's staff; its actions do not run.
+    ExtensionSuspended,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 24] = [
         Self::Unauthorized,
         Self::Forbidden,
         Self::NotFound,
@@ -78,6 +83,8 @@ impl ErrorCode {
         Self::AuditUnavailable,
         Self::FetchRefused,
         Self::Overloaded,
+        Self::StaffNotMember,
+        Self::ExtensionSuspended,
     ];
 
     /// The HTTP status this code is always answered with.
@@ -85,7 +92,7 @@ impl ErrorCode {
         match self {
             Self::Invalid | Self::InvalidArgs => 400,
             Self::Unauthorized => 401,
-            Self::Forbidden => 403,
+            Self::Forbidden | Self::StaffNotMember | Self::ExtensionSuspended => 403,
             Self::NotFound => 404,
             Self::Conflict => 409,
             Self::TooLarge => 413,
@@ -128,6 +135,8 @@ impl ErrorCode {
             Self::AuditUnavailable => "audit_unavailable",
             Self::FetchRefused => "fetch_refused",
             Self::Overloaded => "overloaded",
+            Self::StaffNotMember => "staff_not_member",
+            Self::ExtensionSuspended => "extension_suspended",
         }
     }
 }

@@ -111,6 +111,23 @@ pub struct ActionPath {
     pub action: String,
 }
 
+/// `{ext}/access/{id}/…`: one support request.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct AccessPath {
+    /// The extension: 1-63 lowercase letters, digits and '-', starting with a letter and
+    /// not ending with '-'.
+    #[param(
+        pattern = r"^[a-z]([a-z0-9-]*[a-z0-9])?$",
+        min_length = 1,
+        max_length = 63
+    )]
+    pub ext: String,
+    /// The request's id, as `lumio access list` shows it.
+    #[param(min_length = 1, max_length = 64)]
+    pub id: String,
+}
+
 /// `/tokens/{id}`.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -145,6 +162,7 @@ mod tests {
         for other in [
             ExtPath::into_params(|| None),
             ScopePath::into_params(|| None),
+            AccessPath::into_params(|| None),
         ] {
             let ext = other.iter().find(|p| p.name == "ext").unwrap();
             assert_eq!(

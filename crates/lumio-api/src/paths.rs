@@ -21,6 +21,36 @@ pub const EXTENSIONS: &str = "/api/v1/extensions";
 pub const MASTER_KEY: &str = "/api/v1/admin/master-key";
 /// Starts an online master-key rotation (POST).
 pub const MASTER_KEY_ROTATIONS: &str = "/api/v1/admin/master-key/rotations";
+/// Redeeming a claim code.
+pub const CLAIMS: &str = "/api/v1/claims";
+
+/// One extension (DELETE removes it).
+pub fn extension(extension: &ExtensionSlug) -> String {
+    format!("{EXTENSIONS}/{extension}")
+}
+
+/// A new claim code for an unclaimed extension.
+pub fn claim_code(extension: &ExtensionSlug) -> String {
+    format!("{EXTENSIONS}/{extension}/claim-code")
+}
+
+/// Suspending and resuming.
+pub fn suspension(extension: &ExtensionSlug) -> String {
+    format!("{EXTENSIONS}/{extension}/suspension")
+}
+
+/// Support requests of an extension.
+pub fn access(extension: &ExtensionSlug) -> String {
+    format!("{EXTENSIONS}/{extension}/access")
+}
+
+/// One support request's approval or revocation (`verb`: approve, revoke).
+pub fn access_action(extension: &ExtensionSlug, id: &str, verb: &str) -> String {
+    format!(
+        "{EXTENSIONS}/{extension}/access/{}/{verb}",
+        utf8_percent_encode(id, SEGMENT)
+    )
+}
 
 pub fn token(id: &str) -> String {
     format!("{TOKENS}/{}", utf8_percent_encode(id, SEGMENT))

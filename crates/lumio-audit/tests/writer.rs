@@ -358,6 +358,56 @@ impl Store for FakeStore {
     ) -> Result<Extension, StoreError> {
         unimplemented!()
     }
+    async fn insert_claim(
+        &self,
+        _: &lumio_store::ClaimRecord,
+        _: &[AuditRecord],
+    ) -> Result<(), StoreError> {
+        unimplemented!()
+    }
+    async fn claim_extension_id(&self, _: &[u8; 32]) -> Result<Option<i64>, StoreError> {
+        unimplemented!()
+    }
+    async fn redeem_claim(
+        &self,
+        _: &[u8; 32],
+        _: &TokenRecord,
+        _: lumio_store::RecordsOf<'_, Extension>,
+    ) -> Result<lumio_store::ClaimOutcome, StoreError> {
+        unimplemented!()
+    }
+    async fn set_suspended(
+        &self,
+        _: i64,
+        _: Option<DateTime<Utc>>,
+        _: &[AuditRecord],
+    ) -> Result<(), StoreError> {
+        unimplemented!()
+    }
+    async fn delete_extension(&self, _: i64) -> Result<bool, StoreError> {
+        unimplemented!()
+    }
+    async fn insert_access_request(
+        &self,
+        _: &lumio_store::AccessRequest,
+        _: &[AuditRecord],
+    ) -> Result<(), StoreError> {
+        unimplemented!()
+    }
+    async fn access_requests(
+        &self,
+        _: lumio_store::AccessFilter<'_>,
+    ) -> Result<Vec<lumio_store::AccessRequest>, StoreError> {
+        unimplemented!()
+    }
+    async fn change_access_request(
+        &self,
+        _: &str,
+        _: &lumio_store::AccessChange,
+        _: &[AuditRecord],
+    ) -> Result<bool, StoreError> {
+        unimplemented!()
+    }
     async fn find_extension(&self, _: &ExtensionSlug) -> Result<Option<Extension>, StoreError> {
         unimplemented!()
     }

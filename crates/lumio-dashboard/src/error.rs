@@ -54,6 +54,8 @@ fn hint_of(err: &ServiceError) -> Option<&'static str> {
         },
         ErrorKind::Limit => "Delete secrets you no longer use, then try again.",
         ErrorKind::Unprocessable => "Pick the other environment and try again.",
+        ErrorKind::StaffNotMember => "Ask the owner for support access (`lumio access request`); they approve it on this extension's page.",
+        ErrorKind::Suspended => "An instance admin resumes it with `lumio extensions resume NAME`.",
         ErrorKind::Unavailable => "Nothing was changed. Try again in a moment; if it persists, tell the operator.",
         ErrorKind::Internal => "Tell the operator; the server log has the details.",
     })

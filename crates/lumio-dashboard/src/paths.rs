@@ -69,3 +69,9 @@ pub(crate) fn audit(ext: &ExtensionSlug, env: Environment) -> String {
 pub(crate) fn compare(ext: &ExtensionSlug) -> String {
     format!("{BASE}/extensions/{ext}/settings/compare")
 }
+
+/// Where a support request's approve or revoke form posts (`verb`).
+pub(crate) fn access_decision(ext: &ExtensionSlug, id: &str, verb: &str) -> String {
+    // Request ids are hex, so nothing needs escaping.
+    format!("{BASE}/extensions/{ext}/access/{id}/{verb}")
+}

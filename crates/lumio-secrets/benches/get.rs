@@ -47,7 +47,11 @@ fn cached_get(c: &mut Criterion) {
             request_id: "bench".into(),
         };
         let slug = ExtensionSlug::parse("bench").unwrap();
-        let extension = service.create_extension(&ctx, &slug).await.unwrap();
+        let extension = service
+            .create_extension(&ctx, &slug, None)
+            .await
+            .unwrap()
+            .extension;
         let name = SecretName::parse("MY_API_KEY").unwrap();
         let value = SecretValue::new(
             "sk-abc123-0123456789abcdef0123456789abcdef-64-bytes-long-value!!".into(),

@@ -10,13 +10,17 @@ use crate::error::ServiceError;
 /// An authenticated token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// The token's public id; recorded as the actor of changes.
+    /// The token's public id.
     pub token_id: String,
+    /// The token's label; an admin is recorded as `staff:<label>`.
+    pub label: String,
     pub grant: Grant,
     /// The one environment the token may act in; `None`: both.
     pub environment: Option<Environment>,
     /// When the token stops working, so tokens it creates cannot outlive it.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Support access that owners approved for this admin token: (extension id, until).
+    pub support: Vec<(i64, DateTime<Utc>)>,
 }
 
 impl Principal {
@@ -24,43 +28,101 @@ impl Principal {
         matches!(self.grant, Grant::Admin)
     }
 
-    /// The role this principal holds on `extension`, admins counting as owners.
-    pub fn role_on(&self, extension_id: i64) -> Option<Role> {
+    /// Who made a change, as the audit log and listings show it: a member token's id, or
+    /// `staff:<label>` for an instance admin, so an owner never meets a bare id they
+    /// cannot look up.
+    pub fn actor(&self) -> String {
+        if self.is_admin() {
+            format!("staff:{}", self.label)
+        } else {
+            self.token_id.clone()
+        }
+    }
+
+    /// Whether the token may know that extension `extension_id` exists: admins see every
+    /// extension, members their own.
+    pub fn reaches(&self, extension_id: i64) -> bool {
         match self.grant {
-            Grant::Admin => Some(Role::Owner),
+            Grant::Admin => true,
             Grant::Extension {
-                extension_id: id,
-                role,
-            } if id == extension_id => Some(role),
+                extension_id: id, ..
+            } => id == extension_id,
+        }
+    }
+
+    /// The role this principal holds in `extension`. Staff count as owners of an
+    /// extension nobody has claimed yet; once it has an owner they only see its names and
+    /// audit log (viewer), or work as developers while an owner-approved support grant
+    /// lasts.
+    pub fn role_in(&self, extension: &Extension) -> Option<Role> {
+        match self.grant {
+            Grant::Admin if !extension.is_claimed() => Some(Role::Owner),
+            Grant::Admin if self.has_support(extension.id, Utc::now()) => Some(Role::Developer),
+            Grant::Admin => Some(Role::Viewer),
+            Grant::Extension { extension_id, role } if extension_id == extension.id => Some(role),
             Grant::Extension { .. } => None,
         }
     }
 
+    /// Whether an owner-approved support grant on the extension is in force at `now`.
+    pub fn has_support(&self, extension_id: i64, now: DateTime<Utc>) -> bool {
+        self.support
+            .iter()
+            .any(|&(id, until)| id == extension_id && until > now)
+    }
+
+    /// Staff in a claimed extension without a support grant: outside it.
+    fn is_staff_outside(&self, extension: &Extension) -> bool {
+        self.is_admin() && extension.is_claimed() && !self.has_support(extension.id, Utc::now())
+    }
+
     /// Whether the extension is visible at all; an invisible one must look missing.
     pub fn can_see(&self, extension: &Extension) -> bool {
-        self.role_on(extension.id).is_some()
+        self.reaches(extension.id)
     }
 
     /// Allows `action` on `extension` if the role is at least `needed`. A caller with no
-    /// role on it gets the same answer as for a missing extension.
+    /// role on it gets the same answer as for a missing extension; staff outside a claimed
+    /// extension get `staff_not_member`.
     pub fn require(
         &self,
         extension: &Extension,
         needed: Role,
         action: &'static str,
     ) -> Result<(), ServiceError> {
-        match self.role_on(extension.id) {
+        match self.role_in(extension) {
             None => Err(ServiceError::NotFound(format!(
                 "extension {:?}",
                 extension.slug.as_str()
             ))),
             Some(role) if role >= needed => Ok(()),
+            Some(_) if self.is_staff_outside(extension) => Err(ServiceError::StaffNotMember {
+                extension: extension.slug.as_str().to_owned(),
+                action,
+            }),
             Some(role) => Err(ServiceError::Forbidden {
                 role: role.as_str(),
                 action,
                 needed: needed.as_str(),
             }),
         }
+    }
+
+    /// [`Self::require`] for what only members may do, whatever the role needed: staff
+    /// outside a claimed extension are refused even where a viewer is not (its logs).
+    pub fn require_member(
+        &self,
+        extension: &Extension,
+        needed: Role,
+        action: &'static str,
+    ) -> Result<(), ServiceError> {
+        if self.is_staff_outside(extension) {
+            return Err(ServiceError::StaffNotMember {
+                extension: extension.slug.as_str().to_owned(),
+                action,
+            });
+        }
+        self.require(extension, needed, action)
     }
 
     /// Allows acting in `environment` unless the token is scoped to the other one. The
@@ -131,16 +193,75 @@ mod tests {
             id,
             slug: ExtensionSlug::parse("ext").unwrap(),
             created_at: chrono::Utc::now(),
+            claimed_at: None,
+            claimed_by: None,
+            suspended_at: None,
+        }
+    }
+
+    fn claimed(id: i64) -> Extension {
+        Extension {
+            claimed_at: Some(chrono::Utc::now()),
+            claimed_by: Some("owner".into()),
+            ..ext(id)
         }
     }
 
     fn principal(extension_id: i64, role: Role) -> Principal {
         Principal {
             token_id: "t".into(),
+            label: "t".into(),
             grant: Grant::Extension { extension_id, role },
             environment: None,
             expires_at: None,
+            support: Vec::new(),
         }
+    }
+
+    fn admin() -> Principal {
+        Principal {
+            token_id: "a".into(),
+            label: "ops".into(),
+            grant: Grant::Admin,
+            environment: None,
+            expires_at: None,
+            support: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn staff_own_unclaimed_extensions_and_only_look_into_claimed_ones() {
+        let staff = admin();
+        assert_eq!(staff.actor(), "staff:ops");
+        assert!(staff.require(&ext(1), Role::Owner, "create tokens").is_ok());
+        assert!(staff.require(&claimed(1), Role::Viewer, "list").is_ok());
+        for needed in [Role::Developer, Role::Owner] {
+            assert!(matches!(
+                staff.require(&claimed(1), needed, "deploy"),
+                Err(ServiceError::StaffNotMember { .. })
+            ));
+        }
+        assert!(matches!(
+            staff.require_member(&claimed(1), Role::Viewer, "read logs"),
+            Err(ServiceError::StaffNotMember { .. })
+        ));
+        // An approved grant makes a developer, until it ends.
+        let now = Utc::now();
+        let mut helping = admin();
+        helping.support = vec![(1, now + chrono::Duration::hours(1)), (2, now)];
+        assert!(helping
+            .require(&claimed(1), Role::Developer, "deploy")
+            .is_ok());
+        assert!(matches!(
+            helping.require(&claimed(1), Role::Owner, "create tokens"),
+            Err(ServiceError::Forbidden { .. })
+        ));
+        assert!(matches!(
+            helping.require(&claimed(2), Role::Developer, "deploy"),
+            Err(ServiceError::StaffNotMember { .. })
+        ));
+        // Members are recorded by their token id.
+        assert_eq!(principal(1, Role::Owner).actor(), "t");
     }
 
     #[test]

@@ -41,7 +41,7 @@ impl SecretsService {
                 environment,
                 name,
                 allowed_hosts,
-                &ctx.principal.token_id,
+                &ctx.principal.actor(),
                 &[audit],
             )
             .await?;

@@ -47,11 +47,6 @@ impl<K: Eq + Hash, V: Clone> GuardedMap<K, V> {
         }
     }
 
-    /// For rows that never change once written: no generation to check.
-    fn insert(&self, key: K, value: V) {
-        self.map.write().expect("cache lock").insert(key, value);
-    }
-
     fn remove_where(&self, keep: impl FnMut(&K, &mut V) -> bool) {
         self.map.write().expect("cache lock").retain(keep);
     }
@@ -67,6 +62,9 @@ pub(crate) struct Caches {
     pub(crate) values: GuardedMap<SecretKey, Option<CurrentValue>>,
     pub(crate) lists: GuardedMap<(i64, Environment), Arc<Vec<SecretHead>>>,
     pub(crate) extensions: GuardedMap<String, Extension>,
+    /// Each extension as last read, kept through feed outages (which clear `extensions`)
+    /// for when the database cannot be asked; dropped when the extension itself changes.
+    last_known: GuardedMap<String, Extension>,
     /// Live tokens by id (only found ones: ids an attacker makes up are never kept).
     pub(crate) tokens: GuardedMap<String, TokenRecord>,
     /// How far the feed has been applied (see `SecretsService::caught_up_to`).
@@ -80,6 +78,7 @@ impl Default for Caches {
             values: GuardedMap::new(),
             lists: GuardedMap::new(),
             extensions: GuardedMap::new(),
+            last_known: GuardedMap::new(),
             tokens: GuardedMap::new(),
             synced: SyncedUpTo::default(),
         }
@@ -113,10 +112,19 @@ impl Caches {
             .fill(&self.generation, seen.0, token.id.clone(), token);
     }
 
-    /// Extensions are never changed once written, so any fill is safe.
-    pub(crate) fn fill_extension(&self, extension: Extension) {
+    /// Claims, suspensions and deletions change an extension, so a fill is checked like
+    /// any other.
+    pub(crate) fn fill_extension(&self, seen: Seen, extension: Extension) {
         let key = extension.slug.as_str().to_owned();
-        self.extensions.insert(key, extension);
+        self.last_known
+            .fill(&self.generation, seen.0, key.clone(), extension.clone());
+        self.extensions
+            .fill(&self.generation, seen.0, key, extension);
+    }
+
+    /// The extension as this process last read it, for when the store cannot be asked.
+    pub(crate) fn last_known_extension(&self, slug: &str) -> Option<Extension> {
+        self.last_known.get(slug)
     }
 
     pub(crate) fn apply(&self, change: &Change) {
@@ -132,6 +140,16 @@ impl Caches {
                 self.lists
                     .remove_where(|(id, env), _| !(id == extension_id && env == environment));
             }),
+            Change::Extension { extension_id } => self.invalidate(|| {
+                self.extensions.remove_where(|_, e| e.id != *extension_id);
+                self.last_known.remove_where(|_, e| e.id != *extension_id);
+                self.values.remove_where(|(id, _, _), _| id != extension_id);
+                self.lists.remove_where(|(id, _), _| id != extension_id);
+                // A deleted extension's tokens are gone: none may stay cached.
+                self.tokens.remove_where(|_, token| {
+                    !matches!(token.grant, lumio_store::Grant::Extension { extension_id: id, .. } if id == *extension_id)
+                });
+            }),
             Change::TokenRevoked { id } => self.invalidate(|| {
                 self.tokens.remove_where(|cached, _| cached != id);
             }),
@@ -139,6 +157,7 @@ impl Caches {
                 self.values.clear();
                 self.lists.clear();
                 self.tokens.clear();
+                self.extensions.clear();
             }),
             // Deployments are the actions service's to cache.
             Change::Deployment { .. } => {}

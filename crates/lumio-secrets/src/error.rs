@@ -36,6 +36,18 @@ pub enum ServiceError {
         environment: Environment,
         action: &'static str,
     },
+    /// An instance admin tried to write or run code in an extension that has an owner.
+    #[error("Lumio staff cannot {action} in {extension}: it has an owner, and staff may only list its secret names and read its audit log")]
+    StaffNotMember {
+        extension: String,
+        action: &'static str,
+    },
+    /// The extension is suspended by the platform's staff.
+    #[error("extension {0:?} is suspended; its actions do not run")]
+    Suspended(String),
+    /// A claim code could not be used (the text says why: used, expired, already owned).
+    #[error("{0}")]
+    ClaimRefused(String),
     /// Revoking this token would leave no admin token without scope or expiry.
     #[error("token {0} is the last admin token without an environment scope or expiry; revoking it would lock every admin out")]
     LastAdminToken(String),
@@ -96,6 +108,10 @@ pub enum ErrorKind {
     /// Well-formed, but it cannot be done as asked (e.g. an environment compared with
     /// itself).
     Unprocessable,
+    /// Staff outside a claimed extension.
+    StaffNotMember,
+    /// The extension is suspended.
+    Suspended,
     /// The database or the audit log is unavailable; retrying may work.
     Unavailable,
     /// A fault of the server or its set-up; the cause is for the operator's log only.
@@ -113,6 +129,8 @@ impl ErrorKind {
             Self::Conflict => ErrorCode::Conflict,
             Self::Limit => ErrorCode::Limit,
             Self::Unprocessable => ErrorCode::Unprocessable,
+            Self::StaffNotMember => ErrorCode::StaffNotMember,
+            Self::Suspended => ErrorCode::ExtensionSuspended,
             Self::Unavailable => ErrorCode::Unavailable,
             Self::Internal => ErrorCode::Internal,
         }
@@ -154,7 +172,11 @@ impl ServiceError {
             | Self::InvalidRole(_)
             | Self::InvalidHost(_)
             | Self::InvalidValue(_) => ErrorKind::Invalid,
-            Self::Conflict(_) | Self::LastAdminToken(_) => ErrorKind::Conflict,
+            Self::Conflict(_) | Self::LastAdminToken(_) | Self::ClaimRefused(_) => {
+                ErrorKind::Conflict
+            }
+            Self::StaffNotMember { .. } => ErrorKind::StaffNotMember,
+            Self::Suspended(_) => ErrorKind::Suspended,
             Self::Limit(_) => ErrorKind::Limit,
             Self::SameEnvironment(_) => ErrorKind::Unprocessable,
             Self::Audit(_)
@@ -211,6 +233,8 @@ mod tests {
             (ErrorKind::Conflict, "conflict", 409),
             (ErrorKind::Limit, "limit", 422),
             (ErrorKind::Unprocessable, "unprocessable", 422),
+            (ErrorKind::StaffNotMember, "staff_not_member", 403),
+            (ErrorKind::Suspended, "extension_suspended", 403),
             (ErrorKind::Unavailable, "unavailable", 503),
             (ErrorKind::Internal, "internal", 500),
         ] {

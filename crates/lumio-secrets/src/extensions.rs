@@ -1,34 +1,13 @@
-//! Extensions: create (admins), list (what the token may see), and resolve a slug for
-//! every other operation.
+//! Extensions: list (what the token may see), and resolve a slug for every other
+//! operation. Creating, claiming, suspending and deleting are in `staff.rs`.
 
 use chrono::Utc;
-use lumio_api::AuditEvent;
 use lumio_core::{Environment, ExtensionSlug};
 use lumio_store::{AuditRecord, Extension};
 
 use crate::{RequestContext, SecretsService, ServiceError};
 
 impl SecretsService {
-    /// Creates an extension. Instance admins only.
-    pub async fn create_extension(
-        &self,
-        ctx: &RequestContext,
-        slug: &ExtensionSlug,
-    ) -> Result<Extension, ServiceError> {
-        ctx.principal.require_admin("create extensions")?;
-        let audit = |created: &Extension| {
-            vec![change_record(
-                ctx,
-                created.id,
-                None,
-                AuditEvent::ExtensionCreate.as_str(),
-                None,
-                None,
-            )]
-        };
-        Ok(self.inner.store.create_extension(slug, &audit).await?)
-    }
-
     /// The extensions this token may see, by name.
     pub async fn list_extensions(
         &self,
@@ -40,13 +19,18 @@ impl SecretsService {
         Ok(all)
     }
 
-    /// Finds an extension the caller may see; a hidden one is reported as missing.
+    /// Finds an extension the caller may see; a hidden one is reported as missing. Staff
+    /// read it from the store, so a claim made on another server a moment ago holds.
     pub async fn visible_extension(
         &self,
         ctx: &RequestContext,
         slug: &ExtensionSlug,
     ) -> Result<Extension, ServiceError> {
-        let extension = self.find_extension(slug).await?;
+        let extension = if ctx.principal.is_admin() {
+            self.inner.store.find_extension(slug).await?
+        } else {
+            self.find_extension(slug).await?
+        };
         match extension {
             Some(extension) if ctx.principal.can_see(&extension) => Ok(extension),
             _ => Err(ServiceError::NotFound(format!(
@@ -56,17 +40,27 @@ impl SecretsService {
         }
     }
 
-    /// Looks an extension up by slug, from cache when possible (extensions never change).
+    /// Looks an extension up by slug, from cache when possible. While the database is
+    /// unreachable, the last version this process read is used (a database outage is not
+    /// an action outage); an extension deleted or changed since is never among those.
     pub async fn find_extension(
         &self,
         slug: &ExtensionSlug,
     ) -> Result<Option<Extension>, ServiceError> {
-        if let Some(hit) = self.inner.cache.extensions.get(slug.as_str()) {
+        let cache = &self.inner.cache;
+        if let Some(hit) = cache.extensions.get(slug.as_str()) {
             return Ok(Some(hit));
         }
-        let found = self.inner.store.find_extension(slug).await?;
+        let seen = cache.begin_read();
+        let found = match self.inner.store.find_extension(slug).await {
+            Ok(found) => found,
+            Err(err) => match cache.last_known_extension(slug.as_str()) {
+                Some(known) => return Ok(Some(known)),
+                None => return Err(err.into()),
+            },
+        };
         if let Some(extension) = &found {
-            self.inner.cache.fill_extension(extension.clone());
+            cache.fill_extension(seen, extension.clone());
         }
         Ok(found)
     }
@@ -87,7 +81,7 @@ pub fn change_record(
         environment,
         event: event.to_owned(),
         secret_name: secret_name.map(str::to_owned),
-        actor: Some(ctx.principal.token_id.clone()),
+        actor: Some(ctx.principal.actor()),
         action: None,
         request_id: Some(ctx.request_id.clone()),
         outcome: Some("ok".to_owned()),

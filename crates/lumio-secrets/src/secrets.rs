@@ -122,7 +122,7 @@ impl SecretsService {
             name: name.clone(),
             version,
             updated_at: Utc::now(),
-            updated_by: ctx.principal.token_id.clone(),
+            updated_by: ctx.principal.actor(),
             allowed_hosts: allowed_hosts.cloned(),
         })
     }
@@ -207,7 +207,7 @@ impl SecretsService {
         let extension = self
             .authorized(ctx, slug, environment, needed, action)
             .await?;
-        let actor = &ctx.principal.token_id;
+        let actor = &ctx.principal.actor();
         let detail = purge.then(|| "purged every version".to_owned());
         let audit = change_record(
             ctx,
@@ -294,7 +294,7 @@ impl SecretsService {
             name: name.clone(),
             version: new_version,
             updated_at: Utc::now(),
-            updated_by: ctx.principal.token_id.clone(),
+            updated_by: ctx.principal.actor(),
             allowed_hosts: None,
         })
     }
@@ -349,7 +349,7 @@ impl SecretsService {
                         version,
                         sealed: lumio_crypto::seal(keys.current(), &place, value),
                         kek_id: keys.current().id().to_string(),
-                        actor: ctx.principal.token_id.clone(),
+                        actor: ctx.principal.actor(),
                         allowed_hosts: how.allowed_hosts.cloned(),
                     }
                 })

@@ -82,7 +82,7 @@ impl SecretsService {
         let label = request
             .label
             .unwrap_or_else(|| default_label(&request.target));
-        let mut issued = mint(grant, label, Some(principal.token_id.clone()));
+        let mut issued = mint(grant, label, Some(principal.actor()));
         issued.record.environment = environment;
         issued.record.expires_at = expiry(principal, request.expires_in, now_micros());
         let audit = token_records(
@@ -115,7 +115,10 @@ impl SecretsService {
         let extension_id = match (extension, &principal.grant) {
             (Some(slug), _) => {
                 let extension = self.visible_extension(ctx, slug).await?;
-                principal.require(&extension, Role::Owner, "list tokens")?;
+                // Staff manage tokens instance-wide; a listing holds no token.
+                if !principal.is_admin() {
+                    principal.require(&extension, Role::Owner, "list tokens")?;
+                }
                 Some(extension.id)
             }
             (None, Grant::Admin) => None,
@@ -155,7 +158,7 @@ impl SecretsService {
                 None
             }
             Grant::Extension { extension_id, .. } => {
-                if principal.role_on(extension_id).is_none() {
+                if !principal.reaches(extension_id) {
                     return Err(missing());
                 }
                 let extensions = self.inner.store.list_extensions().await?;
@@ -179,7 +182,7 @@ impl SecretsService {
         match self
             .inner
             .store
-            .revoke_token(id, &principal.token_id, Utc::now(), &audit)
+            .revoke_token(id, &principal.actor(), Utc::now(), &audit)
             .await?
         {
             // At once here; other processes hear it through the change feed.
@@ -225,7 +228,7 @@ fn log_admin_token_event(
     if extension.is_none() {
         tracing::info!(
             event,
-            actor = %ctx.principal.token_id,
+            actor = %ctx.principal.actor(),
             request_id = %ctx.request_id,
             detail = describe(token),
             "admin token change"
@@ -323,9 +326,11 @@ mod tests {
     fn creator(expires_at: Option<DateTime<Utc>>) -> Principal {
         Principal {
             token_id: "t".into(),
+            label: "t".into(),
             grant: Grant::Admin,
             environment: None,
             expires_at,
+            support: Vec::new(),
         }
     }
 

@@ -78,7 +78,7 @@ pub(crate) fn hash_secret(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
-fn random_hex(bytes: usize) -> Zeroizing<String> {
+pub(crate) fn random_hex(bytes: usize) -> Zeroizing<String> {
     let mut raw = Zeroizing::new(vec![0u8; bytes]);
     getrandom::getrandom(&mut raw).expect("the OS random number generator failed");
     Zeroizing::new(hex::encode(&*raw))
@@ -135,6 +135,8 @@ pub(crate) fn expired(record: &TokenRecord, now: DateTime<Utc>) -> bool {
 fn principal(record: TokenRecord) -> Principal {
     Principal {
         token_id: record.id,
+        label: record.label,
+        support: Vec::new(),
         grant: record.grant,
         environment: record.environment,
         expires_at: record.expires_at,
@@ -159,8 +161,10 @@ impl SecretsService {
         if !bool::from(presented.ct_eq(&record.secret_hash)) {
             return Err(ServiceError::Unauthorized);
         }
-        self.live_principal(record)
-            .ok_or(ServiceError::Unauthorized)
+        let principal = self
+            .live_principal(record)
+            .ok_or(ServiceError::Unauthorized)?;
+        self.with_support(principal).await
     }
 
     /// Who the token with this id is, for a session that signed in with it earlier;
@@ -168,7 +172,10 @@ impl SecretsService {
     /// session ends with it).
     pub async fn principal_of(&self, token_id: &str) -> Result<Option<Principal>, ServiceError> {
         let record = self.token_record(token_id).await?;
-        Ok(record.and_then(|record| self.live_principal(record)))
+        match record.and_then(|record| self.live_principal(record)) {
+            Some(principal) => Ok(Some(self.with_support(principal).await?)),
+            None => Ok(None),
+        }
     }
 
     /// The principal of a record whose token was just presented, unless it expired;

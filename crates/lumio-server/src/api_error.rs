@@ -74,7 +74,17 @@ fn api_hint(err: &ServiceError) -> Option<String> {
         }
         E::Forbidden { .. } => "ask an owner of the extension for a token with a stronger role",
         E::OutOfScope { .. } => "use a token for that environment (`lumio tokens create … --env ENV`) or one without an environment scope",
+        E::StaffNotMember { extension, .. } => {
+            return Some(format!(
+                "ask the owner for support access: `lumio access request --extension {extension} --reason \"…\" --for 1h`, which they approve with `lumio access approve ID`"
+            ))
+        }
+        E::Suspended(_) => "an instance admin resumes it with `lumio extensions resume NAME`",
+        E::ClaimRefused(_) => "ask the Lumio admin who created the extension for a new claim code (`lumio extensions claim-code NAME`)",
         E::LastAdminToken(_) => "create another admin token first (`lumio tokens create --admin`), sign in with it, then revoke this one",
+        E::Limit(what) if what.starts_with("support access") => {
+            "ask for 7d or less (`--for 7d`), and again when it ends"
+        }
         E::Limit(_) => "delete secrets you no longer use with `lumio env delete NAME`",
         E::SameEnvironment(_) => "name the other environment (staging or production)",
         E::Audit(_) => "check the database behind Lumio; the operation can be retried once it is back",

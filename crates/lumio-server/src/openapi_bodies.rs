@@ -17,6 +17,13 @@ pub(crate) fn refine(document: &mut Value) {
     schemas["Deploy"] = deploy();
     schemas["CreateToken"] = create_token();
     schemas["CopySecrets"] = copy_secrets();
+    for (schema, field) in [
+        ("CreateExtension", "claim_expires_in"),
+        ("IssueClaimCode", "claim_expires_in"),
+        ("RequestAccess", "duration"),
+    ] {
+        schemas[schema]["properties"][field]["pattern"] = json!(LIFETIME);
+    }
 }
 
 fn secret_name() -> Value {

@@ -328,6 +328,7 @@ async fn audit_records_every_change(backend: Backend) {
             "secret.set",
             "secret.set",
             "token.create",
+            "extension.claim_code",
             "extension.create"
         ]
     );

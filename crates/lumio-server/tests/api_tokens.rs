@@ -302,9 +302,10 @@ async fn revocation_is_limited_to_what_the_caller_manages(backend: Backend) {
     app.create_extension("alpha").await;
     app.create_extension("beta").await;
     let (owner_a, _) = created(&app, admin, json!({"extension": "alpha", "role": "owner"})).await;
+    // The owner token claimed alpha: from here on its owner, not staff, makes its tokens.
     let (dev_a, dev_a_id) = created(
         &app,
-        admin,
+        &owner_a,
         json!({"extension": "alpha", "role": "developer"}),
     )
     .await;
@@ -330,7 +331,7 @@ async fn revocation_is_limited_to_what_the_caller_manages(backend: Backend) {
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
     // A staging-scoped owner cannot revoke a token that also reaches production.
     let scoped = json!({"extension": "alpha", "role": "owner", "env": "staging"});
-    let (staging_owner, _) = created(&app, admin, scoped).await;
+    let (staging_owner, _) = created(&app, &owner_a, scoped).await;
     let out_of_scope = revoke(&app, &staging_owner, &dev_a_id).await;
     assert_eq!(
         out_of_scope.status,

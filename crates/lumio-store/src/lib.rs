@@ -16,6 +16,7 @@ mod rotation;
 mod rows;
 mod sessions;
 mod sqlite;
+mod staff;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tokens;
@@ -139,6 +140,54 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Extension, StoreError>;
     async fn find_extension(&self, slug: &ExtensionSlug) -> Result<Option<Extension>, StoreError>;
     async fn list_extensions(&self) -> Result<Vec<Extension>, StoreError>;
+    /// Stores a one-time claim code (its hash) for an extension, with `audit`.
+    async fn insert_claim(
+        &self,
+        claim: &ClaimRecord,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError>;
+    /// The extension a stored claim code (used or not) is for.
+    async fn claim_extension_id(&self, code_hash: &[u8; 32]) -> Result<Option<i64>, StoreError>;
+    /// Redeems a claim code: in one transaction the code is marked used by `owner`, the
+    /// extension claimed, the owner token stored and `audit`'s records written; or, when
+    /// the code cannot be used, nothing changes and the outcome says why.
+    async fn redeem_claim(
+        &self,
+        code_hash: &[u8; 32],
+        owner: &TokenRecord,
+        audit: RecordsOf<'_, Extension>,
+    ) -> Result<ClaimOutcome, StoreError>;
+    /// Suspends (`Some(at)`) or resumes (`None`) an extension, with `audit`; announced on
+    /// the feed.
+    async fn set_suspended(
+        &self,
+        extension_id: i64,
+        at: Option<DateTime<Utc>>,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError>;
+    /// Removes an extension and everything of it (versions, deployments, tokens, audit
+    /// log) in one transaction; `false` if it did not exist. Announced on the feed.
+    async fn delete_extension(&self, extension_id: i64) -> Result<bool, StoreError>;
+
+    // ---- staff support access ----
+    async fn insert_access_request(
+        &self,
+        request: &AccessRequest,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError>;
+    /// Requests matching every filter given, newest first.
+    async fn access_requests(
+        &self,
+        filter: AccessFilter<'_>,
+    ) -> Result<Vec<AccessRequest>, StoreError>;
+    /// Applies `change` if the request is still in the state it needs (`false` if not),
+    /// with `audit` in the same transaction.
+    async fn change_access_request(
+        &self,
+        id: &str,
+        change: &AccessChange,
+        audit: &[AuditRecord],
+    ) -> Result<bool, StoreError>;
 
     // ---- secrets ----
     /// Writes new versions in one transaction, all or nothing. For each write the head's

@@ -8,6 +8,19 @@ pub struct Extension {
     pub id: i64,
     pub slug: ExtensionSlug,
     pub created_at: DateTime<Utc>,
+    /// When it got its owner (a claim code redeemed, or an owner token made); from then on
+    /// instance admins may no longer write or run code in it.
+    pub claimed_at: Option<DateTime<Utc>>,
+    /// The owner token the claim made (or the first owner token).
+    pub claimed_by: Option<String>,
+    /// While set, none of its actions run.
+    pub suspended_at: Option<DateTime<Utc>>,
+}
+
+impl Extension {
+    pub fn is_claimed(&self) -> bool {
+        self.claimed_at.is_some()
+    }
 }
 
 /// One version to write; `sealed` was made for exactly this (extension, environment, name, version).
@@ -219,6 +232,8 @@ pub enum Change {
     },
     /// A token was revoked: no process may accept it from now on.
     TokenRevoked { id: String },
+    /// An extension was claimed, suspended, resumed or deleted: drop what is cached of it.
+    Extension { extension_id: i64 },
     /// The feed may have missed changes: drop every cache.
     Everything,
     /// Every change committed before [`crate::Store::sync_marker`] returned this number
@@ -306,4 +321,93 @@ impl Tamper {
             Self::Truncated => "truncated",
         }
     }
+}
+
+/// A one-time claim code of an extension, as stored: only the code's SHA-256.
+#[derive(Clone)]
+pub struct ClaimRecord {
+    pub code_hash: [u8; 32],
+    pub extension_id: i64,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What redeeming a claim code did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The extension is now owned through the new owner token.
+    Claimed(Extension),
+    /// No such code.
+    Missing,
+    /// The code was redeemed before, at `at` by the token `by`.
+    Used { at: DateTime<Utc>, by: String },
+    /// The code expired at `at` unused.
+    Expired { at: DateTime<Utc> },
+    /// The extension got an owner another way first.
+    AlreadyClaimed {
+        at: Option<DateTime<Utc>>,
+        by: Option<String>,
+    },
+}
+
+/// A staff member's request for support access to one extension, and its approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessRequest {
+    pub id: String,
+    pub extension_id: i64,
+    /// The admin token that asked; the grant is for it alone.
+    pub token_id: String,
+    /// How the requester is shown (`staff:<label>`).
+    pub staff: String,
+    pub reason: String,
+    pub duration_secs: i64,
+    pub created_at: DateTime<Utc>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub approved_by: Option<String>,
+    /// When the approved grant ends: `approved_at` plus the duration asked for.
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<String>,
+}
+
+impl AccessRequest {
+    /// Whether the grant is in force at `now`: approved, not revoked, not yet ended.
+    pub fn active_at(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_some_and(|end| end > now)
+    }
+
+    /// `pending`, `active`, `ended` or `revoked`, at `now`.
+    pub fn status(&self, now: DateTime<Utc>) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if self.active_at(now) {
+            "active"
+        } else if self.approved_at.is_some() {
+            "ended"
+        } else {
+            "pending"
+        }
+    }
+}
+
+/// Which access requests to read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccessFilter<'a> {
+    pub extension_id: Option<i64>,
+    pub token_id: Option<&'a str>,
+    pub id: Option<&'a str>,
+}
+
+/// A change to an access request; applied only from the state it names.
+#[derive(Debug, Clone)]
+pub enum AccessChange {
+    /// Pending (neither approved nor revoked) → approved until `expires_at`.
+    Approve {
+        at: DateTime<Utc>,
+        by: String,
+        expires_at: DateTime<Utc>,
+    },
+    /// Not yet revoked → revoked (a pending request is withdrawn, a grant ends).
+    Revoke { at: DateTime<Utc>, by: String },
 }

@@ -41,6 +41,17 @@ pub(crate) fn grant_columns(grant: &Grant) -> (bool, Option<i64>, Option<&'stati
     }
 }
 
+/// The extension a grant owns, if it is an owner's.
+pub(crate) fn owned_extension(grant: &Grant) -> Option<i64> {
+    match grant {
+        Grant::Extension {
+            extension_id,
+            role: Role::Owner,
+        } => Some(*extension_id),
+        _ => None,
+    }
+}
+
 pub(crate) fn grant(
     is_admin: bool,
     extension_id: Option<i64>,

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use lumio_api::extensions::CreateExtension;
+use lumio_api::extensions::{ClaimCodeView, Claimed, CreateExtension};
 use lumio_api::paths;
 use lumio_api::secrets::SecretList;
 use lumio_api::tokens::{CreateToken, CreatedToken};
@@ -43,6 +43,9 @@ pub struct TestApp {
     pub data_dir: TempDir,
     pub database_url: String,
     pub http: reqwest::Client,
+    /// The owner token of each claimed extension, so helpers act as the owner once staff
+    /// may no longer write there (shared with second servers on the same database).
+    pub owners: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
 }
 
 /// A database URL for `backend`, or `None` (after a loud warning) when PostgreSQL is not
@@ -87,6 +90,7 @@ pub async fn spawn_second(app: &TestApp) -> TestApp {
         .expect("second server starts");
     // A second server on a used store writes no token file.
     second.admin_token = app.admin_token.clone();
+    second.owners = app.owners.clone();
     second
 }
 
@@ -150,6 +154,7 @@ async fn start_app(config: ServerConfig, data_dir: TempDir) -> anyhow::Result<Te
         data_dir,
         database_url,
         http: reqwest::Client::new(),
+        owners: Default::default(),
     })
 }
 
@@ -263,26 +268,85 @@ impl TestApp {
                 &self.admin_token,
                 Some(wire(&CreateExtension {
                     name: name.to_owned(),
+                    claim_expires_in: None,
                 })),
             )
             .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
     }
 
-    /// A new token with `role` on `extension`.
-    pub async fn token(&self, extension: &str, role: &str) -> String {
-        self.token_with(wire(&CreateToken {
-            extension: Some(extension.to_owned()),
-            role: Some(role.to_owned()),
-            ..CreateToken::default()
-        }))
-        .await
+    /// Creates `name` and redeems its claim code, as a customer would: the owner token
+    /// is returned and kept for the helpers that act in the extension.
+    pub async fn claimed_extension(&self, name: &str) -> String {
+        let answer = self
+            .call(
+                Method::POST,
+                paths::EXTENSIONS,
+                &self.admin_token,
+                Some(wire(&CreateExtension {
+                    name: name.to_owned(),
+                    claim_expires_in: None,
+                })),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        let code = answer.typed::<ClaimCodeView>().claim_code;
+        let claimed = self
+            .api(
+                Method::POST,
+                paths::CLAIMS,
+                None,
+                Some(json!({ "code": code })),
+            )
+            .await;
+        assert_eq!(claimed.status, StatusCode::CREATED, "{}", claimed.text);
+        let token = claimed.typed::<Claimed>().token;
+        self.remember_owner(name, &token);
+        token
     }
 
-    /// A new token as `POST /api/v1/tokens` makes it from `body` (say, with an `env`).
+    fn remember_owner(&self, extension: &str, token: &str) {
+        self.owners
+            .lock()
+            .expect("owners lock")
+            .insert(extension.to_owned(), token.to_owned());
+    }
+
+    /// Who acts in `extension` for the helpers: its owner once it has one (staff may no
+    /// longer write there), else the instance admin.
+    pub fn actor_in(&self, extension: &str) -> String {
+        let owners = self.owners.lock().expect("owners lock");
+        owners
+            .get(extension)
+            .cloned()
+            .unwrap_or_else(|| self.admin_token.clone())
+    }
+
+    /// A new token with `role` on `extension`, made by its owner (or, before it has one,
+    /// the admin: the first owner token claims the extension).
+    pub async fn token(&self, extension: &str, role: &str) -> String {
+        let token = self
+            .token_with(wire(&CreateToken {
+                extension: Some(extension.to_owned()),
+                role: Some(role.to_owned()),
+                ..CreateToken::default()
+            }))
+            .await;
+        if role == "owner" && self.actor_in(extension) == self.admin_token {
+            self.remember_owner(extension, &token);
+        }
+        token
+    }
+
+    /// A new token as `POST /api/v1/tokens` makes it from `body` (say, with an `env`), by
+    /// the extension's owner when it has one, else the admin.
     pub async fn token_with(&self, body: Value) -> String {
+        let creator = match body["extension"].as_str() {
+            Some(extension) => self.actor_in(extension),
+            None => self.admin_token.clone(),
+        };
         let answer = self
-            .call(Method::POST, paths::TOKENS, &self.admin_token, Some(body))
+            .call(Method::POST, paths::TOKENS, &creator, Some(body))
             .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
         answer.typed::<CreatedToken>().token
@@ -310,15 +374,16 @@ impl TestApp {
             .await
     }
 
-    /// Sets a secret as the admin, as `lumio env set` does, and expects success.
+    /// Sets a secret as the extension's owner (the admin before it has one), as `lumio
+    /// env set` does, and expects success.
     pub async fn api_set(&self, ext: &str, env: &str, name: &str, value: &str) {
-        let answer = self.set(&self.admin_token, ext, env, name, value).await;
+        let answer = self.set(&self.actor_in(ext), ext, env, name, value).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     }
 
-    /// Secret names as the admin sees them, as `lumio env list` shows them.
+    /// Secret names as the owner (or the admin) sees them, as `lumio env list` shows them.
     pub async fn api_names(&self, ext: &str, env: &str) -> Vec<String> {
-        self.names(&self.admin_token, ext, env).await
+        self.names(&self.actor_in(ext), ext, env).await
     }
 
     /// Names in a list answer.

@@ -58,6 +58,18 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Support access for Lumio staff: requested by an admin, approved by the owner.
+    #[command(after_help = "EXAMPLES:
+  lumio access request --extension acme --reason \"debug failing deploys, ticket 4711\" --for 1h
+  lumio access list --extension acme
+  lumio access approve 0123456789abcdef --extension acme
+  lumio access revoke 0123456789abcdef --extension acme")]
+    Access {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(subcommand)]
+        command: AccessCommand,
+    },
     /// Create, list and revoke tokens.
     #[command(after_help = "EXAMPLES:
   lumio tokens create --extension my-ext --role developer --env staging --expires-in 7d
@@ -257,13 +269,69 @@ pub struct LoginArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ExtensionsCommand {
-    /// Create an extension.
+    /// Create an extension and print its one-time claim code (instance admins). Give the
+    /// code to the customer: `lumio extensions claim CODE` makes their owner token, which
+    /// staff never see; once claimed, staff cannot deploy, set secrets or mint tokens there.
     Create {
         /// Lowercase letters, digits and '-', starting with a letter.
         name: String,
+        /// How long the claim code works: 30m, 12h, 7d… [default: 24h]
+        #[arg(long, value_name = "DURATION")]
+        claim_expires_in: Option<String>,
     },
-    /// List the extensions your token can see.
+    /// List the extensions your token can see, with who claimed them.
     List,
+    /// Redeem a claim code: become the extension's owner. The owner token is saved like
+    /// `lumio login` saves one (replacing the saved one); no other token is needed.
+    Claim {
+        /// The code `lumio extensions create` printed [default: read from standard input].
+        code: Option<String>,
+        /// A label for the owner token.
+        #[arg(long)]
+        label: Option<String>,
+        /// Print the token instead of saving it.
+        #[arg(long)]
+        no_save: bool,
+    },
+    /// Issue a new claim code for an extension nobody has claimed yet (instance admins).
+    ClaimCode {
+        name: String,
+        /// How long the claim code works: 30m, 12h, 7d… [default: 24h]
+        #[arg(long, value_name = "DURATION")]
+        claim_expires_in: Option<String>,
+    },
+    /// Suspend an extension: its actions answer `extension_suspended` (instance admins).
+    Suspend { name: String },
+    /// Resume a suspended extension (instance admins).
+    Resume { name: String },
+    /// Delete an extension with every secret version, deployment, token and audit record
+    /// (instance admins). Nothing of it can be read afterwards.
+    Delete {
+        name: String,
+        /// Confirm: this cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Ask the extension's owner for support access (instance admins): a developer role
+    /// there, from their approval, for the time given.
+    Request {
+        /// Why; the owner reads it before approving.
+        #[arg(long)]
+        reason: String,
+        /// How long, once approved: 30m, 2h, 1d… (at most 7d).
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: String,
+    },
+    /// The extension's support requests and grants (owners, and staff).
+    List,
+    /// Approve a pending request (owners).
+    Approve { id: String },
+    /// End a request or grant at once (owners, or the admin who asked).
+    Revoke { id: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -61,6 +61,11 @@ impl CliError {
         }
     }
 
+    /// Bad input on the command line (exit status 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(message).with_failure(Failure::Usage)
+    }
+
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self

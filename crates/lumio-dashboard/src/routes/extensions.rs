@@ -19,7 +19,7 @@ pub(crate) async fn list(
     let with_roles: Vec<_> = extensions
         .into_iter()
         .map(|extension| {
-            let role = signed.ctx.principal.role_on(extension.id);
+            let role = signed.ctx.principal.role_in(&extension);
             (extension, role)
         })
         .collect();
@@ -34,12 +34,23 @@ pub(crate) async fn overview(
     let slug = parse_slug(&ext)?;
     let (extension, role) = extension_and_role(&state, &signed, &slug).await?;
     let home = home_environment(&signed.ctx.principal);
-    Ok(views::extensions::overview(
-        &signed.csrf,
-        &extension,
+    let principal = &signed.ctx.principal;
+    // Owners decide on support requests; staff see theirs. Others see none.
+    let access = if principal.is_admin() || role == Some(lumio_core::Role::Owner) {
+        state.service.list_access(&signed.ctx, &slug).await?.1
+    } else {
+        Vec::new()
+    };
+    let flash = state.sessions.take_flash(&signed).await;
+    Ok(views::extensions::overview(&views::extensions::Overview {
+        csrf: &signed.csrf,
+        extension: &extension,
         role,
+        staff: principal.is_admin(),
         home,
-    ))
+        access: &access,
+        flash: flash.as_deref(),
+    }))
 }
 
 /// Settings has one section today: Secrets.

@@ -1,6 +1,7 @@
 //! The route table, one module per page. Handlers parse input, call one service method
 //! (which checks access and writes the audit record), and render a page or redirect.
 
+mod access;
 mod assets;
 mod audit;
 mod binding;
@@ -50,6 +51,10 @@ pub(crate) fn router() -> Router<DashState> {
         .route(&format!("{secret}/rollback"), post(secret::rollback))
         .route(&format!("{secret}/binding"), post(binding::save))
         .route(&format!("{ext}/audit"), get(audit::page))
+        .route(
+            &format!("{ext}/access/{{id}}/{{verb}}"),
+            post(access::decide),
+        )
         .route(&format!("{BASE}/{{*rest}}"), get(not_found).post(not_found))
         .layer(middleware::from_fn(security::headers))
 }
@@ -77,7 +82,7 @@ async fn extension_and_role(
     slug: &ExtensionSlug,
 ) -> Result<(Extension, Option<Role>), PageError> {
     let extension = state.service.visible_extension(&signed.ctx, slug).await?;
-    let role = signed.ctx.principal.role_on(extension.id);
+    let role = signed.ctx.principal.role_in(&extension);
     Ok((extension, role))
 }
 

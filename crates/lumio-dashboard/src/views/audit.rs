@@ -29,6 +29,13 @@ fn label(event: AuditEvent) -> &'static str {
         AuditEvent::TokenCreate => "Token created",
         AuditEvent::TokenRevoke => "Token revoked",
         AuditEvent::ExtensionCreate => "Extension created",
+        AuditEvent::ExtensionClaimCode => "Claim code issued",
+        AuditEvent::ExtensionClaim => "Claimed",
+        AuditEvent::ExtensionSuspend => "Suspended",
+        AuditEvent::ExtensionResume => "Resumed",
+        AuditEvent::AccessRequest => "Support access requested",
+        AuditEvent::AccessApprove => "Support access approved",
+        AuditEvent::AccessRevoke => "Support access ended",
     }
 }
 

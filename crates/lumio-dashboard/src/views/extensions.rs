@@ -1,7 +1,7 @@
 //! Dashboard → Extensions, and one extension's overview.
 
 use lumio_core::{Environment, Role};
-use lumio_store::Extension;
+use lumio_store::{AccessRequest, Extension};
 use maud::{html, Markup};
 
 use super::{layout, time, Chrome, Crumb};
@@ -39,29 +39,49 @@ pub(crate) fn list(csrf: &str, extensions: &[(Extension, Option<Role>)]) -> Mark
     )
 }
 
-/// One extension: where its settings and audit log are.
-/// `home` is the environment its links open in (the token's scope, else staging).
-pub(crate) fn overview(
-    csrf: &str,
-    extension: &Extension,
-    role: Option<Role>,
-    home: Environment,
-) -> Markup {
-    let slug = &extension.slug;
+/// What one extension's overview shows.
+pub(crate) struct Overview<'a> {
+    pub csrf: &'a str,
+    pub extension: &'a Extension,
+    pub role: Option<Role>,
+    /// The viewer is an instance admin (shown as staff).
+    pub staff: bool,
+    /// The environment its links open in (the token's scope, else staging).
+    pub home: Environment,
+    /// Support requests, for owners and staff.
+    pub access: &'a [AccessRequest],
+    pub flash: Option<&'a str>,
+}
+
+/// One extension: where its settings and audit log are, who owns it, and support access.
+pub(crate) fn overview(page: &Overview<'_>) -> Markup {
+    let slug = &page.extension.slug;
     let chrome = Chrome {
         title: slug.as_str(),
         crumbs: vec![
             Crumb::link("Extensions", paths::extensions()),
             Crumb::here(slug.as_str()),
         ],
-        csrf: Some(csrf),
-        flash: None,
+        csrf: Some(page.csrf),
+        flash: page.flash.map(str::to_owned),
     };
+    let home = page.home;
     layout(
         &chrome,
         html! {
             h1 { (slug) }
-            @if let Some(role) = role { p.meta { "Your role: " (role) } }
+            @if let Some(role) = page.role {
+                p.meta {
+                    @if page.staff { "You are Lumio staff: " } "your role here: " (role)
+                }
+            }
+            p.meta {
+                @match (&page.extension.claimed_at, &page.extension.claimed_by) {
+                    (Some(at), by) => { "Claimed " (time(at)) @if let Some(by) = by { " by token " code { (by) } } "." }
+                    (None, _) => { "Not claimed yet: staff can still act in it." }
+                }
+                @if page.extension.suspended_at.is_some() { " Suspended: its actions do not run." }
+            }
             h2 { "Settings" }
             ul.cards {
                 li.card {
@@ -74,6 +94,53 @@ pub(crate) fn overview(
                     p.meta { "Every read by an action and every change, newest first." }
                 }
             }
+            @if page.role == Some(Role::Owner) || page.staff {
+                (support_access(page))
+            }
         },
     )
+}
+
+/// Staff requests for support access: owners approve or end them here.
+fn support_access(page: &Overview<'_>) -> Markup {
+    let now = chrono::Utc::now();
+    let slug = &page.extension.slug;
+    let owner = page.role == Some(Role::Owner) && !page.staff;
+    html! {
+        h2 { "Support access" }
+        @if page.access.is_empty() {
+            p.empty { "No requests. Lumio staff cannot change anything here unless you approve a request." }
+        } @else {
+            table {
+                thead { tr { th { "Staff" } th { "Reason" } th { "Status" } th { "Until" } th { "" } } }
+                tbody {
+                    @for request in page.access {
+                        tr {
+                            td { code { (request.staff) } }
+                            td { (request.reason) }
+                            td { (request.status(now)) }
+                            td { @if let Some(until) = &request.expires_at { (time(until)) } @else { "-" } }
+                            td {
+                                @if owner && request.approved_at.is_none() && request.revoked_at.is_none() {
+                                    (decision(page.csrf, &paths::access_decision(slug, &request.id, "approve"), "Approve"))
+                                }
+                                @if request.revoked_at.is_none() && (request.approved_at.is_none() || request.active_at(now)) {
+                                    (decision(page.csrf, &paths::access_decision(slug, &request.id, "revoke"), if request.approved_at.is_some() { "End now" } else { "Decline" }))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn decision(csrf: &str, action: &str, label: &str) -> Markup {
+    html! {
+        form method="post" action=(action) {
+            (super::csrf_field(csrf))
+            button type="submit" { (label) }
+        }
+    }
 }

@@ -166,6 +166,11 @@ pub(crate) async fn invoke(
             .insert(axum::http::header::RETRY_AFTER, seconds.into());
         return Ok(response);
     }
+    if let Ok(Some(extension)) = state.service.find_extension(&slug).await {
+        if extension.suspended_at.is_some() {
+            return Err(lumio_secrets::ServiceError::Suspended(slug.to_string()).into());
+        }
+    }
     let started = std::time::Instant::now();
     let outcome = state
         .actions

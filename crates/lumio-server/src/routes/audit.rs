@@ -8,10 +8,10 @@ use lumio_api::audit::{
     ExportQuery, VerifyAnswer,
 };
 use lumio_api::params::{ExtPath, ScopePath};
-use lumio_core::ExtensionSlug;
 use lumio_secrets::{AuditFilter, ExportFilter};
 use lumio_store::{AuditEntry, ChainVerdict, ChainedEntry};
 
+use super::extensions::slug;
 use super::paths::Scope;
 use crate::api_error::AppError;
 use crate::auth::Authed;
@@ -63,10 +63,6 @@ pub(crate) async fn list(
         entries: entries.into_iter().map(entry_view).collect(),
         next_before,
     }))
-}
-
-fn slug(path: &ExtPath) -> Result<ExtensionSlug, AppError> {
-    ExtensionSlug::parse(&path.ext).map_err(|e| AppError::invalid(e.to_string()))
 }
 
 fn record_view(chained: ChainedEntry) -> ChainedRecordView {

@@ -1,5 +1,6 @@
 //! The router: one module per resource.
 
+pub(crate) mod access;
 pub(crate) mod actions;
 pub(crate) mod admin;
 pub(crate) mod audit;
@@ -40,6 +41,13 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(extensions::list, extensions::create))
         .routes(routes!(admin::status))
         .routes(routes!(admin::rotate))
+        .routes(routes!(extensions::delete))
+        .routes(routes!(extensions::claim_code))
+        .routes(routes!(extensions::claim))
+        .routes(routes!(extensions::suspend, extensions::resume))
+        .routes(routes!(access::list, access::request))
+        .routes(routes!(access::approve))
+        .routes(routes!(access::revoke))
         .routes(with_body_limit(
             routes!(secrets::list, secrets::import),
             IMPORT_BODY_LIMIT,

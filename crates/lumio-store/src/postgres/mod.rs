@@ -21,12 +21,12 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::feed::Feed;
-use crate::{rotation, rows, sessions};
+use crate::{rotation, rows, sessions, staff};
 use crate::{
-    AuditEntry, AuditPruned, AuditQuery, AuditRecord, ChainVerdict, ChainedEntry, Change,
-    CurrentSecret, DeploymentRecord, ExportQuery, Extension, NewVersion, RecordsOf, Resealed,
-    Revocation, SealedVersion, SecretHead, SessionRecord, Store, StoreError, StoredVersion,
-    TokenRecord, VersionInfo, VersionKey,
+    AccessChange, AccessFilter, AccessRequest, AuditEntry, AuditPruned, AuditQuery, AuditRecord,
+    ChainVerdict, ChainedEntry, Change, ClaimOutcome, ClaimRecord, CurrentSecret, DeploymentRecord,
+    ExportQuery, Extension, NewVersion, RecordsOf, Resealed, Revocation, SealedVersion, SecretHead,
+    SessionRecord, Store, StoreError, StoredVersion, TokenRecord, VersionInfo, VersionKey,
 };
 
 /// Enough connections for group commit to batch many concurrent writers into one WAL
@@ -136,6 +136,31 @@ impl Drop for PgStore {
 }
 
 sessions::session_queries!(PgStore, pool, pool);
+staff::staff_queries!(
+    PgStore,
+    pool,
+    DateTime<Utc>,
+    std::convert::identity,
+    stored_time,
+    audit::insert_change_records
+);
+
+/// PostgreSQL keeps `timestamptz` as the time itself.
+fn stored_time(at: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
+    Ok(at)
+}
+
+impl PgStore {
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'_, sqlx::Postgres>, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Tells this process and, once PostgreSQL delivered it, every other one.
+    async fn announce_extension(&self, extension_id: i64) {
+        self.feed.send(Change::Extension { extension_id });
+        confirmed(vec![self.notifier.extension(extension_id)]).await;
+    }
+}
 rotation::rotation_queries!(PgStore, pool, pool);
 
 #[async_trait]
@@ -236,6 +261,9 @@ impl Store for PgStore {
             id,
             slug: slug.clone(),
             created_at,
+            claimed_at: None,
+            claimed_by: None,
+            suspended_at: None,
         };
         audit::insert_change_records(&mut tx, &audit(&extension)).await?;
         tx.commit().await?;
@@ -243,33 +271,69 @@ impl Store for PgStore {
     }
 
     async fn find_extension(&self, slug: &ExtensionSlug) -> Result<Option<Extension>, StoreError> {
-        let row: Option<(i64, DateTime<Utc>)> =
-            sqlx::query_as("SELECT id, created_at FROM extensions WHERE slug = $1")
-                .bind(slug.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(id, created_at)| Extension {
-            id,
-            slug: slug.clone(),
-            created_at,
-        }))
+        Ok(self.extension_rows(Some(slug), None).await?.pop())
     }
 
     async fn list_extensions(&self) -> Result<Vec<Extension>, StoreError> {
-        let rows: Vec<(i64, String, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT id, slug, created_at FROM extensions ORDER BY slug COLLATE \"C\"",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(id, slug, created_at)| {
-                Ok(Extension {
-                    id,
-                    slug: rows::extension_slug(&slug)?,
-                    created_at,
-                })
-            })
-            .collect()
+        self.extension_rows(None, None).await
+    }
+
+    async fn insert_claim(
+        &self,
+        claim: &ClaimRecord,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError> {
+        self.claim_insert(claim, audit).await
+    }
+
+    async fn claim_extension_id(&self, code_hash: &[u8; 32]) -> Result<Option<i64>, StoreError> {
+        self.claim_target(code_hash).await
+    }
+
+    async fn redeem_claim(
+        &self,
+        code_hash: &[u8; 32],
+        owner: &TokenRecord,
+        audit: RecordsOf<'_, Extension>,
+    ) -> Result<ClaimOutcome, StoreError> {
+        self.claim_redeem(code_hash, owner, audit).await
+    }
+
+    async fn set_suspended(
+        &self,
+        extension_id: i64,
+        at: Option<DateTime<Utc>>,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError> {
+        self.suspension_set(extension_id, at, audit).await
+    }
+
+    async fn delete_extension(&self, extension_id: i64) -> Result<bool, StoreError> {
+        self.extension_delete(extension_id).await
+    }
+
+    async fn insert_access_request(
+        &self,
+        request: &AccessRequest,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError> {
+        self.access_insert(request, audit).await
+    }
+
+    async fn access_requests(
+        &self,
+        filter: AccessFilter<'_>,
+    ) -> Result<Vec<AccessRequest>, StoreError> {
+        self.access_select(filter).await
+    }
+
+    async fn change_access_request(
+        &self,
+        id: &str,
+        change: &AccessChange,
+        audit: &[AuditRecord],
+    ) -> Result<bool, StoreError> {
+        self.access_change(id, change, audit).await
     }
 
     async fn write_versions(

@@ -27,6 +27,8 @@ const CHANNEL: &str = "lumio_changes";
 /// cannot contain `:`, so no secret payload reads as one.
 const DEPLOY: &str = "deploy";
 const TOKEN: &str = "token";
+/// `<origin>:ext:<extension id>`: an extension was claimed, suspended, resumed or deleted.
+const EXTENSION: &str = "ext";
 /// Most notifications sent in one statement; bounds the statement size during imports.
 const BATCH: usize = 1024;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -191,6 +193,11 @@ impl Notifier {
     /// Queues a token's revocation; completes like [`Self::secret`].
     pub(super) fn token_revoked(&self, id: &str) -> oneshot::Receiver<()> {
         self.echoed(format!("{:x}:{TOKEN}:{id}", self.origin.0))
+    }
+
+    /// Queues an extension's change; completes like [`Self::secret`].
+    pub(super) fn extension(&self, extension_id: i64) -> oneshot::Receiver<()> {
+        self.echoed(format!("{:x}:{EXTENSION}:{extension_id}", self.origin.0))
     }
 
     /// Queues `payload`, with a receiver that completes when it is heard back.
@@ -381,6 +388,15 @@ fn parse(payload: &str) -> Option<(Origin, Change)> {
         let change = Change::TokenRevoked { id: id.to_owned() };
         return Some((origin, change));
     }
+    if let Some(id) = rest
+        .strip_prefix(EXTENSION)
+        .and_then(|r| r.strip_prefix(':'))
+    {
+        let change = Change::Extension {
+            extension_id: id.parse().ok()?,
+        };
+        return Some((origin, change));
+    }
     if let Some(place) = rest.strip_prefix(DEPLOY).and_then(|r| r.strip_prefix(':')) {
         let (extension_id, environment) = place.split_once(':')?;
         let change = Change::Deployment {
@@ -456,6 +472,7 @@ mod tests {
         let _sent = notifier.secret(7, Environment::Production, "API_KEY");
         let _deployed = notifier.deployment(9, Environment::Staging);
         let _revoked = notifier.token_revoked("00ff00ff00ff00ff");
+        let _extension = notifier.extension(12);
         notifier.everything();
         let (from, change) = parse(&pending.try_recv().unwrap()).unwrap();
         assert!(from == origin);
@@ -482,6 +499,8 @@ mod tests {
                 id: "00ff00ff00ff00ff".into()
             }
         );
+        let (_, change) = parse(&pending.try_recv().unwrap()).unwrap();
+        assert_eq!(change, Change::Extension { extension_id: 12 });
         let (_, change) = parse(&pending.try_recv().unwrap()).unwrap();
         assert_eq!(change, Change::Everything);
         assert!(parse("garbage").is_none());

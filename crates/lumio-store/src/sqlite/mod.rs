@@ -19,12 +19,12 @@ use sqlx::sqlite::{
 use tokio::sync::broadcast;
 
 use crate::feed::Feed;
-use crate::{rotation, rows, sessions};
+use crate::{rotation, rows, sessions, staff};
 use crate::{
-    AuditEntry, AuditPruned, AuditQuery, AuditRecord, ChainVerdict, ChainedEntry, Change,
-    CurrentSecret, DeploymentRecord, ExportQuery, Extension, NewVersion, RecordsOf, Resealed,
-    Revocation, SealedVersion, SecretHead, SessionRecord, Store, StoreError, StoredVersion,
-    TokenRecord, VersionInfo, VersionKey,
+    AccessChange, AccessFilter, AccessRequest, AuditEntry, AuditPruned, AuditQuery, AuditRecord,
+    ChainVerdict, ChainedEntry, Change, ClaimOutcome, ClaimRecord, CurrentSecret, DeploymentRecord,
+    ExportQuery, Extension, NewVersion, RecordsOf, Resealed, Revocation, SealedVersion, SecretHead,
+    SessionRecord, Store, StoreError, StoredVersion, TokenRecord, VersionInfo, VersionKey,
 };
 
 const READERS: u32 = 4;
@@ -95,6 +95,25 @@ pub(crate) fn from_micros(micros: i64) -> Result<DateTime<Utc>, StoreError> {
 }
 
 sessions::session_queries!(SqliteStore, writer, readers);
+staff::staff_queries!(
+    SqliteStore,
+    readers,
+    i64,
+    micros,
+    from_micros,
+    audit::insert_change_records
+);
+
+impl SqliteStore {
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>, StoreError> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// The feed of a SQLite store reaches this process only.
+    async fn announce_extension(&self, extension_id: i64) {
+        self.feed.send(Change::Extension { extension_id });
+    }
+}
 rotation::rotation_queries!(SqliteStore, writer, readers);
 
 #[async_trait]
@@ -195,6 +214,9 @@ impl Store for SqliteStore {
             id,
             slug: slug.clone(),
             created_at,
+            claimed_at: None,
+            claimed_by: None,
+            suspended_at: None,
         };
         audit::insert_change_records(&mut tx, &audit(&extension)).await?;
         tx.commit().await?;
@@ -202,35 +224,69 @@ impl Store for SqliteStore {
     }
 
     async fn find_extension(&self, slug: &ExtensionSlug) -> Result<Option<Extension>, StoreError> {
-        let row: Option<(i64, i64)> =
-            sqlx::query_as("SELECT id, created_at FROM extensions WHERE slug = $1")
-                .bind(slug.as_str())
-                .fetch_optional(&self.readers)
-                .await?;
-        row.map(|(id, created_at)| {
-            Ok(Extension {
-                id,
-                slug: slug.clone(),
-                created_at: from_micros(created_at)?,
-            })
-        })
-        .transpose()
+        Ok(self.extension_rows(Some(slug), None).await?.pop())
     }
 
     async fn list_extensions(&self) -> Result<Vec<Extension>, StoreError> {
-        let rows: Vec<(i64, String, i64)> =
-            sqlx::query_as("SELECT id, slug, created_at FROM extensions ORDER BY slug")
-                .fetch_all(&self.readers)
-                .await?;
-        rows.into_iter()
-            .map(|(id, slug, created_at)| {
-                Ok(Extension {
-                    id,
-                    slug: rows::extension_slug(&slug)?,
-                    created_at: from_micros(created_at)?,
-                })
-            })
-            .collect()
+        self.extension_rows(None, None).await
+    }
+
+    async fn insert_claim(
+        &self,
+        claim: &ClaimRecord,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError> {
+        self.claim_insert(claim, audit).await
+    }
+
+    async fn claim_extension_id(&self, code_hash: &[u8; 32]) -> Result<Option<i64>, StoreError> {
+        self.claim_target(code_hash).await
+    }
+
+    async fn redeem_claim(
+        &self,
+        code_hash: &[u8; 32],
+        owner: &TokenRecord,
+        audit: RecordsOf<'_, Extension>,
+    ) -> Result<ClaimOutcome, StoreError> {
+        self.claim_redeem(code_hash, owner, audit).await
+    }
+
+    async fn set_suspended(
+        &self,
+        extension_id: i64,
+        at: Option<DateTime<Utc>>,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError> {
+        self.suspension_set(extension_id, at, audit).await
+    }
+
+    async fn delete_extension(&self, extension_id: i64) -> Result<bool, StoreError> {
+        self.extension_delete(extension_id).await
+    }
+
+    async fn insert_access_request(
+        &self,
+        request: &AccessRequest,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError> {
+        self.access_insert(request, audit).await
+    }
+
+    async fn access_requests(
+        &self,
+        filter: AccessFilter<'_>,
+    ) -> Result<Vec<AccessRequest>, StoreError> {
+        self.access_select(filter).await
+    }
+
+    async fn change_access_request(
+        &self,
+        id: &str,
+        change: &AccessChange,
+        audit: &[AuditRecord],
+    ) -> Result<bool, StoreError> {
+        self.access_change(id, change, audit).await
     }
 
     async fn write_versions(

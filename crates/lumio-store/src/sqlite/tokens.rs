@@ -30,8 +30,25 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| rows::conflict_or(e, || format!("token {}", token.id)))?;
+        // The first owner token claims its extension (a hand-over; claim codes are the
+        // other way): from then on admins stay out of it.
+        let claimed = match rows::owned_extension(&token.grant) {
+            Some(extension_id) => sqlx::query(crate::staff::MARK_CLAIMED)
+                .bind(extension_id)
+                .bind(micros(token.created_at))
+                .bind(&token.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                .eq(&1)
+                .then_some(extension_id),
+            None => None,
+        };
         insert_change_records(&mut tx, audit).await?;
         tx.commit().await?;
+        if let Some(extension_id) = claimed {
+            self.announce_extension(extension_id).await;
+        }
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! One module per resource. Each command parses its input, resolves where to send it,
 //! makes its requests and prints the result; nothing here knows HTTP details.
 
+mod access;
 mod actions;
 mod admin;
 mod audit;
@@ -33,6 +34,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Login(args) => login::run(args),
         Command::Extensions { common, command } => extensions::run(&common, command),
         Command::Admin { common, command } => admin::run(&common, command),
+        Command::Access { common, command } => access::run(&common, command),
         Command::Tokens { common, command } => tokens::run(&common, command),
         Command::Env { common, command } => env::run(&common, command),
         Command::Audit(args) => audit::run(args),
