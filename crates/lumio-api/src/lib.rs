@@ -6,6 +6,7 @@
 //! `ImportSecrets`), and no response type has a field for one.
 
 pub mod actions;
+pub mod admin;
 pub mod audit;
 mod audit_event;
 mod error;

@@ -17,6 +17,10 @@ pub const OPENAPI: &str = "/api/v1/openapi.json";
 pub const WHOAMI: &str = "/api/v1/whoami";
 pub const TOKENS: &str = "/api/v1/tokens";
 pub const EXTENSIONS: &str = "/api/v1/extensions";
+/// The master keyring's state (GET).
+pub const MASTER_KEY: &str = "/api/v1/admin/master-key";
+/// Starts an online master-key rotation (POST).
+pub const MASTER_KEY_ROTATIONS: &str = "/api/v1/admin/master-key/rotations";
 /// Redeeming a claim code.
 pub const CLAIMS: &str = "/api/v1/claims";
 

@@ -32,11 +32,29 @@ impl Keyring {
         &self.previous
     }
 
+    /// Every held key, the current one first.
+    pub fn keys(&self) -> impl Iterator<Item = &MasterKey> {
+        std::iter::once(&self.current).chain(&self.previous)
+    }
+
     /// The held key with this id.
     pub fn get(&self, id: KeyId) -> Option<&MasterKey> {
-        std::iter::once(&self.current)
-            .chain(&self.previous)
-            .find(|key| key.id() == id)
+        self.keys().find(|key| key.id() == id)
+    }
+
+    /// A keyring sealing under `current` that still opens everything this one does, and
+    /// what `more` keys seal: the step an online rotation (or a server following one)
+    /// takes. Held keys are copied into pages of their own; this ring is left as it is
+    /// for the readers still using it.
+    #[must_use]
+    pub fn with_current(&self, current: MasterKey, more: Vec<MasterKey>) -> Self {
+        let mut previous: Vec<MasterKey> = self.keys().map(MasterKey::duplicate).collect();
+        for key in more {
+            if previous.iter().all(|held| held.id() != key.id()) {
+                previous.push(key);
+            }
+        }
+        Self::new(current, previous)
     }
 
     /// Opens a record sealed under any held key.
@@ -112,6 +130,21 @@ mod tests {
             ring.open(&PLACE, &sealed),
             Err(CryptoError::UnknownKey(stranger.id()))
         );
+    }
+
+    #[test]
+    fn with_current_seals_under_the_new_key_and_still_opens_the_old() {
+        let old = MasterKey::generate();
+        let sealed_old = seal(&old, &PLACE, &value());
+        let ring = Keyring::new(old, vec![]);
+        let new = MasterKey::generate();
+        let new_id = new.id();
+        let next = ring.with_current(new, vec![MasterKey::generate()]);
+        assert_eq!(next.current().id(), new_id);
+        assert_eq!(next.previous().len(), 2);
+        assert_eq!(next.open(&PLACE, &sealed_old).unwrap(), value());
+        // The old ring is unchanged for readers that still hold it.
+        assert_eq!(ring.open(&PLACE, &sealed_old).unwrap(), value());
     }
 
     #[test]

@@ -49,19 +49,56 @@ pub enum MasterKeyError {
 }
 
 /// A 256-bit master key. Zeroized on drop, `[REDACTED]` in Debug, no Clone of the raw bytes
-/// outside this crate.
+/// outside this crate. Its bytes and key schedule live in a page of their own that is
+/// locked in RAM (see [`KeyMaterial`]), so moving a `MasterKey` never copies them.
 pub struct MasterKey {
-    bytes: Zeroizing<[u8; 32]>,
+    material: Box<KeyMaterial>,
     id: KeyId,
+    /// Keeps `material`'s page out of swap; `None` where the kernel refused (see
+    /// [`MasterKey::memory_locked`]). Declared after `material`, so the bytes are wiped
+    /// before the page is unlocked.
+    _locked: Option<region::LockGuard>,
+}
+
+/// The key and its expanded schedule (which holds the key itself in its first round keys),
+/// aligned to a page so that `mlock` covers exactly this and an unlock never touches a
+/// neighbour. Both parts wipe themselves on drop (`aes`'s `zeroize` feature).
+#[repr(C, align(4096))]
+struct KeyMaterial {
+    bytes: Zeroizing<[u8; 32]>,
     /// Key schedule computed once: every seal and open wraps or unwraps a DEK with it.
     cipher: Aes256Gcm,
 }
 
 impl MasterKey {
-    fn from_bytes(bytes: Zeroizing<[u8; 32]>) -> Self {
-        let id = KeyId::of(&bytes);
-        let cipher = Aes256Gcm::new((&*bytes).into());
-        Self { bytes, id, cipher }
+    /// Builds the key in its own page, the bytes written there by `fill`: a key built on
+    /// the stack and then moved would leave a copy behind that nothing wipes.
+    fn build(fill: impl FnOnce(&mut [u8; 32])) -> Self {
+        let mut material = Box::new(KeyMaterial {
+            bytes: Zeroizing::new([0u8; 32]),
+            cipher: Aes256Gcm::new(&[0u8; 32].into()),
+        });
+        fill(&mut material.bytes);
+        material.cipher = Aes256Gcm::new((&*material.bytes).into());
+        let id = KeyId::of(&material.bytes);
+        // A locked page cannot be swapped out, so the key never lands on a swap device.
+        // Refused under a low RLIMIT_MEMLOCK or without the right: the key still works.
+        let locked = region::lock(
+            std::ptr::from_ref::<KeyMaterial>(&material).cast::<u8>(),
+            std::mem::size_of::<KeyMaterial>(),
+        )
+        .ok();
+        Self {
+            material,
+            id,
+            _locked: locked,
+        }
+    }
+
+    /// Whether the kernel locked this key's page in RAM (out of swap). The server warns
+    /// when it did not; the key works either way.
+    pub fn memory_locked(&self) -> bool {
+        self._locked.is_some()
     }
 
     /// A fresh key from the OS CSPRNG.
@@ -69,9 +106,7 @@ impl MasterKey {
     /// # Panics
     /// If the OS random source fails, which leaves no safe way to make a key.
     pub fn generate() -> Self {
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        fill_random(&mut *bytes);
-        Self::from_bytes(bytes)
+        Self::build(|bytes| fill_random(bytes))
     }
 
     /// From base64 text (whitespace around it ignored), as in a key file or LUMIO_MASTER_KEY.
@@ -82,17 +117,21 @@ impl MasterKey {
                 .decode(text.trim())
                 .map_err(|_| MasterKeyError::Malformed)?,
         );
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        if decoded.len() != bytes.len() {
+        if decoded.len() != 32 {
             return Err(MasterKeyError::Malformed);
         }
-        bytes.copy_from_slice(&decoded);
-        Ok(Self::from_bytes(bytes))
+        Ok(Self::build(|bytes| bytes.copy_from_slice(&decoded)))
+    }
+
+    /// The same key in a page of its own: a server holds its key file both as the unseal
+    /// key and in the keyring.
+    pub fn duplicate(&self) -> Self {
+        Self::build(|bytes| bytes.copy_from_slice(&*self.material.bytes))
     }
 
     /// Base64 text for writing a generated key to `<data-dir>/master.key`.
     pub fn to_base64(&self) -> Zeroizing<String> {
-        Zeroizing::new(STANDARD.encode(*self.bytes))
+        Zeroizing::new(STANDARD.encode(*self.material.bytes))
     }
 
     /// This key's public fingerprint, written beside every record it seals.
@@ -102,7 +141,7 @@ impl MasterKey {
 
     /// The ready AES-256-GCM cipher that wraps and unwraps DEKs.
     pub(crate) fn cipher(&self) -> &Aes256Gcm {
-        &self.cipher
+        &self.material.cipher
     }
 }
 
@@ -152,6 +191,20 @@ mod tests {
                 assert!(!shown.contains(bad), "error echoed its input: {shown}");
             }
         }
+    }
+
+    #[test]
+    fn key_material_has_a_page_of_its_own() {
+        assert_eq!(std::mem::align_of::<KeyMaterial>(), 4096);
+        let key = MasterKey::generate();
+        let at = std::ptr::from_ref::<KeyMaterial>(&key.material) as usize;
+        assert_eq!(at % 4096, 0);
+        // Moving the key moves the box pointer, never the bytes.
+        let moved = key;
+        assert_eq!(
+            std::ptr::from_ref::<KeyMaterial>(&moved.material) as usize,
+            at
+        );
     }
 
     #[test]

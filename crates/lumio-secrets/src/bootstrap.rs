@@ -46,7 +46,14 @@ pub async fn open_service(
         check_bootstrap_token(token)?;
     }
     let check = check_master_key(store.as_ref(), &keys).await?;
-    if !keys.previous().is_empty() {
+    let online_rotation = store
+        .meta_get(crate::master_rotation::STATE)
+        .await?
+        .is_some_and(|state| state.starts_with(b"rewrapping "));
+    if online_rotation {
+        // Resumed in the background once the server has its unseal key
+        // (`SecretsService::resume_if_unfinished`); every key it needs is held.
+    } else if !keys.previous().is_empty() {
         finish_rotation(store.as_ref(), &keys, check).await?;
     } else {
         refuse_unfinished_rotation(store.as_ref(), &keys).await?;
@@ -143,6 +150,7 @@ async fn finish_rotation(
     // The audit root key too, before the key check moves: a start with only the new key
     // must be able to open it.
     crate::audit_root::reseal_audit_root(store, keys).await?;
+    let moved_check = matches!(check, KeyCheck::Previous(_));
     if let KeyCheck::Previous(old_check) = check {
         let new_check = lumio_crypto::seal_key_check(keys.current());
         // False if another server moved it first; either way it is under the current key.
@@ -155,11 +163,13 @@ async fn finish_rotation(
                 .await?;
         }
     }
-    tracing::info!(
-        moved = report.moved,
-        key_id = %current,
-        "every secret is sealed under the current master key; the previous key is no longer needed"
-    );
+    if report.moved > 0 || moved_check {
+        tracing::info!(
+            moved = report.moved,
+            key_id = %current,
+            "every secret is sealed under the current master key; the previous key is no longer needed"
+        );
+    }
     Ok(())
 }
 

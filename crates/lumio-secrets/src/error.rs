@@ -87,6 +87,9 @@ pub enum ServiceError {
     /// The audit root key in `lumio_meta` does not open under the master keys held.
     #[error("the audit log's root key (lumio_meta row audit_root_key) cannot be opened with this master key; refusing to start")]
     AuditRootUnreadable,
+    /// The unseal key (key file or KMS) could not wrap or unwrap a keyring key.
+    #[error(transparent)]
+    Unseal(#[from] crate::unseal::UnsealError),
     /// A stored ciphertext could not be opened.
     #[error("a stored secret could not be decrypted: {0}")]
     Crypto(#[from] CryptoError),
@@ -149,6 +152,10 @@ impl ErrorKind {
             (Self::Unavailable, ServiceError::Audit(_)) => {
                 Some("the audit log could not be written, so nothing was changed")
             }
+            (Self::Unavailable, ServiceError::Unseal(_)) => Some(
+                "the KMS that wraps Lumio's master keys is unreachable, so nothing was changed; \
+                 the server log names the address to check",
+            ),
             (Self::Unavailable, _) => {
                 Some("Lumio's database is unavailable; nothing was changed unless stated otherwise")
             }
@@ -175,9 +182,12 @@ impl ServiceError {
             Self::Suspended(_) => ErrorKind::Suspended,
             Self::Limit(_) => ErrorKind::Limit,
             Self::SameEnvironment(_) => ErrorKind::Unprocessable,
-            Self::Audit(_) | Self::Store(_) => ErrorKind::Unavailable,
+            Self::Audit(_)
+            | Self::Store(_)
+            | Self::Unseal(crate::unseal::UnsealError::Unavailable(_)) => ErrorKind::Unavailable,
             Self::WrongMasterKey { .. }
             | Self::UnfinishedRotation { .. }
+            | Self::Unseal(crate::unseal::UnsealError::Refused(_))
             | Self::WeakBootstrapToken(_)
             | Self::AuditRootUnreadable
             | Self::Crypto(_) => ErrorKind::Internal,
@@ -191,6 +201,7 @@ impl ServiceError {
             Self::WeakBootstrapToken(_) => "unset LUMIO_BOOTSTRAP_TOKEN to have a token generated into the data directory, or set it to a long random value, e.g. `openssl rand -hex 32`",
             Self::WrongMasterKey { .. } => "start the server with the master key this store was created with (--master-key-file or LUMIO_MASTER_KEY); to rotate to a new key, pass the old one too with --previous-master-key-file",
             Self::UnfinishedRotation { .. } => "finish the rotation: start with the new key as --master-key-file and this one as --previous-master-key-file",
+            Self::Unseal(_) => "check --kms-transit, the KMS token (--kms-token-file or LUMIO_KMS_TOKEN) and that the KMS is up and unsealed; or the master key file",
             Self::Crypto(_) => "make sure the server runs with the master key this store was created with",
             Self::AuditRootUnreadable => "start with the master key this store was created with; if it is the right key, restore the lumio_meta row audit_root_key from a backup (deleting it makes a new key, and every audit chain then fails verify)",
             Self::Store(_) => "check that the database is running and reachable, then retry",

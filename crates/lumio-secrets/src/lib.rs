@@ -14,7 +14,9 @@ mod bootstrap;
 mod cache;
 mod error;
 mod extensions;
+mod keyring;
 mod last_used;
+mod master_rotation;
 mod parity;
 mod read;
 mod rotation;
@@ -22,6 +24,7 @@ mod secrets;
 mod staff;
 mod token_admin;
 mod tokens;
+mod unseal;
 mod version_hints;
 mod write_turns;
 
@@ -33,6 +36,7 @@ pub use error::{ErrorKind, ServiceError};
 pub use extensions::change_record;
 pub use last_used::WRITE_EVERY as LAST_USED_WRITE_EVERY;
 pub use lumio_core::SecretValue;
+pub use master_rotation::MasterKeyStatus;
 pub use parity::{CopyReport, CopySelection, EnvironmentDiff};
 pub use read::{Reader, SecretRead};
 pub use rotation::{rotate, RotationReport};
@@ -40,6 +44,7 @@ pub use secrets::{ImportedSecret, SecretHistory, SecretSummary};
 pub use staff::{ClaimCode, Claimed, DEFAULT_CLAIM_LIFETIME, MAX_REASON, MAX_SUPPORT};
 pub use token_admin::{TokenFor, TokenRequest, TokenSummary};
 pub use tokens::{IssuedToken, MAX_TOKEN_LEN, MIN_TOKEN_LEN};
+pub use unseal::{check_unwrapped_id, load_keyring, FileUnseal, UnsealError, UnsealKey};
 
 use std::sync::Arc;
 
@@ -62,7 +67,12 @@ pub struct SecretsService {
 
 struct Inner {
     store: Arc<dyn Store>,
-    keys: Keyring,
+    /// Swapped whole when an online rotation adds a key (`keyring.rs`); readers clone the
+    /// `Arc` and keep the ring they started with.
+    keys: std::sync::RwLock<Arc<Keyring>>,
+    /// What wraps the keyring's keys; without it (a bare service in a test) the keyring
+    /// never changes.
+    unseal: std::sync::OnceLock<Arc<dyn UnsealKey>>,
     audit: AuditWriter,
     cache: Arc<cache::Caches>,
     versions: version_hints::VersionHints,
@@ -81,7 +91,8 @@ impl SecretsService {
         Self {
             inner: Arc::new(Inner {
                 store,
-                keys,
+                keys: std::sync::RwLock::new(Arc::new(keys)),
+                unseal: std::sync::OnceLock::new(),
                 audit,
                 cache,
                 versions: version_hints::VersionHints::default(),

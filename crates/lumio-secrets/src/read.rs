@@ -178,7 +178,7 @@ impl SecretsService {
             Some(current) => {
                 let sealed = &current.version;
                 let place = place(extension_id, environment, name, sealed.version);
-                let value = self.inner.keys.open(&place, &sealed.sealed)?;
+                let value = self.open_sealed(&place, &sealed.sealed).await?;
                 Some(CurrentValue {
                     value: Arc::new(value),
                     allowed_hosts: current.allowed_hosts.map(Arc::new),

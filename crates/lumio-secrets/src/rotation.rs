@@ -24,6 +24,17 @@ pub struct RotationReport {
 
 /// Moves every version not under the current key to it.
 pub async fn rotate(store: &dyn Store, keys: &Keyring) -> Result<RotationReport, ServiceError> {
+    rotate_paced(store, keys, 0).await
+}
+
+/// [`rotate`] for a server that is serving meanwhile: after each batch it rests
+/// `rest_percent` % of the time the batch took, so the rewrap leaves the cores and the
+/// database to requests (an online rotation's `get` latency, docs/benchmarks.md).
+pub async fn rotate_paced(
+    store: &dyn Store,
+    keys: &Keyring,
+    rest_percent: u32,
+) -> Result<RotationReport, ServiceError> {
     let current = keys.current().id().to_string();
     let mut report = RotationReport::default();
     let mut after: Option<VersionKey> = None;
@@ -34,6 +45,7 @@ pub async fn rotate(store: &dyn Store, keys: &Keyring) -> Result<RotationReport,
         let Some(last) = batch.last() else {
             return Ok(report);
         };
+        let started = std::time::Instant::now();
         after = Some(last.key.clone());
         let mut reseals = Vec::with_capacity(batch.len());
         for stored in batch {
@@ -61,6 +73,9 @@ pub async fn rotate(store: &dyn Store, keys: &Keyring) -> Result<RotationReport,
             }
         }
         report.moved += store.apply_reseals(&reseals).await?;
+        if rest_percent > 0 {
+            tokio::time::sleep(started.elapsed() * rest_percent / 100).await;
+        }
     }
 }
 

@@ -278,7 +278,7 @@ impl SecretsService {
                 ))
             })?;
         let place = place(extension.id, environment, name, version);
-        let value = self.inner.keys.open(&place, &old.sealed)?;
+        let value = self.open_sealed(&place, &old.sealed).await?;
         let written = self
             .write(
                 ctx,
@@ -336,6 +336,7 @@ impl SecretsService {
                     .map(|head| (head.name, head.latest_version))
                     .collect(),
             };
+            let keys = self.keys();
             let writes: Vec<NewVersion> = pairs
                 .iter()
                 .map(|(name, value)| {
@@ -346,8 +347,8 @@ impl SecretsService {
                         name: name.clone(),
                         expected_latest,
                         version,
-                        sealed: lumio_crypto::seal(self.inner.keys.current(), &place, value),
-                        kek_id: self.inner.keys.current().id().to_string(),
+                        sealed: lumio_crypto::seal(keys.current(), &place, value),
+                        kek_id: keys.current().id().to_string(),
                         actor: ctx.principal.actor(),
                         allowed_hosts: how.allowed_hosts.cloned(),
                     }

@@ -9,7 +9,9 @@
 mod api_error;
 mod audit_upkeep;
 mod auth;
+mod hardening;
 mod json;
+mod kms;
 mod logging;
 mod master_key;
 mod metrics;
@@ -53,6 +55,11 @@ pub struct ServerConfig {
     /// Master keys being rotated away from (files; also `LUMIO_PREVIOUS_MASTER_KEY`): they
     /// open what they sealed, and at start every secret is moved to the current key.
     pub previous_master_key_files: Vec<PathBuf>,
+    /// `--kms-transit`: the URL of an OpenBao/Vault transit key that wraps the master keys
+    /// instead of a key file (`http(s)://HOST:PORT/v1/<mount>/keys/<name>`).
+    pub kms_transit: Option<String>,
+    /// `--kms-token-file`: the KMS token's file; else `LUMIO_KMS_TOKEN`.
+    pub kms_token_file: Option<PathBuf>,
     /// Starts even when a master key file is readable by its group or others (after a
     /// loud warning); without it such a file is refused, as ssh refuses such a key.
     pub allow_insecure_master_key_file: bool,
@@ -86,6 +93,8 @@ impl ServerConfig {
             database_url: None,
             master_key_file: None,
             previous_master_key_files: Vec::new(),
+            kms_transit: None,
+            kms_token_file: None,
             allow_insecure_master_key_file: false,
             allow_private_fetch: false,
             max_inflight_actions: 0,

@@ -8,19 +8,38 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use anyhow::{bail, Context};
-use lumio_crypto::{Keyring, MasterKey};
+use std::sync::Arc;
 
+use anyhow::{bail, Context};
+use lumio_crypto::MasterKey;
+use lumio_secrets::{FileUnseal, UnsealKey};
+
+use crate::kms::Transit;
 use crate::ServerConfig;
 
-/// The current key (see [`load`]) and the previous keys named by the configuration.
-pub(crate) fn load_keyring(config: &ServerConfig) -> anyhow::Result<Keyring> {
+/// The unseal key (the master key file, see [`load`], or the KMS transit key of
+/// `--kms-transit`) and the previous keys named by the configuration.
+pub(crate) fn load_unseal(
+    config: &ServerConfig,
+) -> anyhow::Result<(Arc<dyn UnsealKey>, Vec<MasterKey>)> {
     let allow_insecure = config.allow_insecure_master_key_file;
-    let current = load(
-        config.master_key_file.as_deref(),
-        &config.data_dir,
-        allow_insecure,
-    )?;
+    let unseal: Arc<dyn UnsealKey> = match &config.kms_transit {
+        Some(url) => {
+            if config.master_key_file.is_some() || std::env::var_os("LUMIO_MASTER_KEY").is_some() {
+                bail!(
+                    "--kms-transit and a master key (--master-key-file or LUMIO_MASTER_KEY) were                      both given; the KMS replaces the key file
+                     hint: drop one of them; to move a store from its key file to the KMS, pass                      the file as --previous-master-key-file"
+                );
+            }
+            let token = crate::kms::read_token(config.kms_token_file.as_deref(), allow_insecure)?;
+            Arc::new(Transit::new(url, token)?)
+        }
+        None => Arc::new(FileUnseal::new(load(
+            config.master_key_file.as_deref(),
+            &config.data_dir,
+            allow_insecure,
+        )?)),
+    };
     let mut previous = config
         .previous_master_key_files
         .iter()
@@ -31,7 +50,7 @@ pub(crate) fn load_keyring(config: &ServerConfig) -> anyhow::Result<Keyring> {
             .context("LUMIO_PREVIOUS_MASTER_KEY is not a valid key")?;
         previous.push(key);
     }
-    Ok(Keyring::new(current, previous))
+    Ok((unseal, previous))
 }
 
 /// Loads the key the configuration names, generating `<data_dir>/master.key` if nothing
@@ -82,7 +101,7 @@ fn read(path: &Path, allow_insecure: bool) -> anyhow::Result<MasterKey> {
 
 /// Refuses a key file its group or others may read or write, as ssh refuses such a
 /// private key; with `allow_insecure` it is used after a loud warning.
-fn check_permissions(path: &Path, allow_insecure: bool) -> anyhow::Result<()> {
+pub(crate) fn check_permissions(path: &Path, allow_insecure: bool) -> anyhow::Result<()> {
     let metadata = fs::metadata(path)
         .with_context(|| format!("cannot read the master key file {}", path.display()))?;
     let mode = metadata.permissions().mode() & 0o777;

@@ -58,7 +58,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                 config.data_dir.display()
             )
         })?;
-    let keys = master_key::load_keyring(&config)?;
+    let (unseal, previous_keys) = master_key::load_unseal(&config)?;
     let url = match &config.database_url {
         Some(url) => url.clone(),
         None => format!("sqlite://{}", config.data_dir.join("lumio.db").display()),
@@ -70,6 +70,13 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let store = lumio_store::connect_with(&url, &store_options)
         .await
         .with_context(|| format!("cannot open the store at {}", redact_url(&url)))?;
+    let keys = lumio_secrets::load_keyring(store.as_ref(), unseal.as_ref(), previous_keys)
+        .await
+        .map_err(|err| match err.startup_hint() {
+            Some(hint) => anyhow::anyhow!("{err}\nhint: {hint}"),
+            None => anyhow::anyhow!("{err}"),
+        })?;
+    crate::hardening::warn_if_swappable(&keys);
     let audit = AuditWriter::spawn(store.clone(), AuditConfig::default());
     let bootstrap_token = std::env::var("LUMIO_BOOTSTRAP_TOKEN").ok();
     let boot = open_service(store.clone(), keys, audit, bootstrap_token.as_deref())
@@ -81,6 +88,11 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     // After the service loaded the audit key: retention moves chain anchors with keyed
     // records, and skips its pass until the key is there.
     crate::audit_upkeep::spawn(store.clone(), config.audit_retention);
+    boot.service.set_unseal(unseal);
+    boot.service
+        .resume_if_unfinished()
+        .await
+        .context("cannot check for an unfinished master-key rotation")?;
     match boot.admin_token {
         Some(BootstrapToken::Generated(token)) => {
             let path = config.data_dir.join("admin-token");
@@ -158,6 +170,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
 /// Runs until SIGINT or SIGTERM, then shuts down cleanly.
 pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     crate::logging::init(config.log_format);
+    crate::hardening::disable_core_dumps();
     let server = start(config).await?;
     shutdown_signal().await;
     tracing::info!("shutting down");

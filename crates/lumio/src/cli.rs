@@ -48,6 +48,16 @@ pub enum Command {
         #[command(subcommand)]
         command: ExtensionsCommand,
     },
+    /// Operate the instance (instance admins): master-key rotation.
+    #[command(after_help = "EXAMPLES:
+  lumio admin rotate-master-key            rotate, and wait until every secret is rewrapped
+  lumio admin rotate-master-key --status   the keyring's state only")]
+    Admin {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Support access for Lumio staff: requested by an admin, approved by the owner.
     #[command(after_help = "EXAMPLES:
   lumio access request --extension acme --reason \"debug failing deploys, ticket 4711\" --for 1h
@@ -133,6 +143,24 @@ pub struct ServerArgs {
     /// and at start every secret is sealed again under the current key.
     #[arg(long = "previous-master-key-file", value_name = "FILE")]
     pub previous_master_key_files: Vec<PathBuf>,
+    /// Unseal with an OpenBao/Vault transit key instead of a key file: its URL,
+    /// http(s)://HOST:PORT/v1/<mount>/keys/<name>. The database holds the master keys only
+    /// wrapped by it; the server refuses to start while the KMS is unreachable.
+    #[arg(
+        long,
+        env = "LUMIO_KMS_TRANSIT",
+        value_name = "URL",
+        conflicts_with = "master_key_file"
+    )]
+    pub kms_transit: Option<String>,
+    /// File holding the KMS token (mode 0600) [default: LUMIO_KMS_TOKEN].
+    #[arg(
+        long,
+        env = "LUMIO_KMS_TOKEN_FILE",
+        value_name = "FILE",
+        requires = "kms_transit"
+    )]
+    pub kms_token_file: Option<PathBuf>,
     /// Start even if a master key file can be read by its group or others (refused
     /// otherwise, as ssh refuses such a key); the server logs a warning at every start.
     #[arg(long, env = "LUMIO_ALLOW_INSECURE_MASTER_KEY_FILE")]
@@ -304,6 +332,20 @@ pub enum AccessCommand {
     Approve { id: String },
     /// End a request or grant at once (owners, or the admin who asked).
     Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Seal every secret under a new master key while the server keeps serving: new
+    /// versions at once on every server, stored ones rewrapped in the background.
+    RotateMasterKey {
+        /// Show the keyring's state and whether a rotation is running; rotate nothing.
+        #[arg(long)]
+        status: bool,
+        /// Return once the rotation started instead of waiting for the rewrap.
+        #[arg(long, conflicts_with = "status")]
+        no_wait: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

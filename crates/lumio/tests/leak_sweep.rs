@@ -178,6 +178,9 @@ fn sweep(db: Db) {
         read(&["env", "delete", "PEM_KEY"]);
     }
     run(&["extensions", "list"], None);
+    // Every value rewrapped under a new master key (issue 22): its log and answers too.
+    run(&["admin", "rotate-master-key"], None);
+    run(&["admin", "rotate-master-key", "--status", "--json"], None);
 
     // Every CLI output and API answer.
     for out in &outputs {

@@ -2,6 +2,7 @@
 
 pub(crate) mod access;
 pub(crate) mod actions;
+pub(crate) mod admin;
 pub(crate) mod audit;
 pub(crate) mod bindings;
 pub(crate) mod extensions;
@@ -38,6 +39,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
         .routes(routes!(extensions::list, extensions::create))
+        .routes(routes!(admin::status))
+        .routes(routes!(admin::rotate))
         .routes(routes!(extensions::delete))
         .routes(routes!(extensions::claim_code))
         .routes(routes!(extensions::claim))

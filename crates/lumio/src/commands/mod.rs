@@ -3,6 +3,7 @@
 
 mod access;
 mod actions;
+mod admin;
 mod audit;
 mod deploy;
 mod env;
@@ -32,6 +33,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Server(args) => server::run(args),
         Command::Login(args) => login::run(args),
         Command::Extensions { common, command } => extensions::run(&common, command),
+        Command::Admin { common, command } => admin::run(&common, command),
         Command::Access { common, command } => access::run(&common, command),
         Command::Tokens { common, command } => tokens::run(&common, command),
         Command::Env { common, command } => env::run(&common, command),

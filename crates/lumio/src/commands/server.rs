@@ -12,6 +12,8 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         database_url: args.database_url.filter(|url| !url.is_empty()),
         master_key_file: args.master_key_file,
         previous_master_key_files: args.previous_master_key_files,
+        kms_transit: args.kms_transit.filter(|url| !url.is_empty()),
+        kms_token_file: args.kms_token_file,
         allow_insecure_master_key_file: args.allow_insecure_master_key_file,
         allow_private_fetch: args.allow_private_fetch,
         max_inflight_actions: args.max_inflight_actions.map_or(0, |n| n as usize),

@@ -18,6 +18,7 @@ macro_rules! both_dbs {
     };
 }
 
+pub mod bao;
 pub mod dumps;
 pub mod fake_api;
 pub mod project;
