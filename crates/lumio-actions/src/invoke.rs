@@ -69,7 +69,7 @@ impl ActionsService {
         let invocation = self
             .inner
             .runtime
-            .invoke(deployment, action, args, host)
+            .invoke(Arc::from(slug.as_str()), deployment, action, args, host)
             .await;
         for name in &invocation.leak_blocked {
             let record = AuditRecord {

@@ -66,4 +66,10 @@ impl ActionsService {
         let runtime = &self.inner.runtime;
         (runtime.in_flight(), runtime.queued())
     }
+
+    /// Bytes the invocations in flight hold now, and the memory budget: for metrics.
+    pub fn runtime_memory(&self) -> (usize, usize) {
+        let runtime = &self.inner.runtime;
+        (runtime.memory_in_use(), runtime.memory_budget())
+    }
 }

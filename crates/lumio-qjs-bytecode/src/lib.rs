@@ -8,12 +8,17 @@
 //! bytes can be neither read out, built from outside, nor persisted.
 //!
 //! It also builds contexts whose larger intrinsics are added on first use
-//! ([`deferred::new_context`]), which needs the one other `unsafe` call.
+//! ([`deferred::new_context`]), which needs another `unsafe` call, and runtimes whose
+//! allocations are charged to a [`metered::Meter`] ([`metered::new_metered_runtime`]),
+//! which needs an `unsafe` allocator.
 //!
 //! Architecture Invariant: this is the only crate in the workspace with `unsafe` code, and
-//! it has exactly two `unsafe` blocks: `TrustedBytecode::load` and `deferred::build_now`.
+//! only these items may use it, each `unsafe` with a `SAFETY:` comment:
+//! `TrustedBytecode::load`, `deferred::build_now`, and in `metered` the `Allocator` impl of
+//! `MeteredAllocator` with its two helpers `MeteredAllocator::free` and `block_size`.
 
 pub mod deferred;
+pub mod metered;
 
 use rquickjs::module::Declared;
 use rquickjs::{Ctx, Module, Result, WriteOptions};

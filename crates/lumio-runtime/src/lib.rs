@@ -21,6 +21,7 @@ mod host;
 mod invocation;
 mod leak_guard;
 mod limits;
+mod memory;
 mod pool;
 mod sandbox;
 mod validate;
@@ -39,6 +40,7 @@ pub use host::{Host, HostError, SecretReads};
 pub use invocation::{ActionError, ConsoleLine, ErrorCode, Invocation, LogLevel};
 pub use leak_guard::MIN_GUARDED_LEN;
 pub use limits::{RuntimeLimits, RuntimeOptions, DEFAULT_MAX_INFLIGHT};
+pub use memory::default_budget as default_memory_budget;
 pub use pool::Runtime;
 pub use validate::Validator;
 

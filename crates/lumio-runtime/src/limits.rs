@@ -49,8 +49,9 @@ impl Default for RuntimeLimits {
 
 /// Invocations in flight (queued, running or parked) when [`RuntimeOptions::max_inflight`]
 /// is 0. An invocation parked on a fetch holds its own QuickJS runtime and context plus
-/// its request's buffers: the server's RSS grew by about 320 KB per invocation with 1,000
-/// of the seed's action in flight (`docs/benchmarks.md`), so 2,048 take about 650 MiB.
+/// its request's buffers: about 320 KB for the seed's action (`docs/benchmarks.md`), but
+/// up to its memory limit (64 MiB) for one that holds big values across an await; what
+/// they may hold together is bounded by [`RuntimeOptions::memory_budget_bytes`], not here.
 pub const DEFAULT_MAX_INFLIGHT: usize = 2048;
 
 /// How a [`crate::Runtime`] is set up.
@@ -69,4 +70,11 @@ pub struct RuntimeOptions {
     pub fetch_resolve: Vec<(String, SocketAddr)>,
     /// Extra trusted root certificates (PEM) for `ctx.fetch`, e.g. a company CA.
     pub fetch_root_certificates_pem: Vec<Vec<u8>>,
+    /// What the QuickJS heaps of all invocations in flight may hold together; beyond it
+    /// an allocation fails and its invocation ends `out_of_memory`. 0 means half of the
+    /// machine's (or container's) memory, at least 256 MiB and at most 32 GiB.
+    pub memory_budget_bytes: usize,
+    /// What one extension's invocations in flight may hold together, so that one
+    /// extension cannot take every other's memory. 0 means a quarter of the budget.
+    pub memory_per_extension_bytes: usize,
 }

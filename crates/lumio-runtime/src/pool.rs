@@ -15,6 +15,7 @@ use crate::gate::Gate;
 use crate::host::Host;
 use crate::invocation::{ActionError, ConsoleLine, ErrorCode, Invocation};
 use crate::limits::{RuntimeLimits, RuntimeOptions, DEFAULT_MAX_INFLIGHT};
+use crate::memory::MemoryBudget;
 use crate::sandbox::{compile_sdk, Finished, Job, Services};
 use crate::validate::check_args;
 use crate::worker::{Event, Queued, Worker, WorkerHandle};
@@ -30,6 +31,7 @@ pub struct Runtime {
     gate: Arc<Gate>,
     limits: RuntimeLimits,
     workers: usize,
+    pub(crate) memory: Arc<MemoryBudget>,
 }
 
 impl Runtime {
@@ -54,10 +56,15 @@ impl Runtime {
             0 => DEFAULT_MAX_INFLIGHT,
             n => n,
         };
+        let memory = Arc::new(MemoryBudget::new(
+            options.memory_budget_bytes,
+            options.memory_per_extension_bytes,
+        ));
         let services = Arc::new(Services {
             fetcher: Arc::new(fetcher),
             tokio,
             limits: limits.clone(),
+            memory: memory.clone(),
         });
         // Compiled once; every invocation's context loads the bytecode.
         let sdk = compile_sdk().map_err(|e| RuntimeError::Thread(e.to_string()))?;
@@ -80,6 +87,7 @@ impl Runtime {
             gate: Gate::new(max_inflight),
             limits,
             workers,
+            memory,
         })
     }
 
@@ -123,7 +131,8 @@ impl Runtime {
         self.gate.max()
     }
 
-    /// Runs `action` (`module:export`) of `deployment` with `args` in a fresh context.
+    /// Runs `action` (`module:export`) of `deployment` with `args` in a fresh context, for
+    /// the extension `tenant` (whose share of the memory budget it is charged to).
     ///
     /// Arguments are checked against the action's validators first. If the action read a
     /// secret, the result and console output are released only after
@@ -131,6 +140,7 @@ impl Runtime {
     /// `audit_unavailable` and the value is dropped.
     pub async fn invoke(
         &self,
+        tenant: Arc<str>,
         deployment: Arc<Deployment>,
         action: &str,
         args: Value,
@@ -170,6 +180,7 @@ impl Runtime {
             host: host.clone(),
             action: action.to_owned(),
             deployment,
+            tenant,
         };
         if self.dispatch(Queued { job, reply, permit }).is_err() {
             return Invocation::failed(ActionError::new(

@@ -68,6 +68,12 @@ pub struct ServerConfig {
     /// Most action invocations in flight (queued, running or awaiting I/O); 0 means the
     /// runtime's default.
     pub max_inflight_actions: usize,
+    /// What the JavaScript heaps of all invocations in flight may hold together, in bytes;
+    /// 0 means the runtime's default (half the machine's memory, within bounds).
+    pub runtime_memory_bytes: usize,
+    /// What one extension's invocations in flight may hold together, in bytes; 0 means a
+    /// quarter of `runtime_memory_bytes`.
+    pub runtime_memory_per_extension_bytes: usize,
     /// Client-plane calls per second per extension; beyond it 429 with `Retry-After`.
     /// `None`: [`DEFAULT_CLIENT_RATE_LIMIT`]; 0: no limit.
     pub client_rate_limit: Option<u32>,
@@ -98,6 +104,8 @@ impl ServerConfig {
             allow_insecure_master_key_file: false,
             allow_private_fetch: false,
             max_inflight_actions: 0,
+            runtime_memory_bytes: 0,
+            runtime_memory_per_extension_bytes: 0,
             client_rate_limit: None,
             db_timeout: None,
             tls: None,

@@ -108,6 +108,16 @@ fn describe() {
         "Action invocations waiting for a worker thread"
     );
     describe_gauge!(
+        "lumio_runtime_memory_bytes",
+        Unit::Bytes,
+        "Bytes the JavaScript heaps of action invocations in flight hold"
+    );
+    describe_gauge!(
+        "lumio_runtime_memory_budget_bytes",
+        Unit::Bytes,
+        "Bytes those heaps may hold together (--runtime-memory)"
+    );
+    describe_gauge!(
         "lumio_audit_queue_depth",
         "Audit records queued and not yet in a batch"
     );
@@ -178,6 +188,9 @@ pub(crate) async fn scrape(State(state): State<AppState>, headers: HeaderMap) ->
     let (in_flight, queued) = state.actions.runtime_load();
     metrics::gauge!("lumio_runtime_inflight").set(in_flight as f64);
     metrics::gauge!("lumio_runtime_queued").set(queued as f64);
+    let (memory, budget) = state.actions.runtime_memory();
+    metrics::gauge!("lumio_runtime_memory_bytes").set(memory as f64);
+    metrics::gauge!("lumio_runtime_memory_budget_bytes").set(budget as f64);
     metrics::gauge!("lumio_audit_queue_depth").set(state.service.audit().queued() as f64);
     if let Some(pool) = state.service.store().pool_usage() {
         let in_use = pool.open.saturating_sub(pool.idle);

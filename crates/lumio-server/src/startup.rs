@@ -120,6 +120,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         RuntimeOptions {
             limits,
             max_inflight: config.max_inflight_actions,
+            memory_budget_bytes: config.runtime_memory_bytes,
+            memory_per_extension_bytes: config.runtime_memory_per_extension_bytes,
             ..RuntimeOptions::default()
         },
     )?;

@@ -169,10 +169,20 @@ pub struct ServerArgs {
     #[arg(long)]
     pub allow_private_fetch: bool,
     /// Most action invocations in flight at once (queued, running or awaiting a fetch or
-    /// timer); beyond it a call answers 503 `overloaded` at once [default: 2048, about
-    /// 650 MiB of invocations awaiting a fetch].
+    /// timer); beyond it a call answers 503 `overloaded` at once [default: 2048]. It bounds
+    /// their number, not their memory: one awaiting a fetch holds about 320 KB, one
+    /// holding big values up to its 64 MiB limit; --runtime-memory bounds the total.
     #[arg(long, env = "LUMIO_MAX_INFLIGHT_ACTIONS", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_inflight_actions: Option<u32>,
+    /// MiB the JavaScript heaps of all action invocations in flight may hold together;
+    /// beyond it an invocation that allocates ends `out_of_memory` [default: half of the
+    /// machine's or container's memory, at least 256, at most 32768].
+    #[arg(long, env = "LUMIO_RUNTIME_MEMORY", value_name = "MiB", value_parser = clap::value_parser!(u64).range(16..))]
+    pub runtime_memory: Option<u64>,
+    /// MiB one extension's invocations in flight may hold together, so that one
+    /// extension cannot take the others' memory [default: a quarter of --runtime-memory].
+    #[arg(long, env = "LUMIO_RUNTIME_MEMORY_PER_EXTENSION", value_name = "MiB", value_parser = clap::value_parser!(u64).range(16..))]
+    pub runtime_memory_per_extension: Option<u64>,
     /// Client-plane calls per second per extension; beyond it a call answers 429 with
     /// `Retry-After` [default: 10000; 0: no limit].
     #[arg(long, env = "LUMIO_CLIENT_RATE_LIMIT")]

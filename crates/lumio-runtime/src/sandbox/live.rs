@@ -20,10 +20,11 @@ use rquickjs::{Context, Ctx, Function, Module, Object, Persistent, Promise, Valu
 use super::clock::Clock;
 use super::errors::read_thrown;
 use super::loader::DeploymentLoader;
+use super::meter::{adopt, RuntimeMeter};
 use super::natives;
 use super::quickjs::{
-    caught, cpu_timeout, internal, new_runtime, out_of_memory_or_null, prepare_runtime,
-    wall_timeout, Failure,
+    caught, cpu_timeout, internal, new_metered_runtime, out_of_budget, out_of_memory_or_null,
+    prepare_runtime, wall_timeout, Failure,
 };
 use super::state::{FetchDone, InvocationState, Services, Waker};
 use super::timers;
@@ -44,6 +45,9 @@ pub struct Job {
     /// What `ctx.secrets.get` may read: the grants the deploy-time probe found
     /// (`None`: every secret of the extension and environment).
     pub grants: Option<Arc<[lumio_core::SecretName]>>,
+    /// The extension the invocation runs for: its QuickJS heap is charged to this
+    /// extension's share of the memory budget.
+    pub tenant: Arc<str>,
 }
 
 /// Where an invocation stands after the worker ran it for a while.
@@ -77,6 +81,8 @@ pub struct Live {
     /// Something only a broken runtime does happened (an exception escaped a job): its
     /// runtime is not recycled.
     broken: std::cell::Cell<bool>,
+    /// Charges `rt`'s allocations to the extension's and the server's memory budget.
+    meter: RuntimeMeter,
 }
 
 impl Live {
@@ -93,19 +99,12 @@ impl Live {
         let started = Instant::now();
         let limits = &services.limits;
         let clock = Rc::new(Clock::new(limits.cpu_time));
-        let rt = match recycled {
-            Some(rt) => {
-                prepare_runtime(&rt, limits, &clock);
-                rt
-            }
-            None => new_runtime(limits, &clock).map_err(|e| internal(&e))?,
-        };
         let loader = DeploymentLoader {
             modules: job.deployment.modules.clone(),
             sdk: sdk.clone(),
         };
-        rt.set_loader(loader.clone(), loader);
-        let context = new_context(&rt).map_err(|e| internal(&e))?;
+        let (rt, context, meter) =
+            Self::runtime_and_context(&job.tenant, services, &clock, loader, recycled)?;
         let state = Rc::new(InvocationState::new(
             job.host.clone(),
             super::state::Grants {
@@ -129,6 +128,7 @@ impl Live {
             started,
             wall_deadline: started + limits.wall_time,
             broken: std::cell::Cell::new(false),
+            meter,
         };
         live.clock.enter();
         let context = live.context.clone();
@@ -138,6 +138,43 @@ impl Live {
             Ok(()) => Ok(live),
             Err(failure) => Err(live.classify(failure)),
         }
+    }
+
+    /// A runtime for the invocation, charged to `tenant`: `recycled` re-bound to it (its
+    /// first allocation, making the context, binds its meter), or else a new one.
+    fn runtime_and_context(
+        tenant: &Arc<str>,
+        services: &Arc<Services>,
+        clock: &Rc<Clock>,
+        loader: DeploymentLoader,
+        recycled: Option<rquickjs::Runtime>,
+    ) -> Result<(rquickjs::Runtime, Context, RuntimeMeter), Failure> {
+        let limits = &services.limits;
+        let account = || services.memory.account(tenant);
+        if let Some(rt) = recycled {
+            prepare_runtime(&rt, limits, clock);
+            rt.set_loader(loader.clone(), loader.clone());
+            match adopt(account(), || new_context(&rt)) {
+                (Ok(context), Some(meter)) => return Ok((rt, context, meter)),
+                (Err(_), Some(meter)) => {
+                    if let Some(refusal) = meter.refused() {
+                        return Err(out_of_budget(refusal));
+                    }
+                }
+                // Not re-bound (it made no allocation of its own): a new runtime is
+                // charged from its first byte instead.
+                _ => {}
+            }
+        }
+        let meter = RuntimeMeter::bound(account());
+        let refused = |e: rquickjs::Error| match meter.refused() {
+            Some(refusal) => out_of_budget(refusal),
+            None => internal(&e),
+        };
+        let rt = new_metered_runtime(limits, clock, meter.clone()).map_err(refused)?;
+        rt.set_loader(loader.clone(), loader);
+        let context = new_context(&rt).map_err(refused)?;
+        Ok((rt, context, meter))
     }
 
     fn begin(&mut self, ctx: &Ctx<'_>) -> Result<(), Failure> {
@@ -195,6 +232,19 @@ impl Live {
     }
 
     fn classify(&self, failure: Failure) -> Failure {
+        // Out of memory because the extension's or the server's budget refused, not the
+        // invocation's own limit: say so.
+        if let Some(refusal) = self.meter.refused() {
+            let out_of_memory = match &failure {
+                Failure::Stopped(error) => error.code == ErrorCode::OutOfMemory,
+                Failure::Thrown(thrown) => {
+                    thrown.error.code == ErrorCode::OutOfMemory || thrown.is_bare_null()
+                }
+            };
+            if out_of_memory {
+                return out_of_budget(refusal);
+            }
+        }
         match &failure {
             Failure::Thrown(thrown) if thrown.is_bare_null() => {
                 self.broken.set(true);
@@ -396,9 +446,11 @@ impl Live {
         let reusable =
             clean && !self.clock.fired() && !self.broken.get() && !self.rt.is_job_pending();
         let rt = reusable.then(|| self.rt.clone());
+        let meter = self.meter.clone();
         drop(self);
         let rt = rt?;
         rt.run_gc();
+        meter.unbind();
         Some(rt)
     }
 }

@@ -7,6 +7,7 @@ mod errors;
 mod globals;
 mod live;
 mod loader;
+mod meter;
 mod natives;
 mod quickjs;
 mod response;

@@ -12,9 +12,11 @@ use rquickjs::Ctx;
 
 use super::clock::Clock;
 use super::errors::{read_thrown, Thrown};
+use super::meter::RuntimeMeter;
 use crate::compile::CompiledModule;
 use crate::invocation::{ActionError, ErrorCode};
 use crate::limits::RuntimeLimits;
+use crate::memory::Refusal;
 
 /// The language an action gets: everything of ECMAScript that needs no host, without
 /// `performance` (a high-resolution timer is of no use to an action and only a side
@@ -59,7 +61,28 @@ pub fn new_runtime(
     limits: &RuntimeLimits,
     clock: &Rc<Clock>,
 ) -> rquickjs::Result<rquickjs::Runtime> {
-    let rt = rquickjs::Runtime::new()?;
+    limited(rquickjs::Runtime::new()?, limits, clock)
+}
+
+/// As [`new_runtime`], for an invocation: every allocation is charged to `meter` (the
+/// memory budget of the invocation's extension and of the server) first.
+pub fn new_metered_runtime(
+    limits: &RuntimeLimits,
+    clock: &Rc<Clock>,
+    meter: RuntimeMeter,
+) -> rquickjs::Result<rquickjs::Runtime> {
+    limited(
+        lumio_qjs_bytecode::metered::new_metered_runtime(meter)?,
+        limits,
+        clock,
+    )
+}
+
+fn limited(
+    rt: rquickjs::Runtime,
+    limits: &RuntimeLimits,
+    clock: &Rc<Clock>,
+) -> rquickjs::Result<rquickjs::Runtime> {
     rt.set_memory_limit(limits.memory_bytes);
     rt.set_max_stack_size(limits.stack_bytes);
     prepare_runtime(&rt, limits, clock);
@@ -101,6 +124,22 @@ pub fn out_of_memory() -> Failure {
         ErrorCode::OutOfMemory,
         "the action used more memory than its limit allows",
     ))
+}
+
+/// Out of memory because a shared budget refused, not the invocation's own limit: the
+/// caller should know that waiting (for other invocations to end) may help.
+pub fn out_of_budget(refusal: Refusal) -> Failure {
+    let message = match refusal {
+        Refusal::Extension(bytes) => format!(
+            "the extension's invocations in flight together used its memory budget of {} MiB on this server; retry when fewer run at once, or hold less memory across awaits",
+            bytes >> 20
+        ),
+        Refusal::Server(bytes) => format!(
+            "the server's memory budget for actions ({} MiB, shared by every invocation in flight) is used up; retry shortly",
+            bytes >> 20
+        ),
+    };
+    Failure::Stopped(ActionError::new(ErrorCode::OutOfMemory, message))
 }
 
 /// A bare `null` escaped the invocation: what QuickJS throws when it cannot allocate

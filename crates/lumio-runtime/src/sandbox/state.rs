@@ -25,6 +25,9 @@ pub struct Services {
     pub fetcher: Arc<Fetcher>,
     pub tokio: tokio::runtime::Handle,
     pub limits: RuntimeLimits,
+    /// What the QuickJS heaps of all invocations in flight may hold, per extension and
+    /// in total.
+    pub memory: Arc<crate::memory::MemoryBudget>,
 }
 
 /// A finished `ctx.fetch`, sent from its tokio task back to the worker.

@@ -161,7 +161,20 @@ pub async fn run(
     args: Value,
     host: &Arc<TestHost>,
 ) -> Invocation {
-    rt.invoke(dep.clone(), action, args, host.clone()).await
+    run_as(rt, "test", dep, action, args, host).await
+}
+
+/// As [`run`], for the extension `tenant`.
+pub async fn run_as(
+    rt: &Runtime,
+    tenant: &str,
+    dep: &Arc<Deployment>,
+    action: &str,
+    args: Value,
+    host: &Arc<TestHost>,
+) -> Invocation {
+    rt.invoke(tenant.into(), dep.clone(), action, args, host.clone())
+        .await
 }
 
 /// An action's body as `server/functions.ts` exporting `test`.

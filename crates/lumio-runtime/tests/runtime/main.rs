@@ -11,5 +11,6 @@ mod guard;
 mod hostile;
 mod inflight;
 mod leaks;
+mod memory;
 mod seed;
 mod timers;

@@ -17,6 +17,10 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         allow_insecure_master_key_file: args.allow_insecure_master_key_file,
         allow_private_fetch: args.allow_private_fetch,
         max_inflight_actions: args.max_inflight_actions.map_or(0, |n| n as usize),
+        runtime_memory_bytes: args.runtime_memory.map_or(0, mib_to_bytes),
+        runtime_memory_per_extension_bytes: args
+            .runtime_memory_per_extension
+            .map_or(0, mib_to_bytes),
         client_rate_limit: args.client_rate_limit,
         db_timeout: args.db_timeout.map(std::time::Duration::from_secs),
         tls: args
@@ -38,4 +42,8 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(lumio_server::run(config))
+}
+
+fn mib_to_bytes(mib: u64) -> usize {
+    usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
 }

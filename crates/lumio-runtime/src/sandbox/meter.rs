@@ -1,0 +1,178 @@
+//! Charges one QuickJS runtime's allocations to the memory budget of the extension whose
+//! invocation it runs.
+//!
+//! QuickJS allocates often and in small pieces. The count per runtime is a plain `Cell`
+//! (a runtime lives on one worker thread); the shared, atomic pools are touched only to
+//! reserve or give back [`CHUNK`]s, so allocating does not contend on an atomic each time.
+//!
+//! Runtimes are recycled between invocations, possibly of another extension: when the
+//! worker keeps one, [`RuntimeMeter::unbind`] gives its reservation back, and the next
+//! invocation re-binds it ([`adopt`]) by reserving what it holds from its own extension.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use lumio_qjs_bytecode::metered::Meter;
+
+use crate::memory::{Account, Refusal};
+
+/// Reserved from the shared pools at a time.
+const CHUNK: usize = 256 << 10;
+
+/// The meter of one QuickJS runtime; clones share it (the runtime's allocator holds one).
+#[derive(Clone)]
+pub struct RuntimeMeter(Rc<Charge>);
+
+struct Charge {
+    /// Bytes QuickJS holds.
+    used: Cell<usize>,
+    /// Bytes reserved from `account` (at least `used` while bound).
+    reserved: Cell<usize>,
+    /// `None` while the runtime waits, unused, for its next invocation.
+    account: RefCell<Option<Account>>,
+    /// The budget that refused a charge during this invocation.
+    refused: Cell<Option<Refusal>>,
+}
+
+impl RuntimeMeter {
+    /// A meter charging `account`, for a new runtime.
+    pub fn bound(account: Account) -> Self {
+        Self(Rc::new(Charge {
+            used: Cell::new(0),
+            reserved: Cell::new(0),
+            account: RefCell::new(Some(account)),
+            refused: Cell::new(None),
+        }))
+    }
+
+    /// The budget that refused memory to this invocation, if one did.
+    pub fn refused(&self) -> Option<Refusal> {
+        self.0.refused.get()
+    }
+
+    /// The runtime is kept for a later invocation: nothing of it stays charged to this
+    /// one's extension (an idle spare holds only its empty heap).
+    pub fn unbind(&self) {
+        let charge = &self.0;
+        if let Some(account) = charge.account.borrow_mut().take() {
+            account.give_back(charge.reserved.replace(0));
+        }
+        charge.refused.set(None);
+    }
+
+    /// Binds an idle meter to `account`, reserving what its runtime holds plus `more`.
+    fn bind(&self, account: Account, more: usize) -> bool {
+        let charge = &self.0;
+        let need = charge.used.get().saturating_add(more);
+        match reserve(&account, need) {
+            Ok(reserved) => {
+                charge.reserved.set(reserved);
+                *charge.account.borrow_mut() = Some(account);
+                true
+            }
+            Err(refusal) => {
+                charge.refused.set(Some(refusal));
+                false
+            }
+        }
+    }
+}
+
+/// Reserves at least `need` bytes, a whole number of chunks if the budget allows.
+fn reserve(account: &Account, need: usize) -> Result<usize, Refusal> {
+    let chunked = need.div_ceil(CHUNK).saturating_mul(CHUNK);
+    match account.reserve(chunked) {
+        Ok(()) => Ok(chunked),
+        // Near the limit, exactly what is needed may still fit.
+        Err(_) => account.reserve(need).map(|()| need),
+    }
+}
+
+impl Meter for RuntimeMeter {
+    fn charge(&self, bytes: usize) -> bool {
+        let charge = &self.0;
+        let used = charge.used.get().saturating_add(bytes);
+        let Ok(account) = charge.account.try_borrow() else {
+            return false;
+        };
+        match account.as_ref() {
+            Some(account) if used > charge.reserved.get() => {
+                match reserve(account, used - charge.reserved.get()) {
+                    Ok(more) => charge.reserved.set(charge.reserved.get() + more),
+                    Err(refusal) => {
+                        charge.refused.set(Some(refusal));
+                        return false;
+                    }
+                }
+            }
+            Some(_) => {}
+            None => {
+                drop(account);
+                if let Some(account) = take_adoption(self) {
+                    if !self.bind(account, bytes) {
+                        return false;
+                    }
+                }
+                // Unadopted, an idle runtime only frees; were it to allocate, binding
+                // reserves what it holds by then.
+            }
+        }
+        charge.used.set(used);
+        true
+    }
+
+    fn release(&self, bytes: usize) {
+        let charge = &self.0;
+        let used = charge.used.get().saturating_sub(bytes);
+        charge.used.set(used);
+        let Ok(account) = charge.account.try_borrow() else {
+            return;
+        };
+        let reserved = charge.reserved.get();
+        // Keep up to two chunks spare so that a loop allocating and freeing does not
+        // reserve and give back each time.
+        if let Some(account) = account.as_ref() {
+            if reserved - used > 2 * CHUNK {
+                let keep = used + CHUNK;
+                account.give_back(reserved - keep);
+                charge.reserved.set(keep);
+            }
+        }
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        if let Some(account) = self.account.get_mut().take() {
+            account.give_back(self.reserved.get());
+        }
+    }
+}
+
+thread_local! {
+    /// While a recycled runtime makes its next context: the account its meter binds to
+    /// on its first allocation, and that meter once it did.
+    static ADOPTION: RefCell<Option<(Option<Account>, Option<RuntimeMeter>)>> =
+        const { RefCell::new(None) };
+}
+
+/// The account waiting for an idle meter to charge, taken by `meter`.
+fn take_adoption(meter: &RuntimeMeter) -> Option<Account> {
+    ADOPTION.with(|slot| {
+        let mut slot = slot.try_borrow_mut().ok()?;
+        let (account, adopted) = slot.as_mut()?;
+        let account = account.take()?;
+        *adopted = Some(meter.clone());
+        Some(account)
+    })
+}
+
+/// Runs `make` (which makes a context in a recycled runtime, and so allocates in it) and
+/// returns what it made with the runtime's meter, now bound to `account`. `None` as the
+/// meter: the runtime did not allocate through a meter, and cannot be charged.
+pub fn adopt<T>(account: Account, make: impl FnOnce() -> T) -> (T, Option<RuntimeMeter>) {
+    ADOPTION.with(|slot| *slot.borrow_mut() = Some((Some(account), None)));
+    let made = make();
+    let adopted = ADOPTION.with(|slot| slot.borrow_mut().take().and_then(|(_, meter)| meter));
+    (made, adopted)
+}
