@@ -131,6 +131,8 @@ fn metrics_count_known_calls_and_json_logs_name_each_request(db: Db) {
     for gauge in [
         "lumio_runtime_inflight",
         "lumio_runtime_queued",
+        "lumio_runtime_memory_bytes",
+        "lumio_runtime_memory_budget_bytes",
         "lumio_audit_queue_depth",
     ] {
         assert!(after.has(gauge), "{gauge} missing: {text}");
