@@ -15,6 +15,7 @@
 mod compile;
 mod egress;
 mod error;
+mod fairness;
 mod fetch;
 mod gate;
 mod host;
@@ -22,6 +23,7 @@ mod invocation;
 mod leak_guard;
 mod limits;
 mod pool;
+mod run_queue;
 mod sandbox;
 mod validate;
 mod worker;
