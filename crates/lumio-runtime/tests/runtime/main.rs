@@ -8,6 +8,7 @@ mod fail_closed;
 mod fetch;
 mod grants;
 mod guard;
+mod guard_depth;
 mod hostile;
 mod inflight;
 mod leaks;
