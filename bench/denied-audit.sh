@@ -4,12 +4,14 @@
 # from one address for D seconds. Prints the secret.denied records written per second,
 # their row bytes per second (pg_column_size) and the audit log's growth on disk per
 # second (tables and indexes of every partition).
-#   bench/denied-audit.sh [SECONDS] [CONNECTIONS]    (defaults 10 and 4)
+#   bench/denied-audit.sh [SECONDS] [CONNECTIONS] [NAMES]    (defaults 10, 4 and 9999:
+#   distinct names refused per call; 17 is the cheapest call that fills its quota)
 # Needs: PostgreSQL on 127.0.0.1:5432 (trust), wrk, a release build; LUMIO_BIN picks
 # another binary (to measure an older build the same way).
 set -euo pipefail
 D=${1:-10}
 C=${2:-4}
+N=${3:-9999}
 cd "$(dirname "$0")/.."
 PG=${LUMIO_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 DB=lumio_denied_$$
@@ -34,12 +36,12 @@ URL=http://127.0.0.1:$PORT
 for _ in $(seq 100); do curl -fs "$URL/healthz" >/dev/null && break; sleep 0.1; done
 auth=(-H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json")
 curl -fs "${auth[@]}" -X POST "$URL/api/v1/extensions" -d '{"name":"bench"}' >/dev/null
-cat > "$W/deploy.json" <<'JSON'
-{"files": {"server/functions.ts": "import { action } from \"@zaflun/lumio-sdk/server\";\nexport const probe = action({\n  args: {},\n  secrets: [],\n  handler: async (ctx) => {\n    let refused = 0;\n    for (let i = 0; i < 9999; i++) { try { ctx.secrets.get(\"GUESS_\" + i); } catch { refused++; } }\n    return refused;\n  },\n});\n"}}
+cat > "$W/deploy.json" <<JSON
+{"files": {"server/functions.ts": "import { action } from \"@zaflun/lumio-sdk/server\";\nexport const probe = action({\n  args: {},\n  secrets: [],\n  handler: async (ctx) => {\n    let refused = 0;\n    for (let i = 0; i < $N; i++) { try { ctx.secrets.get(\"GUESS_\" + i); } catch { refused++; } }\n    return refused;\n  },\n});\n"}}
 JSON
 curl -fs "${auth[@]}" -X POST "$URL/api/v1/extensions/bench/environments/production/deployments" -d @"$W/deploy.json" >/dev/null
 ACTION=$URL/api/v1/extensions/bench/environments/production/actions/functions:probe
-curl -fs -X POST -H "Content-Type: application/json" -d '{"args":{}}' "$ACTION" >/dev/null
+curl -s -X POST -H "Content-Type: application/json" -d '{"args":{}}' "$ACTION"; echo
 cat > "$W/invoke.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -55,7 +57,7 @@ audit() { # rows, row bytes, bytes on disk
 }
 # Every record of the warm-up call is durable before its answer.
 read -r rows0 bytes0 disk0 < <(audit)
-out=$(wrk -t1 -c"$C" -d"${D}s" -s "$W/invoke.lua" "$ACTION")
+out=$(wrk -t1 -c"$C" -d"${D}s" --timeout 10s -s "$W/invoke.lua" "$ACTION")
 sleep 1 # the audit writer's last batch
 read -r rows1 bytes1 disk1 < <(audit)
 calls=$(awk '/requests in/{print $1}' <<<"$out")
