@@ -99,7 +99,13 @@ fn benches(c: &mut Criterion) {
     group.bench_function("10k_gets_in_one_invocation", |b| {
         b.to_async(&tokio).iter(|| async {
             let inv = runtime
-                .invoke(gets.clone(), "functions:run", json!({}), host.clone())
+                .invoke(
+                    "bench",
+                    gets.clone(),
+                    "functions:run",
+                    json!({}),
+                    host.clone(),
+                )
                 .await;
             assert_eq!(inv.result.unwrap(), json!(GETS));
         })
@@ -110,7 +116,13 @@ fn benches(c: &mut Criterion) {
     c.bench_function("noop_action_fresh_context", |b| {
         b.to_async(&tokio).iter(|| async {
             let inv = runtime
-                .invoke(noop.clone(), "functions:run", json!({}), host.clone())
+                .invoke(
+                    "bench",
+                    noop.clone(),
+                    "functions:run",
+                    json!({}),
+                    host.clone(),
+                )
                 .await;
             assert!(inv.result.is_ok());
         })
@@ -153,7 +165,13 @@ fn guard_bench(
         group.bench_function(label, |b| {
             b.to_async(tokio).iter(|| async {
                 let inv = runtime
-                    .invoke(deployment.clone(), "functions:run", json!({}), host.clone())
+                    .invoke(
+                        "bench",
+                        deployment.clone(),
+                        "functions:run",
+                        json!({}),
+                        host.clone(),
+                    )
                     .await;
                 assert!(inv.result.is_ok(), "{:?}", inv.result.err());
             })

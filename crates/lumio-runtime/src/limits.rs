@@ -49,9 +49,14 @@ impl Default for RuntimeLimits {
 
 /// Invocations in flight (queued, running or parked) when [`RuntimeOptions::max_inflight`]
 /// is 0. An invocation parked on a fetch holds its own QuickJS runtime and context plus
-/// its request's buffers: the server's RSS grew by about 320 KB per invocation with 1,000
-/// of the seed's action in flight (`docs/benchmarks.md`), so 2,048 take about 650 MiB.
+/// its request's buffers (about 320 KB for the seed's action, `docs/benchmarks.md`); what
+/// its JavaScript allocates on top is bounded by the memory limits, not by this count.
 pub const DEFAULT_MAX_INFLIGHT: usize = 2048;
+
+/// An extension's share of the server's slots when
+/// [`RuntimeOptions::max_inflight_per_extension`] is 0: a quarter, so that at least four
+/// extensions at their bound still leave the server room.
+pub const DEFAULT_EXTENSION_SHARE_DIVISOR: usize = 4;
 
 /// How a [`crate::Runtime`] is set up.
 #[derive(Debug, Clone, Default)]
@@ -64,9 +69,34 @@ pub struct RuntimeOptions {
     /// beyond it an invocation fails at once with `overloaded` rather than growing memory
     /// without bound. 0 means [`DEFAULT_MAX_INFLIGHT`].
     pub max_inflight: usize,
+    /// Most invocations in flight for one extension; beyond it that extension's calls
+    /// fail with `overloaded` while the others are served. 0 means a quarter of
+    /// `max_inflight`. One action may hold at most half of its extension's, so a slow
+    /// action leaves room for the extension's fast ones.
+    pub max_inflight_per_extension: usize,
     /// Fixed DNS answers for `ctx.fetch` (like `curl --resolve`), for tests and local
     /// development. The private-address check still applies to them.
     pub fetch_resolve: Vec<(String, SocketAddr)>,
     /// Extra trusted root certificates (PEM) for `ctx.fetch`, e.g. a company CA.
     pub fetch_root_certificates_pem: Vec<Vec<u8>>,
+}
+
+impl RuntimeOptions {
+    /// The bounds on invocations in flight, defaults applied.
+    pub(crate) fn bounds(&self) -> crate::gate::Bounds {
+        let server = match self.max_inflight {
+            0 => DEFAULT_MAX_INFLIGHT,
+            n => n,
+        };
+        let extension = match self.max_inflight_per_extension {
+            0 => server / DEFAULT_EXTENSION_SHARE_DIVISOR,
+            n => n,
+        }
+        .clamp(1, server);
+        crate::gate::Bounds {
+            server,
+            extension,
+            action: (extension / 2).max(1),
+        }
+    }
 }

@@ -69,6 +69,8 @@ pub struct ServerConfig {
     /// Most action invocations in flight (queued, running or awaiting I/O); 0 means the
     /// runtime's default.
     pub max_inflight_actions: usize,
+    /// Most invocations in flight for one extension; 0 means a quarter of the server's.
+    pub max_inflight_per_extension: usize,
     /// Client-plane calls per second per extension; beyond it 429 with `Retry-After`.
     /// `None`: [`DEFAULT_CLIENT_RATE_LIMIT`]; 0: no limit.
     pub client_rate_limit: Option<u32>,
@@ -99,6 +101,7 @@ impl ServerConfig {
             allow_insecure_master_key_file: false,
             allow_private_fetch: false,
             max_inflight_actions: 0,
+            max_inflight_per_extension: 0,
             client_rate_limit: None,
             db_timeout: None,
             tls: None,

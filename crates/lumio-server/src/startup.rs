@@ -120,6 +120,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         RuntimeOptions {
             limits,
             max_inflight: config.max_inflight_actions,
+            max_inflight_per_extension: config.max_inflight_per_extension,
             ..RuntimeOptions::default()
         },
     )?;

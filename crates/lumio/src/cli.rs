@@ -169,10 +169,14 @@ pub struct ServerArgs {
     #[arg(long)]
     pub allow_private_fetch: bool,
     /// Most action invocations in flight at once (queued, running or awaiting a fetch or
-    /// timer); beyond it a call answers 503 `overloaded` at once [default: 2048, about
-    /// 650 MiB of invocations awaiting a fetch].
+    /// timer); beyond it a call answers 503 `overloaded` at once [default: 2048].
     #[arg(long, env = "LUMIO_MAX_INFLIGHT_ACTIONS", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_inflight_actions: Option<u32>,
+    /// Most action invocations in flight at once for one extension: beyond it that
+    /// extension's calls answer 503 `overloaded` while the others are served; one action
+    /// may hold half of it [default: a quarter of --max-inflight-actions].
+    #[arg(long, env = "LUMIO_MAX_INFLIGHT_PER_EXTENSION", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_inflight_per_extension: Option<u32>,
     /// Client-plane calls per second per extension; beyond it a call answers 429 with
     /// `Retry-After` [default: 10000; 0: no limit].
     #[arg(long, env = "LUMIO_CLIENT_RATE_LIMIT")]

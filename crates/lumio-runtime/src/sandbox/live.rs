@@ -41,6 +41,8 @@ pub struct Job {
     pub host: Arc<dyn Host>,
     /// The action's name (`functions:charge`), for error messages.
     pub action: String,
+    /// The extension the invocation belongs to: whose share of slots, CPU and memory it uses.
+    pub tenant: Arc<str>,
     /// What `ctx.secrets.get` may read: the grants the deploy-time probe found
     /// (`None`: every secret of the extension and environment).
     pub grants: Option<Arc<[lumio_core::SecretName]>>,
@@ -400,6 +402,16 @@ impl Live {
         let rt = rt?;
         rt.run_gc();
         Some(rt)
+    }
+}
+
+impl Live {
+    /// Ends an invocation nobody waits for any more (its caller disconnected). The reads
+    /// it made are still recorded: every read is accounted for, answered or not.
+    pub fn abandon(self) {
+        if let Err(err) = self.state.record_reads() {
+            tracing::warn!(%err, extension = %self.job.tenant, action = %self.job.action, "could not record the reads of an abandoned invocation");
+        }
     }
 }
 

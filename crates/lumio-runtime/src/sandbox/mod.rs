@@ -22,7 +22,7 @@ pub use errors::clip;
 pub use live::{Job, Live, Progress};
 pub use loader::SDK_JS;
 pub use quickjs::Failure;
-pub use state::{Services, Wake, Waker};
+pub use state::{FetchDone, Services, Wake, Waker};
 
 use crate::invocation::{ActionError, ConsoleLine, ErrorCode, Invocation};
 use crate::leak_guard::{GuardCache, LeakGuard};

@@ -182,7 +182,8 @@ pub async fn run(
     args: Value,
     host: &Arc<TestHost>,
 ) -> Invocation {
-    rt.invoke(dep.clone(), action, args, host.clone()).await
+    rt.invoke("test", dep.clone(), action, args, host.clone())
+        .await
 }
 
 /// An action's body as `server/functions.ts` exporting `test`.

@@ -5,6 +5,7 @@ mod common;
 mod deploy;
 mod egress;
 mod fail_closed;
+mod fairness;
 mod fetch;
 mod grants;
 mod guard;

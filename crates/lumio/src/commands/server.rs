@@ -17,6 +17,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         allow_insecure_master_key_file: args.allow_insecure_master_key_file,
         allow_private_fetch: args.allow_private_fetch,
         max_inflight_actions: args.max_inflight_actions.map_or(0, |n| n as usize),
+        max_inflight_per_extension: args.max_inflight_per_extension.map_or(0, |n| n as usize),
         client_rate_limit: args.client_rate_limit,
         db_timeout: args.db_timeout.map(std::time::Duration::from_secs),
         tls: args
