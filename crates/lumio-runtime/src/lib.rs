@@ -12,6 +12,7 @@
 //! [`Host::audit_durable`] succeeded for the reads before it; the leak guard stops a return
 //! value or error message that contains a secret's value.
 
+mod caller_sent;
 mod compile;
 mod egress;
 mod error;
@@ -20,6 +21,7 @@ mod fetch;
 mod gate;
 mod host;
 mod invocation;
+mod json_unescape;
 mod leak_guard;
 mod limits;
 mod pool;
@@ -37,7 +39,7 @@ pub mod egress_bench {
 
 pub use compile::{compile, compile_with_limits, ActionInfo, Deployment};
 pub use error::{DeployError, RuntimeError};
-pub use host::{Host, HostError, SecretReads};
+pub use host::{Denials, DeniedReads, Host, HostError, SecretReads};
 pub use invocation::{ActionError, ConsoleLine, ErrorCode, Invocation, LogLevel};
 pub use leak_guard::MIN_GUARDED_LEN;
 pub use limits::{RuntimeLimits, RuntimeOptions, DEFAULT_MAX_INFLIGHT};

@@ -12,6 +12,7 @@ mod auth;
 mod hardening;
 mod json;
 mod kms;
+mod leak_limit;
 mod logging;
 mod master_key;
 mod metrics;
@@ -137,6 +138,8 @@ pub(crate) struct AppState {
     pub service: lumio_secrets::SecretsService,
     pub actions: lumio_actions::ActionsService,
     pub client_limit: std::sync::Arc<rate_limit::ClientRateLimit>,
+    /// `secret_leak` answers per client address and extension (a guessing oracle).
+    pub leak_limit: std::sync::Arc<leak_limit::LeakAnswerLimit>,
     /// `--metrics-token`, if any.
     pub metrics_token: Option<MetricsToken>,
 }

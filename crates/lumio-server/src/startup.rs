@@ -132,6 +132,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                 .client_rate_limit
                 .unwrap_or(crate::DEFAULT_CLIENT_RATE_LIMIT),
         )),
+        leak_limit: std::sync::Arc::default(),
         metrics_token: config.metrics_token.clone(),
     };
     crate::metrics::handle();
@@ -153,6 +154,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             tokio::spawn(tls.serve(listener, app, stopped))
         }
         None => tokio::spawn(async move {
+            // The peer's address is the client's, for the secret_leak answer limit.
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = stopped.await;

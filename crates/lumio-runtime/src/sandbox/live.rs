@@ -407,9 +407,14 @@ impl Live {
 
 impl Live {
     /// Ends an invocation nobody waits for any more (its caller disconnected). The reads
-    /// it made are still recorded: every read is accounted for, answered or not.
+    /// it made (and those its grants refused) are still recorded: every read is accounted
+    /// for, answered or not.
     pub fn abandon(self) {
-        if let Err(err) = self.state.record_reads() {
+        if let Err(err) = self
+            .state
+            .record_reads()
+            .and_then(|()| self.state.record_denied())
+        {
             tracing::warn!(%err, extension = %self.job.tenant, action = %self.job.action, "could not record the reads of an abandoned invocation");
         }
     }

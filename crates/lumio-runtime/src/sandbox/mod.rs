@@ -1,7 +1,9 @@
 //! The sandbox: runs one action in a fresh QuickJS context, then decides what may leave it
 //! (leak guard, masked console output, the audit ticket egress must wait for).
 
+mod action_probe;
 mod clock;
+mod denied;
 mod engine;
 mod errors;
 mod globals;
@@ -82,9 +84,9 @@ pub fn conclude(
     };
     let mut console = masked_console(state, &guard);
     live.clock.leave();
-    // The reads not yet recorded (those after the last fetch) are recorded now; if that
-    // fails, nothing the invocation produced may leave.
-    if let Err(err) = state.record_reads() {
+    // The reads not yet recorded (those after the last fetch) and the refused ones are
+    // recorded now; if that fails, nothing the invocation produced may leave.
+    if let Err(err) = state.record_reads().and_then(|()| state.record_denied()) {
         result = Err(ActionError::new(
             ErrorCode::AuditUnavailable,
             err.to_string(),
@@ -102,7 +104,7 @@ pub fn conclude(
             ),
         ));
     }
-    let durable_up_to = if state.value_read.get() {
+    let durable_up_to = if state.output_waits() {
         state.last_ticket.get()
     } else {
         None

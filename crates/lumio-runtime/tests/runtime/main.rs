@@ -9,6 +9,7 @@ mod fairness;
 mod fetch;
 mod grants;
 mod guard;
+mod guard_depth;
 mod hostile;
 mod inflight;
 mod leaks;
