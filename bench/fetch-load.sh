@@ -65,8 +65,10 @@ start_api() { # delay_ms; sets API to its port (no subshell: it must stay our ch
 
 PORT=$(port)
 TOKEN="lumio_bench_admin_$RANDOM$RANDOM"
+# One extension alone on the server: its share of slots is the whole server's (the
+# default, a quarter, would refuse most of the 1,000 clients below).
 LUMIO_BOOTSTRAP_TOKEN=$TOKEN LUMIO_LOG=warn "$BIN" server --allow-private-fetch \
-  --listen 127.0.0.1:$PORT --data-dir "$W/data" >"$W/server.log" 2>&1 &
+  --max-inflight-per-extension 2048 --listen 127.0.0.1:$PORT --data-dir "$W/data" >"$W/server.log" 2>&1 &
 SERVER=$!; PIDS+=($SERVER)
 URL=http://127.0.0.1:$PORT
 wait_up "$URL/healthz"

@@ -5,9 +5,12 @@
 
 const ACTION = "lumio.action/v1";
 
-function freeze(descriptor) {
-  return Object.freeze(descriptor);
-}
+// Captured when this module is first evaluated (at deploy the runtime evaluates it before
+// any module of the upload), so a helper module that later replaces a global cannot change
+// how an action's grants are written.
+const { freeze, defineProperty } = Object;
+const { isArray } = Array;
+const ACTION_KEY = Symbol.for(ACTION);
 
 function checkValidator(value, where) {
   if (value === null || typeof value !== "object" || typeof value.kind !== "string") {
@@ -64,18 +67,27 @@ export function action(definition) {
   for (const [name, field] of Object.entries(args)) {
     fields[name] = checkValidator(field, `args.${name}`);
   }
-  const made = { [Symbol.for(ACTION)]: true, args: freeze(fields), handler };
-  if (secrets !== undefined) {
-    // Checked again (and enforced) by the runtime in Rust: this only fails early.
-    if (!Array.isArray(secrets) || secrets.some((name) => typeof name !== "string")) {
+  if (secrets === undefined) {
+    return freeze({ [ACTION_KEY]: true, args: freeze(fields), handler });
+  }
+  // Checked again (and enforced) by the runtime in Rust: this only fails early. Copied
+  // with the captured intrinsics and defined, not assigned, so no replaced global or
+  // prototype setter decides what the list holds.
+  if (!isArray(secrets)) {
+    throw new TypeError('action()\'s secrets must be an array of secret names: secrets: ["STRIPE_KEY"]');
+  }
+  const grants = [];
+  for (let i = 0; i < secrets.length; i++) {
+    const name = secrets[i];
+    if (typeof name !== "string") {
       throw new TypeError('action()\'s secrets must be an array of secret names: secrets: ["STRIPE_KEY"]');
     }
-    made.secrets = freeze([...secrets]);
+    defineProperty(grants, i, { __proto__: null, value: name, enumerable: true });
   }
-  return Object.freeze(made);
+  return freeze({ [ACTION_KEY]: true, args: freeze(fields), handler, secrets: freeze(grants) });
 }
 
 /** True for a value made by `action()`; the runtime uses it to find exported actions. */
 export function isAction(value) {
-  return value !== null && typeof value === "object" && value[Symbol.for(ACTION)] === true;
+  return value !== null && typeof value === "object" && value[ACTION_KEY] === true;
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use lumio_audit::Ticket;
 use lumio_core::{CurrentValue, Environment, SecretName};
-use lumio_runtime::{Host, HostError, SecretReads};
+use lumio_runtime::{Denials, Host, HostError, SecretReads};
 use lumio_secrets::{Reader, SecretsService, ServiceError};
 use tokio::runtime::Handle;
 
@@ -63,9 +63,19 @@ impl Host for ActionHost {
             .map_err(host_error)
     }
 
-    fn record_denied(&self, name: &SecretName, grants: &[SecretName]) -> Result<Ticket, HostError> {
+    fn record_denied(&self, denials: &Denials<'_>) -> Result<Option<Ticket>, HostError> {
+        let denied: Vec<_> = denials
+            .names
+            .iter()
+            .map(|d| (d.name.clone(), d.count))
+            .collect();
         self.secrets
-            .record_denied(self.reader(), name, grants)
+            .record_denied(
+                self.reader(),
+                &denied,
+                denials.further_names,
+                denials.grants,
+            )
             .map_err(host_error)
     }
 

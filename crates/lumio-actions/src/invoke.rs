@@ -66,10 +66,11 @@ impl ActionsService {
             action: action.to_owned(),
             request_id: request_id.to_owned(),
         });
+        let tenant = extension.id.to_string();
         let invocation = self
             .inner
             .runtime
-            .invoke(Arc::from(slug.as_str()), deployment, action, args, host)
+            .invoke(&tenant, deployment, action, args, host)
             .await;
         for name in &invocation.leak_blocked {
             let record = AuditRecord {

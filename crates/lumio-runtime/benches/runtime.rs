@@ -11,7 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lumio_core::Ticket;
 use lumio_core::{CurrentValue, SecretName, SecretValue};
 use lumio_runtime::{
-    compile, Host, HostError, Runtime, RuntimeLimits, RuntimeOptions, SecretReads,
+    compile, Denials, Host, HostError, Runtime, RuntimeLimits, RuntimeOptions, SecretReads,
 };
 use serde_json::json;
 
@@ -49,8 +49,8 @@ impl Host for MapHost {
         Ok((n > 0).then(|| Ticket(self.next.fetch_add(n, Ordering::Relaxed) + n)))
     }
 
-    fn record_denied(&self, _: &SecretName, _: &[SecretName]) -> Result<Ticket, HostError> {
-        Ok(Ticket(self.next.fetch_add(1, Ordering::Relaxed) + 1))
+    fn record_denied(&self, _: &Denials<'_>) -> Result<Option<Ticket>, HostError> {
+        Ok(Some(Ticket(self.next.fetch_add(1, Ordering::Relaxed) + 1)))
     }
 
     fn record_egress_blocked(&self, _: &SecretName, _: &str) -> Result<Ticket, HostError> {
@@ -100,7 +100,7 @@ fn benches(c: &mut Criterion) {
         b.to_async(&tokio).iter(|| async {
             let inv = runtime
                 .invoke(
-                    "bench".into(),
+                    "bench",
                     gets.clone(),
                     "functions:run",
                     json!({}),
@@ -117,7 +117,7 @@ fn benches(c: &mut Criterion) {
         b.to_async(&tokio).iter(|| async {
             let inv = runtime
                 .invoke(
-                    "bench".into(),
+                    "bench",
                     noop.clone(),
                     "functions:run",
                     json!({}),
@@ -166,7 +166,7 @@ fn guard_bench(
             b.to_async(tokio).iter(|| async {
                 let inv = runtime
                     .invoke(
-                        "bench".into(),
+                        "bench",
                         deployment.clone(),
                         "functions:run",
                         json!({}),

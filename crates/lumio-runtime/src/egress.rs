@@ -1,7 +1,10 @@
 //! Egress bindings in `ctx.fetch`: a secret bound to hosts (`--allow-host`) may be sent
 //! only to them. Every form the leak guard knows (raw, base64, hex, URL- and
-//! JSON-escaped) is looked for in what a request sends — URL, headers, body — and in what
-//! each redirect hop would send again, before it is sent.
+//! JSON-escaped) is looked for in everything a request sends that the action chose —
+//! method, URL, header names and values, body — and in what each redirect hop would send
+//! again, before it is sent. (The rest of a request is the client's own: its
+//! `User-Agent`, and `Host`, `Content-Length` and a Basic `Authorization` derived from
+//! the URL, which is checked.)
 
 use std::sync::{Arc, Mutex};
 
@@ -29,8 +32,8 @@ pub struct EgressGuard {
     /// Per guarded value: the bindings of every secret read with that value (a host must
     /// be allowed by all of them); empty for an unbound value.
     bindings: Vec<Vec<Arc<AllowedHosts>>>,
-    /// Per guarded value: the caller sent it in the arguments, so it reveals nothing new
-    /// (refusing it would confirm the caller's guess).
+    /// Per guarded value: the caller sent it in the arguments as a whole string, so it
+    /// reveals nothing new (refusing it would confirm the caller's guess).
     known_to_caller: Vec<bool>,
 }
 
@@ -60,7 +63,7 @@ impl EgressGuard {
             // Every bound value is too short to be guarded.
             return None;
         }
-        let known_to_caller = set.hits(&with_unescaped(vec![Zeroizing::new(args_json.to_owned())]));
+        let known_to_caller = crate::caller_sent::sent_whole(&set, args_json);
         Some(Self {
             set,
             bindings,
@@ -81,7 +84,17 @@ impl EgressGuard {
     /// Refuses `texts` (what one hop sends) going to `host` if they hold the value of a
     /// secret whose binding does not allow that host.
     fn check(&self, host: &str, texts: Vec<Zeroizing<String>>, what: &str) -> Result<(), Blocked> {
-        let hits = self.set.hits(&with_unescaped(texts));
+        let Ok(texts) = with_unescaped(texts) else {
+            // Escaped too deeply to check: refused as if it carried every bound value.
+            return match (0..self.set.len()).find_map(|i| {
+                let refusing = self.bindings[i].iter().find(|h| !h.allows(host))?;
+                Some((i, refusing))
+            }) {
+                Some((i, refusing)) => Err(self.blocked(i, host, refusing, what)),
+                None => Ok(()),
+            };
+        };
+        let hits = self.set.hits(&texts);
         for (i, hit) in hits.into_iter().enumerate() {
             if !hit || self.known_to_caller[i] {
                 continue;
@@ -110,7 +123,8 @@ impl EgressGuard {
 }
 
 /// One request as it leaves, checked at its first hop and at every redirect with what
-/// that hop sends again: the new URL, the previous URL (as `Referer`), the headers (less
+/// that hop sends again: the method (an extension method is any token, so it can carry a
+/// value), the new URL, the previous URL (as `Referer`), the headers (less
 /// `Authorization` and cookies once a hop changed host or port, as the HTTP client drops
 /// them) and the body (until a 303, or a 301/302 of a POST, turns the request into a GET).
 pub struct Outgoing {
@@ -156,7 +170,13 @@ impl Outgoing {
 
     /// The check before the request is sent.
     pub fn first(&self, url: &Url) -> Result<(), Blocked> {
-        let texts = self.texts(url, None, true, true);
+        let method = self
+            .hop
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .method
+            .clone();
+        let texts = self.texts(&method, url, None, true, true);
         self.guard
             .check(url.host_str().unwrap_or_default(), texts, "this request to")
     }
@@ -185,19 +205,29 @@ impl Outgoing {
                 hop.sensitive_headers = false;
             }
         }
-        let texts = self.texts(next, previous.last(), hop.sensitive_headers, hop.body);
+        let texts = self.texts(
+            &hop.method,
+            next,
+            previous.last(),
+            hop.sensitive_headers,
+            hop.body,
+        );
         self.guard
             .check(next.host_str().unwrap_or_default(), texts, "a redirect to")
     }
 
     fn texts(
         &self,
+        method: &Method,
         url: &Url,
         referer: Option<&Url>,
         sensitive_headers: bool,
         body: bool,
     ) -> Vec<Zeroizing<String>> {
-        let mut texts = vec![Zeroizing::new(url.as_str().to_owned())];
+        let mut texts = vec![
+            Zeroizing::new(method.as_str().to_owned()),
+            Zeroizing::new(url.as_str().to_owned()),
+        ];
         texts.extend(referer.map(|r| Zeroizing::new(r.as_str().to_owned())));
         for (name, value) in &self.headers {
             let dropped = DROPPED_CROSS_HOST
@@ -298,6 +328,30 @@ mod tests {
         let out = Outgoing::new(g, Method::POST, &[], Some(key));
         assert!(out
             .redirect(StatusCode::SEE_OTHER, &url("https://cdn.example/"), &from)
+            .is_ok());
+    }
+
+    #[test]
+    fn the_method_is_checked_at_every_hop() {
+        let key = "sk_live_0123456789";
+        let g = guard(key, &["api.stripe.com"]);
+        let method = Method::from_bytes(key.to_ascii_uppercase().as_bytes()).unwrap();
+        let out = Outgoing::new(g.clone(), method.clone(), &[], None);
+        assert!(out.first(&url("https://api.stripe.com/v1")).is_ok());
+        assert!(out.first(&url("https://evil.example/")).is_err());
+        // A 307 repeats the method at the next host.
+        let from = [url("https://api.stripe.com/v1")];
+        assert!(out
+            .redirect(
+                StatusCode::TEMPORARY_REDIRECT,
+                &url("https://evil.example/"),
+                &from
+            )
+            .is_err());
+        // A 303 turns it into a GET: nothing is carried.
+        let out = Outgoing::new(g, method, &[], None);
+        assert!(out
+            .redirect(StatusCode::SEE_OTHER, &url("https://evil.example/"), &from)
             .is_ok());
     }
 }

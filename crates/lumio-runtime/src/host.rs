@@ -29,6 +29,25 @@ pub struct SecretReads {
     pub count: u32,
 }
 
+/// The refused reads of one name in one invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeniedReads {
+    pub name: SecretName,
+    /// How many `ctx.secrets.get` calls asked for it.
+    pub count: u32,
+}
+
+/// Every read an invocation's grants refused, as its `secret.denied` records state them:
+/// one per name (at most 16 names), and one saying how many further names were asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denials<'a> {
+    pub names: Vec<DeniedReads>,
+    /// Distinct names refused after the first 16: not recorded one by one.
+    pub further_names: u32,
+    /// The action's grants, which the records name.
+    pub grants: &'a [SecretName],
+}
+
 /// The platform side of one invocation.
 #[async_trait]
 pub trait Host: Send + Sync {
@@ -42,9 +61,11 @@ pub trait Host: Send + Sync {
     /// (`None` for no entries).
     fn record_reads(&self, reads: &[SecretReads]) -> Result<Option<Ticket>, HostError>;
 
-    /// Enqueues a `secret.denied` audit record: the action asked for `name`, which is not
-    /// in its `grants`. Called once per invocation and name; returns the record's ticket.
-    fn record_denied(&self, name: &SecretName, grants: &[SecretName]) -> Result<Ticket, HostError>;
+    /// Enqueues the `secret.denied` audit records of an invocation: one per name it asked
+    /// for outside its grants, with the number of calls, and one with the number of
+    /// further names if there were more than 16. Called once, when the invocation ends,
+    /// before its output leaves; returns the ticket of the last record.
+    fn record_denied(&self, denials: &Denials<'_>) -> Result<Option<Ticket>, HostError>;
 
     /// Enqueues an `egress.blocked` audit record: a `ctx.fetch` that would have carried the
     /// value of `name` to `host`, which its binding does not allow, was refused unsent.

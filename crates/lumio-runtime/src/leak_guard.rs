@@ -1,6 +1,7 @@
 //! The leak guard (SPEC §5): finds secret values read during an invocation in what leaves
 //! the sandbox — raw, base64 (standard and URL-safe, any alignment), hex, URL-encoded or
-//! JSON-escaped — and masks them in console output.
+//! JSON-escaped (any nesting depth, see `json_unescape.rs`) — and masks them in console
+//! output.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -12,11 +13,10 @@ use lumio_core::{SecretName, SecretValue};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use zeroize::Zeroizing;
 
+pub(crate) use crate::json_unescape::with_unescaped;
+
 /// Shorter values are too likely to occur by chance ("true", "1") to be guarded.
 pub const MIN_GUARDED_LEN: usize = 4;
-
-/// Shifted base64 forms are only distinctive enough for values this long.
-const MIN_SHIFTED_BASE64_LEN: usize = 8;
 
 /// What `encodeURIComponent` leaves alone.
 const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -111,15 +111,14 @@ impl LeakGuard {
     }
 
     /// Marks the secrets whose values the caller itself sent in `args` (the invocation's
-    /// arguments): returning them is not a leak.
+    /// arguments) as a whole string: returning them is not a leak. Only an exact string
+    /// counts, never a form found inside a longer one, or 35,000 guesses of a PIN in one
+    /// argument would learn it in a few calls from whether the answer is a leak.
     pub fn known_from(mut self, args_json: &str) -> Self {
         if self.is_empty() {
             return self;
         }
-        let hit = self
-            .set
-            .hits(&with_unescaped(vec![Zeroizing::new(args_json.to_owned())]));
-        self.known_to_caller = hit;
+        self.known_to_caller = crate::caller_sent::sent_whole(&self.set, args_json);
         self
     }
 
@@ -135,9 +134,9 @@ impl LeakGuard {
         }
         // The JSON text holds every key, string and number; a string holding the value
         // with characters JSON escapes holds its JSON-escaped form, which is one of the
-        // forms, and one more unescaped layer stands for the strings as they are.
+        // forms, and the unescaped layers stand for the strings as they are.
         let json = Zeroizing::new(serde_json::to_string(value).unwrap_or_default());
-        self.leaked(&with_unescaped_layers(vec![json], UNESCAPED_LAYERS + 1))
+        self.leaked(vec![json])
     }
 
     /// Names of the secrets whose values appear in `text` in any guarded form.
@@ -145,12 +144,17 @@ impl LeakGuard {
         if self.is_empty() {
             return Vec::new();
         }
-        self.leaked(&with_unescaped(vec![Zeroizing::new(text.to_owned())]))
+        self.leaked(vec![Zeroizing::new(text.to_owned())])
     }
 
-    /// The secrets found in `texts` that the caller did not send itself.
-    fn leaked(&self, texts: &[Zeroizing<String>]) -> Vec<SecretName> {
-        let hit = self.set.hits(texts);
+    /// The secrets found in `texts` or their unescaped layers that the caller did not
+    /// send itself. Text nested too deeply to unescape within the work allowed counts as
+    /// holding every one of them: it is withheld, never let through unchecked.
+    fn leaked(&self, texts: Vec<Zeroizing<String>>) -> Vec<SecretName> {
+        let hit = match with_unescaped(texts) {
+            Ok(texts) => self.set.hits(&texts),
+            Err(_) => vec![true; self.set.len()],
+        };
         self.set
             .names_where(hit.iter().zip(&self.known_to_caller).map(|(h, k)| *h && !k))
     }
@@ -163,9 +167,10 @@ impl LeakGuard {
             return text.to_owned();
         };
         let masked = matcher.mask(text);
-        let hit = self
-            .set
-            .hits(&with_unescaped(vec![Zeroizing::new(masked.clone())]));
+        let hit = match with_unescaped(vec![Zeroizing::new(masked.clone())]) {
+            Ok(texts) => self.set.hits(&texts),
+            Err(_) => vec![true; self.set.len()],
+        };
         let left = self.set.names_where(hit.into_iter());
         if left.is_empty() {
             return masked;
@@ -197,12 +202,14 @@ impl GuardSet {
         let mut forms = vec![Zeroizing::new(value.to_owned())];
         let json = serde_json::to_string(value).unwrap_or_default();
         forms.push(Zeroizing::new(json[1..json.len() - 1].to_owned()));
-        let shifts = if value.len() >= MIN_SHIFTED_BASE64_LEN {
-            0..3
-        } else {
-            0..1
-        };
-        for shift in shifts {
+        // Base64 at any alignment: the value may start 0, 1 or 2 bytes into a 3-byte
+        // group, and each alignment encodes it differently. What is matched is each
+        // alignment's core, the characters that depend on the value's bytes alone; not
+        // matched are the one or two characters at either end that mix in the bytes around
+        // it (unknown here). For the shortest guarded value (4 bytes) the shortest core is
+        // 4 characters, 24 bits of the value: as distinctive as the raw form, which is
+        // matched anyway, so every alignment is guarded for every guarded length.
+        for shift in 0..3 {
             forms.push(base64_core(value.as_bytes(), shift, false));
             forms.push(base64_core(value.as_bytes(), shift, true));
         }
@@ -385,69 +392,6 @@ fn base64_core(value: &[u8], shift: usize, url_safe: bool) -> Zeroizing<String> 
     Zeroizing::new(encoded.get(skip..full).unwrap_or_default().to_owned())
 }
 
-/// Levels of JSON nested in strings the guard looks through.
-const UNESCAPED_LAYERS: usize = 4;
-
-/// JSON nested in strings escapes again at each level: add up to four unescaped layers.
-pub(crate) fn with_unescaped(texts: Vec<Zeroizing<String>>) -> Vec<Zeroizing<String>> {
-    with_unescaped_layers(texts, UNESCAPED_LAYERS)
-}
-
-fn with_unescaped_layers(
-    mut texts: Vec<Zeroizing<String>>,
-    layers: usize,
-) -> Vec<Zeroizing<String>> {
-    let mut layer: Vec<Zeroizing<String>> =
-        texts.iter().filter(|t| t.contains('\\')).cloned().collect();
-    for _ in 0..layers {
-        let next: Vec<Zeroizing<String>> = layer.iter().map(|t| json_unescape(t)).collect();
-        texts.extend(next.iter().cloned());
-        layer = next.into_iter().filter(|t| t.contains('\\')).collect();
-        if layer.is_empty() {
-            break;
-        }
-    }
-    texts
-}
-
-/// Undoes one level of JSON string escaping; unknown escapes are kept as written.
-fn json_unescape(text: &str) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::with_capacity(text.len()));
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('"') => out.push('"'),
-            Some('\\') => out.push('\\'),
-            Some('/') => out.push('/'),
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('b') => out.push('\u{8}'),
-            Some('f') => out.push('\u{c}'),
-            Some('u') => {
-                let hex: String = chars.by_ref().take(4).collect();
-                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
-                    Some(ch) => out.push(ch),
-                    None => {
-                        out.push_str("\\u");
-                        out.push_str(&hex);
-                    }
-                }
-            }
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,5 +480,48 @@ mod tests {
         let g = guard("sk-guessed-1").known_from(r#"{"guess":"sk-guessed-1"}"#);
         assert!(g.find_in_text("it is sk-guessed-1").is_empty());
         assert_eq!(g.mask("it is sk-guessed-1"), "it is [REDACTED:API_KEY]");
+    }
+
+    #[test]
+    fn only_a_whole_argument_string_is_the_callers_own() {
+        for args in [
+            r#"{"guesses":"000000 sk-guessed-1 999999"}"#,
+            r#"{"guess":"c2stZ3Vlc3NlZC0x"}"#,
+            r#"{"sk-guessed-1":1}"#,
+            r#"{"nested":"{\"guess\":\"sk-guessed-1\"}"}"#,
+        ] {
+            let g = guard("sk-guessed-1").known_from(args);
+            assert_eq!(g.find_in_text("it is sk-guessed-1").len(), 1, "{args}");
+        }
+        let g = guard("sk-guessed-1").known_from(r#"{"a":[1,{"b":["x","sk-guessed-1"]}]}"#);
+        assert!(g.find_in_text("it is sk-guessed-1").is_empty());
+    }
+
+    #[test]
+    fn short_values_are_found_at_every_alignment() {
+        for value in ["Pin4", "48213", "sk-4a7", "7f3a-9c2"] {
+            let g = guard(value);
+            for lead in ["", "a", "ab", "abc"] {
+                for form in [
+                    STANDARD.encode(format!("{lead}{value}")),
+                    URL_SAFE_NO_PAD.encode(format!("{lead}{value}!?")),
+                ] {
+                    assert_eq!(
+                        g.find_in_text(&format!("x {form} y")).len(),
+                        1,
+                        "{value} after {lead:?}"
+                    );
+                }
+            }
+        }
+        // Every core carries at least 24 bits of the value.
+        let set = GuardSet::new([(
+            &SecretName::parse("PIN").unwrap(),
+            &Arc::new(SecretValue::new("1234".into()).unwrap()),
+        )]);
+        for shift in 0..3 {
+            assert!(base64_core(b"1234", shift, false).len() >= 4);
+        }
+        assert_eq!(set.len(), 1);
     }
 }

@@ -12,17 +12,21 @@
 //! [`Host::audit_durable`] succeeded for the reads before it; the leak guard stops a return
 //! value or error message that contains a secret's value.
 
+mod caller_sent;
 mod compile;
 mod egress;
 mod error;
+mod fairness;
 mod fetch;
 mod gate;
 mod host;
 mod invocation;
+mod json_unescape;
 mod leak_guard;
 mod limits;
 mod memory;
 mod pool;
+mod run_queue;
 mod sandbox;
 mod validate;
 mod worker;
@@ -36,7 +40,7 @@ pub mod egress_bench {
 
 pub use compile::{compile, compile_with_limits, ActionInfo, Deployment};
 pub use error::{DeployError, RuntimeError};
-pub use host::{Host, HostError, SecretReads};
+pub use host::{Denials, DeniedReads, Host, HostError, SecretReads};
 pub use invocation::{ActionError, ConsoleLine, ErrorCode, Invocation, LogLevel};
 pub use leak_guard::MIN_GUARDED_LEN;
 pub use limits::{RuntimeLimits, RuntimeOptions, DEFAULT_MAX_INFLIGHT};

@@ -54,6 +54,11 @@ impl Default for RuntimeLimits {
 /// they may hold together is bounded by [`RuntimeOptions::memory_budget_bytes`], not here.
 pub const DEFAULT_MAX_INFLIGHT: usize = 2048;
 
+/// An extension's share of the server's slots when
+/// [`RuntimeOptions::max_inflight_per_extension`] is 0: a quarter, so that at least four
+/// extensions at their bound still leave the server room.
+pub const DEFAULT_EXTENSION_SHARE_DIVISOR: usize = 4;
+
 /// How a [`crate::Runtime`] is set up.
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeOptions {
@@ -65,6 +70,11 @@ pub struct RuntimeOptions {
     /// beyond it an invocation fails at once with `overloaded` rather than growing memory
     /// without bound. 0 means [`DEFAULT_MAX_INFLIGHT`].
     pub max_inflight: usize,
+    /// Most invocations in flight for one extension; beyond it that extension's calls
+    /// fail with `overloaded` while the others are served. 0 means a quarter of
+    /// `max_inflight`. One action may hold at most half of its extension's, so a slow
+    /// action leaves room for the extension's fast ones.
+    pub max_inflight_per_extension: usize,
     /// Fixed DNS answers for `ctx.fetch` (like `curl --resolve`), for tests and local
     /// development. The private-address check still applies to them.
     pub fetch_resolve: Vec<(String, SocketAddr)>,
@@ -77,4 +87,24 @@ pub struct RuntimeOptions {
     /// What one extension's invocations in flight may hold together, so that one
     /// extension cannot take every other's memory. 0 means a quarter of the budget.
     pub memory_per_extension_bytes: usize,
+}
+
+impl RuntimeOptions {
+    /// The bounds on invocations in flight, defaults applied.
+    pub(crate) fn bounds(&self) -> crate::gate::Bounds {
+        let server = match self.max_inflight {
+            0 => DEFAULT_MAX_INFLIGHT,
+            n => n,
+        };
+        let extension = match self.max_inflight_per_extension {
+            0 => server / DEFAULT_EXTENSION_SHARE_DIVISOR,
+            n => n,
+        }
+        .clamp(1, server);
+        crate::gate::Bounds {
+            server,
+            extension,
+            action: (extension / 2).max(1),
+        }
+    }
 }

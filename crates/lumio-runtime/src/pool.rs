@@ -1,24 +1,29 @@
-//! The runtime: a pool of worker threads, each with many invocations in flight, behind
-//! one bound on invocations in flight per server.
+//! The runtime: a pool of worker threads, each with many invocations in flight, fed by
+//! one run queue that serves extensions in turn, behind bounds on invocations in flight
+//! per server, per extension and per action.
 
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Weak};
 use std::thread;
 
+use lumio_qjs_bytecode::TrustedBytecode;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::compile::Deployment;
 use crate::error::RuntimeError;
+use crate::fairness::{self, Pool};
 use crate::fetch::Fetcher;
-use crate::gate::Gate;
+use crate::gate::{Full, Gate};
 use crate::host::Host;
 use crate::invocation::{ActionError, ConsoleLine, ErrorCode, Invocation};
-use crate::limits::{RuntimeLimits, RuntimeOptions, DEFAULT_MAX_INFLIGHT};
+use crate::limits::{RuntimeLimits, RuntimeOptions};
 use crate::memory::MemoryBudget;
+use crate::run_queue::TenantId;
 use crate::sandbox::{compile_sdk, Finished, Job, Services};
 use crate::validate::check_args;
-use crate::worker::{Event, Queued, Worker, WorkerHandle};
+use crate::worker::{Queued, Worker};
 
 /// Native stack beyond the JavaScript stack limit, for QuickJS and Rust frames.
 const NATIVE_STACK_HEADROOM: usize = 4 << 20;
@@ -26,12 +31,44 @@ const NATIVE_STACK_HEADROOM: usize = 4 << 20;
 /// Runs actions. Cheap to share behind an `Arc`; dropping it stops the workers once the
 /// invocations in flight are done.
 pub struct Runtime {
-    workers_handles: Vec<WorkerHandle>,
-    next: std::sync::atomic::AtomicUsize,
+    pool: Arc<Pool>,
     gate: Arc<Gate>,
     limits: RuntimeLimits,
     workers: usize,
     pub(crate) memory: Arc<MemoryBudget>,
+    /// Keyed per process, so extension names cannot be chosen to share a tenant id.
+    tenant_ids: RandomState,
+}
+
+/// What a worker thread needs to be started.
+#[derive(Clone)]
+struct Spawner {
+    pool: Weak<Pool>,
+    services: Arc<Services>,
+    sdk: TrustedBytecode,
+    stack: usize,
+}
+
+impl Spawner {
+    fn spawn(&self, name: String, extra: bool) -> Result<(), RuntimeError> {
+        let Some(pool) = self.pool.upgrade() else {
+            return Ok(());
+        };
+        let (handle, rx) = Worker::channel(extra);
+        let (services, sdk) = (self.services.clone(), self.sdk.clone());
+        pool.register(handle.clone());
+        let load = handle.load.clone();
+        let worker_pool = pool.clone();
+        thread::Builder::new()
+            .name(name)
+            .stack_size(self.stack)
+            .spawn(move || Worker::new(&handle, rx, worker_pool, services, sdk).run())
+            .map(|_| ())
+            .map_err(|e| {
+                pool.deregister(&load);
+                RuntimeError::Thread(e.to_string())
+            })
+    }
 }
 
 impl Runtime {
@@ -47,13 +84,10 @@ impl Runtime {
     pub fn with_options(options: RuntimeOptions) -> Result<Self, RuntimeError> {
         let tokio = tokio::runtime::Handle::try_current().map_err(|_| RuntimeError::NoTokio)?;
         let fetcher = Fetcher::new(&options).map_err(|e| RuntimeError::Http(e.to_string()))?;
+        let bounds = options.bounds();
         let limits = options.limits;
         let workers = match options.workers {
             0 => thread::available_parallelism().map_or(2, |n| n.get()),
-            n => n,
-        };
-        let max_inflight = match options.max_inflight {
-            0 => DEFAULT_MAX_INFLIGHT,
             n => n,
         };
         let memory = Arc::new(MemoryBudget::new(
@@ -68,26 +102,34 @@ impl Runtime {
         });
         // Compiled once; every invocation's context loads the bytecode.
         let sdk = compile_sdk().map_err(|e| RuntimeError::Thread(e.to_string()))?;
-        // The channels are unbounded: the gate bounds what can be queued.
-        let mut handles = Vec::with_capacity(workers);
+        let pool = Arc::new(Pool::new(workers));
+        let spawner = Spawner {
+            pool: Arc::downgrade(&pool),
+            services,
+            sdk,
+            stack: limits.stack_bytes + NATIVE_STACK_HEADROOM,
+        };
         for n in 0..workers {
-            let (handle, rx) = Worker::channel();
-            let worker_handle = handle.clone();
-            let (services, sdk) = (services.clone(), sdk.clone());
-            thread::Builder::new()
-                .name(format!("lumio-js-{n}"))
-                .stack_size(limits.stack_bytes + NATIVE_STACK_HEADROOM)
-                .spawn(move || Worker::new(&worker_handle, rx, services, sdk).run())
-                .map_err(|e| RuntimeError::Thread(e.to_string()))?;
-            handles.push(handle);
+            spawner.spawn(format!("lumio-js-{n}"), false)?;
         }
+        let watchdog = spawner.clone();
+        thread::Builder::new()
+            .name("lumio-js-watch".into())
+            .spawn(move || {
+                fairness::watch(watchdog.pool.clone(), move || {
+                    if let Err(err) = watchdog.spawn("lumio-js-extra".into(), true) {
+                        tracing::warn!(%err, "could not start an extra action worker");
+                    }
+                })
+            })
+            .map_err(|e| RuntimeError::Thread(e.to_string()))?;
         Ok(Self {
-            workers_handles: handles,
-            next: Default::default(),
-            gate: Gate::new(max_inflight),
+            pool,
+            gate: Gate::new(bounds),
             limits,
             workers,
             memory,
+            tenant_ids: RandomState::new(),
         })
     }
 
@@ -96,24 +138,14 @@ impl Runtime {
         &self.limits
     }
 
-    /// Number of worker threads.
+    /// Number of worker threads started with the runtime (extras come and go).
     pub fn workers(&self) -> usize {
         self.workers
     }
 
-    /// Hands an invocation to the least loaded worker (ties in turn).
-    fn dispatch(&self, queued: Queued) -> Result<(), ()> {
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let n = self.workers_handles.len();
-        let chosen = (0..n)
-            .map(|i| &self.workers_handles[(start + i) % n])
-            .min_by_key(|w| w.load.rank())
-            .ok_or(())?;
-        chosen.load.queued();
-        chosen
-            .tx
-            .send(Event::Job(queued))
-            .map_err(|_| chosen.load.unqueued())
+    /// Worker threads alive now, extras the watchdog started included.
+    pub fn worker_threads(&self) -> usize {
+        self.pool.threads()
     }
 
     /// Invocations in flight now (queued, running or parked).
@@ -121,18 +153,27 @@ impl Runtime {
         self.gate.in_flight()
     }
 
-    /// Invocations handed to a worker and not yet started (for metrics).
+    /// Invocations waiting for a worker (for metrics).
     pub fn queued(&self) -> usize {
-        self.workers_handles.iter().map(|w| w.load.waiting()).sum()
+        self.pool.queue.len()
     }
 
     /// Most invocations in flight at once.
     pub fn max_inflight(&self) -> usize {
-        self.gate.max()
+        self.gate.bounds().server
+    }
+
+    /// Most invocations in flight at once for one extension.
+    pub fn max_inflight_per_extension(&self) -> usize {
+        self.gate.bounds().extension
+    }
+
+    fn tenant_id(&self, tenant: &str) -> TenantId {
+        self.tenant_ids.hash_one(tenant)
     }
 
     /// Runs `action` (`module:export`) of `deployment` with `args` in a fresh context, for
-    /// the extension `tenant` (whose share of the memory budget it is charged to).
+    /// the extension `tenant` (whose share of slots, CPU and memory it uses).
     ///
     /// Arguments are checked against the action's validators first. If the action read a
     /// secret, the result and console output are released only after
@@ -140,7 +181,7 @@ impl Runtime {
     /// `audit_unavailable` and the value is dropped.
     pub async fn invoke(
         &self,
-        tenant: Arc<str>,
+        tenant: &str,
         deployment: Arc<Deployment>,
         action: &str,
         args: Value,
@@ -161,14 +202,10 @@ impl Runtime {
         } else {
             args
         };
-        let Some(permit) = self.gate.try_enter() else {
-            return Invocation::failed(ActionError::new(
-                ErrorCode::Overloaded,
-                format!(
-                    "the server already has {} invocations in flight; retry shortly",
-                    self.gate.max()
-                ),
-            ));
+        let tenant: Arc<str> = Arc::from(tenant);
+        let permit = match self.gate.try_enter(&tenant, action) {
+            Ok(permit) => permit,
+            Err(full) => return Invocation::failed(overloaded(full, action)),
         };
         let (reply, finished) = oneshot::channel();
         let grants = info.grants.clone();
@@ -180,14 +217,19 @@ impl Runtime {
             host: host.clone(),
             action: action.to_owned(),
             deployment,
-            tenant,
+            tenant: tenant.clone(),
         };
-        if self.dispatch(Queued { job, reply, permit }).is_err() {
-            return Invocation::failed(ActionError::new(
-                ErrorCode::Internal,
-                "the action runtime has stopped",
-            ));
-        }
+        let tenant = self.tenant_id(&tenant);
+        self.pool.queue.push(
+            tenant,
+            Queued {
+                job,
+                tenant,
+                reply,
+                permit,
+            },
+        );
+        self.pool.wake_one();
         let Ok(finished) = finished.await else {
             return Invocation::failed(ActionError::new(
                 ErrorCode::Internal,
@@ -200,10 +242,23 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        for worker in &self.workers_handles {
-            let _ = worker.tx.send(Event::Shutdown);
-        }
+        self.pool.stop();
     }
+}
+
+fn overloaded(full: Full, action: &str) -> ActionError {
+    let message = match full {
+        Full::Server(max) => {
+            format!("the server already has {max} invocations in flight; retry shortly")
+        }
+        Full::Extension(max) => format!(
+            "this extension already has {max} invocations in flight (its share of the server); retry shortly"
+        ),
+        Full::Action(max) => format!(
+            "{action} already has {max} invocations in flight (its share of the extension's); retry shortly"
+        ),
+    };
+    ActionError::new(ErrorCode::Overloaded, message)
 }
 
 /// Waits for the audit records of the invocation's reads; only then lets its output go.

@@ -1,7 +1,9 @@
 //! One worker thread: many invocations in flight, one running at a time. An invocation
 //! runs until its handler settles or it awaits host I/O; then it is parked and the worker
-//! takes the next event from its channel: I/O that finished (fetch results are sent
-//! here), a new invocation, or the wall-clock moment a timer or deadline is due.
+//! takes what is next: I/O that finished (fetch results are sent to its channel), a timer
+//! or deadline that is due, or a new invocation from the shared run queue (extensions in
+//! turn, see `run_queue.rs` and `fairness.rs`). Invocations whose caller has gone are
+//! ended.
 //!
 //! No async runtime runs on this thread: a blocking `Host::secret_get` (a cache miss)
 //! stays allowed, and a parked invocation costs only its QuickJS heap.
@@ -11,109 +13,68 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lumio_qjs_bytecode::TrustedBytecode;
 use tokio::sync::oneshot;
 
+use crate::fairness::{Load, Pool, WorkerHandle, EXTRA_IDLE};
 use crate::gate::Permit;
 use crate::invocation::{ActionError, ErrorCode};
 use crate::leak_guard::GuardCache;
-use crate::sandbox::{conclude, Finished, Job, Live, Progress, Services, Wake, Waker};
+use crate::run_queue::TenantId;
+use crate::sandbox::{conclude, FetchDone, Finished, Job, Live, Progress, Services, Wake, Waker};
 
 /// An invocation waiting for a worker.
 pub(crate) struct Queued {
     pub job: Job,
+    pub tenant: TenantId,
     pub reply: oneshot::Sender<Finished>,
     pub permit: Permit,
 }
 
 /// What a worker's channel carries.
 pub(crate) enum Event {
-    Job(Queued),
+    /// Something was queued: look at the run queue.
+    Poke,
     Wake(Wake),
     /// The runtime was dropped: finish what is in flight, then stop.
     Shutdown,
 }
 
-/// The dispatcher's view of a worker: where to send, and how much it has to do.
-#[derive(Clone)]
-pub(crate) struct WorkerHandle {
-    pub tx: mpsc::Sender<Event>,
-    pub load: Arc<Load>,
-}
-
-/// How busy a worker is. New invocations go to the worker with the fewest queued, then to
-/// the one that has been running its current work the shortest: a worker stuck in a
-/// long computation is not handed new work while another has just finished.
-#[derive(Default)]
-pub(crate) struct Load {
-    /// Invocations sent and not yet started.
-    queued: AtomicUsize,
-    /// When it started what it is running (nanoseconds since [`epoch`]); 0 while idle.
-    busy_since: AtomicU64,
-}
-
-impl Load {
-    pub fn queued(&self) {
-        self.queued.fetch_add(1, Ordering::AcqRel);
-    }
-
-    pub fn unqueued(&self) {
-        self.queued.fetch_sub(1, Ordering::AcqRel);
-    }
-
-    /// Invocations sent to this worker and not yet started.
-    pub fn waiting(&self) -> usize {
-        self.queued.load(Ordering::Relaxed)
-    }
-
-    /// The dispatcher's ranking: lower is less loaded.
-    pub fn rank(&self) -> (usize, u64) {
-        let since = self.busy_since.load(Ordering::Acquire);
-        let busy_for = if since == 0 {
-            0
-        } else {
-            now_nanos().saturating_sub(since)
-        };
-        (self.queued.load(Ordering::Acquire), busy_for)
-    }
-
-    fn busy(&self) {
-        self.busy_since.store(now_nanos().max(1), Ordering::Release);
-    }
-
-    fn idle(&self) {
-        self.busy_since.store(0, Ordering::Release);
-    }
-}
-
-fn now_nanos() -> u64 {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    let epoch = *EPOCH.get_or_init(Instant::now);
-    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
-}
-
 /// An invocation in flight on this worker.
 struct Slot {
     live: Live,
+    tenant: TenantId,
     reply: oneshot::Sender<Finished>,
     /// When the wakeup heap will next look at it (`None`: no entry).
     wakeup: Option<Instant>,
     _permit: Permit,
 }
 
+/// Why a parked invocation is to run again.
+enum Resume {
+    Fetch(FetchDone),
+    Due,
+}
+
 pub(crate) struct Worker {
     rx: mpsc::Receiver<Event>,
     tx: mpsc::Sender<Event>,
     load: Arc<Load>,
+    /// An extra worker the watchdog started: takes only what the cap allows, ends idle.
+    extra: bool,
+    pool: Arc<Pool>,
     services: Arc<Services>,
     sdk: Rc<TrustedBytecode>,
     slots: HashMap<u64, Slot>,
     next_slot: u64,
     wakeups: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Resumptions held back while their extension is at its cap of long runs.
+    deferred: Vec<(u64, Resume)>,
+    /// When slots whose caller has gone were last looked for.
+    swept: Instant,
     /// Runtimes clean invocations left behind, for the next ones.
     spare: Vec<rquickjs::Runtime>,
     /// Leak-guard matchers built for recent invocations, by the values they read.
@@ -123,13 +84,20 @@ pub(crate) struct Worker {
 /// Spare runtimes a worker keeps: enough for bursts, few enough to hold little memory.
 const SPARE_RUNTIMES: usize = 4;
 
+/// How often a worker looks for invocations whose caller has gone.
+const SWEEP_EVERY: Duration = Duration::from_millis(250);
+
+/// How soon a worker looks again at resumptions it held back.
+const DEFERRED_TICK: Duration = Duration::from_millis(2);
+
 impl Worker {
-    /// A worker's channel and load counter; the worker itself is made on its thread.
-    pub fn channel() -> (WorkerHandle, mpsc::Receiver<Event>) {
+    /// A worker's channel and handle; the worker itself is made on its thread.
+    pub fn channel(extra: bool) -> (WorkerHandle, mpsc::Receiver<Event>) {
         let (tx, rx) = mpsc::channel();
         let handle = WorkerHandle {
             tx,
             load: Arc::default(),
+            extra,
         };
         (handle, rx)
     }
@@ -137,6 +105,7 @@ impl Worker {
     pub fn new(
         handle: &WorkerHandle,
         rx: mpsc::Receiver<Event>,
+        pool: Arc<Pool>,
         services: Arc<Services>,
         sdk: TrustedBytecode,
     ) -> Self {
@@ -144,53 +113,123 @@ impl Worker {
             rx,
             tx: handle.tx.clone(),
             load: handle.load.clone(),
+            extra: handle.extra,
+            pool,
             services,
             sdk: Rc::new(sdk),
             slots: HashMap::new(),
             next_slot: 0,
             wakeups: BinaryHeap::new(),
+            deferred: Vec::new(),
+            swept: Instant::now(),
             spare: Vec::new(),
             guards: Rc::default(),
         }
     }
 
-    /// Serves until the runtime is dropped and every invocation in flight has ended.
+    /// Serves until the runtime is dropped and every invocation in flight has ended (an
+    /// extra worker: until it has been idle for [`EXTRA_IDLE`]).
     pub fn run(mut self) {
         let mut accepting = true;
+        let mut idle_since = Instant::now();
         loop {
+            // What already happened first: finished I/O, due timers, held-back resumptions.
+            while let Ok(event) = self.rx.try_recv() {
+                accepting &= self.handle(event);
+            }
             self.on_due(Instant::now());
+            self.retry_deferred();
+            self.sweep_abandoned();
             if !accepting && self.slots.is_empty() {
+                self.pool.deregister(&self.load);
                 return;
             }
-            self.load.idle();
-            let event = match self.wakeups.peek() {
-                Some(&Reverse((at, _))) => {
-                    let wait = at.saturating_duration_since(Instant::now());
-                    match self.rx.recv_timeout(wait) {
-                        Ok(event) => event,
-                        Err(mpsc::RecvTimeoutError::Timeout) => continue,
-                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
-                    }
+            // Then one new invocation, if the run queue has one this worker may start.
+            if self.take_queued() {
+                idle_since = Instant::now();
+                continue;
+            }
+            // Nothing to do: mark idle, look once more, then sleep until an event.
+            self.load.set_idle(true);
+            if self.take_queued() {
+                self.load.set_idle(false);
+                idle_since = Instant::now();
+                continue;
+            }
+            if self.extra && self.slots.is_empty() && idle_since.elapsed() >= EXTRA_IDLE {
+                self.pool.deregister(&self.load);
+                if self.pool.queue.len() > 0 {
+                    self.pool.wake_one();
                 }
-                None => match self.rx.recv() {
-                    Ok(event) => event,
-                    Err(_) => return,
-                },
-            };
-            self.load.busy();
+                return;
+            }
+            let wait = self.sleep_for(idle_since);
+            let event = self.rx.recv_timeout(wait);
+            self.load.set_idle(false);
             match event {
-                Event::Job(queued) => {
-                    self.load.unqueued();
-                    self.start(queued);
+                Ok(event) => {
+                    accepting &= self.handle(event);
+                    idle_since = Instant::now();
                 }
-                Event::Wake(wake) => self.on_wake(wake),
-                Event::Shutdown => accepting = false,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
         }
     }
 
+    /// How long to sleep when there is nothing to do.
+    fn sleep_for(&self, idle_since: Instant) -> Duration {
+        let now = Instant::now();
+        let mut until = match self.wakeups.peek() {
+            Some(&Reverse((at, _))) => at,
+            None => now + Duration::from_secs(3600),
+        };
+        if !self.deferred.is_empty() {
+            until = until.min(now + DEFERRED_TICK);
+        }
+        if !self.slots.is_empty() {
+            until = until.min(self.swept + SWEEP_EVERY);
+        }
+        if self.extra && self.slots.is_empty() {
+            until = until.min(idle_since + EXTRA_IDLE);
+        }
+        until.saturating_duration_since(now)
+    }
+
+    /// `false` once told to stop accepting work.
+    fn handle(&mut self, event: Event) -> bool {
+        match event {
+            Event::Poke => true,
+            Event::Wake(wake) => {
+                self.resume(wake.slot, Resume::Fetch(wake.done));
+                true
+            }
+            Event::Shutdown => false,
+        }
+    }
+
+    fn take_queued(&mut self) -> bool {
+        let extra = self.extra;
+        let pool = self.pool.clone();
+        let queued = pool
+            .queue
+            .pop(|tenant, others| pool.may_start(tenant, others, extra));
+        match queued {
+            Some(queued) => {
+                self.start(queued);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn start(&mut self, queued: Queued) {
-        let Queued { job, reply, permit } = queued;
+        let Queued {
+            job,
+            tenant,
+            reply,
+            permit,
+        } = queued;
         if reply.is_closed() {
             return; // the caller has gone: nothing is read, nothing is recorded
         }
@@ -201,6 +240,7 @@ impl Worker {
             tx: self.tx.clone(),
         };
         let recycled = self.spare.pop();
+        self.load.begin(tenant);
         let started = guarded(|| {
             Live::new(
                 job,
@@ -214,6 +254,8 @@ impl Worker {
         let mut live = match started {
             Some(Ok(live)) => live,
             Some(Err(failure)) => {
+                self.load.end();
+                drop(permit);
                 let error = match failure {
                     crate::sandbox::Failure::Stopped(error) => error,
                     crate::sandbox::Failure::Thrown(thrown) => thrown.error,
@@ -222,15 +264,19 @@ impl Worker {
                 return;
             }
             None => {
+                self.load.end();
+                drop(permit);
                 let _ = reply.send(Finished::failed(crashed()));
                 return;
             }
         };
         let progress = guarded(|| live.drive());
+        self.load.end();
         self.slots.insert(
             slot,
             Slot {
                 live,
+                tenant,
                 reply,
                 wakeup: None,
                 _permit: permit,
@@ -239,16 +285,42 @@ impl Worker {
         self.settle(slot, progress);
     }
 
-    fn on_wake(&mut self, wake: Wake) {
-        let Some(entry) = self.slots.get_mut(&wake.slot) else {
+    /// Runs a parked invocation again, unless its extension is at its cap of long runs
+    /// (then it is held back and tried again shortly).
+    fn resume(&mut self, slot: u64, resume: Resume) {
+        let Some(entry) = self.slots.get(&slot) else {
             return; // it ended already (its result came too late)
         };
         if entry.reply.is_closed() {
-            self.slots.remove(&wake.slot);
+            self.abandon(slot);
             return;
         }
-        let progress = guarded(|| entry.live.on_fetch(wake.done));
-        self.settle(wake.slot, progress);
+        let tenant = entry.tenant;
+        let others = self.pool.queue.others_waiting(tenant);
+        if !self.pool.may_start(tenant, others, self.extra) {
+            self.deferred.push((slot, resume));
+            return;
+        }
+        self.load.begin(tenant);
+        let Some(entry) = self.slots.get_mut(&slot) else {
+            self.load.end();
+            return;
+        };
+        let progress = guarded(|| match resume {
+            Resume::Fetch(done) => entry.live.on_fetch(done),
+            Resume::Due => entry.live.on_time(Instant::now()),
+        });
+        self.load.end();
+        self.settle(slot, progress);
+    }
+
+    fn retry_deferred(&mut self) {
+        if self.deferred.is_empty() {
+            return;
+        }
+        for (slot, resume) in std::mem::take(&mut self.deferred) {
+            self.resume(slot, resume);
+        }
     }
 
     fn on_due(&mut self, now: Instant) {
@@ -264,8 +336,33 @@ impl Worker {
                 continue; // superseded by an earlier entry
             }
             entry.wakeup = None;
-            let progress = guarded(|| entry.live.on_time(now));
-            self.settle(slot, progress);
+            self.resume(slot, Resume::Due);
+        }
+    }
+
+    /// Ends the invocations whose caller has gone (the client disconnected): their
+    /// timers and fetches are dropped and their slots freed rather than held until the
+    /// wall-time limit.
+    fn sweep_abandoned(&mut self) {
+        if self.swept.elapsed() < SWEEP_EVERY {
+            return;
+        }
+        self.swept = Instant::now();
+        let gone: Vec<u64> = self
+            .slots
+            .iter()
+            .filter(|(_, slot)| slot.reply.is_closed())
+            .map(|(id, _)| *id)
+            .collect();
+        for slot in gone {
+            self.abandon(slot);
+        }
+    }
+
+    /// Drops an invocation nobody waits for; the reads it made are still recorded.
+    fn abandon(&mut self, slot: u64) {
+        if let Some(entry) = self.slots.remove(&slot) {
+            guarded(|| entry.live.abandon());
         }
     }
 
@@ -287,8 +384,16 @@ impl Worker {
                 let Some(entry) = self.slots.remove(&slot) else {
                     return;
                 };
-                let Slot { live, reply, .. } = entry;
+                let Slot {
+                    live,
+                    reply,
+                    _permit: permit,
+                    ..
+                } = entry;
                 let finished = conclude(&live, result, &mut self.guards.borrow_mut());
+                // The slot is free before the caller hears: a caller calling again at once
+                // must find it free.
+                drop(permit);
                 let clean = !matches!(
                     &finished.invocation.result,
                     Err(e) if matches!(e.code, ErrorCode::Timeout | ErrorCode::OutOfMemory | ErrorCode::StackOverflow | ErrorCode::Internal)

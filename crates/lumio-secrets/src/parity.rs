@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use lumio_api::AuditEvent;
-use lumio_core::{Environment, ExtensionSlug, Role, SecretName, SecretValue};
+use lumio_core::{
+    AllowedHosts, CurrentValue, Environment, ExtensionSlug, Role, SecretName, SecretValue,
+};
 use lumio_store::Extension;
 use subtle::ConstantTimeEq;
 
@@ -75,7 +77,10 @@ impl SecretsService {
         for name in first_names.intersection(&second_names) {
             let a = self.current_value(&extension, first, name).await?;
             let b = self.current_value(&extension, second, name).await?;
-            if same_value(a.as_deref(), b.as_deref()) {
+            if same_value(
+                a.as_ref().map(|a| a.value.as_ref()),
+                b.as_ref().map(|b| b.value.as_ref()),
+            ) {
                 diff.equal.push(name.clone());
             } else {
                 diff.differ.push(name.clone());
@@ -101,9 +106,13 @@ impl SecretsService {
     }
 
     /// Copies the current values of `selection` from `from` to `to`, server-side, in one
-    /// transaction with a `secret.copy` record per name written. A name whose value in
-    /// `to` is already the same is skipped (no new version). A name not set in `from`
-    /// fails the whole copy before anything is written.
+    /// transaction with a `secret.copy` record per name written. A value goes with its
+    /// egress binding: a name bound in `from` is bound to the same hosts in `to` (with a
+    /// `secret.binding_changed` record), or a production-bound value would be sendable
+    /// anywhere from staging; an unbound one leaves the target's binding as it is (a copy
+    /// never loosens one). A name whose value and binding in `to` are already the same is
+    /// skipped (no new version). A name not set in `from` fails the whole copy before
+    /// anything is written.
     #[tracing::instrument(skip_all, fields(extension = %slug, from = %from, to = %to))]
     pub async fn copy(
         &self,
@@ -141,8 +150,9 @@ impl SecretsService {
         };
         let mut report = CopyReport::default();
         let mut values: Vec<(SecretName, Arc<SecretValue>)> = Vec::new();
+        let mut bindings: Vec<Option<AllowedHosts>> = Vec::new();
         for name in names {
-            let Some(value) = self.current_value(&extension, from, &name).await? else {
+            let Some(source) = self.current_value(&extension, from, &name).await? else {
                 // Deleted between the listing and this read.
                 return Err(ServiceError::Conflict(format!(
                     "secret {name} was deleted from {}/{from} during the copy; nothing was copied",
@@ -150,10 +160,20 @@ impl SecretsService {
                 )));
             };
             let target = self.current_value(&extension, to, &name).await?;
-            if same_value(Some(value.as_ref()), target.as_deref()) {
+            let binding = source.allowed_hosts.as_deref().cloned();
+            let same_binding = binding.is_none()
+                || target.as_ref().and_then(|t| t.allowed_hosts.as_deref()) == binding.as_ref();
+            let value = source.value;
+            if same_binding
+                && same_value(
+                    Some(value.as_ref()),
+                    target.as_ref().map(|t| t.value.as_ref()),
+                )
+            {
                 report.unchanged.push(name);
             } else {
                 values.push((name, value));
+                bindings.push(binding);
             }
         }
         if values.is_empty() {
@@ -169,7 +189,7 @@ impl SecretsService {
                 &extension,
                 to,
                 &pairs,
-                Written::event(AuditEvent::SecretCopy.as_str()),
+                Written::bound_per_pair(AuditEvent::SecretCopy.as_str(), &bindings),
                 |w| format!("copied from {from} as version {}", w.version),
             )
             .await?;
@@ -209,18 +229,17 @@ impl SecretsService {
         Ok(heads.into_iter().map(|head| head.name).collect())
     }
 
-    /// The current value, from this process's cache when it holds one.
+    /// The current value and binding, from this process's cache when it holds them.
     async fn current_value(
         &self,
         extension: &Extension,
         environment: Environment,
         name: &SecretName,
-    ) -> Result<Option<Arc<SecretValue>>, ServiceError> {
-        let current = match self.cached(extension.id, environment, name) {
-            Some(current) => current,
-            None => self.load(extension.id, environment, name).await?,
-        };
-        Ok(current.map(|c| c.value))
+    ) -> Result<Option<CurrentValue>, ServiceError> {
+        match self.cached(extension.id, environment, name) {
+            Some(current) => Ok(current),
+            None => self.load(extension.id, environment, name).await,
+        }
     }
 }
 

@@ -91,24 +91,44 @@ impl SecretsService {
         Ok(last)
     }
 
-    /// Queues a `secret.denied` record: the action asked for `name`, which is not in its
-    /// grant list `grants` (`secrets: [...]`). Names only; there is no value to record.
+    /// Queues an invocation's `secret.denied` records: one per name it asked for outside
+    /// its grant list `grants` (`secrets: [...]`), saying how many calls asked, and one
+    /// with the number of `further_names` past those (the runtime records at most 16 names
+    /// one by one). Names only; there is no value to record. Returns the last ticket.
     pub fn record_denied(
         &self,
         reader: Reader<'_>,
-        name: &SecretName,
+        denied: &[(SecretName, u32)],
+        further_names: u32,
         grants: &[SecretName],
-    ) -> Result<Ticket, ServiceError> {
-        let mut record = read_record(&reader, name, false);
-        record.event = AuditEvent::SecretDenied.as_str().to_owned();
-        record.outcome = Some("denied".to_owned());
+    ) -> Result<Option<Ticket>, ServiceError> {
         let list: Vec<&str> = grants.iter().map(SecretName::as_str).collect();
-        record.detail = Some(if list.is_empty() {
-            "not granted: the action declares secrets: []".to_owned()
+        let granted = if list.is_empty() {
+            "the action declares secrets: []".to_owned()
         } else {
-            format!("not granted: the action may read only {}", list.join(", "))
-        });
-        Ok(self.inner.audit.try_enqueue(record)?)
+            format!("the action may read only {}", list.join(", "))
+        };
+        let mut last = None;
+        for (name, count) in denied {
+            let mut record = denied_record(&reader, Some(name));
+            let times = match count {
+                1 => "once".to_owned(),
+                n => format!("{n} times"),
+            };
+            record.detail = Some(format!(
+                "not granted: {granted}; asked for {times} in this invocation"
+            ));
+            last = Some(self.inner.audit.try_enqueue(record)?);
+        }
+        if further_names > 0 {
+            let mut record = denied_record(&reader, None);
+            record.detail = Some(format!(
+                "not granted: {granted}; {further_names} further names were asked for in this invocation, not recorded one by one (at most {} are), and refused as limit_exceeded",
+                denied.len()
+            ));
+            last = Some(self.inner.audit.try_enqueue(record)?);
+        }
+        Ok(last)
     }
 
     /// [`SecretsService::get`] without waiting: `None` when the value is not cached in this
@@ -195,6 +215,22 @@ fn reads_detail(count: u32) -> String {
     match count {
         1 => "read once in this invocation".to_owned(),
         n => format!("read {n} times in this invocation"),
+    }
+}
+
+/// A `secret.denied` record; `name` is `None` for the further-names record.
+fn denied_record(reader: &Reader<'_>, name: Option<&SecretName>) -> AuditRecord {
+    AuditRecord {
+        at: Utc::now(),
+        extension_id: reader.extension_id,
+        environment: Some(reader.environment),
+        event: AuditEvent::SecretDenied.as_str().to_owned(),
+        secret_name: name.map(|n| n.as_str().to_owned()),
+        actor: None,
+        action: Some(reader.action.to_owned()),
+        request_id: Some(reader.request_id.to_owned()),
+        outcome: Some("denied".to_owned()),
+        detail: None,
     }
 }
 

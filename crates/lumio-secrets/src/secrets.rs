@@ -113,6 +113,7 @@ impl SecretsService {
                 Written {
                     event: AuditEvent::SecretSet.as_str(),
                     allowed_hosts,
+                    per_pair: None,
                 },
                 |w| format!("version {}", w.version),
             )
@@ -339,7 +340,8 @@ impl SecretsService {
             let keys = self.keys();
             let writes: Vec<NewVersion> = pairs
                 .iter()
-                .map(|(name, value)| {
+                .enumerate()
+                .map(|(i, (name, value))| {
                     let expected_latest = latest.get(name).copied().unwrap_or(0);
                     let version = expected_latest + 1;
                     let place = place(extension.id, environment, name, version);
@@ -350,7 +352,7 @@ impl SecretsService {
                         sealed: lumio_crypto::seal(keys.current(), &place, value),
                         kek_id: keys.current().id().to_string(),
                         actor: ctx.principal.actor(),
-                        allowed_hosts: how.allowed_hosts.cloned(),
+                        allowed_hosts: how.binding_of(i).cloned(),
                     }
                 })
                 .collect();
@@ -368,13 +370,16 @@ impl SecretsService {
                     )
                 })
                 .collect();
-            if let Some(hosts) = how.allowed_hosts {
-                audit.extend(
-                    names.iter().map(|name| {
-                        binding_record(ctx, extension.id, environment, name, Some(hosts))
-                    }),
-                );
-            }
+            audit.extend(names.iter().enumerate().filter_map(|(i, name)| {
+                let hosts = how.binding_of(i)?;
+                Some(binding_record(
+                    ctx,
+                    extension.id,
+                    environment,
+                    name,
+                    Some(hosts),
+                ))
+            }));
             let result = store
                 .write_versions(
                     extension.id,
@@ -462,13 +467,37 @@ impl SecretsService {
 pub(crate) struct Written<'a> {
     event: &'static str,
     allowed_hosts: Option<&'a AllowedHosts>,
+    /// A binding per pair written (`None`: that one's binding stays as it is), instead
+    /// of `allowed_hosts` for all.
+    per_pair: Option<&'a [Option<AllowedHosts>]>,
 }
 
-impl Written<'_> {
+impl<'a> Written<'a> {
     pub(crate) fn event(event: &'static str) -> Self {
         Self {
             event,
             allowed_hosts: None,
+            per_pair: None,
+        }
+    }
+
+    /// A write that binds each pair to its own binding, parallel to the pairs.
+    pub(crate) fn bound_per_pair(
+        event: &'static str,
+        bindings: &'a [Option<AllowedHosts>],
+    ) -> Self {
+        Self {
+            event,
+            allowed_hosts: None,
+            per_pair: Some(bindings),
+        }
+    }
+
+    /// The binding the `i`-th pair is written with, if any.
+    fn binding_of(&self, i: usize) -> Option<&'a AllowedHosts> {
+        match self.per_pair {
+            Some(bindings) => bindings.get(i).and_then(Option::as_ref),
+            None => self.allowed_hosts,
         }
     }
 }

@@ -12,6 +12,7 @@ mod auth;
 mod hardening;
 mod json;
 mod kms;
+mod leak_limit;
 mod logging;
 mod master_key;
 mod metrics;
@@ -74,6 +75,8 @@ pub struct ServerConfig {
     /// What one extension's invocations in flight may hold together, in bytes; 0 means a
     /// quarter of `runtime_memory_bytes`.
     pub runtime_memory_per_extension_bytes: usize,
+    /// Most invocations in flight for one extension; 0 means a quarter of the server's.
+    pub max_inflight_per_extension: usize,
     /// Client-plane calls per second per extension; beyond it 429 with `Retry-After`.
     /// `None`: [`DEFAULT_CLIENT_RATE_LIMIT`]; 0: no limit.
     pub client_rate_limit: Option<u32>,
@@ -106,6 +109,7 @@ impl ServerConfig {
             max_inflight_actions: 0,
             runtime_memory_bytes: 0,
             runtime_memory_per_extension_bytes: 0,
+            max_inflight_per_extension: 0,
             client_rate_limit: None,
             db_timeout: None,
             tls: None,
@@ -142,6 +146,8 @@ pub(crate) struct AppState {
     pub service: lumio_secrets::SecretsService,
     pub actions: lumio_actions::ActionsService,
     pub client_limit: std::sync::Arc<rate_limit::ClientRateLimit>,
+    /// `secret_leak` answers per client address and extension (a guessing oracle).
+    pub leak_limit: std::sync::Arc<leak_limit::LeakAnswerLimit>,
     /// `--metrics-token`, if any.
     pub metrics_token: Option<MetricsToken>,
 }

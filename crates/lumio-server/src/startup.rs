@@ -122,6 +122,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             max_inflight: config.max_inflight_actions,
             memory_budget_bytes: config.runtime_memory_bytes,
             memory_per_extension_bytes: config.runtime_memory_per_extension_bytes,
+            max_inflight_per_extension: config.max_inflight_per_extension,
             ..RuntimeOptions::default()
         },
     )?;
@@ -133,6 +134,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                 .client_rate_limit
                 .unwrap_or(crate::DEFAULT_CLIENT_RATE_LIMIT),
         )),
+        leak_limit: std::sync::Arc::default(),
         metrics_token: config.metrics_token.clone(),
     };
     crate::metrics::handle();
@@ -154,6 +156,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             tokio::spawn(tls.serve(listener, app, stopped))
         }
         None => tokio::spawn(async move {
+            // The peer's address is the client's, for the secret_leak answer limit.
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = stopped.await;

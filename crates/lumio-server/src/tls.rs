@@ -166,7 +166,9 @@ impl Tls {
             };
             let _ = tcp.set_nodelay(true);
             let acceptor = self.acceptor.clone();
-            let service = TowerToHyperService::new(app.clone());
+            // The peer's address is the client's, for the secret_leak answer limit.
+            let connect_info = axum::Extension(axum::extract::ConnectInfo(peer));
+            let service = TowerToHyperService::new(tower::Layer::layer(&connect_info, app.clone()));
             let http = http.clone();
             let watcher = graceful.watcher();
             tokio::spawn(async move {

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 both_backends!(
     diff_reports_names_and_equality_without_values,
     copy_writes_new_versions_all_or_nothing,
+    copy_carries_the_egress_binding,
     scoped_tokens_cannot_compare_or_copy_across,
 );
 
@@ -141,6 +142,74 @@ async fn diff_reports_names_and_equality_without_values(backend: Backend) {
     ] {
         assert!(paths.contains_key(expected), "openapi lacks {expected}");
     }
+}
+
+/// The binding of `name` in `env` as the listing shows it (`None`: unbound).
+async fn binding(app: &TestApp, env: &str, name: &str) -> Option<Value> {
+    let list = app.list(&app.admin_token, "alpha", env).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    let secrets = list.body["secrets"].as_array().unwrap().clone();
+    let secret = secrets.into_iter().find(|s| s["name"] == name)?;
+    secret.get("allowed_hosts").cloned()
+}
+
+async fn bind(app: &TestApp, env: &str, name: &str, hosts: Value) {
+    let path = format!("{}/{name}/binding", app.secrets_path("alpha", env));
+    let body = json!({ "allowed_hosts": hosts });
+    let bound = app
+        .call(Method::PUT, &path, &app.admin_token, Some(body))
+        .await;
+    assert_eq!(bound.status, StatusCode::OK, "{}", bound.text);
+}
+
+/// A production-bound value copied to staging stays bound there: otherwise a staging
+/// developer could send it anywhere from a staging action.
+async fn copy_carries_the_egress_binding(backend: Backend) {
+    let Some(app) = seeded(backend).await else {
+        return;
+    };
+    let developer = app.token("alpha", "developer").await;
+    bind(&app, "production", "ONLY_P", json!(["api.stripe.com"])).await;
+    bind(&app, "production", "SAME", json!(["*.stripe.com"])).await;
+    let body = json!({"from": "production", "names": ["ONLY_P", "SAME", "DIFF"]});
+    let copied = copy(&app, &developer, "staging", body).await;
+    assert_eq!(copied.status, StatusCode::OK, "{}", copied.text);
+    never_shows_a_value(&copied);
+    assert_eq!(
+        binding(&app, "staging", "ONLY_P").await,
+        Some(json!(["api.stripe.com"]))
+    );
+    // An equal value whose binding differs is copied too, for the binding.
+    assert_eq!(
+        binding(&app, "staging", "SAME").await,
+        Some(json!(["*.stripe.com"]))
+    );
+    assert_eq!(copied.body["unchanged"], json!([]), "{}", copied.text);
+    // An unbound source leaves the target's binding as it is (a copy never loosens one).
+    assert_eq!(binding(&app, "staging", "DIFF").await, None);
+    bind(&app, "production", "DIFF", json!(["api.example.com"])).await;
+    bind(&app, "staging", "ONLY_S", json!(["api.example.com"])).await;
+    let body = json!({"from": "staging", "names": ["ONLY_S"]});
+    let back = copy(&app, &developer, "production", body).await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.text);
+    assert_eq!(
+        binding(&app, "production", "ONLY_S").await,
+        Some(json!(["api.example.com"]))
+    );
+    // Each binding the copy set is recorded like any binding change.
+    let changed = audit(&app, "staging", "secret.binding_changed").await;
+    let names: Vec<&str> = changed
+        .iter()
+        .filter_map(|r| r["secret"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"ONLY_P") && names.contains(&"SAME"),
+        "{changed:?}"
+    );
+    // Copying again changes nothing: same values, same bindings.
+    let body = json!({"from": "production", "names": ["ONLY_P", "SAME"]});
+    let again = copy(&app, &developer, "staging", body).await;
+    assert_eq!(again.body["copied"], json!([]), "{}", again.text);
 }
 
 async fn versions(app: &TestApp, env: &str, name: &str) -> usize {

@@ -183,6 +183,11 @@ pub struct ServerArgs {
     /// extension cannot take the others' memory [default: a quarter of --runtime-memory].
     #[arg(long, env = "LUMIO_RUNTIME_MEMORY_PER_EXTENSION", value_name = "MiB", value_parser = clap::value_parser!(u64).range(16..))]
     pub runtime_memory_per_extension: Option<u64>,
+    /// Most action invocations in flight at once for one extension: beyond it that
+    /// extension's calls answer 503 `overloaded` while the others are served; one action
+    /// may hold half of it [default: a quarter of --max-inflight-actions].
+    #[arg(long, env = "LUMIO_MAX_INFLIGHT_PER_EXTENSION", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_inflight_per_extension: Option<u32>,
     /// Client-plane calls per second per extension; beyond it a call answers 429 with
     /// `Retry-After` [default: 10000; 0: no limit].
     #[arg(long, env = "LUMIO_CLIENT_RATE_LIMIT")]

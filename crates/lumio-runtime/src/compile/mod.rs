@@ -40,30 +40,22 @@ pub struct ActionInfo {
     pub grants: Option<Arc<[SecretName]>>,
 }
 
-/// An action's definition as the deploy-time probe reads it.
+/// An action's argument validators as the deploy-time probe reads them.
 #[derive(serde::Deserialize)]
 struct Definition {
     args: BTreeMap<String, Validator>,
-    secrets: Option<serde_json::Value>,
 }
 
-/// Parses a `secrets: [...]` declaration into secret names; the error says what to fix.
-fn parse_grants(action: &str, secrets: serde_json::Value) -> Result<Arc<[SecretName]>, String> {
-    let serde_json::Value::Array(items) = secrets else {
-        return Err(format!(
-            "the secrets of action {action} must be an array of secret names, e.g. secrets: [\"STRIPE_KEY\"]"
-        ));
-    };
+/// Parses a `secrets: [...]` declaration, as the probe read it, into secret names; the
+/// error says what to fix.
+fn parse_grants(
+    action: &str,
+    secrets: Result<Vec<String>, String>,
+) -> Result<Arc<[SecretName]>, String> {
+    let items =
+        secrets.map_err(|reason| format!("action {action} cannot be deployed: {reason}"))?;
     let mut grants: Vec<SecretName> = Vec::with_capacity(items.len());
-    for item in items {
-        let text = match item {
-            serde_json::Value::String(text) => text,
-            other => {
-                return Err(format!(
-                    "the secrets of action {action} must be secret names (strings); found {other}"
-                ))
-            }
-        };
+    for text in items {
         let name = SecretName::parse(&text).map_err(|e| {
             format!("action {action} grants {text:?}, which is not a valid secret name: {e}")
         })?;
@@ -171,16 +163,17 @@ pub fn compile_with_limits(
     for FoundAction {
         module,
         export,
-        definition_json,
+        args_json,
+        grants,
     } in found
     {
         let definition: Definition =
-            serde_json::from_str(&definition_json).map_err(|e| DeployError::Evaluation {
+            serde_json::from_str(&args_json).map_err(|e| DeployError::Evaluation {
                 file: module.clone(),
                 message: format!("the args of action {export} are not v validators: {e}"),
             })?;
         let name = format!("{}:{export}", resolve::module_label(&module));
-        let grants = match definition.secrets {
+        let grants = match grants.transpose() {
             None => None,
             Some(secrets) => {
                 Some(

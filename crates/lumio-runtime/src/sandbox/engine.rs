@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use lumio_qjs_bytecode::deferred::new_context;
 use lumio_qjs_bytecode::TrustedBytecode;
-use rquickjs::{Context, Ctx, Function, Module, Object, Value};
+use rquickjs::{Context, Ctx, Module, Object, Value};
 
+use super::action_probe::{Definition, Probe};
 use super::clock::Clock;
 use super::loader::{CompileOnlyLoader, DeploymentLoader, SDK_JS};
 use super::quickjs::{caught, internal, new_runtime, Failure, Intrinsics};
@@ -20,9 +21,12 @@ use crate::limits::RuntimeLimits;
 pub struct FoundAction {
     pub module: String,
     pub export: String,
-    /// `{"args": {...}, "secrets": [...] | null}`, read once from the evaluated
-    /// definition: what the runtime enforces comes from here, never from the object later.
-    pub definition_json: String,
+    /// `{"args": {...}}`, read once from the evaluated definition.
+    pub args_json: String,
+    /// Its `secrets: [...]`, read once from Rust (`None`: none declared; `Err`: a list
+    /// that could not be read, a deploy error). What the runtime enforces comes from here,
+    /// never from the object later.
+    pub grants: Result<Option<Vec<String>>, String>,
 }
 
 /// Compiles the embedded SDK; every invocation's context loads this bytecode.
@@ -88,22 +92,35 @@ impl Engine {
     ) -> Result<Vec<FoundAction>, (String, Failure)> {
         let mut current = String::new();
         let result = self.in_fresh_context(modules, |ctx| {
-            let silent = "globalThis.console = { log() {}, info() {}, debug() {}, warn() {}, error() {} };";
-            ctx.eval::<(), _>(silent).map_err(|e| self.caught(ctx, e, modules))?;
-            let probe: Function = ctx
-                .eval("(v) => v !== null && typeof v === 'object' && v[Symbol.for('lumio.action/v1')] === true ? ((args, secrets) => JSON.stringify({ args, secrets: secrets === undefined ? null : secrets }))(v.args, v.secrets) : undefined")
+            let silent =
+                "globalThis.console = { log() {}, info() {}, debug() {}, warn() {}, error() {} };";
+            ctx.eval::<(), _>(silent)
                 .map_err(|e| self.caught(ctx, e, modules))?;
+            // Before any module of the upload runs: the probe's intrinsics, and the SDK,
+            // which captures its own (a helper imported first must not reach either).
+            let probe = Probe::capture(ctx).map_err(|e| self.caught(ctx, e, modules))?;
             self.clock.enter();
+            current = SDK_SPECIFIER.to_owned();
+            self.import(ctx, SDK_SPECIFIER, modules)?;
             let mut found = Vec::new();
             for name in modules.keys() {
                 current.clone_from(name);
                 let namespace = self.import(ctx, name, modules)?;
                 for export in namespace.keys::<String>() {
                     let export = export.map_err(|e| self.caught(ctx, e, modules))?;
-                    let value: Value = namespace.get(&export).map_err(|e| self.caught(ctx, e, modules))?;
-                    let definition: Option<String> = probe.call((value,)).map_err(|e| self.caught(ctx, e, modules))?;
-                    if let Some(definition_json) = definition {
-                        found.push(FoundAction { module: name.clone(), export, definition_json });
+                    let value: Value = namespace
+                        .get(&export)
+                        .map_err(|e| self.caught(ctx, e, modules))?;
+                    let definition = probe
+                        .read(&value)
+                        .map_err(|e| self.caught(ctx, e, modules))?;
+                    if let Some(Definition { args_json, grants }) = definition {
+                        found.push(FoundAction {
+                            module: name.clone(),
+                            export,
+                            args_json,
+                            grants,
+                        });
                     }
                 }
             }

@@ -42,12 +42,11 @@ pub struct Job {
     pub host: Arc<dyn Host>,
     /// The action's name (`functions:charge`), for error messages.
     pub action: String,
+    /// The extension the invocation belongs to: whose share of slots, CPU and memory it uses.
+    pub tenant: Arc<str>,
     /// What `ctx.secrets.get` may read: the grants the deploy-time probe found
     /// (`None`: every secret of the extension and environment).
     pub grants: Option<Arc<[lumio_core::SecretName]>>,
-    /// The extension the invocation runs for: its QuickJS heap is charged to this
-    /// extension's share of the memory budget.
-    pub tenant: Arc<str>,
 }
 
 /// Where an invocation stands after the worker ran it for a while.
@@ -452,6 +451,21 @@ impl Live {
         rt.run_gc();
         meter.unbind();
         Some(rt)
+    }
+}
+
+impl Live {
+    /// Ends an invocation nobody waits for any more (its caller disconnected). The reads
+    /// it made (and those its grants refused) are still recorded: every read is accounted
+    /// for, answered or not.
+    pub fn abandon(self) {
+        if let Err(err) = self
+            .state
+            .record_reads()
+            .and_then(|()| self.state.record_denied())
+        {
+            tracing::warn!(%err, extension = %self.job.tenant, action = %self.job.action, "could not record the reads of an abandoned invocation");
+        }
     }
 }
 

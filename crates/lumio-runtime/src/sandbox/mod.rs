@@ -1,7 +1,9 @@
 //! The sandbox: runs one action in a fresh QuickJS context, then decides what may leave it
 //! (leak guard, masked console output, the audit ticket egress must wait for).
 
+mod action_probe;
 mod clock;
+mod denied;
 mod engine;
 mod errors;
 mod globals;
@@ -21,7 +23,7 @@ pub use errors::clip;
 pub use live::{Job, Live, Progress};
 pub use loader::SDK_JS;
 pub use quickjs::Failure;
-pub use state::{Services, Wake, Waker};
+pub use state::{FetchDone, Services, Wake, Waker};
 
 use crate::invocation::{ActionError, ConsoleLine, ErrorCode, Invocation};
 use crate::leak_guard::{GuardCache, LeakGuard};
@@ -83,9 +85,9 @@ pub fn conclude(
     };
     let mut console = masked_console(state, &guard);
     live.clock.leave();
-    // The reads not yet recorded (those after the last fetch) are recorded now; if that
-    // fails, nothing the invocation produced may leave.
-    if let Err(err) = state.record_reads() {
+    // The reads not yet recorded (those after the last fetch) and the refused ones are
+    // recorded now; if that fails, nothing the invocation produced may leave.
+    if let Err(err) = state.record_reads().and_then(|()| state.record_denied()) {
         result = Err(ActionError::new(
             ErrorCode::AuditUnavailable,
             err.to_string(),
@@ -103,7 +105,7 @@ pub fn conclude(
             ),
         ));
     }
-    let durable_up_to = if state.value_read.get() {
+    let durable_up_to = if state.output_waits() {
         state.last_ticket.get()
     } else {
         None

@@ -8,6 +8,7 @@ use lumio_core::SecretName;
 use rquickjs::function::Opt;
 use rquickjs::{Ctx, Exception, Function, IntoJs, Object, Persistent, Result, Value};
 
+use super::denied::{Denial, MAX_DENIED_NAMES};
 use super::globals;
 use super::response;
 use super::state::{FetchDone, FetchFailure, InvocationState, Wake};
@@ -111,28 +112,19 @@ fn secret_get<'js>(ctx: &Ctx<'js>, state: &InvocationState, name: &str) -> Resul
     }
 }
 
-/// Refuses a read outside the action's grants: records `secret.denied` (once per
-/// invocation and name) and throws an error naming the name and the grants, no value.
+/// Refuses a read outside the action's grants: counts it for the invocation's
+/// `secret.denied` records and throws an error naming the name and the grants, no value.
+/// Past the limit of distinct refused names, the error is `limit_exceeded`.
 fn deny(ctx: &Ctx<'_>, state: &InvocationState, name: &SecretName) -> rquickjs::Error {
-    let grants = state.grants.names.as_deref().unwrap_or_default();
-    let first = {
-        let mut denied = state.denied.borrow_mut();
-        let first = !denied.contains(name);
-        if first {
-            denied.push(name.clone());
-        }
-        first
-    };
-    if first {
-        match state.host.record_denied(name, grants) {
-            // Later egress waits for this record too, like for a read's.
-            Ok(ticket) => state.note_ticket(ticket),
-            // Refused either way; the read was never attempted.
-            Err(err) => {
-                tracing::warn!(secret = %name, error = %err, "a secret.denied record could not be queued")
-            }
-        }
+    if state.denied.borrow_mut().count(name) == Denial::OverLimit {
+        // One message for every name: the platform's own errors are remembered by text.
+        let message = format!(
+            "ctx.secrets.get was denied for more than {MAX_DENIED_NAMES} names outside action {}'s secrets: [...] in one invocation; read only the names it declares",
+            state.grants.action
+        );
+        return throw_coded(ctx, state, "limit_exceeded", &message);
     }
+    let grants = state.grants.names.as_deref().unwrap_or_default();
     let list = if grants.is_empty() {
         "no secrets (secrets: [])".to_owned()
     } else {

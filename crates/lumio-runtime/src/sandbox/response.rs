@@ -30,6 +30,14 @@ pub fn request<'js>(url: &Value<'js>, init: Option<&Value<'js>>) -> Result<Fetch
         Some(method) => method.get::<Coerced<String>>()?.0,
         None => "GET".to_owned(),
     };
+    if !is_sendable_method(&method) {
+        // The method may hold a secret's value: the message does not repeat it.
+        let ctx = url.ctx();
+        return Err(rquickjs::Exception::throw_type(
+            ctx,
+            "ctx.fetch: the method is not a valid HTTP method (a token of letters, digits and !#$%&'*+-.^_`|~; CONNECT, TRACE and TRACK are not allowed); use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS",
+        ));
+    }
     let body = match field("body")? {
         Some(body) if !body.is_null() => Some(body.get::<Coerced<String>>()?.0),
         _ => None,
@@ -40,6 +48,19 @@ pub fn request<'js>(url: &Value<'js>, init: Option<&Value<'js>>) -> Result<Fetch
         headers,
         body,
     })
+}
+
+/// Whether `method` may be sent: an RFC 9110 token (anything else would break the
+/// request line), and not one of the methods the Fetch standard forbids.
+fn is_sendable_method(method: &str) -> bool {
+    let token = !method.is_empty()
+        && method
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    let forbidden = ["CONNECT", "TRACE", "TRACK"]
+        .iter()
+        .any(|f| method.eq_ignore_ascii_case(f));
+    token && !forbidden
 }
 
 /// The object a fetch resolves to. The body stays in Rust until `text()` or `json()`.

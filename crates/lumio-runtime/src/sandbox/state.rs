@@ -90,8 +90,8 @@ impl Grants {
 pub struct InvocationState {
     pub host: Arc<dyn Host>,
     pub grants: Grants,
-    /// Names already denied (and recorded as `secret.denied`) in this invocation.
-    pub denied: RefCell<Vec<SecretName>>,
+    /// Reads refused by the grants, recorded as `secret.denied` when the invocation ends.
+    pub denied: RefCell<super::denied::DeniedCounts>,
     pub services: Arc<Services>,
     pub waker: Waker,
     /// Distinct (name, value) pairs read; the leak guard searches for these.
@@ -112,6 +112,8 @@ pub struct InvocationState {
     unrecorded: RefCell<Vec<(SecretName, bool, u32)>>,
     /// Whether any read returned a value: only then must egress wait for the audit log.
     pub value_read: Cell<bool>,
+    /// Whether `secret.denied` records were queued: the output then waits for them too.
+    pub denied_recorded: Cell<bool>,
     pub gets: Cell<u32>,
     pub console: RefCell<Vec<(LogLevel, String)>>,
     console_bytes: Cell<usize>,
@@ -152,6 +154,7 @@ impl InvocationState {
             last_ticket: Cell::new(None),
             unrecorded: RefCell::default(),
             value_read: Cell::new(false),
+            denied_recorded: Cell::new(false),
             gets: Cell::new(0),
             console: RefCell::default(),
             console_bytes: Cell::new(0),
@@ -194,6 +197,27 @@ impl InvocationState {
             self.last_ticket.set(Some(ticket));
         }
         Ok(())
+    }
+
+    /// Enqueues the `secret.denied` records of the reads the grants refused (once, when
+    /// the invocation ends: one record per name and invocation); afterwards `last_ticket`
+    /// covers them. A fetch does not wait for them: a refused read gave it nothing to carry.
+    pub fn record_denied(&self) -> Result<(), crate::host::HostError> {
+        let grants = self.grants.names.as_deref().unwrap_or_default();
+        let Some(denials) = self.denied.borrow_mut().take(grants) else {
+            return Ok(());
+        };
+        if let Some(ticket) = self.host.record_denied(&denials)? {
+            self.note_ticket(ticket);
+            self.denied_recorded.set(true);
+        }
+        Ok(())
+    }
+
+    /// Whether the output must wait for `last_ticket`: a value was read, or refused reads
+    /// were recorded.
+    pub fn output_waits(&self) -> bool {
+        self.value_read.get() || self.denied_recorded.get()
     }
 
     /// Makes `last_ticket` cover `ticket` too (tickets grow with the queue).

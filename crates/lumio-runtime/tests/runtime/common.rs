@@ -13,8 +13,8 @@ use axum::{Json, Router};
 use lumio_core::{AllowedHosts, CurrentValue, SecretName, SecretValue};
 use lumio_core::{AuditUnavailable, Ticket};
 use lumio_runtime::{
-    compile, Deployment, Host, HostError, Invocation, Runtime, RuntimeLimits, RuntimeOptions,
-    SecretReads,
+    compile, Denials, Deployment, Host, HostError, Invocation, Runtime, RuntimeLimits,
+    RuntimeOptions, SecretReads,
 };
 use serde_json::{json, Value};
 
@@ -29,6 +29,10 @@ pub struct TestHost {
     pub recorded: Mutex<Vec<SecretReads>>,
     /// The `secret.denied` records: the name asked for and the action's grants.
     pub denied: Mutex<Vec<(String, Vec<String>)>>,
+    /// Per `secret.denied` record, the number of calls it stands for (in `denied`'s order).
+    pub denied_counts: Mutex<Vec<u32>>,
+    /// The further-names records: how many names past the first 16 were refused.
+    pub denied_further: Mutex<Vec<u32>>,
     /// The `egress.blocked` records: the secret and the refused host.
     pub egress_blocked: Mutex<Vec<(String, String)>>,
     /// When set, `audit_durable` fails (the audit store is down).
@@ -91,13 +95,30 @@ impl Host for TestHost {
         Ok((n > 0).then(|| Ticket(self.next_ticket.fetch_add(n, Ordering::SeqCst) + n)))
     }
 
-    fn record_denied(&self, name: &SecretName, grants: &[SecretName]) -> Result<Ticket, HostError> {
-        let grants = grants.iter().map(|g| g.as_str().to_owned()).collect();
-        self.denied
-            .lock()
-            .unwrap()
-            .push((name.as_str().to_owned(), grants));
-        Ok(Ticket(self.next_ticket.fetch_add(1, Ordering::SeqCst) + 1))
+    fn record_denied(&self, denials: &Denials<'_>) -> Result<Option<Ticket>, HostError> {
+        let grants: Vec<String> = denials
+            .grants
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect();
+        let mut records = 0;
+        for denied in &denials.names {
+            self.denied
+                .lock()
+                .unwrap()
+                .push((denied.name.as_str().to_owned(), grants.clone()));
+            self.denied_counts.lock().unwrap().push(denied.count);
+            records += 1;
+        }
+        if denials.further_names > 0 {
+            self.denied_further
+                .lock()
+                .unwrap()
+                .push(denials.further_names);
+            records += 1;
+        }
+        Ok((records > 0)
+            .then(|| Ticket(self.next_ticket.fetch_add(records, Ordering::SeqCst) + records)))
     }
 
     fn record_egress_blocked(&self, name: &SecretName, host: &str) -> Result<Ticket, HostError> {
@@ -173,7 +194,7 @@ pub async fn run_as(
     args: Value,
     host: &Arc<TestHost>,
 ) -> Invocation {
-    rt.invoke(tenant.into(), dep.clone(), action, args, host.clone())
+    rt.invoke(tenant, dep.clone(), action, args, host.clone())
         .await
 }
 

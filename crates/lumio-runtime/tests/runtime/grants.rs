@@ -204,3 +204,99 @@ fn a_bad_grant_list_is_a_deploy_error() {
     );
     assert!(matches!(err, DeployError::BadGrant { .. }), "{err}");
 }
+
+/// A helper module that runs before the action's module and replaces intrinsics the probe
+/// (or the SDK) might call: the grants read at deploy are still exactly the declared ones.
+#[test]
+fn a_helper_replacing_intrinsics_cannot_turn_grants_into_every_secret() {
+    let helpers = [
+        // The probe once serialised the definition with the global JSON.stringify.
+        r#"(JSON as any).stringify = () => '{"args":{},"secrets":null}';"#,
+        // ... which calls toJSON: an array's could drop the list.
+        "(Array.prototype as any).toJSON = function () { return undefined; };",
+        "(Object as any).freeze = () => undefined; (Array as any).isArray = () => true; Array.prototype.some = () => false;",
+        "(Array.prototype as any)[Symbol.iterator] = function* () {}; (Object as any).keys = () => []; (Object as any).entries = () => [];",
+        "Object.defineProperty(Object.prototype, 'secrets', { set(_v: any) {}, get() { return undefined; }, configurable: true });",
+        "(Symbol as any).for = () => Symbol('elsewhere');",
+    ];
+    for helper in helpers {
+        let dep = deploy_files(&[
+            ("server/helper.ts", helper),
+            (
+                "server/functions.ts",
+                &format!(
+                    "import \"./helper\";\n{}",
+                    action_src_with_grants(r#"["A"]"#, "return 1;")
+                ),
+            ),
+        ]);
+        let grants: Option<Vec<&str>> = dep
+            .action("functions:test")
+            .unwrap_or_else(|| panic!("{helper}: the action was not found"))
+            .grants
+            .as_deref()
+            .map(|g| g.iter().map(|n| n.as_str()).collect());
+        assert_eq!(grants, Some(vec!["A"]), "{helper}");
+    }
+}
+
+/// A list the probe cannot read as an array of strings is a deploy error, never "every
+/// secret".
+#[test]
+fn an_unreadable_grant_list_is_a_deploy_error() {
+    for secrets in ["new Proxy(['A'], {})", "{ length: 1, 0: 'A' }", "['A', 1]"] {
+        let err = deploy_err(&format!(
+            "export const test = {{ [Symbol.for('lumio.action/v1')]: true, args: {{}}, secrets: {secrets}, handler: () => 1 }};"
+        ));
+        assert!(
+            matches!(err, DeployError::BadGrant { .. }),
+            "{secrets}: {err}"
+        );
+    }
+    // An array that would serialise as nothing is still read as the names it holds.
+    let dep = deploy(
+        "const a: any = ['A']; a.toJSON = () => undefined;\nexport const test = { [Symbol.for('lumio.action/v1')]: true, args: {}, secrets: a, handler: () => 1 };",
+    );
+    let grants = dep.action("functions:test").unwrap().grants.clone();
+    assert_eq!(grants.as_deref().map(<[_]>::len), Some(1));
+    let err = deploy_err(
+        "export const test = { [Symbol.for('lumio.action/v1')]: true, args: {}, get secrets(): string[] { throw new Error('no'); }, handler: () => 1 };",
+    );
+    assert!(!err.to_string().is_empty());
+}
+
+/// Refused reads are one `secret.denied` record per name with a count, for at most 16
+/// names; past those one record gives the number of further names, and every further
+/// refused read throws `limit_exceeded`. The output waits for the records.
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_reads_are_counted_per_name_and_bounded_per_invocation() {
+    let src = action_src_with_grants(
+        r#"["A"]"#,
+        "const codes: Record<string, number> = {};\nfor (let round = 0; round < 3; round++) {\n  for (let i = 0; i < 40; i++) {\n    try { ctx.secrets.get('N_' + i); } catch (e: any) { codes[e.code] = (codes[e.code] ?? 0) + 1; }\n  }\n}\nreturn codes;",
+    );
+    let host = host();
+    let inv = run(
+        &runtime(limits()),
+        &deploy(&src),
+        "functions:test",
+        json!({}),
+        &host,
+    )
+    .await;
+    assert_eq!(
+        inv.result.unwrap(),
+        json!({ "secret_denied": 16, "limit_exceeded": 104 })
+    );
+    let denied = host.denied.lock().unwrap().clone();
+    let names: Vec<&str> = denied.iter().map(|(n, _)| n.as_str()).collect();
+    let first: Vec<String> = (0..16).map(|i| format!("N_{i}")).collect();
+    assert_eq!(names, first);
+    assert!(denied.iter().all(|(_, grants)| grants == &["A"]));
+    assert_eq!(*host.denied_counts.lock().unwrap(), vec![3; 16]);
+    assert_eq!(*host.denied_further.lock().unwrap(), vec![24]);
+    // 17 records, and the answer was given only once they were durable.
+    assert!(
+        host.durable.load(std::sync::atomic::Ordering::SeqCst) >= 17,
+        "the output did not wait for the secret.denied records"
+    );
+}

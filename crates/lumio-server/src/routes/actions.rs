@@ -1,6 +1,8 @@
 //! Actions: deploying code (management plane) and invoking actions (client plane).
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -17,6 +19,7 @@ use super::paths::Scope;
 use crate::api_error::AppError;
 use crate::auth::Authed;
 use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::leak_limit::MAX_LEAK_ANSWERS;
 use crate::request_id::RequestId;
 use crate::AppState;
 
@@ -138,13 +141,15 @@ pub(crate) async fn logs(
 #[utoipa::path(post, path = "/api/v1/extensions/{ext}/environments/{env}/actions/{action}", tag = "actions",
     params(ActionPath), request_body = Invoke,
     responses((status = 200, body = InvokeValue),
-        (status = 429, body = ErrorBody, description = "rate limited; see Retry-After")))]
+        (status = 429, body = ErrorBody, description = "rate limited (`rate_limited`): the extension's actions are called faster than the server allows, or this client address got 5 `secret_leak` answers from the extension within a minute; see Retry-After")))]
 pub(crate) async fn invoke(
     State(state): State<AppState>,
     ApiPath(ActionPath { ext, env, action }): ApiPath<ActionPath>,
     Extension(request_id): Extension<RequestId>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     ApiJson(body): ApiJson<Invoke>,
 ) -> Result<Response, AppError> {
+    let client = client.map(|Extension(ConnectInfo(addr))| addr.ip());
     let invalid = |e: lumio_core::InvalidId| AppError::invalid(e.to_string());
     let slug = ExtensionSlug::parse(&ext).map_err(invalid)?;
     let environment = Environment::parse(&env).map_err(invalid)?;
@@ -153,18 +158,17 @@ pub(crate) async fn invoke(
             "action name is longer than 256 characters",
         ));
     }
+    if let Some(wait) = client.and_then(|c| state.leak_limit.check(c, slug.as_str()).err()) {
+        return Ok(rate_limited(
+            format!("this client got {MAX_LEAK_ANSWERS} secret_leak answers from this extension's actions within a minute; retry after the time in Retry-After"),
+            wait,
+        ));
+    }
     if let Err(wait) = state.client_limit.check(slug.as_str()) {
-        let mut response = AppError {
-            code: ErrorCode::RateLimited,
-            message: "this extension's actions are called faster than the server allows; retry after the time in Retry-After".to_owned(),
-            hint: None,
-        }
-        .into_response();
-        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-        response
-            .headers_mut()
-            .insert(axum::http::header::RETRY_AFTER, seconds.into());
-        return Ok(response);
+        return Ok(rate_limited(
+            "this extension's actions are called faster than the server allows; retry after the time in Retry-After".to_owned(),
+            wait,
+        ));
     }
     if let Ok(Some(extension)) = state.service.find_extension(&slug).await {
         if extension.suspended_at.is_some() {
@@ -182,6 +186,11 @@ pub(crate) async fn invoke(
         Err(err) => err.code.as_str(),
     };
     crate::metrics::record_invocation(label, started.elapsed());
+    if let (Err(err), Some(client)) = (&outcome.result, client) {
+        if err.code == lumio_actions::ErrorCode::SecretLeak {
+            state.leak_limit.note_leak(client, slug.as_str());
+        }
+    }
     Ok(match outcome.result {
         Ok(value) => Json(InvokeValue { value }).into_response(),
         Err(err) => AppError {
@@ -191,6 +200,21 @@ pub(crate) async fn invoke(
         }
         .into_response(),
     })
+}
+
+/// A 429 `rate_limited` answer with `Retry-After` in whole seconds (at least one).
+fn rate_limited(message: String, wait: std::time::Duration) -> Response {
+    let mut response = AppError {
+        code: ErrorCode::RateLimited,
+        message,
+        hint: None,
+    }
+    .into_response();
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    response
+        .headers_mut()
+        .insert(axum::http::header::RETRY_AFTER, seconds.into());
+    response
 }
 
 /// The API's code for an invocation's failure (its status follows from it).

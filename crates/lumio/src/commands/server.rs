@@ -21,6 +21,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         runtime_memory_per_extension_bytes: args
             .runtime_memory_per_extension
             .map_or(0, mib_to_bytes),
+        max_inflight_per_extension: args.max_inflight_per_extension.map_or(0, |n| n as usize),
         client_rate_limit: args.client_rate_limit,
         db_timeout: args.db_timeout.map(std::time::Duration::from_secs),
         tls: args
