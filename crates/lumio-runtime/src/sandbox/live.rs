@@ -165,7 +165,7 @@ impl Live {
                 _ => {}
             }
         }
-        let meter = RuntimeMeter::bound(account());
+        let meter = RuntimeMeter::started(account()).map_err(out_of_budget)?;
         let refused = |e: rquickjs::Error| match meter.refused() {
             Some(refusal) => out_of_budget(refusal),
             None => internal(&e),

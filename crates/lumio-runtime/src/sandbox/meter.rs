@@ -19,6 +19,10 @@ use crate::memory::{Account, Refusal};
 /// Reserved from the shared pools at a time.
 const CHUNK: usize = 256 << 10;
 
+/// Reserved before a new runtime is made: more than QuickJS's runtime constructor
+/// allocates (a fresh runtime holds well under 256 KiB), so it is never refused.
+const START: usize = 1 << 20;
+
 /// The meter of one QuickJS runtime; clones share it (the runtime's allocator holds one).
 #[derive(Clone)]
 pub struct RuntimeMeter(Rc<Charge>);
@@ -35,14 +39,18 @@ struct Charge {
 }
 
 impl RuntimeMeter {
-    /// A meter charging `account`, for a new runtime.
-    pub fn bound(account: Account) -> Self {
-        Self(Rc::new(Charge {
+    /// A meter for a new runtime with [`START`] bytes already reserved from `account`,
+    /// or the budget that has not that much left. QuickJS's runtime constructor must
+    /// never see a refusal: rquickjs 0.14 does not check it for null and would crash the
+    /// process, so a budget that is nearly spent refuses here, before QuickJS is called.
+    pub fn started(account: Account) -> Result<Self, Refusal> {
+        account.reserve(START)?;
+        Ok(Self(Rc::new(Charge {
             used: Cell::new(0),
-            reserved: Cell::new(0),
+            reserved: Cell::new(START),
             account: RefCell::new(Some(account)),
             refused: Cell::new(None),
-        }))
+        })))
     }
 
     /// The budget that refused memory to this invocation, if one did.

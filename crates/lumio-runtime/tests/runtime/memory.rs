@@ -171,3 +171,34 @@ async fn a_recycled_runtime_is_charged_to_its_next_extension() {
     assert_eq!(parked.await.unwrap().result.unwrap(), json!(4));
     settles_to_zero(&rt, &["first", "second"]).await;
 }
+
+/// With its share spent to the last chunk by a parked invocation, an extension's next
+/// invocations need new QuickJS runtimes while nothing is left: each ends
+/// `out_of_memory` before QuickJS is asked for one (rquickjs would crash the process on a
+/// refused runtime constructor), and another extension is served.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spent_share_refuses_new_runtimes_without_a_crash() {
+    let rt = budgeted(256 * MIB, 24 * MIB);
+    let greedy = deploy(&action_src(
+        "",
+        "const kept = [];\ntry { while (true) kept.push(new Uint8Array(16 * 1024)); } catch (e) {}\nawait new Promise((resolve) => setTimeout(resolve, 1500));\nreturn kept.length;",
+    ));
+    let host = TestHost::with(&[]);
+    let hog = {
+        let (rt, greedy, host) = (rt.clone(), greedy.clone(), host.clone());
+        tokio::spawn(async move {
+            run_as(&rt, "hog", &greedy, "functions:test", json!({}), &host).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    // More at once than the workers keep spare runtimes for: most need a new one.
+    hold(&mut tasks, &rt, "hog", 40, 1, 10);
+    hold(&mut tasks, &rt, "other", 4, 1, 10);
+    let by_tenant = outcomes(tasks).await;
+    let (_, hog_refused) = &by_tenant["hog"];
+    assert!(!hog_refused.is_empty(), "the spent share refused nothing");
+    assert_eq!(by_tenant["other"], (4, Vec::new()));
+    assert!(hog.await.unwrap().result.is_ok());
+    settles_to_zero(&rt, &["hog", "other"]).await;
+}
