@@ -148,6 +148,12 @@ impl Pool {
         self.long_runs(tenant) < self.long_run_cap || (!extra && !others_waiting)
     }
 
+    /// [`Pool::may_start`] for a parked invocation: the run queue is locked only when its
+    /// tenant is at its cap (every resumption asks, so the common case stays lock-free).
+    pub fn may_resume(&self, tenant: TenantId, extra: bool) -> bool {
+        self.long_runs(tenant) < self.long_run_cap || (!extra && !self.queue.others_waiting(tenant))
+    }
+
     /// Wakes one idle worker to take what was just queued. A worker marks itself idle
     /// before it last looks at the queue, so a job is never left with every worker asleep.
     pub fn wake_one(&self) {

@@ -296,8 +296,7 @@ impl Worker {
             return;
         }
         let tenant = entry.tenant;
-        let others = self.pool.queue.others_waiting(tenant);
-        if !self.pool.may_start(tenant, others, self.extra) {
+        if !self.pool.may_resume(tenant, self.extra) {
             self.deferred.push((slot, resume));
             return;
         }
