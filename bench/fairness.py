@@ -4,9 +4,13 @@ hostile extension on the same server runs one attack; prints the victim's p50, p
 and errors per attack, and the server's RSS. Standard library only.
 
     fairness.py URL SERVER_PID SECONDS
+
+ATTACKS=word,word (environment) runs only the attacks whose label holds one of the words
+(the baseline always runs).
 """
 import http.client
 import json
+import os
 import sys
 import threading
 import time
@@ -65,6 +69,9 @@ def report(label, latencies, errors, peak_rss):
 
 def run(label, attack, clients):
     """Runs `attack` on `clients` threads until the victim is done."""
+    only = [w for w in os.environ.get("ATTACKS", "").split(",") if w]
+    if clients and only and not any(w in label for w in only):
+        return
     stop = threading.Event()
     threads = [threading.Thread(target=attack, args=(stop,), daemon=True) for _ in range(clients)]
     for t in threads:

@@ -2,14 +2,19 @@
 # Tenant fairness (issue 23): a victim extension's audited action, called ten times a
 # second, with and without each attack of a hostile extension on the same server. Prints
 # the victim's p50/p99/worst latency and errors per attack, and the server's RSS.
-#   bench/fairness.sh [SECONDS] [sqlite|postgres]   (defaults: 10, sqlite)
+#   bench/fairness.sh [SECONDS] [sqlite|postgres] [SERVER FLAGS...]   (defaults: 10, sqlite)
+# ATTACKS=hold,loops runs only the attacks whose label holds one of the words; LUMIO_BIN
+# picks another binary (to compare builds the same way).
 # Needs: python3, a release build (made here); PostgreSQL on 127.0.0.1:5432 for postgres.
 set -euo pipefail
 D=${1:-10}
 BACKEND=${2:-sqlite}
+shift $(( $# < 2 ? $# : 2 ))
 cd "$(dirname "$0")/.."
-cargo build --release -q -p lumio
-BIN="${CARGO_TARGET_DIR:-target}/release/lumio"
+if [ -z "${LUMIO_BIN:-}" ]; then
+  cargo build --release -q -p lumio
+fi
+BIN=${LUMIO_BIN:-${CARGO_TARGET_DIR:-target}/release/lumio}
 W=$(mktemp -d)
 PG=${LUMIO_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 DB=lumio_fair_$$
@@ -22,7 +27,7 @@ PORT=$((20000 + RANDOM % 10000))
 TOKEN="lumio_bench_admin_$RANDOM$RANDOM"
 mkdir -p "$W/data"
 LUMIO_BOOTSTRAP_TOKEN=$TOKEN LUMIO_LOG=warn "$BIN" server --listen 127.0.0.1:$PORT \
-  --data-dir "$W/data" "${DATABASE[@]}" --client-rate-limit 0 >"$W/server.log" 2>&1 &
+  --data-dir "$W/data" "${DATABASE[@]}" --client-rate-limit 0 "$@" >"$W/server.log" 2>&1 &
 SERVER=$!
 cleanup() {
   kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true

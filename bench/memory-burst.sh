@@ -70,7 +70,10 @@ PORT=$API node "$W/api.js" & PIDS+=($!)
 wait_up "http://127.0.0.1:$API/"
 PORT=$(port)
 TOKEN="lumio_bench_admin_$RANDOM$RANDOM"
+# Slots for every client: the burst measures memory, not the per-extension bound (its
+# default, a quarter of 2,048, would answer most of these calls 503 at once).
 LUMIO_BOOTSTRAP_TOKEN=$TOKEN LUMIO_LOG=warn "$BIN" server --allow-private-fetch \
+  --max-inflight-actions 4096 --max-inflight-per-extension 4096 \
   --listen 127.0.0.1:$PORT --data-dir "$W/data" >"$W/server.log" 2>&1 &
 SERVER=$!; PIDS+=($SERVER)
 URL=http://127.0.0.1:$PORT

@@ -16,6 +16,9 @@ use crate::ActionsService;
 #[derive(Debug, Clone)]
 pub struct InvokeOutcome {
     pub result: Result<serde_json::Value, ActionError>,
+    /// `secret.denied` records the invocation's refused reads wrote (the server limits
+    /// how many one client address can cause).
+    pub denied_records: u32,
 }
 
 fn not_found(action: &str) -> InvokeOutcome {
@@ -24,6 +27,7 @@ fn not_found(action: &str) -> InvokeOutcome {
             code: ErrorCode::NotFound,
             message: format!("no action {action:?} is deployed here; deploy with `lumio deploy` and call it as module:export"),
         }),
+        denied_records: 0,
     }
 }
 
@@ -115,6 +119,7 @@ impl ActionsService {
         );
         InvokeOutcome {
             result: invocation.result,
+            denied_records: invocation.denied_records,
         }
     }
 }
@@ -126,6 +131,7 @@ fn unavailable(reason: String) -> InvokeOutcome {
             code: ErrorCode::Internal,
             message: "Lumio could not load this action right now; try again shortly".to_owned(),
         }),
+        denied_records: 0,
     }
 }
 

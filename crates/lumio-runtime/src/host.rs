@@ -48,6 +48,14 @@ pub struct Denials<'a> {
     pub grants: &'a [SecretName],
 }
 
+impl Denials<'_> {
+    /// The audit records these make: one per name, and one for the further names.
+    pub fn records(&self) -> u32 {
+        let names = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        names.saturating_add(u32::from(self.further_names > 0))
+    }
+}
+
 /// The platform side of one invocation.
 #[async_trait]
 pub trait Host: Send + Sync {

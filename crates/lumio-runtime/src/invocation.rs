@@ -150,6 +150,8 @@ pub struct Invocation {
     pub leak_blocked: Vec<SecretName>,
     /// How many `ctx.secrets.get` calls the action made.
     pub secret_gets: u32,
+    /// How many `secret.denied` audit records its refused reads wrote.
+    pub denied_records: u32,
     /// Wall-clock duration, queueing excluded.
     pub duration: Duration,
 }
@@ -162,6 +164,7 @@ impl Invocation {
             stack: None,
             leak_blocked: Vec::new(),
             secret_gets: 0,
+            denied_records: 0,
             duration: Duration::ZERO,
         }
     }

@@ -26,6 +26,7 @@ mod leak_guard;
 mod limits;
 mod memory;
 mod pool;
+mod priority;
 mod run_queue;
 mod sandbox;
 mod validate;

@@ -87,6 +87,10 @@ pub struct RuntimeOptions {
     /// What one extension's invocations in flight may hold together, so that one
     /// extension cannot take every other's memory. 0 means a quarter of the budget.
     pub memory_per_extension_bytes: usize,
+    /// Called on a worker thread once it has been idle for a second after work: the
+    /// binary, which owns the global allocator, gives back what the thread's allocator
+    /// cache holds (freed QuickJS heap there keeps whole pages from the OS).
+    pub idle_trim: Option<fn()>,
 }
 
 impl RuntimeOptions {

@@ -62,7 +62,10 @@ impl Spawner {
         thread::Builder::new()
             .name(name)
             .stack_size(self.stack)
-            .spawn(move || Worker::new(&handle, rx, worker_pool, services, sdk).run())
+            .spawn(move || {
+                crate::priority::lower_this_worker();
+                Worker::new(&handle, rx, worker_pool, services, sdk).run()
+            })
             .map(|_| ())
             .map_err(|e| {
                 pool.deregister(&load);
@@ -99,6 +102,7 @@ impl Runtime {
             tokio,
             limits: limits.clone(),
             memory: memory.clone(),
+            idle_trim: options.idle_trim,
         });
         // Compiled once; every invocation's context loads the bytecode.
         let sdk = compile_sdk().map_err(|e| RuntimeError::Thread(e.to_string()))?;

@@ -84,6 +84,10 @@ pub(crate) struct Worker {
 /// Spare runtimes a worker keeps: enough for bursts, few enough to hold little memory.
 const SPARE_RUNTIMES: usize = 4;
 
+/// How long a worker is idle after work before it drops its spare runtimes and calls
+/// [`Services::idle_trim`].
+const IDLE_TRIM: Duration = Duration::from_secs(1);
+
 /// How often a worker looks for invocations whose caller has gone.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
 
@@ -132,6 +136,8 @@ impl Worker {
     pub fn run(mut self) {
         let mut accepting = true;
         let mut idle_since = Instant::now();
+        // Whether the allocator was given back what this thread holds since its last work.
+        let mut trimmed = true;
         loop {
             // What already happened first: finished I/O, due timers, held-back resumptions.
             while let Ok(event) = self.rx.try_recv() {
@@ -147,6 +153,7 @@ impl Worker {
             // Then one new invocation, if the run queue has one this worker may start.
             if self.take_queued() {
                 idle_since = Instant::now();
+                trimmed = false;
                 continue;
             }
             // Nothing to do: mark idle, look once more, then sleep until an event.
@@ -154,7 +161,17 @@ impl Worker {
             if self.take_queued() {
                 self.load.set_idle(false);
                 idle_since = Instant::now();
+                trimmed = false;
                 continue;
+            }
+            if !trimmed && self.slots.is_empty() && idle_since.elapsed() >= IDLE_TRIM {
+                // Spares are for bursts; an idle worker holds none (made again in well
+                // under a millisecond when work comes).
+                self.spare.clear();
+                if let Some(trim) = self.services.idle_trim {
+                    trim();
+                }
+                trimmed = true;
             }
             if self.extra && self.slots.is_empty() && idle_since.elapsed() >= EXTRA_IDLE {
                 self.pool.deregister(&self.load);
@@ -163,13 +180,17 @@ impl Worker {
                 }
                 return;
             }
-            let wait = self.sleep_for(idle_since);
+            let mut wait = self.sleep_for(idle_since);
+            if !trimmed && self.slots.is_empty() {
+                wait = wait.min((idle_since + IDLE_TRIM).saturating_duration_since(Instant::now()));
+            }
             let event = self.rx.recv_timeout(wait);
             self.load.set_idle(false);
             match event {
                 Ok(event) => {
                     accepting &= self.handle(event);
                     idle_since = Instant::now();
+                    trimmed = false;
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,

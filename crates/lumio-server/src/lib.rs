@@ -9,10 +9,10 @@
 mod api_error;
 mod audit_upkeep;
 mod auth;
+mod client_window;
 mod hardening;
 mod json;
 mod kms;
-mod leak_limit;
 mod logging;
 mod master_key;
 mod metrics;
@@ -75,6 +75,8 @@ pub struct ServerConfig {
     /// What one extension's invocations in flight may hold together, in bytes; 0 means a
     /// quarter of `runtime_memory_bytes`.
     pub runtime_memory_per_extension_bytes: usize,
+    /// Called on a runtime worker thread idle after work ([`lumio_actions::RuntimeOptions::idle_trim`]).
+    pub idle_trim: Option<fn()>,
     /// Most invocations in flight for one extension; 0 means a quarter of the server's.
     pub max_inflight_per_extension: usize,
     /// Client-plane calls per second per extension; beyond it 429 with `Retry-After`.
@@ -109,6 +111,7 @@ impl ServerConfig {
             max_inflight_actions: 0,
             runtime_memory_bytes: 0,
             runtime_memory_per_extension_bytes: 0,
+            idle_trim: None,
             max_inflight_per_extension: 0,
             client_rate_limit: None,
             db_timeout: None,
@@ -147,7 +150,9 @@ pub(crate) struct AppState {
     pub actions: lumio_actions::ActionsService,
     pub client_limit: std::sync::Arc<rate_limit::ClientRateLimit>,
     /// `secret_leak` answers per client address and extension (a guessing oracle).
-    pub leak_limit: std::sync::Arc<leak_limit::LeakAnswerLimit>,
+    pub leak_limit: std::sync::Arc<client_window::ClientWindowLimit>,
+    /// `secret.denied` records per client address and extension (audit growth).
+    pub denied_limit: std::sync::Arc<client_window::ClientWindowLimit>,
     /// `--metrics-token`, if any.
     pub metrics_token: Option<MetricsToken>,
 }

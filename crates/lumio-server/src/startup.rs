@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::client_window::{ClientWindowLimit, MAX_DENIED_RECORDS, MAX_LEAK_ANSWERS};
 use crate::tls::Tls;
 use crate::{master_key, routes, AppState, ServerConfig};
 
@@ -123,6 +124,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             memory_budget_bytes: config.runtime_memory_bytes,
             memory_per_extension_bytes: config.runtime_memory_per_extension_bytes,
             max_inflight_per_extension: config.max_inflight_per_extension,
+            idle_trim: config.idle_trim,
             ..RuntimeOptions::default()
         },
     )?;
@@ -134,7 +136,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                 .client_rate_limit
                 .unwrap_or(crate::DEFAULT_CLIENT_RATE_LIMIT),
         )),
-        leak_limit: std::sync::Arc::default(),
+        leak_limit: Arc::new(ClientWindowLimit::new(MAX_LEAK_ANSWERS)),
+        denied_limit: Arc::new(ClientWindowLimit::new(MAX_DENIED_RECORDS)),
         metrics_token: config.metrics_token.clone(),
     };
     crate::metrics::handle();

@@ -2,7 +2,7 @@
 //! backends: a secret is the caller's own only when an argument is exactly it (not when
 //! a batch of guesses holds it); repeated `secret_leak` answers to one client address are
 //! rate limited; and refused reads write a bounded number of `secret.denied` records,
-//! durable before the answer.
+//! durable before the answer, per call and per client address.
 
 mod common;
 
@@ -14,6 +14,7 @@ both_backends!(
     a_batch_of_guesses_is_not_the_callers_own_value,
     repeated_leak_answers_to_one_client_are_rate_limited,
     refused_reads_write_a_bounded_number_of_records,
+    refused_reads_from_one_address_are_rate_limited,
 );
 
 const PIN: &str = "482913";
@@ -175,4 +176,45 @@ async fn refused_reads_write_a_bounded_number_of_records(backend: Backend) {
     let detail = further["detail"].as_str().unwrap();
     assert!(detail.contains("84 further names"), "{detail}");
     assert!(!log.text.contains(PIN));
+}
+
+async fn refused_reads_from_one_address_are_rate_limited(backend: Backend) {
+    let Some(app) = app_with(backend, &["flood", "other"]).await else {
+        return;
+    };
+    // Each call writes 17 records: calls go through until 300 are written (the 18th
+    // call passes at 289 and brings 306), then the address is refused.
+    for i in 0..18 {
+        let answer = call(&app, "flood", "functions:probe", json!({})).await;
+        assert_eq!(answer.status, StatusCode::OK, "call {i}: {}", answer.text);
+    }
+    let limited = call(&app, "flood", "functions:probe", json!({})).await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        limited.text
+    );
+    assert_eq!(limited.body["error"]["code"], "rate_limited");
+    assert!(
+        limited.text.contains("refuse 300 secret reads"),
+        "{}",
+        limited.text
+    );
+    let retry: u64 = limited.retry_after.as_deref().unwrap().parse().unwrap();
+    assert!((55..=60).contains(&retry), "Retry-After: {retry}");
+    // The refused call wrote nothing.
+    let path = "/api/v1/extensions/flood/environments/staging/audit?event=secret.denied&limit=1000";
+    let log = app.call(Method::GET, path, &app.admin_token, None).await;
+    assert_eq!(log.body["entries"].as_array().unwrap().len(), 18 * 17);
+    // Every action of that extension is refused to that address; another extension is not.
+    let reveal = call(&app, "flood", "functions:reveal", json!({ "guesses": PIN })).await;
+    assert_eq!(
+        reveal.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        reveal.text
+    );
+    let other = call(&app, "other", "functions:probe", json!({})).await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.text);
 }

@@ -1,6 +1,7 @@
 //! `lumio`: `lumio server` runs the platform; every other subcommand is a client of its
 //! HTTP API. This file only parses the command line and reports errors.
 
+mod allocator;
 mod cli;
 mod client;
 mod commands;
@@ -12,12 +13,6 @@ mod output;
 mod progress;
 
 use std::process::ExitCode;
-
-/// jemalloc with its background thread on: after a burst of action calls the server's
-/// memory goes back to the OS within seconds, even from threads that have gone idle; with
-/// glibc's malloc RSS stayed at 20 times its idle size (docs/benchmarks.md).
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use clap::error::ErrorKind;
 use clap::Parser;

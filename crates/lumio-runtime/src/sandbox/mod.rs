@@ -117,6 +117,7 @@ pub fn conclude(
             stack,
             leak_blocked,
             secret_gets: state.gets.get(),
+            denied_records: state.denied_records.get(),
             duration: live.started.elapsed(),
         },
         durable_up_to,

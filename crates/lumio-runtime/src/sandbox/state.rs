@@ -28,6 +28,8 @@ pub struct Services {
     /// What the QuickJS heaps of all invocations in flight may hold, per extension and
     /// in total.
     pub memory: Arc<crate::memory::MemoryBudget>,
+    /// [`crate::RuntimeOptions::idle_trim`].
+    pub idle_trim: Option<fn()>,
 }
 
 /// A finished `ctx.fetch`, sent from its tokio task back to the worker.
@@ -112,8 +114,8 @@ pub struct InvocationState {
     unrecorded: RefCell<Vec<(SecretName, bool, u32)>>,
     /// Whether any read returned a value: only then must egress wait for the audit log.
     pub value_read: Cell<bool>,
-    /// Whether `secret.denied` records were queued: the output then waits for them too.
-    pub denied_recorded: Cell<bool>,
+    /// How many `secret.denied` records were queued: the output then waits for them too.
+    pub denied_records: Cell<u32>,
     pub gets: Cell<u32>,
     pub console: RefCell<Vec<(LogLevel, String)>>,
     console_bytes: Cell<usize>,
@@ -154,7 +156,7 @@ impl InvocationState {
             last_ticket: Cell::new(None),
             unrecorded: RefCell::default(),
             value_read: Cell::new(false),
-            denied_recorded: Cell::new(false),
+            denied_records: Cell::new(0),
             gets: Cell::new(0),
             console: RefCell::default(),
             console_bytes: Cell::new(0),
@@ -209,7 +211,7 @@ impl InvocationState {
         };
         if let Some(ticket) = self.host.record_denied(&denials)? {
             self.note_ticket(ticket);
-            self.denied_recorded.set(true);
+            self.denied_records.set(denials.records());
         }
         Ok(())
     }
@@ -217,7 +219,7 @@ impl InvocationState {
     /// Whether the output must wait for `last_ticket`: a value was read, or refused reads
     /// were recorded.
     pub fn output_waits(&self) -> bool {
-        self.value_read.get() || self.denied_recorded.get()
+        self.value_read.get() || self.denied_records.get() > 0
     }
 
     /// Makes `last_ticket` cover `ticket` too (tickets grow with the queue).

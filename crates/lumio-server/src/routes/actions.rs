@@ -18,8 +18,8 @@ use lumio_core::{Environment, ExtensionSlug};
 use super::paths::Scope;
 use crate::api_error::AppError;
 use crate::auth::Authed;
+use crate::client_window::{MAX_DENIED_RECORDS, MAX_LEAK_ANSWERS};
 use crate::json::{ApiJson, ApiPath, ApiQuery};
-use crate::leak_limit::MAX_LEAK_ANSWERS;
 use crate::request_id::RequestId;
 use crate::AppState;
 
@@ -141,7 +141,7 @@ pub(crate) async fn logs(
 #[utoipa::path(post, path = "/api/v1/extensions/{ext}/environments/{env}/actions/{action}", tag = "actions",
     params(ActionPath), request_body = Invoke,
     responses((status = 200, body = InvokeValue),
-        (status = 429, body = ErrorBody, description = "rate limited (`rate_limited`): the extension's actions are called faster than the server allows, or this client address got 5 `secret_leak` answers from the extension within a minute; see Retry-After")))]
+        (status = 429, body = ErrorBody, description = "rate limited (`rate_limited`): the extension's actions are called faster than the server allows, this client address got 5 `secret_leak` answers from the extension within a minute, or its calls made the extension's actions refuse 300 secret reads within a minute; see Retry-After")))]
 pub(crate) async fn invoke(
     State(state): State<AppState>,
     ApiPath(ActionPath { ext, env, action }): ApiPath<ActionPath>,
@@ -161,6 +161,12 @@ pub(crate) async fn invoke(
     if let Some(wait) = client.and_then(|c| state.leak_limit.check(c, slug.as_str()).err()) {
         return Ok(rate_limited(
             format!("this client got {MAX_LEAK_ANSWERS} secret_leak answers from this extension's actions within a minute; retry after the time in Retry-After"),
+            wait,
+        ));
+    }
+    if let Some(wait) = client.and_then(|c| state.denied_limit.check(c, slug.as_str()).err()) {
+        return Ok(rate_limited(
+            format!("this client's calls had this extension's actions refuse {MAX_DENIED_RECORDS} secret reads within a minute, each one audited; retry after the time in Retry-After, and call with names the action may read"),
             wait,
         ));
     }
@@ -186,9 +192,16 @@ pub(crate) async fn invoke(
         Err(err) => err.code.as_str(),
     };
     crate::metrics::record_invocation(label, started.elapsed());
-    if let (Err(err), Some(client)) = (&outcome.result, client) {
-        if err.code == lumio_actions::ErrorCode::SecretLeak {
-            state.leak_limit.note_leak(client, slug.as_str());
+    if let Some(client) = client {
+        if let Err(err) = &outcome.result {
+            if err.code == lumio_actions::ErrorCode::SecretLeak {
+                state.leak_limit.note(client, slug.as_str(), 1);
+            }
+        }
+        if outcome.denied_records > 0 {
+            state
+                .denied_limit
+                .note(client, slug.as_str(), outcome.denied_records);
         }
     }
     Ok(match outcome.result {

@@ -22,6 +22,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             .runtime_memory_per_extension
             .map_or(0, mib_to_bytes),
         max_inflight_per_extension: args.max_inflight_per_extension.map_or(0, |n| n as usize),
+        idle_trim: Some(crate::allocator::idle_trim),
         client_rate_limit: args.client_rate_limit,
         db_timeout: args.db_timeout.map(std::time::Duration::from_secs),
         tls: args
@@ -39,6 +40,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
     };
     // Only the server needs an async runtime; client commands use blocking HTTP.
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .on_thread_park(crate::allocator::flush_thread_cache_now_and_then)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
