@@ -76,6 +76,16 @@ fn usage_error(err: &clap::Error, json: bool) -> ExitCode {
              on standard input",
         );
     }
+    let extension_at_login = ["'--extension'", "'--env'"]
+        .iter()
+        .any(|option| message.contains(option));
+    if command == "lumio login" && extension_at_login {
+        // A login is for a server: the extension is picked per command.
+        tip = Some(
+            "a login is for a server, not an extension: pass --extension and --env to each \
+             command, set LUMIO_EXTENSION, or name the extension in lumio.json",
+        );
+    }
     let hint = match tip {
         Some(tip) => format!("{tip}; see `{command} --help`"),
         None => format!("see `{command} --help`"),

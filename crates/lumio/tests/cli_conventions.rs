@@ -151,6 +151,22 @@ fn completions_and_man_page_are_printed() {
     assert!(page.contains("lumio env"), "{page}");
 }
 
+/// Issue 24: README said every command takes `--extension`; `login` does not, and its
+/// refusal says where the extension goes instead.
+#[test]
+fn login_says_where_the_extension_goes() {
+    let out = offline(&[
+        "login",
+        "--extension",
+        "my-ext",
+        "--url",
+        "http://127.0.0.1:1",
+    ]);
+    assert_eq!(code(&out), 2, "{out:#?}");
+    out.err("--extension");
+    assert!(out.hint().unwrap().contains("lumio.json"), "{out:#?}");
+}
+
 /// Issue 24: `tokens create` without `--env` makes a token for both environments, and
 /// its help says so (it said `[default: staging]`); other commands keep staging.
 #[test]
