@@ -15,7 +15,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::error::{CliError, Failure};
+use crate::error::CliError;
 
 /// Every certificate in a PEM file (a CA bundle may hold several).
 pub fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, CliError> {
@@ -217,7 +217,6 @@ pub fn untrusted(base: &str, verdict: &CertificateError, ca_cert: Option<&Path>)
         "the TLS certificate of {base} is not trusted: {why}"
     ))
     .with_hint(hint)
-    .with_failure(Failure::General)
 }
 
 #[cfg(test)]

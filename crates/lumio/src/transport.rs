@@ -10,14 +10,16 @@ use url::{Host, Url};
 use crate::error::CliError;
 
 /// Parses a server URL: http(s), a host, no user name or password, no query or fragment.
-/// Messages never echo a URL that has an `@`, as what precedes it may be a password.
+/// Messages echo the text only when it is a plain `scheme://host…` URL: anything else
+/// may be a token pasted in the wrong place, or hold a password (`user:…@`, `?key=…`).
 pub fn parse_server_url(raw: &str) -> Result<Url, CliError> {
     let raw = raw.trim();
     let example = format!("use a URL like {}", crate::config::DEFAULT_URL);
-    let shown = if raw.contains('@') {
-        "the server URL".to_owned()
-    } else {
+    let plain = raw.contains("://") && !raw.contains(['@', '?', '#']);
+    let shown = if plain {
         format!("{raw:?}")
+    } else {
+        "the server URL".to_owned()
     };
     let not_a_url = || CliError::usage(format!("{shown} is not a server URL")).with_hint(&example);
     let url = Url::parse(raw).map_err(|_| not_a_url())?;
@@ -121,6 +123,8 @@ mod tests {
             "http://user@127.0.0.1",
             "https://a:sk-canary@lumio.example.com",
             "http://a:sk-canary@",
+            "lumio_admin_sk-canary",
+            "https://lumio.example.com/?key=sk-canary",
         ] {
             let err = parse_server_url(bad).unwrap_err();
             let text = format!("{} {}", err.message, err.hint.unwrap_or_default());

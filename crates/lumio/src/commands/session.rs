@@ -5,8 +5,8 @@ use lumio_api::paths;
 use lumio_api::tokens::WhoAmI;
 use serde::Serialize;
 
-use super::connect;
 use crate::cli::SessionArgs;
+use crate::client::Client;
 use crate::config::{self, Connection};
 use crate::output;
 
@@ -19,8 +19,9 @@ struct Identity<'a> {
 }
 
 pub fn whoami(args: &SessionArgs) -> anyhow::Result<()> {
-    let client = connect(&args.conn)?;
-    let url = Connection::resolve(&args.conn)?.url;
+    let connection = Connection::resolve(&args.conn)?;
+    let client = Client::new(&connection, connection.require_token()?)?;
+    let url = connection.url;
     let whoami: WhoAmI = client.get(paths::WHOAMI)?;
     if args.json {
         return output::json(&Identity {
