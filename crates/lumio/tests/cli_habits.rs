@@ -268,4 +268,26 @@ fn no_colour_codes_off_a_terminal() {
             "{args:?}: {out:#?}"
         );
     }
+    // On a terminal, NO_COLOR turns colours off too.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("\n!!!! SKIPPING the terminal half: util-linux `script` is not installed !!!!\n");
+        return;
+    }
+    let line = format!("{} env list --help", env!("CARGO_BIN_EXE_lumio"));
+    let seen = |no_color: bool| {
+        let mut script = Command::new("script");
+        script
+            .args(["-qc", &line, "/dev/null"])
+            .env_remove("NO_COLOR");
+        if no_color {
+            script.env("NO_COLOR", "1");
+        }
+        String::from_utf8_lossy(&script.output().unwrap().stdout).into_owned()
+    };
+    assert!(
+        seen(false).contains('\u{1b}'),
+        "colours on a terminal: {}",
+        seen(false)
+    );
+    assert!(!seen(true).contains('\u{1b}'), "NO_COLOR: {}", seen(true));
 }
