@@ -96,6 +96,8 @@ pub enum Command {
     #[command(after_help = "EXAMPLES:
   lumio env set STRIPE_KEY sk_live_...            staging by default
   lumio env set TLS_KEY --env production < key.pem
+  lumio env set TLS_KEY --from-file key.pem
+  lumio env set A=1 B=2                           several in one atomic step
   lumio env list --env production --json
   lumio env import .env
   lumio env rollback STRIPE_KEY 3")]
@@ -418,9 +420,9 @@ pub enum EnvCommand {
     /// (hidden prompt on a terminal) or --from-file, so multi-line values work and the
     /// value stays out of shell history. `A=1 B=2` sets several in one atomic step.
     Set {
-        /// NAME and its VALUE (prefer standard input or --from-file for real secrets), or
+        /// NAME, NAME VALUE (prefer standard input or --from-file for real secrets), or
         /// NAME=VALUE pairs.
-        #[arg(required = true, value_name = "NAME [VALUE] | NAME=VALUE...")]
+        #[arg(required = true, value_name = "NAME[=VALUE]")]
         words: Vec<String>,
         /// Read the value of NAME from this file (one trailing line break dropped, as
         /// from standard input).
