@@ -108,3 +108,48 @@ fn hostile_urls_are_refused_by_every_command_before_any_connection() {
     assert!(!out.stderr.contains("plain http"), "{out:#?}");
     out.never_shows(TOKEN);
 }
+
+/// `lumio login --insecure-http` to a host that is not this machine (here a real server
+/// reached as `[::ffff:127.0.0.1]`) is remembered for the URL it saves, and only for it.
+#[test]
+fn login_insecure_http_is_remembered_for_the_saved_url() {
+    let Some(server) = support::server::TestServer::start(support::server::Db::Sqlite) else {
+        return;
+    };
+    let port = server.url.rsplit(':').next().unwrap();
+    let mapped = format!("http://[::ffff:127.0.0.1]:{port}");
+    let (home, cwd) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let lumio_here = |args: &[&str]| {
+        let mut cmd = lumio(home.path(), cwd.path());
+        cmd.args(args);
+        run(cmd, None)
+    };
+    let refused = lumio_here(&["login", "--url", &mapped, "--token", &server.admin_token]);
+    assert_refused("login without --insecure-http", &refused, "over plain http");
+    let login = lumio_here(&[
+        "login",
+        "--url",
+        &mapped,
+        "--token",
+        &server.admin_token,
+        "--insecure-http",
+    ]);
+    if login.stderr.contains("could not reach") {
+        eprintln!("\n!!!! SKIPPING: IPv4-mapped IPv6 addresses do not reach 127.0.0.1 here !!!!\n");
+        return;
+    }
+    login.ok();
+    lumio_here(&["extensions", "list"]).ok();
+    // The saved permission is not carried to another URL given by hand.
+    let elsewhere = format!("http://[::ffff:127.0.0.2]:{port}");
+    let out = lumio_here(&[
+        "extensions",
+        "list",
+        "--url",
+        &elsewhere,
+        "--token",
+        &server.admin_token,
+    ]);
+    out.err("over plain http");
+    out.never_shows(&server.admin_token);
+}
