@@ -14,8 +14,8 @@ lumio --json --extension my-ext env list.
 
 EXIT STATUS:
   0  success
-  1  any other failure (bad input, unreadable file, server error); also `env diff` when the environments differ
-  2  usage: the command line is wrong
+  1  any other failure (bad input in a file or on standard input, unreadable file, server error); also `env diff` when the environments differ
+  2  usage: the command line is wrong: an unknown option, or a bad value (--env prod, a bad name or URL, no extension selected)
   3  auth: no token, a bad or expired one, or one without the right
   4  not found: no such extension, secret, version, token or action
   5  conflict: changed by someone else first, or already exists
@@ -41,6 +41,12 @@ pub enum Command {
   lumio login --url https://lumio.example.com < token-file
   lumio login --url http://10.0.0.5:7311 --insecure-http   (token in the clear: tests only)")]
     Login(LoginArgs),
+    /// Show who the token in use is: instance admin or role and extension, environment
+    /// scope, expiry, and the server.
+    Whoami(SessionArgs),
+    /// Forget the token `lumio login` saved (with --url: only if saved for that server).
+    /// The token itself works until `lumio tokens revoke`.
+    Logout(SessionArgs),
     /// Manage extensions (instance admins).
     Extensions {
         #[command(flatten)]
@@ -71,6 +77,11 @@ pub enum Command {
         command: AccessCommand,
     },
     /// Create, list and revoke tokens.
+    // `--env` is not staging by default here: a new token without it acts in both.
+    #[command(mut_arg("environment", |arg| arg.help(
+        "The one environment the new token may act in: staging or production \
+         [default: both]"
+    )))]
     #[command(after_help = "EXAMPLES:
   lumio tokens create --extension my-ext --role developer --env staging --expires-in 7d
   lumio tokens list --extension my-ext
@@ -85,6 +96,8 @@ pub enum Command {
     #[command(after_help = "EXAMPLES:
   lumio env set STRIPE_KEY sk_live_...            staging by default
   lumio env set TLS_KEY --env production < key.pem
+  lumio env set TLS_KEY --from-file key.pem
+  lumio env set A=1 B=2                           several in one atomic step
   lumio env list --env production --json
   lumio env import .env
   lumio env rollback STRIPE_KEY 3")]
@@ -245,9 +258,14 @@ pub struct ConnArgs {
     #[arg(long, env = "LUMIO_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
     /// PEM file of the CA that signed the server's certificate, trusted beside the
-    /// system's (for a private CA).
+    /// system's (for a private CA), or of the server's own certificate (self-signed:
+    /// trusted as that very certificate).
     #[arg(long, env = "LUMIO_CA_CERT", global = true, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+    /// Allow an http:// URL to a host other than this machine: the token and every
+    /// secret sent with it cross the network unencrypted.
+    #[arg(long, env = "LUMIO_INSECURE_HTTP", global = true)]
+    pub insecure_http: bool,
 }
 
 /// Options shared by every client command.
@@ -256,8 +274,7 @@ pub struct CommonArgs {
     /// Extension to act on [default: LUMIO_EXTENSION, else lumio.json here or in a parent].
     #[arg(long, global = true)]
     pub extension: Option<String>,
-    /// Environment: staging or production [default: staging]. For `tokens create`, the
-    /// one environment the new token may act in (without it: both).
+    /// Environment: staging or production [default: staging].
     #[arg(long = "env", env = "LUMIO_ENV", global = true)]
     pub environment: Option<String>,
     /// Print the server's JSON answer instead of text.
@@ -273,11 +290,17 @@ pub struct LoginArgs {
     /// Print the server's JSON answer instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Allow an http:// URL to a host other than this machine: the token and every
-    /// secret set afterwards would cross the network unencrypted.
-    #[arg(long)]
-    pub insecure_http: bool,
     /// Without `--token`, the token is read from standard input (hidden prompt on a terminal).
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// Options of `lumio whoami` and `lumio logout`.
+#[derive(Debug, Args)]
+pub struct SessionArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub conn: ConnArgs,
 }
@@ -320,10 +343,10 @@ pub enum ExtensionsCommand {
     /// Resume a suspended extension (instance admins).
     Resume { name: String },
     /// Delete an extension with every secret version, deployment, token and audit record
-    /// (instance admins). Nothing of it can be read afterwards.
+    /// (instance admins). Nothing of it can be read afterwards. Asks on a terminal.
     Delete {
         name: String,
-        /// Confirm: this cannot be undone.
+        /// Confirm without asking (scripts): this cannot be undone.
         #[arg(long)]
         yes: bool,
     },
@@ -393,13 +416,18 @@ pub enum TokensCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum EnvCommand {
-    /// Set a secret. Without VALUE it is read from standard input (hidden prompt on a
-    /// terminal), so multi-line values work and the value stays out of shell history.
+    /// Set a secret: `NAME VALUE`, or `NAME` alone to read the value from standard input
+    /// (hidden prompt on a terminal) or --from-file, so multi-line values work and the
+    /// value stays out of shell history. `A=1 B=2` sets several in one atomic step.
     Set {
-        /// Secret name, e.g. MY_API_KEY.
-        name: String,
-        /// The value; prefer standard input for real secrets.
-        value: Option<String>,
+        /// NAME, NAME VALUE (prefer standard input or --from-file for real secrets), or
+        /// NAME=VALUE pairs.
+        #[arg(required = true, value_name = "NAME[=VALUE]")]
+        words: Vec<String>,
+        /// Read the value of NAME from this file (one trailing line break dropped, as
+        /// from standard input).
+        #[arg(long, value_name = "FILE")]
+        from_file: Option<PathBuf>,
         /// Bind the secret to a host its value may be sent to by ctx.fetch (repeatable;
         /// `*.example.com` allows subdomains). Without it, the binding stays as it is.
         #[arg(long = "allow-host", value_name = "HOST")]
@@ -421,12 +449,16 @@ pub enum EnvCommand {
     },
     /// List secret names with version, allowed hosts and last change; values are never shown.
     List,
-    /// Delete a secret.
+    /// Delete a secret (it can be rolled back); with --purge, erase every version (asks on
+    /// a terminal).
     Delete {
         name: String,
         /// Also erase every stored version, so it cannot be rolled back (owners).
         #[arg(long)]
         purge: bool,
+        /// Confirm --purge without asking (scripts): it cannot be undone.
+        #[arg(long, requires = "purge")]
+        yes: bool,
     },
     /// Set every pair of a .env file in one atomic step (`-` reads standard input).
     Import { file: PathBuf },

@@ -1,8 +1,7 @@
 //! The HTTP client of the Lumio API (docs/http-api.md): sends JSON with the bearer token and
 //! turns every failure into a [`CliError`] with the server's message and hint.
 
-use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lumio_api::actions::InvokeValue;
@@ -17,11 +16,14 @@ use zeroize::Zeroizing;
 use crate::config::{login_hint, Connection};
 use crate::error::{CliError, Failure};
 use crate::progress::Waiting;
+use crate::{tls, transport};
 
 /// A client for one server and token.
 pub struct Client {
     http: Http,
     base: String,
+    /// `--ca-cert`, for the hint when the server's certificate is refused.
+    ca_cert: Option<PathBuf>,
     /// `None` for the client plane (`lumio run`), which needs no token.
     token: Option<Zeroizing<String>>,
 }
@@ -80,28 +82,35 @@ impl Client {
 
     fn build(connection: &Connection, token: Option<Zeroizing<String>>) -> anyhow::Result<Self> {
         let base = connection.url.as_str();
-        let https = base.starts_with("https://");
+        let url = transport::parse_server_url(base)?;
+        // The one transport rule, for every command, before anything is sent.
+        transport::check(&url, connection.insecure_http)?;
+        let https = url.scheme() == "https";
         // https:// trusts the system's store and the bundled web roots, plus --ca-cert;
-        // plain http skips reading the system's store.
+        // plain http skips reading the system's store. No redirects: the API makes none,
+        // and one must not carry a request (and its token) elsewhere.
         let mut builder = Http::builder()
             .user_agent(concat!("lumio-cli/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
+            .redirect(reqwest::redirect::Policy::none())
             .use_rustls_tls()
             .tls_built_in_root_certs(https)
             .https_only(https);
         if let Some(path) = &connection.ca_cert {
-            for cert in ca_certificates(path)? {
-                builder = builder.add_root_certificate(cert);
+            let given = tls::certificates(path)?;
+            if https {
+                builder = builder.use_preconfigured_tls(tls::client_config(given)?);
             }
         }
-        if is_loopback(base) {
+        if transport::is_loopback(&url) {
             // A proxy from the environment would turn "server not running" into a proxy error.
             builder = builder.no_proxy();
         }
         Ok(Self {
             http: builder.build()?,
             base: base.to_owned(),
+            ca_cert: connection.ca_cert.clone(),
             token,
         })
     }
@@ -157,18 +166,22 @@ impl Client {
             .request(Method::POST, path)
             .json(body)
             .send()
-            .map_err(|err| transport_error(&self.base, &err))?;
+            .map_err(|err| transport_error(&self.base, self.ca_cert.as_deref(), &err))?;
         let status = response.status();
         if !status.is_success() {
             let text = response
                 .text()
-                .map_err(|err| transport_error(&self.base, &err))?;
+                .map_err(|err| transport_error(&self.base, self.ca_cert.as_deref(), &err))?;
             return match error_answer(status, &text) {
                 Some(error) => Ok(Answer::Error(error)),
                 None => Err(bare_status_error(&self.base, status).into()),
             };
         }
-        Ok(Answer::Value(read_json(&self.base, response)?))
+        Ok(Answer::Value(read_json(
+            &self.base,
+            self.ca_cert.as_deref(),
+            response,
+        )?))
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -183,47 +196,21 @@ impl Client {
         let _waiting = Waiting::start();
         let response = request
             .send()
-            .map_err(|err| transport_error(&self.base, &err))?;
+            .map_err(|err| transport_error(&self.base, self.ca_cert.as_deref(), &err))?;
         let status = response.status();
         if status.is_success() {
-            return read_json(&self.base, response);
+            return read_json(&self.base, self.ca_cert.as_deref(), response);
         }
         Err(status_error(&self.base, status, response).into())
     }
 }
 
-/// Every certificate in a PEM file (a CA bundle may hold several).
-fn ca_certificates(path: &Path) -> Result<Vec<reqwest::Certificate>, CliError> {
-    let hint = "pass --ca-cert (or LUMIO_CA_CERT) the PEM file of the CA that signed the \
-                server's certificate";
-    let pem = std::fs::read(path).map_err(|err| {
-        CliError::new(format!(
-            "cannot read the CA certificate {}: {err}",
-            path.display()
-        ))
-        .with_hint(hint)
-    })?;
-    match reqwest::Certificate::from_pem_bundle(&pem) {
-        Ok(certs) if !certs.is_empty() => Ok(certs),
-        _ => Err(
-            CliError::new(format!("{} holds no PEM certificate", path.display())).with_hint(hint),
-        ),
-    }
-}
-
 /// Why a request did not get an answer. Says nothing of the token or body, which
 /// reqwest never puts in its errors either.
-fn transport_error(base: &str, err: &reqwest::Error) -> CliError {
+fn transport_error(base: &str, ca_cert: Option<&Path>, err: &reqwest::Error) -> CliError {
     let chain = error_chain(err);
-    if is_certificate_error(&chain) {
-        CliError::new(format!(
-            "the TLS certificate of {base} is not trusted: {}",
-            chain.rsplit(": ").next().unwrap_or(&chain)
-        ))
-        .with_hint(
-            "if the server uses a private CA, pass --ca-cert FILE or set LUMIO_CA_CERT; \
-             check that the URL's host is a name in the certificate",
-        )
+    if let Some(verdict) = tls::verdict(err) {
+        tls::untrusted(base, verdict, ca_cert)
     } else if err.is_connect() {
         CliError::new(format!(
             "could not reach Lumio at {base}; is `lumio server` running?"
@@ -239,11 +226,6 @@ fn transport_error(base: &str, err: &reqwest::Error) -> CliError {
     }
 }
 
-/// rustls's verdicts on a certificate, as they appear in reqwest's error chain.
-fn is_certificate_error(chain: &str) -> bool {
-    chain.contains("invalid peer certificate") || chain.contains("UnknownIssuer")
-}
-
 fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
@@ -257,8 +239,14 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 
 /// The answer's JSON as `T`: not JSON at all is most likely not a Lumio server; JSON of
 /// another shape, a server whose API has moved on from this CLI's.
-fn read_json<T: DeserializeOwned>(base: &str, response: Response) -> anyhow::Result<T> {
-    let text = response.text().map_err(|err| transport_error(base, &err))?;
+fn read_json<T: DeserializeOwned>(
+    base: &str,
+    ca_cert: Option<&Path>,
+    response: Response,
+) -> anyhow::Result<T> {
+    let text = response
+        .text()
+        .map_err(|err| transport_error(base, ca_cert, &err))?;
     decode(base, &text)
 }
 
@@ -332,6 +320,7 @@ fn status_error(base: &str, status: StatusCode, response: Response) -> CliError 
         hint,
         code,
         failure: Failure::of_status(status.as_u16()),
+        json_printed: false,
     }
 }
 
@@ -343,33 +332,9 @@ fn bare_status_error(base: &str, status: StatusCode) -> CliError {
         .with_failure(Failure::of_status(status.as_u16()))
 }
 
-/// Whether the URL's host is this machine (localhost or a loopback address).
-pub fn is_loopback(base: &str) -> bool {
-    let authority = base
-        .strip_prefix("https://")
-        .or_else(|| base.strip_prefix("http://"))
-        .unwrap_or(base);
-    let authority = authority.split('/').next().unwrap_or_default();
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    };
-    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn loopback_hosts() {
-        assert!(is_loopback("http://127.0.0.1:7311"));
-        assert!(is_loopback("http://localhost:1"));
-        assert!(is_loopback("http://[::1]:1"));
-        assert!(is_loopback("https://127.0.0.1:7311"));
-        assert!(!is_loopback("http://lumio.example.com"));
-        assert!(!is_loopback("http://localhost.example.com"));
-    }
 
     #[test]
     fn an_unknown_error_code_keeps_its_message() {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::cli::{CommonArgs, ConnArgs};
-use crate::error::CliError;
+use crate::error::{CliError, Failure};
 
 /// Where a client looks for the server when nothing else says.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:7311";
@@ -24,6 +24,9 @@ const PROJECT_FILE: &str = "lumio.json";
 pub struct Credentials {
     pub url: String,
     pub token: String,
+    /// `lumio login --insecure-http`: plain http to this (non-loopback) URL was allowed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_http: bool,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -31,6 +34,7 @@ impl std::fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("url", &self.url)
             .field("token", &"[REDACTED]")
+            .field("insecure_http", &self.insecure_http)
             .finish()
     }
 }
@@ -102,12 +106,23 @@ pub fn save_credentials(dir: &Path, creds: &Credentials) -> anyhow::Result<PathB
     Ok(path)
 }
 
+/// Removes the saved credentials (`lumio logout`); returns the file's path.
+pub fn forget_credentials(dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = dir.join(CREDENTIALS_FILE);
+    fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+    Ok(path)
+}
+
 /// The server a command talks to and the token it uses, if any.
 pub struct Connection {
     pub url: String,
     pub token: Option<Zeroizing<String>>,
-    /// `--ca-cert` / `LUMIO_CA_CERT`: a private CA to trust beside the system's.
+    /// `--ca-cert` / `LUMIO_CA_CERT`: a private CA (or the server's own certificate) to
+    /// trust beside the system's.
     pub ca_cert: Option<PathBuf>,
+    /// Plain http to a host that is not this machine is allowed (`--insecure-http`, or
+    /// saved so by `lumio login --insecure-http` for the saved URL).
+    pub insecure_http: bool,
 }
 
 impl Connection {
@@ -125,16 +140,19 @@ impl Connection {
         let url = flag_url
             .or_else(|| saved_url.clone())
             .unwrap_or_else(|| DEFAULT_URL.to_owned());
-        let token = flag_token.map(Zeroizing::new).or_else(|| {
-            let saved = saved.as_ref()?;
-            (saved_url.as_deref() == Some(url.as_str()))
-                .then(|| Zeroizing::new(saved.token.clone()))
-        });
+        let saved_here = saved
+            .as_ref()
+            .filter(|_| saved_url.as_deref() == Some(url.as_str()));
+        let token = flag_token
+            .map(Zeroizing::new)
+            .or_else(|| saved_here.map(|saved| Zeroizing::new(saved.token.clone())));
+        let insecure_http = args.insecure_http || saved_here.is_some_and(|s| s.insecure_http);
         let ca_cert = args.ca_cert.clone().filter(|p| !p.as_os_str().is_empty());
         Ok(Self {
             url,
             token,
             ca_cert,
+            insecure_http,
         })
     }
 
@@ -143,6 +161,7 @@ impl Connection {
         self.token.clone().ok_or_else(|| {
             CliError::new(format!("no token for {}", self.url))
                 .with_hint(login_hint(&self.url))
+                .with_failure(Failure::Auth)
                 .into()
         })
     }
@@ -153,19 +172,11 @@ pub fn login_hint(url: &str) -> String {
     format!("run `lumio login --url {url} --token TOKEN`, or set LUMIO_TOKEN")
 }
 
-/// Checks a server URL and drops trailing slashes so paths can be appended.
+/// Checks a server URL (`transport::parse_server_url`) and drops trailing slashes so
+/// paths can be appended.
 pub fn normalize_url(raw: &str) -> anyhow::Result<String> {
-    let url = raw.trim().trim_end_matches('/');
-    let host = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .unwrap_or_default();
-    if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err(CliError::new(format!("{url:?} is not a server URL"))
-            .with_hint(format!("use a URL like {DEFAULT_URL}"))
-            .into());
-    }
-    Ok(url.to_owned())
+    let url = crate::transport::parse_server_url(raw)?;
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// The environment from `--env` / `LUMIO_ENV` (default staging).
@@ -179,7 +190,7 @@ pub fn explicit_environment(common: &CommonArgs) -> anyhow::Result<Option<Enviro
         return Ok(None);
     };
     Environment::parse(given).map(Some).map_err(|err| {
-        CliError::new(err.to_string())
+        CliError::usage(err.to_string())
             .with_hint("pass --env staging or --env production (or set LUMIO_ENV)")
             .into()
     })
@@ -216,7 +227,7 @@ fn extension_from(
     } else if let Some(path) = dirs.iter().find_map(|dir| find_project_file(dir)) {
         (read_project_file(&path)?, path.display().to_string())
     } else {
-        return Err(CliError::new("no extension selected")
+        return Err(CliError::usage("no extension selected")
             .with_hint(
                 "pass --extension NAME, set LUMIO_EXTENSION, or add a lumio.json with \
                  {\"extension\": \"NAME\"} to your project directory",
@@ -224,7 +235,7 @@ fn extension_from(
             .into());
     };
     ExtensionSlug::parse(&name).map_err(|err| {
-        CliError::new(err.to_string())
+        CliError::usage(err.to_string())
             .with_hint(format!("fix the extension name given by {source}"))
             .into()
     })
@@ -245,11 +256,11 @@ fn read_project_file(path: &Path) -> anyhow::Result<String> {
     let text =
         fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let project: Project = serde_json::from_str(&text).map_err(|err| {
-        CliError::new(format!("{} is not valid JSON: {err}", path.display()))
+        CliError::usage(format!("{} is not valid JSON: {err}", path.display()))
             .with_hint("it should look like {\"extension\": \"my-ext\"}")
     })?;
     project.extension.ok_or_else(|| {
-        CliError::new(format!("{} has no \"extension\" field", path.display()))
+        CliError::usage(format!("{} has no \"extension\" field", path.display()))
             .with_hint("add one, e.g. {\"extension\": \"my-ext\"}")
             .into()
     })
@@ -266,6 +277,7 @@ mod tests {
         let creds = Credentials {
             url: "http://127.0.0.1:7311".into(),
             token: "lumio_a_b".into(),
+            insecure_http: false,
         };
         let path = save_credentials(&conf, &creds).unwrap();
         let loaded = load_credentials(&conf).unwrap().unwrap();

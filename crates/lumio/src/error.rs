@@ -49,6 +49,9 @@ pub struct CliError {
     /// The server's error code (`unauthorized`, `not_found`, …) when the server sent one.
     pub code: Option<ErrorCode>,
     pub failure: Failure,
+    /// The command already printed its JSON answer for this failure (`run`'s error body,
+    /// `audit verify`'s report), so `--json` adds no second object.
+    pub json_printed: bool,
 }
 
 impl CliError {
@@ -58,6 +61,7 @@ impl CliError {
             hint: None,
             code: None,
             failure: Failure::General,
+            json_printed: false,
         }
     }
 
@@ -74,6 +78,28 @@ impl CliError {
     pub fn with_failure(mut self, failure: Failure) -> Self {
         self.failure = failure;
         self
+    }
+
+    /// Marks the failure's JSON answer as printed already (see [`CliError::json_printed`]).
+    pub fn with_json_printed_if(mut self, printed: bool) -> Self {
+        self.json_printed = printed;
+        self
+    }
+}
+
+impl Failure {
+    /// The `code` of a `--json` error object when the server sent none.
+    fn code(self) -> &'static str {
+        match self {
+            Self::General => "failed",
+            Self::Usage => "usage",
+            Self::Auth => "unauthorized",
+            Self::NotFound => "not_found",
+            Self::Conflict => "conflict",
+            Self::Unavailable => "unavailable",
+            Self::Action => "action_error",
+            Self::Tampered => "tampered",
+        }
     }
 }
 
@@ -114,8 +140,37 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// Writes the error to stderr as one `error:` line and at most one `hint:` line.
-pub fn report(err: &anyhow::Error) {
+/// Writes the error to stderr as one `error:` line and at most one `hint:` line; with
+/// `json`, also one JSON error object on stdout (the server's error shape:
+/// `{"error": {"code", "message", "hint"}}`), unless the command printed its own.
+pub fn report(err: &anyhow::Error, json: bool) {
+    let (message, hint) = message_and_hint(err);
+    let cli = err
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<CliError>());
+    if json && !cli.is_some_and(|cli| cli.json_printed) {
+        let failure = cli.map_or(Failure::General, |cli| cli.failure);
+        let code = cli
+            .and_then(|cli| cli.code)
+            .map_or(failure.code(), |code| code.as_str());
+        let mut detail = serde_json::json!({"code": code, "message": message});
+        if let Some(hint) = &hint {
+            detail["hint"] = hint.as_str().into();
+        }
+        let object = serde_json::json!({ "error": detail });
+        // stdout may be gone (`| head`); the stderr lines below still say what failed.
+        let _ = writeln!(std::io::stdout().lock(), "{object:#}");
+    }
+    let mut stderr = std::io::stderr().lock();
+    // Nothing sensible is left to do if stderr itself is gone.
+    let _ = writeln!(stderr, "error: {message}");
+    if let Some(hint) = hint {
+        let _ = writeln!(stderr, "hint: {hint}");
+    }
+}
+
+/// The error's message and hint, each folded onto one line.
+fn message_and_hint(err: &anyhow::Error) -> (String, Option<String>) {
     let text = format!("{err:#}");
     // Library errors (e.g. the server's startup) may carry their hint as a last
     // "\nhint: …" line; it becomes our hint line rather than part of the message.
@@ -128,12 +183,7 @@ pub fn report(err: &anyhow::Error) {
         .find_map(|cause| cause.downcast_ref::<CliError>())
         .and_then(|cli| cli.hint.as_deref())
         .or(inline_hint);
-    let mut stderr = std::io::stderr().lock();
-    // Nothing sensible is left to do if stderr itself is gone.
-    let _ = writeln!(stderr, "error: {}", one_line(message));
-    if let Some(hint) = hint {
-        let _ = writeln!(stderr, "hint: {}", one_line(hint));
-    }
+    (one_line(message), hint.map(one_line))
 }
 
 /// Folds line breaks and other control characters into spaces, so the promise of one

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 /// Options that take a value (as `--name VALUE` or `--name=VALUE`).
 const WITH_VALUE: &[&str] = &["--extension", "--env", "--url", "--token", "--ca-cert"];
 /// Options that are flags.
-const FLAGS: &[&str] = &["--json"];
+const FLAGS: &[&str] = &["--json", "--insecure-http"];
 
 /// The command line with the global options before the subcommand moved after it.
 pub fn hoisted(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
@@ -38,6 +38,15 @@ pub fn hoisted(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     out.extend(moved);
     out.extend(rest[end..].iter().cloned());
     out
+}
+
+/// Whether the command line asks for `--json` (before any `--`): then even a failure,
+/// a command line clap refuses included, prints a JSON error object.
+pub fn json_requested(args: &[OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .take_while(|word| *word != "--")
+        .any(|word| word == "--json")
 }
 
 #[cfg(test)]
@@ -77,6 +86,15 @@ mod tests {
             line("lumio --json env set NAME -- --json"),
             ["lumio", "env", "set", "NAME", "--json", "--", "--json"]
         );
+    }
+
+    #[test]
+    fn json_is_seen_before_a_double_dash_only() {
+        let asks = |words: &str| json_requested(&hoisted(words.split(' ').map(OsString::from)));
+        assert!(asks("lumio --json env list"));
+        assert!(asks("lumio env delete A --json --bogus"));
+        assert!(!asks("lumio env set A -- --json"));
+        assert!(!asks("lumio env list"));
     }
 
     #[test]

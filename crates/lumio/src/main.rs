@@ -11,6 +11,8 @@ mod error;
 mod global_options;
 mod output;
 mod progress;
+mod tls;
+mod transport;
 
 use std::process::ExitCode;
 
@@ -18,9 +20,11 @@ use clap::error::ErrorKind;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse_from(global_options::hoisted(std::env::args_os())) {
+    let args = global_options::hoisted(std::env::args_os());
+    let json = global_options::json_requested(&args);
+    let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
-        Err(err) => return usage_error(&err),
+        Err(err) => return usage_error(&err, json),
     };
     match commands::run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
@@ -28,7 +32,7 @@ fn main() -> ExitCode {
         Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) if err.is::<error::Differences>() => ExitCode::FAILURE,
         Err(err) => {
-            error::report(&err);
+            error::report(&err, json);
             ExitCode::from(error::exit_status(&err))
         }
     }
@@ -36,7 +40,7 @@ fn main() -> ExitCode {
 
 /// Help and version print as clap does; a bad command line becomes the same
 /// `error:` / `hint:` pair as every other failure, with clap's exit status 2.
-fn usage_error(err: &clap::Error) -> ExitCode {
+fn usage_error(err: &clap::Error, json: bool) -> ExitCode {
     if matches!(
         err.kind(),
         ErrorKind::DisplayHelp
@@ -67,12 +71,22 @@ fn usage_error(err: &clap::Error) -> ExitCode {
              on standard input",
         );
     }
+    let extension_at_login = ["'--extension'", "'--env'"]
+        .iter()
+        .any(|option| message.contains(option));
+    if command == "lumio login" && extension_at_login {
+        // A login is for a server: the extension is picked per command.
+        tip = Some(
+            "a login is for a server, not an extension: pass --extension and --env to each \
+             command, set LUMIO_EXTENSION, or name the extension in lumio.json",
+        );
+    }
     let hint = match tip {
         Some(tip) => format!("{tip}; see `{command} --help`"),
         None => format!("see `{command} --help`"),
     };
-    let failure = anyhow::Error::new(error::CliError::new(message).with_hint(hint));
-    error::report(&failure);
+    let failure = anyhow::Error::new(error::CliError::usage(message).with_hint(hint));
+    error::report(&failure, json);
     ExitCode::from(error::Failure::Usage as u8)
 }
 

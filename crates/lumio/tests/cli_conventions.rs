@@ -146,6 +146,36 @@ fn completions_and_man_page_are_printed() {
         "the exit status table is in the page"
     );
     assert!(page.contains("completions"), "subcommands are listed");
+    // Issue 24: no pointer to `lumio-env(1)` and other pages that are not installed.
+    assert!(!page.contains("(1)"), "a page that does not exist is named");
+    assert!(page.contains("lumio env"), "{page}");
+}
+
+/// Issue 24: README said every command takes `--extension`; `login` does not, and its
+/// refusal says where the extension goes instead.
+#[test]
+fn login_says_where_the_extension_goes() {
+    let out = offline(&[
+        "login",
+        "--extension",
+        "my-ext",
+        "--url",
+        "http://127.0.0.1:1",
+    ]);
+    assert_eq!(code(&out), 2, "{out:#?}");
+    out.err("--extension");
+    assert!(out.hint().unwrap().contains("lumio.json"), "{out:#?}");
+}
+
+/// Issue 24: `tokens create` without `--env` makes a token for both environments, and
+/// its help says so (it said `[default: staging]`); other commands keep staging.
+#[test]
+fn env_help_states_each_commands_default() {
+    let create = offline(&["tokens", "create", "--help"]);
+    assert!(create.ok().contains("[default: both]"), "{create:#?}");
+    assert!(!create.ok().contains("[default: staging]"), "{create:#?}");
+    let list = offline(&["env", "list", "--help"]);
+    assert!(list.ok().contains("[default: staging]"), "{list:#?}");
 }
 
 #[test]
@@ -208,7 +238,12 @@ fn each_failure_class_has_its_exit_status() {
         &[&["env", "set", "lower-case", "v"][..], &ext].concat(),
         None,
     );
-    assert_eq!(code(&bad_name), 1, "other failures: {bad_name:#?}");
+    assert_eq!(code(&bad_name), 2, "a bad value is usage: {bad_name:#?}");
+    let unreadable = admin.run(
+        &[&["env", "import", "missing.env"][..], &ext].concat(),
+        None,
+    );
+    assert_eq!(code(&unreadable), 1, "other failures: {unreadable:#?}");
 }
 
 /// A server that accepts connections and never answers: every call waits.

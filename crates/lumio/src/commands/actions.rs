@@ -38,6 +38,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 output::json(&answer.value)
             };
         }
+        // With --json the server's error body is printed as sent (it may carry a code
+        // newer than this CLI), and stands for the one JSON error object of a failure.
         Answer::Error(error) => {
             if scope.json {
                 output::json(&error.body)?;
@@ -62,6 +64,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         } else {
             Failure::of_status(status.as_u16())
         },
+        json_printed: scope.json,
     }
     .into())
 }
@@ -76,7 +79,7 @@ fn check_action(action: &str) -> anyhow::Result<&str> {
         return Ok(action);
     }
     // `{:?}` escapes control characters, so the name cannot drive the terminal.
-    Err(CliError::new(format!("{action:?} is not an action name"))
+    Err(CliError::usage(format!("{action:?} is not an action name"))
         .with_hint(
             "name it module:export, e.g. functions:callExternalApi for `export const \
          callExternalApi` in server/functions.ts",
@@ -89,11 +92,11 @@ fn parse_args(text: &str, action: &str) -> anyhow::Result<Map<String, Value>> {
     let example = format!("quote it for the shell, e.g. lumio run {action} '{{\"query\":\"x\"}}'");
     // serde_json's message gives the position, not the input.
     let value: Value = serde_json::from_str(text).map_err(|err| {
-        CliError::new(format!("JSON_ARGS is not valid JSON: {err}")).with_hint(example.clone())
+        CliError::usage(format!("JSON_ARGS is not valid JSON: {err}")).with_hint(example.clone())
     })?;
     match value {
         Value::Object(map) => Ok(map),
-        other => Err(CliError::new(format!(
+        other => Err(CliError::usage(format!(
             "JSON_ARGS must be a JSON object, not {}",
             kind(&other)
         ))

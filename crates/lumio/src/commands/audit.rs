@@ -80,7 +80,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
 fn audit_event(given: &str) -> anyhow::Result<AuditEvent> {
     AuditEvent::parse(given).ok_or_else(|| {
         let names: Vec<&str> = AuditEvent::ALL.iter().map(|e| e.as_str()).collect();
-        CliError::new(format!(
+        CliError::usage(format!(
             "{given:?} is not an audit event; the events are {}",
             names.join(", ")
         ))
@@ -128,6 +128,7 @@ fn verify(common: &CommonArgs) -> anyhow::Result<()> {
     ))
     .with_hint("compare with your last exported head hash and restore the log from a backup")
     .with_failure(Failure::Tampered)
+    .with_json_printed_if(scope.json)
     .into())
 }
 

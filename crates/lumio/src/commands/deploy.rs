@@ -114,7 +114,7 @@ fn with_deploy_hint(err: anyhow::Error, place: &str) -> anyhow::Error {
 fn collect(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
     if !dir.is_dir() {
         return Err(
-            CliError::new(format!("{} is not a directory", dir.display()))
+            CliError::usage(format!("{} is not a directory", dir.display()))
                 .with_hint("pass the extension's directory: `lumio deploy DIR` (default: .)")
                 .into(),
         );

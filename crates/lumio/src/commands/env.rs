@@ -1,5 +1,6 @@
-//! `lumio env set|bind|list|delete|import|history|rollback`: one extension's secrets in
-//! one environment (`diff` and `copy`, across two, are in `parity.rs`). No value is ever
+//! `lumio env list|delete|import|history|rollback`: one extension's secrets in one
+//! environment (`set` is in `env_set.rs`, `bind` in `env_bind.rs`; `diff` and `copy`,
+//! across two, in `parity.rs`). No value is ever
 //! printed; the server never returns one either.
 
 use std::borrow::Cow;
@@ -8,11 +9,10 @@ use std::path::Path;
 use chrono::Utc;
 use lumio_api::secrets::{
     DeleteQuery, Deleted, History, ImportSecrets, Imported, Rollback, SecretList, SecretView,
-    SetSecret,
 };
 use lumio_core::SecretName;
 
-use super::{env_bind, input, parity, secret_name, Scoped};
+use super::{confirm, env_bind, env_set, input, parity, secret_name, Scoped};
 use crate::cli::{CommonArgs, EnvCommand};
 use crate::dotenv;
 use crate::error::CliError;
@@ -21,17 +21,17 @@ use crate::output;
 pub fn run(common: &CommonArgs, command: EnvCommand) -> anyhow::Result<()> {
     match command {
         EnvCommand::Set {
-            name,
-            value,
+            words,
+            from_file,
             allow_host,
-        } => set(common, &name, value, &allow_host),
+        } => env_set::set(common, &words, from_file.as_deref(), &allow_host),
         EnvCommand::Bind {
             name,
             allow_host,
             clear,
         } => env_bind::bind(common, &name, &allow_host, clear),
         EnvCommand::List => list(common),
-        EnvCommand::Delete { name, purge } => delete(common, &name, purge),
+        EnvCommand::Delete { name, purge, yes } => delete(common, &name, purge, yes),
         EnvCommand::Import { file } => import(common, &file),
         EnvCommand::History { name } => history(common, &name),
         EnvCommand::Rollback { name, version } => rollback(common, &name, version),
@@ -43,47 +43,6 @@ pub fn run(common: &CommonArgs, command: EnvCommand) -> anyhow::Result<()> {
             to,
         } => parity::copy(common, &names, all, &from, &to),
     }
-}
-
-fn set(
-    common: &CommonArgs,
-    name: &str,
-    value: Option<String>,
-    allow_host: &[String],
-) -> anyhow::Result<()> {
-    let name = secret_name(name)?;
-    let allowed_hosts = (!allow_host.is_empty())
-        .then(|| env_bind::allowed_hosts(allow_host))
-        .transpose()?;
-    let scope = Scoped::resolve(common)?;
-    // Read after everything else is known, so no one types a secret only to see a typo refused.
-    let value = match value {
-        Some(value) => input::secret_value_arg(&name, value)?,
-        None => input::secret_value(&name)?,
-    };
-    let answer: SecretView = scope.client.put(
-        &scope.api().secret(&name),
-        &SetSecret {
-            value: Cow::Borrowed(value.expose()),
-            allowed_hosts,
-        },
-    )?;
-    drop(value);
-    if scope.json {
-        return output::json(&answer);
-    }
-    let bound = match &answer.allowed_hosts {
-        Some(hosts) => format!(
-            ", sent only to {}",
-            env_bind::hosts_cell(Some(hosts.as_slice()))
-        ),
-        None => String::new(),
-    };
-    output::line(format!(
-        "Set {name} (version {}) in {}{bound}",
-        answer.version,
-        scope.place()
-    ))
 }
 
 fn list(common: &CommonArgs) -> anyhow::Result<()> {
@@ -119,9 +78,21 @@ fn list(common: &CommonArgs) -> anyhow::Result<()> {
     )
 }
 
-fn delete(common: &CommonArgs, name: &str, purge: bool) -> anyhow::Result<()> {
+fn delete(common: &CommonArgs, name: &str, purge: bool, yes: bool) -> anyhow::Result<()> {
     let name = secret_name(name)?;
     let scope = Scoped::resolve(common)?;
+    if purge {
+        confirm::destructive(
+            &format!(
+                "Purging {name} erases every stored version of it in {}; it cannot be \
+                 rolled back",
+                scope.place()
+            ),
+            name.as_str(),
+            yes,
+            &format!("lumio env delete {name} --purge"),
+        )?;
+    }
     let answer: Deleted = scope
         .client
         .delete_query(&scope.api().secret(&name), &DeleteQuery { purge })?;

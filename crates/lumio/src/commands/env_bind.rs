@@ -48,7 +48,7 @@ pub fn bind(
 /// the bad one before anything is sent.
 pub fn allowed_hosts(hosts: &[String]) -> anyhow::Result<Vec<String>> {
     let parsed = AllowedHosts::parse(hosts).map_err(|err| {
-        CliError::new(err.to_string()).with_hint(
+        CliError::usage(err.to_string()).with_hint(
             "give each host alone, e.g. --allow-host api.stripe.com --allow-host '*.example.com'",
         )
     })?;

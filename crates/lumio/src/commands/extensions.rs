@@ -11,7 +11,7 @@ use lumio_api::paths;
 use lumio_core::{ExtensionSlug, TokenLifetime};
 use zeroize::Zeroizing;
 
-use super::connect;
+use super::{confirm, connect};
 use crate::cli::{CommonArgs, ExtensionsCommand};
 use crate::client::Client;
 use crate::config::{self, Connection, Credentials};
@@ -41,7 +41,7 @@ pub fn run(common: &CommonArgs, command: ExtensionsCommand) -> anyhow::Result<()
 }
 
 fn slug(name: &str) -> anyhow::Result<ExtensionSlug> {
-    ExtensionSlug::parse(name).map_err(|err| CliError::new(err.to_string()).into())
+    ExtensionSlug::parse(name).map_err(|err| CliError::usage(err.to_string()).into())
 }
 
 /// Checked here so a typo is refused before any request.
@@ -167,6 +167,7 @@ fn claim(
         &Credentials {
             url: connection.url.clone(),
             token: claimed.token.clone(),
+            insecure_http: connection.insecure_http,
         },
     )?;
     output::note(format!(
@@ -218,14 +219,16 @@ fn suspension(common: &CommonArgs, name: &str, suspend: bool) -> anyhow::Result<
 
 fn delete(common: &CommonArgs, name: &str, yes: bool) -> anyhow::Result<()> {
     let slug = slug(name)?;
-    if !yes {
-        return Err(CliError::usage(format!(
-            "deleting {slug} destroys every secret version, deployment, token and audit record of it"
-        ))
-        .with_hint(format!("run `lumio extensions delete {slug} --yes` to confirm"))
-        .into());
-    }
     let client = connect(&common.conn)?;
+    confirm::destructive(
+        &format!(
+            "Deleting {slug} destroys every secret version, deployment, token and audit \
+             record of it"
+        ),
+        slug.as_str(),
+        yes,
+        &format!("lumio extensions delete {slug}"),
+    )?;
     let deleted: ExtensionDeleted = client.delete(&paths::extension(&slug))?;
     if common.json {
         return output::json(&deleted);

@@ -13,7 +13,7 @@ use crate::error::CliError;
 /// A secret's value from standard input: a hidden prompt on a terminal, otherwise all of
 /// it (multi-line PEM keys included) minus exactly one trailing line break.
 pub fn secret_value(name: &SecretName) -> anyhow::Result<SecretValue> {
-    let mut bytes = if std::io::stdin().is_terminal() {
+    let bytes = if std::io::stdin().is_terminal() {
         let typed = rpassword::prompt_password(format!("Value for {name} (input hidden): "))
             .context("cannot read the value from the terminal")?;
         Zeroizing::new(typed.into_bytes())
@@ -24,6 +24,23 @@ pub fn secret_value(name: &SecretName) -> anyhow::Result<SecretValue> {
             .context("cannot read the value from standard input")?;
         bytes
     };
+    value_from_bytes(name, bytes)
+}
+
+/// A secret's value from a file (`--from-file`), read as standard input would be.
+pub fn secret_value_from_file(name: &SecretName, file: &Path) -> anyhow::Result<SecretValue> {
+    let bytes = std::fs::read(file).map_err(|err| {
+        CliError::new(format!("cannot read {}: {err}", file.display()))
+            .with_hint("give --from-file the path of a file holding the value")
+    })?;
+    value_from_bytes(name, Zeroizing::new(bytes))
+}
+
+/// The value minus one trailing line break; refused when nothing is left.
+fn value_from_bytes(
+    name: &SecretName,
+    mut bytes: Zeroizing<Vec<u8>>,
+) -> anyhow::Result<SecretValue> {
     strip_one_line_break(&mut bytes);
     if bytes.is_empty() {
         // Most likely an unset variable in `echo "$X" | lumio env set …`; refusing keeps
@@ -43,7 +60,7 @@ pub fn secret_value(name: &SecretName) -> anyhow::Result<SecretValue> {
 
 /// A value given as an argument, checked against the same limits.
 pub fn secret_value_arg(name: &SecretName, value: String) -> anyhow::Result<SecretValue> {
-    SecretValue::new(value).map_err(|err| CliError::new(format!("{name}: {err}")).into())
+    SecretValue::new(value).map_err(|err| CliError::usage(format!("{name}: {err}")).into())
 }
 
 /// Drops one trailing `\n` or `\r\n` (what `echo` or a file's last line adds), nothing more.

@@ -8,35 +8,26 @@ use lumio_api::{paths, ErrorCode};
 use zeroize::Zeroizing;
 
 use crate::cli::LoginArgs;
-use crate::client::{is_loopback, Client};
+use crate::client::Client;
 use crate::config::{self, Connection, Credentials, DEFAULT_URL};
-use crate::error::CliError;
+use crate::error::{CliError, Failure};
 use crate::output;
 
 pub fn run(args: LoginArgs) -> anyhow::Result<()> {
     let url = config::normalize_url(args.conn.url.as_deref().unwrap_or(DEFAULT_URL))?;
-    if url.starts_with("http://") && !is_loopback(&url) && !args.insecure_http {
-        return Err(CliError::new(format!(
-            "refusing to log in to {url} over plain http: the token (and every secret set \
-             later) would cross the network unencrypted"
-        ))
-        .with_hint(
-            "use the server's https:// URL (start it with --tls-cert/--tls-key), or pass \
-             --insecure-http if this network is trusted",
-        )
-        .into());
-    }
+    let connection = Connection {
+        url: url.clone(),
+        token: None,
+        ca_cert: args.conn.ca_cert.clone(),
+        insecure_http: args.conn.insecure_http,
+    };
+    // Checked before a token is read: plain http to another host is refused here too.
+    crate::transport::check(&url::Url::parse(&url)?, connection.insecure_http)?;
     let token = match args.conn.token.filter(|t| !t.is_empty()) {
         Some(token) => Zeroizing::new(token),
         None => read_token()?,
     };
     let dir = config::config_dir()?;
-
-    let connection = Connection {
-        url: url.clone(),
-        token: None,
-        ca_cert: args.conn.ca_cert.clone(),
-    };
     let client = Client::new(&connection, token.clone())?;
     let whoami: WhoAmI = client
         .get(paths::WHOAMI)
@@ -45,6 +36,7 @@ pub fn run(args: LoginArgs) -> anyhow::Result<()> {
     let creds = Credentials {
         url: url.clone(),
         token: token.to_string(),
+        insecure_http: connection.insecure_http,
     };
     let path = config::save_credentials(&dir, &creds)?;
     if args.json {
@@ -69,6 +61,7 @@ fn read_token() -> anyhow::Result<Zeroizing<String>> {
     let trimmed = Zeroizing::new(token.trim().to_owned());
     if trimmed.is_empty() || trimmed.contains(char::is_whitespace) {
         return Err(CliError::new("no token given")
+            .with_failure(Failure::Auth)
             .with_hint("pass --token TOKEN, set LUMIO_TOKEN, or pipe the token on standard input")
             .into());
     }
@@ -79,12 +72,14 @@ fn read_token() -> anyhow::Result<Zeroizing<String>> {
 fn refused_token(err: anyhow::Error, url: &str) -> anyhow::Error {
     match err.downcast::<CliError>() {
         Ok(cli) if cli.code == Some(ErrorCode::Unauthorized) => {
-            CliError::new(format!("{url} refused the token: {}", cli.message))
+            let mut refused = CliError::new(format!("{url} refused the token: {}", cli.message))
                 .with_hint(
                     "check the token; a new server writes its first admin token to \
                      <data-dir>/admin-token",
                 )
-                .into()
+                .with_failure(Failure::Auth);
+            refused.code = cli.code;
+            refused.into()
         }
         Ok(cli) => cli.into(),
         Err(err) => err,

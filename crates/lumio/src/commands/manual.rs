@@ -19,10 +19,44 @@ pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `lumio(1)`: options, subcommands, exit status (the `after_help` text).
+/// `lumio(1)`: options, subcommands, exit status (the `after_help` text). clap_mangen's
+/// own subcommand section points at `lumio-env(1)` and such, pages nobody installs; this
+/// one names each command and points at its `--help`.
 pub fn man_page() -> anyhow::Result<()> {
+    let mut command = Cli::command();
+    command.build();
+    let man = clap_mangen::Man::new(command.clone());
+    let mut page = Vec::new();
+    man.render_title(&mut page)?;
+    man.render_name_section(&mut page)?;
+    man.render_synopsis_section(&mut page)?;
+    man.render_description_section(&mut page)?;
+    man.render_options_section(&mut page)?;
+    subcommands_section(&command).to_writer(&mut page)?;
+    man.render_extra_section(&mut page)?;
+    man.render_version_section(&mut page)?;
     let mut out = std::io::stdout().lock();
-    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    out.write_all(&page)?;
     out.flush()?;
     Ok(())
+}
+
+/// SUBCOMMANDS: `lumio env` and what it does, for each command, then where their
+/// options are described.
+fn subcommands_section(command: &clap::Command) -> roff::Roff {
+    let mut roff = roff::Roff::new();
+    roff.control("SH", ["SUBCOMMANDS"]);
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+        roff.control("TP", []);
+        roff.text([roff::bold(format!("lumio {}", sub.get_name()))]);
+        if let Some(about) = sub.get_about() {
+            roff.text([roff::roman(about.to_string())]);
+        }
+    }
+    roff.control("PP", []);
+    roff.text([roff::roman(
+        "Each command's options and examples: lumio COMMAND --help (and lumio COMMAND \
+         SUBCOMMAND --help).",
+    )]);
+    roff
 }

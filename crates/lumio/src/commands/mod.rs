@@ -5,9 +5,11 @@ mod access;
 mod actions;
 mod admin;
 mod audit;
+mod confirm;
 mod deploy;
 mod env;
 mod env_bind;
+mod env_set;
 mod extensions;
 mod input;
 mod login;
@@ -15,6 +17,7 @@ mod logs;
 mod manual;
 mod parity;
 mod server;
+mod session;
 mod tokens;
 
 use std::path::Path;
@@ -32,6 +35,8 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Server(args) => server::run(args),
         Command::Login(args) => login::run(args),
+        Command::Whoami(args) => session::whoami(&args),
+        Command::Logout(args) => session::logout(&args),
         Command::Extensions { common, command } => extensions::run(&common, command),
         Command::Admin { common, command } => admin::run(&common, command),
         Command::Access { common, command } => access::run(&common, command),
@@ -56,7 +61,7 @@ fn connect(conn: &ConnArgs) -> anyhow::Result<Client> {
 
 /// A secret name from the command line, refused with `lumio_core`'s message if invalid.
 fn secret_name(input: &str) -> anyhow::Result<SecretName> {
-    SecretName::parse(input).map_err(|err| CliError::new(err.to_string()).into())
+    SecretName::parse(input).map_err(|err| CliError::usage(err.to_string()).into())
 }
 
 /// A command working inside one extension and environment.

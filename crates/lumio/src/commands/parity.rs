@@ -113,7 +113,7 @@ pub fn copy(
 /// An environment named on the command line.
 fn environment(given: &str) -> anyhow::Result<Environment> {
     Environment::parse(given).map_err(|err| {
-        CliError::new(err.to_string())
+        CliError::usage(err.to_string())
             .with_hint("name staging or production")
             .into()
     })

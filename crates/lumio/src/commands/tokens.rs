@@ -35,7 +35,7 @@ fn create(
     // Everything is checked before the request, so a typo never makes a token.
     let mut body = if admin {
         if common.extension.is_some() {
-            return Err(CliError::new("an admin token belongs to no extension")
+            return Err(CliError::usage("an admin token belongs to no extension")
                 .with_hint("drop --extension, or drop --admin and pass --role")
                 .into());
         }
@@ -46,7 +46,7 @@ fn create(
     } else {
         let role = role.unwrap_or_default();
         let role = Role::parse(role).map_err(|err| {
-            let error = CliError::new(err.to_string());
+            let error = CliError::usage(err.to_string());
             match role {
                 "admin" => error.with_hint("for an instance-admin token pass --admin instead"),
                 _ => error,
@@ -64,7 +64,7 @@ fn create(
     }
     if let Some(text) = expires_in {
         let lifetime = TokenLifetime::parse(&text).map_err(|err| {
-            CliError::new(err.to_string()).with_hint("e.g. --expires-in 30m, 12h or 7d")
+            CliError::usage(err.to_string()).with_hint("e.g. --expires-in 30m, 12h or 7d")
         })?;
         body.expires_in = Some(lifetime.to_string());
     }
@@ -102,7 +102,8 @@ fn describe(token: &CreatedToken) -> String {
 fn list(common: &CommonArgs) -> anyhow::Result<()> {
     let mut query = TokenListQuery::default();
     if let Some(extension) = &common.extension {
-        let slug = ExtensionSlug::parse(extension).map_err(|err| CliError::new(err.to_string()))?;
+        let slug =
+            ExtensionSlug::parse(extension).map_err(|err| CliError::usage(err.to_string()))?;
         query.extension = Some(slug.to_string());
     }
     let client = connect(&common.conn)?;
@@ -166,7 +167,7 @@ fn last_used(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
 fn revoke(common: &CommonArgs, id: &str) -> anyhow::Result<()> {
     let id = id.trim();
     if id.is_empty() || id.len() > 64 {
-        return Err(CliError::new(format!("{id:?} is not a token id"))
+        return Err(CliError::usage(format!("{id:?} is not a token id"))
             .with_hint("run `lumio tokens list` to see the ids of the tokens you can revoke")
             .into());
     }
