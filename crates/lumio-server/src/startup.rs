@@ -39,29 +39,36 @@ impl RunningServer {
 }
 
 /// Starts the server and returns once it is listening.
+///
+/// Order matters: everything that can refuse without writing (the certificate, the
+/// bootstrap token, the key files, the port, the database) is checked before anything is
+/// written, so a start that fails leaves no key file or admin token behind.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
-    // First: a bad certificate stops the start before anything is created or opened,
-    // not at the first handshake.
+    // A bad certificate stops the start here, not at the first handshake.
     let tls = config
         .tls
         .as_ref()
         .map(Tls::load)
         .transpose()?
         .map(Arc::new);
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&config.data_dir)
-        .with_context(|| {
-            format!(
-                "cannot create the data directory {}",
-                config.data_dir.display()
-            )
-        })?;
+    let bootstrap_token = std::env::var("LUMIO_BOOTSTRAP_TOKEN").ok();
+    if let Some(token) = &bootstrap_token {
+        lumio_secrets::check_bootstrap_token(token).map_err(startup_error)?;
+    }
     let (unseal, previous_keys) = master_key::load_unseal(&config)?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|err| {
+        anyhow::anyhow!(
+            "cannot listen on {}: {err}; nothing was written\n\
+             hint: stop what listens there, or pass --listen ADDR (LUMIO_LISTEN) to pick another",
+            config.listen
+        )
+    })?;
     let url = match &config.database_url {
         Some(url) => url.clone(),
-        None => format!("sqlite://{}", config.data_dir.join("lumio.db").display()),
+        None => {
+            create_data_dir(&config.data_dir)?;
+            format!("sqlite://{}", config.data_dir.join("lumio.db").display())
+        }
     };
     let mut store_options = lumio_store::StoreOptions::default();
     if let Some(wait) = config.db_timeout {
@@ -70,21 +77,18 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let store = lumio_store::connect_with(&url, &store_options)
         .await
         .with_context(|| format!("cannot open the store at {}", redact_url(&url)))?;
+    if matches!(unseal, master_key::UnsealPlan::Generate(_)) {
+        create_data_dir(&config.data_dir)?;
+    }
+    let unseal = unseal.resolve(store.as_ref(), &redact_url(&url)).await?;
     let keys = lumio_secrets::load_keyring(store.as_ref(), unseal.as_ref(), previous_keys)
         .await
-        .map_err(|err| match err.startup_hint() {
-            Some(hint) => anyhow::anyhow!("{err}\nhint: {hint}"),
-            None => anyhow::anyhow!("{err}"),
-        })?;
+        .map_err(startup_error)?;
     crate::hardening::warn_if_swappable(&keys);
     let audit = AuditWriter::spawn(store.clone(), AuditConfig::default());
-    let bootstrap_token = std::env::var("LUMIO_BOOTSTRAP_TOKEN").ok();
     let boot = open_service(store.clone(), keys, audit, bootstrap_token.as_deref())
         .await
-        .map_err(|err| match err.startup_hint() {
-            Some(hint) => anyhow::anyhow!("{err}\nhint: {hint}"),
-            None => anyhow::anyhow!("{err}"),
-        })?;
+        .map_err(startup_error)?;
     // After the service loaded the audit key: retention moves chain anchors with keyed
     // records, and skips its pass until the key is there.
     crate::audit_upkeep::spawn(store.clone(), config.audit_retention);
@@ -95,12 +99,15 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .context("cannot check for an unfinished master-key rotation")?;
     match boot.admin_token {
         Some(BootstrapToken::Generated(token)) => {
+            create_data_dir(&config.data_dir)?;
             let path = config.data_dir.join("admin-token");
             write_private(&path, &token)?;
             tracing::warn!(
                 path = %path.display(),
-                "created the first instance-admin token; read it from this file (mode 0600) and \
-                 run `lumio login --url {}://{} --token \"$(cat {})\"`",
+                "created the first instance-admin token; read it from this file (mode 0600), or \
+                 with `lumio server admin-token --data-dir {}`, and run \
+                 `lumio login --url {}://{} --token \"$(cat {})\"`",
+                config.data_dir.display(),
                 if config.tls.is_some() { "https" } else { "http" },
                 config.listen,
                 path.display()
@@ -139,12 +146,6 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     };
     crate::metrics::handle();
     crate::metrics::spawn_upkeep();
-    let listener = TcpListener::bind(config.listen).await.with_context(|| {
-        format!(
-            "cannot listen on {}; pass --listen ADDR to pick another",
-            config.listen
-        )
-    })?;
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, scheme, backend = store.backend(), "lumio server listening");
@@ -190,6 +191,23 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+}
+
+/// A start-up refusal of the service, with its hint on a line of its own.
+fn startup_error(err: lumio_secrets::ServiceError) -> anyhow::Error {
+    match err.startup_hint() {
+        Some(hint) => anyhow::anyhow!("{err}\nhint: {hint}"),
+        None => anyhow::anyhow!("{err}"),
+    }
+}
+
+/// The data directory (mode 0700), made only when something is about to be written in it.
+fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))
 }
 
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {

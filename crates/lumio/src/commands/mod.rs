@@ -14,7 +14,7 @@ mod login;
 mod logs;
 mod manual;
 mod parity;
-mod server;
+pub(crate) mod server;
 mod tokens;
 
 use std::path::Path;
@@ -31,6 +31,7 @@ use crate::error::CliError;
 pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Server(args) => server::run(args),
+        Command::Healthcheck(args) => server::healthcheck(args),
         Command::Login(args) => login::run(args),
         Command::Extensions { common, command } => extensions::run(&common, command),
         Command::Admin { common, command } => admin::run(&common, command),
