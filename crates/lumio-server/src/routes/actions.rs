@@ -193,13 +193,35 @@ pub(crate) async fn invoke(
     }
     Ok(match outcome.result {
         Ok(value) => Json(InvokeValue { value }).into_response(),
-        Err(err) => AppError {
-            code: code_of(err.code),
-            message: err.message,
-            hint: None,
-        }
-        .into_response(),
+        Err(err) => client_error(err, &slug, environment).into_response(),
     })
+}
+
+/// What the caller, who has no token, learns of a failed invocation. An uncaught
+/// `ctx.fetch` failure's own words (the host, the resolver's or TLS library's text) are
+/// for the extension's developers, in its logs: the caller gets a fixed sentence.
+fn client_error(
+    err: lumio_actions::ActionError,
+    slug: &ExtensionSlug,
+    env: Environment,
+) -> AppError {
+    let code = code_of(err.code);
+    if code == ErrorCode::FetchFailed {
+        return AppError {
+            code,
+            message: "the action called another service with ctx.fetch and that call failed"
+                .to_owned(),
+            hint: Some(format!(
+                "`lumio logs --extension {slug} --env {env}` shows which host and why; the \
+                 action may catch the error to answer otherwise"
+            )),
+        };
+    }
+    AppError {
+        code,
+        message: err.message,
+        hint: err.hint.map(str::to_owned),
+    }
 }
 
 /// A 429 `rate_limited` answer with `Retry-After` in whole seconds (at least one).
@@ -232,6 +254,7 @@ fn code_of(code: lumio_actions::ErrorCode) -> ErrorCode {
         Runtime::AuditUnavailable => ErrorCode::AuditUnavailable,
         Runtime::Unavailable => ErrorCode::Unavailable,
         Runtime::FetchRefused => ErrorCode::FetchRefused,
+        Runtime::FetchFailed => ErrorCode::FetchFailed,
         Runtime::Overloaded => ErrorCode::Overloaded,
         Runtime::Internal => ErrorCode::Internal,
     }
@@ -255,6 +278,7 @@ mod tests {
             Runtime::AuditUnavailable,
             Runtime::Unavailable,
             Runtime::FetchRefused,
+            Runtime::FetchFailed,
             Runtime::Overloaded,
             Runtime::Internal,
         ] {
