@@ -150,4 +150,6 @@ pub(crate) struct AppState {
     pub leak_limit: std::sync::Arc<leak_limit::LeakAnswerLimit>,
     /// `--metrics-token`, if any.
     pub metrics_token: Option<MetricsToken>,
+    /// The server serves HTTPS itself (`--tls-cert`): the dashboard's cookies are `Secure`.
+    pub native_tls: bool,
 }

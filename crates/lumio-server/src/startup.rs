@@ -143,6 +143,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         )),
         leak_limit: std::sync::Arc::default(),
         metrics_token: config.metrics_token.clone(),
+        native_tls: tls.is_some(),
     };
     crate::metrics::handle();
     crate::metrics::spawn_upkeep();

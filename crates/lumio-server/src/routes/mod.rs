@@ -129,7 +129,13 @@ pub(crate) fn router(state: AppState) -> Router {
     let document = openapi::serve(openapi::finish(document));
     api.route("/metrics", get(crate::metrics::scrape))
         .route("/api/v1/openapi.json", get(document))
-        .merge(lumio_dashboard::router(state.service.clone()))
+        .merge(lumio_dashboard::router_with(
+            state.service.clone(),
+            lumio_dashboard::DashboardConfig {
+                native_tls: state.native_tls,
+                ..Default::default()
+            },
+        ))
         .fallback(health::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(observe::observe))
