@@ -22,6 +22,7 @@ mod openapi_bodies;
 mod rate_limit;
 mod request_id;
 mod routes;
+mod serve;
 pub use routes::document as api_document;
 mod startup;
 mod tls;

@@ -152,21 +152,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     tracing::info!(%addr, scheme, backend = store.backend(), "lumio server listening");
     let (stop, stopped) = oneshot::channel::<()>();
     let app = routes::router(state);
-    let task = match tls {
-        Some(tls) => {
-            crate::tls::reload_on_sighup(tls.clone())?;
-            tokio::spawn(tls.serve(listener, app, stopped))
-        }
-        None => tokio::spawn(async move {
-            // The peer's address is the client's, for the secret_leak answer limit.
-            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        }),
-    };
+    if let Some(tls) = &tls {
+        crate::tls::reload_on_sighup(tls.clone())?;
+    }
+    let task = tokio::spawn(crate::serve::serve(listener, app, tls, stopped));
     Ok(RunningServer {
         addr,
         service: boot.service,
