@@ -6,13 +6,14 @@
 //! parse input into domain types, call one service method, and shape the answer; access
 //! checks and audit records live in the service.
 
+mod address_limit;
 mod api_error;
 mod audit_upkeep;
 mod auth;
+mod auth_throttle;
 mod hardening;
 mod json;
 mod kms;
-mod leak_limit;
 mod logging;
 mod master_key;
 mod metrics;
@@ -148,7 +149,9 @@ pub(crate) struct AppState {
     pub actions: lumio_actions::ActionsService,
     pub client_limit: std::sync::Arc<rate_limit::ClientRateLimit>,
     /// `secret_leak` answers per client address and extension (a guessing oracle).
-    pub leak_limit: std::sync::Arc<leak_limit::LeakAnswerLimit>,
+    pub leak_limit: std::sync::Arc<address_limit::AddressLimit>,
+    /// Refused tokens and dashboard sign-ins per client address (guessing tokens).
+    pub auth_failures: std::sync::Arc<address_limit::AddressLimit>,
     /// `--metrics-token`, if any.
     pub metrics_token: Option<MetricsToken>,
     /// The server serves HTTPS itself (`--tls-cert`): the dashboard's cookies are `Secure`.

@@ -54,29 +54,22 @@ impl UnsealPlan {
     }
 }
 
-/// The key id a store was set up with, if it was: it holds a key check, a keyring or a
-/// token.
+/// The key id a store was set up with, if it was: it holds a key check or a keyring.
 async fn set_up_with(store: &dyn Store) -> anyhow::Result<Option<String>> {
-    let check = |what: &'static str| move |err| anyhow::Error::new(err).context(what);
     for meta in ["kek_id", "keyring_current", "key_check"] {
-        if let Some(id) = store
+        let found = store
             .meta_get(meta)
             .await
-            .map_err(check("cannot read the database's key check"))?
-        {
-            let id = String::from_utf8_lossy(&id).into_owned();
+            .context("cannot read the database's key check")?;
+        if let Some(id) = found {
             return Ok(Some(if meta == "key_check" {
-                "(unknown id)".into()
+                "(id not recorded)".to_owned()
             } else {
-                id
+                String::from_utf8_lossy(&id).into_owned()
             }));
         }
     }
-    let tokens = store
-        .count_tokens()
-        .await
-        .map_err(check("cannot count the database's tokens"))?;
-    Ok((tokens > 0).then(|| "(unknown id)".to_owned()))
+    Ok(None)
 }
 
 /// The unseal key (the master key file, see [`load`], or the KMS transit key of

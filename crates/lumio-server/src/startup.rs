@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::address_limit::{AddressLimit, MAX_AUTH_FAILURES, MAX_LEAK_ANSWERS};
 use crate::tls::Tls;
 use crate::{master_key, routes, AppState, ServerConfig};
 
@@ -141,7 +142,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                 .client_rate_limit
                 .unwrap_or(crate::DEFAULT_CLIENT_RATE_LIMIT),
         )),
-        leak_limit: std::sync::Arc::default(),
+        leak_limit: Arc::new(AddressLimit::new(MAX_LEAK_ANSWERS)),
+        auth_failures: Arc::new(AddressLimit::new(MAX_AUTH_FAILURES)),
         metrics_token: config.metrics_token.clone(),
         native_tls: tls.is_some(),
     };

@@ -16,10 +16,9 @@ use lumio_api::{ErrorBody, ErrorCode};
 use lumio_core::{Environment, ExtensionSlug};
 
 use super::paths::Scope;
-use crate::api_error::AppError;
+use crate::api_error::{rate_limited, AppError};
 use crate::auth::Authed;
 use crate::json::{ApiJson, ApiPath, ApiQuery};
-use crate::leak_limit::MAX_LEAK_ANSWERS;
 use crate::request_id::RequestId;
 use crate::AppState;
 
@@ -160,7 +159,7 @@ pub(crate) async fn invoke(
     }
     if let Some(wait) = client.and_then(|c| state.leak_limit.check(c, slug.as_str()).err()) {
         return Ok(rate_limited(
-            format!("this client got {MAX_LEAK_ANSWERS} secret_leak answers from this extension's actions within a minute; retry after the time in Retry-After"),
+            format!("this client got {} secret_leak answers from this extension's actions within a minute; retry after the time in Retry-After", state.leak_limit.max()),
             wait,
         ));
     }
@@ -188,7 +187,7 @@ pub(crate) async fn invoke(
     crate::metrics::record_invocation(label, started.elapsed());
     if let (Err(err), Some(client)) = (&outcome.result, client) {
         if err.code == lumio_actions::ErrorCode::SecretLeak {
-            state.leak_limit.note_leak(client, slug.as_str());
+            state.leak_limit.note(client, slug.as_str());
         }
     }
     Ok(match outcome.result {
@@ -222,21 +221,6 @@ fn client_error(
         message: err.message,
         hint: err.hint.map(str::to_owned),
     }
-}
-
-/// A 429 `rate_limited` answer with `Retry-After` in whole seconds (at least one).
-fn rate_limited(message: String, wait: std::time::Duration) -> Response {
-    let mut response = AppError {
-        code: ErrorCode::RateLimited,
-        message,
-        hint: None,
-    }
-    .into_response();
-    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-    response
-        .headers_mut()
-        .insert(axum::http::header::RETRY_AFTER, seconds.into());
-    response
 }
 
 /// The API's code for an invocation's failure (its status follows from it).

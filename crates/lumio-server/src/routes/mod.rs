@@ -137,6 +137,10 @@ pub(crate) fn router(state: AppState) -> Router {
             },
         ))
         .fallback(health::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.auth_failures.clone(),
+            crate::auth_throttle::throttle,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(observe::observe))
         .layer(middleware::from_fn(request_id::assign))
