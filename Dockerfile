@@ -7,6 +7,7 @@
 #
 # The master key comes from the file at LUMIO_MASTER_KEY_FILE (mount it read-only, owned by
 # uid 65532, mode 0600) or from LUMIO_MASTER_KEY (base64). See README "Docker and compose".
+# The first admin token: `docker exec <container> lumio server admin-token`.
 
 FROM rust:1-bookworm AS build
 WORKDIR /src
@@ -29,5 +30,8 @@ ENV LUMIO_LISTEN=0.0.0.0:7311 \
     LUMIO_LOG_FORMAT=json
 VOLUME ["/var/lib/lumio"]
 EXPOSE 7311
+# No shell or curl in the image: the binary asks its own server for /readyz (exit 0 or 1).
+HEALTHCHECK --interval=10s --timeout=6s --start-period=30s --retries=3 \
+    CMD ["/usr/local/bin/lumio", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/lumio"]
 CMD ["server"]

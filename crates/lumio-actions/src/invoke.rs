@@ -23,10 +23,10 @@ pub struct InvokeOutcome {
 
 fn not_found(action: &str) -> InvokeOutcome {
     InvokeOutcome {
-        result: Err(ActionError {
-            code: ErrorCode::NotFound,
-            message: format!("no action {action:?} is deployed here; deploy with `lumio deploy` and call it as module:export"),
-        }),
+        result: Err(ActionError::new(
+            ErrorCode::NotFound,
+            format!("no action {action:?} is deployed here; deploy with `lumio deploy` and call it as module:export"),
+        )),
         denied_records: 0,
     }
 }
@@ -127,10 +127,10 @@ impl ActionsService {
 fn unavailable(reason: String) -> InvokeOutcome {
     tracing::error!(%reason, "could not prepare an invocation");
     InvokeOutcome {
-        result: Err(ActionError {
-            code: ErrorCode::Internal,
-            message: "Lumio could not load this action right now; try again shortly".to_owned(),
-        }),
+        result: Err(ActionError::new(
+            ErrorCode::Internal,
+            "Lumio could not load this action right now; try again shortly",
+        )),
         denied_records: 0,
     }
 }

@@ -50,6 +50,9 @@ pub enum ErrorCode {
     AuditUnavailable,
     /// `ctx.fetch` was refused (private address, scheme, egress binding).
     FetchRefused,
+    /// A `ctx.fetch` the action did not catch failed (no such host, refused, no answer);
+    /// which host and why is in the extension's logs, not in this answer.
+    FetchFailed,
     /// Too many invocations are waiting; this one was not started.
     Overloaded,
     /// An instance admin tried to write or run code in an extension that has an owner;
@@ -60,7 +63,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         Self::Unauthorized,
         Self::Forbidden,
         Self::NotFound,
@@ -82,6 +85,7 @@ impl ErrorCode {
         Self::LimitExceeded,
         Self::AuditUnavailable,
         Self::FetchRefused,
+        Self::FetchFailed,
         Self::Overloaded,
         Self::StaffNotMember,
         Self::ExtensionSuspended,
@@ -98,6 +102,7 @@ impl ErrorCode {
             Self::TooLarge => 413,
             Self::Limit | Self::Unprocessable | Self::DeployError => 422,
             Self::RateLimited => 429,
+            Self::FetchFailed => 502,
             Self::Unavailable | Self::AuditUnavailable | Self::Overloaded => 503,
             Self::Internal
             | Self::ActionError
@@ -134,6 +139,7 @@ impl ErrorCode {
             Self::LimitExceeded => "limit_exceeded",
             Self::AuditUnavailable => "audit_unavailable",
             Self::FetchRefused => "fetch_refused",
+            Self::FetchFailed => "fetch_failed",
             Self::Overloaded => "overloaded",
             Self::StaffNotMember => "staff_not_member",
             Self::ExtensionSuspended => "extension_suspended",

@@ -32,12 +32,16 @@ pub const BASE: &str = "/dashboard";
 pub struct DashboardConfig {
     /// How long a session lasts after sign-in (absolute, not sliding).
     pub session_ttl: Duration,
+    /// The server itself serves HTTPS (`--tls-cert`): every cookie gets `Secure`, as it
+    /// does behind a TLS-terminating proxy that says so.
+    pub native_tls: bool,
 }
 
 impl Default for DashboardConfig {
     fn default() -> Self {
         Self {
             session_ttl: Duration::from_secs(12 * 60 * 60),
+            native_tls: false,
         }
     }
 }
@@ -68,5 +72,12 @@ where
         service: secrets,
         sessions: Arc::new(sessions),
     };
-    routes::router().with_state(state)
+    let router = routes::router().with_state(state);
+    if config.native_tls {
+        // Every request reached this process over TLS: say so the way a TLS-terminating
+        // proxy would (replacing whatever the client sent), and the cookies get `Secure`.
+        router.layer(axum::middleware::map_request(session::mark_https))
+    } else {
+        router
+    }
 }

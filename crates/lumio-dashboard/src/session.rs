@@ -79,6 +79,17 @@ pub(crate) fn set_cookie(
     )
 }
 
+/// Marks a request this process received over TLS as HTTPS (see [`over_https`]).
+pub(crate) async fn mark_https(mut request: axum::extract::Request) -> axum::extract::Request {
+    let headers = request.headers_mut();
+    headers.remove("forwarded");
+    headers.insert(
+        "x-forwarded-proto",
+        axum::http::HeaderValue::from_static("https"),
+    );
+    request
+}
+
 /// Whether a TLS-terminating proxy says the browser used HTTPS (`X-Forwarded-Proto` or
 /// `Forwarded: proto=https`). Lumio itself serves plain HTTP. A client that forges the
 /// header only gets a `Secure` cookie its plain-HTTP browser then refuses: no harm to

@@ -192,6 +192,7 @@ async fn an_expired_session_is_refused(backend: Backend) {
     // A second dashboard over the same service, with sessions of one second.
     let config = lumio_dashboard::DashboardConfig {
         session_ttl: Duration::from_secs(1),
+        ..Default::default()
     };
     let router: axum::Router = lumio_dashboard::router_with(app.service().clone(), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -43,7 +43,8 @@ pub(crate) struct FetchResponse {
     pub body: String,
 }
 
-/// Why a fetch failed. Messages never include the URL (it may carry a secret).
+/// Why a fetch failed. Messages name the host, never the whole URL (its path or query may
+/// carry a secret).
 #[derive(Debug, Clone, thiserror::Error)]
 pub(crate) enum FetchError {
     /// The destination is not allowed.
@@ -154,6 +155,7 @@ impl Fetcher {
             }
             None => None,
         };
+        let host = place(&url);
         let mut builder = self.client.request(method, url);
         for (name, value) in request.headers {
             let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
@@ -170,7 +172,7 @@ impl Fetcher {
         let mut response = OUTGOING
             .scope(outgoing, builder.send())
             .await
-            .map_err(classify)?;
+            .map_err(|err| classify(err, &host))?;
         let status = response.status();
         let headers = response
             .headers()
@@ -184,10 +186,10 @@ impl Fetcher {
             .collect();
         let final_url = response.url().to_string();
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        while let Some(chunk) = response.chunk().await.map_err(|err| classify(err, &host))? {
             if body.len() + chunk.len() > self.max_bytes {
                 return Err(FetchError::Failed(format!(
-                    "ctx.fetch: the response is larger than the {} byte limit",
+                    "ctx.fetch to {host} failed: the response is larger than the {} byte limit",
                     self.max_bytes
                 )));
             }
@@ -203,9 +205,13 @@ impl Fetcher {
     }
 }
 
-/// Maps a reqwest error to ours, without its URL.
-fn classify(error: reqwest::Error) -> FetchError {
+/// Maps a reqwest error to ours: what failed and where (`host`, see [`place`]), in words,
+/// without the URL's path or query (either may carry a secret).
+fn classify(error: reqwest::Error, host: &str) -> FetchError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    let mut unresolved = None;
+    let mut io_kind = None;
+    let mut deepest = String::new();
     while let Some(err) = source {
         if let Some(refusal) = err.downcast_ref::<Refusal>() {
             return FetchError::Refused(format!("ctx.fetch refused: {refusal}"));
@@ -213,28 +219,48 @@ fn classify(error: reqwest::Error) -> FetchError {
         if let Some(blocked) = err.downcast_ref::<Blocked>() {
             return FetchError::Egress(blocked.clone());
         }
-        source = err.source();
-    }
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else {
-        "failed"
-    };
-    let mut detail = String::new();
-    let mut source = std::error::Error::source(&error);
-    while let Some(err) = source {
-        detail = err.to_string();
-        source = err.source();
-    }
-    FetchError::Failed(format!(
-        "ctx.fetch {kind}: {}",
-        if detail.is_empty() {
-            error.without_url().to_string()
-        } else {
-            detail
+        if let Some(failure) = err.downcast_ref::<NotResolved>() {
+            unresolved = Some(failure.0.to_string());
         }
-    ))
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            io_kind = Some(io.kind());
+        }
+        deepest = err.to_string();
+        source = err.source();
+    }
+    use std::io::ErrorKind;
+    let what = if let Some(why) = unresolved {
+        format!("the name {host} does not resolve ({why})")
+    } else if error.is_timeout() {
+        "no answer within the time limit".to_owned()
+    } else if io_kind == Some(ErrorKind::ConnectionRefused) {
+        "the connection was refused (nothing listens on that port)".to_owned()
+    } else if matches!(
+        io_kind,
+        Some(ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::UnexpectedEof)
+    ) {
+        "the connection was closed before an answer".to_owned()
+    } else if deepest.to_ascii_lowercase().contains("certificate") {
+        format!("its TLS certificate is not trusted ({deepest})")
+    } else {
+        deepest
+    };
+    FetchError::Failed(format!("ctx.fetch to {host} failed: {what}"))
 }
+
+/// Where a request goes, for messages: the host, and the port when the URL names one.
+fn place(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("(no host)");
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+/// A name the resolver could not look up, told apart from other I/O failures.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct NotResolved(std::io::Error);
 
 /// Scheme and, for IP literals, address checks; names are checked by the resolver.
 fn check_url(url: &Url, allow_private: bool) -> Result<(), String> {
@@ -281,7 +307,12 @@ impl Resolve for GuardedResolver {
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let addrs: Vec<SocketAddr> = if fixed.is_empty() {
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect()
+                tokio::net::lookup_host((host.as_str(), 0))
+                    .await
+                    .map_err(|err| {
+                        Box::new(NotResolved(err)) as Box<dyn std::error::Error + Send + Sync>
+                    })?
+                    .collect()
             } else {
                 fixed
             };

@@ -32,6 +32,9 @@ pub enum ErrorCode {
     Unavailable,
     /// `ctx.fetch` was refused (private address, scheme, ...) and the handler did not catch it.
     FetchRefused,
+    /// `ctx.fetch` failed (the name did not resolve, the connection was refused, no
+    /// answer in time, ...) and the handler did not catch it.
+    FetchFailed,
     /// Too many invocations are waiting for a worker; this one was not started.
     Overloaded,
     /// The runtime itself failed.
@@ -52,6 +55,7 @@ impl ErrorCode {
             Self::LimitExceeded => "limit_exceeded",
             Self::AuditUnavailable => "audit_unavailable",
             Self::FetchRefused => "fetch_refused",
+            Self::FetchFailed => "fetch_failed",
             Self::Unavailable => "unavailable",
             Self::Overloaded => "overloaded",
             Self::Internal => "internal",
@@ -64,6 +68,7 @@ impl ErrorCode {
             "limit_exceeded" => Self::LimitExceeded,
             "audit_unavailable" => Self::AuditUnavailable,
             "fetch_refused" => Self::FetchRefused,
+            "fetch_failed" => Self::FetchFailed,
             "unavailable" => Self::Unavailable,
             _ => return None,
         })
@@ -83,13 +88,18 @@ pub struct ActionError {
     pub code: ErrorCode,
     /// What happened, for a person. Never holds a secret value.
     pub message: String,
+    /// The next step, when the platform threw the error and knows it (a refused
+    /// `ctx.fetch`: change the binding, or allow private addresses). Not logged.
+    #[serde(skip)]
+    pub hint: Option<&'static str>,
 }
 
 impl ActionError {
-    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
+            hint: None,
         }
     }
 }

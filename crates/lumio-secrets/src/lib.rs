@@ -43,7 +43,7 @@ pub use rotation::{rotate, RotationReport};
 pub use secrets::{ImportedSecret, SecretHistory, SecretSummary};
 pub use staff::{ClaimCode, Claimed, DEFAULT_CLAIM_LIFETIME, MAX_REASON, MAX_SUPPORT};
 pub use token_admin::{TokenFor, TokenRequest, TokenSummary};
-pub use tokens::{IssuedToken, MAX_TOKEN_LEN, MIN_TOKEN_LEN};
+pub use tokens::{check_bootstrap_token, IssuedToken, MAX_TOKEN_LEN, MIN_TOKEN_LEN};
 pub use unseal::{check_unwrapped_id, load_keyring, FileUnseal, UnsealError, UnsealKey};
 
 use std::sync::Arc;

@@ -56,7 +56,7 @@ fn well_formed(token: &str) -> bool {
 }
 
 /// Refuses a `LUMIO_BOOTSTRAP_TOKEN` that would make a guessable or unusable admin token.
-pub(crate) fn check_bootstrap_token(token: &str) -> Result<(), ServiceError> {
+pub fn check_bootstrap_token(token: &str) -> Result<(), ServiceError> {
     let why = if token.is_empty() {
         "it is set but empty".to_owned()
     } else if token.len() < MIN_TOKEN_LEN {

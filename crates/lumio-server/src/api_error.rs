@@ -130,3 +130,18 @@ impl IntoResponse for AppError {
         (status, Json(body)).into_response()
     }
 }
+
+/// A 429 `rate_limited` answer with `Retry-After` in whole seconds (at least one).
+pub(crate) fn rate_limited(message: String, wait: std::time::Duration) -> Response {
+    let mut response = AppError {
+        code: ErrorCode::RateLimited,
+        message,
+        hint: None,
+    }
+    .into_response();
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    response
+        .headers_mut()
+        .insert(axum::http::header::RETRY_AFTER, seconds.into());
+    response
+}

@@ -32,6 +32,12 @@ impl FromRequestParts<AppState> for Authed {
             .and_then(bearer_token)
             .ok_or(ServiceError::Unauthorized)?;
         let principal = state.service.authenticate(token).await?;
+        if let Some(accepted) = parts
+            .extensions
+            .get::<crate::auth_throttle::TokenAccepted>()
+        {
+            accepted.mark();
+        }
         let request_id = parts
             .extensions
             .get::<RequestId>()

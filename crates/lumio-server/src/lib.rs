@@ -6,10 +6,11 @@
 //! parse input into domain types, call one service method, and shape the answer; access
 //! checks and audit records live in the service.
 
+mod address_limit;
 mod api_error;
 mod audit_upkeep;
 mod auth;
-mod client_window;
+mod auth_throttle;
 mod hardening;
 mod json;
 mod kms;
@@ -22,6 +23,7 @@ mod openapi_bodies;
 mod rate_limit;
 mod request_id;
 mod routes;
+mod serve;
 pub use routes::document as api_document;
 mod startup;
 mod tls;
@@ -150,9 +152,13 @@ pub(crate) struct AppState {
     pub actions: lumio_actions::ActionsService,
     pub client_limit: std::sync::Arc<rate_limit::ClientRateLimit>,
     /// `secret_leak` answers per client address and extension (a guessing oracle).
-    pub leak_limit: std::sync::Arc<client_window::ClientWindowLimit>,
+    pub leak_limit: std::sync::Arc<address_limit::AddressLimit>,
     /// `secret.denied` records per client address and extension (audit growth).
-    pub denied_limit: std::sync::Arc<client_window::ClientWindowLimit>,
+    pub denied_limit: std::sync::Arc<address_limit::AddressLimit>,
+    /// Refused tokens and dashboard sign-ins per client address (guessing tokens).
+    pub auth_failures: std::sync::Arc<address_limit::AddressLimit>,
     /// `--metrics-token`, if any.
     pub metrics_token: Option<MetricsToken>,
+    /// The server serves HTTPS itself (`--tls-cert`): the dashboard's cookies are `Secure`.
+    pub native_tls: bool,
 }

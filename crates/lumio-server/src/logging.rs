@@ -3,6 +3,7 @@
 //! level comes from `LUMIO_LOG` (default `info`), and a request's events carry its span,
 //! so its request id.
 
+use std::io::IsTerminal;
 use std::str::FromStr;
 
 /// How log lines are written.
@@ -33,6 +34,7 @@ pub(crate) fn init(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colours())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -43,4 +45,10 @@ pub(crate) fn init(format: LogFormat) {
             .with_span_list(true)
             .try_init(),
     };
+}
+
+/// Colour codes only for a person at a terminal: a log file or a collector gets plain
+/// text. `NO_COLOR` (any value) turns them off there too.
+fn colours() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }

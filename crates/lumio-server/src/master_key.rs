@@ -6,39 +6,97 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
-
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use lumio_crypto::MasterKey;
 use lumio_secrets::{FileUnseal, UnsealKey};
+use lumio_store::Store;
 
 use crate::kms::Transit;
 use crate::ServerConfig;
 
+/// Where the unseal key will come from, found before anything is written: a key file
+/// about to be generated is only created once the store is known to be empty
+/// ([`UnsealPlan::resolve`]).
+pub(crate) enum UnsealPlan {
+    Ready(Arc<dyn UnsealKey>),
+    /// The embedded default's `<data_dir>/master.key` does not exist yet.
+    Generate(PathBuf),
+}
+
+impl UnsealPlan {
+    /// The unseal key, generating the embedded default's key file only for a store that
+    /// has never been set up: a key generated for a store with data would open none of it
+    /// and, worse, take the place of the one the operator must restore.
+    pub(crate) async fn resolve(
+        self,
+        store: &dyn Store,
+        database: &str,
+    ) -> anyhow::Result<Arc<dyn UnsealKey>> {
+        let path = match self {
+            Self::Ready(unseal) => return Ok(unseal),
+            Self::Generate(path) => path,
+        };
+        if let Some(key_id) = set_up_with(store).await? {
+            bail!(
+                "the master key file {path} does not exist, but the database at {database} \
+                 was set up with master key {key_id}: without that key none of its secrets \
+                 can be read, so no new key was generated\n\
+                 hint: restore {path} from your backup (or pass the key with \
+                 --master-key-file or LUMIO_MASTER_KEY); to start over instead, move the \
+                 database away",
+                path = path.display()
+            );
+        }
+        Ok(Arc::new(FileUnseal::new(generate(&path)?)))
+    }
+}
+
+/// The key id a store was set up with, if it was: it holds a key check or a keyring.
+async fn set_up_with(store: &dyn Store) -> anyhow::Result<Option<String>> {
+    for meta in ["kek_id", "keyring_current", "key_check"] {
+        let found = store
+            .meta_get(meta)
+            .await
+            .context("cannot read the database's key check")?;
+        if let Some(id) = found {
+            return Ok(Some(if meta == "key_check" {
+                "(id not recorded)".to_owned()
+            } else {
+                String::from_utf8_lossy(&id).into_owned()
+            }));
+        }
+    }
+    Ok(None)
+}
+
 /// The unseal key (the master key file, see [`load`], or the KMS transit key of
-/// `--kms-transit`) and the previous keys named by the configuration.
-pub(crate) fn load_unseal(
-    config: &ServerConfig,
-) -> anyhow::Result<(Arc<dyn UnsealKey>, Vec<MasterKey>)> {
+/// `--kms-transit`) and the previous keys named by the configuration. Reads only.
+pub(crate) fn load_unseal(config: &ServerConfig) -> anyhow::Result<(UnsealPlan, Vec<MasterKey>)> {
     let allow_insecure = config.allow_insecure_master_key_file;
-    let unseal: Arc<dyn UnsealKey> = match &config.kms_transit {
+    let unseal = match &config.kms_transit {
         Some(url) => {
             if config.master_key_file.is_some() || std::env::var_os("LUMIO_MASTER_KEY").is_some() {
                 bail!(
-                    "--kms-transit and a master key (--master-key-file or LUMIO_MASTER_KEY) were                      both given; the KMS replaces the key file
-                     hint: drop one of them; to move a store from its key file to the KMS, pass                      the file as --previous-master-key-file"
+                    "--kms-transit and a master key (--master-key-file or LUMIO_MASTER_KEY) were \
+                     both given; the KMS replaces the key file\n\
+                     hint: drop one of them; to move a store from its key file to the KMS, pass \
+                     the file as --previous-master-key-file"
                 );
             }
             let token = crate::kms::read_token(config.kms_token_file.as_deref(), allow_insecure)?;
-            Arc::new(Transit::new(url, token)?)
+            UnsealPlan::Ready(Arc::new(Transit::new(url, token)?))
         }
-        None => Arc::new(FileUnseal::new(load(
+        None => match load(
             config.master_key_file.as_deref(),
             &config.data_dir,
             allow_insecure,
-        )?)),
+        )? {
+            Some(key) => UnsealPlan::Ready(Arc::new(FileUnseal::new(key))),
+            None => UnsealPlan::Generate(config.data_dir.join("master.key")),
+        },
     };
     let mut previous = config
         .previous_master_key_files
@@ -53,29 +111,36 @@ pub(crate) fn load_unseal(
     Ok((unseal, previous))
 }
 
-/// Loads the key the configuration names, generating `<data_dir>/master.key` if nothing
-/// names one and it does not exist yet.
+/// Loads the key the configuration names; `None` when nothing names one and
+/// `<data_dir>/master.key` does not exist yet.
 pub(crate) fn load(
     key_file: Option<&Path>,
     data_dir: &Path,
     allow_insecure: bool,
-) -> anyhow::Result<MasterKey> {
+) -> anyhow::Result<Option<MasterKey>> {
     if let Some(path) = key_file {
-        return read(path, allow_insecure);
+        return read(path, allow_insecure).map(Some);
     }
     if let Ok(text) = std::env::var("LUMIO_MASTER_KEY") {
-        return MasterKey::from_base64(&text).context("LUMIO_MASTER_KEY is not a valid key");
+        return MasterKey::from_base64(&text)
+            .map(Some)
+            .context("LUMIO_MASTER_KEY is not a valid key");
     }
     let path = data_dir.join("master.key");
     if path.exists() {
-        return read(&path, allow_insecure);
+        return read(&path, allow_insecure).map(Some);
     }
+    Ok(None)
+}
+
+/// Generates the embedded default's key into `path` (mode 0600).
+fn generate(path: &Path) -> anyhow::Result<MasterKey> {
     let key = MasterKey::generate();
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&path)
+        .open(path)
         .with_context(|| format!("cannot create the master key file {}", path.display()))?;
     file.write_all(key.to_base64().as_bytes())?;
     file.sync_all()?;
@@ -163,11 +228,13 @@ mod tests {
     #[test]
     fn the_generated_key_file_is_private_and_checked_when_read_again() {
         let dir = tempfile::tempdir().unwrap();
-        let first = load(None, dir.path(), false).unwrap();
         let path = dir.path().join("master.key");
+        assert!(load(None, dir.path(), false).unwrap().is_none());
+        let first = generate(&path).unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert_eq!(load(None, dir.path(), false).unwrap().id(), first.id());
+        let again = load(None, dir.path(), false).unwrap().unwrap();
+        assert_eq!(again.id(), first.id());
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         let err = format!("{:#}", load(None, dir.path(), false).unwrap_err());
         assert!(err.contains("too open"), "{err}");

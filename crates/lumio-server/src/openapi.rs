@@ -66,6 +66,11 @@ const AUTHED: &[(&str, &str)] = &[
         "403",
         "the token's role is too weak or it is scoped to another environment (`forbidden`)",
     ),
+    (
+        "429",
+        "10 refused tokens or sign-ins from this client address within a minute, none \
+         accepted between (`rate_limited`); retry after the time in Retry-After",
+    ),
 ];
 /// The answers of operations with a request body.
 const WITH_BODY: &[(&str, &str)] = &[("413", "the request body is too large (`too_large`)")];

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::client_window::{ClientWindowLimit, MAX_DENIED_RECORDS, MAX_LEAK_ANSWERS};
+use crate::address_limit::{AddressLimit, MAX_AUTH_FAILURES, MAX_DENIED_RECORDS, MAX_LEAK_ANSWERS};
 use crate::tls::Tls;
 use crate::{master_key, routes, AppState, ServerConfig};
 
@@ -40,29 +40,36 @@ impl RunningServer {
 }
 
 /// Starts the server and returns once it is listening.
+///
+/// Order matters: everything that can refuse without writing (the certificate, the
+/// bootstrap token, the key files, the port, the database) is checked before anything is
+/// written, so a start that fails leaves no key file or admin token behind.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
-    // First: a bad certificate stops the start before anything is created or opened,
-    // not at the first handshake.
+    // A bad certificate stops the start here, not at the first handshake.
     let tls = config
         .tls
         .as_ref()
         .map(Tls::load)
         .transpose()?
         .map(Arc::new);
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&config.data_dir)
-        .with_context(|| {
-            format!(
-                "cannot create the data directory {}",
-                config.data_dir.display()
-            )
-        })?;
+    let bootstrap_token = std::env::var("LUMIO_BOOTSTRAP_TOKEN").ok();
+    if let Some(token) = &bootstrap_token {
+        lumio_secrets::check_bootstrap_token(token).map_err(startup_error)?;
+    }
     let (unseal, previous_keys) = master_key::load_unseal(&config)?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|err| {
+        anyhow::anyhow!(
+            "cannot listen on {}: {err}; nothing was written\n\
+             hint: stop what listens there, or pass --listen ADDR (LUMIO_LISTEN) to pick another",
+            config.listen
+        )
+    })?;
     let url = match &config.database_url {
         Some(url) => url.clone(),
-        None => format!("sqlite://{}", config.data_dir.join("lumio.db").display()),
+        None => {
+            create_data_dir(&config.data_dir)?;
+            format!("sqlite://{}", config.data_dir.join("lumio.db").display())
+        }
     };
     let mut store_options = lumio_store::StoreOptions::default();
     if let Some(wait) = config.db_timeout {
@@ -71,21 +78,18 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let store = lumio_store::connect_with(&url, &store_options)
         .await
         .with_context(|| format!("cannot open the store at {}", redact_url(&url)))?;
+    if matches!(unseal, master_key::UnsealPlan::Generate(_)) {
+        create_data_dir(&config.data_dir)?;
+    }
+    let unseal = unseal.resolve(store.as_ref(), &redact_url(&url)).await?;
     let keys = lumio_secrets::load_keyring(store.as_ref(), unseal.as_ref(), previous_keys)
         .await
-        .map_err(|err| match err.startup_hint() {
-            Some(hint) => anyhow::anyhow!("{err}\nhint: {hint}"),
-            None => anyhow::anyhow!("{err}"),
-        })?;
+        .map_err(startup_error)?;
     crate::hardening::warn_if_swappable(&keys);
     let audit = AuditWriter::spawn(store.clone(), AuditConfig::default());
-    let bootstrap_token = std::env::var("LUMIO_BOOTSTRAP_TOKEN").ok();
     let boot = open_service(store.clone(), keys, audit, bootstrap_token.as_deref())
         .await
-        .map_err(|err| match err.startup_hint() {
-            Some(hint) => anyhow::anyhow!("{err}\nhint: {hint}"),
-            None => anyhow::anyhow!("{err}"),
-        })?;
+        .map_err(startup_error)?;
     // After the service loaded the audit key: retention moves chain anchors with keyed
     // records, and skips its pass until the key is there.
     crate::audit_upkeep::spawn(store.clone(), config.audit_retention);
@@ -96,12 +100,15 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .context("cannot check for an unfinished master-key rotation")?;
     match boot.admin_token {
         Some(BootstrapToken::Generated(token)) => {
+            create_data_dir(&config.data_dir)?;
             let path = config.data_dir.join("admin-token");
             write_private(&path, &token)?;
             tracing::warn!(
                 path = %path.display(),
-                "created the first instance-admin token; read it from this file (mode 0600) and \
-                 run `lumio login --url {}://{} --token \"$(cat {})\"`",
+                "created the first instance-admin token; read it from this file (mode 0600), or \
+                 with `lumio server admin-token --data-dir {}`, and run \
+                 `lumio login --url {}://{} --token \"$(cat {})\"`",
+                config.data_dir.display(),
                 if config.tls.is_some() { "https" } else { "http" },
                 config.listen,
                 path.display()
@@ -136,38 +143,23 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                 .client_rate_limit
                 .unwrap_or(crate::DEFAULT_CLIENT_RATE_LIMIT),
         )),
-        leak_limit: Arc::new(ClientWindowLimit::new(MAX_LEAK_ANSWERS)),
-        denied_limit: Arc::new(ClientWindowLimit::new(MAX_DENIED_RECORDS)),
+        leak_limit: Arc::new(AddressLimit::new(MAX_LEAK_ANSWERS)),
+        denied_limit: Arc::new(AddressLimit::new(MAX_DENIED_RECORDS)),
+        auth_failures: Arc::new(AddressLimit::new(MAX_AUTH_FAILURES)),
         metrics_token: config.metrics_token.clone(),
+        native_tls: tls.is_some(),
     };
     crate::metrics::handle();
     crate::metrics::spawn_upkeep();
-    let listener = TcpListener::bind(config.listen).await.with_context(|| {
-        format!(
-            "cannot listen on {}; pass --listen ADDR to pick another",
-            config.listen
-        )
-    })?;
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, scheme, backend = store.backend(), "lumio server listening");
     let (stop, stopped) = oneshot::channel::<()>();
     let app = routes::router(state);
-    let task = match tls {
-        Some(tls) => {
-            crate::tls::reload_on_sighup(tls.clone())?;
-            tokio::spawn(tls.serve(listener, app, stopped))
-        }
-        None => tokio::spawn(async move {
-            // The peer's address is the client's, for the secret_leak answer limit.
-            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        }),
-    };
+    if let Some(tls) = &tls {
+        crate::tls::reload_on_sighup(tls.clone())?;
+    }
+    let task = tokio::spawn(crate::serve::serve(listener, app, tls, stopped));
     Ok(RunningServer {
         addr,
         service: boot.service,
@@ -193,6 +185,23 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+}
+
+/// A start-up refusal of the service, with its hint on a line of its own.
+fn startup_error(err: lumio_secrets::ServiceError) -> anyhow::Error {
+    match err.startup_hint() {
+        Some(hint) => anyhow::anyhow!("{err}\nhint: {hint}"),
+        None => anyhow::anyhow!("{err}"),
+    }
+}
+
+/// The data directory (mode 0700), made only when something is about to be written in it.
+fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))
 }
 
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {

@@ -1,29 +1,15 @@
 //! Serving HTTPS: the certificate chain and key from PEM files, read again on SIGHUP
-//! (a renewed certificate needs no restart), and an accept loop that hands each TLS
-//! connection to hyper with the same router as plain HTTP.
+//! (a renewed certificate needs no restart); `serve.rs` accepts the connections.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
-
-/// A handshake not done by then is dropped, so idle sockets cannot pile up.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long shutdown waits for open connections to finish their requests.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `--tls-cert` and `--tls-key`.
 #[derive(Debug, Clone)]
@@ -142,59 +128,9 @@ impl Tls {
         }
     }
 
-    /// Serves `app` over TLS until `stopped` fires, then lets open connections finish.
-    pub async fn serve(
-        self: Arc<Self>,
-        listener: TcpListener,
-        app: Router,
-        mut stopped: oneshot::Receiver<()>,
-    ) -> std::io::Result<()> {
-        let graceful = GracefulShutdown::new();
-        let http = auto::Builder::new(TokioExecutor::new());
-        loop {
-            let (tcp, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(err) => {
-                        // Out of file descriptors and the like: pause rather than spin.
-                        tracing::warn!(%err, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = &mut stopped => break,
-            };
-            let _ = tcp.set_nodelay(true);
-            let acceptor = self.acceptor.clone();
-            // The peer's address is the client's, for the secret_leak answer limit.
-            let connect_info = axum::Extension(axum::extract::ConnectInfo(peer));
-            let service = TowerToHyperService::new(tower::Layer::layer(&connect_info, app.clone()));
-            let http = http.clone();
-            let watcher = graceful.watcher();
-            tokio::spawn(async move {
-                let stream =
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(err)) => {
-                            tracing::debug!(%peer, %err, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => return,
-                    };
-                let connection = http.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                if let Err(err) = watcher.watch(connection).await {
-                    tracing::debug!(%peer, %err, "connection ended with an error");
-                }
-            });
-        }
-        drop(listener);
-        if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!("closed connections still open after {DRAIN_TIMEOUT:?}");
-        }
-        Ok(())
+    /// The acceptor for new connections (the certificate it presents follows reloads).
+    pub fn acceptor(&self) -> TlsAcceptor {
+        self.acceptor.clone()
     }
 }
 

@@ -47,7 +47,7 @@ fn every_status_is_documented_with_the_error_shape() {
             must.extend(["400", "404", "500", "503"]);
         }
         if operation.get("security").is_some() {
-            must.extend(["401", "403"]);
+            must.extend(["401", "403", "429"]);
         }
         if operation.get("requestBody").is_some() {
             must.push("413");

@@ -18,13 +18,29 @@ pub enum StoreError {
     /// The audit record of a change could not be written, so the change was not made.
     #[error("the audit log refused the change's record ({0}); nothing was changed")]
     AuditRefused(String),
-    /// The database could not be reached or failed a query.
+    /// The database could not be reached at start: the cause, then a `hint:` line.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The database could not be reached or failed a query. The cause is in the message
+    /// and is not also a `source`, so a chain printed with `{:#}` says it once.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    /// A migration failed to apply.
+    Database(sqlx::Error),
+    /// A migration failed to apply (the cause in the message only, as above).
     #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     /// A row held something this build cannot read.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Database(err)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        Self::Migrate(err)
+    }
 }

@@ -23,6 +23,20 @@ EXIT STATUS:
   7  action failed: `lumio run` reached the action and it threw, timed out or was stopped
   8  tampered: `lumio audit verify` found a record changed, removed or inserted";
 
+/// After `lumio server --help`: the settings that are environment variables only, so that
+/// no secret is ever on a command line (where `ps` shows it).
+const SERVER_HELP: &str = "\
+ENVIRONMENT (no flag, so the value stays out of `ps`):
+  LUMIO_MASTER_KEY           the base64 master key itself, instead of --master-key-file
+  LUMIO_PREVIOUS_MASTER_KEY  a base64 master key being rotated away from
+  LUMIO_BOOTSTRAP_TOKEN      the first instance-admin token, on an empty database
+                             [default: one is generated into DATA_DIR/admin-token]
+  LUMIO_KMS_TOKEN            the KMS token, instead of --kms-token-file
+
+EXAMPLES:
+  lumio server --data-dir /var/lib/lumio
+  lumio server admin-token --data-dir /var/lib/lumio   print the first admin token";
+
 /// Lumio: host extensions and their secrets.
 #[derive(Debug, Parser)]
 #[command(name = "lumio", version, after_help = TOP_HELP)]
@@ -34,7 +48,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the Lumio platform (HTTP API, dashboard, action runtime).
+    #[command(after_help = SERVER_HELP)]
     Server(ServerArgs),
+    /// Check that the server on this machine (or --url) is ready: exit 0, else 1.
+    Healthcheck(crate::commands::server::HealthcheckArgs),
     /// Verify a token against a Lumio server and store it for later commands.
     #[command(after_help = "EXAMPLES:
   lumio login --url https://lumio.example.com --token \"$(cat admin-token)\"
@@ -139,7 +156,10 @@ pub enum Command {
 
 /// Options of `lumio server`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ServerArgs {
+    #[command(subcommand)]
+    pub command: Option<crate::commands::server::ServerCommand>,
     /// Address to listen on.
     #[arg(long, env = "LUMIO_LISTEN", default_value = lumio_server::DEFAULT_LISTEN)]
     pub listen: SocketAddr,

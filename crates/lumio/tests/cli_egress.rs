@@ -103,6 +103,12 @@ fn bindings_are_set_listed_changed_and_enforced_at_once(db: Db) {
         out.stderr.contains("fetch_refused") || out.stderr.contains("refused"),
         "{out:#?}"
     );
+    // The next step is the binding's, not the private-address one (issue 24).
+    let hint = out.hint().unwrap_or_default();
+    assert!(
+        hint.contains("lumio env bind") && !hint.contains("allow-private-fetch"),
+        "{out:#?}"
+    );
     assert!(other.seen().is_empty());
     assert!(audit_has(&admin, "egress.blocked", "localhost"));
 

@@ -37,6 +37,18 @@ fn observations(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
     scrape.value(&format!("{name}_count"), labels)
 }
 
+/// The default text log, written to a file (as the test harness does), holds no colour
+/// codes: they are for a terminal only.
+#[test]
+fn a_text_log_written_to_a_file_has_no_colour_codes() {
+    let server = TestServer::start(Db::Sqlite).expect("SQLite needs no service");
+    let response = reqwest::blocking::get(format!("{}/healthz", server.url)).unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let log = server.log();
+    assert!(log.contains("INFO"), "the text log has lines: {log}");
+    assert!(!log.contains('\x1b'), "colour codes in a log file: {log:?}");
+}
+
 #[test]
 fn metrics_and_json_logs_on_sqlite() {
     metrics_count_known_calls_and_json_logs_name_each_request(Db::Sqlite);

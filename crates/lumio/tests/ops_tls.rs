@@ -211,3 +211,57 @@ fn a_server_with_an_unusable_certificate_refuses_to_start() {
         "{out:#?}"
     );
 }
+
+/// Issue 24: under `--tls-cert` the dashboard's cookies are `Secure` without a proxy's
+/// `X-Forwarded-Proto`, and `lumio healthcheck` finds the HTTPS server from the same
+/// settings the image gives it (`LUMIO_LISTEN`, `LUMIO_TLS_CERT`).
+#[test]
+fn native_tls_makes_dashboard_cookies_secure_and_the_healthcheck_speaks_https() {
+    let ca = TestCa::new("cookies");
+    let files = TempDir::new().unwrap();
+    let (cert, key) = (files.path().join("cert.pem"), files.path().join("key.pem"));
+    ca.issue(&cert, &key);
+    let server = TestServer::launch(Launch {
+        env: &[
+            ("LUMIO_TLS_CERT", path_str(&cert)),
+            ("LUMIO_TLS_KEY", path_str(&key)),
+        ],
+        ca_cert: Some(&ca.ca_pem()),
+        ..Launch::default()
+    });
+    let pem = std::fs::read(ca.ca_pem()).unwrap();
+    let http = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap();
+    // A client claiming plain http changes nothing: this connection is TLS.
+    let form = http
+        .get(format!("{}/dashboard/sign-in", server.url))
+        .header("x-forwarded-proto", "http")
+        .send()
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    let cookies: Vec<_> = form
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert!(!cookies.is_empty());
+    for cookie in &cookies {
+        assert!(cookie.ends_with("; Secure"), "{cookie}");
+    }
+
+    let port = server.url.rsplit(':').next().unwrap();
+    let home = TempDir::new().unwrap();
+    let mut check = support::lumio(home.path(), home.path());
+    check
+        .arg("healthcheck")
+        .env("LUMIO_LISTEN", format!("0.0.0.0:{port}"))
+        .env("LUMIO_TLS_CERT", path_str(&cert));
+    let out = support::run(check, None);
+    assert_eq!(
+        out.ok().trim(),
+        format!("ok: https://127.0.0.1:{port}/readyz")
+    );
+}

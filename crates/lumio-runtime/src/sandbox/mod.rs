@@ -126,21 +126,30 @@ pub fn conclude(
 }
 
 /// A thrown error keeps a platform code (`audit_unavailable`, `limit_exceeded`,
-/// `fetch_refused`, `unavailable`) only if the platform threw it; the message is cut to length.
+/// `fetch_refused`, `fetch_failed`, `unavailable`) and its hint only if the platform
+/// threw it; the message is cut to length.
 fn platform_codes_only(state: &state::InvocationState, error: ActionError) -> ActionError {
     let platform = matches!(
         error.code,
         ErrorCode::AuditUnavailable
             | ErrorCode::LimitExceeded
             | ErrorCode::FetchRefused
+            | ErrorCode::FetchFailed
             | ErrorCode::Unavailable
     );
-    let code = if platform && !state.is_platform_error(error.code.as_str(), &error.message) {
-        ErrorCode::ActionError
-    } else {
-        error.code
-    };
-    ActionError::new(code, errors::clip(error.message))
+    let thrown_by_platform = platform
+        .then(|| state.platform_error_hint(error.code.as_str(), &error.message))
+        .flatten();
+    let mut clipped = ActionError::new(
+        if platform && thrown_by_platform.is_none() {
+            ErrorCode::ActionError
+        } else {
+            error.code
+        },
+        errors::clip(error.message),
+    );
+    clipped.hint = thrown_by_platform.flatten();
+    clipped
 }
 
 /// Console lines with every guarded form masked, then cut to the output budget.

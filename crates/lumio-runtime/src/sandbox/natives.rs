@@ -60,7 +60,7 @@ pub fn throw_coded(
     code: &str,
     message: &str,
 ) -> rquickjs::Error {
-    state.platform_error(code, message);
+    state.platform_error(code, message, None);
     match Exception::from_message(ctx.clone(), message) {
         Ok(error) => {
             let _ = error.as_object().set("code", code);
@@ -198,6 +198,18 @@ fn start_fetch<'js>(
     promise.into_js(ctx)
 }
 
+/// The next step after a fetch refused for its destination's address or scheme.
+const PRIVATE_ADDRESS_HINT: &str = "ctx.fetch reaches only public http(s) addresses; a \
+     server on this machine or network needs `lumio server --allow-private-fetch` \
+     (development only)";
+/// The next step after a fetch refused by a secret's egress binding (not the address hint:
+/// the host may be public and still not allowed).
+const EGRESS_HINT: &str = "send the secret only to the hosts its binding allows, or change \
+     them with `lumio env bind NAME --allow-host HOST`";
+/// The next step after a fetch the action did not catch.
+const FETCH_FAILED_HINT: &str = "the action did not catch this ctx.fetch error; check the \
+     host and that it is up, or catch the error in the action";
+
 /// Queues the `egress.blocked` record of a refused fetch; later egress waits for it too.
 fn record_blocked(state: &InvocationState, blocked: &Blocked) {
     match state
@@ -222,16 +234,20 @@ pub fn finish_fetch<'js>(ctx: &Ctx<'js>, state: &InvocationState, done: FetchDon
     match done.result {
         Ok(response) => resolve.call::<_, ()>((response::response(ctx, response)?,))?,
         Err(failure) => {
-            let (code, message) = match failure {
-                FetchFailure::Audit(message) => ("audit_unavailable", message),
-                FetchFailure::Fetch(FetchError::Refused(message)) => ("fetch_refused", message),
+            let (code, message, hint) = match failure {
+                FetchFailure::Audit(message) => ("audit_unavailable", message, None),
+                FetchFailure::Fetch(FetchError::Refused(message)) => {
+                    ("fetch_refused", message, Some(PRIVATE_ADDRESS_HINT))
+                }
                 FetchFailure::Fetch(FetchError::Egress(blocked)) => {
                     record_blocked(state, &blocked);
-                    ("fetch_refused", blocked.to_string())
+                    ("fetch_refused", blocked.to_string(), Some(EGRESS_HINT))
                 }
-                FetchFailure::Fetch(FetchError::Failed(message)) => ("fetch_failed", message),
+                FetchFailure::Fetch(FetchError::Failed(message)) => {
+                    ("fetch_failed", message, Some(FETCH_FAILED_HINT))
+                }
             };
-            state.platform_error(code, &message);
+            state.platform_error(code, &message, hint);
             let error = Exception::from_message(ctx.clone(), &message)?;
             error.as_object().set("code", code)?;
             reject.call::<_, ()>((error,))?;

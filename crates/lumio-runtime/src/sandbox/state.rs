@@ -127,7 +127,7 @@ pub struct InvocationState {
     pub timers: RefCell<BTreeMap<u32, Timer>>,
     next_timer: Cell<u32>,
     /// (code, message) of errors the platform threw, so a script cannot claim one.
-    platform_errors: RefCell<std::collections::HashSet<(String, String)>>,
+    platform_errors: RefCell<std::collections::HashMap<(String, String), Option<&'static str>>>,
     /// Set when the invocation ends: a fetch still waiting for the audit log then never
     /// goes out.
     pub ended: Arc<AtomicBool>,
@@ -300,20 +300,21 @@ impl InvocationState {
         id
     }
 
-    /// Remembers an error the platform threw (a few distinct ones are enough: the same
-    /// limit error thrown a thousand times is one entry).
-    pub fn platform_error(&self, code: &str, message: &str) {
+    /// Remembers an error the platform threw, with its next step if it has one (a few
+    /// distinct ones are enough: the same limit error thrown a thousand times is one entry).
+    pub fn platform_error(&self, code: &str, message: &str, hint: Option<&'static str>) {
         let mut known = self.platform_errors.borrow_mut();
         if known.len() < 64 {
-            known.insert((code.to_owned(), message.to_owned()));
+            known.insert((code.to_owned(), message.to_owned()), hint);
         }
     }
 
-    /// Whether the platform threw an error with this code and message.
-    pub fn is_platform_error(&self, code: &str, message: &str) -> bool {
+    /// `Some(hint)` if the platform threw an error with this code and message.
+    pub fn platform_error_hint(&self, code: &str, message: &str) -> Option<Option<&'static str>> {
         self.platform_errors
             .borrow()
-            .contains(&(code.to_owned(), message.to_owned()))
+            .get(&(code.to_owned(), message.to_owned()))
+            .copied()
     }
 
     /// Whether host work is under way that may still settle the action's promise.

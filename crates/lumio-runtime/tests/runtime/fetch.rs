@@ -66,6 +66,6 @@ async fn responses_over_the_cap_fail() {
         .await
         .result
         .unwrap_err();
-    assert_eq!(err.code, ErrorCode::ActionError);
+    assert_eq!(err.code, ErrorCode::FetchFailed);
     assert!(err.message.contains("1024 byte limit"), "{}", err.message);
 }

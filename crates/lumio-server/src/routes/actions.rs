@@ -16,9 +16,9 @@ use lumio_api::{ErrorBody, ErrorCode};
 use lumio_core::{Environment, ExtensionSlug};
 
 use super::paths::Scope;
-use crate::api_error::AppError;
+use crate::address_limit::{MAX_DENIED_RECORDS, MAX_LEAK_ANSWERS};
+use crate::api_error::{rate_limited, AppError};
 use crate::auth::Authed;
-use crate::client_window::{MAX_DENIED_RECORDS, MAX_LEAK_ANSWERS};
 use crate::json::{ApiJson, ApiPath, ApiQuery};
 use crate::request_id::RequestId;
 use crate::AppState;
@@ -160,7 +160,7 @@ pub(crate) async fn invoke(
     }
     if let Some(wait) = client.and_then(|c| state.leak_limit.check(c, slug.as_str()).err()) {
         return Ok(rate_limited(
-            format!("this client got {MAX_LEAK_ANSWERS} secret_leak answers from this extension's actions within a minute; retry after the time in Retry-After"),
+            format!("this client got {} secret_leak answers from this extension's actions within a minute; retry after the time in Retry-After", state.leak_limit.max()),
             wait,
         ));
     }
@@ -195,39 +195,46 @@ pub(crate) async fn invoke(
     if let Some(client) = client {
         if let Err(err) = &outcome.result {
             if err.code == lumio_actions::ErrorCode::SecretLeak {
-                state.leak_limit.note(client, slug.as_str(), 1);
+                state.leak_limit.note(client, slug.as_str());
             }
         }
         if outcome.denied_records > 0 {
             state
                 .denied_limit
-                .note(client, slug.as_str(), outcome.denied_records);
+                .note_many(client, slug.as_str(), outcome.denied_records);
         }
     }
     Ok(match outcome.result {
         Ok(value) => Json(InvokeValue { value }).into_response(),
-        Err(err) => AppError {
-            code: code_of(err.code),
-            message: err.message,
-            hint: None,
-        }
-        .into_response(),
+        Err(err) => client_error(err, &slug, environment).into_response(),
     })
 }
 
-/// A 429 `rate_limited` answer with `Retry-After` in whole seconds (at least one).
-fn rate_limited(message: String, wait: std::time::Duration) -> Response {
-    let mut response = AppError {
-        code: ErrorCode::RateLimited,
-        message,
-        hint: None,
+/// What the caller, who has no token, learns of a failed invocation. An uncaught
+/// `ctx.fetch` failure's own words (the host, the resolver's or TLS library's text) are
+/// for the extension's developers, in its logs: the caller gets a fixed sentence.
+fn client_error(
+    err: lumio_actions::ActionError,
+    slug: &ExtensionSlug,
+    env: Environment,
+) -> AppError {
+    let code = code_of(err.code);
+    if code == ErrorCode::FetchFailed {
+        return AppError {
+            code,
+            message: "the action called another service with ctx.fetch and that call failed"
+                .to_owned(),
+            hint: Some(format!(
+                "`lumio logs --extension {slug} --env {env}` shows which host and why; the \
+                 action may catch the error to answer otherwise"
+            )),
+        };
     }
-    .into_response();
-    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-    response
-        .headers_mut()
-        .insert(axum::http::header::RETRY_AFTER, seconds.into());
-    response
+    AppError {
+        code,
+        message: err.message,
+        hint: err.hint.map(str::to_owned),
+    }
 }
 
 /// The API's code for an invocation's failure (its status follows from it).
@@ -245,6 +252,7 @@ fn code_of(code: lumio_actions::ErrorCode) -> ErrorCode {
         Runtime::AuditUnavailable => ErrorCode::AuditUnavailable,
         Runtime::Unavailable => ErrorCode::Unavailable,
         Runtime::FetchRefused => ErrorCode::FetchRefused,
+        Runtime::FetchFailed => ErrorCode::FetchFailed,
         Runtime::Overloaded => ErrorCode::Overloaded,
         Runtime::Internal => ErrorCode::Internal,
     }
@@ -268,6 +276,7 @@ mod tests {
             Runtime::AuditUnavailable,
             Runtime::Unavailable,
             Runtime::FetchRefused,
+            Runtime::FetchFailed,
             Runtime::Overloaded,
             Runtime::Internal,
         ] {

@@ -129,8 +129,18 @@ pub(crate) fn router(state: AppState) -> Router {
     let document = openapi::serve(openapi::finish(document));
     api.route("/metrics", get(crate::metrics::scrape))
         .route("/api/v1/openapi.json", get(document))
-        .merge(lumio_dashboard::router(state.service.clone()))
+        .merge(lumio_dashboard::router_with(
+            state.service.clone(),
+            lumio_dashboard::DashboardConfig {
+                native_tls: state.native_tls,
+                ..Default::default()
+            },
+        ))
         .fallback(health::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.auth_failures.clone(),
+            crate::auth_throttle::throttle,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(observe::observe))
         .layer(middleware::from_fn(request_id::assign))

@@ -5,6 +5,7 @@ mod audit;
 mod chain;
 mod copy_binary;
 mod deployments;
+mod first_contact;
 mod notify;
 mod retention;
 mod secrets;
@@ -61,6 +62,7 @@ impl PgStore {
         store_options: &crate::StoreOptions,
     ) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)?.application_name("lumio");
+        first_contact::check(&options, store_options.connection_wait).await?;
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(store_options.connection_wait)

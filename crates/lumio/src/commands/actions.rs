@@ -20,6 +20,7 @@ const ACTION_FAILURES: &[ErrorCode] = &[
     ErrorCode::StackOverflow,
     ErrorCode::LimitExceeded,
     ErrorCode::FetchRefused,
+    ErrorCode::FetchFailed,
     ErrorCode::SecretLeak,
 ];
 

@@ -16,7 +16,7 @@ mod login;
 mod logs;
 mod manual;
 mod parity;
-mod server;
+pub(crate) mod server;
 mod session;
 mod tokens;
 
@@ -34,6 +34,7 @@ use crate::error::CliError;
 pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Server(args) => server::run(args),
+        Command::Healthcheck(args) => server::healthcheck(args),
         Command::Login(args) => login::run(args),
         Command::Whoami(args) => session::whoami(&args),
         Command::Logout(args) => session::logout(&args),

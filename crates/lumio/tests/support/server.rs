@@ -125,6 +125,18 @@ impl TestServer {
         let _ = self.child.wait();
     }
 
+    /// Waits up to `within` for the server to exit on its own; its status, or `None`.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     fn wait_healthy(&mut self, ca_cert: Option<&Path>) {
         let deadline = Instant::now() + Duration::from_secs(60);
         let health = format!("{}/healthz", self.url);

@@ -1,0 +1,81 @@
+//! Issue 24: connections that never finish their request. A client that sends part of
+//! its headers and stops is cut off by the header-read timeout, and SIGTERM ends the
+//! real `lumio server` within its drain time even while such a client holds a
+//! connection (before, plain HTTP waited for it forever).
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::server::{Db, TestServer};
+
+/// The server's header-read timeout and drain time (both 10 s), and slack for a busy
+/// machine.
+const BOUND: Duration = Duration::from_secs(10);
+const SLACK: Duration = Duration::from_secs(8);
+
+/// A connection that sent the start of a request and no more.
+fn half_sent_request(server: &TestServer) -> TcpStream {
+    let addr = server.url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: lumio\r\nX-Slow: ")
+        .unwrap();
+    stream
+}
+
+#[test]
+fn a_client_that_stops_mid_headers_is_cut_off_by_the_header_read_timeout() {
+    let Some(server) = TestServer::start(Db::Sqlite) else {
+        return;
+    };
+    let mut stream = half_sent_request(&server);
+    stream.set_read_timeout(Some(BOUND + SLACK)).unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    // Ends when the server closes the connection (perhaps after a 408); a read that
+    // times out instead means the connection was kept.
+    let read = stream.read_to_end(&mut answer);
+    assert!(
+        read.is_ok(),
+        "still open after {:?}: {read:?}",
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() >= BOUND - Duration::from_secs(1),
+        "closed too early: {:?}",
+        started.elapsed()
+    );
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+}
+
+#[test]
+fn sigterm_ends_the_server_within_its_drain_time_while_a_request_is_half_sent() {
+    let Some(mut server) = TestServer::start(Db::Sqlite) else {
+        return;
+    };
+    let _held = half_sent_request(&server);
+    // The request is under way before the signal arrives.
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let sent = Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = server.wait_exit(BOUND + SLACK).unwrap_or_else(|| {
+        panic!(
+            "still running {:?} after SIGTERM:\n{}",
+            started.elapsed(),
+            server.log()
+        )
+    });
+    assert!(status.success(), "{status}:\n{}", server.log());
+}
