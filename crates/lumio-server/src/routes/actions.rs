@@ -16,7 +16,7 @@ use lumio_api::{ErrorBody, ErrorCode};
 use lumio_core::{Environment, ExtensionSlug};
 
 use super::paths::Scope;
-use crate::address_limit::{MAX_DENIED_RECORDS, MAX_LEAK_ANSWERS};
+use crate::address_limit::MAX_DENIED_RECORDS;
 use crate::api_error::{rate_limited, AppError};
 use crate::auth::Authed;
 use crate::json::{ApiJson, ApiPath, ApiQuery};
