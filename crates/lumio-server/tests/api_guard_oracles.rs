@@ -119,16 +119,7 @@ async fn repeated_leak_answers_to_one_client_are_rate_limited(backend: Backend) 
         json!({ "guesses": "x" }),
     )
     .await;
-    assert_eq!(
-        limited.status,
-        StatusCode::TOO_MANY_REQUESTS,
-        "{}",
-        limited.text
-    );
-    assert_eq!(limited.body["error"]["code"], "rate_limited");
-    assert!(limited.text.contains("secret_leak"), "{}", limited.text);
-    let retry: u64 = limited.retry_after.as_deref().unwrap().parse().unwrap();
-    assert!((55..=60).contains(&retry), "Retry-After: {retry}");
+    assert_limited_for_the_minute(&limited, "secret_leak");
     // Every action of that extension, for that address, for the rest of the minute.
     let probe = call(&app, "oracle", "functions:probe", json!({})).await;
     assert_eq!(
@@ -189,20 +180,7 @@ async fn refused_reads_from_one_address_are_rate_limited(backend: Backend) {
         assert_eq!(answer.status, StatusCode::OK, "call {i}: {}", answer.text);
     }
     let limited = call(&app, "flood", "functions:probe", json!({})).await;
-    assert_eq!(
-        limited.status,
-        StatusCode::TOO_MANY_REQUESTS,
-        "{}",
-        limited.text
-    );
-    assert_eq!(limited.body["error"]["code"], "rate_limited");
-    assert!(
-        limited.text.contains("refuse 300 secret reads"),
-        "{}",
-        limited.text
-    );
-    let retry: u64 = limited.retry_after.as_deref().unwrap().parse().unwrap();
-    assert!((55..=60).contains(&retry), "Retry-After: {retry}");
+    assert_limited_for_the_minute(&limited, "refuse 300 secret reads");
     // The refused call wrote nothing.
     let path = "/api/v1/extensions/flood/environments/staging/audit?event=secret.denied&limit=1000";
     let log = app.call(Method::GET, path, &app.admin_token, None).await;
@@ -217,4 +195,18 @@ async fn refused_reads_from_one_address_are_rate_limited(backend: Backend) {
     );
     let other = call(&app, "other", "functions:probe", json!({})).await;
     assert_eq!(other.status, StatusCode::OK, "{}", other.text);
+}
+
+/// A 429 `rate_limited` naming `reason`, for the rest of the minute.
+fn assert_limited_for_the_minute(answer: &common::Answer, reason: &str) {
+    assert_eq!(
+        answer.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        answer.text
+    );
+    assert_eq!(answer.body["error"]["code"], "rate_limited");
+    assert!(answer.text.contains(reason), "{}", answer.text);
+    let retry: u64 = answer.retry_after.as_deref().unwrap().parse().unwrap();
+    assert!((55..=60).contains(&retry), "Retry-After: {retry}");
 }
