@@ -37,6 +37,14 @@ async fn an_owner_approves_and_ends_support_access_on_the_extension_page(backend
     let page = staff.get(PAGE).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("You are Lumio staff"), "{}", page.body);
+    assert!(
+        !page.body.contains("role here"),
+        "staff have no role: {}",
+        page.body
+    );
+    let list = staff.get("/dashboard/extensions").await;
+    assert!(list.body.contains("you are Lumio staff"), "{}", list.body);
+    assert!(!list.body.contains("your role"), "{}", list.body);
     assert!(page.body.contains("Claimed"), "{}", page.body);
     assert!(!page.body.contains(&approve), "staff get no approve button");
     let csrf = page.csrf();

@@ -416,6 +416,7 @@ both_backends!(
     a_viewer_sees_no_controls_and_its_writes_are_refused,
     another_extension_looks_missing,
     a_failed_save_keeps_the_name_escaped_and_never_the_value,
+    adding_a_name_already_set_says_it_replaced_the_value,
     audit_pages_are_newest_first_and_paged,
     html_in_an_action_name_is_escaped_on_the_audit_page,
     a_server_fault_shows_no_internal_cause,
@@ -497,6 +498,35 @@ async fn html_in_an_action_name_is_escaped_on_the_audit_page(backend: Backend) {
     );
     assert!(!page.body.contains("<img"), "unescaped action name");
     assert!(!page.body.contains("<b>req"), "unescaped request id");
+}
+
+/// "Add secret" with a name that is already set says the value was replaced (a new
+/// version), not added.
+async fn adding_a_name_already_set_says_it_replaced_the_value(backend: Backend) {
+    let Some((_app, mut web)) = signed_in(backend).await else {
+        return;
+    };
+    for (value, notice) in [
+        ("sk-first-value-0123", "Saved TWICE in staging (version 1)."),
+        (
+            "sk-second-value-4567",
+            "Saved TWICE in staging (version 2): it replaced version 1 as the current value",
+        ),
+    ] {
+        let page = web.get(SECRETS).await;
+        let csrf = page.csrf();
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("env", "staging"),
+            ("name", "TWICE"),
+            ("value", value),
+        ];
+        let saved = web.post(SECRETS, &form).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        let page = web.get(&format!("{SECRETS}?env=staging")).await;
+        assert!(page.body.contains(notice), "{}", page.body);
+        assert!(!page.body.contains(value), "a value on the page");
+    }
 }
 
 /// Two servers on one PostgreSQL, as behind a load balancer: a session signed in through

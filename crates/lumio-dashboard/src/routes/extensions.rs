@@ -23,7 +23,8 @@ pub(crate) async fn list(
             (extension, role)
         })
         .collect();
-    Ok(views::extensions::list(&signed.csrf, &with_roles))
+    let staff = signed.ctx.principal.is_admin();
+    Ok(views::extensions::list(&signed.csrf, staff, &with_roles))
 }
 
 pub(crate) async fn overview(

@@ -73,7 +73,13 @@ pub(crate) async fn add(
     };
     match attempt {
         Ok((name, version)) => {
-            let notice = format!("Saved {name} in {env} (version {version}).");
+            // "Add secret" with a name already set makes a new version: say so, rather
+            // than let it pass for an addition.
+            let notice = if version > 1 {
+                format!("Saved {name} in {env} (version {version}): it replaced version {} as the current value, which stays in its history.", version - 1)
+            } else {
+                format!("Saved {name} in {env} (version {version}).")
+            };
             state.sessions.set_flash(&signed.session_id, notice).await;
             Ok(Redirect::to(&paths::secrets(&slug, env)).into_response())
         }

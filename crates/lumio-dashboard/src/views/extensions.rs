@@ -7,8 +7,9 @@ use maud::{html, Markup};
 use super::{layout, time, Chrome, Crumb};
 use crate::paths;
 
-/// The extensions the token may see, with its role on each.
-pub(crate) fn list(csrf: &str, extensions: &[(Extension, Option<Role>)]) -> Markup {
+/// The extensions the token may see, with its role on each (`staff`: an instance admin,
+/// who has no role in them and is said to be staff instead).
+pub(crate) fn list(csrf: &str, staff: bool, extensions: &[(Extension, Option<Role>)]) -> Markup {
     let chrome = Chrome {
         title: "Extensions",
         crumbs: vec![Crumb::here("Extensions")],
@@ -29,7 +30,8 @@ pub(crate) fn list(csrf: &str, extensions: &[(Extension, Option<Role>)]) -> Mark
                             a.title href=(paths::extension(&extension.slug)) { (extension.slug) }
                             p.meta {
                                 "Created " (time(&extension.created_at))
-                                @if let Some(role) = role { " · your role: " (role) }
+                                @if staff { " · you are Lumio staff" }
+                                @else if let Some(role) = role { " · your role: " (role) }
                             }
                         }
                     }
@@ -70,10 +72,10 @@ pub(crate) fn overview(page: &Overview<'_>) -> Markup {
         &chrome,
         html! {
             h1 { (slug) }
-            @if let Some(role) = page.role {
-                p.meta {
-                    @if page.staff { "You are Lumio staff: " } "your role here: " (role)
-                }
+            @if page.staff {
+                p.meta { "You are Lumio staff (an instance admin), not a member of this extension." }
+            } @else if let Some(role) = page.role {
+                p.meta { "Your role here: " (role) }
             }
             p.meta {
                 @match (&page.extension.claimed_at, &page.extension.claimed_by) {
