@@ -180,10 +180,7 @@ impl Worker {
                 }
                 return;
             }
-            let mut wait = self.sleep_for(idle_since);
-            if !trimmed && self.slots.is_empty() {
-                wait = wait.min((idle_since + IDLE_TRIM).saturating_duration_since(Instant::now()));
-            }
+            let wait = self.sleep_for(idle_since, trimmed);
             let event = self.rx.recv_timeout(wait);
             self.load.set_idle(false);
             match event {
@@ -199,7 +196,7 @@ impl Worker {
     }
 
     /// How long to sleep when there is nothing to do.
-    fn sleep_for(&self, idle_since: Instant) -> Duration {
+    fn sleep_for(&self, idle_since: Instant, trimmed: bool) -> Duration {
         let now = Instant::now();
         let mut until = match self.wakeups.peek() {
             Some(&Reverse((at, _))) => at,
@@ -211,8 +208,13 @@ impl Worker {
         if !self.slots.is_empty() {
             until = until.min(self.swept + SWEEP_EVERY);
         }
-        if self.extra && self.slots.is_empty() {
-            until = until.min(idle_since + EXTRA_IDLE);
+        if self.slots.is_empty() {
+            if !trimmed {
+                until = until.min(idle_since + IDLE_TRIM);
+            }
+            if self.extra {
+                until = until.min(idle_since + EXTRA_IDLE);
+            }
         }
         until.saturating_duration_since(now)
     }

@@ -16,7 +16,6 @@ use lumio_api::{ErrorBody, ErrorCode};
 use lumio_core::{Environment, ExtensionSlug};
 
 use super::paths::Scope;
-use crate::address_limit::MAX_DENIED_RECORDS;
 use crate::api_error::{rate_limited, AppError};
 use crate::auth::Authed;
 use crate::json::{ApiJson, ApiPath, ApiQuery};
@@ -166,7 +165,7 @@ pub(crate) async fn invoke(
     }
     if let Some(wait) = client.and_then(|c| state.denied_limit.check(c, slug.as_str()).err()) {
         return Ok(rate_limited(
-            format!("this client's calls had this extension's actions refuse {MAX_DENIED_RECORDS} secret reads within a minute, each one audited; retry after the time in Retry-After, and call with names the action may read"),
+            format!("this client's calls had this extension's actions refuse {} secret reads within a minute, each one audited; retry after the time in Retry-After, and call with names the action may read", state.denied_limit.max()),
             wait,
         ));
     }
