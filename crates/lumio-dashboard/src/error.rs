@@ -45,6 +45,7 @@ fn hint_of(err: &ServiceError) -> Option<&'static str> {
         },
         ErrorKind::Forbidden => match err {
             ServiceError::OutOfScope { .. } => "Your token works in one environment only; switch back, or sign in with a token for this one.",
+            ServiceError::Forbidden { needed, .. } if needed.starts_with("an instance admin") => "Sign in with an instance-admin token.",
             _ => "Ask an owner of the extension for a token with a stronger role, then sign in with it.",
         },
         ErrorKind::Invalid => "Correct the form and submit it again.",

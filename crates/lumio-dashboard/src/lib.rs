@@ -53,6 +53,15 @@ pub(crate) struct DashState {
     pub sessions: Arc<session::Sessions>,
 }
 
+/// The sign-in page answering a throttled sign-in: 429 with `Retry-After` and the form
+/// again, saying how long to wait. The server's throttle calls it for dashboard paths.
+pub fn throttled_sign_in(
+    headers: &axum::http::HeaderMap,
+    wait: Duration,
+) -> axum::response::Response {
+    routes::throttled_sign_in(headers, wait)
+}
+
 /// The dashboard's routes, all under [`BASE`], with the default settings. Merge it into
 /// the server's router; it carries its own state, so it fits a router of any state type.
 pub fn router<S>(secrets: SecretsService) -> Router<S>

@@ -25,6 +25,11 @@ pub(crate) fn extension(ext: &ExtensionSlug) -> String {
     format!("{BASE}/extensions/{ext}")
 }
 
+/// Settings: leads to Secrets in the token's home environment.
+pub(crate) fn settings(ext: &ExtensionSlug) -> String {
+    format!("{BASE}/extensions/{ext}/settings")
+}
+
 /// The Secrets page's path, without the environment (forms post there with `env`).
 pub(crate) fn secrets_path(ext: &ExtensionSlug) -> String {
     format!("{BASE}/extensions/{ext}/settings/secrets")

@@ -17,6 +17,12 @@ pub(crate) const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'sel
 /// Adds the security headers to the response.
 pub(crate) async fn headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
+    add_headers(&mut response);
+    response
+}
+
+/// The same headers on a response made outside the router (the throttled sign-in).
+pub(crate) fn add_headers(response: &mut Response) {
     let headers = response.headers_mut();
     headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -24,5 +30,4 @@ pub(crate) async fn headers(request: Request, next: Next) -> Response {
     // Older browsers ignore `frame-ancestors`; this says the same to them.
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }

@@ -3,6 +3,8 @@
 //! tokens of their extension; a token can never make or revoke one that reaches further
 //! than itself.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use lumio_api::AuditEvent;
 use lumio_core::{Environment, ExtensionSlug, Role, TokenLifetime};
@@ -132,6 +134,22 @@ impl SecretsService {
         Ok(records
             .into_iter()
             .map(|record| summary(record, &extensions))
+            .collect())
+    }
+
+    /// The labels of `slug`'s live tokens by id, for anyone who may see the extension:
+    /// pages name who changed a secret by label ("ci-deploy"), not by token id. A
+    /// revoked token is not in it; callers show its id.
+    pub async fn token_labels(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+    ) -> Result<HashMap<String, String>, ServiceError> {
+        let extension = self.visible_extension(ctx, slug).await?;
+        let records = self.inner.store.list_tokens(Some(extension.id)).await?;
+        Ok(records
+            .into_iter()
+            .map(|record| (record.id, record.label))
             .collect())
     }
 

@@ -72,6 +72,9 @@ fn api_hint(err: &ServiceError) -> Option<String> {
                 "run `lumio env list --env {environment}` to see the secrets you can copy"
             ))
         }
+        E::Forbidden { needed, .. } if needed.starts_with("an instance admin") => {
+            "use an instance-admin token (`--token \"$(cat .lumio/admin-token)\"` on the server's machine, or one from `lumio tokens create --admin`)"
+        }
         E::Forbidden { .. } => "ask an owner of the extension for a token with a stronger role",
         E::OutOfScope { .. } => "use a token for that environment (`lumio tokens create … --env ENV`) or one without an environment scope",
         E::StaffNotMember { extension, .. } => {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::address_limit::AddressLimit;
 use crate::api_error::rate_limited;
@@ -54,13 +54,7 @@ pub(crate) async fn throttle(
             failures.max()
         );
         if request.uri().path().starts_with(lumio_dashboard::BASE) {
-            let seconds = wait.as_secs().max(1);
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, seconds.to_string())],
-                format!("Too many failed sign-ins: {message}."),
-            )
-                .into_response();
+            return lumio_dashboard::throttled_sign_in(request.headers(), wait);
         }
         return rate_limited(message, wait);
     }

@@ -12,6 +12,7 @@ mod audit_upkeep;
 mod auth;
 mod auth_throttle;
 mod hardening;
+mod idle;
 mod json;
 mod kms;
 mod logging;

@@ -297,6 +297,23 @@ async fn support_access_needs_approval_and_ends_on_time(backend: Backend) {
     };
     let owner = app.claimed_extension("acme").await;
     let admin = app.admin_token.clone();
+    // Only staff ask; an owner who tries is told which token asks.
+    let by_owner = app
+        .call(
+            Method::POST,
+            "/api/v1/extensions/acme/access",
+            &owner,
+            Some(json!({"reason": "ticket 4711", "duration": "1h"})),
+        )
+        .await;
+    assert_eq!(by_owner.status, StatusCode::FORBIDDEN, "{}", by_owner.text);
+    assert!(
+        by_owner.body["error"]["hint"]
+            .as_str()
+            .is_some_and(|hint| hint.contains("instance-admin token")),
+        "{}",
+        by_owner.text
+    );
     let id = request_access(&app, "acme", "2s").await;
     // Asking grants nothing, and staff cannot approve their own request.
     assert_eq!(

@@ -84,7 +84,26 @@ fn failed_dashboard_sign_ins_count_the_same_way() {
     }
     let answer = sign_in(&server.admin_token);
     assert_throttled(&answer);
+    // A person reads it: the sign-in page again (HTML, the dashboard's CSP), saying how
+    // long to wait, with the form to try once the wait is over.
+    let header = |name: &str| {
+        answer.headers()[name]
+            .to_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        header("content-type").starts_with("text/html"),
+        "{}",
+        header("content-type")
+    );
+    assert!(header("content-security-policy").contains("default-src 'none'"));
     let text = answer.text().unwrap();
     assert!(text.contains("Too many failed sign-ins"), "{text}");
+    assert!(
+        text.contains("id=\"token-error\"") && text.contains("<form"),
+        "{text}"
+    );
+    assert!(text.contains("seconds, then sign in"), "{text}");
     assert!(!text.contains(&server.admin_token));
 }

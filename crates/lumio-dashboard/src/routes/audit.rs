@@ -66,6 +66,7 @@ pub(crate) async fn page(
     } else {
         None
     };
+    let labels = state.service.token_labels(&signed.ctx, &slug).await?;
     Ok(views::audit::page(AuditPage {
         csrf: &signed.csrf,
         scope: signed.ctx.principal.environment,
@@ -75,6 +76,7 @@ pub(crate) async fn page(
         event: event.as_deref().unwrap_or(""),
         paged: query.before.is_some(),
         entries: &entries,
+        labels: &labels,
         next_before,
     }))
 }

@@ -42,10 +42,12 @@ pub(crate) async fn overview(
     } else {
         Vec::new()
     };
+    let labels = state.service.token_labels(&signed.ctx, &slug).await?;
     let flash = state.sessions.take_flash(&signed).await;
     Ok(views::extensions::overview(&views::extensions::Overview {
         csrf: &signed.csrf,
         extension: &extension,
+        labels: &labels,
         role,
         staff: principal.is_admin(),
         home,

@@ -11,6 +11,8 @@ mod secret;
 mod secrets;
 mod sign_in;
 
+pub(crate) use sign_in::throttled as throttled_sign_in;
+
 use axum::middleware;
 use axum::response::Redirect;
 use axum::routing::{get, post};

@@ -47,6 +47,7 @@ pub(super) async fn render(
         .iter()
         .find(|head| &head.name == name)
         .and_then(|head| head.allowed_hosts.as_ref());
+    let labels = state.service.token_labels(&signed.ctx, slug).await?;
     Ok(views::secret::page(SecretPage {
         allowed_hosts,
         binding_error,
@@ -57,6 +58,7 @@ pub(super) async fn render(
         env,
         role,
         history: &history,
+        labels: &labels,
         error,
     }))
 }

@@ -34,6 +34,7 @@ async fn render(
 ) -> Result<Markup, PageError> {
     let (_, role) = extension_and_role(state, signed, slug).await?;
     let secrets = state.service.list(&signed.ctx, slug, env).await?;
+    let labels = state.service.token_labels(&signed.ctx, slug).await?;
     Ok(views::secrets::page(SecretsPage {
         csrf: &signed.csrf,
         scope: signed.ctx.principal.environment,
@@ -42,6 +43,7 @@ async fn render(
         env,
         role,
         secrets: &secrets,
+        labels: &labels,
         add_error,
     }))
 }

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use axum::extract::{Query, State};
-use axum::http::header::SET_COOKIE;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{RETRY_AFTER, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::Form;
 use lumio_secrets::ServiceError;
@@ -56,6 +56,23 @@ pub(crate) async fn form(headers: HeaderMap, Query(query): Query<SignInQuery>) -
         None
     };
     render(&headers, notice, None, StatusCode::OK)
+}
+
+/// The form again, answering 429 to an address that failed too often (the server's
+/// throttle decides; this only says so in a page a person can read).
+pub(crate) fn throttled(headers: &HeaderMap, wait: Duration) -> Response {
+    let seconds = wait.as_secs().max(1);
+    let error = format!(
+        "Too many failed sign-ins from this address. Wait {seconds} seconds, then sign in \
+         with a valid token."
+    );
+    let mut response = render(headers, None, Some(&error), StatusCode::TOO_MANY_REQUESTS);
+    response.headers_mut().insert(
+        RETRY_AFTER,
+        HeaderValue::from_str(&seconds.to_string()).expect("digits are a header value"),
+    );
+    crate::security::add_headers(&mut response);
+    response
 }
 
 pub(crate) async fn submit(

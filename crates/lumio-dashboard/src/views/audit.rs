@@ -7,7 +7,7 @@ use maud::{html, Markup};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::secrets::{settings_crumbs, tabs};
-use super::{env_switch, layout, time, Chrome, Crumb};
+use super::{actor, env_switch, layout, time, Chrome, Crumb, TokenLabels};
 use crate::paths;
 
 /// A short label for each event in the filter; a new event fails to compile until it
@@ -53,6 +53,7 @@ pub(crate) struct AuditPage<'a> {
     /// Whether this is a later page (shows a link back to the newest).
     pub paged: bool,
     pub entries: &'a [AuditEntry],
+    pub labels: &'a TokenLabels,
     /// The `before` of the next (older) page, if there is one.
     pub next_before: Option<i64>,
 }
@@ -132,33 +133,31 @@ pub(crate) fn page(p: AuditPage<'_>) -> Markup {
                     " in " (p.env) "."
                 }
             } @else {
-                div.scroll {
-                    table #audit {
-                        caption { "Audit log of " (p.slug) " in " (p.env) ", newest first" }
-                        thead { tr {
-                            th scope="col" { "Time" }
-                            th scope="col" { "Event" }
-                            th scope="col" { "Secret" }
-                            th scope="col" { "By" }
-                            th scope="col" { "Outcome" }
-                            th scope="col" { "Detail" }
-                            th scope="col" { "Request" }
-                        } }
-                        tbody {
-                            @for entry in p.entries {
-                                @let r = &entry.record;
-                                tr {
-                                    td { (time(&r.at)) }
-                                    td { span.event { (r.event) } }
-                                    td { @if let Some(name) = &r.secret_name { code { (name) } } }
-                                    td {
-                                        @if let Some(action) = &r.action { "action " code { (action) } }
-                                        @else if let Some(actor) = &r.actor { "token " code { (actor) } }
-                                    }
-                                    td { (r.outcome.as_deref().unwrap_or("")) }
-                                    td { (r.detail.as_deref().unwrap_or("")) }
-                                    td { @if let Some(id) = &r.request_id { code.small { (id) } } }
+                table.stack #audit {
+                    caption { "Audit log of " (p.slug) " in " (p.env) ", newest first" }
+                    thead { tr {
+                        th scope="col" { "Time" }
+                        th scope="col" { "Event" }
+                        th scope="col" { "Secret" }
+                        th scope="col" { "By" }
+                        th scope="col" { "Outcome" }
+                        th scope="col" { "Detail" }
+                        th scope="col" { "Request" }
+                    } }
+                    tbody {
+                        @for entry in p.entries {
+                            @let r = &entry.record;
+                            tr {
+                                td data-label="Time" { (time(&r.at)) }
+                                td data-label="Event" { span.event { (r.event) } }
+                                td data-label="Secret" { @if let Some(name) = &r.secret_name { code { (name) } } }
+                                td data-label="By" {
+                                    @if let Some(action) = &r.action { "action " code { (action) } }
+                                    @else if let Some(by) = &r.actor { (actor(by, p.labels)) }
                                 }
+                                td data-label="Outcome" { (r.outcome.as_deref().unwrap_or("")) }
+                                td data-label="Detail" { (r.detail.as_deref().unwrap_or("")) }
+                                td data-label="Request" { @if let Some(id) = &r.request_id { code.small { (id) } } }
                             }
                         }
                     }

@@ -4,7 +4,7 @@ use lumio_core::{Environment, Role};
 use lumio_store::{AccessRequest, Extension};
 use maud::{html, Markup};
 
-use super::{layout, time, Chrome, Crumb};
+use super::{actor, layout, time, Chrome, Crumb, TokenLabels};
 use crate::paths;
 
 /// The extensions the token may see, with its role on each (`staff`: an instance admin,
@@ -52,6 +52,7 @@ pub(crate) struct Overview<'a> {
     pub home: Environment,
     /// Support requests, for owners and staff.
     pub access: &'a [AccessRequest],
+    pub labels: &'a TokenLabels,
     pub flash: Option<&'a str>,
 }
 
@@ -79,12 +80,12 @@ pub(crate) fn overview(page: &Overview<'_>) -> Markup {
             }
             p.meta {
                 @match (&page.extension.claimed_at, &page.extension.claimed_by) {
-                    (Some(at), by) => { "Claimed " (time(at)) @if let Some(by) = by { " by token " code { (by) } } "." }
+                    (Some(at), by) => { "Claimed " (time(at)) @if let Some(by) = by { " by " (actor(by, page.labels)) } "." }
                     (None, _) => { "Not claimed yet: staff can still act in it." }
                 }
                 @if page.extension.suspended_at.is_some() { " Suspended: its actions do not run." }
             }
-            h2 { "Settings" }
+            h2 { a #settings href=(paths::settings(slug)) { "Settings" } }
             ul.cards {
                 li.card {
                     a.title href=(paths::secrets(slug, home)) { "Secrets" }
@@ -113,16 +114,20 @@ fn support_access(page: &Overview<'_>) -> Markup {
         @if page.access.is_empty() {
             p.empty { "No requests. Lumio staff cannot change anything here unless you approve a request." }
         } @else {
-            table {
-                thead { tr { th { "Staff" } th { "Reason" } th { "Status" } th { "Until" } th { "" } } }
+            table.stack #support {
+                caption { "Support requests from Lumio staff" }
+                thead { tr {
+                    th scope="col" { "Staff" } th scope="col" { "Reason" } th scope="col" { "Status" }
+                    th scope="col" { "Until" } th scope="col" { span.visually-hidden { "Decision" } }
+                } }
                 tbody {
                     @for request in page.access {
                         tr {
-                            td { code { (request.staff) } }
-                            td { (request.reason) }
-                            td { (request.status(now)) }
-                            td { @if let Some(until) = &request.expires_at { (time(until)) } @else { "-" } }
-                            td {
+                            td data-label="Staff" { code { (request.staff) } }
+                            td data-label="Reason" { (request.reason) }
+                            td data-label="Status" { (request.status(now)) }
+                            td data-label="Until" { @if let Some(until) = &request.expires_at { (time(until)) } @else { "-" } }
+                            td.controls {
                                 @if owner && request.approved_at.is_none() && request.revoked_at.is_none() {
                                     (decision(page.csrf, &paths::access_decision(slug, &request.id, "approve"), "Approve"))
                                 }

@@ -9,6 +9,8 @@ pub(crate) mod secret;
 pub(crate) mod secrets;
 pub(crate) mod sign_in;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use lumio_core::Environment;
 use maud::{html, Markup, DOCTYPE};
@@ -121,6 +123,21 @@ pub(crate) fn env_switch(
 pub(crate) fn time(at: &DateTime<Utc>) -> Markup {
     html! {
         time datetime=(at.to_rfc3339()) { (at.format("%Y-%m-%d %H:%M:%S UTC")) }
+    }
+}
+
+/// The labels of an extension's tokens by id ([`lumio_secrets::SecretsService::token_labels`]).
+pub(crate) type TokenLabels = HashMap<String, String>;
+
+/// Who did something, as people know them: a token by its label, staff as staff, and a
+/// token no longer live (so without a label here) by its id.
+pub(crate) fn actor(by: &str, labels: &TokenLabels) -> Markup {
+    if let Some(staff) = by.strip_prefix("staff:") {
+        html! { "Lumio staff (" (staff) ")" }
+    } else if let Some(label) = labels.get(by) {
+        html! { (label) }
+    } else {
+        html! { "token " code.small { (by) } }
     }
 }
 

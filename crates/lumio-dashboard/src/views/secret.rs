@@ -5,7 +5,7 @@ use lumio_secrets::SecretHistory;
 use maud::{html, Markup};
 
 use super::secrets::{can_write, settings_crumbs, tabs};
-use super::{csrf_field, env_switch, layout, time, value_field, Chrome, Crumb};
+use super::{actor, csrf_field, env_switch, layout, time, value_field, Chrome, Crumb, TokenLabels};
 use crate::paths;
 
 pub(crate) struct SecretPage<'a> {
@@ -17,6 +17,7 @@ pub(crate) struct SecretPage<'a> {
     pub scope: Option<Environment>,
     pub role: Option<Role>,
     pub history: &'a SecretHistory,
+    pub labels: &'a TokenLabels,
     /// Why the last Replace failed; the value is never kept.
     pub error: Option<String>,
     /// Where `ctx.fetch` may send the value; `None`: anywhere.
@@ -75,29 +76,27 @@ pub(crate) fn page(p: SecretPage<'_>) -> Markup {
             }
             section {
                 h2 { "History" }
-                div.scroll {
-                    table #history {
-                        caption { "Versions of " (name) ", newest first" }
-                        thead { tr {
-                            th scope="col" { "Version" }
-                            th scope="col" { "Created" }
-                            th scope="col" { "By" }
-                            th scope="col" { span.visually-hidden { "Actions" } }
-                        } }
-                        tbody {
-                            @for version in &p.history.versions {
-                                tr {
-                                    td { (version.version) @if version.current { " " span.badge { "current" } } }
-                                    td { (time(&version.created_at)) }
-                                    td { code { (version.created_by) } }
-                                    td {
-                                        @if writable && !version.current {
-                                            form.inline method="post" action=(paths::rollback_path(slug, name)) {
-                                                (csrf_field(p.csrf))
-                                                input type="hidden" name="env" value=(p.env);
-                                                input type="hidden" name="version" value=(version.version);
-                                                button type="submit" { "Roll back to version " (version.version) }
-                                            }
+                table.stack #history {
+                    caption { "Versions of " (name) ", newest first" }
+                    thead { tr {
+                        th scope="col" { "Version" }
+                        th scope="col" { "Created" }
+                        th scope="col" { "By" }
+                        th scope="col" { span.visually-hidden { "Actions" } }
+                    } }
+                    tbody {
+                        @for version in &p.history.versions {
+                            tr {
+                                td data-label="Version" { (version.version) @if version.current { " " span.badge { "current" } } }
+                                td data-label="Created" { (time(&version.created_at)) }
+                                td data-label="By" { (actor(&version.created_by, p.labels)) }
+                                td.controls {
+                                    @if writable && !version.current {
+                                        form.inline method="post" action=(paths::rollback_path(slug, name)) {
+                                            (csrf_field(p.csrf))
+                                            input type="hidden" name="env" value=(p.env);
+                                            input type="hidden" name="version" value=(version.version);
+                                            button type="submit" { "Roll back to version " (version.version) }
                                         }
                                     }
                                 }

@@ -4,7 +4,7 @@ use lumio_core::{Environment, ExtensionSlug, Role};
 use lumio_store::SecretHead;
 use maud::{html, Markup};
 
-use super::{csrf_field, env_switch, layout, time, value_field, Chrome, Crumb};
+use super::{actor, csrf_field, env_switch, layout, time, value_field, Chrome, Crumb, TokenLabels};
 use crate::paths;
 
 /// A failed Add secret: the name as typed (kept) and why. The value is never kept.
@@ -22,6 +22,7 @@ pub(crate) struct SecretsPage<'a> {
     pub scope: Option<Environment>,
     pub role: Option<Role>,
     pub secrets: &'a [SecretHead],
+    pub labels: &'a TokenLabels,
     pub add_error: Option<AddError<'a>>,
 }
 
@@ -75,25 +76,23 @@ pub(crate) fn page(p: SecretsPage<'_>) -> Markup {
             @if p.secrets.is_empty() {
                 p.empty #secrets-empty { "No secrets in " (p.env) " yet." }
             } @else {
-                div.scroll {
-                    table #secrets {
-                        caption { "Secrets in " (p.env) }
-                        thead { tr {
-                            th scope="col" { "Name" }
-                            th scope="col" { "Version" }
-                            th scope="col" { "Last change" }
-                            th scope="col" { "By" }
-                        } }
-                        tbody {
-                            @for secret in p.secrets {
-                                tr {
-                                    th scope="row" {
-                                        a.name href=(paths::secret(slug, &secret.name, p.env)) { (secret.name) }
-                                    }
-                                    td { (secret.current_version.unwrap_or(secret.latest_version)) }
-                                    td { (time(&secret.updated_at)) }
-                                    td { code { (secret.updated_by) } }
+                table.stack #secrets {
+                    caption { "Secrets in " (p.env) }
+                    thead { tr {
+                        th scope="col" { "Name" }
+                        th scope="col" { "Version" }
+                        th scope="col" { "Last change" }
+                        th scope="col" { "By" }
+                    } }
+                    tbody {
+                        @for secret in p.secrets {
+                            tr {
+                                th scope="row" data-label="Name" {
+                                    a.name href=(paths::secret(slug, &secret.name, p.env)) { (secret.name) }
                                 }
+                                td data-label="Version" { (secret.current_version.unwrap_or(secret.latest_version)) }
+                                td data-label="Last change" { (time(&secret.updated_at)) }
+                                td data-label="By" { (actor(&secret.updated_by, p.labels)) }
                             }
                         }
                     }
