@@ -4,9 +4,10 @@
 //! Architecture Invariant: this crate never sees a plaintext secret value; it stores and
 //! returns the sealed bytes made by `lumio-crypto` and knows nothing of their layout.
 
-mod bindings;
+mod audit;
 mod chain;
-mod deletes;
+mod chain_queries;
+mod deployments;
 mod error;
 mod feed;
 mod model;
@@ -14,9 +15,12 @@ mod postgres;
 mod retention;
 mod rotation;
 mod rows;
+mod secrets;
 mod sessions;
 mod sqlite;
 mod staff;
+mod stamp;
+mod store_impl;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tokens;

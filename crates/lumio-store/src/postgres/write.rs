@@ -8,7 +8,7 @@
 use lumio_core::Environment;
 use sqlx::{Postgres, Transaction};
 
-use super::audit::{insert_change_records, is_audit_refusal, AuditColumns};
+use super::audit::{is_audit_refusal, AuditColumns};
 use super::PgStore;
 use crate::{rows, AuditRecord, NewVersion, StoreError, KEPT_VERSIONS};
 
@@ -320,7 +320,7 @@ impl PgStore {
             written = bind_written(&mut tx, writes, extension_id, environment).await;
         }
         let recorded = match written {
-            Ok(()) => insert_change_records(&mut tx, audit).await,
+            Ok(()) => Self::insert_change_records(&mut tx, audit).await,
             Err(err) => Err(err),
         };
         match recorded {
@@ -378,7 +378,7 @@ async fn bind_written(
     environment: Environment,
 ) -> Result<(), StoreError> {
     for write in writes.iter().filter(|w| w.allowed_hosts.is_some()) {
-        sqlx::query(crate::bindings::SET_BINDING)
+        sqlx::query(crate::secrets::SET_BINDING)
             .bind(extension_id)
             .bind(environment.as_str())
             .bind(write.name.as_str())

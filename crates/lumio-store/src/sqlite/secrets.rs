@@ -1,35 +1,14 @@
-//! Secret versions and heads on SQLite.
+//! The secret write path on SQLite, and reading several heads at once.
 
 use lumio_core::{Environment, SecretName};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::SqliteConnection;
 
-use super::audit::insert_change_records;
-use super::{from_micros, micros, SqliteStore};
-use crate::{
-    bindings, deletes, rows, AuditRecord, CurrentSecret, NewVersion, SealedVersion, SecretHead,
-    StoreError, VersionInfo, KEPT_VERSIONS,
-};
+use super::SqliteStore;
+use crate::secrets::{select_heads, HeadRow};
+use crate::stamp::Stamp;
+use crate::{rows, AuditRecord, NewVersion, SecretHead, StoreError, KEPT_VERSIONS};
 
-/// `BEGIN IMMEDIATE` takes the file's write lock up front, so the version check below
-/// cannot be passed by two writers at once, even from two processes.
-const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
-
-const HEAD_COLUMNS: &str =
-    "name, current_version, latest_version, updated_at, updated_by, allowed_hosts";
-
-type HeadRow = (String, Option<i64>, i64, i64, String, Option<String>);
-
-fn head(row: HeadRow) -> Result<SecretHead, StoreError> {
-    let (name, current_version, latest_version, updated_at, updated_by, hosts) = row;
-    Ok(SecretHead {
-        name: rows::secret_name(&name)?,
-        current_version,
-        latest_version,
-        updated_at: from_micros(updated_at)?,
-        updated_by,
-        allowed_hosts: rows::allowed_hosts(hosts.as_deref())?,
-    })
-}
+const HEADS_LIVE: &str = select_heads!("current_version IS NOT NULL ORDER BY name");
 
 impl SqliteStore {
     pub(super) async fn write(
@@ -44,9 +23,9 @@ impl SqliteStore {
         if writes.is_empty() {
             return Ok(());
         }
-        let now = micros(rows::now());
+        let now = Stamp(rows::now());
         let env = environment.as_str();
-        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         let mut grows = false;
         for write in writes {
             match write_one(&mut tx, extension_id, env, write, now).await {
@@ -76,7 +55,7 @@ impl SqliteStore {
             }
         }
         // Dropping the transaction on an error rolls it back.
-        insert_change_records(&mut tx, audit).await?;
+        Self::insert_change_records(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -88,174 +67,29 @@ impl SqliteStore {
         environment: Environment,
         names: Option<&[SecretName]>,
     ) -> Result<Vec<SecretHead>, StoreError> {
-        let mut sql = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {HEAD_COLUMNS} FROM ext_secret_heads WHERE extension_id = "
-        ));
-        sql.push_bind(extension_id)
-            .push(" AND environment = ")
-            .push_bind(environment.as_str());
-        match names {
+        let rows: Vec<HeadRow> = match names {
             Some([]) => return Ok(Vec::new()),
             Some(names) => {
-                sql.push(" AND name IN (");
-                let mut list = sql.separated(", ");
+                // `$3, $4, …`: one parameter per name.
+                let list: Vec<String> = (3..names.len() + 3).map(|i| format!("${i}")).collect();
+                let sql = format!(concat!(select_heads!("name IN ("), "{})"), list.join(", "));
+                let mut query = sqlx::query_as(&sql)
+                    .bind(extension_id)
+                    .bind(environment.as_str());
                 for name in names {
-                    list.push_bind(name.as_str());
+                    query = query.bind(name.as_str());
                 }
-                sql.push(")");
+                query.fetch_all(&self.readers).await?
             }
             None => {
-                sql.push(" AND current_version IS NOT NULL ORDER BY name");
-            }
-        }
-        let rows: Vec<HeadRow> = sql.build_query_as().fetch_all(&self.readers).await?;
-        rows.into_iter().map(head).collect()
-    }
-
-    pub(super) async fn select_version(
-        &self,
-        extension_id: i64,
-        environment: Environment,
-        name: &SecretName,
-        version: i64,
-    ) -> Result<Option<SealedVersion>, StoreError> {
-        let row: Option<(i64, Vec<u8>, String)> = sqlx::query_as(
-            "SELECT version, sealed, kek_id FROM ext_secrets \
-             WHERE extension_id = $1 AND environment = $2 AND name = $3 AND version = $4",
-        )
-        .bind(extension_id)
-        .bind(environment.as_str())
-        .bind(name.as_str())
-        .bind(version)
-        .fetch_optional(&self.readers)
-        .await?;
-        Ok(row.map(|(version, sealed, kek_id)| SealedVersion {
-            version,
-            sealed,
-            kek_id,
-        }))
-    }
-
-    pub(super) async fn select_current(
-        &self,
-        extension_id: i64,
-        environment: Environment,
-        name: &SecretName,
-    ) -> Result<Option<CurrentSecret>, StoreError> {
-        let row: Option<rows::CurrentRow> = sqlx::query_as(rows::SELECT_CURRENT)
-            .bind(extension_id)
-            .bind(environment.as_str())
-            .bind(name.as_str())
-            .fetch_optional(&self.readers)
-            .await?;
-        row.map(rows::current_secret).transpose()
-    }
-
-    pub(super) async fn select_history(
-        &self,
-        extension_id: i64,
-        environment: Environment,
-        name: &SecretName,
-    ) -> Result<Vec<VersionInfo>, StoreError> {
-        let rows: Vec<(i64, i64, String, bool)> = sqlx::query_as(
-            "SELECT s.version, s.created_at, s.created_by, \
-                    COALESCE(s.version = h.current_version, 0) \
-             FROM ext_secrets s LEFT JOIN ext_secret_heads h \
-               ON h.extension_id = s.extension_id AND h.environment = s.environment \
-              AND h.name = s.name \
-             WHERE s.extension_id = $1 AND s.environment = $2 AND s.name = $3 \
-             ORDER BY s.version DESC",
-        )
-        .bind(extension_id)
-        .bind(environment.as_str())
-        .bind(name.as_str())
-        .fetch_all(&self.readers)
-        .await?;
-        rows.into_iter()
-            .map(|(version, created_at, created_by, current)| {
-                Ok(VersionInfo {
-                    version,
-                    created_at: from_micros(created_at)?,
-                    created_by,
-                    current,
-                })
-            })
-            .collect()
-    }
-
-    pub(super) async fn delete(
-        &self,
-        extension_id: i64,
-        environment: Environment,
-        name: &SecretName,
-        actor: &str,
-        purge: bool,
-        audit: &[AuditRecord],
-    ) -> Result<bool, StoreError> {
-        let env = environment.as_str();
-        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
-        let deleted = if purge {
-            let heads = sqlx::query(deletes::PURGE_HEAD)
-                .bind(extension_id)
-                .bind(env)
-                .bind(name.as_str())
-                .execute(&mut *tx)
-                .await?;
-            if heads.rows_affected() > 0 {
-                sqlx::query(deletes::PURGE_VERSIONS)
+                sqlx::query_as(HEADS_LIVE)
                     .bind(extension_id)
-                    .bind(env)
-                    .bind(name.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+                    .bind(environment.as_str())
+                    .fetch_all(&self.readers)
+                    .await?
             }
-            heads.rows_affected() > 0
-        } else {
-            let done = sqlx::query(deletes::SOFT_DELETE)
-                .bind(extension_id)
-                .bind(env)
-                .bind(name.as_str())
-                .bind(micros(rows::now()))
-                .bind(actor)
-                .execute(&mut *tx)
-                .await?;
-            done.rows_affected() > 0
         };
-        if !deleted {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        insert_change_records(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    pub(super) async fn bind(
-        &self,
-        extension_id: i64,
-        environment: Environment,
-        name: &SecretName,
-        column: Option<String>,
-        actor: &str,
-        audit: &[AuditRecord],
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
-        let done = sqlx::query(bindings::SET_BINDING)
-            .bind(extension_id)
-            .bind(environment.as_str())
-            .bind(name.as_str())
-            .bind(column)
-            .bind(micros(rows::now()))
-            .bind(actor)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        insert_change_records(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
+        rows.into_iter().map(HeadRow::head).collect()
     }
 }
 
@@ -266,7 +100,7 @@ async fn write_one(
     extension_id: i64,
     env: &str,
     write: &NewVersion,
-    now: i64,
+    now: Stamp,
 ) -> Result<bool, StoreError> {
     let old: Option<(i64, Option<i64>)> = sqlx::query_as(
         "SELECT latest_version, current_version FROM ext_secret_heads \

@@ -1,0 +1,300 @@
+//! Secret heads and versions, the same SQL on both backends (`$1` extension, `$2`
+//! environment, `$3` name). Only the write path and reading several heads at once differ.
+
+use crate::stamp::Stamp;
+use crate::{rows, CurrentSecret, SealedVersion, SecretHead, StoreError, VersionInfo};
+
+/// `SELECT`s heads, as [`HeadRow`] reads them, of one extension and environment.
+macro_rules! select_heads {
+    ($where:literal) => {
+        concat!(
+            "SELECT name, current_version, latest_version, updated_at, updated_by, allowed_hosts \
+             FROM ext_secret_heads WHERE extension_id = $1 AND environment = $2 AND ",
+            $where
+        )
+    };
+}
+pub(crate) use select_heads;
+
+/// Scalar, so PostgreSQL's cached generic plan is always a key lookup: this runs before
+/// every set.
+pub(crate) const HEAD: &str = select_heads!("name = $3");
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct HeadRow {
+    name: String,
+    current_version: Option<i64>,
+    latest_version: i64,
+    updated_at: Stamp,
+    updated_by: String,
+    allowed_hosts: Option<String>,
+}
+
+impl HeadRow {
+    pub(crate) fn head(self) -> Result<SecretHead, StoreError> {
+        Ok(SecretHead {
+            name: rows::secret_name(&self.name)?,
+            current_version: self.current_version,
+            latest_version: self.latest_version,
+            updated_at: self.updated_at.0,
+            updated_by: self.updated_by,
+            allowed_hosts: rows::allowed_hosts(self.allowed_hosts.as_deref())?,
+        })
+    }
+}
+
+/// The current version of one live secret and its binding.
+pub(crate) const CURRENT: &str = "SELECT s.version, s.sealed, s.kek_id, h.allowed_hosts \
+     FROM ext_secret_heads h JOIN ext_secrets s \
+       ON s.extension_id = h.extension_id AND s.environment = h.environment \
+      AND s.name = h.name AND s.version = h.current_version \
+     WHERE h.extension_id = $1 AND h.environment = $2 AND h.name = $3";
+
+/// A row of [`CURRENT`]: version, sealed bytes, key id, allowed hosts.
+pub(crate) type CurrentRow = (i64, Vec<u8>, String, Option<String>);
+
+pub(crate) fn current_secret(
+    (version, sealed, kek_id, hosts): CurrentRow,
+) -> Result<CurrentSecret, StoreError> {
+    Ok(CurrentSecret {
+        version: SealedVersion {
+            version,
+            sealed,
+            kek_id,
+        },
+        allowed_hosts: rows::allowed_hosts(hosts.as_deref())?,
+    })
+}
+
+/// One kept version, `$4`.
+pub(crate) const VERSION: &str = "SELECT version, sealed, kek_id FROM ext_secrets \
+     WHERE extension_id = $1 AND environment = $2 AND name = $3 AND version = $4";
+
+/// Kept versions, newest first, and which is current.
+pub(crate) const HISTORY: &str = "SELECT s.version, s.created_at, s.created_by, \
+        COALESCE(s.version = h.current_version, FALSE) \
+     FROM ext_secrets s LEFT JOIN ext_secret_heads h \
+       ON h.extension_id = s.extension_id AND h.environment = s.environment AND h.name = s.name \
+     WHERE s.extension_id = $1 AND s.environment = $2 AND s.name = $3 \
+     ORDER BY s.version DESC";
+
+pub(crate) fn version_info(
+    (version, created_at, created_by, current): (i64, Stamp, String, bool),
+) -> VersionInfo {
+    VersionInfo {
+        version,
+        created_at: created_at.0,
+        created_by,
+        current,
+    }
+}
+
+/// Sets (`$4` the column, NULL clears) the egress binding of a live secret; `$5` when,
+/// `$6` who. A metadata change: no version is written.
+pub(crate) const SET_BINDING: &str = "UPDATE ext_secret_heads \
+     SET allowed_hosts = $4, updated_at = $5, updated_by = $6 \
+     WHERE extension_id = $1 AND environment = $2 AND name = $3 \
+       AND current_version IS NOT NULL";
+
+/// Soft delete: the head loses its current version and its egress binding (a secret set
+/// again under the name starts unbound, like a new one); `$4` when, `$5` who.
+pub(crate) const SOFT_DELETE: &str = "UPDATE ext_secret_heads \
+     SET current_version = NULL, allowed_hosts = NULL, updated_at = $4, updated_by = $5 \
+     WHERE extension_id = $1 AND environment = $2 AND name = $3 \
+       AND current_version IS NOT NULL";
+
+/// Purge, first statement: on PostgreSQL it waits for any writer holding the head, so the
+/// next statement's fresh snapshot also sees the version that writer added.
+pub(crate) const PURGE_HEAD: &str = "DELETE FROM ext_secret_heads \
+     WHERE extension_id = $1 AND environment = $2 AND name = $3";
+
+/// Purge, second statement: every kept version.
+pub(crate) const PURGE_VERSIONS: &str =
+    "DELETE FROM ext_secrets WHERE extension_id = $1 AND environment = $2 AND name = $3";
+
+/// The secret reads, deletes and bindings as inherent methods of a store (see
+/// [`crate::store_impl`]); the store provides `write` and `select_heads`.
+macro_rules! secret_queries {
+    ($store:ty) => {
+        impl $store {
+            pub(crate) async fn select_head(
+                &self,
+                extension_id: i64,
+                environment: lumio_core::Environment,
+                name: &lumio_core::SecretName,
+            ) -> Result<Option<$crate::SecretHead>, $crate::StoreError> {
+                let row: Option<$crate::secrets::HeadRow> = sqlx::query_as($crate::secrets::HEAD)
+                    .bind(extension_id)
+                    .bind(environment.as_str())
+                    .bind(name.as_str())
+                    .fetch_optional(self.readers())
+                    .await?;
+                row.map($crate::secrets::HeadRow::head).transpose()
+            }
+
+            pub(crate) async fn select_current(
+                &self,
+                extension_id: i64,
+                environment: lumio_core::Environment,
+                name: &lumio_core::SecretName,
+            ) -> Result<Option<$crate::CurrentSecret>, $crate::StoreError> {
+                let row: Option<$crate::secrets::CurrentRow> =
+                    sqlx::query_as($crate::secrets::CURRENT)
+                        .bind(extension_id)
+                        .bind(environment.as_str())
+                        .bind(name.as_str())
+                        .fetch_optional(self.readers())
+                        .await?;
+                row.map($crate::secrets::current_secret).transpose()
+            }
+
+            pub(crate) async fn select_version(
+                &self,
+                extension_id: i64,
+                environment: lumio_core::Environment,
+                name: &lumio_core::SecretName,
+                version: i64,
+            ) -> Result<Option<$crate::SealedVersion>, $crate::StoreError> {
+                let row: Option<(i64, Vec<u8>, String)> = sqlx::query_as($crate::secrets::VERSION)
+                    .bind(extension_id)
+                    .bind(environment.as_str())
+                    .bind(name.as_str())
+                    .bind(version)
+                    .fetch_optional(self.readers())
+                    .await?;
+                Ok(row.map(|(version, sealed, kek_id)| $crate::SealedVersion {
+                    version,
+                    sealed,
+                    kek_id,
+                }))
+            }
+
+            pub(crate) async fn select_history(
+                &self,
+                extension_id: i64,
+                environment: lumio_core::Environment,
+                name: &lumio_core::SecretName,
+            ) -> Result<Vec<$crate::VersionInfo>, $crate::StoreError> {
+                let rows: Vec<(i64, $crate::stamp::Stamp, String, bool)> =
+                    sqlx::query_as($crate::secrets::HISTORY)
+                        .bind(extension_id)
+                        .bind(environment.as_str())
+                        .bind(name.as_str())
+                        .fetch_all(self.readers())
+                        .await?;
+                Ok(rows
+                    .into_iter()
+                    .map($crate::secrets::version_info)
+                    .collect())
+            }
+
+            /// Soft delete or purge, with `audit` in the same transaction; announced.
+            pub(crate) async fn delete(
+                &self,
+                extension_id: i64,
+                environment: lumio_core::Environment,
+                name: &lumio_core::SecretName,
+                actor: &str,
+                purge: bool,
+                audit: &[$crate::AuditRecord],
+            ) -> Result<bool, $crate::StoreError> {
+                use $crate::secrets::{PURGE_HEAD, PURGE_VERSIONS, SOFT_DELETE};
+                let key = (extension_id, environment.as_str(), name.as_str());
+                let mut tx = self.begin_write().await?;
+                let deleted = if purge {
+                    let heads = sqlx::query(PURGE_HEAD)
+                        .bind(key.0)
+                        .bind(key.1)
+                        .bind(key.2)
+                        .execute(&mut *tx)
+                        .await?;
+                    if heads.rows_affected() > 0 {
+                        sqlx::query(PURGE_VERSIONS)
+                            .bind(key.0)
+                            .bind(key.1)
+                            .bind(key.2)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    heads.rows_affected() > 0
+                } else {
+                    let done = sqlx::query(SOFT_DELETE)
+                        .bind(key.0)
+                        .bind(key.1)
+                        .bind(key.2)
+                        .bind($crate::stamp::Stamp($crate::rows::now()))
+                        .bind(actor)
+                        .execute(&mut *tx)
+                        .await?;
+                    done.rows_affected() > 0
+                };
+                self.finish_change(tx, deleted, audit).await?;
+                if deleted {
+                    self.tell_secrets(extension_id, environment, [name]).await;
+                }
+                Ok(deleted)
+            }
+
+            /// Binds a live secret, with `audit` in the same transaction; announced.
+            pub(crate) async fn bind(
+                &self,
+                extension_id: i64,
+                environment: lumio_core::Environment,
+                name: &lumio_core::SecretName,
+                allowed_hosts: Option<&lumio_core::AllowedHosts>,
+                actor: &str,
+                audit: &[$crate::AuditRecord],
+            ) -> Result<bool, $crate::StoreError> {
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query($crate::secrets::SET_BINDING)
+                    .bind(extension_id)
+                    .bind(environment.as_str())
+                    .bind(name.as_str())
+                    .bind($crate::rows::hosts_column(allowed_hosts))
+                    .bind($crate::stamp::Stamp($crate::rows::now()))
+                    .bind(actor)
+                    .execute(&mut *tx)
+                    .await?;
+                let bound = done.rows_affected() > 0;
+                self.finish_change(tx, bound, audit).await?;
+                if bound {
+                    self.tell_secrets(extension_id, environment, [name]).await;
+                }
+                Ok(bound)
+            }
+
+            /// Commits a change with its `audit` records if it `happened`; else rolls it
+            /// back and writes no record.
+            async fn finish_change(
+                &self,
+                mut tx: sqlx::Transaction<'_, <Self as $crate::store_impl::Backend>::Db>,
+                happened: bool,
+                audit: &[$crate::AuditRecord],
+            ) -> Result<(), $crate::StoreError> {
+                if !happened {
+                    tx.rollback().await?;
+                    return Ok(());
+                }
+                Self::insert_change_records(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            /// Announces changes to secrets of one extension and environment.
+            pub(crate) async fn tell_secrets<'n>(
+                &self,
+                extension_id: i64,
+                environment: lumio_core::Environment,
+                names: impl IntoIterator<Item = &'n lumio_core::SecretName>,
+            ) {
+                let changes = names.into_iter().map(|name| $crate::Change::Secret {
+                    extension_id,
+                    environment,
+                    name: name.as_str().to_owned(),
+                });
+                self.tell(changes).await;
+            }
+        }
+    };
+}
+pub(crate) use secret_queries;
