@@ -52,7 +52,7 @@ pub(crate) const MOVE_ANCHOR: &str =
 
 /// The chain methods as inherent methods of a store on database `$db` (see
 /// [`crate::store_impl`]). The store provides `ensure_heads`, `lock_heads`,
-/// `seal_unsealed`, `store_heads`, `rewrite_hashes` and `begin_snapshot`.
+/// `seal_unsealed`, `write_heads` and `rewrite_hashes`.
 macro_rules! chain_queries {
     ($store:ty, $db:ty) => {
         impl $store {
@@ -190,6 +190,17 @@ macro_rules! chain_queries {
                 Ok(())
             }
 
+            /// Writes the moved heads back, under the locks taken by `lock_heads`.
+            pub(crate) async fn store_heads(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                heads: &$crate::chain::Heads,
+            ) -> Result<(), $crate::StoreError> {
+                if heads.moved() {
+                    Self::write_heads(conn, heads).await?;
+                }
+                Ok(())
+            }
+
             /// One keyset page of a chain after its anchor, in (seq, id) order.
             async fn chain_page(
                 conn: &mut <$db as sqlx::Database>::Connection,
@@ -233,7 +244,7 @@ macro_rules! chain_queries {
                 use $crate::chain::{keyed_detail, system_record, Heads, Links, Walk};
                 let lock = format!(
                     "SELECT keyed FROM ext_audit_chain WHERE extension_id = $1{}",
-                    Self::ROW_LOCK
+                    <$db as $crate::dialect::Dialect>::ROW_LOCK
                 );
                 let keyed: Option<bool> = sqlx::query_scalar(&lock)
                     .bind(extension_id)
@@ -252,15 +263,19 @@ macro_rules! chain_queries {
                 loop {
                     let rows = Self::chain_page(conn, extension_id, ends.anchor_seq, after).await?;
                     let full = rows.len() as i64 == $crate::chain::VERIFY_PAGE;
-                    let (mut ids, mut hashes) = (Vec::new(), Vec::new());
+                    let mut page = $crate::chain::Relinked {
+                        extension_id,
+                        ids: Vec::new(),
+                        hashes: Vec::new(),
+                    };
                     for row in &rows {
                         let seq = row.seq.unwrap_or_default();
                         previous = links.link(&previous, seq, &row.entry.record);
                         last_seq = seq;
-                        ids.push(row.entry.id);
-                        hashes.push(previous.to_vec());
+                        page.ids.push(row.entry.id);
+                        page.hashes.push(previous.to_vec());
                     }
-                    Self::rewrite_hashes(conn, extension_id, &ids, &hashes).await?;
+                    Self::rewrite_hashes(conn, &page).await?;
                     let mut cursor = after;
                     walk.push_page(rows, &mut cursor);
                     after = cursor;

@@ -8,6 +8,7 @@ mod audit;
 mod chain;
 mod chain_queries;
 mod deployments;
+mod dialect;
 mod error;
 mod feed;
 mod model;

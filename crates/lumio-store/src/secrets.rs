@@ -1,8 +1,39 @@
 //! Secret heads and versions, the same SQL on both backends (`$1` extension, `$2`
-//! environment, `$3` name). Only the write path and reading several heads at once differ.
+//! environment, `$3` name). Only the write path differs.
+
+use lumio_core::Environment;
 
 use crate::stamp::Stamp;
-use crate::{rows, CurrentSecret, SealedVersion, SecretHead, StoreError, VersionInfo};
+use crate::{
+    rows, AuditRecord, CurrentSecret, NewVersion, SealedVersion, SecretHead, StoreError,
+    VersionInfo,
+};
+
+/// One [`crate::Store::write_versions`] call, checked and not empty, as a backend's write
+/// path takes it.
+pub(crate) struct Batch<'a> {
+    pub extension_id: i64,
+    pub environment: Environment,
+    pub writes: &'a [NewVersion],
+    pub max_live: usize,
+    pub audit: &'a [AuditRecord],
+}
+
+/// Live secrets of one extension and environment, once a batch made some live.
+pub(crate) const COUNT_LIVE: &str = "SELECT count(*) FROM ext_secret_heads \
+     WHERE extension_id = $1 AND environment = $2 AND current_version IS NOT NULL";
+
+/// [`StoreError::TooManySecrets`] when `live` exceeds the batch's limit.
+pub(crate) fn live_limit(live: i64, batch: &Batch<'_>) -> Result<(), StoreError> {
+    let would_hold = usize::try_from(live).unwrap_or(usize::MAX);
+    if would_hold > batch.max_live {
+        return Err(StoreError::TooManySecrets {
+            would_hold,
+            limit: batch.max_live,
+        });
+    }
+    Ok(())
+}
 
 /// `SELECT`s heads, as [`HeadRow`] reads them, of one extension and environment.
 macro_rules! select_heads {
@@ -112,11 +143,24 @@ pub(crate) const PURGE_HEAD: &str = "DELETE FROM ext_secret_heads \
 pub(crate) const PURGE_VERSIONS: &str =
     "DELETE FROM ext_secrets WHERE extension_id = $1 AND environment = $2 AND name = $3";
 
-/// The secret reads, deletes and bindings as inherent methods of a store (see
-/// [`crate::store_impl`]); the store provides `write` and `select_heads`.
+/// The secret reads, deletes and bindings as inherent methods of a store on `$db` (see
+/// [`crate::store_impl`]); the store provides `write`.
 macro_rules! secret_queries {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
         impl $store {
+            /// Fails the batch's transaction on `conn` if it left too many secrets live.
+            pub(crate) async fn check_live_limit(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                batch: &$crate::secrets::Batch<'_>,
+            ) -> Result<(), $crate::StoreError> {
+                let live: i64 = sqlx::query_scalar($crate::secrets::COUNT_LIVE)
+                    .bind(batch.extension_id)
+                    .bind(batch.environment.as_str())
+                    .fetch_one(&mut *conn)
+                    .await?;
+                $crate::secrets::live_limit(live, batch)
+            }
+
             pub(crate) async fn select_head(
                 &self,
                 extension_id: i64,
@@ -130,6 +174,50 @@ macro_rules! secret_queries {
                     .fetch_optional(self.readers())
                     .await?;
                 row.map($crate::secrets::HeadRow::head).transpose()
+            }
+
+            /// The heads of the `names` that exist (any order).
+            pub(crate) async fn select_heads(
+                &self,
+                extension_id: i64,
+                environment: lumio_core::Environment,
+                names: &[lumio_core::SecretName],
+            ) -> Result<Vec<$crate::SecretHead>, $crate::StoreError> {
+                use $crate::dialect::Dialect;
+                if names.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let among = <$db>::name_among(names.len());
+                let sql = format!($crate::secrets::select_heads!("{}"), among);
+                let query = sqlx::query_as(&sql)
+                    .bind(extension_id)
+                    .bind(environment.as_str());
+                let rows: Vec<$crate::secrets::HeadRow> = <$db>::bind_names(query, names)
+                    .fetch_all(self.readers())
+                    .await?;
+                rows.into_iter()
+                    .map($crate::secrets::HeadRow::head)
+                    .collect()
+            }
+
+            /// Live heads, ordered by name.
+            pub(crate) async fn select_live(
+                &self,
+                extension_id: i64,
+                environment: lumio_core::Environment,
+            ) -> Result<Vec<$crate::SecretHead>, $crate::StoreError> {
+                let sql = format!(
+                    $crate::secrets::select_heads!("current_version IS NOT NULL ORDER BY name{}"),
+                    <$db as $crate::dialect::Dialect>::BYTE_ORDER
+                );
+                let rows: Vec<$crate::secrets::HeadRow> = sqlx::query_as(&sql)
+                    .bind(extension_id)
+                    .bind(environment.as_str())
+                    .fetch_all(self.readers())
+                    .await?;
+                rows.into_iter()
+                    .map($crate::secrets::HeadRow::head)
+                    .collect()
             }
 
             pub(crate) async fn select_current(
@@ -267,7 +355,7 @@ macro_rules! secret_queries {
             /// back and writes no record.
             async fn finish_change(
                 &self,
-                mut tx: sqlx::Transaction<'_, <Self as $crate::store_impl::Backend>::Db>,
+                mut tx: sqlx::Transaction<'_, $db>,
                 happened: bool,
                 audit: &[$crate::AuditRecord],
             ) -> Result<(), $crate::StoreError> {

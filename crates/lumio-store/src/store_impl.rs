@@ -4,40 +4,67 @@
 //! type (`sessions.rs`, `staff.rs`, `rotation.rs`, `secrets.rs`, `deployments.rs`,
 //! `tokens.rs`, `audit.rs`, `chain_queries.rs`): the statements are the same, only the
 //! pool and connection types differ, and timestamps are [`Stamp`](crate::stamp::Stamp)s
-//! on both. A backend's module keeps what truly differs and provides, besides
-//! [`Backend`]: `begin_write` (SQLite: `BEGIN IMMEDIATE`), `begin_snapshot` (verify's
-//! one snapshot), `tell` (the change feed; PostgreSQL also notifies other processes),
-//! `write` (the secret write path), `select_heads` (several heads at once), the chain's
+//! on both; where their SQL differs, [`Dialect`](crate::dialect::Dialect) says how. A
+//! backend's module keeps what truly differs and provides, besides [`Backend`]: `tell`
+//! (the change feed; PostgreSQL also notifies other processes),
+//! `write` (the secret write path), `select_heads` (named heads at once), the chain's
 //! `ensure_heads`, `lock_heads`, `seal_unsealed`, `store_heads` and `rewrite_hashes`,
 //! and the trait methods of its own (the audit writer's batches, retention, the pool).
 
-/// What the shared queries need to know of a backend besides its inherent methods.
+/// The pools a backend's shared queries run on.
 pub(crate) trait Backend {
-    type Db: sqlx::Database;
-    /// Appended to a `SELECT` to lock the rows it reads until the transaction ends
-    /// (PostgreSQL's `FOR UPDATE`); empty where the write transaction is the lock
-    /// (SQLite's `BEGIN IMMEDIATE`).
-    const ROW_LOCK: &'static str;
+    type Db: sqlx::Database + crate::dialect::Dialect;
     fn readers(&self) -> &sqlx::Pool<Self::Db>;
     fn writer(&self) -> &sqlx::Pool<Self::Db>;
 }
 
-/// Implements [`crate::Store`] for `$store` on database `$db`, with the trait methods
-/// given in braces written by the backend itself.
+/// Implements [`crate::Store`] for `$store` on database `$db`, named `$name` in logs,
+/// with the trait methods given in braces written by the backend itself.
 macro_rules! impl_store {
-    ($store:ty, $db:ty, { $($own:tt)* }) => {
+    ($store:ty, $db:ty, $name:literal, { $($own:tt)* }) => {
         $crate::sessions::session_queries!($store);
         $crate::staff::staff_queries!($store);
         $crate::rotation::rotation_queries!($store);
-        $crate::secrets::secret_queries!($store);
+        $crate::secrets::secret_queries!($store, $db);
         $crate::deployments::deployment_queries!($store);
-        $crate::tokens::token_queries!($store);
+        $crate::tokens::token_queries!($store, $db);
         $crate::audit::audit_queries!($store, $db);
         $crate::chain_queries::chain_queries!($store, $db);
+
+        impl $store {
+            async fn begin_write(
+                &self,
+            ) -> Result<sqlx::Transaction<'static, $db>, $crate::StoreError> {
+                use $crate::dialect::Dialect;
+                Ok(self.writer().begin_with(<$db>::BEGIN_WRITE).await?)
+            }
+
+            async fn begin_snapshot(
+                &self,
+            ) -> Result<sqlx::Transaction<'static, $db>, $crate::StoreError> {
+                use $crate::dialect::Dialect;
+                Ok(self.readers().begin_with(<$db>::BEGIN_SNAPSHOT).await?)
+            }
+        }
 
         #[async_trait::async_trait]
         impl $crate::Store for $store {
             $($own)*
+
+            fn backend(&self) -> &'static str {
+                $name
+            }
+
+            async fn append_audit(&self, batch: &[$crate::AuditRecord]) -> Result<(), $crate::StoreError> {
+                self.insert_audit(batch).await
+            }
+
+            async fn prune_audit(
+                &self,
+                cutoff: chrono::DateTime<chrono::Utc>,
+            ) -> Result<$crate::AuditPruned, $crate::StoreError> {
+                self.prune_audit_before(cutoff).await
+            }
 
             async fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, $crate::StoreError> {
                 let value = sqlx::query_scalar("SELECT value FROM lumio_meta WHERE key = $1")
@@ -217,8 +244,18 @@ macro_rules! impl_store {
                 max_live: usize,
                 audit: &[$crate::AuditRecord],
             ) -> Result<(), $crate::StoreError> {
-                self.write(extension_id, environment, writes, max_live, audit)
-                    .await?;
+                $crate::rows::check_writes(writes)?;
+                if writes.is_empty() {
+                    return Ok(());
+                }
+                let batch = $crate::secrets::Batch {
+                    extension_id,
+                    environment,
+                    writes,
+                    max_live,
+                    audit,
+                };
+                self.write(&batch).await?;
                 let names: Vec<_> = writes.iter().map(|w| &w.name).collect();
                 self.tell_secrets(extension_id, environment, names).await;
                 Ok(())
@@ -239,8 +276,7 @@ macro_rules! impl_store {
                 environment: lumio_core::Environment,
                 names: &[lumio_core::SecretName],
             ) -> Result<Vec<$crate::SecretHead>, $crate::StoreError> {
-                self.select_heads(extension_id, environment, Some(names))
-                    .await
+                self.select_heads(extension_id, environment, names).await
             }
 
             async fn current(
@@ -268,7 +304,7 @@ macro_rules! impl_store {
                 extension_id: i64,
                 environment: lumio_core::Environment,
             ) -> Result<Vec<$crate::SecretHead>, $crate::StoreError> {
-                self.select_heads(extension_id, environment, None).await
+                self.select_live(extension_id, environment).await
             }
 
             async fn history(

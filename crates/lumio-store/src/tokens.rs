@@ -94,9 +94,9 @@ pub(crate) fn select() -> String {
 pub(crate) const LOCK_LIVE_ADMINS: &str =
     "SELECT id FROM tokens WHERE is_admin AND revoked_at IS NULL";
 
-/// The token methods as inherent methods of a store (see [`crate::store_impl`]).
+/// The token methods as inherent methods of a store on `$db` (see [`crate::store_impl`]).
 macro_rules! token_queries {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
         impl $store {
             pub(crate) async fn insert_token_row(
                 &self,
@@ -164,8 +164,9 @@ macro_rules! token_queries {
                 audit: &[$crate::AuditRecord],
             ) -> Result<$crate::Revocation, $crate::StoreError> {
                 let mut tx = self.begin_write().await?;
-                if !Self::ROW_LOCK.is_empty() {
-                    let lock = format!("{}{}", $crate::tokens::LOCK_LIVE_ADMINS, Self::ROW_LOCK);
+                let row_lock = <$db as $crate::dialect::Dialect>::ROW_LOCK;
+                if !row_lock.is_empty() {
+                    let lock = format!("{}{row_lock}", $crate::tokens::LOCK_LIVE_ADMINS);
                     sqlx::query(&lock).execute(&mut *tx).await?;
                 }
                 let done = sqlx::query($crate::tokens::REVOKE)

@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 
 use super::PgStore;
 use crate::audit::{AuditRow, COLUMNS};
-use crate::chain::{hash_column, Heads, SEAL_LIMIT};
+use crate::chain::{ChainRow, Heads, Relinked, SEAL_LIMIT};
 use crate::StoreError;
 
 impl PgStore {
@@ -52,20 +52,14 @@ impl PgStore {
         ids: &[i64],
         root: AuditRootKey,
     ) -> Result<Heads, StoreError> {
-        let rows: Vec<(i64, i64, Vec<u8>, bool)> = sqlx::query_as(
+        let rows: Vec<ChainRow> = sqlx::query_as(
             "SELECT extension_id, head_seq, head_hash, keyed FROM ext_audit_chain \
              WHERE extension_id = ANY($1) ORDER BY extension_id FOR UPDATE",
         )
         .bind(ids)
         .fetch_all(&mut *conn)
         .await?;
-        let mut heads = Heads::new(root);
-        for (id, seq, hash, keyed) in rows {
-            if keyed {
-                heads.insert(id, seq, hash_column(hash)?);
-            }
-        }
-        Ok(heads)
+        Heads::held(root, rows)
     }
 
     /// Seals the unsealed records of the held chains, in time order (then id) per extension,
@@ -124,14 +118,11 @@ impl PgStore {
         Ok(updated)
     }
 
-    /// Writes the moved heads back (under the locks taken by [`lock_heads`]).
-    pub(super) async fn store_heads(
+    /// Writes the heads back with one UPDATE.
+    pub(super) async fn write_heads(
         conn: &mut PgConnection,
         heads: &Heads,
     ) -> Result<(), StoreError> {
-        if !heads.moved() {
-            return Ok(());
-        }
         let (ids, seqs, hashes) = heads.columns();
         sqlx::query(
             "UPDATE ext_audit_chain c SET head_seq = u.seq, head_hash = u.hash \
@@ -146,21 +137,19 @@ impl PgStore {
         Ok(())
     }
 
-    /// Gives the records `ids` of one chain the links `hashes` (the upgrade to keyed).
+    /// Gives a relinked page's records their new links with one UPDATE.
     pub(super) async fn rewrite_hashes(
         conn: &mut PgConnection,
-        extension_id: i64,
-        ids: &[i64],
-        hashes: &[Vec<u8>],
+        page: &Relinked,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE ext_audit_log l SET hash = u.hash \
              FROM UNNEST($2::bigint[], $3::bytea[]) AS u(id, hash) \
              WHERE l.extension_id = $1 AND l.id = u.id",
         )
-        .bind(extension_id)
-        .bind(ids)
-        .bind(hashes)
+        .bind(page.extension_id)
+        .bind(&page.ids)
+        .bind(&page.hashes)
         .execute(&mut *conn)
         .await?;
         Ok(())

@@ -8,7 +8,6 @@ mod first_contact;
 mod notify;
 mod payload;
 mod retention;
-mod secrets;
 mod write;
 
 use std::str::FromStr;
@@ -20,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::feed::Feed;
 use crate::store_impl::{impl_store, Backend};
-use crate::{AuditPruned, AuditRecord, Change, PoolUsage, StoreError};
+use crate::{Change, PoolUsage, StoreError};
 
 /// Enough connections for group commit to batch many concurrent writers into one WAL
 /// flush, few enough to leave room on a default `max_connections = 100` server.
@@ -123,7 +122,6 @@ impl Drop for PgStore {
 
 impl Backend for PgStore {
     type Db = Postgres;
-    const ROW_LOCK: &'static str = " FOR UPDATE";
 
     fn readers(&self) -> &PgPool {
         &self.pool
@@ -134,36 +132,9 @@ impl Backend for PgStore {
     }
 }
 
-impl PgStore {
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'_, Postgres>, StoreError> {
-        Ok(self.pool.begin().await?)
-    }
-
-    /// Verify's walk: one REPEATABLE READ snapshot.
-    async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'_, Postgres>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
-    }
-}
-
-impl_store!(PgStore, Postgres, {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn append_audit(&self, batch: &[AuditRecord]) -> Result<(), StoreError> {
-        self.insert_audit(batch).await
-    }
-
+impl_store!(PgStore, Postgres, "postgres", {
     async fn prepare_audit_log(&self, until: DateTime<Utc>) -> Result<(), StoreError> {
         self.create_audit_partitions(until).await
-    }
-
-    async fn prune_audit(&self, cutoff: DateTime<Utc>) -> Result<AuditPruned, StoreError> {
-        self.drop_audit_before(cutoff).await
     }
 
     fn feed_connected(&self) -> bool {

@@ -34,7 +34,7 @@ impl SqliteStore {
 
     /// Deletes the records stamped before `cutoff`, [`DELETE_BATCH`] per transaction, so
     /// the single writer is never held for longer than one batch.
-    pub(super) async fn delete_audit_before(
+    pub(super) async fn prune_audit_before(
         &self,
         cutoff: DateTime<Utc>,
     ) -> Result<AuditPruned, StoreError> {

@@ -6,7 +6,7 @@ use sqlx::SqliteConnection;
 
 use super::SqliteStore;
 use crate::audit::{AuditRow, COLUMNS};
-use crate::chain::{hash_column, Heads, SEAL_LIMIT};
+use crate::chain::{ChainRow, Heads, Relinked, SEAL_LIMIT};
 use crate::StoreError;
 
 impl SqliteStore {
@@ -25,7 +25,7 @@ impl SqliteStore {
         ids: &[i64],
         root: AuditRootKey,
     ) -> Result<Heads, StoreError> {
-        let mut heads = Heads::new(root);
+        let mut rows = Vec::new();
         for &id in ids {
             sqlx::query(
                 "INSERT INTO ext_audit_chain \
@@ -38,17 +38,16 @@ impl SqliteStore {
             .bind(lumio_core::GENESIS_HASH.to_vec())
             .execute(&mut *conn)
             .await?;
-            let row: Option<(i64, Vec<u8>, bool)> = sqlx::query_as(
-                "SELECT head_seq, head_hash, keyed FROM ext_audit_chain WHERE extension_id = ?",
+            let row: Option<ChainRow> = sqlx::query_as(
+                "SELECT extension_id, head_seq, head_hash, keyed FROM ext_audit_chain \
+                 WHERE extension_id = ?",
             )
             .bind(id)
             .fetch_optional(&mut *conn)
             .await?;
-            if let Some((seq, hash, true)) = row {
-                heads.insert(id, seq, hash_column(hash)?);
-            }
+            rows.extend(row);
         }
-        Ok(heads)
+        Heads::held(root, rows)
     }
 
     /// Seals the unsealed records of the held chains, in time order per extension (see the
@@ -84,13 +83,11 @@ impl SqliteStore {
         Ok(sealed)
     }
 
-    pub(super) async fn store_heads(
+    /// Writes the heads back, one row each.
+    pub(super) async fn write_heads(
         conn: &mut SqliteConnection,
         heads: &Heads,
     ) -> Result<(), StoreError> {
-        if !heads.moved() {
-            return Ok(());
-        }
         let (ids, seqs, hashes) = heads.columns();
         for ((id, seq), hash) in ids.into_iter().zip(seqs).zip(hashes) {
             sqlx::query(
@@ -105,14 +102,12 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Gives the records `ids` of one chain the links `hashes` (the upgrade to keyed).
+    /// Gives a relinked page's records their new links, one row each.
     pub(super) async fn rewrite_hashes(
         conn: &mut SqliteConnection,
-        _extension_id: i64,
-        ids: &[i64],
-        hashes: &[Vec<u8>],
+        page: &Relinked,
     ) -> Result<(), StoreError> {
-        for (id, hash) in ids.iter().zip(hashes) {
+        for (id, hash) in page.ids.iter().zip(&page.hashes) {
             sqlx::query("UPDATE ext_audit_log SET hash = ? WHERE id = ?")
                 .bind(hash)
                 .bind(id)

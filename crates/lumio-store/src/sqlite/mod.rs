@@ -3,7 +3,7 @@
 
 mod audit;
 mod chain;
-mod secrets;
+mod write;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,7 +16,7 @@ use sqlx::Sqlite;
 
 use crate::feed::Feed;
 use crate::store_impl::{impl_store, Backend};
-use crate::{AuditPruned, AuditRecord, Change, StoreError};
+use crate::{Change, StoreError};
 
 const READERS: u32 = 4;
 /// How long a write waits for another process holding the file's write lock.
@@ -79,7 +79,6 @@ async fn still_usable(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::E
 
 impl Backend for SqliteStore {
     type Db = Sqlite;
-    const ROW_LOCK: &'static str = "";
 
     fn readers(&self) -> &SqlitePool {
         &self.readers
@@ -91,18 +90,6 @@ impl Backend for SqliteStore {
 }
 
 impl SqliteStore {
-    /// `BEGIN IMMEDIATE` takes the file's write lock up front, so a check made in the
-    /// transaction (a version, a head) cannot be passed by two writers at once, even from
-    /// two processes.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'_, Sqlite>, StoreError> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
-    }
-
-    /// Verify's walk: one read transaction, one snapshot of the WAL.
-    async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'_, Sqlite>, StoreError> {
-        Ok(self.readers.begin().await?)
-    }
-
     /// The feed of a SQLite store reaches this process only.
     async fn tell(&self, changes: impl IntoIterator<Item = Change>) {
         for change in changes {
@@ -111,20 +98,9 @@ impl SqliteStore {
     }
 }
 
-impl_store!(SqliteStore, Sqlite, {
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
-
-    async fn append_audit(&self, batch: &[AuditRecord]) -> Result<(), StoreError> {
-        self.insert_audit(batch).await
-    }
-
+impl_store!(SqliteStore, Sqlite, "sqlite", {
+    /// One table, nothing to prepare.
     async fn prepare_audit_log(&self, _until: DateTime<Utc>) -> Result<(), StoreError> {
         Ok(())
-    }
-
-    async fn prune_audit(&self, cutoff: DateTime<Utc>) -> Result<AuditPruned, StoreError> {
-        self.delete_audit_before(cutoff).await
     }
 });
