@@ -47,6 +47,13 @@ pub(crate) const LAST_BEFORE: &str = "SELECT seq, hash FROM ext_audit_log \
      WHERE extension_id = $1 AND at < $2 AND seq IS NOT NULL AND hash IS NOT NULL \
      ORDER BY seq DESC LIMIT 1";
 
+pub(crate) const UNKEYED: &str =
+    "SELECT extension_id FROM ext_audit_chain WHERE NOT keyed ORDER BY extension_id";
+
+/// Marks chain `$1` keyed, with its head's new link `$2`.
+pub(crate) const KEYED: &str =
+    "UPDATE ext_audit_chain SET head_hash = $2, keyed = TRUE WHERE extension_id = $1";
+
 pub(crate) const MOVE_ANCHOR: &str =
     "UPDATE ext_audit_chain SET anchor_seq = $2, anchor_hash = $3 WHERE extension_id = $1";
 
@@ -104,8 +111,8 @@ macro_rules! chain_queries {
                 let mut walk = Walk::new(ends, Links::Keyed(root.chain_key(extension_id)));
                 let mut after = (ends.anchor_seq, i64::MAX);
                 loop {
-                    let rows = Self::chain_page(&mut tx, extension_id, ends.anchor_seq, after)
-                        .await?;
+                    let rows =
+                        Self::chain_page(&mut tx, extension_id, ends.anchor_seq, after).await?;
                     if !walk.push_page(rows, &mut after) {
                         break;
                     }
@@ -119,11 +126,9 @@ macro_rules! chain_queries {
                 &self,
                 root: &lumio_core::AuditRootKey,
             ) -> Result<Vec<(i64, $crate::ChainVerdict)>, $crate::StoreError> {
-                let ids: Vec<i64> = sqlx::query_scalar(
-                    "SELECT extension_id FROM ext_audit_chain WHERE NOT keyed ORDER BY extension_id",
-                )
-                .fetch_all(self.readers())
-                .await?;
+                let ids: Vec<i64> = sqlx::query_scalar($crate::chain_queries::UNKEYED)
+                    .fetch_all(self.readers())
+                    .await?;
                 let mut upgraded = Vec::new();
                 for id in ids {
                     let mut tx = self.begin_write().await?;
@@ -160,8 +165,8 @@ macro_rules! chain_queries {
                 Self::seal_unsealed(&mut tx, &mut heads).await?;
                 let mut records = Vec::new();
                 for id in heads.ids() {
-                    let Some(old_anchor) = Self::chain_ends(&mut tx, id).await?.map(|e| e.anchor_seq)
-                    else {
+                    let ends = Self::chain_ends(&mut tx, id).await?;
+                    let Some(old_anchor) = ends.map(|e| e.anchor_seq) else {
                         continue;
                     };
                     let last: Option<(i64, Vec<u8>)> = sqlx::query_as(LAST_BEFORE)
@@ -217,7 +222,9 @@ macro_rules! chain_queries {
                         .bind($crate::chain::VERIFY_PAGE)
                         .fetch_all(&mut *conn)
                         .await?;
-                rows.into_iter().map($crate::audit::ChainedRow::entry).collect()
+                rows.into_iter()
+                    .map($crate::audit::ChainedRow::entry)
+                    .collect()
             }
 
             /// A chain's ends; `None` if its row is missing.
@@ -290,13 +297,11 @@ macro_rules! chain_queries {
                 } else {
                     ends.head_hash
                 };
-                sqlx::query(
-                    "UPDATE ext_audit_chain SET head_hash = $2, keyed = TRUE WHERE extension_id = $1",
-                )
-                .bind(extension_id)
-                .bind(head_hash.to_vec())
-                .execute(&mut *conn)
-                .await?;
+                sqlx::query($crate::chain_queries::KEYED)
+                    .bind(extension_id)
+                    .bind(head_hash.to_vec())
+                    .execute(&mut *conn)
+                    .await?;
                 let mut heads = Heads::new(root.clone());
                 heads.insert(extension_id, ends.head_seq, head_hash);
                 let record = system_record(

@@ -4,18 +4,23 @@
 //! type (`sessions.rs`, `staff.rs`, `rotation.rs`, `secrets.rs`, `deployments.rs`,
 //! `tokens.rs`, `audit.rs`, `chain_queries.rs`): the statements are the same, only the
 //! pool and connection types differ, and timestamps are [`Stamp`](crate::stamp::Stamp)s
-//! on both; where their SQL differs, [`Dialect`](crate::dialect::Dialect) says how. A
-//! backend's module keeps what truly differs and provides, besides [`Backend`]: `tell`
-//! (the change feed; PostgreSQL also notifies other processes),
-//! `write` (the secret write path), `select_heads` (named heads at once), the chain's
-//! `ensure_heads`, `lock_heads`, `seal_unsealed`, `store_heads` and `rewrite_hashes`,
-//! and the trait methods of its own (the audit writer's batches, retention, the pool).
+//! on both; where their SQL differs, [`Dialect`](crate::dialect::Dialect) says how.
+//!
+//! A backend's module keeps what truly differs. Besides [`Backend`] it provides `tell`
+//! (the change feed; PostgreSQL also notifies other processes), `write` (the secret
+//! write path), `insert_audit` (the audit writer's batches), `prune_audit_before`
+//! (retention), the chain's `ensure_heads`, `lock_heads`, `seal_unsealed`, `write_heads`
+//! and `rewrite_hashes`, and the trait methods of its own, given to [`impl_store!`].
 
 /// The pools a backend's shared queries run on.
 pub(crate) trait Backend {
     type Db: sqlx::Database + crate::dialect::Dialect;
     fn readers(&self) -> &sqlx::Pool<Self::Db>;
-    fn writer(&self) -> &sqlx::Pool<Self::Db>;
+    /// Where writes go: the readers' pool unless the backend keeps writes apart
+    /// (SQLite's one writer connection).
+    fn writer(&self) -> &sqlx::Pool<Self::Db> {
+        self.readers()
+    }
 }
 
 /// Implements [`crate::Store`] for `$store` on database `$db`, named `$name` in logs,
@@ -55,7 +60,10 @@ macro_rules! impl_store {
                 $name
             }
 
-            async fn append_audit(&self, batch: &[$crate::AuditRecord]) -> Result<(), $crate::StoreError> {
+            async fn append_audit(
+                &self,
+                batch: &[$crate::AuditRecord],
+            ) -> Result<(), $crate::StoreError> {
                 self.insert_audit(batch).await
             }
 
@@ -80,7 +88,8 @@ macro_rules! impl_store {
                 value: &[u8],
             ) -> Result<bool, $crate::StoreError> {
                 let done = sqlx::query(
-                    "INSERT INTO lumio_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                    "INSERT INTO lumio_meta (key, value) VALUES ($1, $2) \
+                     ON CONFLICT (key) DO NOTHING",
                 )
                 .bind(key)
                 .bind(value)
@@ -208,7 +217,10 @@ macro_rules! impl_store {
                 self.suspension_set(extension_id, at, audit).await
             }
 
-            async fn delete_extension(&self, extension_id: i64) -> Result<bool, $crate::StoreError> {
+            async fn delete_extension(
+                &self,
+                extension_id: i64,
+            ) -> Result<bool, $crate::StoreError> {
                 self.extension_delete(extension_id).await
             }
 
@@ -351,8 +363,15 @@ macro_rules! impl_store {
                 actor: &str,
                 audit: $crate::RecordsOf<'_, $crate::DeploymentRecord>,
             ) -> Result<$crate::DeploymentRecord, $crate::StoreError> {
-                self.insert_deployment_row(extension_id, environment, files_json, actions, actor, audit)
-                    .await
+                self.insert_deployment_row(
+                    extension_id,
+                    environment,
+                    files_json,
+                    actions,
+                    actor,
+                    audit,
+                )
+                .await
             }
 
             async fn list_deployments(
@@ -372,7 +391,10 @@ macro_rules! impl_store {
                 self.insert_token_row(token, audit).await
             }
 
-            async fn find_token(&self, id: &str) -> Result<Option<$crate::TokenRecord>, $crate::StoreError> {
+            async fn find_token(
+                &self,
+                id: &str,
+            ) -> Result<Option<$crate::TokenRecord>, $crate::StoreError> {
                 Ok(self.select_tokens(Some(id), None).await?.pop())
             }
 
@@ -415,7 +437,10 @@ macro_rules! impl_store {
                 self.select_audit(query).await
             }
 
-            async fn seal_audit(&self, extension_id: Option<i64>) -> Result<u64, $crate::StoreError> {
+            async fn seal_audit(
+                &self,
+                extension_id: Option<i64>,
+            ) -> Result<u64, $crate::StoreError> {
                 self.seal_pending(extension_id).await
             }
 

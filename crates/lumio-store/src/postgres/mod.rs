@@ -120,14 +120,11 @@ impl Drop for PgStore {
     }
 }
 
+/// One pool serves reads and writes.
 impl Backend for PgStore {
     type Db = Postgres;
 
     fn readers(&self) -> &PgPool {
-        &self.pool
-    }
-
-    fn writer(&self) -> &PgPool {
         &self.pool
     }
 }
