@@ -58,8 +58,8 @@ pub(crate) const MOVE_ANCHOR: &str =
     "UPDATE ext_audit_chain SET anchor_seq = $2, anchor_hash = $3 WHERE extension_id = $1";
 
 /// The chain methods as inherent methods of a store on database `$db` (see
-/// [`crate::store_impl`]). The store provides `ensure_heads`, `lock_heads`,
-/// `seal_unsealed`, `write_heads` and `rewrite_hashes`.
+/// [`crate::store_impl`]). The store provides `ensure_heads`, `lock_heads` and
+/// `seal_unsealed`.
 macro_rules! chain_queries {
     ($store:ty, $db:ty) => {
         impl $store {
@@ -201,7 +201,7 @@ macro_rules! chain_queries {
                 heads: &$crate::chain::Heads,
             ) -> Result<(), $crate::StoreError> {
                 if heads.moved() {
-                    Self::write_heads(conn, heads).await?;
+                    <$db as $crate::dialect::Dialect>::write_heads(conn, heads).await?;
                 }
                 Ok(())
             }
@@ -282,7 +282,7 @@ macro_rules! chain_queries {
                         page.ids.push(row.entry.id);
                         page.hashes.push(previous.to_vec());
                     }
-                    Self::rewrite_hashes(conn, &page).await?;
+                    <$db as $crate::dialect::Dialect>::rewrite_hashes(conn, &page).await?;
                     let mut cursor = after;
                     walk.push_page(rows, &mut cursor);
                     after = cursor;

@@ -9,8 +9,8 @@
 //! A backend's module keeps what truly differs. Besides [`Backend`] it provides `tell`
 //! (the change feed; PostgreSQL also notifies other processes), `write` (the secret
 //! write path), `insert_audit` (the audit writer's batches), `prune_audit_before`
-//! (retention), the chain's `ensure_heads`, `lock_heads`, `seal_unsealed`, `write_heads`
-//! and `rewrite_hashes`, and the trait methods of its own, given to [`impl_store!`].
+//! (retention), the chain's `ensure_heads`, `lock_heads` and `seal_unsealed`, and the
+//! trait methods of its own, given to [`impl_store!`].
 
 /// The pools a backend's shared queries run on.
 pub(crate) trait Backend {

@@ -24,7 +24,7 @@ pub(crate) const LIVE_IS_ADMIN: &str =
 pub(crate) const TOUCH: &str = "UPDATE tokens SET last_used_at = $2 \
      WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
 
-//// A token row, as [`COLUMNS`] lists it.
+/// A token row, as [`COLUMNS`] lists it.
 pub(crate) type Row = (
     String,
     Vec<u8>,

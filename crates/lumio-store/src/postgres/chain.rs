@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 
 use super::PgStore;
 use crate::audit::{AuditRow, COLUMNS};
-use crate::chain::{ChainRow, Heads, Relinked, SEAL_LIMIT};
+use crate::chain::{ChainRow, Heads, SEAL_LIMIT};
 use crate::StoreError;
 
 impl PgStore {
@@ -116,42 +116,5 @@ impl PgStore {
             ));
         }
         Ok(updated)
-    }
-
-    /// Writes the heads back with one UPDATE.
-    pub(super) async fn write_heads(
-        conn: &mut PgConnection,
-        heads: &Heads,
-    ) -> Result<(), StoreError> {
-        let (ids, seqs, hashes) = heads.columns();
-        sqlx::query(
-            "UPDATE ext_audit_chain c SET head_seq = u.seq, head_hash = u.hash \
-             FROM UNNEST($1::bigint[], $2::bigint[], $3::bytea[]) AS u(extension_id, seq, hash) \
-             WHERE c.extension_id = u.extension_id",
-        )
-        .bind(&ids)
-        .bind(&seqs)
-        .bind(&hashes)
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
-    }
-
-    /// Gives a relinked page's records their new links with one UPDATE.
-    pub(super) async fn rewrite_hashes(
-        conn: &mut PgConnection,
-        page: &Relinked,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE ext_audit_log l SET hash = u.hash \
-             FROM UNNEST($2::bigint[], $3::bytea[]) AS u(id, hash) \
-             WHERE l.extension_id = $1 AND l.id = u.id",
-        )
-        .bind(page.extension_id)
-        .bind(&page.ids)
-        .bind(&page.hashes)
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
     }
 }

@@ -334,7 +334,7 @@ async fn write_any(
         .bind(live_lock_key(extension_id, environment))
         .execute(&mut **tx)
         .await?;
-    PgStore::check_live_limit(&mut **tx, batch).await
+    PgStore::check_live_limit(tx, batch).await
 }
 
 /// Sets the binding of each write that carries one, inside the write's transaction.

@@ -6,7 +6,7 @@ use sqlx::SqliteConnection;
 
 use super::SqliteStore;
 use crate::audit::{AuditRow, COLUMNS};
-use crate::chain::{ChainRow, Heads, Relinked, SEAL_LIMIT};
+use crate::chain::{ChainRow, Heads, SEAL_LIMIT};
 use crate::StoreError;
 
 impl SqliteStore {
@@ -81,39 +81,5 @@ impl SqliteStore {
             }
         }
         Ok(sealed)
-    }
-
-    /// Writes the heads back, one row each.
-    pub(super) async fn write_heads(
-        conn: &mut SqliteConnection,
-        heads: &Heads,
-    ) -> Result<(), StoreError> {
-        let (ids, seqs, hashes) = heads.columns();
-        for ((id, seq), hash) in ids.into_iter().zip(seqs).zip(hashes) {
-            sqlx::query(
-                "UPDATE ext_audit_chain SET head_seq = ?, head_hash = ? WHERE extension_id = ?",
-            )
-            .bind(seq)
-            .bind(hash)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// Gives a relinked page's records their new links, one row each.
-    pub(super) async fn rewrite_hashes(
-        conn: &mut SqliteConnection,
-        page: &Relinked,
-    ) -> Result<(), StoreError> {
-        for (id, hash) in page.ids.iter().zip(&page.hashes) {
-            sqlx::query("UPDATE ext_audit_log SET hash = ? WHERE id = ?")
-                .bind(hash)
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
-        }
-        Ok(())
     }
 }
