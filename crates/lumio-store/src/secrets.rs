@@ -36,7 +36,7 @@ pub(crate) fn live_limit(live: i64, batch: &Batch<'_>) -> Result<(), StoreError>
 }
 
 /// `SELECT`s heads, as [`HeadRow`] reads them, of one extension and environment.
-macro_rules! select_heads {
+macro_rules! heads_where {
     ($where:literal) => {
         concat!(
             "SELECT name, current_version, latest_version, updated_at, updated_by, allowed_hosts \
@@ -45,11 +45,11 @@ macro_rules! select_heads {
         )
     };
 }
-pub(crate) use select_heads;
+pub(crate) use heads_where;
 
 /// Scalar, so PostgreSQL's cached generic plan is always a key lookup: this runs before
 /// every set.
-pub(crate) const HEAD: &str = select_heads!("name = $3");
+pub(crate) const HEAD: &str = heads_where!("name = $3");
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct HeadRow {
@@ -188,7 +188,7 @@ macro_rules! secret_queries {
                     return Ok(Vec::new());
                 }
                 let among = <$db>::name_among(names.len());
-                let sql = format!($crate::secrets::select_heads!("{}"), among);
+                let sql = format!($crate::secrets::heads_where!("{}"), among);
                 let query = sqlx::query_as(&sql)
                     .bind(extension_id)
                     .bind(environment.as_str());
@@ -207,7 +207,7 @@ macro_rules! secret_queries {
                 environment: lumio_core::Environment,
             ) -> Result<Vec<$crate::SecretHead>, $crate::StoreError> {
                 let sql = format!(
-                    $crate::secrets::select_heads!("current_version IS NOT NULL ORDER BY name{}"),
+                    $crate::secrets::heads_where!("current_version IS NOT NULL ORDER BY name{}"),
                     <$db as $crate::dialect::Dialect>::BYTE_ORDER
                 );
                 let rows: Vec<$crate::secrets::HeadRow> = sqlx::query_as(&sql)

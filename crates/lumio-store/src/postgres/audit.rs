@@ -1,4 +1,5 @@
-//! The audit writer's batches on PostgreSQL: one binary COPY each.
+//! The audit log on PostgreSQL: the writer's batches as one binary COPY each, and a
+//! change's records as arrays for the change's own statement.
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolCopyExt;
