@@ -107,6 +107,9 @@ pub(crate) fn chained(seq: Option<i64>, hash: Option<Vec<u8>>, entry: AuditEntry
     }
 }
 
+/// A chain row's head: extension id, head seq, head hash, keyed.
+pub(crate) type ChainRow = (i64, i64, Vec<u8>, bool);
+
 /// The last sealed record of each extension whose head is locked, as the sealing
 /// transaction moves it forward. Only chains whose row exists and is keyed are held:
 /// a record of any other extension stays unsealed (see [`Heads::seal`]).
@@ -123,6 +126,18 @@ impl Heads {
             heads: BTreeMap::new(),
             moved: false,
         }
+    }
+
+    /// The heads of chain rows read under their lock: a chain not keyed yet (waiting
+    /// for the upgrade at start) is not held, and its records wait unsealed.
+    pub fn held(root: AuditRootKey, rows: Vec<ChainRow>) -> Result<Self, StoreError> {
+        let mut heads = Self::new(root);
+        for (extension_id, seq, hash, keyed) in rows {
+            if keyed {
+                heads.insert(extension_id, seq, hash_column(hash)?);
+            }
+        }
+        Ok(heads)
     }
 
     pub fn insert(&mut self, extension_id: i64, seq: i64, hash: [u8; 32]) {
@@ -184,6 +199,14 @@ impl Heads {
         }
         out
     }
+}
+
+/// A page of one chain linked again under its key (the upgrade from the unkeyed
+/// encoding): its records' ids and their new links.
+pub(crate) struct Relinked {
+    pub extension_id: i64,
+    pub ids: Vec<i64>,
+    pub hashes: Vec<Vec<u8>>,
 }
 
 /// One sealed row as verify reads it, in (seq, id) order.

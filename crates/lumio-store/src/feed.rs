@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use lumio_core::Environment;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::watch;
 
@@ -31,25 +30,6 @@ impl Feed {
     pub(crate) fn send(&self, change: Change) {
         // An error only means nobody is subscribed right now.
         let _ = self.sender.send(change);
-    }
-
-    pub(crate) fn deployment(&self, extension_id: i64, environment: Environment) {
-        self.send(Change::Deployment {
-            extension_id,
-            environment,
-        });
-    }
-
-    pub(crate) fn token_revoked(&self, id: &str) {
-        self.send(Change::TokenRevoked { id: id.to_owned() });
-    }
-
-    pub(crate) fn secret(&self, extension_id: i64, environment: Environment, name: &str) {
-        self.send(Change::Secret {
-            extension_id,
-            environment,
-            name: name.to_owned(),
-        });
     }
 }
 

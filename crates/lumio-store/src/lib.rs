@@ -4,9 +4,11 @@
 //! Architecture Invariant: this crate never sees a plaintext secret value; it stores and
 //! returns the sealed bytes made by `lumio-crypto` and knows nothing of their layout.
 
-mod bindings;
+mod audit;
 mod chain;
-mod deletes;
+mod chain_queries;
+mod deployments;
+mod dialect;
 mod error;
 mod feed;
 mod model;
@@ -14,9 +16,12 @@ mod postgres;
 mod retention;
 mod rotation;
 mod rows;
+mod secrets;
 mod sessions;
 mod sqlite;
 mod staff;
+mod stamp;
+mod store_impl;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tokens;

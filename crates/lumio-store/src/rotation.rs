@@ -45,10 +45,9 @@ pub(crate) fn after_columns(after: Option<&VersionKey>) -> (i64, &str, &str, i64
     }
 }
 
-/// The rotation queries as inherent methods of a store with a `$write` and a `$read`
-/// pool: the SQL is the same on both backends, only the pool types differ.
+/// The rotation queries as inherent methods of a store (see [`crate::store_impl`]).
 macro_rules! rotation_queries {
-    ($store:ty, $write:ident, $read:ident) => {
+    ($store:ty) => {
         impl $store {
             pub(crate) async fn replace_meta(
                 &self,
@@ -60,7 +59,7 @@ macro_rules! rotation_queries {
                     .bind(value)
                     .bind(key)
                     .bind(expected)
-                    .execute(&self.$write)
+                    .execute(self.writer())
                     .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -81,7 +80,7 @@ macro_rules! rotation_queries {
                         .bind(name)
                         .bind(version)
                         .bind(limit)
-                        .fetch_all(&self.$read)
+                        .fetch_all(self.readers())
                         .await?;
                 found
                     .into_iter()
@@ -93,7 +92,7 @@ macro_rules! rotation_queries {
                 &self,
                 reseals: &[$crate::Resealed],
             ) -> Result<u64, $crate::StoreError> {
-                let mut tx = self.$write.begin().await?;
+                let mut tx = self.writer().begin().await?;
                 let mut applied = 0;
                 for reseal in reseals {
                     let key = &reseal.version.key;

@@ -126,27 +126,3 @@ pub(crate) fn allowed_hosts(column: Option<&str>) -> Result<Option<AllowedHosts>
         .map(|text| AllowedHosts::parse(text.lines()).map_err(|_| corrupt("allowed hosts", text)))
         .transpose()
 }
-
-/// The current version of one live secret and its binding, on both backends (`$1`
-/// extension, `$2` environment, `$3` name); rows become [`current_secret`]s.
-pub(crate) const SELECT_CURRENT: &str = "SELECT s.version, s.sealed, s.kek_id, h.allowed_hosts \
-     FROM ext_secret_heads h JOIN ext_secrets s \
-       ON s.extension_id = h.extension_id AND s.environment = h.environment \
-      AND s.name = h.name AND s.version = h.current_version \
-     WHERE h.extension_id = $1 AND h.environment = $2 AND h.name = $3";
-
-/// A row of [`SELECT_CURRENT`]: version, sealed bytes, key id, allowed hosts.
-pub(crate) type CurrentRow = (i64, Vec<u8>, String, Option<String>);
-
-pub(crate) fn current_secret(
-    (version, sealed, kek_id, hosts): CurrentRow,
-) -> Result<crate::CurrentSecret, StoreError> {
-    Ok(crate::CurrentSecret {
-        version: crate::SealedVersion {
-            version,
-            sealed,
-            kek_id,
-        },
-        allowed_hosts: allowed_hosts(hosts.as_deref())?,
-    })
-}

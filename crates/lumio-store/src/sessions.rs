@@ -13,9 +13,9 @@ pub(crate) const TAKE_FLASH: &str =
 
 pub(crate) type Row = (String, String, i64, Option<String>);
 
-/// The session methods as inherent methods of a store with a `$write` and a `$read` pool.
+/// The session methods as inherent methods of a store (see [`crate::store_impl`]).
 macro_rules! session_queries {
-    ($store:ty, $write:ident, $read:ident) => {
+    ($store:ty) => {
         impl $store {
             pub(crate) async fn session_insert(
                 &self,
@@ -26,7 +26,7 @@ macro_rules! session_queries {
                     .bind(&session.token_id)
                     .bind(&session.csrf)
                     .bind(session.expires_at.timestamp_micros())
-                    .execute(&self.$write)
+                    .execute(self.writer())
                     .await?;
                 Ok(())
             }
@@ -39,7 +39,7 @@ macro_rules! session_queries {
                 let row: Option<$crate::sessions::Row> = sqlx::query_as($crate::sessions::FIND)
                     .bind(&id_hash[..])
                     .bind(now.timestamp_micros())
-                    .fetch_optional(&self.$read)
+                    .fetch_optional(self.readers())
                     .await?;
                 row.map(|(token_id, csrf, expires_at, flash)| {
                     let expires_at = chrono::DateTime::from_timestamp_micros(expires_at)
@@ -63,7 +63,7 @@ macro_rules! session_queries {
             ) -> Result<(), $crate::StoreError> {
                 sqlx::query($crate::sessions::DELETE)
                     .bind(&id_hash[..])
-                    .execute(&self.$write)
+                    .execute(self.writer())
                     .await?;
                 Ok(())
             }
@@ -74,7 +74,7 @@ macro_rules! session_queries {
             ) -> Result<u64, $crate::StoreError> {
                 let done = sqlx::query($crate::sessions::DELETE_EXPIRED)
                     .bind(now.timestamp_micros())
-                    .execute(&self.$write)
+                    .execute(self.writer())
                     .await?;
                 Ok(done.rows_affected())
             }
@@ -93,7 +93,7 @@ macro_rules! session_queries {
                 let done = sqlx::query(sql)
                     .bind(&id_hash[..])
                     .bind(flash)
-                    .execute(&self.$write)
+                    .execute(self.writer())
                     .await?;
                 Ok(done.rows_affected() == 1)
             }

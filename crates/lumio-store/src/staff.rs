@@ -1,27 +1,35 @@
 //! SQL both backends share for extensions' lifecycle (claim, suspend, delete) and staff
-//! support access; only the timestamp columns differ in type (see `tokens.rs`).
+//! support access.
+
+use crate::stamp::{time, Stamp};
 
 /// Columns of an extension row, in the order [`ExtensionRow`] holds them.
 pub(crate) const EXTENSION_COLUMNS: &str =
     "id, slug, created_at, claimed_at, claimed_by, suspended_at";
 
-pub(crate) type ExtensionRow<T> = (i64, String, T, Option<T>, Option<String>, Option<T>);
+pub(crate) type ExtensionRow = (
+    i64,
+    String,
+    Stamp,
+    Option<Stamp>,
+    Option<String>,
+    Option<Stamp>,
+);
 
-/// An extension row as an [`crate::Extension`], with `time` converting timestamps.
-pub(crate) fn extension<T>(
-    row: ExtensionRow<T>,
-    time: impl Fn(T) -> Result<chrono::DateTime<chrono::Utc>, crate::StoreError>,
-) -> Result<crate::Extension, crate::StoreError> {
+pub(crate) fn extension(row: ExtensionRow) -> Result<crate::Extension, crate::StoreError> {
     let (id, slug, created_at, claimed_at, claimed_by, suspended_at) = row;
     Ok(crate::Extension {
         id,
         slug: crate::rows::extension_slug(&slug)?,
-        created_at: time(created_at)?,
-        claimed_at: claimed_at.map(&time).transpose()?,
+        created_at: created_at.0,
+        claimed_at: time(claimed_at),
         claimed_by,
-        suspended_at: suspended_at.map(&time).transpose()?,
+        suspended_at: time(suspended_at),
     })
 }
+
+pub(crate) const INSERT_EXTENSION: &str =
+    "INSERT INTO extensions (slug, created_at) VALUES ($1, $2) RETURNING id";
 
 /// Marks extension `$1` as claimed at `$2` by token `$3`, unless it has an owner already.
 pub(crate) const MARK_CLAIMED: &str = "UPDATE extensions SET claimed_at = $2, claimed_by = $3 \
@@ -39,21 +47,19 @@ pub(crate) const USE_CLAIM: &str = "UPDATE extension_claims SET used_at = $2, us
 pub(crate) const CLAIM_STATE: &str =
     "SELECT expires_at, used_at, used_by FROM extension_claims WHERE code_hash = $1";
 
+/// A row of [`CLAIM_STATE`].
+pub(crate) type ClaimState = (Stamp, Option<Stamp>, Option<String>);
+
 /// What a code that could not be used tells its redeemer.
-pub(crate) fn unusable<T>(
-    state: Option<(T, Option<T>, Option<String>)>,
-    time: impl Fn(T) -> Result<chrono::DateTime<chrono::Utc>, crate::StoreError>,
-) -> Result<crate::ClaimOutcome, crate::StoreError> {
-    Ok(match state {
+pub(crate) fn unusable(state: Option<ClaimState>) -> crate::ClaimOutcome {
+    match state {
         None => crate::ClaimOutcome::Missing,
         Some((_, Some(used_at), by)) => crate::ClaimOutcome::Used {
-            at: time(used_at)?,
+            at: used_at.0,
             by: by.unwrap_or_default(),
         },
-        Some((expires_at, None, _)) => crate::ClaimOutcome::Expired {
-            at: time(expires_at)?,
-        },
-    })
+        Some((expires_at, None, _)) => crate::ClaimOutcome::Expired { at: expires_at.0 },
+    }
 }
 
 pub(crate) const SET_SUSPENDED: &str = "UPDATE extensions SET suspended_at = $2 WHERE id = $1";
@@ -98,25 +104,22 @@ pub(crate) const REVOKE_ACCESS: &str =
     "UPDATE access_requests SET revoked_at = $2, revoked_by = $3 \
      WHERE id = $1 AND revoked_at IS NULL";
 
-pub(crate) type AccessRow<T> = (
+pub(crate) type AccessRow = (
     String,
     i64,
     String,
     String,
     String,
     i64,
-    T,
-    Option<T>,
+    Stamp,
+    Option<Stamp>,
     Option<String>,
-    Option<T>,
-    Option<T>,
+    Option<Stamp>,
+    Option<Stamp>,
     Option<String>,
 );
 
-pub(crate) fn access_request<T>(
-    row: AccessRow<T>,
-    time: impl Fn(T) -> Result<chrono::DateTime<chrono::Utc>, crate::StoreError>,
-) -> Result<crate::AccessRequest, crate::StoreError> {
+pub(crate) fn access_request(row: AccessRow) -> crate::AccessRequest {
     let (
         id,
         extension_id,
@@ -131,29 +134,53 @@ pub(crate) fn access_request<T>(
         revoked_at,
         revoked_by,
     ) = row;
-    Ok(crate::AccessRequest {
+    crate::AccessRequest {
         id,
         extension_id,
         token_id,
         staff,
         reason,
         duration_secs,
-        created_at: time(created_at)?,
-        approved_at: approved_at.map(&time).transpose()?,
+        created_at: created_at.0,
+        approved_at: time(approved_at),
         approved_by,
-        expires_at: expires_at.map(&time).transpose()?,
-        revoked_at: revoked_at.map(&time).transpose()?,
+        expires_at: time(expires_at),
+        revoked_at: time(revoked_at),
         revoked_by,
-    })
+    }
 }
 
-/// The extension-lifecycle and access-request methods as inherent methods of a store.
-/// `$time` is the backend's timestamp column type, `$to`/`$from` convert to and from it;
-/// the store provides `begin_write`, `announce_extension` and `$records` (writing a
-/// change's audit records in its transaction).
+/// The extension-lifecycle and access-request methods as inherent methods of a store
+/// (see [`crate::store_impl`]).
 macro_rules! staff_queries {
-    ($store:ty, $read:ident, $time:ty, $to:path, $from:path, $records:path) => {
+    ($store:ty) => {
         impl $store {
+            pub(crate) async fn extension_insert(
+                &self,
+                slug: &lumio_core::ExtensionSlug,
+                audit: $crate::RecordsOf<'_, $crate::Extension>,
+            ) -> Result<$crate::Extension, $crate::StoreError> {
+                let created_at = $crate::rows::now();
+                let mut tx = self.begin_write().await?;
+                let id: i64 = sqlx::query_scalar($crate::staff::INSERT_EXTENSION)
+                    .bind(slug.as_str())
+                    .bind($crate::stamp::Stamp(created_at))
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| $crate::rows::conflict_or(e, || format!("extension {slug}")))?;
+                let extension = $crate::Extension {
+                    id,
+                    slug: slug.clone(),
+                    created_at,
+                    claimed_at: None,
+                    claimed_by: None,
+                    suspended_at: None,
+                };
+                Self::insert_change_records(&mut tx, &audit(&extension)).await?;
+                tx.commit().await?;
+                Ok(extension)
+            }
+
             pub(crate) async fn extension_rows(
                 &self,
                 slug: Option<&lumio_core::ExtensionSlug>,
@@ -164,14 +191,12 @@ macro_rules! staff_queries {
                      AND (CAST($2 AS BIGINT) IS NULL OR id = $2) ORDER BY slug",
                     $crate::staff::EXTENSION_COLUMNS
                 );
-                let rows: Vec<$crate::staff::ExtensionRow<$time>> = sqlx::query_as(&sql)
+                let rows: Vec<$crate::staff::ExtensionRow> = sqlx::query_as(&sql)
                     .bind(slug.map(|s| s.as_str()))
                     .bind(id)
-                    .fetch_all(&self.$read)
+                    .fetch_all(self.readers())
                     .await?;
-                rows.into_iter()
-                    .map(|row| $crate::staff::extension(row, $from))
-                    .collect()
+                rows.into_iter().map($crate::staff::extension).collect()
             }
 
             pub(crate) async fn claim_insert(
@@ -183,12 +208,12 @@ macro_rules! staff_queries {
                 sqlx::query($crate::staff::INSERT_CLAIM)
                     .bind(&claim.code_hash[..])
                     .bind(claim.extension_id)
-                    .bind($to(claim.created_at))
+                    .bind($crate::stamp::Stamp(claim.created_at))
                     .bind(&claim.created_by)
-                    .bind($to(claim.expires_at))
+                    .bind($crate::stamp::Stamp(claim.expires_at))
                     .execute(&mut *tx)
                     .await?;
-                $records(&mut tx, audit).await?;
+                Self::insert_change_records(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -201,7 +226,7 @@ macro_rules! staff_queries {
                     "SELECT extension_id FROM extension_claims WHERE code_hash = $1",
                 )
                 .bind(&code_hash[..])
-                .fetch_optional(&self.$read)
+                .fetch_optional(self.readers())
                 .await?)
             }
 
@@ -215,33 +240,33 @@ macro_rules! staff_queries {
                 let mut tx = self.begin_write().await?;
                 let used: Option<i64> = sqlx::query_scalar($crate::staff::USE_CLAIM)
                     .bind(&code_hash[..])
-                    .bind($to(at))
+                    .bind($crate::stamp::Stamp(at))
                     .bind(&owner.id)
                     .fetch_optional(&mut *tx)
                     .await?;
                 let Some(extension_id) = used else {
-                    let state: Option<($time, Option<$time>, Option<String>)> =
+                    let state: Option<$crate::staff::ClaimState> =
                         sqlx::query_as($crate::staff::CLAIM_STATE)
                             .bind(&code_hash[..])
                             .fetch_optional(&mut *tx)
                             .await?;
                     tx.rollback().await?;
-                    return $crate::staff::unusable(state, $from);
+                    return Ok($crate::staff::unusable(state));
                 };
                 let marked = sqlx::query($crate::staff::MARK_CLAIMED)
                     .bind(extension_id)
-                    .bind($to(at))
+                    .bind($crate::stamp::Stamp(at))
                     .bind(&owner.id)
                     .execute(&mut *tx)
                     .await?;
-                let row: $crate::staff::ExtensionRow<$time> = sqlx::query_as(&format!(
+                let row: $crate::staff::ExtensionRow = sqlx::query_as(&format!(
                     "SELECT {} FROM extensions WHERE id = $1",
                     $crate::staff::EXTENSION_COLUMNS
                 ))
                 .bind(extension_id)
                 .fetch_one(&mut *tx)
                 .await?;
-                let extension = $crate::staff::extension(row, $from)?;
+                let extension = $crate::staff::extension(row)?;
                 if marked.rows_affected() == 0 {
                     tx.rollback().await?;
                     return Ok($crate::ClaimOutcome::AlreadyClaimed {
@@ -258,14 +283,15 @@ macro_rules! staff_queries {
                     .bind(role)
                     .bind(owner.environment.map(|e| e.as_str()))
                     .bind(&owner.label)
-                    .bind($to(owner.created_at))
+                    .bind($crate::stamp::Stamp(owner.created_at))
                     .bind(&owner.created_by)
-                    .bind(owner.expires_at.map($to))
+                    .bind(owner.expires_at.map($crate::stamp::Stamp))
                     .execute(&mut *tx)
                     .await?;
-                $records(&mut tx, &audit(&extension)).await?;
+                Self::insert_change_records(&mut tx, &audit(&extension)).await?;
                 tx.commit().await?;
-                self.announce_extension(extension_id).await;
+                self.tell([$crate::Change::Extension { extension_id }])
+                    .await;
                 Ok($crate::ClaimOutcome::Claimed(extension))
             }
 
@@ -278,12 +304,13 @@ macro_rules! staff_queries {
                 let mut tx = self.begin_write().await?;
                 sqlx::query($crate::staff::SET_SUSPENDED)
                     .bind(extension_id)
-                    .bind(at.map($to))
+                    .bind(at.map($crate::stamp::Stamp))
                     .execute(&mut *tx)
                     .await?;
-                $records(&mut tx, audit).await?;
+                Self::insert_change_records(&mut tx, audit).await?;
                 tx.commit().await?;
-                self.announce_extension(extension_id).await;
+                self.tell([$crate::Change::Extension { extension_id }])
+                    .await;
                 Ok(())
             }
 
@@ -301,7 +328,8 @@ macro_rules! staff_queries {
                         .rows_affected();
                 }
                 tx.commit().await?;
-                self.announce_extension(extension_id).await;
+                self.tell([$crate::Change::Extension { extension_id }])
+                    .await;
                 Ok(removed == 1)
             }
 
@@ -318,10 +346,10 @@ macro_rules! staff_queries {
                     .bind(&request.staff)
                     .bind(&request.reason)
                     .bind(request.duration_secs)
-                    .bind($to(request.created_at))
+                    .bind($crate::stamp::Stamp(request.created_at))
                     .execute(&mut *tx)
                     .await?;
-                $records(&mut tx, audit).await?;
+                Self::insert_change_records(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -330,16 +358,17 @@ macro_rules! staff_queries {
                 &self,
                 filter: $crate::AccessFilter<'_>,
             ) -> Result<Vec<$crate::AccessRequest>, $crate::StoreError> {
-                let rows: Vec<$crate::staff::AccessRow<$time>> =
+                let rows: Vec<$crate::staff::AccessRow> =
                     sqlx::query_as(&$crate::staff::select_access())
                         .bind(filter.extension_id)
                         .bind(filter.token_id)
                         .bind(filter.id)
-                        .fetch_all(&self.$read)
+                        .fetch_all(self.readers())
                         .await?;
-                rows.into_iter()
-                    .map(|row| $crate::staff::access_request(row, $from))
-                    .collect()
+                Ok(rows
+                    .into_iter()
+                    .map($crate::staff::access_request)
+                    .collect())
             }
 
             pub(crate) async fn access_change(
@@ -353,16 +382,16 @@ macro_rules! staff_queries {
                     $crate::AccessChange::Approve { at, by, expires_at } => {
                         sqlx::query($crate::staff::APPROVE_ACCESS)
                             .bind(id)
-                            .bind($to(*at))
+                            .bind($crate::stamp::Stamp(*at))
                             .bind(by)
-                            .bind($to(*expires_at))
+                            .bind($crate::stamp::Stamp(*expires_at))
                             .execute(&mut *tx)
                             .await?
                     }
                     $crate::AccessChange::Revoke { at, by } => {
                         sqlx::query($crate::staff::REVOKE_ACCESS)
                             .bind(id)
-                            .bind($to(*at))
+                            .bind($crate::stamp::Stamp(*at))
                             .bind(by)
                             .execute(&mut *tx)
                             .await?
@@ -372,7 +401,7 @@ macro_rules! staff_queries {
                     tx.rollback().await?;
                     return Ok(false);
                 }
-                $records(&mut tx, audit).await?;
+                Self::insert_change_records(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(true)
             }

@@ -4,50 +4,26 @@
 //! with `synchronous_commit = off`, not inside the writing transaction: PostgreSQL holds a
 //! database-wide lock from a notifying transaction's pre-commit until its commit record is
 //! flushed, which serializes every notifying commit behind one WAL flush and capped secret
-//! writes below 1,000/s here (measured with pgbench). Payloads name a secret, never a value:
-//! `<origin>:<extension id>:<environment>:<name>`, or `<origin>:*` for "drop everything".
+//! writes below 1,000/s here (measured with pgbench). What a payload says is [`Payload`].
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lumio_core::Environment;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgConnection};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::payload::{Origin, Payload};
 use crate::feed::Feed;
-use crate::{rows, Change, StoreError};
+use crate::{Change, StoreError};
 
 const CHANNEL: &str = "lumio_changes";
-/// Marks a deployment payload: `<origin>:deploy:<extension id>:<environment>`. Secret names
-/// cannot contain `:`, so no secret payload reads as one.
-const DEPLOY: &str = "deploy";
-const TOKEN: &str = "token";
-/// `<origin>:ext:<extension id>`: an extension was claimed, suspended, resumed or deleted.
-const EXTENSION: &str = "ext";
 /// Most notifications sent in one statement; bounds the statement size during imports.
 const BATCH: usize = 1024;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-/// Identifies one store instance, so it can skip the notifications it sent itself (it
-/// already announced them locally at commit).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) struct Origin(u64);
-
-impl Origin {
-    pub(super) fn random() -> Self {
-        // RandomState is seeded from the OS once per process; the counter tells apart
-        // several stores in one process.
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(NEXT.fetch_add(1, Ordering::Relaxed));
-        Self(hasher.finish())
-    }
-}
 
 /// Writers waiting to see their own notification come back through PostgreSQL, by
 /// payload, oldest first. The echo arrives on this process's listener at the moment every
@@ -164,40 +140,15 @@ impl Notifier {
         }
     }
 
-    /// Queues a secret's change; the receiver completes once this process's own listener
-    /// has heard it back, i.e. once PostgreSQL delivered it to every listener.
-    pub(super) fn secret(
-        &self,
-        extension_id: i64,
-        environment: Environment,
-        name: &str,
-    ) -> oneshot::Receiver<()> {
-        self.echoed(format!(
-            "{:x}:{extension_id}:{environment}:{name}",
-            self.origin.0
-        ))
+    /// Queues a change; the receiver completes once this process's own listener has
+    /// heard it back, i.e. once PostgreSQL delivered it to every listener.
+    pub(super) fn send(&self, change: Change) -> oneshot::Receiver<()> {
+        self.echoed(self.payload(change))
     }
 
-    /// Queues a deployment's activation; completes like [`Self::secret`].
-    pub(super) fn deployment(
-        &self,
-        extension_id: i64,
-        environment: Environment,
-    ) -> oneshot::Receiver<()> {
-        self.echoed(format!(
-            "{:x}:{DEPLOY}:{extension_id}:{environment}",
-            self.origin.0
-        ))
-    }
-
-    /// Queues a token's revocation; completes like [`Self::secret`].
-    pub(super) fn token_revoked(&self, id: &str) -> oneshot::Receiver<()> {
-        self.echoed(format!("{:x}:{TOKEN}:{id}", self.origin.0))
-    }
-
-    /// Queues an extension's change; completes like [`Self::secret`].
-    pub(super) fn extension(&self, extension_id: i64) -> oneshot::Receiver<()> {
-        self.echoed(format!("{:x}:{EXTENSION}:{extension_id}", self.origin.0))
+    fn payload(&self, change: Change) -> String {
+        let origin = self.origin;
+        Payload { origin, change }.to_string()
     }
 
     /// Queues `payload`, with a receiver that completes when it is heard back.
@@ -216,13 +167,13 @@ impl Notifier {
             return seq;
         }
         let seq = self.barriers.fetch_add(1, Ordering::Relaxed) + 1;
-        self.push(format!("{:x}:sync:{seq}", self.origin.0));
+        self.push(self.payload(Change::Synced(seq)));
         *open = Some(seq);
         seq
     }
 
     pub(super) fn everything(&self) {
-        self.push(format!("{:x}:*", self.origin.0));
+        self.push(self.payload(Change::Everything));
     }
 
     fn push(&self, payload: String) {
@@ -353,70 +304,25 @@ async fn resubscribe(pool: &PgPool) -> PgListener {
 }
 
 fn forward(feed: &Feed, origin: Origin, echoes: &Echoes, payload: &str) {
-    if let Some((from, seq)) = parse_barrier(payload) {
-        // Another process's barrier means nothing here.
-        if from == origin {
-            feed.send(Change::Synced(seq));
+    match payload.parse::<Payload>() {
+        // A barrier means something to the process that asked for it only.
+        Ok(Payload {
+            origin: from,
+            change: Change::Synced(seq),
+        }) => {
+            if from == origin {
+                feed.send(Change::Synced(seq));
+            }
         }
-        return;
-    }
-    match parse(payload) {
         // Ours: local subscribers were told at commit; a writer may be waiting for it.
-        Some((from, _)) if from == origin => echoes.heard(payload),
-        Some((_, change)) => feed.send(change),
-        None => {
+        Ok(Payload { origin: from, .. }) if from == origin => echoes.heard(payload),
+        Ok(Payload { change, .. }) => feed.send(change),
+        Err(_) => {
             // Not ours to understand (another version?); be safe.
             tracing::warn!("unreadable change notification; dropping all caches");
             feed.send(Change::Everything);
         }
     }
-}
-
-fn parse_barrier(payload: &str) -> Option<(Origin, u64)> {
-    let (origin, rest) = payload.split_once(':')?;
-    let seq = rest.strip_prefix("sync:")?.parse().ok()?;
-    Some((Origin(u64::from_str_radix(origin, 16).ok()?), seq))
-}
-
-fn parse(payload: &str) -> Option<(Origin, Change)> {
-    let (origin, rest) = payload.split_once(':')?;
-    let origin = Origin(u64::from_str_radix(origin, 16).ok()?);
-    if rest == "*" {
-        return Some((origin, Change::Everything));
-    }
-    if let Some(id) = rest.strip_prefix(TOKEN).and_then(|r| r.strip_prefix(':')) {
-        let change = Change::TokenRevoked { id: id.to_owned() };
-        return Some((origin, change));
-    }
-    if let Some(id) = rest
-        .strip_prefix(EXTENSION)
-        .and_then(|r| r.strip_prefix(':'))
-    {
-        let change = Change::Extension {
-            extension_id: id.parse().ok()?,
-        };
-        return Some((origin, change));
-    }
-    if let Some(place) = rest.strip_prefix(DEPLOY).and_then(|r| r.strip_prefix(':')) {
-        let (extension_id, environment) = place.split_once(':')?;
-        let change = Change::Deployment {
-            extension_id: extension_id.parse().ok()?,
-            environment: rows::environment(environment).ok()?,
-        };
-        return Some((origin, change));
-    }
-    let mut parts = rest.splitn(3, ':');
-    let extension_id = parts.next()?.parse().ok()?;
-    let environment = rows::environment(parts.next()?).ok()?;
-    let name = parts.next()?.to_owned();
-    Some((
-        origin,
-        Change::Secret {
-            extension_id,
-            environment,
-            name,
-        },
-    ))
 }
 
 #[cfg(test)]
@@ -456,53 +362,5 @@ mod tests {
         drop(first);
         echoes.heard("q");
         assert!(second.try_recv().is_ok());
-    }
-
-    #[test]
-    fn payloads_round_trip() {
-        let origin = Origin::random();
-        let (queue, mut pending) = mpsc::unbounded_channel();
-        let notifier = Notifier {
-            origin,
-            queue,
-            echoes: Echoes::default(),
-            barriers: AtomicU64::new(0),
-            open_barrier: OpenBarrier::default(),
-        };
-        let _sent = notifier.secret(7, Environment::Production, "API_KEY");
-        let _deployed = notifier.deployment(9, Environment::Staging);
-        let _revoked = notifier.token_revoked("00ff00ff00ff00ff");
-        let _extension = notifier.extension(12);
-        notifier.everything();
-        let (from, change) = parse(&pending.try_recv().unwrap()).unwrap();
-        assert!(from == origin);
-        assert_eq!(
-            change,
-            Change::Secret {
-                extension_id: 7,
-                environment: Environment::Production,
-                name: "API_KEY".into()
-            }
-        );
-        let (_, change) = parse(&pending.try_recv().unwrap()).unwrap();
-        assert_eq!(
-            change,
-            Change::Deployment {
-                extension_id: 9,
-                environment: Environment::Staging
-            }
-        );
-        let (_, change) = parse(&pending.try_recv().unwrap()).unwrap();
-        assert_eq!(
-            change,
-            Change::TokenRevoked {
-                id: "00ff00ff00ff00ff".into()
-            }
-        );
-        let (_, change) = parse(&pending.try_recv().unwrap()).unwrap();
-        assert_eq!(change, Change::Extension { extension_id: 12 });
-        let (_, change) = parse(&pending.try_recv().unwrap()).unwrap();
-        assert_eq!(change, Change::Everything);
-        assert!(parse("garbage").is_none());
     }
 }

@@ -75,7 +75,7 @@ impl PgStore {
         done
     }
 
-    pub(super) async fn drop_audit_before(
+    pub(super) async fn prune_audit_before(
         &self,
         cutoff: DateTime<Utc>,
     ) -> Result<AuditPruned, StoreError> {

@@ -8,9 +8,10 @@
 use lumio_core::Environment;
 use sqlx::{Postgres, Transaction};
 
-use super::audit::{insert_change_records, is_audit_refusal, AuditColumns};
+use super::audit::{is_audit_refusal, AuditColumns};
 use super::PgStore;
-use crate::{rows, AuditRecord, NewVersion, StoreError, KEPT_VERSIONS};
+use crate::secrets::Batch;
+use crate::{rows, NewVersion, StoreError, KEPT_VERSIONS};
 
 /// The change's audit records (`$10`–`$19`, parallel arrays), inserted by the same
 /// statement as the change and only if it applies (`go.ok`): one statement is one
@@ -197,8 +198,6 @@ SELECT (SELECT count(*) FROM vers), (SELECT count(*) FROM ok WHERE ok.adds_live)
 /// is a new statement, so its snapshot includes every writer that held the lock before:
 /// two writers cannot both squeeze under the limit.
 const LOCK_LIVE: &str = "SELECT pg_advisory_xact_lock($1)";
-const COUNT_LIVE: &str = "SELECT count(*) FROM ext_secret_heads \
-     WHERE extension_id = $1 AND environment = $2 AND current_version IS NOT NULL";
 
 /// The batch as parallel arrays, sorted by name so concurrent batches lock heads in the
 /// same order.
@@ -246,35 +245,19 @@ impl<'a> Columns<'a> {
 }
 
 impl PgStore {
-    pub(super) async fn write(
-        &self,
-        extension_id: i64,
-        environment: Environment,
-        writes: &[NewVersion],
-        max_live: usize,
-        audit: &[AuditRecord],
-    ) -> Result<(), StoreError> {
-        rows::check_writes(writes)?;
-        if writes.is_empty() {
-            return Ok(());
-        }
+    /// Writes a checked, non-empty batch (see `Store::write_versions`).
+    pub(super) async fn write(&self, batch: &Batch<'_>) -> Result<(), StoreError> {
+        let (extension_id, environment) = (batch.extension_id, batch.environment);
         // A write that binds the secret takes the transactional path: the hot statements
         // leave the binding alone.
-        if writes.iter().any(|w| w.allowed_hosts.is_some()) {
+        if batch.writes.iter().any(|w| w.allowed_hosts.is_some()) {
             return self
-                .write_in_transaction(
-                    &Columns::new(writes),
-                    writes,
-                    extension_id,
-                    environment,
-                    max_live,
-                    audit,
-                )
+                .write_in_transaction(&Columns::new(batch.writes), batch)
                 .await;
         }
-        let records = AuditColumns::new(audit);
-        let mut batch = None;
-        let query = match writes {
+        let records = AuditColumns::new(batch.audit);
+        let mut columns = None;
+        let query = match batch.writes {
             [one] => sqlx::query_as(UPDATE_ONE_LIVE)
                 .bind(extension_id)
                 .bind(environment.as_str())
@@ -285,9 +268,11 @@ impl PgStore {
                 .bind(&one.actor)
                 .bind(rows::now())
                 .bind(KEPT_VERSIONS),
-            _ => batch
-                .insert(Columns::new(writes))
-                .bind(UPDATE_LIVE, extension_id, environment),
+            writes => {
+                columns
+                    .insert(Columns::new(writes))
+                    .bind(UPDATE_LIVE, extension_id, environment)
+            }
         };
         let (applied, stale): (bool, i64) = bind_audit!(query, &records)
             .fetch_one(&self.pool)
@@ -299,28 +284,23 @@ impl PgStore {
         if stale > 0 {
             return Err(StoreError::VersionConflict);
         }
-        let columns = batch.unwrap_or_else(|| Columns::new(writes));
-        self.write_in_transaction(&columns, writes, extension_id, environment, max_live, audit)
-            .await
+        let columns = columns.unwrap_or_else(|| Columns::new(batch.writes));
+        self.write_in_transaction(&columns, batch).await
     }
 
     /// Any batch: [`WRITE_ANY`], the bindings some writes set, then the audit records.
     async fn write_in_transaction(
         &self,
         columns: &Columns<'_>,
-        writes: &[NewVersion],
-        extension_id: i64,
-        environment: Environment,
-        max_live: usize,
-        audit: &[AuditRecord],
+        batch: &Batch<'_>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut written = write_any(&mut tx, columns, extension_id, environment, max_live).await;
+        let mut written = write_any(&mut tx, columns, batch).await;
         if written.is_ok() {
-            written = bind_written(&mut tx, writes, extension_id, environment).await;
+            written = bind_written(&mut tx, batch).await;
         }
         let recorded = match written {
-            Ok(()) => insert_change_records(&mut tx, audit).await,
+            Ok(()) => Self::insert_change_records(&mut tx, batch.audit).await,
             Err(err) => Err(err),
         };
         match recorded {
@@ -336,10 +316,9 @@ impl PgStore {
 async fn write_any(
     tx: &mut Transaction<'static, Postgres>,
     columns: &Columns<'_>,
-    extension_id: i64,
-    environment: Environment,
-    max_live: usize,
+    batch: &Batch<'_>,
 ) -> Result<(), StoreError> {
+    let (extension_id, environment) = (batch.extension_id, batch.environment);
     let (written, grows): (i64, i64) = columns
         .bind(WRITE_ANY, extension_id, environment)
         .fetch_one(&mut **tx)
@@ -355,32 +334,18 @@ async fn write_any(
         .bind(live_lock_key(extension_id, environment))
         .execute(&mut **tx)
         .await?;
-    let live: i64 = sqlx::query_scalar(COUNT_LIVE)
-        .bind(extension_id)
-        .bind(environment.as_str())
-        .fetch_one(&mut **tx)
-        .await?;
-    let would_hold = usize::try_from(live).unwrap_or(usize::MAX);
-    if would_hold > max_live {
-        return Err(StoreError::TooManySecrets {
-            would_hold,
-            limit: max_live,
-        });
-    }
-    Ok(())
+    PgStore::check_live_limit(tx, batch).await
 }
 
 /// Sets the binding of each write that carries one, inside the write's transaction.
 async fn bind_written(
     tx: &mut Transaction<'static, Postgres>,
-    writes: &[NewVersion],
-    extension_id: i64,
-    environment: Environment,
+    batch: &Batch<'_>,
 ) -> Result<(), StoreError> {
-    for write in writes.iter().filter(|w| w.allowed_hosts.is_some()) {
-        sqlx::query(crate::bindings::SET_BINDING)
-            .bind(extension_id)
-            .bind(environment.as_str())
+    for write in batch.writes.iter().filter(|w| w.allowed_hosts.is_some()) {
+        sqlx::query(crate::secrets::SET_BINDING)
+            .bind(batch.extension_id)
+            .bind(batch.environment.as_str())
             .bind(write.name.as_str())
             .bind(rows::hosts_column(write.allowed_hosts.as_ref()))
             .bind(rows::now())
