@@ -25,25 +25,38 @@ const RECYCLE_AFTER: Duration = Duration::from_secs(10 * 60);
 /// Unused this long, a test database is dropped.
 const DROP_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// Where a test cannot run on this machine because `why` (a program or service is
+/// missing): panics when `LUMIO_REQUIRE=1` (CI sets it) or the dependency's own `switch`
+/// is `1` (`LUMIO_REQUIRE_POSTGRES`, `LUMIO_REQUIRE_BROWSER`), so CI never passes a test
+/// that did not run; otherwise prints a loud warning, and the caller skips.
+pub fn skip_unless_required(why: &str, switch: Option<&str>) {
+    let set = |name: &str| std::env::var(name).as_deref() == Ok("1");
+    if set("LUMIO_REQUIRE") || switch.is_some_and(set) {
+        let by = switch.filter(|s| set(s)).unwrap_or("LUMIO_REQUIRE");
+        panic!("{why}, and {by}=1 requires it (.ci/run installs what the tests need)");
+    }
+    let set_to_fail = switch.unwrap_or("LUMIO_REQUIRE");
+    eprintln!(
+        "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+         SKIPPING: {why}; set {set_to_fail}=1 (or LUMIO_REQUIRE=1) to fail instead\n\
+         !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+    );
+}
+
 /// Creates an empty database on the server `LUMIO_TEST_POSTGRES_URL` names (default
 /// `postgres://postgres@127.0.0.1:5432/postgres`) and returns its URL.
 ///
 /// If PostgreSQL cannot be reached, prints a loud warning and returns `None` so the caller
-/// can skip; with `LUMIO_REQUIRE_POSTGRES=1` it panics instead.
+/// can skip; with `LUMIO_REQUIRE_POSTGRES=1` or `LUMIO_REQUIRE=1` it panics instead.
 pub async fn fresh_postgres_url() -> Option<String> {
     let base = std::env::var("LUMIO_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_URL.into());
     let mut admin = match admin_connection(&base).await {
         Ok(conn) => conn,
         Err(err) => {
             let place = describe(&base);
-            if std::env::var("LUMIO_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-                panic!("PostgreSQL not reachable at {place} ({err}) and LUMIO_REQUIRE_POSTGRES=1; start it or set LUMIO_TEST_POSTGRES_URL");
-            }
-            eprintln!(
-                "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-                 SKIPPING: PostgreSQL not reachable at {place} ({err}); \
-                 set LUMIO_REQUIRE_POSTGRES=1 to fail instead\n\
-                 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+            skip_unless_required(
+                &format!("PostgreSQL is not reachable at {place} ({err}): start it or set LUMIO_TEST_POSTGRES_URL"),
+                Some("LUMIO_REQUIRE_POSTGRES"),
             );
             return None;
         }

@@ -287,7 +287,10 @@ fn a_slow_call_shows_a_spinner_on_a_terminal_only() {
         .output()
         .is_err()
     {
-        eprintln!("\n!!!! SKIPPING the terminal half: util-linux `script` is not installed !!!!\n");
+        lumio_store::testing::skip_unless_required(
+            "the terminal half: util-linux `script` is not installed",
+            None,
+        );
         return;
     }
     let line = std::iter::once(env!("CARGO_BIN_EXE_lumio").to_owned())

@@ -91,7 +91,10 @@ fn whoami_says_who_the_token_is_and_logout_forgets_it() {
 /// types; `None` without `script`.
 fn at_a_terminal(shell: &Shell, args: &[&str], typed: &str) -> Option<String> {
     if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("\n!!!! SKIPPING the terminal half: util-linux `script` is not installed !!!!\n");
+        lumio_store::testing::skip_unless_required(
+            "the terminal half: util-linux `script` is not installed",
+            None,
+        );
         return None;
     }
     let line = std::iter::once(env!("CARGO_BIN_EXE_lumio"))
@@ -270,7 +273,10 @@ fn no_colour_codes_off_a_terminal() {
     }
     // On a terminal, NO_COLOR turns colours off too.
     if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("\n!!!! SKIPPING the terminal half: util-linux `script` is not installed !!!!\n");
+        lumio_store::testing::skip_unless_required(
+            "the terminal half: util-linux `script` is not installed",
+            None,
+        );
         return;
     }
     let line = format!("{} env list --help", env!("CARGO_BIN_EXE_lumio"));

@@ -163,7 +163,10 @@ fn a_self_signed_ca_certificate_from_rcgen_is_pinned() {
 #[test]
 fn a_certificate_from_openssl_req_x509_is_pinned() {
     let Some(pair) = SelfSigned::openssl() else {
-        eprintln!("\n!!!! SKIPPING: the openssl command line is not installed !!!!\n");
+        lumio_store::testing::skip_unless_required(
+            "the openssl command line is not installed",
+            None,
+        );
         return;
     };
     the_given_certificate_is_pinned(&pair);

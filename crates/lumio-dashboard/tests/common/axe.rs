@@ -23,13 +23,9 @@ impl Axe {
         let script = match installed() {
             Ok(path) => path,
             Err(why) => {
-                if std::env::var("LUMIO_REQUIRE_BROWSER").as_deref() == Ok("1") {
-                    panic!("{why}, and LUMIO_REQUIRE_BROWSER=1");
-                }
-                eprintln!(
-                    "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-                     SKIPPING the axe-core checks: {why}\n\
-                     !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+                lumio_store::testing::skip_unless_required(
+                    &format!("axe-core checks: {why}"),
+                    Some("LUMIO_REQUIRE_BROWSER"),
                 );
                 return None;
             }

