@@ -89,7 +89,7 @@ pub(crate) async fn serve(
         });
     }
     drop(listener);
-    let _ = closing.send(true);
+    closing.send_replace(true);
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
         while connections.join_next().await.is_some() {}
     })

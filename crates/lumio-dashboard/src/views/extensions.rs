@@ -123,7 +123,7 @@ fn support_access(page: &Overview<'_>) -> Markup {
                 tbody {
                     @for request in page.access {
                         tr {
-                            td data-label="Staff" { code { (request.staff) } }
+                            td data-label="Staff" { (actor(&request.staff, page.labels)) }
                             td data-label="Reason" { (request.reason) }
                             td data-label="Status" { (request.status(now)) }
                             td data-label="Until" { @if let Some(until) = &request.expires_at { (time(until)) } @else { "-" } }
