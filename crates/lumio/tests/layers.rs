@@ -159,3 +159,27 @@ fn the_dependencies_are_the_layers_table_and_point_one_way() {
         wrong.join("\n")
     );
 }
+
+/// Issue 25: `lumio-client` links neither store nor crypto: the workspace crates
+/// `lumio-cli` reaches through normal (and build) dependencies, theirs and so on
+/// (optional ones included), are the wire contract and the core. The declared arrows are the whole
+/// story: a crate from a registry cannot depend on a crate of this workspace (and
+/// `cargo metadata`'s resolved graph would need every platform's packages downloaded).
+#[test]
+fn the_client_links_only_the_wire_contract_and_the_core() {
+    let actual = metadata();
+    let (mut linked, mut todo) = (BTreeSet::new(), vec!["lumio-cli"]);
+    while let Some(name) = todo.pop() {
+        for dep in &actual[name].0 {
+            if linked.insert(dep.as_str()) {
+                todo.push(dep);
+            }
+        }
+    }
+    assert_eq!(
+        linked,
+        BTreeSet::from(["lumio-api", "lumio-core"]),
+        "lumio-cli must link no workspace crate but the wire contract and the core \
+         (ARCHITECTURE.md, crates/lumio-cli)"
+    );
+}

@@ -14,7 +14,8 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 use crate::cli::{CommonArgs, ConnArgs};
 use crate::error::{CliError, Failure};
 
-/// Where a client looks for the server when nothing else says.
+/// Where a client looks for the server when nothing else says: where `lumio server`
+/// listens by default (`lumio_server::DEFAULT_LISTEN`, checked by a test in `lumio`).
 pub const DEFAULT_URL: &str = "http://127.0.0.1:7311";
 const CREDENTIALS_FILE: &str = "credentials.json";
 const PROJECT_FILE: &str = "lumio.json";
@@ -306,14 +307,6 @@ mod tests {
         .unwrap();
         let err = format!("{:#}", load_credentials(dir.path()).unwrap_err());
         assert!(!err.contains("lumio_x_secret"), "{err}");
-    }
-
-    #[test]
-    fn default_url_is_where_the_server_listens_by_default() {
-        assert_eq!(
-            DEFAULT_URL,
-            format!("http://{}", lumio_server::DEFAULT_LISTEN)
-        );
     }
 
     #[test]

@@ -7,8 +7,8 @@ use clap::CommandFactory;
 
 use crate::cli::Cli;
 
-pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
-    let mut command = Cli::command();
+pub fn completions<C: clap::Subcommand>(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    let mut command = Cli::<C>::command();
     // Into a buffer first: clap_complete panics when its writer fails, and stdout fails
     // whenever the reader goes away early (`lumio completions bash | head`).
     let mut script = Vec::new();
@@ -22,8 +22,8 @@ pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
 /// `lumio(1)`: options, subcommands, exit status (the `after_help` text). clap_mangen's
 /// own subcommand section points at `lumio-env(1)` and such, pages nobody installs; this
 /// one names each command and points at its `--help`.
-pub fn man_page() -> anyhow::Result<()> {
-    let mut command = Cli::command();
+pub fn man_page<C: clap::Subcommand>() -> anyhow::Result<()> {
+    let mut command = Cli::<C>::command();
     command.build();
     let man = clap_mangen::Man::new(command.clone());
     let mut page = Vec::new();

@@ -16,7 +16,6 @@ mod login;
 mod logs;
 mod manual;
 mod parity;
-pub(crate) mod server;
 mod session;
 mod tokens;
 
@@ -25,30 +24,29 @@ use std::path::Path;
 use lumio_api::paths;
 use lumio_core::{Environment, ExtensionSlug, SecretName};
 
-use crate::cli::{Command, CommonArgs, ConnArgs};
+use crate::cli::{ClientCommand, CommonArgs, ConnArgs};
 use crate::client::Client;
 use crate::config::{self, Connection};
 use crate::error::CliError;
 
-/// Runs the command the user asked for.
-pub fn run(command: Command) -> anyhow::Result<()> {
+/// Runs the command the user asked for; `C` is the binary's whole set of subcommands
+/// (`lumio completions` and `lumio man` describe all of them).
+pub fn run<C: clap::Subcommand>(command: ClientCommand) -> anyhow::Result<()> {
     match command {
-        Command::Server(args) => server::run(args),
-        Command::Healthcheck(args) => server::healthcheck(args),
-        Command::Login(args) => login::run(args),
-        Command::Whoami(args) => session::whoami(&args),
-        Command::Logout(args) => session::logout(&args),
-        Command::Extensions { common, command } => extensions::run(&common, command),
-        Command::Admin { common, command } => admin::run(&common, command),
-        Command::Access { common, command } => access::run(&common, command),
-        Command::Tokens { common, command } => tokens::run(&common, command),
-        Command::Env { common, command } => env::run(&common, command),
-        Command::Audit(args) => audit::run(args),
-        Command::Deploy(args) => deploy::run(args),
-        Command::Run(args) => actions::run(args),
-        Command::Logs(args) => logs::run(args),
-        Command::Completions { shell } => manual::completions(shell),
-        Command::Man => manual::man_page(),
+        ClientCommand::Login(args) => login::run(args),
+        ClientCommand::Whoami(args) => session::whoami(&args),
+        ClientCommand::Logout(args) => session::logout(&args),
+        ClientCommand::Extensions { common, command } => extensions::run(&common, command),
+        ClientCommand::Admin { common, command } => admin::run(&common, command),
+        ClientCommand::Access { common, command } => access::run(&common, command),
+        ClientCommand::Tokens { common, command } => tokens::run(&common, command),
+        ClientCommand::Env { common, command } => env::run(&common, command),
+        ClientCommand::Audit(args) => audit::run(args),
+        ClientCommand::Deploy(args) => deploy::run(args),
+        ClientCommand::Run(args) => actions::run(args),
+        ClientCommand::Logs(args) => logs::run(args),
+        ClientCommand::Completions { shell } => manual::completions::<C>(shell),
+        ClientCommand::Man => manual::man_page::<C>(),
     }
 }
 

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use lumio_cli::error::{CliError, Failure};
 use lumio_server::{MetricsToken, ServerConfig, TlsFiles};
 
-use crate::cli::ServerArgs;
-use crate::error::{CliError, Failure};
+use crate::args::ServerArgs;
 
 /// What `lumio server` does besides serving.
 #[derive(Debug, Subcommand)]
