@@ -11,8 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use lumio_crypto::MasterKey;
-use lumio_secrets::{FileUnseal, UnsealKey};
-use lumio_store::Store;
+use lumio_secrets::{FileUnseal, Store, UnsealKey};
 
 use crate::kms::Transit;
 use crate::ServerConfig;
@@ -39,7 +38,8 @@ impl UnsealPlan {
             Self::Ready(unseal) => return Ok(unseal),
             Self::Generate(path) => path,
         };
-        if let Some(key_id) = set_up_with(store).await? {
+        let set_up = lumio_secrets::set_up_with(store).await;
+        if let Some(key_id) = set_up.context("cannot read the database's key check")? {
             bail!(
                 "the master key file {path} does not exist, but the database at {database} \
                  was set up with master key {key_id}: without that key none of its secrets \
@@ -52,24 +52,6 @@ impl UnsealPlan {
         }
         Ok(Arc::new(FileUnseal::new(generate(&path)?)))
     }
-}
-
-/// The key id a store was set up with, if it was: it holds a key check or a keyring.
-async fn set_up_with(store: &dyn Store) -> anyhow::Result<Option<String>> {
-    for meta in ["kek_id", "keyring_current", "key_check"] {
-        let found = store
-            .meta_get(meta)
-            .await
-            .context("cannot read the database's key check")?;
-        if let Some(id) = found {
-            return Ok(Some(if meta == "key_check" {
-                "(id not recorded)".to_owned()
-            } else {
-                String::from_utf8_lossy(&id).into_owned()
-            }));
-        }
-    }
-    Ok(None)
 }
 
 /// The unseal key (the master key file, see [`load`], or the KMS transit key of
