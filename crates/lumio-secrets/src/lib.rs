@@ -52,9 +52,10 @@ pub use unseal::{
     check_unwrapped_id, load_keyring, set_up_with, FileUnseal, UnsealError, UnsealKey,
 };
 
-/// Opening the database, for the process that starts the service (`lumio-server`): the
-/// store handle goes to the keyring's loader, the audit writer and [`open_service`].
-pub use lumio_store::{connect_with, Store, StoreOptions};
+/// Opening the database, for the process that starts the service (`lumio-server`): it
+/// only hands the store on, to the keyring's loader, the audit writer and
+/// [`open_service`]; the `Store` trait, and so every query, stays out of its reach.
+pub use lumio_store::{connect_with, StoreOptions};
 
 /// The records the service answers with: plain data, read from the store, that leads
 /// nowhere back into it. Callers name them from here and never link the store crate.
@@ -68,6 +69,7 @@ use std::sync::Arc;
 
 use lumio_audit::AuditWriter;
 use lumio_crypto::Keyring;
+use lumio_store::Store;
 
 /// Who is acting and under which request, for the audit log.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use lumio_crypto::MasterKey;
-use lumio_secrets::{FileUnseal, Store, UnsealKey};
+use lumio_secrets::{FileUnseal, ServiceError, UnsealKey};
 
 use crate::kms::Transit;
 use crate::ServerConfig;
@@ -29,16 +29,18 @@ impl UnsealPlan {
     /// The unseal key, generating the embedded default's key file only for a store that
     /// has never been set up: a key generated for a store with data would open none of it
     /// and, worse, take the place of the one the operator must restore.
+    /// `set_up_with` reads the store's key id (`lumio_secrets::set_up_with`), and is only
+    /// asked when a key would be generated.
     pub(crate) async fn resolve(
         self,
-        store: &dyn Store,
+        set_up_with: impl std::future::Future<Output = Result<Option<String>, ServiceError>>,
         database: &str,
     ) -> anyhow::Result<Arc<dyn UnsealKey>> {
         let path = match self {
             Self::Ready(unseal) => return Ok(unseal),
             Self::Generate(path) => path,
         };
-        let set_up = lumio_secrets::set_up_with(store).await;
+        let set_up = set_up_with.await;
         if let Some(key_id) = set_up.context("cannot read the database's key check")? {
             bail!(
                 "the master key file {path} does not exist, but the database at {database} \

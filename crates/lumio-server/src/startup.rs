@@ -81,7 +81,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     if matches!(unseal, master_key::UnsealPlan::Generate(_)) {
         create_data_dir(&config.data_dir)?;
     }
-    let unseal = unseal.resolve(store.as_ref(), &redact_url(&url)).await?;
+    let set_up_with = lumio_secrets::set_up_with(store.as_ref());
+    let unseal = unseal.resolve(set_up_with, &redact_url(&url)).await?;
     let keys = lumio_secrets::load_keyring(store.as_ref(), unseal.as_ref(), previous_keys)
         .await
         .map_err(startup_error)?;
