@@ -6,8 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 
-use lumio_api::AuditEvent;
-use lumio_core::{Environment, ExtensionSlug, Role, SecretName};
+use lumio_core::{AuditEvent, Environment, ExtensionSlug, Role, SecretName};
 use lumio_runtime::Deployment;
 use lumio_secrets::{change_record, RequestContext};
 use lumio_store::DeploymentRecord;
@@ -103,7 +102,7 @@ impl ActionsService {
                 ctx,
                 extension.id,
                 env,
-                AuditEvent::Deploy.as_str(),
+                AuditEvent::Deploy,
                 None,
                 Some(detail),
             )]
@@ -117,7 +116,6 @@ impl ActionsService {
             .collect();
         let grants = grants_of(&deployment, &set);
         let record = secrets
-            .store()
             .insert_deployment(
                 extension.id,
                 environment,
@@ -147,7 +145,6 @@ impl ActionsService {
         ctx.principal
             .require(&extension, Role::Viewer, "list deployments")?;
         let records = secrets
-            .store()
             .list_deployments(extension.id, environment, 50)
             .await?;
         Ok(records
@@ -179,17 +176,17 @@ impl ActionsService {
     ) -> Result<Option<Arc<Deployment>>, ActionsError> {
         let key = (extension_id, environment);
         let (lookup, seen) = self.inner.active.lookup(key);
-        let store = self.inner.secrets.store();
+        let secrets = &self.inner.secrets;
         let known = match lookup {
             Lookup::Fresh(deployment) => return Ok(Some(deployment)),
             // The database looks unreachable: run what this process has (below) at once
             // rather than wait for a connection first.
-            Lookup::Stale(Some((_, deployment))) if !store.feed_connected() => {
+            Lookup::Stale(Some((_, deployment))) if !secrets.feed_connected() => {
                 return Ok(Some(deployment))
             }
             Lookup::Stale(known) => known,
         };
-        let record = match store.active_deployment(extension_id, environment).await {
+        let record = match secrets.active_deployment(extension_id, environment).await {
             Ok(Some(record)) => record,
             Ok(None) => return Ok(None),
             // The database is unreachable: the compiled copy this process already runs is

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use lumio_api::AuditEvent;
-use lumio_core::{Environment, ExtensionSlug};
+use lumio_core::{AuditEvent, AuditOutcome, Environment, ExtensionSlug};
 use lumio_runtime::{ActionError, ErrorCode};
 use lumio_store::AuditRecord;
 
@@ -51,7 +50,7 @@ impl ActionsService {
         // Secrets changed and code deployed through another server just before this call
         // must be seen: one barrier through the change feed for both caches (none on SQLite,
         // whose feed is local and immediate).
-        if let Some(marker) = secrets.store().sync_marker() {
+        if let Some(marker) = secrets.sync_marker() {
             tokio::join!(
                 secrets.caught_up_to(marker),
                 self.inner.active.caught_up_to(marker)
@@ -81,12 +80,12 @@ impl ActionsService {
                 at: Utc::now(),
                 extension_id: extension.id,
                 environment: Some(environment),
-                event: AuditEvent::LeakBlocked.as_str().to_owned(),
+                event: AuditEvent::LeakBlocked,
                 secret_name: Some(name.as_str().to_owned()),
                 actor: None,
                 action: Some(action.to_owned()),
                 request_id: Some(request_id.to_owned()),
-                outcome: Some("blocked".to_owned()),
+                outcome: Some(AuditOutcome::Blocked.into()),
                 detail: Some(
                     "the action's result held the secret's value; the caller got an error"
                         .to_owned(),

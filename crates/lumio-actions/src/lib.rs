@@ -47,7 +47,7 @@ impl ActionsService {
         let runtime =
             Runtime::with_options(options).map_err(|err| ActionsError::Runtime(err.to_string()))?;
         let active = Arc::new(active::ActiveDeployments::default());
-        active.follow(secrets.store().subscribe());
+        active.follow(secrets.subscribe());
         Ok(Self {
             inner: Arc::new(Inner {
                 secrets,

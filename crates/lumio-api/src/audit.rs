@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::audit_event::AuditEventName;
 use crate::AuditEvent;
 
 #[derive(Debug, Default, Serialize, Deserialize, IntoParams)]
@@ -21,7 +22,7 @@ pub struct AuditQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     /// Only this event.
-    #[param(inline)]
+    #[param(inline, value_type = Option<AuditEventName>)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<AuditEvent>,
 }

@@ -1,5 +1,6 @@
 //! The one error shape: `{"error": {"code", "message", "hint"}}`, and the codes in it.
 
+use lumio_core::ErrorKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -147,6 +148,26 @@ impl ErrorCode {
     }
 }
 
+/// The one table from a service error's kind to its code, and so to its status: the API
+/// and the dashboard answer a kind alike.
+impl From<ErrorKind> for ErrorCode {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::Unauthorized => Self::Unauthorized,
+            ErrorKind::NotFound => Self::NotFound,
+            ErrorKind::Forbidden => Self::Forbidden,
+            ErrorKind::Invalid => Self::Invalid,
+            ErrorKind::Conflict => Self::Conflict,
+            ErrorKind::Limit => Self::Limit,
+            ErrorKind::Unprocessable => Self::Unprocessable,
+            ErrorKind::StaffNotMember => Self::StaffNotMember,
+            ErrorKind::Suspended => Self::ExtensionSuspended,
+            ErrorKind::Unavailable => Self::Unavailable,
+            ErrorKind::Internal => Self::Internal,
+        }
+    }
+}
+
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -172,6 +193,28 @@ pub struct ErrorDetail {
 #[cfg(test)]
 mod tests {
     use super::ErrorCode;
+    use lumio_core::ErrorKind;
+
+    /// Each kind's code and status, as clients and the dashboard see them.
+    #[test]
+    fn error_kinds_keep_their_code_and_status() {
+        for (kind, code, status) in [
+            (ErrorKind::Unauthorized, "unauthorized", 401),
+            (ErrorKind::NotFound, "not_found", 404),
+            (ErrorKind::Forbidden, "forbidden", 403),
+            (ErrorKind::Invalid, "invalid", 400),
+            (ErrorKind::Conflict, "conflict", 409),
+            (ErrorKind::Limit, "limit", 422),
+            (ErrorKind::Unprocessable, "unprocessable", 422),
+            (ErrorKind::StaffNotMember, "staff_not_member", 403),
+            (ErrorKind::Suspended, "extension_suspended", 403),
+            (ErrorKind::Unavailable, "unavailable", 503),
+            (ErrorKind::Internal, "internal", 500),
+        ] {
+            assert_eq!(ErrorCode::from(kind).as_str(), code, "{kind:?}");
+            assert_eq!(ErrorCode::from(kind).status(), status, "{kind:?}");
+        }
+    }
 
     #[test]
     fn wire_names_are_the_serde_names() {

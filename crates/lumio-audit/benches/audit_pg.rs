@@ -24,7 +24,7 @@ fn record(i: u64) -> AuditRecord {
         at: Utc::now(),
         extension_id: 1,
         environment: Some(Environment::Production),
-        event: "secret.get".into(),
+        event: lumio_core::AuditEvent::SecretGet,
         secret_name: Some("MY_API_KEY".into()),
         actor: None,
         action: Some("functions:callExternalApi".into()),

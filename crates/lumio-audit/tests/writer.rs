@@ -58,7 +58,7 @@ fn record(id: u64) -> AuditRecord {
         at: chrono::Utc::now(),
         extension_id: 1,
         environment: Some(Environment::Staging),
-        event: "secret.get".into(),
+        event: lumio_core::AuditEvent::SecretGet,
         secret_name: Some("API_KEY".into()),
         actor: None,
         action: Some("fetchScores".into()),
@@ -586,7 +586,7 @@ async fn the_idle_tick_seals_management_records() {
     let change = |ext: &Extension| {
         vec![AuditRecord {
             extension_id: ext.id,
-            event: "extension.create".into(),
+            event: lumio_core::AuditEvent::ExtensionCreate,
             environment: None,
             ..record(0)
         }]

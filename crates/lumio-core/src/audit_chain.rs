@@ -39,23 +39,20 @@ pub const NULL_MARKER: [u8; 4] = [0xff; 4];
 /// this was back-dated (slipped into the table by hand) and verify reports it `inserted`.
 pub const AT_ALLOWANCE_MICROS: i64 = 120_000_000;
 
-/// The event of the record retention adds to a chain when it moves the chain's anchor;
-/// its `detail` is [`pruned_detail`].
-pub const PRUNED_EVENT: &str = "audit.pruned";
-
 /// The actor of records Lumio itself adds to a chain (retention, the chain upgrade).
 pub const SYSTEM_ACTOR: &str = "lumio";
 
-/// The `detail` of an [`PRUNED_EVENT`] record: the anchor retention moved to and how many
-/// sealed records it stopped covering. Verify checks that the chain's stored anchor is
+/// The `detail` of an [`crate::AuditEvent::AuditPruned`] record, which retention adds to a
+/// chain when it moves the chain's anchor: the anchor it moved to and how many sealed
+/// records it stopped covering. Verify checks that the chain's stored anchor is
 /// the one the newest such record names, so moving the anchor by hand shows.
 pub fn pruned_detail(anchor_seq: i64, anchor_hash: &[u8; 32], removed: i64) -> String {
     let hash: String = anchor_hash.iter().map(|b| format!("{b:02x}")).collect();
     format!(r#"{{"anchor_seq":{anchor_seq},"anchor_hash":"{hash}","removed":{removed}}}"#)
 }
 
-/// The anchor an [`PRUNED_EVENT`] record's `detail` names; `None` if it is not one that
-/// [`pruned_detail`] wrote.
+/// The anchor an [`crate::AuditEvent::AuditPruned`] record's `detail` names; `None` if it
+/// is not one that [`pruned_detail`] wrote.
 pub fn parse_pruned_detail(detail: &str) -> Option<(i64, [u8; 32])> {
     let rest = detail.strip_prefix(r#"{"anchor_seq":"#)?;
     let (seq, rest) = rest.split_once(r#","anchor_hash":""#)?;

@@ -4,7 +4,9 @@
 
 mod audit;
 mod audit_chain;
+mod audit_event;
 mod egress;
+mod error_kind;
 mod ids;
 mod lifetime;
 mod limits;
@@ -15,11 +17,13 @@ pub use audit::{AuditUnavailable, Ticket};
 pub use audit_chain::{
     chain_hash_v1, chain_link, parse_pruned_detail, pruned_detail, AuditRootKey, ChainFields,
     ChainKey, AT_ALLOWANCE_MICROS, CHAIN_KEY_LABEL, CHAIN_TAG, CHAIN_TAG_V1, GENESIS_HASH,
-    NULL_MARKER, PRUNED_EVENT, SYSTEM_ACTOR,
+    NULL_MARKER, SYSTEM_ACTOR,
 };
+pub use audit_event::{AuditEvent, AuditOutcome};
 pub use egress::{
     AllowedHosts, CurrentValue, HostPattern, InvalidHost, MAX_ALLOWED_HOSTS, MAX_HOST_LEN,
 };
+pub use error_kind::ErrorKind;
 pub use ids::{Environment, ExtensionSlug, InvalidId, SecretName};
 pub use lifetime::{InvalidLifetime, TokenLifetime, MAX_TOKEN_LIFETIME};
 pub use limits::{

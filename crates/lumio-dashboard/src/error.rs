@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use lumio_api::ErrorCode;
 use lumio_secrets::{ErrorKind, ServiceError};
 
 use crate::views;
@@ -30,7 +31,8 @@ impl From<lumio_core::InvalidId> for PageError {
 
 /// The status a service error is shown with: the API's for the same kind of error.
 pub(crate) fn status_of(err: &ServiceError) -> StatusCode {
-    StatusCode::from_u16(err.kind().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    StatusCode::from_u16(ErrorCode::from(err.kind()).status())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// What someone at the dashboard can do about it (the API's hints name CLI commands).
@@ -83,7 +85,7 @@ impl IntoResponse for PageError {
                     _ => "Cannot do that",
                 };
                 // For a server-side fault, a stable sentence: the cause is in the log.
-                let message = match err.kind().public_message(err) {
+                let message = match err.public_message() {
                     Some(sentence) => sentence.to_owned(),
                     None => err.to_string(),
                 };

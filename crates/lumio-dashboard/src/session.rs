@@ -4,7 +4,6 @@
 //! load balancer stays signed in wherever its requests land, and signing out ends the
 //! session everywhere. The token itself is never stored in the cookie or kept.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRequestParts;
@@ -13,8 +12,7 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
-use lumio_secrets::{Principal, RequestContext, SecretsService, ServiceError};
-use lumio_store::{SessionRecord, Store};
+use lumio_secrets::{Principal, RequestContext, SecretsService, ServiceError, SessionRecord};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -115,15 +113,15 @@ impl Sessions {
         self.ttl
     }
 
-    fn store(&self) -> &Arc<dyn Store> {
-        self.service.store()
+    fn kept(&self) -> lumio_secrets::Sessions<'_> {
+        self.service.sessions()
     }
 
     /// Starts a session for `principal`; returns its id, which only the cookie holds.
     pub async fn create(&self, principal: &Principal) -> Result<String, ServiceError> {
         let now = Utc::now();
         // Swept at sign-in, so the table holds little more than the live sessions.
-        self.store().delete_expired_sessions(now).await?;
+        self.kept().delete_expired(now).await?;
         let id = random_token();
         let ttl = chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::hours(12));
         let record = SessionRecord {
@@ -133,14 +131,14 @@ impl Sessions {
             expires_at: now + ttl,
             flash: None,
         };
-        self.store().insert_session(&record).await?;
+        self.kept().insert(&record).await?;
         Ok(id)
     }
 
     /// The live session with this id, and who it acts as; `None` if it expired, was
     /// signed out, or its token no longer exists.
     async fn lookup(&self, id: &str) -> Result<Option<(Principal, SessionRecord)>, ServiceError> {
-        let Some(record) = self.store().find_session(&id_hash(id), Utc::now()).await? else {
+        let Some(record) = self.kept().find(&id_hash(id), Utc::now()).await? else {
             return Ok(None);
         };
         let principal = self.service.principal_of(&record.token_id).await?;
@@ -148,13 +146,13 @@ impl Sessions {
     }
 
     pub async fn remove(&self, id: &str) -> Result<(), ServiceError> {
-        Ok(self.store().delete_session(&id_hash(id)).await?)
+        self.kept().delete(&id_hash(id)).await
     }
 
     /// Leaves a notice for the next page this session shows. A notice is a courtesy:
     /// failing to keep one is logged, not shown.
     pub async fn set_flash(&self, id: &str, message: String) {
-        if let Err(err) = self.store().set_session_flash(&id_hash(id), &message).await {
+        if let Err(err) = self.kept().set_flash(&id_hash(id), &message).await {
             tracing::warn!(%err, "could not keep a dashboard notice");
         }
     }
@@ -163,7 +161,7 @@ impl Sessions {
     pub async fn take_flash(&self, signed: &SignedIn) -> Option<String> {
         let flash = signed.flash.as_deref()?;
         let hash = id_hash(&signed.session_id);
-        match self.store().take_session_flash(&hash, flash).await {
+        match self.kept().take_flash(&hash, flash).await {
             Ok(true) => Some(flash.to_owned()),
             Ok(false) => None,
             Err(err) => {

@@ -477,7 +477,7 @@ async fn html_in_an_action_name_is_escaped_on_the_audit_page(backend: Backend) {
         at: chrono::Utc::now(),
         extension_id: extension.id,
         environment: Some(lumio_core::Environment::Staging),
-        event: "secret.get".to_owned(),
+        event: lumio_core::AuditEvent::SecretGet,
         secret_name: Some("API_KEY".to_owned()),
         actor: None,
         action: Some(evil.to_owned()),

@@ -1,7 +1,6 @@
 //! Reading an extension's audit log.
 
-use lumio_api::AuditEvent;
-use lumio_core::{ChainKey, Environment, ExtensionSlug, Role};
+use lumio_core::{AuditEvent, ChainKey, Environment, ExtensionSlug, Role};
 use lumio_store::{AuditEntry, AuditQuery, ChainVerdict, ChainedEntry, ExportQuery, Grant};
 
 use crate::{RequestContext, SecretsService, ServiceError};
@@ -123,7 +122,7 @@ impl SecretsService {
             ctx,
             extension,
             None,
-            AuditEvent::AuditKeyExported.as_str(),
+            AuditEvent::AuditKeyExported,
             None,
             None,
         );

@@ -2,9 +2,10 @@
 //! is metadata on the secret (no new version); each change commits with its own
 //! `secret.binding_changed` record, and the runtime's refusals become `egress.blocked`.
 
-use lumio_api::AuditEvent;
 use lumio_audit::Ticket;
-use lumio_core::{AllowedHosts, Environment, ExtensionSlug, Role, SecretName};
+use lumio_core::{
+    AllowedHosts, AuditEvent, AuditOutcome, Environment, ExtensionSlug, Role, SecretName,
+};
 use lumio_store::AuditRecord;
 
 use crate::extensions::change_record;
@@ -67,12 +68,12 @@ impl SecretsService {
             at: chrono::Utc::now(),
             extension_id: reader.extension_id,
             environment: Some(reader.environment),
-            event: AuditEvent::EgressBlocked.as_str().to_owned(),
+            event: AuditEvent::EgressBlocked,
             secret_name: Some(name.as_str().to_owned()),
             actor: None,
             action: Some(reader.action.to_owned()),
             request_id: Some(reader.request_id.to_owned()),
-            outcome: Some("blocked".to_owned()),
+            outcome: Some(AuditOutcome::Blocked.into()),
             detail: Some(format!("refused host {host}")),
         };
         Ok(self.inner.audit.try_enqueue(record)?)
@@ -95,7 +96,7 @@ pub(crate) fn binding_record(
         ctx,
         extension_id,
         Some(environment),
-        AuditEvent::SecretBindingChanged.as_str(),
+        AuditEvent::SecretBindingChanged,
         Some(name.as_str()),
         Some(detail),
     )

@@ -1,8 +1,7 @@
 //! Service errors: each says what happened and what to do. None holds a secret value.
 
-use lumio_api::ErrorCode;
 use lumio_audit::AuditUnavailable;
-use lumio_core::{Environment, InvalidHost, InvalidId, UnknownRole};
+use lumio_core::{Environment, ErrorKind, InvalidHost, InvalidId, UnknownRole};
 use lumio_crypto::CryptoError;
 use lumio_store::StoreError;
 
@@ -95,77 +94,29 @@ pub enum ServiceError {
     Crypto(#[from] CryptoError),
 }
 
-/// The class of a [`ServiceError`]: what each front end (API, dashboard, CLI) turns into
-/// its own status and wording. One kind has one HTTP status everywhere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    Unauthorized,
-    NotFound,
-    Forbidden,
-    /// Malformed or invalid input.
-    Invalid,
-    /// Already exists, or a concurrent change won.
-    Conflict,
-    /// Valid, but over a limit of SPEC §7.
-    Limit,
-    /// Well-formed, but it cannot be done as asked (e.g. an environment compared with
-    /// itself).
-    Unprocessable,
-    /// Staff outside a claimed extension.
-    StaffNotMember,
-    /// The extension is suspended.
-    Suspended,
-    /// The database or the audit log is unavailable; retrying may work.
-    Unavailable,
-    /// A fault of the server or its set-up; the cause is for the operator's log only.
-    Internal,
-}
-
-impl ErrorKind {
-    /// The API's stable error code; its status is the one the API and the dashboard use.
-    pub fn code(self) -> ErrorCode {
-        match self {
-            Self::Unauthorized => ErrorCode::Unauthorized,
-            Self::NotFound => ErrorCode::NotFound,
-            Self::Forbidden => ErrorCode::Forbidden,
-            Self::Invalid => ErrorCode::Invalid,
-            Self::Conflict => ErrorCode::Conflict,
-            Self::Limit => ErrorCode::Limit,
-            Self::Unprocessable => ErrorCode::Unprocessable,
-            Self::StaffNotMember => ErrorCode::StaffNotMember,
-            Self::Suspended => ErrorCode::ExtensionSuspended,
-            Self::Unavailable => ErrorCode::Unavailable,
-            Self::Internal => ErrorCode::Internal,
-        }
-    }
-
-    /// The HTTP status, the same in the API and the dashboard.
-    pub fn status(self) -> u16 {
-        self.code().status()
-    }
-
+impl ServiceError {
     /// The sentence shown instead of the message for server-side faults, whose causes
     /// (database errors, paths, keys) are for the operator's log, not the caller.
-    pub fn public_message(self, err: &ServiceError) -> Option<&'static str> {
-        match (self, err) {
+    pub fn public_message(&self) -> Option<&'static str> {
+        match (self.kind(), self) {
             // A change commits with its audit record or not at all.
-            (Self::Unavailable, ServiceError::Audit(_)) => {
+            (ErrorKind::Unavailable, Self::Audit(_)) => {
                 Some("the audit log could not be written, so nothing was changed")
             }
-            (Self::Unavailable, ServiceError::Unseal(_)) => Some(
+            (ErrorKind::Unavailable, Self::Unseal(_)) => Some(
                 "the KMS that wraps Lumio's master keys is unreachable, so nothing was changed; \
                  the server log names the address to check",
             ),
-            (Self::Unavailable, _) => {
+            (ErrorKind::Unavailable, _) => {
                 Some("Lumio's database is unavailable; nothing was changed unless stated otherwise")
             }
-            (Self::Internal, _) => Some("internal error; the server log has the details"),
+            (ErrorKind::Internal, _) => Some("internal error; the server log has the details"),
             _ => None,
         }
     }
-}
 
-impl ServiceError {
+    /// The class of this error, which each front end turns into its own status and
+    /// wording (the API's codes: `lumio_api::ErrorCode::from`).
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::Unauthorized => ErrorKind::Unauthorized,
@@ -219,32 +170,6 @@ impl From<StoreError> for ServiceError {
                 Self::Audit(AuditUnavailable(format!("{reason}; nothing was changed")))
             }
             other => Self::Store(other),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ErrorKind;
-
-    /// Each kind's code and status, as clients and the dashboard see them.
-    #[test]
-    fn error_kinds_keep_their_code_and_status() {
-        for (kind, code, status) in [
-            (ErrorKind::Unauthorized, "unauthorized", 401),
-            (ErrorKind::NotFound, "not_found", 404),
-            (ErrorKind::Forbidden, "forbidden", 403),
-            (ErrorKind::Invalid, "invalid", 400),
-            (ErrorKind::Conflict, "conflict", 409),
-            (ErrorKind::Limit, "limit", 422),
-            (ErrorKind::Unprocessable, "unprocessable", 422),
-            (ErrorKind::StaffNotMember, "staff_not_member", 403),
-            (ErrorKind::Suspended, "extension_suspended", 403),
-            (ErrorKind::Unavailable, "unavailable", 503),
-            (ErrorKind::Internal, "internal", 500),
-        ] {
-            assert_eq!(kind.code().as_str(), code, "{kind:?}");
-            assert_eq!(kind.status(), status, "{kind:?}");
         }
     }
 }

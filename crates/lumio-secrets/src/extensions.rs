@@ -2,7 +2,7 @@
 //! operation. Creating, claiming, suspending and deleting are in `staff.rs`.
 
 use chrono::Utc;
-use lumio_core::{Environment, ExtensionSlug};
+use lumio_core::{AuditEvent, AuditOutcome, Environment, ExtensionSlug};
 use lumio_store::{AuditRecord, Extension};
 
 use crate::{RequestContext, SecretsService, ServiceError};
@@ -71,7 +71,7 @@ pub fn change_record(
     ctx: &RequestContext,
     extension_id: i64,
     environment: Option<Environment>,
-    event: &str,
+    event: AuditEvent,
     secret_name: Option<&str>,
     detail: Option<String>,
 ) -> AuditRecord {
@@ -79,12 +79,12 @@ pub fn change_record(
         at: Utc::now(),
         extension_id,
         environment,
-        event: event.to_owned(),
+        event,
         secret_name: secret_name.map(str::to_owned),
         actor: Some(ctx.principal.actor()),
         action: None,
         request_id: Some(ctx.request_id.clone()),
-        outcome: Some("ok".to_owned()),
+        outcome: Some(AuditOutcome::Ok.into()),
         detail,
     }
 }

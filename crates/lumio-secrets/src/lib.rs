@@ -12,15 +12,18 @@ mod audit_root;
 mod bindings;
 mod bootstrap;
 mod cache;
+mod deployments;
 mod error;
 mod extensions;
 mod keyring;
 mod last_used;
 mod master_rotation;
+mod operations;
 mod parity;
 mod read;
 mod rotation;
 mod secrets;
+mod sessions;
 mod staff;
 mod token_admin;
 mod tokens;
@@ -32,19 +35,35 @@ pub use access::Principal;
 pub use audit_log::{AuditFilter, ExportFilter, MAX_AUDIT_PAGE, MAX_EXPORT_PAGE};
 pub use audit_root::{load_audit_root, reseal_audit_root, AUDIT_ROOT_META, AUDIT_ROOT_PLACE};
 pub use bootstrap::{open_service, Bootstrap, BootstrapToken};
-pub use error::{ErrorKind, ServiceError};
+pub use error::ServiceError;
 pub use extensions::change_record;
 pub use last_used::WRITE_EVERY as LAST_USED_WRITE_EVERY;
-pub use lumio_core::SecretValue;
+pub use lumio_core::{ErrorKind, SecretValue};
 pub use master_rotation::MasterKeyStatus;
 pub use parity::{CopyReport, CopySelection, EnvironmentDiff};
 pub use read::{Reader, SecretRead};
 pub use rotation::{rotate, RotationReport};
 pub use secrets::{ImportedSecret, SecretHistory, SecretSummary};
+pub use sessions::Sessions;
 pub use staff::{ClaimCode, Claimed, DEFAULT_CLAIM_LIFETIME, MAX_REASON, MAX_SUPPORT};
 pub use token_admin::{TokenFor, TokenRequest, TokenSummary};
 pub use tokens::{check_bootstrap_token, IssuedToken, MAX_TOKEN_LEN, MIN_TOKEN_LEN};
-pub use unseal::{check_unwrapped_id, load_keyring, FileUnseal, UnsealError, UnsealKey};
+pub use unseal::{
+    check_unwrapped_id, load_keyring, set_up_with, FileUnseal, UnsealError, UnsealKey,
+};
+
+/// Opening the database, for the process that starts the service (`lumio-server`): it
+/// only hands the store on, to the keyring's loader, the audit writer and
+/// [`open_service`]; the `Store` trait, and so every query, stays out of its reach.
+pub use lumio_store::{connect_with, StoreOptions};
+
+/// The records the service answers with: plain data, read from the store, that leads
+/// nowhere back into it. Callers name them from here and never link the store crate.
+pub use lumio_store::{
+    AccessRequest, AuditEntry, AuditPruned, AuditRecord, ChainBreak, ChainVerdict, ChainedEntry,
+    Change, DeploymentRecord, Extension, Grant, PoolUsage, RecordsOf, SecretHead, SessionRecord,
+    Tamper,
+};
 
 use std::sync::Arc;
 
@@ -105,9 +124,5 @@ impl SecretsService {
 
     pub fn audit(&self) -> &AuditWriter {
         &self.inner.audit
-    }
-
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
     }
 }

@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use lumio_api::AuditEvent;
 use lumio_core::{
-    AllowedHosts, CurrentValue, Environment, ExtensionSlug, Role, SecretName, SecretValue,
+    AllowedHosts, AuditEvent, CurrentValue, Environment, ExtensionSlug, Role, SecretName,
+    SecretValue,
 };
 use lumio_store::Extension;
 use subtle::ConstantTimeEq;
@@ -97,7 +97,7 @@ impl SecretsService {
             ctx,
             extension.id,
             None,
-            AuditEvent::SecretCompared.as_str(),
+            AuditEvent::SecretCompared,
             None,
             Some(detail),
         );
@@ -189,7 +189,7 @@ impl SecretsService {
                 &extension,
                 to,
                 &pairs,
-                Written::bound_per_pair(AuditEvent::SecretCopy.as_str(), &bindings),
+                Written::bound_per_pair(AuditEvent::SecretCopy, &bindings),
                 |w| format!("copied from {from} as version {}", w.version),
             )
             .await?;

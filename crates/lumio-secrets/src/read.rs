@@ -5,9 +5,8 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use lumio_api::AuditEvent;
 use lumio_audit::Ticket;
-use lumio_core::{CurrentValue, Environment, SecretName, SecretValue};
+use lumio_core::{AuditEvent, AuditOutcome, CurrentValue, Environment, SecretName, SecretValue};
 use lumio_store::AuditRecord;
 
 use crate::secrets::place;
@@ -224,12 +223,12 @@ fn denied_record(reader: &Reader<'_>, name: Option<&SecretName>) -> AuditRecord 
         at: Utc::now(),
         extension_id: reader.extension_id,
         environment: Some(reader.environment),
-        event: AuditEvent::SecretDenied.as_str().to_owned(),
+        event: AuditEvent::SecretDenied,
         secret_name: name.map(|n| n.as_str().to_owned()),
         actor: None,
         action: Some(reader.action.to_owned()),
         request_id: Some(reader.request_id.to_owned()),
-        outcome: Some("denied".to_owned()),
+        outcome: Some(AuditOutcome::Denied.into()),
         detail: None,
     }
 }
@@ -239,12 +238,19 @@ fn read_record(reader: &Reader<'_>, name: &SecretName, found: bool) -> AuditReco
         at: Utc::now(),
         extension_id: reader.extension_id,
         environment: Some(reader.environment),
-        event: AuditEvent::SecretGet.as_str().to_owned(),
+        event: AuditEvent::SecretGet,
         secret_name: Some(name.as_str().to_owned()),
         actor: None,
         action: Some(reader.action.to_owned()),
         request_id: Some(reader.request_id.to_owned()),
-        outcome: Some(if found { "found" } else { "not_set" }.to_owned()),
+        outcome: Some(
+            if found {
+                AuditOutcome::Found
+            } else {
+                AuditOutcome::NotSet
+            }
+            .into(),
+        ),
         detail: None,
     }
 }

@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use lumio_api::AuditEvent;
 use lumio_core::{
-    AllowedHosts, Environment, ExtensionSlug, Role, SecretName, SecretValue,
+    AllowedHosts, AuditEvent, Environment, ExtensionSlug, Role, SecretName, SecretValue,
     MAX_SECRETS_PER_ENVIRONMENT,
 };
 use lumio_crypto::SecretPlace;
@@ -111,7 +110,7 @@ impl SecretsService {
                 environment,
                 &[(name.clone(), value)],
                 Written {
-                    event: AuditEvent::SecretSet.as_str(),
+                    event: AuditEvent::SecretSet,
                     allowed_hosts,
                     per_pair: None,
                 },
@@ -159,7 +158,7 @@ impl SecretsService {
             &extension,
             environment,
             &pairs,
-            Written::event(AuditEvent::SecretImport.as_str()),
+            Written::event(AuditEvent::SecretImport),
             |w| format!("version {}", w.version),
         )
         .await
@@ -214,7 +213,7 @@ impl SecretsService {
             ctx,
             extension.id,
             Some(environment),
-            AuditEvent::SecretDelete.as_str(),
+            AuditEvent::SecretDelete,
             Some(name.as_str()),
             detail,
         );
@@ -286,7 +285,7 @@ impl SecretsService {
                 &extension,
                 environment,
                 &[(name.clone(), &value)],
-                Written::event(AuditEvent::SecretRollback.as_str()),
+                Written::event(AuditEvent::SecretRollback),
                 |w| format!("restored version {version} as version {}", w.version),
             )
             .await?;
@@ -465,7 +464,7 @@ impl SecretsService {
 
 /// What a write records (`secret.set`, …) and whether it binds its secrets too.
 pub(crate) struct Written<'a> {
-    event: &'static str,
+    event: AuditEvent,
     allowed_hosts: Option<&'a AllowedHosts>,
     /// A binding per pair written (`None`: that one's binding stays as it is), instead
     /// of `allowed_hosts` for all.
@@ -473,7 +472,7 @@ pub(crate) struct Written<'a> {
 }
 
 impl<'a> Written<'a> {
-    pub(crate) fn event(event: &'static str) -> Self {
+    pub(crate) fn event(event: AuditEvent) -> Self {
         Self {
             event,
             allowed_hosts: None,
@@ -482,10 +481,7 @@ impl<'a> Written<'a> {
     }
 
     /// A write that binds each pair to its own binding, parallel to the pairs.
-    pub(crate) fn bound_per_pair(
-        event: &'static str,
-        bindings: &'a [Option<AllowedHosts>],
-    ) -> Self {
+    pub(crate) fn bound_per_pair(event: AuditEvent, bindings: &'a [Option<AllowedHosts>]) -> Self {
         Self {
             event,
             allowed_hosts: None,

@@ -5,8 +5,7 @@
 //! makes the admin token a developer there until the grant ends.
 
 use chrono::{DateTime, Duration, Utc};
-use lumio_api::AuditEvent;
-use lumio_core::{ExtensionSlug, Role, TokenLifetime};
+use lumio_core::{AuditEvent, AuditOutcome, ExtensionSlug, Role, TokenLifetime};
 use lumio_store::{
     AccessChange, AccessFilter, AccessRequest, ClaimOutcome, ClaimRecord, Extension, Grant,
 };
@@ -63,7 +62,7 @@ impl SecretsService {
                 ctx,
                 created.id,
                 None,
-                AuditEvent::ExtensionCreate.as_str(),
+                AuditEvent::ExtensionCreate,
                 None,
                 None,
             )]
@@ -113,7 +112,7 @@ impl SecretsService {
             ctx,
             extension.id,
             None,
-            AuditEvent::ExtensionClaimCode.as_str(),
+            AuditEvent::ExtensionClaimCode,
             None,
             Some(detail),
         );
@@ -154,12 +153,12 @@ impl SecretsService {
                 at: Utc::now(),
                 extension_id: extension.id,
                 environment: None,
-                event: AuditEvent::ExtensionClaim.as_str().to_owned(),
+                event: AuditEvent::ExtensionClaim,
                 secret_name: None,
                 actor: Some(owner_id.clone()),
                 action: None,
                 request_id: Some(request_id.to_owned()),
-                outcome: Some("ok".to_owned()),
+                outcome: Some(AuditOutcome::Ok.into()),
                 detail: Some(format!("owner token {owner_id}")),
             }]
         };
@@ -208,7 +207,7 @@ impl SecretsService {
         } else {
             (AuditEvent::ExtensionResume, None)
         };
-        let audit = change_record(ctx, extension.id, None, event.as_str(), None, None);
+        let audit = change_record(ctx, extension.id, None, event, None, None);
         self.inner
             .store
             .set_suspended(extension.id, at, &[audit])
@@ -290,7 +289,7 @@ impl SecretsService {
             ctx,
             extension.id,
             None,
-            AuditEvent::AccessRequest.as_str(),
+            AuditEvent::AccessRequest,
             None,
             Some(detail),
         );
@@ -408,7 +407,7 @@ impl SecretsService {
         detail: String,
         refused: &str,
     ) -> Result<AccessRequest, ServiceError> {
-        let audit = change_record(ctx, extension.id, None, event.as_str(), None, Some(detail));
+        let audit = change_record(ctx, extension.id, None, event, None, Some(detail));
         let store = &self.inner.store;
         if !store.change_access_request(id, &change, &[audit]).await? {
             return Err(ServiceError::Conflict(format!(

@@ -6,8 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use lumio_api::AuditEvent;
-use lumio_core::{Environment, ExtensionSlug, Role, TokenLifetime};
+use lumio_core::{AuditEvent, Environment, ExtensionSlug, Role, TokenLifetime};
 use lumio_store::{AuditRecord, Extension, Grant, Revocation, TokenRecord};
 
 use crate::access::Principal;
@@ -90,7 +89,7 @@ impl SecretsService {
         let audit = token_records(
             ctx,
             extension.as_ref(),
-            AuditEvent::TokenCreate.as_str(),
+            AuditEvent::TokenCreate,
             &issued.record,
         );
         self.inner
@@ -100,7 +99,7 @@ impl SecretsService {
         log_admin_token_event(
             ctx,
             extension.as_ref(),
-            AuditEvent::TokenCreate.as_str(),
+            AuditEvent::TokenCreate,
             &issued.record,
         );
         Ok(issued)
@@ -191,12 +190,7 @@ impl SecretsService {
                 action: "revoke tokens usable",
             });
         }
-        let audit = token_records(
-            ctx,
-            extension.as_ref(),
-            AuditEvent::TokenRevoke.as_str(),
-            &target,
-        );
+        let audit = token_records(ctx, extension.as_ref(), AuditEvent::TokenRevoke, &target);
         match self
             .inner
             .store
@@ -211,12 +205,7 @@ impl SecretsService {
             Revocation::Missing => return Err(missing()),
             Revocation::LastAdmin => return Err(ServiceError::LastAdminToken(id.to_owned())),
         }
-        log_admin_token_event(
-            ctx,
-            extension.as_ref(),
-            AuditEvent::TokenRevoke.as_str(),
-            &target,
-        );
+        log_admin_token_event(ctx, extension.as_ref(), AuditEvent::TokenRevoke, &target);
         let extensions: Vec<Extension> = extension.into_iter().collect();
         Ok(summary(target, &extensions))
     }
@@ -227,7 +216,7 @@ impl SecretsService {
 fn token_records(
     ctx: &RequestContext,
     extension: Option<&Extension>,
-    event: &str,
+    event: AuditEvent,
     token: &TokenRecord,
 ) -> Vec<AuditRecord> {
     extension
@@ -240,12 +229,12 @@ fn token_records(
 fn log_admin_token_event(
     ctx: &RequestContext,
     extension: Option<&Extension>,
-    event: &str,
+    event: AuditEvent,
     token: &TokenRecord,
 ) {
     if extension.is_none() {
         tracing::info!(
-            event,
+            event = event.as_str(),
             actor = %ctx.principal.actor(),
             request_id = %ctx.request_id,
             detail = describe(token),

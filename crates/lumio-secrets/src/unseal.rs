@@ -152,6 +152,22 @@ pub(crate) async fn load_entry(
     Ok(unseal.unwrap(id, &wrapped).await?)
 }
 
+/// The key id a store was set up with, if it was: it holds a key check or a keyring
+/// (`"(id not recorded)"` for a bare key check). A store set up before must not get a
+/// freshly generated key.
+pub async fn set_up_with(store: &dyn Store) -> Result<Option<String>, ServiceError> {
+    for meta in ["kek_id", "keyring_current", "key_check"] {
+        if let Some(id) = store.meta_get(meta).await? {
+            return Ok(Some(if meta == "key_check" {
+                "(id not recorded)".to_owned()
+            } else {
+                String::from_utf8_lossy(&id).into_owned()
+            }));
+        }
+    }
+    Ok(None)
+}
+
 /// The keyring this store holds, unwrapped: its current key seals, every other one (and
 /// the unseal key itself when it is a key file, and `previous` from the command line)
 /// opens what it sealed. A store without a keyring uses the key file as its current key;

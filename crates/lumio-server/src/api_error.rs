@@ -37,8 +37,7 @@ impl AppError {
 
 impl From<ServiceError> for AppError {
     fn from(err: ServiceError) -> Self {
-        let kind = err.kind();
-        let message = match kind.public_message(&err) {
+        let message = match err.public_message() {
             Some(sentence) => {
                 // The cause goes to the operator's log; the client gets a stable sentence.
                 tracing::error!(error = %err, "request failed");
@@ -47,7 +46,7 @@ impl From<ServiceError> for AppError {
             None => err.to_string(),
         };
         Self {
-            code: kind.code(),
+            code: err.kind().into(),
             hint: api_hint(&err),
             message,
         }

@@ -6,11 +6,10 @@
 //! failed pass loses nothing. A week of partitions ahead means a server whose upkeep
 //! fails for days still records every change.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use lumio_store::Store;
+use lumio_secrets::SecretsService;
 use tokio::task::JoinHandle;
 
 /// Between two rounds.
@@ -36,26 +35,26 @@ impl AuditRetention {
 }
 
 /// Runs the upkeep until the runtime stops; the first round runs at once.
-pub(crate) fn spawn(store: Arc<dyn Store>, retention: Option<AuditRetention>) -> JoinHandle<()> {
+pub(crate) fn spawn(service: SecretsService, retention: Option<AuditRetention>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            round(&*store, retention).await;
+            round(&service, retention).await;
         }
     })
 }
 
-async fn round(store: &dyn Store, retention: Option<AuditRetention>) {
+async fn round(service: &SecretsService, retention: Option<AuditRetention>) {
     let until = Utc::now() + AHEAD;
-    if let Err(err) = store.prepare_audit_log(until).await {
+    if let Err(err) = service.prepare_audit_log(until).await {
         tracing::error!(error = %err, "could not make room for the coming audit records; retrying in an hour");
     }
     let Some(retention) = retention else {
         return;
     };
-    match store.prune_audit(retention.cutoff()).await {
+    match service.prune_audit(retention.cutoff()).await {
         Ok(pruned) => {
             metrics::counter!("lumio_audit_pruned_records_total").increment(pruned.records_deleted);
             metrics::counter!("lumio_audit_pruned_partitions_total")

@@ -11,8 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use lumio_crypto::MasterKey;
-use lumio_secrets::{FileUnseal, UnsealKey};
-use lumio_store::Store;
+use lumio_secrets::{FileUnseal, ServiceError, UnsealKey};
 
 use crate::kms::Transit;
 use crate::ServerConfig;
@@ -30,16 +29,19 @@ impl UnsealPlan {
     /// The unseal key, generating the embedded default's key file only for a store that
     /// has never been set up: a key generated for a store with data would open none of it
     /// and, worse, take the place of the one the operator must restore.
+    /// `set_up_with` reads the store's key id (`lumio_secrets::set_up_with`), and is only
+    /// asked when a key would be generated.
     pub(crate) async fn resolve(
         self,
-        store: &dyn Store,
+        set_up_with: impl std::future::Future<Output = Result<Option<String>, ServiceError>>,
         database: &str,
     ) -> anyhow::Result<Arc<dyn UnsealKey>> {
         let path = match self {
             Self::Ready(unseal) => return Ok(unseal),
             Self::Generate(path) => path,
         };
-        if let Some(key_id) = set_up_with(store).await? {
+        let set_up = set_up_with.await;
+        if let Some(key_id) = set_up.context("cannot read the database's key check")? {
             bail!(
                 "the master key file {path} does not exist, but the database at {database} \
                  was set up with master key {key_id}: without that key none of its secrets \
@@ -52,24 +54,6 @@ impl UnsealPlan {
         }
         Ok(Arc::new(FileUnseal::new(generate(&path)?)))
     }
-}
-
-/// The key id a store was set up with, if it was: it holds a key check or a keyring.
-async fn set_up_with(store: &dyn Store) -> anyhow::Result<Option<String>> {
-    for meta in ["kek_id", "keyring_current", "key_check"] {
-        let found = store
-            .meta_get(meta)
-            .await
-            .context("cannot read the database's key check")?;
-        if let Some(id) = found {
-            return Ok(Some(if meta == "key_check" {
-                "(id not recorded)".to_owned()
-            } else {
-                String::from_utf8_lossy(&id).into_owned()
-            }));
-        }
-    }
-    Ok(None)
 }
 
 /// The unseal key (the master key file, see [`load`], or the KMS transit key of

@@ -192,7 +192,7 @@ pub(crate) async fn scrape(State(state): State<AppState>, headers: HeaderMap) ->
     metrics::gauge!("lumio_runtime_memory_bytes").set(memory as f64);
     metrics::gauge!("lumio_runtime_memory_budget_bytes").set(budget as f64);
     metrics::gauge!("lumio_audit_queue_depth").set(state.service.audit().queued() as f64);
-    if let Some(pool) = state.service.store().pool_usage() {
+    if let Some(pool) = state.service.pool_usage() {
         let in_use = pool.open.saturating_sub(pool.idle);
         metrics::gauge!("lumio_db_pool_connections", "state" => "in_use").set(f64::from(in_use));
         metrics::gauge!("lumio_db_pool_connections", "state" => "idle").set(f64::from(pool.idle));

@@ -71,17 +71,18 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             format!("sqlite://{}", config.data_dir.join("lumio.db").display())
         }
     };
-    let mut store_options = lumio_store::StoreOptions::default();
+    let mut store_options = lumio_secrets::StoreOptions::default();
     if let Some(wait) = config.db_timeout {
         store_options.connection_wait = wait;
     }
-    let store = lumio_store::connect_with(&url, &store_options)
+    let store = lumio_secrets::connect_with(&url, &store_options)
         .await
         .with_context(|| format!("cannot open the store at {}", redact_url(&url)))?;
     if matches!(unseal, master_key::UnsealPlan::Generate(_)) {
         create_data_dir(&config.data_dir)?;
     }
-    let unseal = unseal.resolve(store.as_ref(), &redact_url(&url)).await?;
+    let set_up_with = lumio_secrets::set_up_with(store.as_ref());
+    let unseal = unseal.resolve(set_up_with, &redact_url(&url)).await?;
     let keys = lumio_secrets::load_keyring(store.as_ref(), unseal.as_ref(), previous_keys)
         .await
         .map_err(startup_error)?;
@@ -92,7 +93,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .map_err(startup_error)?;
     // After the service loaded the audit key: retention moves chain anchors with keyed
     // records, and skips its pass until the key is there.
-    crate::audit_upkeep::spawn(store.clone(), config.audit_retention);
+    crate::audit_upkeep::spawn(boot.service.clone(), config.audit_retention);
     boot.service.set_unseal(unseal);
     boot.service
         .resume_if_unfinished()

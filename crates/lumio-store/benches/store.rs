@@ -67,7 +67,7 @@ fn record(extension_id: i64, i: usize) -> AuditRecord {
         at: Utc::now(),
         extension_id,
         environment: Some(ENV),
-        event: "secret.get".into(),
+        event: lumio_core::AuditEvent::SecretGet,
         secret_name: Some("STRIPE_SECRET_KEY".into()),
         actor: None,
         action: Some("callExternalApi".into()),

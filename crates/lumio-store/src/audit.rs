@@ -43,7 +43,7 @@ impl AuditRow {
                     .as_deref()
                     .map(rows::environment)
                     .transpose()?,
-                event: self.event,
+                event: rows::audit_event(&self.event)?,
                 secret_name: self.secret_name,
                 actor: self.actor,
                 action: self.action,
@@ -89,7 +89,7 @@ macro_rules! audit_queries {
                         row.push_bind($crate::stamp::Stamp(r.at))
                             .push_bind(r.extension_id)
                             .push_bind(r.environment.map(|e| e.as_str()))
-                            .push_bind(&r.event)
+                            .push_bind(r.event.as_str())
                             .push_bind(&r.secret_name)
                             .push_bind(&r.actor)
                             .push_bind(&r.action)

@@ -8,8 +8,9 @@ use std::sync::RwLock;
 
 use lumio_core::{
     chain_hash_v1, chain_link, parse_pruned_detail, AuditRootKey, ChainFields, ChainKey,
-    AT_ALLOWANCE_MICROS, GENESIS_HASH, PRUNED_EVENT,
+    AT_ALLOWANCE_MICROS, GENESIS_HASH,
 };
+use lumio_core::{AuditEvent, AuditOutcome};
 
 use crate::{AuditEntry, AuditRecord, ChainBreak, ChainVerdict, ChainedEntry, StoreError, Tamper};
 
@@ -21,11 +22,6 @@ pub(crate) const SEAL_LIMIT: i64 = 10_000;
 
 /// Rows read per page while verifying (keyset pages inside one snapshot).
 pub(crate) const VERIFY_PAGE: i64 = 5000;
-
-/// The event of the record that says a chain was linked again under its key (the
-/// upgrade from `lumio-audit-v1`). Its detail starts like [`PRUNED_EVENT`]'s: it states
-/// the chain's anchor at that moment.
-pub(crate) const KEYED_EVENT: &str = "audit.chain_keyed";
 
 /// The link the sealer gives a record only Lumio writes that it found unsealed (see
 /// [`Heads::seal_found`]): it verifies for nothing, and verify names it `inserted`.
@@ -81,7 +77,7 @@ pub(crate) fn fields(record: &AuditRecord) -> ChainFields<'_> {
         extension_id: record.extension_id,
         at_micros: record.at.timestamp_micros(),
         environment: record.environment.map(|e| e.as_str()),
-        event: &record.event,
+        event: record.event.as_str(),
         secret_name: record.secret_name.as_deref(),
         actor: record.actor.as_deref(),
         action: record.action.as_deref(),
@@ -162,12 +158,12 @@ impl Heads {
     }
 
     /// Seals a record found unsealed in the table. Lumio writes its own records
-    /// ([`PRUNED_EVENT`], [`KEYED_EVENT`]) sealed, in the transaction that makes them, so
-    /// one found unsealed was slipped in by hand (say, to make a hand-moved anchor look
+    /// ([`AuditEvent::AuditPruned`], [`AuditEvent::AuditChainKeyed`]) sealed, in the
+    /// transaction that makes them, so one found unsealed was slipped in by hand (say, to make a hand-moved anchor look
     /// like retention's): it takes its place with [`FORGED_LINK`] instead of a link, and
     /// verify reports it as inserted.
     pub fn seal_found(&mut self, record: &AuditRecord) -> Option<(i64, [u8; 32])> {
-        if !states_anchor(&record.event) {
+        if !states_anchor(record.event) {
             return self.seal(record);
         }
         let (seq, hash, _) = self.heads.get_mut(&record.extension_id)?;
@@ -388,7 +384,7 @@ impl Walk {
                 return;
             }
             self.latest_at = self.latest_at.max(at);
-            if states_anchor(&row.record.event) {
+            if states_anchor(row.record.event) {
                 let stated = row.record.detail.as_deref().and_then(parse_pruned_detail);
                 self.stated_anchor = Some(stated.unwrap_or((-1, GENESIS_HASH)));
             }
@@ -420,29 +416,31 @@ impl Walk {
 }
 
 /// Whether records of this event state the chain's anchor in their detail.
-fn states_anchor(event: &str) -> bool {
-    event == PRUNED_EVENT || event == KEYED_EVENT
+fn states_anchor(event: AuditEvent) -> bool {
+    matches!(event, AuditEvent::AuditPruned | AuditEvent::AuditChainKeyed)
 }
 
-/// A record Lumio adds to a chain itself: retention's [`PRUNED_EVENT`] and the upgrade's
-/// [`KEYED_EVENT`], stamped now, in no environment.
-pub(crate) fn system_record(extension_id: i64, event: &str, detail: String) -> AuditRecord {
+/// A record Lumio adds to a chain itself: retention's [`AuditEvent::AuditPruned`] and the
+/// upgrade's [`AuditEvent::AuditChainKeyed`], stamped now, in no environment.
+pub(crate) fn system_record(extension_id: i64, event: AuditEvent, detail: String) -> AuditRecord {
     AuditRecord {
         at: chrono::Utc::now(),
         extension_id,
         environment: None,
-        event: event.to_owned(),
+        event,
         secret_name: None,
         actor: Some(lumio_core::SYSTEM_ACTOR.to_owned()),
         action: None,
         request_id: None,
-        outcome: Some("ok".to_owned()),
+        outcome: Some(AuditOutcome::Ok.into()),
         detail: Some(detail),
     }
 }
 
-/// The detail of the upgrade's [`KEYED_EVENT`] record: the anchor at that moment (so it
-/// reads like [`PRUNED_EVENT`]'s), the encoding it came from and what checking it found.
+/// The detail of the upgrade's [`AuditEvent::AuditChainKeyed`] record (the upgrade from
+/// `lumio-audit-v1`): the anchor at that moment (so it reads like retention's
+/// [`AuditEvent::AuditPruned`] detail), the encoding it came from and what checking it
+/// found.
 pub(crate) fn keyed_detail(ends: &Ends, v1: &ChainVerdict) -> String {
     let found = match v1 {
         ChainVerdict::Intact { .. } => "intact".to_owned(),

@@ -186,7 +186,7 @@ macro_rules! chain_queries {
                         .execute(&mut *tx)
                         .await?;
                     let detail = lumio_core::pruned_detail(seq, &hash, seq - old_anchor);
-                    let event = lumio_core::PRUNED_EVENT;
+                    let event = lumio_core::AuditEvent::AuditPruned;
                     records.push($crate::chain::system_record(id, event, detail));
                 }
                 Self::insert_sealed(&mut tx, &records, &mut heads).await?;
@@ -306,7 +306,7 @@ macro_rules! chain_queries {
                 heads.insert(extension_id, ends.head_seq, head_hash);
                 let record = system_record(
                     extension_id,
-                    $crate::chain::KEYED_EVENT,
+                    lumio_core::AuditEvent::AuditChainKeyed,
                     keyed_detail(&ends, &verdict),
                 );
                 Self::insert_sealed(conn, &[record], &mut heads).await?;

@@ -1,7 +1,7 @@
 //! Rows as the rest of Lumio sees them.
 
 use chrono::{DateTime, Utc};
-use lumio_core::{AllowedHosts, Environment, ExtensionSlug, Role, SecretName};
+use lumio_core::{AllowedHosts, AuditEvent, Environment, ExtensionSlug, Role, SecretName};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Extension {
@@ -174,16 +174,15 @@ pub struct AuditRecord {
     pub at: DateTime<Utc>,
     pub extension_id: i64,
     pub environment: Option<Environment>,
-    /// e.g. `secret.set`, `secret.get`, `secret.delete`, `secrets.import`, `secret.rollback`,
-    /// `secret.binding_changed`, `token.create`, `leak.blocked`, `egress.blocked`, `deploy`.
-    pub event: String,
+    /// Stored as its wire name; a row with a name Lumio does not know reads as corrupt.
+    pub event: AuditEvent,
     pub secret_name: Option<String>,
     /// Token id that acted, for management changes.
     pub actor: Option<String>,
     /// Action name, for reads by actions.
     pub action: Option<String>,
     pub request_id: Option<String>,
-    /// e.g. `found`, `not_set`, `ok`, `blocked`.
+    /// An [`lumio_core::AuditOutcome`]'s name.
     pub outcome: Option<String>,
     /// Extra non-secret facts, e.g. the version written.
     pub detail: Option<String>,

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use lumio_core::{AllowedHosts, Environment, ExtensionSlug, Role, SecretName};
+use lumio_core::{AllowedHosts, AuditEvent, Environment, ExtensionSlug, Role, SecretName};
 
 use crate::{Grant, NewVersion, StoreError};
 
@@ -15,6 +15,10 @@ pub(crate) fn now() -> DateTime<Utc> {
 
 pub(crate) fn environment(column: &str) -> Result<Environment, StoreError> {
     Environment::parse(column).map_err(|_| corrupt("environment", column))
+}
+
+pub(crate) fn audit_event(column: &str) -> Result<AuditEvent, StoreError> {
+    AuditEvent::parse(column).ok_or_else(|| corrupt("audit event", column))
 }
 
 pub(crate) fn secret_name(column: &str) -> Result<SecretName, StoreError> {

@@ -431,7 +431,7 @@ fn seed_history(url: &str, data_dir: &std::path::Path) {
             at: Utc::now() - age,
             extension_id: ext,
             environment: Some(lumio_core::Environment::Staging),
-            event: "secret.get".into(),
+            event: lumio_core::AuditEvent::SecretGet,
             secret_name: Some("API_KEY".into()),
             actor: None,
             action: Some("reads".into()),

@@ -19,7 +19,7 @@ fn record(ext: i64, age: Duration, detail: &str) -> AuditRecord {
         at: Utc::now() - age,
         extension_id: ext,
         environment: Some(Environment::Staging),
-        event: "secret.get".into(),
+        event: lumio_core::AuditEvent::SecretGet,
         secret_name: Some("API_KEY".into()),
         actor: None,
         action: Some("reads".into()),

@@ -18,8 +18,8 @@ use axum::response::Redirect;
 use axum::routing::{get, post};
 use axum::Router;
 use lumio_core::{ExtensionSlug, Role, SecretName};
+use lumio_secrets::Extension;
 use lumio_secrets::ServiceError;
-use lumio_store::Extension;
 
 use crate::error::PageError;
 use crate::session::SignedIn;

@@ -2,7 +2,7 @@
 
 use lumio_api::AuditEvent;
 use lumio_core::{Environment, ExtensionSlug};
-use lumio_store::AuditEntry;
+use lumio_secrets::AuditEntry;
 use maud::{html, Markup};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
@@ -149,7 +149,7 @@ pub(crate) fn page(p: AuditPage<'_>) -> Markup {
                             @let r = &entry.record;
                             tr {
                                 td data-label="Time" { (time(&r.at)) }
-                                td data-label="Event" { span.event { (r.event) } }
+                                td data-label="Event" { span.event { (r.event.as_str()) } }
                                 td data-label="Secret" { @if let Some(name) = &r.secret_name { code { (name) } } }
                                 td data-label="By" {
                                     @if let Some(action) = &r.action { "action " code { (action) } }

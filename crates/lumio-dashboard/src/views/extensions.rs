@@ -1,7 +1,7 @@
 //! Dashboard → Extensions, and one extension's overview.
 
 use lumio_core::{Environment, Role};
-use lumio_store::{AccessRequest, Extension};
+use lumio_secrets::{AccessRequest, Extension};
 use maud::{html, Markup};
 
 use super::{actor, layout, time, Chrome, Crumb, TokenLabels};

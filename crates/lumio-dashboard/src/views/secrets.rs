@@ -1,7 +1,7 @@
 //! Settings → Secrets: the names of one environment, and Add secret.
 
 use lumio_core::{Environment, ExtensionSlug, Role};
-use lumio_store::SecretHead;
+use lumio_secrets::SecretHead;
 use maud::{html, Markup};
 
 use super::{actor, csrf_field, env_switch, layout, time, value_field, Chrome, Crumb, TokenLabels};

@@ -8,7 +8,7 @@ use chrono::Utc;
 use lumio_api::extensions::{AccessList, AccessView, RequestAccess};
 use lumio_api::params::{AccessPath, ExtPath};
 use lumio_core::{ExtensionSlug, TokenLifetime};
-use lumio_store::AccessRequest;
+use lumio_secrets::AccessRequest;
 
 use super::extensions::slug;
 use crate::api_error::AppError;

@@ -10,8 +10,8 @@ use lumio_api::audit::{
 };
 use lumio_api::params::{ExtPath, ScopePath};
 use lumio_api::ErrorBody;
+use lumio_secrets::{AuditEntry, ChainVerdict, ChainedEntry};
 use lumio_secrets::{AuditFilter, ExportFilter};
-use lumio_store::{AuditEntry, ChainVerdict, ChainedEntry};
 
 use super::extensions::slug;
 use super::paths::Scope;
@@ -26,7 +26,7 @@ fn entry_view(entry: AuditEntry) -> AuditEntryView {
         id: entry.id,
         at: r.at,
         environment: r.environment.map(|e| e.as_str().to_owned()),
-        event: r.event,
+        event: r.event.as_str().to_owned(),
         secret: r.secret_name,
         actor: r.actor,
         action: r.action,
@@ -76,7 +76,7 @@ fn record_view(chained: ChainedEntry) -> ChainedRecordView {
         extension_id: r.extension_id,
         at: r.at.to_rfc3339_opts(SecondsFormat::Micros, true),
         environment: r.environment.map(|e| e.as_str().to_owned()),
-        event: r.event,
+        event: r.event.as_str().to_owned(),
         secret: r.secret_name,
         actor: r.actor,
         action: r.action,

@@ -12,7 +12,7 @@ use lumio_api::params::ExtPath;
 use lumio_api::ErrorBody;
 use lumio_core::{ExtensionSlug, TokenLifetime};
 use lumio_secrets::ClaimCode;
-use lumio_store::Extension;
+use lumio_secrets::Extension;
 
 use crate::api_error::AppError;
 use crate::auth::Authed;

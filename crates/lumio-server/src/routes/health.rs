@@ -25,7 +25,7 @@ pub(crate) async fn healthz() -> Json<Health> {
 /// traffic that would fail.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let probe = state.service.store().meta_get("readyz");
+    let probe = state.service.probe_database();
     // The causes (a database's own error text: hosts, users, settings) go to the log for
     // the operator; the probe, which anyone can call, learns only which part is down.
     let database = match tokio::time::timeout(READY_DB_WAIT, probe).await {

@@ -10,8 +10,8 @@ use lumio_api::secrets::{
 };
 use lumio_api::ErrorBody;
 use lumio_core::{AllowedHosts, SecretValue};
+use lumio_secrets::SecretHead;
 use lumio_secrets::{ImportedSecret, SecretSummary};
-use lumio_store::SecretHead;
 
 use super::paths::Scope;
 use crate::api_error::AppError;

@@ -8,8 +8,8 @@ use lumio_api::params::TokenPath;
 use lumio_api::tokens::{CreateToken, CreatedToken, TokenList, TokenListQuery, TokenView, WhoAmI};
 use lumio_api::ErrorBody;
 use lumio_core::{Environment, ExtensionSlug, Role, TokenLifetime};
+use lumio_secrets::Grant;
 use lumio_secrets::{TokenFor, TokenRequest, TokenSummary};
-use lumio_store::Grant;
 
 use crate::api_error::AppError;
 use crate::auth::Authed;

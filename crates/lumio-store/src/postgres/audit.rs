@@ -78,7 +78,7 @@ impl PgStore {
             copy.field_timestamptz(record.at);
             copy.field_i64(record.extension_id);
             copy.field_text(record.environment.map(|e| e.as_str()));
-            copy.field_text(Some(&record.event));
+            copy.field_text(Some(record.event.as_str()));
             for text in [
                 &record.secret_name,
                 &record.actor,

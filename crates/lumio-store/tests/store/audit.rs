@@ -20,7 +20,7 @@ fn read(ext: i64, second: u32, name: &str, found: bool) -> AuditRecord {
         at: at(second),
         extension_id: ext,
         environment: Some(STAGING),
-        event: "secret.get".into(),
+        event: lumio_core::AuditEvent::SecretGet,
         secret_name: Some(name.into()),
         actor: None,
         action: Some("callExternalApi".into()),
@@ -45,7 +45,7 @@ async fn audit_is_filtered_and_paged(db: &TestDb) {
         at: at(0),
         extension_id: ext,
         environment: Some(PRODUCTION),
-        event: "secret.set".into(),
+        event: lumio_core::AuditEvent::SecretSet,
         secret_name: Some("API_KEY".into()),
         actor: Some("tok_dev".into()),
         action: None,
@@ -55,7 +55,7 @@ async fn audit_is_filtered_and_paged(db: &TestDb) {
     };
     let token = AuditRecord {
         environment: None,
-        event: "token.create".into(),
+        event: lumio_core::AuditEvent::TokenCreate,
         secret_name: None,
         detail: None,
         ..set.clone()
@@ -79,7 +79,7 @@ async fn audit_is_filtered_and_paged(db: &TestDb) {
     expected.at = set.at.trunc_subsecs(6);
     assert_eq!(all[4].record, expected);
     assert_eq!(all[1].record.environment, None);
-    assert_eq!(all[1].record.event, "token.create");
+    assert_eq!(all[1].record.event.as_str(), "token.create");
 
     let by_name = AuditQuery {
         secret_name: Some("API_KEY".into()),
@@ -114,7 +114,7 @@ async fn audit_is_filtered_and_paged(db: &TestDb) {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.record.event)
+        .map(|e| e.record.event.as_str())
         .collect();
     assert_eq!(events, ["token.create", "secret.set"]);
 

@@ -37,7 +37,7 @@ fn record(ext: i64, at: DateTime<Utc>, label: &str) -> AuditRecord {
         at,
         extension_id: ext,
         environment: Some(STAGING),
-        event: "secret.get".into(),
+        event: lumio_core::AuditEvent::SecretGet,
         secret_name: Some("API_KEY".into()),
         actor: None,
         action: Some("functions:call".into()),
@@ -198,7 +198,7 @@ async fn management_records_are_sealed_by_the_sealer(db: &TestDb) {
     let store = db.store().await;
     let ext = extension(&*store).await;
     let change = AuditRecord {
-        event: "secret.set".into(),
+        event: lumio_core::AuditEvent::SecretSet,
         actor: Some("tok_test".into()),
         action: None,
         ..record(ext, Utc::now(), "set")
@@ -214,7 +214,7 @@ async fn management_records_are_sealed_by_the_sealer(db: &TestDb) {
     assert_eq!(store.seal_audit(None).await.unwrap(), 0);
     // A batch seals its extension's pending records first.
     let change = AuditRecord {
-        event: "secret.delete".into(),
+        event: lumio_core::AuditEvent::SecretDelete,
         ..record(ext, Utc::now(), "delete")
     };
     store
@@ -263,7 +263,7 @@ async fn retention_moves_the_anchor(db: &TestDb) {
     let pruned: Vec<_> = export(&*store, ext)
         .await
         .into_iter()
-        .filter(|e| e.entry.record.event == lumio_core::PRUNED_EVENT)
+        .filter(|e| e.entry.record.event == lumio_core::AuditEvent::AuditPruned)
         .collect();
     assert_eq!(pruned.len(), 1);
     let (anchor_seq, _) =
@@ -444,7 +444,10 @@ async fn v1_chains_are_keyed_once(db: &TestDb) {
     store.set_audit_root(test_root());
     assert_eq!(intact(store.verify_audit(good).await.unwrap()), 6);
     let keyed = export(&*store, bad).await.pop().unwrap();
-    assert_eq!(keyed.entry.record.event, "audit.chain_keyed");
+    assert_eq!(
+        keyed.entry.record.event,
+        lumio_core::AuditEvent::AuditChainKeyed
+    );
     assert!(keyed
         .entry
         .record
@@ -552,7 +555,7 @@ fn fields(r: &AuditRecord) -> ChainFields<'_> {
         extension_id: r.extension_id,
         at_micros: r.at.timestamp_micros(),
         environment: r.environment.map(|e| e.as_str()),
-        event: &r.event,
+        event: r.event.as_str(),
         secret_name: r.secret_name.as_deref(),
         actor: r.actor.as_deref(),
         action: r.action.as_deref(),
@@ -575,7 +578,7 @@ async fn concurrent_writers_keep_one_chain(db: &TestDb) {
                     append(&*store, ext, 7).await;
                     if round % 3 == 0 {
                         let change = AuditRecord {
-                            event: "token.create".into(),
+                            event: lumio_core::AuditEvent::TokenCreate,
                             ..record(ext, Utc::now(), "change")
                         };
                         store

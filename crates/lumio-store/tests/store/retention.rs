@@ -24,7 +24,7 @@ fn record(ext: i64, at: DateTime<Utc>, label: &str) -> AuditRecord {
         at,
         extension_id: ext,
         environment: Some(STAGING),
-        event: "secret.get".into(),
+        event: lumio_core::AuditEvent::SecretGet,
         secret_name: Some("API_KEY".into()),
         actor: None,
         action: Some("callExternalApi".into()),

@@ -18,7 +18,7 @@ fn change(extension_id: i64, event: &str) -> AuditRecord {
         at: Utc::now(),
         extension_id,
         environment: Some(STAGING),
-        event: event.to_owned(),
+        event: lumio_core::AuditEvent::parse(event).unwrap(),
         secret_name: None,
         actor: Some("tok_test".into()),
         action: None,
@@ -56,7 +56,10 @@ async fn events(store: &dyn Store, extension_id: i64) -> Vec<String> {
         .await
         .unwrap()
         .into_iter()
-        .map(|entry| entry.record.event)
+        .map(|entry| match entry.record.detail {
+            Some(detail) => format!("{} {detail}", entry.record.event),
+            None => entry.record.event.as_str().to_owned(),
+        })
         .collect();
     events.reverse();
     events
@@ -125,7 +128,9 @@ async fn every_change_commits_with_its_record(db: &TestDb) {
     assert!(!none);
     store
         .insert_deployment(ext, STAGING, "{}", &[], "tok", &|d| {
-            vec![change(ext, &format!("deploy {}", d.version))]
+            let mut record = change(ext, "deploy");
+            record.detail = Some(format!("version {}", d.version));
+            vec![record]
         })
         .await
         .unwrap();
@@ -153,7 +158,7 @@ async fn every_change_commits_with_its_record(db: &TestDb) {
             "secret.import",
             "secret.delete",
             "secret.delete",
-            "deploy 1",
+            "deploy version 1",
             "token.create",
             "token.revoke",
         ]
