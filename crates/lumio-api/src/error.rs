@@ -1,6 +1,6 @@
 //! The one error shape: `{"error": {"code", "message", "hint"}}`, and the codes in it.
 
-use lumio_core::ErrorKind;
+use lumio_core::{ActionErrorCode, ErrorKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -168,6 +168,30 @@ impl From<ErrorKind> for ErrorCode {
     }
 }
 
+/// The same table's half for a failed action invocation: the runtime's codes keep their
+/// wire names, so logs, metrics and answers say the same.
+impl From<ActionErrorCode> for ErrorCode {
+    fn from(code: ActionErrorCode) -> Self {
+        use ActionErrorCode as Action;
+        match code {
+            Action::NotFound => Self::NotFound,
+            Action::InvalidArgs => Self::InvalidArgs,
+            Action::ActionError => Self::ActionError,
+            Action::SecretLeak => Self::SecretLeak,
+            Action::Timeout => Self::Timeout,
+            Action::OutOfMemory => Self::OutOfMemory,
+            Action::StackOverflow => Self::StackOverflow,
+            Action::LimitExceeded => Self::LimitExceeded,
+            Action::AuditUnavailable => Self::AuditUnavailable,
+            Action::Unavailable => Self::Unavailable,
+            Action::FetchRefused => Self::FetchRefused,
+            Action::FetchFailed => Self::FetchFailed,
+            Action::Overloaded => Self::Overloaded,
+            Action::Internal => Self::Internal,
+        }
+    }
+}
+
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -193,7 +217,7 @@ pub struct ErrorDetail {
 #[cfg(test)]
 mod tests {
     use super::ErrorCode;
-    use lumio_core::ErrorKind;
+    use lumio_core::{ActionErrorCode, ErrorKind};
 
     /// Each kind's code and status, as clients and the dashboard see them.
     #[test]
@@ -213,6 +237,32 @@ mod tests {
         ] {
             assert_eq!(ErrorCode::from(kind).as_str(), code, "{kind:?}");
             assert_eq!(ErrorCode::from(kind).status(), status, "{kind:?}");
+        }
+    }
+
+    /// A failed invocation's code keeps its wire name, so logs, metrics and answers agree.
+    #[test]
+    fn action_error_codes_keep_their_wire_names() {
+        use ActionErrorCode as Action;
+        for code in [
+            Action::NotFound,
+            Action::InvalidArgs,
+            Action::ActionError,
+            Action::SecretLeak,
+            Action::Timeout,
+            Action::OutOfMemory,
+            Action::StackOverflow,
+            Action::LimitExceeded,
+            Action::AuditUnavailable,
+            Action::Unavailable,
+            Action::FetchRefused,
+            Action::FetchFailed,
+            Action::Overloaded,
+            Action::Internal,
+        ] {
+            assert_eq!(ErrorCode::from(code).as_str(), code.as_str());
+            let json = serde_json::to_value(code).unwrap();
+            assert_eq!(json, code.as_str());
         }
     }
 

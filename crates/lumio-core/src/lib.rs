@@ -2,6 +2,7 @@
 //! (`SecretName::parse`, `ExtensionSlug::parse`, `Environment::parse`) so inner
 //! code can only ever hold a valid one. This crate does no IO.
 
+mod action_error_code;
 mod audit;
 mod audit_chain;
 mod audit_event;
@@ -13,6 +14,7 @@ mod limits;
 mod role;
 mod value;
 
+pub use action_error_code::ActionErrorCode;
 pub use audit::{AuditUnavailable, Ticket};
 pub use audit_chain::{
     chain_hash_v1, chain_link, parse_pruned_detail, pruned_detail, AuditRootKey, ChainFields,

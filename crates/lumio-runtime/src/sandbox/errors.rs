@@ -66,7 +66,7 @@ pub fn read_thrown(value: &Value<'_>, modules: &BTreeMap<String, CompiledModule>
         }
         _ => code
             .as_deref()
-            .and_then(ErrorCode::from_js_code)
+            .and_then(crate::invocation::code_from_js)
             .unwrap_or(ErrorCode::ActionError),
     };
     let message = match code {

@@ -217,7 +217,7 @@ fn client_error(
     slug: &ExtensionSlug,
     env: Environment,
 ) -> AppError {
-    let code = code_of(err.code);
+    let code = ErrorCode::from(err.code);
     if code == ErrorCode::FetchFailed {
         return AppError {
             code,
@@ -233,53 +233,5 @@ fn client_error(
         code,
         message: err.message,
         hint: err.hint.map(str::to_owned),
-    }
-}
-
-/// The API's code for an invocation's failure (its status follows from it).
-fn code_of(code: lumio_actions::ErrorCode) -> ErrorCode {
-    use lumio_actions::ErrorCode as Runtime;
-    match code {
-        Runtime::NotFound => ErrorCode::NotFound,
-        Runtime::InvalidArgs => ErrorCode::InvalidArgs,
-        Runtime::ActionError => ErrorCode::ActionError,
-        Runtime::SecretLeak => ErrorCode::SecretLeak,
-        Runtime::Timeout => ErrorCode::Timeout,
-        Runtime::OutOfMemory => ErrorCode::OutOfMemory,
-        Runtime::StackOverflow => ErrorCode::StackOverflow,
-        Runtime::LimitExceeded => ErrorCode::LimitExceeded,
-        Runtime::AuditUnavailable => ErrorCode::AuditUnavailable,
-        Runtime::Unavailable => ErrorCode::Unavailable,
-        Runtime::FetchRefused => ErrorCode::FetchRefused,
-        Runtime::FetchFailed => ErrorCode::FetchFailed,
-        Runtime::Overloaded => ErrorCode::Overloaded,
-        Runtime::Internal => ErrorCode::Internal,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    /// The runtime's wire names and the API's agree, so logs and answers say the same.
-    #[test]
-    fn invocation_codes_keep_their_wire_names() {
-        use lumio_actions::ErrorCode as Runtime;
-        for code in [
-            Runtime::NotFound,
-            Runtime::InvalidArgs,
-            Runtime::ActionError,
-            Runtime::SecretLeak,
-            Runtime::Timeout,
-            Runtime::OutOfMemory,
-            Runtime::StackOverflow,
-            Runtime::LimitExceeded,
-            Runtime::AuditUnavailable,
-            Runtime::Unavailable,
-            Runtime::FetchRefused,
-            Runtime::FetchFailed,
-            Runtime::Overloaded,
-            Runtime::Internal,
-        ] {
-            assert_eq!(super::code_of(code).as_str(), code.as_str());
-        }
     }
 }
