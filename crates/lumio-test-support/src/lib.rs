@@ -13,28 +13,11 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Runs a test body once per backend: `on_each_backend!(name);` makes `sqlite::name` and
-/// `postgres::name`, each calling `name(Backend)` (the PostgreSQL one skips loudly when no
-/// PostgreSQL is reachable, unless `LUMIO_REQUIRE_POSTGRES` is set).
-#[macro_export]
-macro_rules! on_each_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {$(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name($crate::Backend::Sqlite).await }
-        )*}
-        mod postgres {$(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name($crate::Backend::Postgres).await }
-        )*}
-    };
-}
+/// The one both-backends helper (`lumio_store::testing`), re-exported so the API and
+/// dashboard suites name it from here: `on_each_backend!(name);` makes `sqlite::name` and
+/// `postgres::name`, each calling `async fn name(Backend)`.
+pub use lumio_store::on_each_backend;
+pub use lumio_store::testing::Backend;
 
 pub struct TestApp {
     pub server: Option<RunningServer>,

@@ -2,12 +2,13 @@
 //! SQLite and PostgreSQL: the owner sees a staff request with its reason and approves or
 //! ends it there; staff see their request but no approve button, and are refused writes.
 
+use crate::common::on_each_backend;
 use crate::common::web::Web;
 use crate::common::{spawn_app, Backend};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-both_backends!(an_owner_approves_and_ends_support_access_on_the_extension_page);
+on_each_backend!(an_owner_approves_and_ends_support_access_on_the_extension_page);
 
 const PAGE: &str = "/dashboard/extensions/acme";
 

@@ -3,11 +3,12 @@
 //! is refused with the API's status and nothing changes, and a viewer sees it read-only.
 
 use crate::common;
+use crate::common::on_each_backend;
 use crate::common::web::Web;
 use crate::common::{spawn_app, Backend};
 use reqwest::{Method, StatusCode};
 
-both_backends!(
+on_each_backend!(
     hosts_are_saved_shown_and_cleared,
     a_viewer_cannot_change_hosts
 );

@@ -2,12 +2,13 @@
 //! PostgreSQL: the four lists by name, never a value; a staging-only token is refused.
 
 use crate::common;
+use crate::common::on_each_backend;
 use crate::common::web::Web;
 use crate::common::{spawn_app, Backend};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-both_backends!(
+on_each_backend!(
     compare_lists_names_by_state_without_values,
     a_scoped_token_cannot_compare,
 );

@@ -1,6 +1,7 @@
 //! The dashboard over plain HTTP against the real server: sessions, CSRF, headers, roles
 //! and escaping, on SQLite and PostgreSQL. What a browser shows is in `dashboard_browser`.
 
+use crate::common::on_each_backend;
 use std::time::Duration;
 
 use crate::common;
@@ -406,7 +407,7 @@ async fn audit_pages_are_newest_first_and_paged(backend: Backend) {
     );
 }
 
-both_backends!(
+on_each_backend!(
     sign_in_sets_a_strict_session_cookie_without_the_token,
     pages_carry_the_security_headers,
     a_post_without_the_right_csrf_token_is_refused,

@@ -2,6 +2,7 @@
 //! ends when its token expires or is revoked (through any server on the database), and a
 //! staging token cannot see or change production through the forms.
 
+use crate::common::on_each_backend;
 use std::time::Duration;
 
 use crate::common;
@@ -12,7 +13,7 @@ use serde_json::json;
 
 const SECRETS: &str = "/dashboard/extensions/weather/settings/secrets";
 
-both_backends!(
+on_each_backend!(
     an_empty_or_short_token_never_signs_in,
     a_session_ends_when_its_token_expires,
     a_session_ends_on_every_server_when_its_token_is_revoked,

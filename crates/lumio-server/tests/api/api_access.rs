@@ -1,11 +1,12 @@
 //! Who can do what, and what bad requests get: the access matrix, request ids, body limits.
 
 use crate::common;
+use crate::common::on_each_backend;
 use crate::common::{spawn_app, Backend};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-both_backends!(
+on_each_backend!(
     access_matrix,
     bad_requests_get_clear_errors,
     request_ids_and_openapi

@@ -2,6 +2,7 @@
 //! would, with a real HTTP API on loopback; every read audited; fail closed when the audit
 //! log cannot be written; isolation between extensions and environments.
 
+use crate::common::on_each_backend;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -13,7 +14,7 @@ use axum::{Json, Router};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-both_backends!(
+on_each_backend!(
     seed_functions_run_as_written,
     every_get_is_audited_and_isolated,
     audit_store_down_fails_closed,

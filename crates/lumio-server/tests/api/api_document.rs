@@ -2,6 +2,7 @@
 //! routed, every status an operation can answer is documented with the error shape, and
 //! path parameters carry the limits `lumio_core` enforces.
 
+use crate::common::on_each_backend;
 use crate::common::{spawn_app, Backend};
 use lumio_core::MAX_SECRET_NAME_LEN;
 use reqwest::{Method, StatusCode};
@@ -180,4 +181,4 @@ async fn every_documented_operation_is_routed(backend: Backend) {
     }
 }
 
-both_backends!(every_documented_operation_is_routed);
+on_each_backend!(every_documented_operation_is_routed);

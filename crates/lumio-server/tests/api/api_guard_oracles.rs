@@ -5,11 +5,12 @@
 //! durable before the answer, per call and per client address.
 
 use crate::common;
+use crate::common::on_each_backend;
 use crate::common::{spawn_app, Backend, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-both_backends!(
+on_each_backend!(
     a_batch_of_guesses_is_not_the_callers_own_value,
     repeated_leak_answers_to_one_client_are_rate_limited,
     refused_reads_write_a_bounded_number_of_records,

@@ -1,11 +1,12 @@
 //! Restarts, master keys, and several servers on one database.
 
 use crate::common;
+use crate::common::on_each_backend;
 use crate::common::{spawn_app, spawn_rotating, spawn_with, Backend};
 use lumio_crypto::MasterKey;
 use reqwest::{Method, StatusCode};
 
-both_backends!(
+on_each_backend!(
     secrets_survive_a_restart,
     another_master_key_refuses_to_start,
     the_master_key_rotates_without_losing_a_secret,

@@ -3,11 +3,12 @@
 //! `…/copy` copies on the server, all or nothing, each written name a new version with its
 //! `secret.copy` record; tokens scoped to one environment are refused.
 
+use crate::common::on_each_backend;
 use crate::common::{spawn_app, Answer, Backend, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-both_backends!(
+on_each_backend!(
     diff_reports_names_and_equality_without_values,
     copy_writes_new_versions_all_or_nothing,
     copy_carries_the_egress_binding,

@@ -1,10 +1,11 @@
 //! The secrets API end to end: the real server on loopback, SQLite and PostgreSQL.
 
+use crate::common::on_each_backend;
 use crate::common::{spawn_app, Backend};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-both_backends!(
+on_each_backend!(
     set_list_history_delete_rollback,
     import_is_all_or_nothing,
     limits_are_clear_errors,

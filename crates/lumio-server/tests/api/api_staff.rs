@@ -3,6 +3,7 @@
 //! access only with the owner's consent and only until it ends, staff shown as staff,
 //! suspension and deletion.
 
+use crate::common::on_each_backend;
 use std::time::Duration;
 
 use crate::common::{spawn_app, spawn_second, Answer, Backend, TestApp};
@@ -10,7 +11,7 @@ use lumio_api::extensions::{AccessView, ClaimCodeView, Claimed};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-both_backends!(
+on_each_backend!(
     a_claim_code_works_once_and_says_who_used_it,
     an_expired_or_unknown_code_claims_nothing,
     a_hand_over_counts_as_a_claim,

@@ -2,11 +2,12 @@
 //! every route and is refused with 403 before anything there is looked at, so the answer
 //! is the same whether a secret exists or not; production is left as it was.
 
+use crate::common::on_each_backend;
 use crate::common::{spawn_app, Answer, Backend, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-both_backends!(
+on_each_backend!(
     a_staging_token_cannot_reach_production_through_any_route,
     a_scoped_owner_only_makes_tokens_of_its_own_scope,
 );

@@ -1,6 +1,7 @@
 //! Tokens (issue 11): weak bootstrap tokens, the bearer scheme, listing without secrets,
 //! expiry, and revocation — at once, on every server sharing the database.
 
+use crate::common::on_each_backend;
 use std::time::Duration;
 
 use crate::common;
@@ -10,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-both_backends!(
+on_each_backend!(
     a_bad_bootstrap_token_in_an_old_store_never_signs_in,
     the_bearer_scheme_is_case_insensitive,
     tokens_are_listed_without_their_secrets,

@@ -4,6 +4,7 @@
 //! them late. The bound is generous (seconds): CI machines are noisy; the latencies
 //! themselves are measured in docs/benchmarks.md.
 
+use crate::common::on_each_backend;
 use std::time::{Duration, Instant};
 
 use crate::common::{spawn_app_with, Backend, TestApp};
@@ -11,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
-both_backends!(
+on_each_backend!(
     slots_held_by_callers_who_left_are_freed,
     busy_loops_take_no_more_than_their_share,
     slow_action_leaves_room_for_fast_ones,

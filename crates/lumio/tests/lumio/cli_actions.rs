@@ -8,11 +8,12 @@
 
 use crate::support::fake_api::FakeApi;
 use crate::support::project::{example, Project};
-use crate::support::server::{Db, Shell, TestServer};
+use crate::support::server::{Backend, Shell, TestServer};
 use crate::support::Output;
+use lumio_store::on_each_backend;
 use serde_json::{json, Value};
 
-both_dbs!(
+on_each_backend!(
     seed_actions_read_secrets_at_run_time,
     audit_and_logs_record_invocations,
     deploy_errors_keep_the_active_deployment,
@@ -46,7 +47,7 @@ struct Seed {
 }
 
 impl Seed {
-    fn start(db: Db, adjust: impl FnOnce(&Project)) -> Option<Self> {
+    fn start(db: Backend, adjust: impl FnOnce(&Project)) -> Option<Self> {
         let server = TestServer::start(db)?;
         let admin = server.admin();
         admin.ok(&["extensions", "create", EXT]);
@@ -89,7 +90,7 @@ fn value(out: &Output) -> Value {
     serde_json::from_str(out.ok()).unwrap_or_else(|e| panic!("not JSON ({e}): {out:#?}"))
 }
 
-fn seed_actions_read_secrets_at_run_time(db: Db) {
+fn seed_actions_read_secrets_at_run_time(db: Backend) {
     let Some(seed) = Seed::start(db, |_| {}) else {
         return;
     };
@@ -173,7 +174,7 @@ fn seed_actions_read_secrets_at_run_time(db: Db) {
     assert_eq!(seed.api.seen().len(), before);
 }
 
-fn audit_and_logs_record_invocations(db: Db) {
+fn audit_and_logs_record_invocations(db: Backend) {
     let Some(seed) = Seed::start(db, |p| p.write("server/debug.ts", DEBUG_TS)) else {
         return;
     };
@@ -262,7 +263,7 @@ fn audit_and_logs_record_invocations(db: Db) {
     assert_eq!(one["invocations"].as_array().unwrap().len(), 1);
 }
 
-fn deploy_errors_keep_the_active_deployment(db: Db) {
+fn deploy_errors_keep_the_active_deployment(db: Backend) {
     let Some(seed) = Seed::start(db, |_| {}) else {
         return;
     };
@@ -322,7 +323,7 @@ fn deploy_errors_keep_the_active_deployment(db: Db) {
     assert!(json["version"].as_u64().unwrap() >= 2, "{json:#}");
 }
 
-fn weather_example_deploys_and_runs(db: Db) {
+fn weather_example_deploys_and_runs(db: Backend) {
     let Some(server) = TestServer::start(db) else {
         return;
     };
@@ -379,7 +380,7 @@ fn weather_example_deploys_and_runs(db: Db) {
 
 /// `lumio deploy` lists what each action may read, and warns on stderr about a granted
 /// name that is not set in the environment; a denied read fails the run with both names.
-fn deploy_prints_grants_and_warns_about_unset_ones(db: Db) {
+fn deploy_prints_grants_and_warns_about_unset_ones(db: Backend) {
     let Some(server) = TestServer::start(db) else {
         return;
     };

@@ -3,16 +3,17 @@
 //! The database is tampered with directly, as someone with write access to it would;
 //! verify exits 8 naming the record.
 
+use lumio_store::on_each_backend;
 use std::sync::Arc;
 
-use crate::support::server::{Db, Launch, Shell, TestServer};
+use crate::support::server::{Backend, Launch, Shell, TestServer};
 use chrono::{Duration, Utc};
 use lumio_core::{chain_hash_v1, chain_link, ChainFields, ChainKey, GENESIS_HASH};
 use lumio_store::{AuditRecord, Store};
 use sqlx::Connection;
 use tempfile::TempDir;
 
-both_dbs!(
+on_each_backend!(
     an_untouched_log_verifies,
     an_updated_record_is_named,
     a_deleted_record_is_named,
@@ -33,11 +34,11 @@ fn with_ext<'a>(args: &[&'a str]) -> Vec<&'a str> {
 }
 
 /// `chained` with a handful of management records (and the extension's own).
-fn setup(db: Db) -> Option<(TestServer, Shell)> {
+fn setup(db: Backend) -> Option<(TestServer, Shell)> {
     setup_with_env(db, &[])
 }
 
-fn setup_with_env(db: Db, env: &[(&str, &str)]) -> Option<(TestServer, Shell)> {
+fn setup_with_env(db: Backend, env: &[(&str, &str)]) -> Option<(TestServer, Shell)> {
     let server = TestServer::start_with_env(db, env)?;
     let admin = server.admin();
     admin.ok(&["extensions", "create", "chained"]);
@@ -79,7 +80,7 @@ fn verify_fails(admin: &Shell, needle: &str) {
     assert_eq!(answer["ok"], false, "{json:#?}");
 }
 
-fn an_untouched_log_verifies(db: Db) {
+fn an_untouched_log_verifies(db: Backend) {
     let Some((server, admin)) = setup(db) else {
         return;
     };
@@ -104,7 +105,7 @@ fn an_untouched_log_verifies(db: Db) {
     }
 }
 
-fn an_updated_record_is_named(db: Db) {
+fn an_updated_record_is_named(db: Backend) {
     let Some((server, admin)) = setup(db) else {
         return;
     };
@@ -116,7 +117,7 @@ fn an_updated_record_is_named(db: Db) {
     verify_fails(&admin, "(seq 2) was changed");
 }
 
-fn a_deleted_record_is_named(db: Db) {
+fn a_deleted_record_is_named(db: Backend) {
     let Some((server, admin)) = setup(db) else {
         return;
     };
@@ -128,7 +129,7 @@ fn a_deleted_record_is_named(db: Db) {
     verify_fails(&admin, "the record at seq 3 was removed");
 }
 
-fn an_inserted_record_is_named(db: Db) {
+fn an_inserted_record_is_named(db: Backend) {
     let Some((server, admin)) = setup(db) else {
         return;
     };
@@ -154,7 +155,7 @@ fn an_inserted_record_is_named(db: Db) {
     verify_fails(&admin, "(seq 7) was inserted");
 }
 
-fn a_backdated_record_is_named(db: Db) {
+fn a_backdated_record_is_named(db: Backend) {
     let Some((server, admin)) = setup(db) else {
         return;
     };
@@ -177,7 +178,7 @@ fn a_backdated_record_is_named(db: Db) {
     verify_fails(&admin, "(seq 7) was inserted");
 }
 
-fn a_deleted_chain_row_exits_8(db: Db) {
+fn a_deleted_chain_row_exits_8(db: Backend) {
     let Some((server, admin)) = setup(db) else {
         return;
     };
@@ -216,7 +217,7 @@ fn chain_key(hex: &str) -> ChainKey {
     ChainKey::from_bytes(key)
 }
 
-fn export_round_trips(db: Db) {
+fn export_round_trips(db: Backend) {
     let Some((server, admin)) = setup(db) else {
         return;
     };
@@ -280,7 +281,7 @@ fn export_round_trips(db: Db) {
 
 /// `export-key` answers an owner of the extension only, is audited, and the key is in
 /// no log line of the server (at debug level) nor, in the clear, in the database file.
-fn export_key_is_for_the_owner_only(db: Db) {
+fn export_key_is_for_the_owner_only(db: Backend) {
     let Some((server, admin)) = setup_with_env(db, &[("LUMIO_LOG", "debug")]) else {
         return;
     };
@@ -337,10 +338,10 @@ fn export_key_is_for_the_owner_only(db: Db) {
 /// Issue 22, item 5: after retention, a full export verifies offline with the key, even
 /// when a record stamped after the cut-off was sealed before the new anchor (records are
 /// sealed in commit order, within the allowed skew).
-fn an_export_after_retention_verifies_offline(db: Db) {
+fn an_export_after_retention_verifies_offline(db: Backend) {
     let database_url = match db {
-        Db::Sqlite => None,
-        Db::Postgres => match tokio::runtime::Runtime::new()
+        Backend::Sqlite => None,
+        Backend::Postgres => match tokio::runtime::Runtime::new()
             .unwrap()
             .block_on(lumio_store::testing::fresh_postgres_url())
         {
@@ -528,10 +529,10 @@ fn offline_verifier(export: &str, key_file: &std::path::Path) -> Verdict {
 /// A log written by a server before keyed links (plain SHA-256, `lumio-audit-v1`, its
 /// chain row not keyed): the next start checks it and links it again under its key, with
 /// an `audit.chain_keyed` record saying the old chain was intact; verify then passes.
-fn a_v1_chain_is_keyed_at_start(db: Db) {
+fn a_v1_chain_is_keyed_at_start(db: Backend) {
     let database_url = match db {
-        Db::Sqlite => None,
-        Db::Postgres => match tokio::runtime::Runtime::new()
+        Backend::Sqlite => None,
+        Backend::Postgres => match tokio::runtime::Runtime::new()
             .unwrap()
             .block_on(lumio_store::testing::fresh_postgres_url())
         {

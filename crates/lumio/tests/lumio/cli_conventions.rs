@@ -5,7 +5,7 @@
 
 use crate::support;
 use crate::support::project::Project;
-use crate::support::server::{Db, TestServer};
+use crate::support::server::{Backend, TestServer};
 use crate::support::{free_port, lumio, run};
 use tempfile::TempDir;
 
@@ -22,7 +22,7 @@ fn code(out: &support::Output) -> i32 {
 
 #[test]
 fn global_options_work_in_every_position() {
-    let Some(server) = TestServer::start(Db::Sqlite) else {
+    let Some(server) = TestServer::start(Backend::Sqlite) else {
         return;
     };
     let admin = server.admin();
@@ -191,7 +191,7 @@ fn help_of_the_main_commands_has_examples() {
 
 #[test]
 fn each_failure_class_has_its_exit_status() {
-    let Some(server) = TestServer::start(Db::Sqlite) else {
+    let Some(server) = TestServer::start(Backend::Sqlite) else {
         return;
     };
     let admin = server.admin();

@@ -1,16 +1,17 @@
 //! The `lumio` CLI against a real `lumio server`, on SQLite and on PostgreSQL: every
 //! command of SPEC §3 that exists today, as a user would type it.
 //!
-//! Each scenario is a function taking the [`Db`]; `both_dbs!` (in `support`) turns it into one test per store.
+//! Each scenario is a function taking the [`Backend`]; `on_each_backend!` (`lumio_store::testing`) turns it into one test per store.
 //! PostgreSQL tests skip (loudly) when no server is reachable, unless
 //! `LUMIO_REQUIRE_POSTGRES=1`.
 
-use crate::support::server::{Db, Shell, TestServer};
+use crate::support::server::{Backend, Shell, TestServer};
+use lumio_store::on_each_backend;
 use serde_json::Value;
 
 const PEM: &str = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----";
 
-both_dbs!(
+on_each_backend!(
     set_list_delete,
     set_from_stdin_keeps_a_multiline_pem,
     import_dotenv,
@@ -26,7 +27,7 @@ both_dbs!(
 );
 
 /// A server with extension `my-ext`, and its admin's shell.
-fn setup(db: Db) -> Option<(TestServer, Shell)> {
+fn setup(db: Backend) -> Option<(TestServer, Shell)> {
     let server = TestServer::start(db)?;
     let admin = server.admin();
     admin.ok(&["extensions", "create", "my-ext"]);
@@ -39,7 +40,7 @@ fn with_ext<'a>(args: &[&'a str]) -> Vec<&'a str> {
     [args, &EXT].concat()
 }
 
-fn set_list_delete(db: Db) {
+fn set_list_delete(db: Backend) {
     let Some((_server, admin)) = setup(db) else {
         return;
     };
@@ -68,7 +69,7 @@ fn set_list_delete(db: Db) {
         .err("MY_API_KEY");
 }
 
-fn set_from_stdin_keeps_a_multiline_pem(db: Db) {
+fn set_from_stdin_keeps_a_multiline_pem(db: Backend) {
     let Some((_server, admin)) = setup(db) else {
         return;
     };
@@ -82,7 +83,7 @@ fn set_from_stdin_keeps_a_multiline_pem(db: Db) {
     assert_eq!(history["current_version"], 1);
 }
 
-fn import_dotenv(db: Db) {
+fn import_dotenv(db: Backend) {
     let Some((_server, admin)) = setup(db) else {
         return;
     };
@@ -111,7 +112,7 @@ fn import_dotenv(db: Db) {
     assert!(out.ok().contains("PLAIN (version 2)"), "{out:#?}");
 }
 
-fn malformed_dotenv_names_the_line_and_imports_nothing(db: Db) {
+fn malformed_dotenv_names_the_line_and_imports_nothing(db: Backend) {
     let Some((_server, admin)) = setup(db) else {
         return;
     };
@@ -125,7 +126,7 @@ fn malformed_dotenv_names_the_line_and_imports_nothing(db: Db) {
     assert!(!list.contains("GOOD"), "half an import was written: {list}");
 }
 
-fn history_and_rollback(db: Db) {
+fn history_and_rollback(db: Backend) {
     let Some((_server, admin)) = setup(db) else {
         return;
     };
@@ -152,7 +153,7 @@ fn history_and_rollback(db: Db) {
         .err("99");
 }
 
-fn audit_log(db: Db) {
+fn audit_log(db: Backend) {
     let Some((_server, admin)) = setup(db) else {
         return;
     };
@@ -190,7 +191,7 @@ fn audit_log(db: Db) {
     assert_eq!(one["entries"].as_array().unwrap().len(), 1);
 }
 
-fn extensions_create_and_list(db: Db) {
+fn extensions_create_and_list(db: Backend) {
     let Some((_server, admin)) = setup(db) else {
         return;
     };
@@ -209,7 +210,7 @@ fn extensions_create_and_list(db: Db) {
         .err("no-such-ext");
 }
 
-fn tokens_and_roles(db: Db) {
+fn tokens_and_roles(db: Backend) {
     let Some((server, admin)) = setup(db) else {
         return;
     };
@@ -252,7 +253,7 @@ fn tokens_and_roles(db: Db) {
     assert!(out.hint().unwrap().contains("lumio login"), "{out:#?}");
 }
 
-fn json_outputs_parse(db: Db) {
+fn json_outputs_parse(db: Backend) {
     let Some((_server, admin)) = setup(db) else {
         return;
     };
@@ -276,7 +277,7 @@ fn json_outputs_parse(db: Db) {
     }
 }
 
-fn lumio_json_is_found_from_a_subdirectory(db: Db) {
+fn lumio_json_is_found_from_a_subdirectory(db: Backend) {
     let Some((_server, admin)) = setup(db) else {
         return;
     };
@@ -294,7 +295,7 @@ fn lumio_json_is_found_from_a_subdirectory(db: Db) {
     assert!(!out.ok().contains("FOUND"), "{out:#?}");
 }
 
-fn environments_do_not_mix(db: Db) {
+fn environments_do_not_mix(db: Backend) {
     let Some((_server, admin)) = setup(db) else {
         return;
     };
@@ -311,7 +312,7 @@ fn environments_do_not_mix(db: Db) {
     assert!(prod.contains("PROD_ONLY"), "{prod}");
 }
 
-fn login_saves_credentials(db: Db) {
+fn login_saves_credentials(db: Backend) {
     let Some((server, _admin)) = setup(db) else {
         return;
     };

@@ -6,10 +6,11 @@
 use crate::support;
 use crate::support::fake_api::FakeApi;
 use crate::support::project::Project;
-use crate::support::server::{Db, Shell, TestServer};
+use crate::support::server::{Backend, Shell, TestServer};
+use lumio_store::on_each_backend;
 use serde_json::Value;
 
-both_dbs!(bindings_are_set_listed_changed_and_enforced_at_once);
+on_each_backend!(bindings_are_set_listed_changed_and_enforced_at_once);
 
 const EXT: &str = "egress-example";
 const KEY: &str = "sk_live_egress_canary_0123";
@@ -37,7 +38,7 @@ fn audit_has(admin: &Shell, event: &str, detail: &str) -> bool {
     })
 }
 
-fn bindings_are_set_listed_changed_and_enforced_at_once(db: Db) {
+fn bindings_are_set_listed_changed_and_enforced_at_once(db: Backend) {
     let Some(server) = TestServer::start(db) else {
         return;
     };

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::support::project::Project;
-use crate::support::server::{Db, TestServer};
+use crate::support::server::{Backend, TestServer};
 use crate::support::{free_port, lumio, run, Output};
 use sqlx::Connection;
 use tempfile::TempDir;
@@ -64,7 +64,7 @@ fn tamper(server: &TestServer, sql: &str) {
 
 #[test]
 fn every_row_of_the_exit_status_table() {
-    let Some(server) = TestServer::start(Db::Sqlite) else {
+    let Some(server) = TestServer::start(Backend::Sqlite) else {
         return;
     };
     let admin = server.admin();

@@ -4,7 +4,7 @@
 
 use crate::support::free_port;
 use crate::support::project::Project;
-use crate::support::server::{Db, TestServer};
+use crate::support::server::{Backend, TestServer};
 
 const EXT: &str = "fetch-errors";
 /// In the URL's query, where an API key often goes: never in any message.
@@ -22,7 +22,7 @@ export const call = action({
 
 #[test]
 fn an_uncaught_fetch_failure_names_host_and_cause_to_developers_only() {
-    let Some(server) = TestServer::start(Db::Sqlite) else {
+    let Some(server) = TestServer::start(Backend::Sqlite) else {
         return;
     };
     let admin = server.admin();

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use crate::support;
-use crate::support::server::{Db, Shell, TestServer};
+use crate::support::server::{Backend, Shell, TestServer};
 use crate::support::{lumio, run};
 use tempfile::TempDir;
 
@@ -16,7 +16,7 @@ fn status(out: &support::Output) -> i32 {
 
 #[test]
 fn whoami_says_who_the_token_is_and_logout_forgets_it() {
-    let Some(server) = TestServer::start(Db::Sqlite) else {
+    let Some(server) = TestServer::start(Backend::Sqlite) else {
         return;
     };
     let admin = server.admin();
@@ -126,7 +126,7 @@ fn at_a_terminal(shell: &Shell, args: &[&str], typed: &str) -> Option<String> {
 
 #[test]
 fn what_cannot_be_undone_is_asked_or_needs_yes() {
-    let Some(server) = TestServer::start(Db::Sqlite) else {
+    let Some(server) = TestServer::start(Backend::Sqlite) else {
         return;
     };
     let admin = server.admin();
@@ -190,7 +190,7 @@ fn with<'a>(args: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn env_set_takes_pairs_and_files() {
-    let Some(server) = TestServer::start(Db::Sqlite) else {
+    let Some(server) = TestServer::start(Backend::Sqlite) else {
         return;
     };
     let admin = server.admin();

@@ -4,7 +4,7 @@
 //! request, the server's answer, no server at all. The `error:` line stays on stderr.
 
 use crate::support::project::Project;
-use crate::support::server::{Db, TestServer};
+use crate::support::server::{Backend, TestServer};
 use crate::support::{free_port, Output};
 use serde_json::Value;
 
@@ -31,7 +31,7 @@ fn one_json_error(what: &str, out: &Output) -> Value {
 
 #[test]
 fn every_json_failure_is_one_error_object() {
-    let Some(server) = TestServer::start(Db::Sqlite) else {
+    let Some(server) = TestServer::start(Backend::Sqlite) else {
         return;
     };
     let admin = server.admin();

@@ -3,10 +3,11 @@
 //! the `--json` shape, copies that are all or nothing, and tokens scoped to one environment.
 
 use crate::support;
-use crate::support::server::{Db, Shell, TestServer};
+use crate::support::server::{Backend, Shell, TestServer};
+use lumio_store::on_each_backend;
 use serde_json::json;
 
-both_dbs!(
+on_each_backend!(
     diff_exits_1_until_copy_makes_them_equal,
     copy_with_a_missing_name_copies_nothing,
     scoped_token_is_refused,
@@ -29,7 +30,7 @@ fn with_ext<'a>(args: &[&'a str]) -> Vec<&'a str> {
 }
 
 /// `my-ext` with SAME equal in both environments, DIFF different, ONLY_S in staging only.
-fn setup(db: Db) -> Option<(TestServer, Shell)> {
+fn setup(db: Backend) -> Option<(TestServer, Shell)> {
     let server = TestServer::start(db)?;
     let admin = server.admin();
     admin.ok(&["extensions", "create", "my-ext"]);
@@ -51,7 +52,7 @@ fn never_shows_values(out: &support::Output) {
     }
 }
 
-fn diff_exits_1_until_copy_makes_them_equal(db: Db) {
+fn diff_exits_1_until_copy_makes_them_equal(db: Backend) {
     let Some((_server, admin)) = setup(db) else {
         return;
     };
@@ -154,7 +155,7 @@ fn diff_exits_1_until_copy_makes_them_equal(db: Db) {
     same.err("two different");
 }
 
-fn copy_with_a_missing_name_copies_nothing(db: Db) {
+fn copy_with_a_missing_name_copies_nothing(db: Backend) {
     let Some((_server, admin)) = setup(db) else {
         return;
     };
@@ -207,7 +208,7 @@ fn copy_with_a_missing_name_copies_nothing(db: Db) {
     assert_eq!(diff.status.code(), Some(1), "still different: {diff:#?}");
 }
 
-fn scoped_token_is_refused(db: Db) {
+fn scoped_token_is_refused(db: Backend) {
     let Some((server, admin)) = setup(db) else {
         return;
     };

@@ -3,13 +3,14 @@
 //! secret in any output or log line; revocation through one server process is seen by
 //! the very next request through another on the same database.
 
+use lumio_store::on_each_backend;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::server::{Db, TestServer};
+use crate::support::server::{Backend, TestServer};
 
-both_dbs!(
+on_each_backend!(
     tokens_are_created_listed_and_revoked_without_showing_a_secret,
     a_revocation_through_one_process_is_seen_by_the_next_request_on_another,
 );
@@ -68,7 +69,7 @@ fn a_master_key_file_others_can_read_refuses_to_start_unless_overridden() {
 
     // The override starts, and says loudly what it is doing.
     let server = TestServer::start_with_env(
-        Db::Sqlite,
+        Backend::Sqlite,
         &[
             ("LUMIO_MASTER_KEY_FILE", key_arg),
             ("LUMIO_ALLOW_INSECURE_MASTER_KEY_FILE", "true"),
@@ -79,7 +80,7 @@ fn a_master_key_file_others_can_read_refuses_to_start_unless_overridden() {
     server.admin().ok(&["extensions", "list"]);
 }
 
-fn tokens_are_created_listed_and_revoked_without_showing_a_secret(db: Db) {
+fn tokens_are_created_listed_and_revoked_without_showing_a_secret(db: Backend) {
     let Some(server) = TestServer::start(db) else {
         return;
     };
@@ -197,7 +198,7 @@ fn tokens_are_created_listed_and_revoked_without_showing_a_secret(db: Db) {
 
 /// Two `lumio server` processes on one database (the first's SQLite file, or one
 /// PostgreSQL database), each with its own token cache.
-fn a_revocation_through_one_process_is_seen_by_the_next_request_on_another(db: Db) {
+fn a_revocation_through_one_process_is_seen_by_the_next_request_on_another(db: Backend) {
     let Some(a) = TestServer::start(db) else {
         return;
     };
@@ -207,7 +208,7 @@ fn a_revocation_through_one_process_is_seen_by_the_next_request_on_another(db: D
     };
     let key = a.data_dir().join("master.key");
     let b = TestServer::start_with_env(
-        Db::Sqlite,
+        Backend::Sqlite,
         &[
             ("LUMIO_DATABASE_URL", &database_url),
             ("LUMIO_MASTER_KEY_FILE", key.to_str().unwrap()),

@@ -112,7 +112,7 @@ fn hostile_urls_are_refused_by_every_command_before_any_connection() {
 /// reached as `[::ffff:127.0.0.1]`) is remembered for the URL it saves, and only for it.
 #[test]
 fn login_insecure_http_is_remembered_for_the_saved_url() {
-    let Some(server) = support::server::TestServer::start(support::server::Db::Sqlite) else {
+    let Some(server) = support::server::TestServer::start(support::server::Backend::Sqlite) else {
         return;
     };
     let port = server.url.rsplit(':').next().unwrap();

@@ -4,17 +4,17 @@
 //! debug level, the SQLite file's bytes, and every row of the PostgreSQL database.
 
 use crate::support::dumps::{pg_dump, sqlite_bytes};
-use crate::support::server::{Db, TestServer};
+use crate::support::server::{Backend, TestServer};
 use crate::support::Output;
 
 #[test]
 fn sqlite_leak_sweep() {
-    sweep(Db::Sqlite);
+    sweep(Backend::Sqlite);
 }
 
 #[test]
 fn postgres_leak_sweep() {
-    sweep(Db::Postgres);
+    sweep(Backend::Postgres);
 }
 
 fn canary(tag: &str) -> String {
@@ -50,7 +50,7 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-fn sweep(db: Db) {
+fn sweep(db: Backend) {
     let Some(server) = TestServer::start_with_env(db, &[("LUMIO_LOG", "debug")]) else {
         return;
     };

@@ -3,7 +3,7 @@
 //! presents a credential gets 429 with `Retry-After` (before the credential is checked),
 //! while requests without one are served as before.
 
-use crate::support::server::{Db, TestServer};
+use crate::support::server::{Backend, TestServer};
 use reqwest::blocking::{Client, Response};
 
 /// Failures an address may have per minute (`address_limit::MAX_AUTH_FAILURES`).
@@ -22,7 +22,7 @@ fn assert_throttled(answer: &Response) {
 
 #[test]
 fn bad_tokens_from_one_address_are_answered_429_after_ten_a_minute() {
-    let Some(server) = TestServer::start(Db::Sqlite) else {
+    let Some(server) = TestServer::start(Backend::Sqlite) else {
         return;
     };
     let http = Client::new();
@@ -64,7 +64,7 @@ fn bad_tokens_from_one_address_are_answered_429_after_ten_a_minute() {
 
 #[test]
 fn failed_dashboard_sign_ins_count_the_same_way() {
-    let Some(server) = TestServer::start(Db::Sqlite) else {
+    let Some(server) = TestServer::start(Backend::Sqlite) else {
         return;
     };
     let http = Client::new();

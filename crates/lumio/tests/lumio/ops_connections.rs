@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::server::{Db, TestServer};
+use crate::support::server::{Backend, TestServer};
 
 /// The server's header-read timeout and drain time (both 10 s), and slack for a busy
 /// machine.
@@ -28,7 +28,7 @@ fn half_sent_request(server: &TestServer) -> TcpStream {
 
 #[test]
 fn a_client_that_stops_mid_headers_is_cut_off_by_the_header_read_timeout() {
-    let Some(server) = TestServer::start(Db::Sqlite) else {
+    let Some(server) = TestServer::start(Backend::Sqlite) else {
         return;
     };
     let mut stream = half_sent_request(&server);
@@ -57,7 +57,7 @@ fn a_client_that_stops_mid_headers_is_cut_off_by_the_header_read_timeout() {
 
 #[test]
 fn an_http2_connection_whose_headers_never_end_is_closed() {
-    let Some(server) = TestServer::start(Db::Sqlite) else {
+    let Some(server) = TestServer::start(Backend::Sqlite) else {
         return;
     };
     let addr = server.url.trim_start_matches("http://");
@@ -108,7 +108,7 @@ fn has_frame(mut bytes: &[u8], kind: u8) -> bool {
 
 #[test]
 fn sigterm_ends_the_server_within_its_drain_time_while_a_request_is_half_sent() {
-    let Some(mut server) = TestServer::start(Db::Sqlite) else {
+    let Some(mut server) = TestServer::start(Backend::Sqlite) else {
         return;
     };
     let _held = half_sent_request(&server);

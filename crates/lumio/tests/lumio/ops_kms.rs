@@ -6,6 +6,7 @@
 //! start with a message that says what to check, and a KMS lost while running does not stop
 //! sets or reads.
 
+use lumio_store::on_each_backend;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -13,12 +14,12 @@ use std::time::{Duration, Instant};
 use crate::support;
 use crate::support::bao::{Bao, ROOT_TOKEN};
 use crate::support::project::Project;
-use crate::support::server::{Db, Launch, Shell, TestServer};
+use crate::support::server::{Backend, Launch, Shell, TestServer};
 use crate::support::{free_port, Output};
 use base64::Engine;
 use tempfile::TempDir;
 
-both_dbs!(
+on_each_backend!(
     starts_with_the_kms_and_reads_after_a_restart,
     a_kms_lost_while_running_does_not_stop_sets_or_reads,
     a_store_of_a_key_file_moves_under_the_kms_with_that_file_as_previous,
@@ -42,10 +43,10 @@ struct Place {
 }
 
 impl Place {
-    fn new(db: Db) -> Option<Self> {
+    fn new(db: Backend) -> Option<Self> {
         let database_url = match db {
-            Db::Sqlite => None,
-            Db::Postgres => Some(
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(
                 tokio::runtime::Runtime::new()
                     .unwrap()
                     .block_on(lumio_store::testing::fresh_postgres_url())?,
@@ -97,7 +98,7 @@ fn set(admin: &Shell, project: &Project, name: &str, value: &str) {
         .ok();
 }
 
-fn starts_with_the_kms_and_reads_after_a_restart(db: Db) {
+fn starts_with_the_kms_and_reads_after_a_restart(db: Backend) {
     let Some(bao) = Bao::start() else { return };
     let Some(place) = Place::new(db) else { return };
     let mut server = place.start(&bao);
@@ -138,7 +139,7 @@ fn starts_with_the_kms_and_reads_after_a_restart(db: Db) {
     assert!(!log.contains("sk-kms-canary"), "{log}");
 }
 
-fn a_kms_lost_while_running_does_not_stop_sets_or_reads(db: Db) {
+fn a_kms_lost_while_running_does_not_stop_sets_or_reads(db: Backend) {
     let Some(mut bao) = Bao::start() else { return };
     let Some(place) = Place::new(db) else { return };
     let server = place.start(&bao);
@@ -152,7 +153,7 @@ fn a_kms_lost_while_running_does_not_stop_sets_or_reads(db: Db) {
     assert!(holds(&admin, &project, "OTHER", "sk-kms-canary-other"));
 }
 
-fn a_store_of_a_key_file_moves_under_the_kms_with_that_file_as_previous(db: Db) {
+fn a_store_of_a_key_file_moves_under_the_kms_with_that_file_as_previous(db: Backend) {
     let Some(bao) = Bao::start() else { return };
     let Some(place) = Place::new(db) else { return };
     // Set up with the generated key file of the embedded default.

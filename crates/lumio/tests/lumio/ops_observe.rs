@@ -10,7 +10,7 @@ use prometheus_text::Scrape;
 use serde_json::Value as Json;
 
 use crate::support::project::Project;
-use crate::support::server::{Db, TestServer};
+use crate::support::server::{Backend, TestServer};
 
 const METRICS_TOKEN: &str = "metrics-token-0123456789abcdef";
 const SECRET_ROUTE: &str = "/api/v1/extensions/{ext}/environments/{env}/secrets/{name}";
@@ -39,7 +39,7 @@ fn observations(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
 /// codes: they are for a terminal only.
 #[test]
 fn a_text_log_written_to_a_file_has_no_colour_codes() {
-    let server = TestServer::start(Db::Sqlite).expect("SQLite needs no service");
+    let server = TestServer::start(Backend::Sqlite).expect("SQLite needs no service");
     let response = reqwest::blocking::get(format!("{}/healthz", server.url)).unwrap();
     assert_eq!(response.status().as_u16(), 200);
     let log = server.log();
@@ -49,15 +49,15 @@ fn a_text_log_written_to_a_file_has_no_colour_codes() {
 
 #[test]
 fn metrics_and_json_logs_on_sqlite() {
-    metrics_count_known_calls_and_json_logs_name_each_request(Db::Sqlite);
+    metrics_count_known_calls_and_json_logs_name_each_request(Backend::Sqlite);
 }
 
 #[test]
 fn metrics_and_json_logs_on_postgres() {
-    metrics_count_known_calls_and_json_logs_name_each_request(Db::Postgres);
+    metrics_count_known_calls_and_json_logs_name_each_request(Backend::Postgres);
 }
 
-fn metrics_count_known_calls_and_json_logs_name_each_request(db: Db) {
+fn metrics_count_known_calls_and_json_logs_name_each_request(db: Backend) {
     let canary = format!("obs-canary-{}-{db:?}", std::process::id());
     let Some(server) = TestServer::start_with_env(
         db,
@@ -147,7 +147,7 @@ fn metrics_count_known_calls_and_json_logs_name_each_request(db: Db) {
     ] {
         assert!(after.has(gauge), "{gauge} missing: {text}");
     }
-    if matches!(db, Db::Postgres) {
+    if matches!(db, Backend::Postgres) {
         assert_eq!(
             after.value("lumio_db_pool_max_connections", &[]),
             16.0,

@@ -5,6 +5,7 @@
 //! server killed mid-rewrap resumes at its next start, and under a KMS that is down the
 //! rotation refuses with a clear error and changes nothing.
 
+use lumio_store::on_each_backend;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -12,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use crate::support::bao::{Bao, ROOT_TOKEN};
 use crate::support::project::Project;
-use crate::support::server::{Db, Launch, Shell, TestServer};
+use crate::support::server::{Backend, Launch, Shell, TestServer};
 use tempfile::TempDir;
 
-both_dbs!(
+on_each_backend!(
     rotation_keeps_sets_and_reads_working,
     an_interrupted_rotation_resumes_at_the_next_start,
     rotation_under_a_kms_that_is_down_refuses,
@@ -38,10 +39,10 @@ struct Place {
 }
 
 impl Place {
-    fn new(db: Db) -> Option<Self> {
+    fn new(db: Backend) -> Option<Self> {
         let database_url = match db {
-            Db::Sqlite => None,
-            Db::Postgres => Some(
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(
                 tokio::runtime::Runtime::new()
                     .unwrap()
                     .block_on(lumio_store::testing::fresh_postgres_url())?,
@@ -136,7 +137,7 @@ fn wait_rotated(admin: &Shell) -> serde_json::Value {
     }
 }
 
-fn rotation_keeps_sets_and_reads_working(db: Db) {
+fn rotation_keeps_sets_and_reads_working(db: Backend) {
     let Some(place) = Place::new(db) else { return };
     let server = place.start(&[]);
     let admin = server.admin();
@@ -230,7 +231,7 @@ fn rotation_keeps_sets_and_reads_working(db: Db) {
 /// rewrapped versions.
 #[test]
 fn a_second_server_follows_a_rotation() {
-    let Some(place) = Place::new(Db::Postgres) else {
+    let Some(place) = Place::new(Backend::Postgres) else {
         return;
     };
     let a = place.start(&[]);
@@ -269,7 +270,7 @@ fn a_second_server_follows_a_rotation() {
     assert!(holds(&on_a, &project, "FROM_B", "sk-rotation-canary-b"));
 }
 
-fn an_interrupted_rotation_resumes_at_the_next_start(db: Db) {
+fn an_interrupted_rotation_resumes_at_the_next_start(db: Backend) {
     let Some(place) = Place::new(db) else { return };
     let mut server = place.start(&[]);
     let admin = server.admin();
@@ -308,7 +309,7 @@ fn an_interrupted_rotation_resumes_at_the_next_start(db: Db) {
     assert!(holds(&admin, &project, "S999", "sk-rotation-canary-999-11"));
 }
 
-fn rotation_under_a_kms_that_is_down_refuses(db: Db) {
+fn rotation_under_a_kms_that_is_down_refuses(db: Backend) {
     let Some(mut bao) = Bao::start() else { return };
     let Some(place) = Place::new(db) else { return };
     let url = bao.key_url();

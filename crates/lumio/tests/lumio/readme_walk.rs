@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::support::project::Project;
-use crate::support::server::{Db, Shell, TestServer};
+use crate::support::server::{Backend, Shell, TestServer};
 use crate::support::Output;
 
 /// One command line of a block, with the comment on it and on the lines under it.
@@ -295,7 +295,7 @@ fn fixtures(dir: &Path) -> Vec<String> {
 
 #[test]
 fn the_readme_is_true_from_first_steps_to_the_first_action() {
-    let Some(server) = TestServer::start(Db::Sqlite) else {
+    let Some(server) = TestServer::start(Backend::Sqlite) else {
         return;
     };
     let steps = steps();

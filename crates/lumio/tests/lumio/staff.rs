@@ -6,10 +6,11 @@
 
 use crate::support::dumps::{pg_dump, sqlite_bytes};
 use crate::support::project::Project;
-use crate::support::server::{Db, TestServer};
+use crate::support::server::{Backend, TestServer};
 use crate::support::Output;
+use lumio_store::on_each_backend;
 
-both_dbs!(staff_cannot_reach_a_claimed_extensions_values);
+on_each_backend!(staff_cannot_reach_a_claimed_extensions_values);
 
 const PING: &str = r#"import { action } from "@zaflun/lumio-sdk/server";
 export const ping = action({ args: {}, handler: async () => "pong" });
@@ -28,7 +29,7 @@ export const peek = action({
 });
 "#;
 
-fn staff_cannot_reach_a_claimed_extensions_values(db: Db) {
+fn staff_cannot_reach_a_claimed_extensions_values(db: Backend) {
     let Some(server) = TestServer::start_with_env(db, &[("LUMIO_LOG", "debug")]) else {
         return;
     };

@@ -2,22 +2,6 @@
 //! and checks of the `error:` / `hint:` shape.
 #![allow(dead_code)] // Each suite uses a different part of this module.
 
-/// Turns scenario functions taking a [`server::Db`] into one test per store:
-/// `both_dbs!(name, …);` makes `sqlite::name` and `postgres::name`.
-#[macro_export]
-macro_rules! both_dbs {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {$(
-            #[test]
-            fn $name() { super::$name(super::Db::Sqlite) }
-        )*}
-        mod postgres {$(
-            #[test]
-            fn $name() { super::$name(super::Db::Postgres) }
-        )*}
-    };
-}
-
 pub mod bao;
 pub mod dumps;
 pub mod fake_api;

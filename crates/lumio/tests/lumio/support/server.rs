@@ -9,14 +9,9 @@ use tempfile::TempDir;
 
 use super::{free_port, lumio, run, Output};
 
-/// Which store the server runs on.
-#[derive(Clone, Copy, Debug)]
-pub enum Db {
-    /// The default: SQLite under the data directory.
-    Sqlite,
-    /// A fresh PostgreSQL database per test (`lumio_store::testing`).
-    Postgres,
-}
+/// Which store the server runs on: SQLite under the data directory, or a fresh
+/// PostgreSQL database per test (`lumio_store::testing`).
+pub use lumio_store::testing::Backend;
 
 /// A running `lumio server`, killed on drop.
 pub struct TestServer {
@@ -49,15 +44,15 @@ pub struct Launch<'a> {
 impl TestServer {
     /// Starts a server and waits for `/healthz`. `None` when PostgreSQL is wanted but not
     /// available (the helper has already said so loudly).
-    pub fn start(db: Db) -> Option<Self> {
+    pub fn start(db: Backend) -> Option<Self> {
         Self::start_with_env(db, &[])
     }
 
     /// Like [`TestServer::start`], with extra environment variables for the server.
-    pub fn start_with_env(db: Db, env: &[(&str, &str)]) -> Option<Self> {
+    pub fn start_with_env(db: Backend, env: &[(&str, &str)]) -> Option<Self> {
         let database_url = match db {
-            Db::Sqlite => None,
-            Db::Postgres => Some(
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(
                 tokio::runtime::Runtime::new()
                     .unwrap()
                     .block_on(lumio_store::testing::fresh_postgres_url())?,
