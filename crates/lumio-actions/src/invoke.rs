@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use lumio_api::AuditEvent;
 use lumio_core::{Environment, ExtensionSlug};
 use lumio_runtime::{ActionError, ErrorCode};
@@ -78,7 +77,7 @@ impl ActionsService {
             .await;
         for name in &invocation.leak_blocked {
             let record = AuditRecord {
-                at: Utc::now(),
+                at: self.inner.secrets.now(),
                 extension_id: extension.id,
                 environment: Some(environment),
                 event: AuditEvent::LeakBlocked.as_str().to_owned(),
@@ -108,7 +107,7 @@ impl ActionsService {
             extension.id,
             environment,
             InvocationLog {
-                at: Utc::now(),
+                at: self.inner.secrets.now(),
                 action: action.to_owned(),
                 request_id: request_id.to_owned(),
                 outcome,

@@ -122,7 +122,7 @@ impl SecretsService {
         Ok(SecretSummary {
             name: name.clone(),
             version,
-            updated_at: Utc::now(),
+            updated_at: self.now(),
             updated_by: ctx.principal.actor(),
             allowed_hosts: allowed_hosts.cloned(),
         })
@@ -294,7 +294,7 @@ impl SecretsService {
         Ok(SecretSummary {
             name: name.clone(),
             version: new_version,
-            updated_at: Utc::now(),
+            updated_at: self.now(),
             updated_by: ctx.principal.actor(),
             allowed_hosts: None,
         })

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use lumio_secrets::Clock;
 use lumio_store::Store;
 use tokio::task::JoinHandle;
 
@@ -30,32 +31,37 @@ impl AuditRetention {
         (days >= 1).then_some(Self { days })
     }
 
-    fn cutoff(self) -> chrono::DateTime<Utc> {
-        Utc::now() - chrono::Duration::days(i64::from(self.days))
+    fn cutoff(self, now: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+        now - chrono::Duration::days(i64::from(self.days))
     }
 }
 
-/// Runs the upkeep until the runtime stops; the first round runs at once.
-pub(crate) fn spawn(store: Arc<dyn Store>, retention: Option<AuditRetention>) -> JoinHandle<()> {
+/// Runs the upkeep until the runtime stops; the first round runs at once. Ages are read
+/// from `clock` (the service's).
+pub(crate) fn spawn(
+    store: Arc<dyn Store>,
+    clock: Clock,
+    retention: Option<AuditRetention>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            round(&*store, retention).await;
+            round(&*store, &clock, retention).await;
         }
     })
 }
 
-async fn round(store: &dyn Store, retention: Option<AuditRetention>) {
-    let until = Utc::now() + AHEAD;
+async fn round(store: &dyn Store, clock: &Clock, retention: Option<AuditRetention>) {
+    let until = clock.now() + AHEAD;
     if let Err(err) = store.prepare_audit_log(until).await {
         tracing::error!(error = %err, "could not make room for the coming audit records; retrying in an hour");
     }
     let Some(retention) = retention else {
         return;
     };
-    match store.prune_audit(retention.cutoff()).await {
+    match store.prune_audit(retention.cutoff(clock.now())).await {
         Ok(pruned) => {
             metrics::counter!("lumio_audit_pruned_records_total").increment(pruned.records_deleted);
             metrics::counter!("lumio_audit_pruned_partitions_total")

@@ -208,7 +208,7 @@ async fn an_expired_session_is_refused(backend: Backend) {
     assert_eq!(page.status, StatusCode::OK);
     let csrf = page.csrf();
     let old = web.cookies["lumio_session"].clone();
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    app.clock.advance(Duration::from_secs(2));
     let expired = web.get(SECRETS).await;
     assert_eq!(expired.status, StatusCode::SEE_OTHER);
     assert_eq!(expired.location(), Some("/dashboard/sign-in?expired=1"));

@@ -62,7 +62,7 @@ async fn a_session_ends_when_its_token_expires(backend: Backend) {
     let mut web = Web::new(&app.url);
     assert_eq!(web.sign_in(&expiring).await.status, StatusCode::SEE_OTHER);
     assert_eq!(web.get(SECRETS).await.status, StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.clock.advance(Duration::from_secs(3));
     let page = web.get(SECRETS).await;
     assert!(ended(&page), "{page:?}");
     let again = Web::new(&app.url).sign_in(&expiring).await;

@@ -133,7 +133,7 @@ async fn an_expired_or_unknown_code_claims_nothing(backend: Backend) {
     };
     let created = create(&app, "late", json!({"claim_expires_in": "1s"})).await;
     let code = created.typed::<ClaimCodeView>().claim_code;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.clock.advance(Duration::from_secs(2));
     let expired = claim(&app, &code).await;
     assert_eq!(expired.status, StatusCode::CONFLICT, "{}", expired.text);
     assert!(expired.text.contains("expired"), "{}", expired.text);
@@ -348,7 +348,7 @@ async fn support_access_needs_approval_and_ends_on_time(backend: Backend) {
         .await;
     assert_eq!(mint.status, StatusCode::FORBIDDEN, "{}", mint.text);
 
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    app.clock.advance(Duration::from_secs(3));
     let ended = app.set(&admin, "acme", "staging", "K", "2").await;
     assert_eq!(ended.code(), "staff_not_member", "{}", ended.text);
     let list = app
