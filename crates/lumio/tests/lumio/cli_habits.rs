@@ -2,7 +2,7 @@
 //! `logout`, a question before what cannot be undone (`--yes` for scripts), several
 //! pairs in one `env set`, `--from-file`, and no colour codes off a terminal.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
 use crate::support;
@@ -113,15 +113,26 @@ fn at_a_terminal(shell: &Shell, args: &[&str], typed: &str) -> Option<String> {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Typed once the question is up; the terminal echoes it back.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Typed once the question is up (`timeout` ends a command that never asks); the
+    // terminal echoes it back.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut chunk = [0; 512];
+    while !String::from_utf8_lossy(&seen).contains("to confirm") {
+        match stdout.read(&mut chunk).unwrap() {
+            0 => break,
+            n => seen.extend_from_slice(&chunk[..n]),
+        }
+    }
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(typed.as_bytes()).unwrap();
     stdin.flush().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // `script` ends the session at the end of its input: that stays open until the
+    // command has answered and exited.
+    stdout.read_to_end(&mut seen).unwrap();
     drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    child.wait().unwrap();
+    Some(String::from_utf8_lossy(&seen).into_owned())
 }
 
 #[test]
