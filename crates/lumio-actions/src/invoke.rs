@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use lumio_core::{AuditEvent, AuditOutcome, Environment, ExtensionSlug};
 use lumio_runtime::{ActionError, ErrorCode};
 use lumio_store::AuditRecord;
@@ -77,7 +76,7 @@ impl ActionsService {
             .await;
         for name in &invocation.leak_blocked {
             let record = AuditRecord {
-                at: Utc::now(),
+                at: self.inner.secrets.now(),
                 extension_id: extension.id,
                 environment: Some(environment),
                 event: AuditEvent::LeakBlocked,
@@ -107,7 +106,7 @@ impl ActionsService {
             extension.id,
             environment,
             InvocationLog {
-                at: Utc::now(),
+                at: self.inner.secrets.now(),
                 action: action.to_owned(),
                 request_id: request_id.to_owned(),
                 outcome,

@@ -1,5 +1,5 @@
 //! Path parameters as the OpenAPI document describes them: each with the pattern and
-//! length `lumio_core` enforces (tests/api_document.rs checks they agree), so a client
+//! length `lumio_core` enforces (lumio-server's tests/api/api_document.rs checks they agree), so a client
 //! generated from the document sends only names the server accepts.
 
 use lumio_core::MAX_SECRET_NAME_LEN;

@@ -11,7 +11,6 @@ use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
 use lumio_secrets::{Principal, RequestContext, SecretsService, ServiceError, SessionRecord};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -119,7 +118,7 @@ impl Sessions {
 
     /// Starts a session for `principal`; returns its id, which only the cookie holds.
     pub async fn create(&self, principal: &Principal) -> Result<String, ServiceError> {
-        let now = Utc::now();
+        let now = self.service.now();
         // Swept at sign-in, so the table holds little more than the live sessions.
         self.kept().delete_expired(now).await?;
         let id = random_token();
@@ -138,7 +137,7 @@ impl Sessions {
     /// The live session with this id, and who it acts as; `None` if it expired, was
     /// signed out, or its token no longer exists.
     async fn lookup(&self, id: &str) -> Result<Option<(Principal, SessionRecord)>, ServiceError> {
-        let Some(record) = self.kept().find(&id_hash(id), Utc::now()).await? else {
+        let Some(record) = self.kept().find(&id_hash(id), self.service.now()).await? else {
             return Ok(None);
         };
         let principal = self.service.principal_of(&record.token_id).await?;

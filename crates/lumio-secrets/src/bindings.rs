@@ -65,7 +65,7 @@ impl SecretsService {
         host: &str,
     ) -> Result<Ticket, ServiceError> {
         let record = AuditRecord {
-            at: chrono::Utc::now(),
+            at: self.now(),
             extension_id: reader.extension_id,
             environment: Some(reader.environment),
             event: AuditEvent::EgressBlocked,

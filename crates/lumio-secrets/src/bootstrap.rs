@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::rotation::rotate;
 use crate::tokens::{bootstrap_record, check_bootstrap_token, mint};
-use crate::{SecretsService, ServiceError};
+use crate::{SecretsService, ServiceError, ServiceOptions};
 
 const KEY_CHECK: &str = "key_check";
 const KEY_ID: &str = "kek_id";
@@ -40,6 +40,24 @@ pub async fn open_service(
     audit: AuditWriter,
     bootstrap_token: Option<&str>,
 ) -> Result<Bootstrap, ServiceError> {
+    open_service_with(
+        store,
+        keys,
+        audit,
+        bootstrap_token,
+        ServiceOptions::default(),
+    )
+    .await
+}
+
+/// [`open_service`] with `options` (say, a test's clock).
+pub async fn open_service_with(
+    store: Arc<dyn Store>,
+    keys: Keyring,
+    audit: AuditWriter,
+    bootstrap_token: Option<&str>,
+    options: ServiceOptions,
+) -> Result<Bootstrap, ServiceError> {
     // Refused even when the store has tokens already: a weak value in the environment
     // is a mistake to fix, and it would become the admin token on the next empty store.
     if let Some(token) = bootstrap_token {
@@ -64,7 +82,7 @@ pub async fn open_service(
         None
     };
     let audit_root = crate::audit_root::start_audit_chains(store.as_ref(), &keys).await?;
-    let service = SecretsService::new(store, keys, audit);
+    let service = SecretsService::with_options(store, keys, audit, options);
     let _ = service.inner.audit_root.set(audit_root);
     Ok(Bootstrap {
         service,

@@ -12,6 +12,7 @@ mod audit_root;
 mod bindings;
 mod bootstrap;
 mod cache;
+mod clock;
 mod deployments;
 mod error;
 mod extensions;
@@ -34,7 +35,8 @@ mod write_turns;
 pub use access::Principal;
 pub use audit_log::{AuditFilter, ExportFilter, MAX_AUDIT_PAGE, MAX_EXPORT_PAGE};
 pub use audit_root::{load_audit_root, reseal_audit_root, AUDIT_ROOT_META, AUDIT_ROOT_PLACE};
-pub use bootstrap::{open_service, Bootstrap, BootstrapToken};
+pub use bootstrap::{open_service, open_service_with, Bootstrap, BootstrapToken};
+pub use clock::Clock;
 pub use error::ServiceError;
 pub use extensions::change_record;
 pub use last_used::WRITE_EVERY as LAST_USED_WRITE_EVERY;
@@ -71,6 +73,14 @@ use lumio_audit::AuditWriter;
 use lumio_crypto::Keyring;
 use lumio_store::Store;
 
+/// What a service may be given beyond its store, keys and audit writer.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceOptions {
+    /// Where expiry (tokens, claim codes, support grants, dashboard sessions) and audit
+    /// retention read the time: the system clock unless a test gives another.
+    pub clock: Clock,
+}
+
 /// Who is acting and under which request, for the audit log.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
@@ -99,12 +109,23 @@ struct Inner {
     last_used: last_used::LastUsed,
     /// The key audit chain keys derive from, once [`open_service`] loaded it.
     audit_root: std::sync::OnceLock<lumio_core::AuditRootKey>,
+    clock: Clock,
 }
 
 impl SecretsService {
     /// Builds the service and starts the task that applies the store's change feed to the
     /// caches. Use [`open_service`] to also check the master key and bootstrap tokens.
     pub fn new(store: Arc<dyn Store>, keys: Keyring, audit: AuditWriter) -> Self {
+        Self::with_options(store, keys, audit, ServiceOptions::default())
+    }
+
+    /// [`SecretsService::new`] with `options` (say, a test's clock).
+    pub fn with_options(
+        store: Arc<dyn Store>,
+        keys: Keyring,
+        audit: AuditWriter,
+        options: ServiceOptions,
+    ) -> Self {
         let cache = Arc::new(cache::Caches::default());
         cache.follow(store.subscribe());
         Self {
@@ -118,11 +139,27 @@ impl SecretsService {
                 turns: write_turns::WriteTurns::default(),
                 last_used: last_used::LastUsed::default(),
                 audit_root: std::sync::OnceLock::new(),
+                clock: options.clock,
             }),
         }
     }
 
     pub fn audit(&self) -> &AuditWriter {
         &self.inner.audit
+    }
+
+    /// The clock expiry and retention read.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// Now, by the service's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
+    }
+
+    /// Now by the service's clock, at the microsecond precision both stores keep.
+    pub(crate) fn now_micros(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now_micros()
     }
 }

@@ -121,7 +121,7 @@ impl SecretsService {
         Ok(SecretSummary {
             name: name.clone(),
             version,
-            updated_at: Utc::now(),
+            updated_at: self.now(),
             updated_by: ctx.principal.actor(),
             allowed_hosts: allowed_hosts.cloned(),
         })
@@ -293,7 +293,7 @@ impl SecretsService {
         Ok(SecretSummary {
             name: name.clone(),
             version: new_version,
-            updated_at: Utc::now(),
+            updated_at: self.now(),
             updated_by: ctx.principal.actor(),
             allowed_hosts: None,
         })

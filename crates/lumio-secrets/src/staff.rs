@@ -12,7 +12,7 @@ use lumio_store::{
 use zeroize::Zeroizing;
 
 use crate::extensions::change_record;
-use crate::tokens::{hash_secret, mint, now_micros, random_hex, IssuedToken};
+use crate::tokens::{hash_secret, mint, random_hex, IssuedToken};
 use crate::{Principal, RequestContext, SecretsService, ServiceError};
 
 /// How long a claim code lives unless the admin says otherwise.
@@ -97,7 +97,7 @@ impl SecretsService {
         lifetime: Option<TokenLifetime>,
     ) -> Result<ClaimCode, ServiceError> {
         let code = Zeroizing::new(format!("{CLAIM_PREFIX}{}", *random_hex(16)));
-        let created_at = now_micros();
+        let created_at = self.now_micros();
         let lifetime = lifetime.map_or(DEFAULT_CLAIM_LIFETIME, |l| l.duration());
         let expires_at = created_at + to_chrono(lifetime);
         let claim = ClaimRecord {
@@ -146,11 +146,13 @@ impl SecretsService {
             role: Role::Owner,
         };
         let label = label.unwrap_or_else(|| "owner (claimed)".to_owned());
-        let token = mint(grant, label, Some("claim".to_owned()));
+        let mut token = mint(grant, label, Some("claim".to_owned()));
+        // The code is used at this moment: it counts as expired by the service's clock.
+        token.record.created_at = self.now_micros();
         let owner_id = token.record.id.clone();
         let audit = |extension: &Extension| {
             vec![lumio_store::AuditRecord {
-                at: Utc::now(),
+                at: self.now(),
                 extension_id: extension.id,
                 environment: None,
                 event: AuditEvent::ExtensionClaim,
@@ -203,7 +205,7 @@ impl SecretsService {
             .require_admin("suspend or resume extensions")?;
         let mut extension = self.visible_extension(ctx, slug).await?;
         let (event, at) = if suspend {
-            (AuditEvent::ExtensionSuspend, Some(now_micros()))
+            (AuditEvent::ExtensionSuspend, Some(self.now_micros()))
         } else {
             (AuditEvent::ExtensionResume, None)
         };
@@ -274,7 +276,7 @@ impl SecretsService {
             staff: ctx.principal.actor(),
             reason: reason.to_owned(),
             duration_secs: i64::try_from(duration.duration().as_secs()).unwrap_or(i64::MAX),
-            created_at: now_micros(),
+            created_at: self.now_micros(),
             approved_at: None,
             approved_by: None,
             expires_at: None,
@@ -336,7 +338,7 @@ impl SecretsService {
         }
         ctx.principal
             .require(&extension, Role::Owner, "approve support access")?;
-        let at = now_micros();
+        let at = self.now_micros();
         let expires_at = at + Duration::seconds(request.duration_secs);
         let change = AccessChange::Approve {
             at,
@@ -375,7 +377,7 @@ impl SecretsService {
             principal.require_member(&extension, Role::Owner, "revoke support access")?;
         }
         let change = AccessChange::Revoke {
-            at: now_micros(),
+            at: self.now_micros(),
             by: principal.actor(),
         };
         let detail = format!("request {id} by {}", request.staff);
@@ -453,7 +455,7 @@ impl SecretsService {
             token_id: Some(&principal.token_id),
             ..AccessFilter::default()
         };
-        let now = Utc::now();
+        let now = self.now();
         principal.support = self
             .inner
             .store

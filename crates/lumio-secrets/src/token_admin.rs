@@ -11,7 +11,7 @@ use lumio_store::{AuditRecord, Extension, Grant, Revocation, TokenRecord};
 
 use crate::access::Principal;
 use crate::extensions::change_record;
-use crate::tokens::{mint, now_micros, IssuedToken};
+use crate::tokens::{mint, IssuedToken};
 use crate::{RequestContext, SecretsService, ServiceError};
 
 /// Whom a new token is for.
@@ -85,7 +85,9 @@ impl SecretsService {
             .unwrap_or_else(|| default_label(&request.target));
         let mut issued = mint(grant, label, Some(principal.actor()));
         issued.record.environment = environment;
-        issued.record.expires_at = expiry(principal, request.expires_in, now_micros());
+        let now = self.now_micros();
+        issued.record.created_at = now;
+        issued.record.expires_at = expiry(principal, request.expires_in, now);
         let audit = token_records(
             ctx,
             extension.as_ref(),
@@ -194,7 +196,7 @@ impl SecretsService {
         match self
             .inner
             .store
-            .revoke_token(id, &principal.actor(), Utc::now(), &audit)
+            .revoke_token(id, &principal.actor(), self.now(), &audit)
             .await?
         {
             // At once here; other processes hear it through the change feed.

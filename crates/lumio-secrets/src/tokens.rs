@@ -181,7 +181,7 @@ impl SecretsService {
     /// The principal of a record whose token was just presented, unless it expired;
     /// notes the use for `last_used_at`.
     fn live_principal(&self, record: TokenRecord) -> Option<Principal> {
-        let now = Utc::now();
+        let now = self.now();
         if expired(&record, now) {
             return None;
         }

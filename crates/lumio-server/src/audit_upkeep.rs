@@ -29,12 +29,13 @@ impl AuditRetention {
         (days >= 1).then_some(Self { days })
     }
 
-    fn cutoff(self) -> chrono::DateTime<Utc> {
-        Utc::now() - chrono::Duration::days(i64::from(self.days))
+    fn cutoff(self, now: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+        now - chrono::Duration::days(i64::from(self.days))
     }
 }
 
-/// Runs the upkeep until the runtime stops; the first round runs at once.
+/// Runs the upkeep until the runtime stops; the first round runs at once. Ages are read
+/// from the service's clock.
 pub(crate) fn spawn(service: SecretsService, retention: Option<AuditRetention>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(EVERY);
@@ -47,14 +48,14 @@ pub(crate) fn spawn(service: SecretsService, retention: Option<AuditRetention>) 
 }
 
 async fn round(service: &SecretsService, retention: Option<AuditRetention>) {
-    let until = Utc::now() + AHEAD;
+    let until = service.now() + AHEAD;
     if let Err(err) = service.prepare_audit_log(until).await {
         tracing::error!(error = %err, "could not make room for the coming audit records; retrying in an hour");
     }
     let Some(retention) = retention else {
         return;
     };
-    match service.prune_audit(retention.cutoff()).await {
+    match service.prune_audit(retention.cutoff(service.now())).await {
         Ok(pruned) => {
             metrics::counter!("lumio_audit_pruned_records_total").increment(pruned.records_deleted);
             metrics::counter!("lumio_audit_pruned_partitions_total")

@@ -39,7 +39,7 @@ pub use metrics::{record_invocation, render as render_metrics};
 #[doc(hidden)]
 pub use observe::record_request;
 pub use rate_limit::DEFAULT_PER_SECOND as DEFAULT_CLIENT_RATE_LIMIT;
-pub use startup::{run, start, RunningServer};
+pub use startup::{run, start, start_with_clock, RunningServer};
 pub use tls::TlsFiles;
 
 /// Default listen address of `lumio server`.

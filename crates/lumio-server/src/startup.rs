@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use lumio_actions::{ActionsService, RuntimeLimits, RuntimeOptions};
 use lumio_audit::{AuditConfig, AuditWriter};
-use lumio_secrets::{open_service, BootstrapToken};
+use lumio_secrets::{open_service_with, BootstrapToken, Clock, ServiceOptions};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -45,6 +45,12 @@ impl RunningServer {
 /// bootstrap token, the key files, the port, the database) is checked before anything is
 /// written, so a start that fails leaves no key file or admin token behind.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    start_with_clock(config, Clock::system()).await
+}
+
+/// [`start`] with the clock that expiry and audit retention read: in tests, one moved
+/// ahead by hand (`lumio server` always runs on the system clock).
+pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> anyhow::Result<RunningServer> {
     // A bad certificate stops the start here, not at the first handshake.
     let tls = config
         .tls
@@ -88,9 +94,18 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .map_err(startup_error)?;
     crate::hardening::warn_if_swappable(&keys);
     let audit = AuditWriter::spawn(store.clone(), AuditConfig::default());
-    let boot = open_service(store.clone(), keys, audit, bootstrap_token.as_deref())
-        .await
-        .map_err(startup_error)?;
+    let options = ServiceOptions {
+        clock: clock.clone(),
+    };
+    let boot = open_service_with(
+        store.clone(),
+        keys,
+        audit,
+        bootstrap_token.as_deref(),
+        options,
+    )
+    .await
+    .map_err(startup_error)?;
     // After the service loaded the audit key: retention moves chain anchors with keyed
     // records, and skips its pass until the key is there.
     crate::audit_upkeep::spawn(boot.service.clone(), config.audit_retention);

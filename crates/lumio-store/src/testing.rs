@@ -81,6 +81,100 @@ pub async fn fresh_postgres_url() -> Option<String> {
     Some(url)
 }
 
+/// The two stores every suite runs its scenarios on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh PostgreSQL database ([`fresh_postgres_url`]); scenarios skip loudly when
+    /// PostgreSQL is unreachable, unless `LUMIO_REQUIRE_POSTGRES=1` or `LUMIO_REQUIRE=1`.
+    Postgres,
+}
+
+/// Runs each scenario once per backend, as `sqlite::name` and `postgres::name`: the one
+/// both-backends helper of every suite (re-exported by `lumio-test-support`).
+///
+/// `on_each_backend!(a, b);` calls `a(Backend)`, a plain `fn` (run on the test's thread,
+/// for suites that drive processes) or an `async fn` (run on a two-worker tokio runtime).
+/// `on_each_backend!(fixture = path::to::make; a, b);` first awaits `make(Backend)`, an
+/// `Option` (`None`: the backend is unavailable, and the skip was announced), and calls
+/// `async fn a(&Fixture)` with it.
+#[macro_export]
+macro_rules! on_each_backend {
+    (fixture = $fixture:path; $($name:ident),* $(,)?) => {
+        $crate::on_each_backend!(@module sqlite Sqlite fixture $fixture; $($name),*);
+        $crate::on_each_backend!(@module postgres Postgres fixture $fixture; $($name),*);
+    };
+    (@module $module:ident $backend:ident fixture $fixture:path; $($name:ident),*) => {
+        mod $module {$(
+            #[test]
+            fn $name() {
+                $crate::testing::block_on(async {
+                    if let Some(fixture) = $fixture($crate::testing::Backend::$backend).await {
+                        super::$name(&fixture).await;
+                    }
+                })
+            }
+        )*}
+    };
+    (@module $module:ident $backend:ident; $($name:ident),*) => {
+        mod $module {$(
+            #[test]
+            fn $name() {
+                $crate::testing::run_scenario(super::$name, $crate::testing::Backend::$backend)
+            }
+        )*}
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::on_each_backend!(@module sqlite Sqlite; $($name),*);
+        $crate::on_each_backend!(@module postgres Postgres; $($name),*);
+    };
+}
+
+/// A scenario [`on_each_backend!`] can run: `fn(Backend)` or `async fn(Backend)` (the
+/// `Kind` parameter only tells the two apart).
+pub trait Scenario<Kind> {
+    fn run(self, backend: Backend);
+}
+
+/// [`Scenario`]'s kind for a plain `fn(Backend)`.
+pub struct Blocking;
+
+/// [`Scenario`]'s kind for an `async fn(Backend)` returning `F`.
+pub struct Async<F>(std::marker::PhantomData<F>);
+
+impl<S: FnOnce(Backend)> Scenario<Blocking> for S {
+    fn run(self, backend: Backend) {
+        self(backend)
+    }
+}
+
+impl<S, F> Scenario<Async<F>> for S
+where
+    S: FnOnce(Backend) -> F,
+    F: std::future::Future<Output = ()>,
+{
+    fn run(self, backend: Backend) {
+        block_on(self(backend))
+    }
+}
+
+/// Runs `scenario` on `backend` (what [`on_each_backend!`] expands to).
+pub fn run_scenario<Kind>(scenario: impl Scenario<Kind>, backend: Backend) {
+    scenario.run(backend)
+}
+
+/// Runs `future` to completion on a new two-worker tokio runtime, as
+/// `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` would.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for the test")
+        .block_on(future)
+}
+
 /// The URL of a SQLite file inside `dir` (created on connect).
 pub fn sqlite_url(dir: &Path) -> String {
     let path = dir.join("lumio.db").display().to_string();

@@ -8,32 +8,43 @@ use lumio_api::extensions::{ClaimCodeView, Claimed, CreateExtension};
 use lumio_api::paths;
 use lumio_api::secrets::SecretList;
 use lumio_api::tokens::{CreateToken, CreatedToken};
+use lumio_secrets::Clock;
 use lumio_server::{RunningServer, ServerConfig};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
+/// The one both-backends helper (`lumio_store::testing`), re-exported so the API and
+/// dashboard suites name it from here: `on_each_backend!(name);` makes `sqlite::name` and
+/// `postgres::name`, each calling `async fn name(Backend)`.
+pub use lumio_store::on_each_backend;
+pub use lumio_store::testing::Backend;
+
+/// A clock for tests: the system's, plus however far the test has moved it ahead. Every
+/// [`TestApp`] runs on one (a second server shares its first's), so a test sees a token,
+/// session, claim code or support grant expire by moving the clock, not by sleeping.
+#[derive(Clone, Default)]
+pub struct TestClock {
+    ahead_micros: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
-/// Runs a test body once per backend: `on_each_backend!(name);` makes `sqlite::name` and
-/// `postgres::name`, each calling `name(Backend)` (the PostgreSQL one skips loudly when no
-/// PostgreSQL is reachable, unless `LUMIO_REQUIRE_POSTGRES` is set).
-#[macro_export]
-macro_rules! on_each_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {$(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name($crate::Backend::Sqlite).await }
-        )*}
-        mod postgres {$(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name($crate::Backend::Postgres).await }
-        )*}
-    };
+impl TestClock {
+    /// Moves the clock ahead by `by`, for every server on it.
+    pub fn advance(&self, by: std::time::Duration) {
+        let micros =
+            i64::try_from(by.as_micros()).expect("a test moves the clock by years at most");
+        self.ahead_micros
+            .fetch_add(micros, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The service's view of this clock.
+    pub fn clock(&self) -> Clock {
+        let ahead = self.ahead_micros.clone();
+        Clock::from_fn(move || {
+            let micros = ahead.load(std::sync::atomic::Ordering::SeqCst);
+            chrono::Utc::now() + chrono::Duration::microseconds(micros)
+        })
+    }
 }
 
 pub struct TestApp {
@@ -46,6 +57,8 @@ pub struct TestApp {
     /// The owner token of each claimed extension, so helpers act as the owner once staff
     /// may no longer write there (shared with second servers on the same database).
     pub owners: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+    /// The clock the server reads for expiry and retention; `advance` it to let time pass.
+    pub clock: TestClock,
 }
 
 /// A database URL for `backend`, or `None` (after a loud warning) when PostgreSQL is not
@@ -77,7 +90,11 @@ pub async fn spawn_app_with(
     let database_url = database_url(backend, data_dir.path()).await?;
     let mut config = test_config(&data_dir, &database_url, None, Vec::new());
     tweak(&mut config);
-    Some(start_app(config, data_dir).await.expect("server starts"))
+    Some(
+        start_app(config, data_dir, TestClock::default())
+            .await
+            .expect("server starts"),
+    )
 }
 
 /// Another server on `app`'s database with its master key: a second process behind the
@@ -85,7 +102,8 @@ pub async fn spawn_app_with(
 pub async fn spawn_second(app: &TestApp) -> TestApp {
     let key = app.data_dir.path().join("master.key");
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let mut second = spawn_with(data_dir, app.database_url.clone(), Some(key))
+    let config = test_config(&data_dir, &app.database_url, Some(key), Vec::new());
+    let mut second = start_app(config, data_dir, app.clock.clone())
         .await
         .expect("second server starts");
     // A second server on a used store writes no token file.
@@ -116,7 +134,7 @@ pub async fn spawn_rotating(
         master_key_file,
         previous_master_key_files,
     );
-    start_app(config, data_dir).await
+    start_app(config, data_dir, TestClock::default()).await
 }
 
 fn test_config(
@@ -140,9 +158,13 @@ fn test_config(
     }
 }
 
-async fn start_app(config: ServerConfig, data_dir: TempDir) -> anyhow::Result<TestApp> {
+async fn start_app(
+    config: ServerConfig,
+    data_dir: TempDir,
+    clock: TestClock,
+) -> anyhow::Result<TestApp> {
     let database_url = config.database_url.clone().unwrap_or_default();
-    let server = lumio_server::start(config).await?;
+    let server = lumio_server::start_with_clock(config, clock.clock()).await?;
     let admin_token = std::fs::read_to_string(data_dir.path().join("admin-token"))
         .unwrap_or_default()
         .trim()
@@ -155,6 +177,7 @@ async fn start_app(config: ServerConfig, data_dir: TempDir) -> anyhow::Result<Te
         database_url,
         http: reqwest::Client::new(),
         owners: Default::default(),
+        clock,
     })
 }
 

@@ -53,6 +53,7 @@ pub(crate) async fn overview(
         home,
         access: &access,
         flash: flash.as_deref(),
+        now: state.service.now(),
     }))
 }
 

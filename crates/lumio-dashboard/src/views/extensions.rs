@@ -54,6 +54,8 @@ pub(crate) struct Overview<'a> {
     pub access: &'a [AccessRequest],
     pub labels: &'a TokenLabels,
     pub flash: Option<&'a str>,
+    /// Now, by the service's clock: which support grants are still in force.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 /// One extension: where its settings and audit log are, who owns it, and support access.
@@ -106,7 +108,7 @@ pub(crate) fn overview(page: &Overview<'_>) -> Markup {
 
 /// Staff requests for support access: owners approve or end them here.
 fn support_access(page: &Overview<'_>) -> Markup {
-    let now = chrono::Utc::now();
+    let now = page.now;
     let slug = &page.extension.slug;
     let owner = page.role == Some(Role::Owner) && !page.staff;
     html! {

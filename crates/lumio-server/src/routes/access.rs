@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use lumio_api::extensions::{AccessList, AccessView, RequestAccess};
 use lumio_api::params::{AccessPath, ExtPath};
 use lumio_core::{ExtensionSlug, TokenLifetime};
@@ -16,8 +16,9 @@ use crate::auth::Authed;
 use crate::json::{ApiJson, ApiPath};
 use crate::AppState;
 
-fn view(request: AccessRequest) -> AccessView {
-    let status = request.status(Utc::now());
+/// `request` as the API shows it, its status as of `now` (the service's clock).
+fn view(request: AccessRequest, now: DateTime<Utc>) -> AccessView {
+    let status = request.status(now);
     AccessView {
         id: request.id,
         staff: request.staff,
@@ -46,8 +47,12 @@ pub(crate) async fn list(
     ApiPath(path): ApiPath<ExtPath>,
 ) -> Result<Json<AccessList>, AppError> {
     let (_, requests) = state.service.list_access(&ctx, &slug(&path)?).await?;
+    let now = state.service.now();
     Ok(Json(AccessList {
-        requests: requests.into_iter().map(view).collect(),
+        requests: requests
+            .into_iter()
+            .map(|request| view(request, now))
+            .collect(),
     }))
 }
 
@@ -69,7 +74,10 @@ pub(crate) async fn request(
         .service
         .request_access(&ctx, &slug(&path)?, &body.reason, duration)
         .await?;
-    Ok((StatusCode::CREATED, Json(view(request))))
+    Ok((
+        StatusCode::CREATED,
+        Json(view(request, state.service.now())),
+    ))
 }
 
 /// The owner approves a pending request.
@@ -84,7 +92,7 @@ pub(crate) async fn approve(
         .service
         .approve_access(&ctx, &access_slug(&path)?, &path.id)
         .await?;
-    Ok(Json(view(request)))
+    Ok(Json(view(request, state.service.now())))
 }
 
 /// Ends a request or a grant at once (the owner, or the admin token that asked).
@@ -99,5 +107,5 @@ pub(crate) async fn revoke(
         .service
         .revoke_access(&ctx, &access_slug(&path)?, &path.id)
         .await?;
-    Ok(Json(view(request)))
+    Ok(Json(view(request, state.service.now())))
 }

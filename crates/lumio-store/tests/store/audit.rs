@@ -4,9 +4,10 @@ use chrono::{DateTime, SubsecRound, TimeZone, Utc};
 use lumio_store::{AuditQuery, AuditRecord};
 
 use crate::common::{extension, TestDb, PRODUCTION, STAGING};
-use crate::on_both_backends;
+use lumio_store::on_each_backend;
 
-on_both_backends!(
+on_each_backend!(
+    fixture = crate::common::TestDb::on;
     audit_is_filtered_and_paged,
     ten_thousand_records_in_one_batch
 );

@@ -5,9 +5,10 @@ use lumio_core::{ExtensionSlug, Role};
 use lumio_store::{Grant, StoreError, TokenRecord};
 
 use crate::common::{extension, TestDb};
-use crate::on_both_backends;
+use lumio_store::on_each_backend;
 
-on_both_backends!(
+on_each_backend!(
+    fixture = crate::common::TestDb::on;
     migrations_are_idempotent,
     meta_is_written_once,
     extensions_are_unique_and_listed,

@@ -11,9 +11,10 @@ use lumio_store::{AuditRecord, ChainVerdict, ExportQuery, Store, Tamper};
 use sqlx::Connection;
 
 use crate::common::{extension, test_root, write, TestDb, STAGING};
-use crate::on_both_backends;
+use lumio_store::on_each_backend;
 
-on_both_backends!(
+on_each_backend!(
+    fixture = crate::common::TestDb::on;
     batches_are_sealed_and_verify,
     an_updated_record_is_changed,
     a_deleted_record_is_removed,

@@ -4,31 +4,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use lumio_core::{Environment, ExtensionSlug, SecretName};
-use lumio_store::testing::{fresh_postgres_url, sqlite_url};
+use lumio_store::testing::{fresh_postgres_url, sqlite_url, Backend};
 use lumio_store::{NewVersion, Store};
 use tempfile::TempDir;
-
-/// Runs each scenario `async fn name(db: &TestDb)` as two tests, `name::sqlite` and
-/// `name::postgres` (skipped with a loud warning when PostgreSQL is unreachable).
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = $crate::common::TestDb::sqlite();
-                super::$scenario(&db).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = $crate::common::TestDb::postgres().await {
-                    super::$scenario(&db).await;
-                }
-            }
-        }
-    )*};
-}
 
 /// One empty database; `store()` may be called more than once to get several stores on it.
 pub struct TestDb {
@@ -37,6 +15,15 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// An empty database on `backend`; `None` when PostgreSQL is unavailable (the skip was
+    /// announced): the fixture `on_each_backend!` gives each store scenario.
+    pub async fn on(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => Some(Self::sqlite()),
+            Backend::Postgres => Self::postgres().await,
+        }
+    }
+
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         Self {

@@ -6,9 +6,9 @@ use lumio_store::Change;
 use tokio::sync::broadcast::Receiver;
 
 use crate::common::{extension, name, write, TestDb, STAGING};
-use crate::on_both_backends;
+use lumio_store::on_each_backend;
 
-on_both_backends!(local_changes_are_announced);
+on_each_backend!(fixture = crate::common::TestDb::on; local_changes_are_announced);
 
 /// The next secret change, skipping `Everything` (a peer connecting sends one).
 async fn next_secret(feed: &mut Receiver<Change>) -> Change {

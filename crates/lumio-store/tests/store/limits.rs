@@ -5,9 +5,10 @@ use std::sync::Arc;
 use lumio_store::{Store, StoreError};
 
 use crate::common::{extension, name, write, TestDb, PRODUCTION, STAGING};
-use crate::on_both_backends;
+use lumio_store::on_each_backend;
 
-on_both_backends!(
+on_each_backend!(
+    fixture = crate::common::TestDb::on;
     live_limit_rolls_back,
     concurrent_writers_cannot_both_win,
     concurrent_creators_respect_the_limit,

@@ -12,9 +12,10 @@ use chrono::{DateTime, Duration, Utc};
 use lumio_store::{AuditQuery, AuditRecord};
 
 use crate::common::{extension, TestDb, STAGING};
-use crate::on_both_backends;
+use lumio_store::on_each_backend;
 
-on_both_backends!(
+on_each_backend!(
+    fixture = crate::common::TestDb::on;
     retention_removes_only_records_before_the_cutoff,
     partitions_are_made_ahead_of_time
 );

@@ -4,9 +4,10 @@
 use lumio_store::{Resealed, StoredVersion};
 
 use crate::common::{extension, name, write, TestDb, STAGING};
-use crate::on_both_backends;
+use lumio_store::on_each_backend;
 
-on_both_backends!(
+on_each_backend!(
+    fixture = crate::common::TestDb::on;
     versions_under_other_keys_are_paged_in_key_order,
     reseals_apply_only_over_the_bytes_they_replace,
     meta_replace_is_compare_and_swap,

@@ -3,9 +3,10 @@
 use lumio_store::{StoreError, KEPT_VERSIONS};
 
 use crate::common::{extension, name, write, TestDb, PRODUCTION, STAGING};
-use crate::on_both_backends;
+use lumio_store::on_each_backend;
 
-on_both_backends!(
+on_each_backend!(
+    fixture = crate::common::TestDb::on;
     versions_are_written_and_read,
     sealed_bytes_are_stored_verbatim,
     version_conflict_writes_nothing,

@@ -4,9 +4,9 @@ use chrono::{Duration, Utc};
 use lumio_store::SessionRecord;
 
 use crate::common::TestDb;
-use crate::on_both_backends;
+use lumio_store::on_each_backend;
 
-on_both_backends!(sessions_expire_and_notices_show_once);
+on_each_backend!(fixture = crate::common::TestDb::on; sessions_expire_and_notices_show_once);
 
 async fn sessions_expire_and_notices_show_once(db: &TestDb) {
     let store = db.store().await;

@@ -6,9 +6,10 @@ use lumio_core::{Environment, Role};
 use lumio_store::{Grant, Revocation, Store, TokenRecord};
 
 use crate::common::{extension, TestDb};
-use crate::on_both_backends;
+use lumio_store::on_each_backend;
 
-on_both_backends!(
+on_each_backend!(
+    fixture = crate::common::TestDb::on;
     tokens_are_listed_per_extension_and_revoked_once,
     the_last_admin_token_cannot_be_revoked,
     last_use_only_moves_forward,

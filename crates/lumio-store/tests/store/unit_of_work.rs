@@ -6,9 +6,10 @@ use lumio_store::testing::refuse_audit_inserts;
 use lumio_store::{AuditQuery, AuditRecord, Grant, Revocation, Store, StoreError, TokenRecord};
 
 use crate::common::{extension, name, write, TestDb, STAGING};
-use crate::on_both_backends;
+use lumio_store::on_each_backend;
 
-on_both_backends!(
+on_each_backend!(
+    fixture = crate::common::TestDb::on;
     every_change_commits_with_its_record,
     a_refused_record_stops_every_change
 );
