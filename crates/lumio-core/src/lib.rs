@@ -11,6 +11,7 @@ mod error_kind;
 mod ids;
 mod lifetime;
 mod limits;
+pub mod records;
 mod role;
 mod value;
 

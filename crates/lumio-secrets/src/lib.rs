@@ -59,12 +59,11 @@ pub use unseal::{
 /// [`open_service`]; the `Store` trait, and so every query, stays out of its reach.
 pub use lumio_store::{connect_with, StoreOptions};
 
-/// The records the service answers with: plain data, read from the store, that leads
-/// nowhere back into it. Callers name them from here and never link the store crate.
-pub use lumio_store::{
+/// The records the service answers with: `lumio-core`'s plain data, which the store fills
+/// and which leads nowhere back into it. Callers name them from here.
+pub use lumio_core::records::{
     AccessRequest, AuditEntry, AuditPruned, AuditRecord, ChainBreak, ChainVerdict, ChainedEntry,
-    Change, DeploymentRecord, Extension, Grant, PoolUsage, RecordsOf, SecretHead, SessionRecord,
-    Tamper,
+    Change, DeploymentRecord, Extension, Grant, PoolUsage, SecretHead, SessionRecord, Tamper,
 };
 
 use std::sync::Arc;

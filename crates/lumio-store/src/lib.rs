@@ -28,6 +28,7 @@ mod tokens;
 
 pub use error::StoreError;
 pub use feed::{follow, SyncedUpTo};
+pub use lumio_core::records::*;
 pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -399,14 +400,4 @@ pub trait Store: Send + Sync + 'static {
     fn pool_usage(&self) -> Option<PoolUsage> {
         None
     }
-}
-
-/// Connections of a store's pool (a reading, for metrics).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PoolUsage {
-    /// Open connections, idle or in use.
-    pub open: u32,
-    pub idle: u32,
-    /// The most the pool opens.
-    pub max: u32,
 }
