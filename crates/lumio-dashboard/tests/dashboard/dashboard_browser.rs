@@ -2,7 +2,7 @@
 //! Dashboard → Extensions → {extension} → Settings → Secrets → Add secret → Save, and
 //! everything around it. One browser session for the whole file keeps it fast.
 
-use crate::common::browser::{self, Browser};
+use crate::common::browser::{self, docs_screenshot, Browser};
 use crate::common::{spawn_app, Backend, TestApp};
 use fantoccini::Locator;
 use reqwest::{Method, StatusCode};
@@ -303,7 +303,7 @@ async fn managing_secrets_in_a_real_browser() {
     )
     .await;
 
-    // The screenshot for the README: the Secrets page, Add secret open.
+    // The README's screenshot (with `LUMIO_UPDATE_DOCS=1`): the Secrets page, Add secret open.
     app.api_set("weather", "staging", "OPENWEATHER_TOKEN", "x")
         .await;
     let secrets_page = format!("{base}/dashboard/extensions/weather/settings/secrets?env=staging");
@@ -314,10 +314,7 @@ async fn managing_secrets_in_a_real_browser() {
     browser.fill("#name", "SLACK_WEBHOOK_URL").await;
     browser.fill("#value", "never-saved").await;
     browser.client.set_window_size(1280, 1150).await.unwrap();
-    let png = browser.client.screenshot().await.unwrap();
-    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
-    std::fs::create_dir_all(&docs).unwrap();
-    std::fs::write(docs.join("dashboard-secrets.png"), png).unwrap();
+    docs_screenshot(&browser, "dashboard-secrets.png").await;
 
     // At phone width everything still fits.
     browser.client.set_window_size(390, 844).await.unwrap();

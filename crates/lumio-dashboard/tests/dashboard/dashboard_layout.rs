@@ -5,7 +5,7 @@
 //! and who changed a secret by its token's label, not its id.
 
 use crate::common::axe::Axe;
-use crate::common::browser::{self, Browser};
+use crate::common::browser::{self, docs_screenshot, Browser};
 use crate::common::{spawn_app, Backend, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -244,12 +244,10 @@ async fn assert_all_cells_shown(browser: &Browser, table: &str, width: u32) {
     assert_eq!(hidden, json!([]), "{table} at {width} px: cells off screen");
 }
 
-/// The README's screenshots, refreshed on every run: the audit log at both sizes.
+/// The README's screenshots of the audit log at both sizes (with `LUMIO_UPDATE_DOCS=1`).
 async fn screenshot(browser: &Browser, width: u32) {
-    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
     browser
         .eval("document.querySelector('form.filters').scrollIntoView(); return null")
         .await;
-    let png = browser.client.screenshot().await.unwrap();
-    std::fs::write(docs.join(format!("dashboard-audit-{width}.png")), png).unwrap();
+    docs_screenshot(browser, &format!("dashboard-audit-{width}.png")).await;
 }

@@ -258,3 +258,14 @@ impl Drop for Browser {
         let _ = self.driver.wait();
     }
 }
+
+/// Writes one of the docs' screenshots (`docs/<name>`), only when `LUMIO_UPDATE_DOCS=1`:
+/// a plain test run leaves the checkout as it found it.
+pub async fn docs_screenshot(browser: &Browser, name: &str) {
+    if std::env::var_os("LUMIO_UPDATE_DOCS").is_none_or(|v| v != "1") {
+        return;
+    }
+    let png = browser.client.screenshot().await.unwrap();
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+    std::fs::write(docs.join(name), png).unwrap();
+}
