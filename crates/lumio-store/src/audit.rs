@@ -2,6 +2,8 @@
 //! batch insert of the audit writer differs (PostgreSQL: COPY; SQLite: sealed at once).
 
 use crate::stamp::Stamp;
+use lumio_core::AuditEvent;
+
 use crate::{chain, rows, AuditEntry, AuditRecord, ChainedEntry, StoreError};
 
 /// The columns [`AuditRow`] reads.
@@ -68,7 +70,30 @@ impl ChainedRow {
     pub(crate) fn entry(self) -> Result<ChainedEntry, StoreError> {
         Ok(chain::chained(self.seq, self.hash, self.row.entry()?))
     }
+
+    /// For the chain walk: a row whose event or environment no longer parses was edited
+    /// outside Lumio. It is kept, with a stand-in record that cannot reproduce its stored
+    /// hash (a NUL in `detail`: PostgreSQL text cannot hold one and Lumio never writes
+    /// one), so verify reports that record as changed where it stands, as for any other
+    /// edit, instead of failing as a whole.
+    pub(crate) fn walked(self) -> Result<ChainedEntry, StoreError> {
+        let (id, at, extension_id) = (self.row.id, self.row.at.0, self.row.extension_id);
+        let entry = match self.row.entry() {
+            Err(StoreError::Corrupt(_)) => AuditEntry {
+                id,
+                record: AuditRecord {
+                    at,
+                    ..chain::system_record(extension_id, AuditEvent::SecretGet, UNREADABLE.into())
+                },
+            },
+            other => other?,
+        };
+        Ok(chain::chained(self.seq, self.hash, entry))
+    }
 }
+
+/// The stand-in detail of a record verify cannot read (see [`ChainedRow::walked`]).
+const UNREADABLE: &str = "\0a record edited outside Lumio";
 
 /// The audit reads and the inserts that go into a caller's transaction, as inherent
 /// methods of a store on database `$db` (see [`crate::store_impl`]).

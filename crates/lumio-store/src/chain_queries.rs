@@ -223,7 +223,7 @@ macro_rules! chain_queries {
                         .fetch_all(&mut *conn)
                         .await?;
                 rows.into_iter()
-                    .map($crate::audit::ChainedRow::entry)
+                    .map($crate::audit::ChainedRow::walked)
                     .collect()
             }
 

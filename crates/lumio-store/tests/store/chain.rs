@@ -121,6 +121,21 @@ async fn an_updated_record_is_changed(db: &TestDb) {
     .await;
     let b = broken(store.verify_audit(ext).await.unwrap());
     assert_eq!((b.seq, b.kind), (3, Tamper::Changed));
+    // An event or environment edited to a word Lumio does not know is a change too,
+    // found where it stands, not an error for the whole walk.
+    for column in ["event", "environment"] {
+        let ext = extension(&*store).await;
+        append(&*store, ext, 6).await;
+        tamper(
+            db,
+            &format!(
+                "UPDATE ext_audit_log SET {column} = 'forged' WHERE extension_id = {ext} AND seq = 2"
+            ),
+        )
+        .await;
+        let b = broken(store.verify_audit(ext).await.unwrap());
+        assert_eq!((b.seq, b.kind), (2, Tamper::Changed), "{column}");
+    }
 }
 
 async fn a_deleted_record_is_removed(db: &TestDb) {
