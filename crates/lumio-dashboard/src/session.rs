@@ -120,7 +120,7 @@ impl Sessions {
     pub async fn create(&self, principal: &Principal) -> Result<String, ServiceError> {
         let now = self.service.now();
         // Swept at sign-in, so the table holds little more than the live sessions.
-        self.kept().delete_expired(now).await?;
+        self.kept().delete_expired().await?;
         let id = random_token();
         let ttl = chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::hours(12));
         let record = SessionRecord {
@@ -137,7 +137,7 @@ impl Sessions {
     /// The live session with this id, and who it acts as; `None` if it expired, was
     /// signed out, or its token no longer exists.
     async fn lookup(&self, id: &str) -> Result<Option<(Principal, SessionRecord)>, ServiceError> {
-        let Some(record) = self.kept().find(&id_hash(id), self.service.now()).await? else {
+        let Some(record) = self.kept().find(&id_hash(id)).await? else {
             return Ok(None);
         };
         let principal = self.service.principal_of(&record.token_id).await?;

@@ -1,7 +1,6 @@
 //! Where the dashboard keeps its signed-in browsers. The dashboard makes the ids and
 //! hashes them; the service only keeps the rows, shared by every server on the database.
 
-use chrono::{DateTime, Utc};
 use lumio_store::SessionRecord;
 
 use crate::{SecretsService, ServiceError};
@@ -22,12 +21,9 @@ impl Sessions<'_> {
         Ok(self.service.inner.store.insert_session(session).await?)
     }
 
-    /// The session with this id hash, unless it expired by `now`.
-    pub async fn find(
-        &self,
-        id_hash: &[u8; 32],
-        now: DateTime<Utc>,
-    ) -> Result<Option<SessionRecord>, ServiceError> {
+    /// The session with this id hash, unless it expired by the service's clock.
+    pub async fn find(&self, id_hash: &[u8; 32]) -> Result<Option<SessionRecord>, ServiceError> {
+        let now = self.service.now();
         Ok(self.service.inner.store.find_session(id_hash, now).await?)
     }
 
@@ -35,8 +31,9 @@ impl Sessions<'_> {
         Ok(self.service.inner.store.delete_session(id_hash).await?)
     }
 
-    /// Drops every session expired by `now`; returns how many.
-    pub async fn delete_expired(&self, now: DateTime<Utc>) -> Result<u64, ServiceError> {
+    /// Drops every session expired by the service's clock; returns how many.
+    pub async fn delete_expired(&self) -> Result<u64, ServiceError> {
+        let now = self.service.now();
         Ok(self
             .service
             .inner

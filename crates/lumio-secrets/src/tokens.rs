@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::access::Principal;
-use crate::{SecretsService, ServiceError};
+use crate::{Clock, SecretsService, ServiceError};
 
 const PREFIX: &str = "lumio_";
 /// Id used for a bootstrap token given in a free form by `LUMIO_BOOTSTRAP_TOKEN`.
@@ -97,18 +97,12 @@ pub(crate) fn mint(grant: Grant, label: String, created_by: Option<String>) -> I
             grant,
             environment: None,
             label,
-            created_at: now_micros(),
+            created_at: Clock::system().now_micros(),
             created_by,
             expires_at: None,
             last_used_at: None,
         },
     }
-}
-
-/// Now, at the microsecond precision both stores keep.
-pub(crate) fn now_micros() -> DateTime<Utc> {
-    use chrono::SubsecRound;
-    Utc::now().trunc_subsecs(6)
 }
 
 /// The record for a bootstrap token chosen by the operator (`LUMIO_BOOTSTRAP_TOKEN`),
@@ -121,7 +115,7 @@ pub(crate) fn bootstrap_record(token: &str) -> TokenRecord {
         grant: Grant::Admin,
         environment: None,
         label: "bootstrap admin".to_owned(),
-        created_at: now_micros(),
+        created_at: Clock::system().now_micros(),
         created_by: None,
         expires_at: None,
         last_used_at: None,
