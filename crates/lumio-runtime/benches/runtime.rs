@@ -113,12 +113,30 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     let noop = deployment("return null;");
-    c.bench_function("noop_action_fresh_context", |b| {
+    // The steady state: the worker's warm context for the deployment runs each call.
+    c.bench_function("noop_action_warm_context", |b| {
         b.to_async(&tokio).iter(|| async {
             let inv = runtime
                 .invoke(
                     "bench",
                     noop.clone(),
+                    "functions:run",
+                    json!({}),
+                    host.clone(),
+                )
+                .await;
+            assert!(inv.result.is_ok());
+        })
+    });
+
+    // A cold start: a deployment the worker has no context for (a copy is another
+    // deployment to the runtime), so each call makes and loads a new context.
+    c.bench_function("noop_action_fresh_context", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let inv = runtime
+                .invoke(
+                    "bench",
+                    Arc::new((*noop).clone()),
                     "functions:run",
                     json!({}),
                     host.clone(),

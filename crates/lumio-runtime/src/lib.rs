@@ -30,6 +30,7 @@ mod priority;
 mod run_queue;
 mod sandbox;
 mod validate;
+mod warm_pool;
 mod worker;
 
 /// The egress check one `ctx.fetch` makes, for the `egress` bench; not an API.

@@ -25,6 +25,7 @@ use crate::invocation::{ActionError, ErrorCode};
 use crate::leak_guard::GuardCache;
 use crate::run_queue::TenantId;
 use crate::sandbox::{conclude, FetchDone, Finished, Job, Live, Progress, Services, Wake, Waker};
+use crate::warm_pool::WarmPool;
 
 /// An invocation waiting for a worker.
 pub(crate) struct Queued {
@@ -75,16 +76,13 @@ pub(crate) struct Worker {
     deferred: Vec<(u64, Resume)>,
     /// When slots whose caller has gone were last looked for.
     swept: Instant,
-    /// Runtimes clean invocations left behind, for the next ones.
-    spare: Vec<rquickjs::Runtime>,
+    /// Contexts clean invocations left behind, for their deployments' next ones.
+    warm: WarmPool,
     /// Leak-guard matchers built for recent invocations, by the values they read.
     guards: Rc<RefCell<GuardCache>>,
 }
 
-/// Spare runtimes a worker keeps: enough for bursts, few enough to hold little memory.
-const SPARE_RUNTIMES: usize = 4;
-
-/// How long a worker is idle after work before it drops its spare runtimes and calls
+/// How long a worker is idle after work (or after idle contexts expired) before it calls
 /// [`Services::idle_trim`].
 const IDLE_TRIM: Duration = Duration::from_secs(1);
 
@@ -126,7 +124,7 @@ impl Worker {
             wakeups: BinaryHeap::new(),
             deferred: Vec::new(),
             swept: Instant::now(),
-            spare: Vec::new(),
+            warm: WarmPool::default(),
             guards: Rc::default(),
         }
     }
@@ -146,6 +144,9 @@ impl Worker {
             self.on_due(Instant::now());
             self.retry_deferred();
             self.sweep_abandoned();
+            if self.warm.expire(Instant::now()) {
+                trimmed = false; // their heaps went back to the allocator: trim it
+            }
             if !accepting && self.slots.is_empty() {
                 self.pool.deregister(&self.load);
                 return;
@@ -165,9 +166,6 @@ impl Worker {
                 continue;
             }
             if !trimmed && self.slots.is_empty() && idle_since.elapsed() >= IDLE_TRIM {
-                // Spares are for bursts; an idle worker holds none (made again in well
-                // under a millisecond when work comes).
-                self.spare.clear();
                 if let Some(trim) = self.services.idle_trim {
                     trim();
                 }
@@ -204,6 +202,9 @@ impl Worker {
         };
         if !self.deferred.is_empty() {
             until = until.min(now + DEFERRED_TICK);
+        }
+        if let Some(expiry) = self.warm.next_expiry() {
+            until = until.min(expiry);
         }
         if !self.slots.is_empty() {
             until = until.min(self.swept + SWEEP_EVERY);
@@ -262,18 +263,10 @@ impl Worker {
             slot,
             tx: self.tx.clone(),
         };
-        let recycled = self.spare.pop();
+        let warm = self.warm.take(&job.tenant, &job.deployment);
         self.load.begin(tenant);
-        let started = guarded(|| {
-            Live::new(
-                job,
-                &self.services,
-                &self.sdk,
-                waker,
-                recycled,
-                &self.guards,
-            )
-        });
+        let started =
+            guarded(|| Live::new(job, &self.services, &self.sdk, waker, warm, &self.guards));
         let mut live = match started {
             Some(Ok(live)) => live,
             Some(Err(failure)) => {
@@ -421,12 +414,10 @@ impl Worker {
                     Err(e) if matches!(e.code, ErrorCode::Timeout | ErrorCode::OutOfMemory | ErrorCode::StackOverflow | ErrorCode::Internal)
                 );
                 let _ = reply.send(finished);
-                // The invocation's context is freed here, after the caller has its reply;
-                // its runtime is kept for the next invocation only if that is safe.
-                if let Some(rt) = guarded(|| live.recycle(clean)).flatten() {
-                    if self.spare.len() < SPARE_RUNTIMES {
-                        self.spare.push(rt);
-                    }
+                // After the caller has its reply: the context waits for the deployment's
+                // next invocation if that is safe, or is freed.
+                if let Some(warm) = guarded(|| live.finish(clean)).flatten() {
+                    self.warm.put(warm);
                 }
             }
             None => {

@@ -67,7 +67,7 @@ fn parse_grants(
 }
 
 /// A compiled extension: its modules and actions. Immutable; share it with `Arc`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Deployment {
     pub(crate) modules: Arc<BTreeMap<String, CompiledModule>>,
     actions: BTreeMap<String, ActionInfo>,

@@ -8,13 +8,13 @@ use rquickjs::convert::Coerced;
 use rquickjs::function::Rest;
 use rquickjs::{Ctx, Exception, Function, Object, Result, Value};
 
-use super::state::InvocationState;
+use super::current::Current;
 use crate::invocation::LogLevel;
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Defines `console`, `btoa` and `atob` on the global object.
-pub fn install<'js>(ctx: &Ctx<'js>, state: &Rc<InvocationState>) -> Result<()> {
+pub fn install<'js>(ctx: &Ctx<'js>, current: &Rc<Current>) -> Result<()> {
     let console = Object::new(ctx.clone())?;
     for (name, level) in [
         ("log", LogLevel::Info),
@@ -23,8 +23,9 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &Rc<InvocationState>) -> Result<()> {
         ("warn", LogLevel::Warn),
         ("error", LogLevel::Error),
     ] {
-        let st = state.clone();
+        let now = current.clone();
         let write = move |ctx: Ctx<'js>, args: Rest<Value<'js>>| -> Result<()> {
+            let state = now.state(&ctx)?;
             let mut line = String::new();
             for (i, value) in args.0.iter().enumerate() {
                 if i > 0 {
@@ -32,7 +33,7 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &Rc<InvocationState>) -> Result<()> {
                 }
                 line.push_str(&format(&ctx, value)?);
             }
-            st.log(level, line);
+            state.log(level, line);
             Ok(())
         };
         console.set(name, Function::new(ctx.clone(), write)?.with_name(name)?)?;

@@ -2,32 +2,29 @@
 //! until the handler's promise settles. While it awaits host I/O (a fetch, a timer) it is
 //! parked: the worker runs others and comes back when the I/O finishes.
 //!
-//! Each invocation owns a whole QuickJS runtime, not just a context: the job queue, the
-//! memory limit and the interrupt handler are per runtime in QuickJS, so only a runtime
-//! of its own keeps one invocation's microtasks, allocations and CPU time from reaching
-//! another in flight on the same thread. Nothing survives it: the runtime is freed when
-//! the invocation ends.
+//! An invocation runs in a [`WarmContext`] of its deployment, alone: the job queue, the
+//! memory limit and the interrupt handler are per runtime in QuickJS, so while one
+//! invocation is in flight in a context (running or parked) no other is given that
+//! context, and its microtasks, allocations and CPU time are its own. When it ends
+//! cleanly the context waits for the deployment's next invocation; otherwise it is freed.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use lumio_qjs_bytecode::deferred::new_context;
 use lumio_qjs_bytecode::TrustedBytecode;
-use rquickjs::{Context, Ctx, Function, Module, Object, Persistent, Promise, Value};
+use rquickjs::{Ctx, Function, Module, Object, Persistent, Promise, Value};
 
 use super::clock::Clock;
 use super::errors::read_thrown;
-use super::loader::DeploymentLoader;
-use super::meter::{adopt, RuntimeMeter};
 use super::natives;
 use super::quickjs::{
-    caught, cpu_timeout, internal, new_metered_runtime, out_of_budget, out_of_memory_or_null,
-    prepare_runtime, wall_timeout, Failure,
+    caught, cpu_timeout, internal, out_of_budget, out_of_memory_or_null, wall_timeout, Failure,
 };
 use super::state::{FetchDone, InvocationState, Services, Waker};
 use super::timers;
+use super::warm::WarmContext;
 use crate::compile::Deployment;
 use crate::host::Host;
 use crate::invocation::{ActionError, ErrorCode};
@@ -65,45 +62,48 @@ enum Step {
 }
 
 /// An invocation in flight. Field order is drop order: JavaScript handles before the
-/// context, the context before its runtime.
+/// context they live in.
 pub struct Live {
     promise: Option<Persistent<Promise<'static>>>,
     js_ctx: Option<Persistent<Object<'static>>>,
     step: Step,
     pub(super) state: Rc<InvocationState>,
-    context: Context,
-    rt: rquickjs::Runtime,
+    warm: Rc<WarmContext>,
     pub(super) clock: Rc<Clock>,
     job: Job,
     pub(super) started: Instant,
     wall_deadline: Instant,
     /// Something only a broken runtime does happened (an exception escaped a job): its
-    /// runtime is not recycled.
+    /// context is not reused.
     broken: std::cell::Cell<bool>,
-    /// Charges `rt`'s allocations to the extension's and the server's memory budget.
-    meter: RuntimeMeter,
 }
 
 impl Live {
-    /// Creates the invocation's context — in `recycled`, a runtime a clean invocation
-    /// left, or else a new one — and starts loading its module.
+    /// Starts the invocation in `warm` (an idle context of its deployment) or else in a
+    /// new context, and starts loading its module.
     pub fn new(
         job: Job,
         services: &Arc<Services>,
         sdk: &Rc<TrustedBytecode>,
         waker: Waker,
-        recycled: Option<rquickjs::Runtime>,
+        warm: Option<Rc<WarmContext>>,
         guards: &Rc<RefCell<GuardCache>>,
     ) -> Result<Self, Failure> {
         let started = Instant::now();
         let limits = &services.limits;
         let clock = Rc::new(Clock::new(limits.cpu_time));
-        let loader = DeploymentLoader {
-            modules: job.deployment.modules.clone(),
-            sdk: sdk.clone(),
+        let warm = match warm {
+            Some(warm) => {
+                warm.bind(services)?;
+                warm
+            }
+            None => Rc::new(WarmContext::new(
+                &job.tenant,
+                &job.deployment,
+                services,
+                sdk,
+            )?),
         };
-        let (rt, context, meter) =
-            Self::runtime_and_context(&job.tenant, services, &clock, loader, recycled)?;
         let state = Rc::new(InvocationState::new(
             job.host.clone(),
             super::state::Grants {
@@ -114,70 +114,45 @@ impl Live {
             waker,
             job.args_json.clone(),
             guards.clone(),
+            warm.seen.clone(),
         ));
         let mut live = Self {
             promise: None,
             js_ctx: None,
             step: Step::Importing,
             state,
-            context,
-            rt,
+            warm,
             clock,
             job,
             started,
             wall_deadline: started + limits.wall_time,
             broken: std::cell::Cell::new(false),
-            meter,
         };
-        live.clock.enter();
-        let context = live.context.clone();
+        live.enter();
+        let context = live.warm.context.clone();
         let begun = context.with(|ctx| live.begin(&ctx));
-        live.clock.leave();
+        live.leave();
         match begun {
             Ok(()) => Ok(live),
             Err(failure) => Err(live.classify(failure)),
         }
     }
 
-    /// A runtime for the invocation, charged to `tenant`: `recycled` re-bound to it (its
-    /// first allocation, making the context, binds its meter), or else a new one.
-    fn runtime_and_context(
-        tenant: &Arc<str>,
-        services: &Arc<Services>,
-        clock: &Rc<Clock>,
-        loader: DeploymentLoader,
-        recycled: Option<rquickjs::Runtime>,
-    ) -> Result<(rquickjs::Runtime, Context, RuntimeMeter), Failure> {
-        let limits = &services.limits;
-        let account = || services.memory.account(tenant);
-        if let Some(rt) = recycled {
-            prepare_runtime(&rt, limits, clock);
-            rt.set_loader(loader.clone(), loader.clone());
-            match adopt(account(), || new_context(&rt)) {
-                (Ok(context), Some(meter)) => return Ok((rt, context, meter)),
-                (Err(_), Some(meter)) => {
-                    if let Some(refusal) = meter.refused() {
-                        return Err(out_of_budget(refusal));
-                    }
-                }
-                // Not re-bound (it made no allocation of its own): a new runtime is
-                // charged from its first byte instead.
-                _ => {}
-            }
-        }
-        let meter = RuntimeMeter::started(account()).map_err(out_of_budget)?;
-        let refused = |e: rquickjs::Error| match meter.refused() {
-            Some(refusal) => out_of_budget(refusal),
-            None => internal(&e),
-        };
-        let rt = new_metered_runtime(limits, clock, meter.clone()).map_err(refused)?;
-        rt.set_loader(loader.clone(), loader);
-        let context = new_context(&rt).map_err(refused)?;
-        Ok((rt, context, meter))
+    /// The worker starts (or resumes) running this invocation's JavaScript.
+    fn enter(&self) {
+        self.warm.current.enter(&self.state, &self.clock);
+        self.clock.enter();
+    }
+
+    /// The worker stops running it.
+    fn leave(&self) {
+        self.clock.leave();
+        self.warm.current.leave();
     }
 
     fn begin(&mut self, ctx: &Ctx<'_>) -> Result<(), Failure> {
-        let js_ctx = natives::install(ctx, &self.state).map_err(|e| self.caught(ctx, e))?;
+        let js_ctx =
+            natives::ctx_object(ctx, &self.warm.current).map_err(|e| self.caught(ctx, e))?;
         self.js_ctx = Some(Persistent::save(ctx, js_ctx));
         let promise =
             Module::import(ctx, self.job.module.as_str()).map_err(|e| self.caught(ctx, e))?;
@@ -187,16 +162,16 @@ impl Live {
 
     /// Runs the invocation until it settles or parks.
     pub fn drive(&mut self) -> Progress {
-        self.clock.enter();
+        self.enter();
         let progress = self.advance();
-        self.clock.leave();
+        self.leave();
         self.out_of_memory_if_null(progress)
     }
 
     /// A fetch of this invocation finished: settle its promise and go on.
     pub fn on_fetch(&mut self, done: FetchDone) -> Progress {
-        self.clock.enter();
-        let context = self.context.clone();
+        self.enter();
+        let context = self.warm.context.clone();
         let settled = context.with(|ctx| {
             natives::finish_fetch(&ctx, &self.state, done).map_err(|e| self.caught(&ctx, e))
         });
@@ -204,7 +179,7 @@ impl Live {
             Ok(_) => self.advance(),
             Err(failure) => Progress::Done(Err(failure)),
         };
-        self.clock.leave();
+        self.leave();
         self.out_of_memory_if_null(progress)
     }
 
@@ -213,9 +188,9 @@ impl Live {
         if now >= self.wall_deadline {
             return Progress::Done(Err(wall_timeout(&self.state.services.limits)));
         }
-        self.clock.enter();
+        self.enter();
         let progress = self.run_due_timers(now);
-        self.clock.leave();
+        self.leave();
         self.out_of_memory_if_null(progress)
     }
 
@@ -233,7 +208,7 @@ impl Live {
     fn classify(&self, failure: Failure) -> Failure {
         // Out of memory because the extension's or the server's budget refused, not the
         // invocation's own limit: say so.
-        if let Some(refusal) = self.meter.refused() {
+        if let Some(refusal) = self.warm.meter.refused() {
             let out_of_memory = match &failure {
                 Failure::Stopped(error) => error.code == ErrorCode::OutOfMemory,
                 Failure::Thrown(thrown) => {
@@ -268,7 +243,7 @@ impl Live {
 
     fn run_due_timers(&mut self, now: Instant) -> Progress {
         while let Some((id, timer)) = self.state.take_due_timer(now) {
-            let context = self.context.clone();
+            let context = self.warm.context.clone();
             let fired = context.with(|ctx| {
                 timers::fire(&ctx, &self.state, id, timer).map_err(|e| self.caught(&ctx, e))
             });
@@ -287,7 +262,7 @@ impl Live {
     }
 
     fn promise_settled(&self) -> bool {
-        let context = self.context.clone();
+        let context = self.warm.context.clone();
         context.with(|ctx| {
             self.promise
                 .clone()
@@ -301,7 +276,7 @@ impl Live {
             if let Err(failure) = self.drain_jobs() {
                 return Progress::Done(Err(failure));
             }
-            let context = self.context.clone();
+            let context = self.warm.context.clone();
             match context.with(|ctx| self.poll(&ctx)) {
                 Poll::Settled(result) => return Progress::Done(result),
                 Poll::Again => continue,
@@ -319,11 +294,11 @@ impl Live {
         }
     }
 
-    /// Runs this invocation's microtasks (its runtime holds no one else's).
+    /// Runs this invocation's microtasks (its context runs no one else's meanwhile).
     fn drain_jobs(&self) -> Result<(), Failure> {
         let limits = &self.state.services.limits;
         loop {
-            match self.rt.execute_pending_job() {
+            match self.warm.rt.execute_pending_job() {
                 Ok(true) if self.clock.fired() => return Err(cpu_timeout(limits)),
                 Ok(true) => {}
                 Ok(false) => return Ok(()),
@@ -438,19 +413,17 @@ impl Live {
 }
 
 impl Live {
-    /// Ends the invocation and hands back its runtime for the next one, if nothing of
-    /// this invocation can survive in it: it ended cleanly (no limit hit, no job queue
-    /// left, nothing broken), and its context is dropped and collected here.
-    pub fn recycle(self, clean: bool) -> Option<rquickjs::Runtime> {
-        let reusable =
-            clean && !self.clock.fired() && !self.broken.get() && !self.rt.is_job_pending();
-        let rt = reusable.then(|| self.rt.clone());
-        let meter = self.meter.clone();
+    /// Ends the invocation and hands back its context for the deployment's next one, if
+    /// it ended cleanly (no limit hit, nothing broken) and left nothing queued in it.
+    pub fn finish(self, clean: bool) -> Option<Rc<WarmContext>> {
+        let warm = self.warm.clone();
+        let clean = clean && !self.clock.fired() && !self.broken.get();
         drop(self);
-        let rt = rt?;
-        rt.run_gc();
-        meter.unbind();
-        Some(rt)
+        if !clean {
+            warm.retire();
+            return None;
+        }
+        warm.park_idle().then_some(warm)
     }
 }
 
@@ -459,6 +432,8 @@ impl Live {
     /// it made (and those its grants refused) are still recorded: every read is accounted
     /// for, answered or not.
     pub fn abandon(self) {
+        // It stopped mid-way: what it left in the context is not known to be settled.
+        self.warm.retire();
         if let Err(err) = self
             .state
             .record_reads()

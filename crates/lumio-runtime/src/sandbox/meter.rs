@@ -5,9 +5,10 @@
 //! (a runtime lives on one worker thread); the shared, atomic pools are touched only to
 //! reserve or give back [`CHUNK`]s, so allocating does not contend on an atomic each time.
 //!
-//! Runtimes are recycled between invocations, possibly of another extension: when the
-//! worker keeps one, [`RuntimeMeter::unbind`] gives its reservation back, and the next
-//! invocation re-binds it ([`adopt`]) by reserving what it holds from its own extension.
+//! A warm context waits between invocations of its extension's deployment: while it is
+//! idle, [`RuntimeMeter::unbind`] gives its reservation back (the budget counts what
+//! invocations in flight hold), and the next invocation [`RuntimeMeter::bind`]s it again
+//! by reserving what it holds from the same extension's share.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -58,8 +59,12 @@ impl RuntimeMeter {
         self.0.refused.get()
     }
 
-    /// The runtime is kept for a later invocation: nothing of it stays charged to this
-    /// one's extension (an idle spare holds only its empty heap).
+    /// The budget refused nothing yet in the invocation starting now.
+    pub fn clear_refusal(&self) {
+        self.0.refused.set(None);
+    }
+
+    /// The context waits, idle, for its next invocation: nothing of it stays charged.
     pub fn unbind(&self) {
         let charge = &self.0;
         if let Some(account) = charge.account.borrow_mut().take() {
@@ -68,21 +73,16 @@ impl RuntimeMeter {
         charge.refused.set(None);
     }
 
-    /// Binds an idle meter to `account`, reserving what its runtime holds plus `more`.
-    fn bind(&self, account: Account, more: usize) -> bool {
+    /// Binds an idle meter to `account` again, reserving what its runtime holds.
+    pub fn bind(&self, account: Account) -> Result<(), Refusal> {
         let charge = &self.0;
-        let need = charge.used.get().saturating_add(more);
-        match reserve(&account, need) {
-            Ok(reserved) => {
-                charge.reserved.set(reserved);
-                *charge.account.borrow_mut() = Some(account);
-                true
-            }
-            Err(refusal) => {
-                charge.refused.set(Some(refusal));
-                false
-            }
+        if charge.account.borrow().is_some() {
+            return Ok(());
         }
+        let reserved = reserve(&account, charge.used.get())?;
+        charge.reserved.set(reserved);
+        *charge.account.borrow_mut() = Some(account);
+        Ok(())
     }
 }
 
@@ -113,17 +113,9 @@ impl Meter for RuntimeMeter {
                     }
                 }
             }
-            Some(_) => {}
-            None => {
-                drop(account);
-                if let Some(account) = take_adoption(self) {
-                    if !self.bind(account, bytes) {
-                        return false;
-                    }
-                }
-                // Unadopted, an idle runtime only frees; were it to allocate, binding
-                // reserves what it holds by then.
-            }
+            // Unbound, an idle runtime only frees; were it to allocate, binding reserves
+            // what it holds by then.
+            Some(_) | None => {}
         }
         charge.used.set(used);
         true
@@ -155,32 +147,4 @@ impl Drop for Charge {
             account.give_back(self.reserved.get());
         }
     }
-}
-
-thread_local! {
-    /// While a recycled runtime makes its next context: the account its meter binds to
-    /// on its first allocation, and that meter once it did.
-    static ADOPTION: RefCell<Option<(Option<Account>, Option<RuntimeMeter>)>> =
-        const { RefCell::new(None) };
-}
-
-/// The account waiting for an idle meter to charge, taken by `meter`.
-fn take_adoption(meter: &RuntimeMeter) -> Option<Account> {
-    ADOPTION.with(|slot| {
-        let mut slot = slot.try_borrow_mut().ok()?;
-        let (account, adopted) = slot.as_mut()?;
-        let account = account.take()?;
-        *adopted = Some(meter.clone());
-        Some(account)
-    })
-}
-
-/// Runs `make` (which makes a context in a recycled runtime, and so allocates in it) and
-/// returns what it made with the runtime's meter, now bound to `account`. `None` as the
-/// meter: the runtime did not allocate through a meter, and cannot be charged.
-pub fn adopt<T>(account: Account, make: impl FnOnce() -> T) -> (T, Option<RuntimeMeter>) {
-    ADOPTION.with(|slot| *slot.borrow_mut() = Some((Some(account), None)));
-    let made = make();
-    let adopted = ADOPTION.with(|slot| slot.borrow_mut().take().and_then(|(_, meter)| meter));
-    (made, adopted)
 }

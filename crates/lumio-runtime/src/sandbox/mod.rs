@@ -1,8 +1,10 @@
-//! The sandbox: runs one action in a fresh QuickJS context, then decides what may leave it
-//! (leak guard, masked console output, the audit ticket egress must wait for).
+//! The sandbox: runs one action in a warm QuickJS context of its deployment, then decides
+//! what may leave it (leak guard, masked console output, the audit ticket egress must
+//! wait for).
 
 mod action_probe;
 mod clock;
+mod current;
 mod denied;
 mod engine;
 mod errors;
@@ -13,8 +15,10 @@ mod meter;
 mod natives;
 mod quickjs;
 mod response;
+mod seen;
 mod state;
 mod timers;
+mod warm;
 
 use lumio_core::Ticket;
 
@@ -24,6 +28,7 @@ pub use live::{Job, Live, Progress};
 pub use loader::SDK_JS;
 pub use quickjs::Failure;
 pub use state::{FetchDone, Services, Wake, Waker};
+pub use warm::WarmContext;
 
 use crate::invocation::{ActionError, ConsoleLine, ErrorCode, Invocation};
 use crate::leak_guard::{GuardCache, LeakGuard};
@@ -50,8 +55,9 @@ impl Finished {
 
 /// Decides what of a finished invocation may leave: the leak guard on its result and
 /// error message, masked console output and stack, and the audit ticket to wait for. The
-/// scan runs on the invocation's CPU-time budget; its matcher comes from the worker's
-/// `guards` when the same values were read before.
+/// scan runs on the invocation's CPU-time budget; it looks for every value read in the
+/// invocation's context (a value an earlier invocation kept in a global is stopped too),
+/// and its matcher comes from the worker's `guards` when the same values were seen before.
 pub fn conclude(
     live: &Live,
     result: Result<serde_json::Value, Failure>,
@@ -60,7 +66,7 @@ pub fn conclude(
     let state = &live.state;
     live.clock.enter();
     let guard = guards
-        .guard_for(&state.reads.borrow())
+        .guard_for(&state.seen.reads())
         .known_from(live.args_json());
     let mut leak_blocked = Vec::new();
     let (mut result, mut stack) = match result {

@@ -8,6 +8,7 @@ use lumio_core::SecretName;
 use rquickjs::function::Opt;
 use rquickjs::{Ctx, Exception, Function, IntoJs, Object, Persistent, Result, Value};
 
+use super::current::Current;
 use super::denied::{Denial, MAX_DENIED_NAMES};
 use super::globals;
 use super::response;
@@ -18,27 +19,35 @@ use crate::fetch::{FetchError, FetchRequest};
 use crate::host::HostError;
 use crate::worker::Event;
 
-/// Installs `console`, `btoa`, `atob` and the timers, and returns the handler's `ctx`.
-pub fn install<'js>(ctx: &Ctx<'js>, state: &Rc<InvocationState>) -> Result<Object<'js>> {
-    globals::install(ctx, state)?;
-    timers::install(ctx, state)?;
+/// Installs `console`, `btoa`, `atob` and the timers: once per warm context.
+pub fn install_globals(ctx: &Ctx<'_>, current: &Rc<Current>) -> Result<()> {
+    globals::install(ctx, current)?;
+    timers::install(ctx, current)
+}
 
-    let st = state.clone();
-    let get = move |ctx: Ctx<'js>, name: Value<'js>| match name.as_string() {
-        Some(name) => secret_get(&ctx, &st, &name.to_string()?),
-        None => Err(Exception::throw_type(
-            &ctx,
-            "ctx.secrets.get(name) takes the secret's name as a string",
-        )),
+/// A new `ctx` for one invocation's handler. Its functions act for whichever invocation
+/// is running when they are called (see [`Current`]).
+pub fn ctx_object<'js>(ctx: &Ctx<'js>, current: &Rc<Current>) -> Result<Object<'js>> {
+    let now = current.clone();
+    let get = move |ctx: Ctx<'js>, name: Value<'js>| {
+        let state = now.state(&ctx)?;
+        match name.as_string() {
+            Some(name) => secret_get(&ctx, &state, &name.to_string()?),
+            None => Err(Exception::throw_type(
+                &ctx,
+                "ctx.secrets.get(name) takes the secret's name as a string",
+            )),
+        }
     };
     let secrets = Object::new(ctx.clone())?;
     secrets.set("get", Function::new(ctx.clone(), get)?.with_name("get")?)?;
 
-    let st = state.clone();
+    let now = current.clone();
     let fetch = move |ctx: Ctx<'js>, url: Value<'js>, init: Opt<Value<'js>>| {
+        let state = now.state(&ctx)?;
         // Like an `async` function: a bad argument rejects rather than throws.
         match response::request(&url, init.0.as_ref()) {
-            Ok(request) => start_fetch(&ctx, &st, request),
+            Ok(request) => start_fetch(&ctx, &state, request),
             Err(error) => response::settled(&ctx, Err(error))?.into_js(&ctx),
         }
     };

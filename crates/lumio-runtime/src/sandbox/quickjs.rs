@@ -11,6 +11,7 @@ use rquickjs::context::intrinsic::{
 use rquickjs::Ctx;
 
 use super::clock::Clock;
+use super::current::Current;
 use super::errors::{read_thrown, Thrown};
 use super::meter::RuntimeMeter;
 use crate::compile::CompiledModule;
@@ -61,40 +62,36 @@ pub fn new_runtime(
     limits: &RuntimeLimits,
     clock: &Rc<Clock>,
 ) -> rquickjs::Result<rquickjs::Runtime> {
-    limited(rquickjs::Runtime::new()?, limits, clock)
+    let clock = clock.clone();
+    limited(rquickjs::Runtime::new()?, limits, move || clock.check())
 }
 
-/// As [`new_runtime`], for an invocation: every allocation is charged to `meter` (the
-/// memory budget of the invocation's extension and of the server) first.
+/// As [`new_runtime`], for a warm context: every allocation is charged to `meter` (the
+/// memory budget of the extension and of the server) first, and `current` (the
+/// invocation running in it) decides when to interrupt.
 pub fn new_metered_runtime(
     limits: &RuntimeLimits,
-    clock: &Rc<Clock>,
+    current: &Rc<Current>,
     meter: RuntimeMeter,
 ) -> rquickjs::Result<rquickjs::Runtime> {
+    let current = current.clone();
     limited(
         lumio_qjs_bytecode::metered::new_metered_runtime(meter)?,
         limits,
-        clock,
+        move || current.interrupt(),
     )
 }
 
 fn limited(
     rt: rquickjs::Runtime,
     limits: &RuntimeLimits,
-    clock: &Rc<Clock>,
+    interrupt: impl FnMut() -> bool + 'static,
 ) -> rquickjs::Result<rquickjs::Runtime> {
     rt.set_memory_limit(limits.memory_bytes);
     rt.set_max_stack_size(limits.stack_bytes);
-    prepare_runtime(&rt, limits, clock);
-    Ok(rt)
-}
-
-/// Readies a runtime (new or recycled) for an invocation: its collection threshold and
-/// the invocation's CPU clock.
-pub fn prepare_runtime(rt: &rquickjs::Runtime, limits: &RuntimeLimits, clock: &Rc<Clock>) {
     rt.set_gc_threshold(GC_THRESHOLD_MAX.min(limits.memory_bytes / 4));
-    let interrupt = clock.clone();
-    rt.set_interrupt_handler(Some(Box::new(move || interrupt.check())));
+    rt.set_interrupt_handler(Some(Box::new(interrupt)));
+    Ok(rt)
 }
 
 /// Reads the pending exception of a failed call.

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lumio_core::Ticket;
-use lumio_core::{AllowedHosts, CurrentValue, SecretName, SecretValue};
+use lumio_core::{CurrentValue, SecretName};
 use rquickjs::{Function, Persistent, Value};
 
+use super::seen::SeenValues;
 use crate::egress::EgressGuard;
 use crate::fetch::{FetchError, FetchResponse, Fetcher};
 use crate::host::Host;
@@ -96,12 +97,12 @@ pub struct InvocationState {
     pub denied: RefCell<super::denied::DeniedCounts>,
     pub services: Arc<Services>,
     pub waker: Waker,
-    /// Distinct (name, value) pairs read; the leak guard searches for these.
-    pub reads: RefCell<Vec<(SecretName, Arc<SecretValue>)>>,
-    /// The values read that are bound to hosts, with their bindings.
-    bound: RefCell<Vec<(Arc<SecretValue>, Arc<AllowedHosts>)>>,
-    /// The guard `ctx.fetch` checks requests with, built for the reads so far.
-    egress: RefCell<Option<Arc<EgressGuard>>>,
+    /// Every value read in the invocation's warm context, by this invocation or an
+    /// earlier one: the leak guard and the egress checks search for all of them.
+    pub seen: Rc<SeenValues>,
+    /// The guard `ctx.fetch` checks requests with, built for the values seen by the
+    /// generation it names.
+    egress: RefCell<Option<(u64, Option<Arc<EgressGuard>>)>>,
     /// The worker's guards by values read: an action that reads the same bound secrets
     /// call after call builds their forms and matcher once.
     guards: Rc<RefCell<GuardCache>>,
@@ -141,16 +142,16 @@ impl InvocationState {
         waker: Waker,
         args_json: String,
         guards: Rc<RefCell<GuardCache>>,
+        seen: Rc<SeenValues>,
     ) -> Self {
         Self {
             guards,
+            seen,
             host,
             grants,
             denied: RefCell::default(),
             services,
             waker,
-            reads: RefCell::default(),
-            bound: RefCell::default(),
             egress: RefCell::default(),
             args_json,
             last_ticket: Cell::new(None),
@@ -230,43 +231,30 @@ impl InvocationState {
         }
     }
 
-    /// Records a read (deduplicated) for the leak guard and, if the secret is bound, for
-    /// the egress checks of later fetches.
+    /// Records a read for the leak guard and, if the secret is bound, for the egress
+    /// checks of later fetches (of any invocation in the same context).
     pub fn remember(&self, name: &SecretName, current: &CurrentValue) {
-        let value = &current.value;
-        let mut reads = self.reads.borrow_mut();
-        let known = reads
-            .iter()
-            .any(|(n, v)| n == name && (Arc::ptr_eq(v, value) || v.expose() == value.expose()));
-        if !known {
-            reads.push((name.clone(), value.clone()));
-            // A new value: the guard is built again, with it, by the next fetch.
-            self.egress.borrow_mut().take();
-        }
-        if let Some(hosts) = &current.allowed_hosts {
-            let mut bound = self.bound.borrow_mut();
-            if !bound
-                .iter()
-                .any(|(v, h)| Arc::ptr_eq(v, value) && Arc::ptr_eq(h, hosts))
-            {
-                bound.push((value.clone(), hosts.clone()));
-                self.egress.borrow_mut().take();
-            }
-        }
+        self.seen.remember(name, current);
     }
 
     /// The guard for a fetch starting now; `None` when no secret read so far is bound.
     pub fn egress_guard(&self) -> Option<Arc<EgressGuard>> {
-        let bound = self.bound.borrow();
-        if bound.is_empty() {
-            return None;
-        }
+        let generation = self.seen.generation();
         let mut egress = self.egress.borrow_mut();
-        if egress.is_none() {
-            let set = self.guards.borrow_mut().set_for(&self.reads.borrow());
-            *egress = EgressGuard::new(set, &bound, &self.args_json).map(Arc::new);
+        if let Some((built, guard)) = egress.as_ref() {
+            if *built == generation {
+                return guard.clone();
+            }
         }
-        egress.clone()
+        let bound = self.seen.bound();
+        let guard = if bound.is_empty() {
+            None
+        } else {
+            let set = self.guards.borrow_mut().set_for(&self.seen.reads());
+            EgressGuard::new(set, &bound, &self.args_json).map(Arc::new)
+        };
+        *egress = Some((generation, guard.clone()));
+        guard
     }
 
     /// Keeps a console line while the invocation's output budget lasts. The line that

@@ -9,6 +9,7 @@ use rquickjs::convert::Coerced;
 use rquickjs::function::{Opt, Rest};
 use rquickjs::{Ctx, Exception, Function, Persistent, Result, Value};
 
+use super::current::Current;
 use super::natives::throw_coded;
 use super::state::{InvocationState, Timer};
 
@@ -18,17 +19,17 @@ pub const MAX_TIMERS: usize = 1_000;
 /// Shortest interval of `setInterval`, as in Node.js: a zero interval would spin.
 const MIN_INTERVAL: Duration = Duration::from_millis(1);
 
-pub fn install<'js>(ctx: &Ctx<'js>, state: &Rc<InvocationState>) -> Result<()> {
+pub fn install<'js>(ctx: &Ctx<'js>, current: &Rc<Current>) -> Result<()> {
     let globals = ctx.globals();
     for (name, repeat) in [("setTimeout", false), ("setInterval", true)] {
-        let st = state.clone();
+        let now = current.clone();
         let set = move |ctx: Ctx<'js>,
                         callback: Value<'js>,
                         delay: Opt<Coerced<f64>>,
                         args: Rest<Value<'js>>| {
             schedule(
                 &ctx,
-                &st,
+                &*now.state(&ctx)?,
                 name,
                 repeat,
                 callback,
@@ -39,14 +40,16 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &Rc<InvocationState>) -> Result<()> {
         globals.set(name, Function::new(ctx.clone(), set)?.with_name(name)?)?;
     }
     for name in ["clearTimeout", "clearInterval"] {
-        let st = state.clone();
-        let clear = move |id: Opt<Coerced<f64>>| {
+        let now = current.clone();
+        let clear = move |ctx: Ctx<'js>, id: Opt<Coerced<f64>>| -> Result<()> {
+            let state = now.state(&ctx)?;
             if let Some(id) =
                 id.0.map(|id| id.0)
                     .filter(|id| id.fract() == 0.0 && *id >= 0.0)
             {
-                st.timers.borrow_mut().remove(&(id as u32));
+                state.timers.borrow_mut().remove(&(id as u32));
             }
+            Ok(())
         };
         globals.set(name, Function::new(ctx.clone(), clear)?.with_name(name)?)?;
     }

@@ -64,6 +64,11 @@ impl TestHost {
         self.set_bound(name, value, &[]);
     }
 
+    /// Deletes a secret.
+    pub fn secrets_remove(&self, name: &str) {
+        self.secrets.lock().unwrap().remove(name);
+    }
+
     /// Sets a secret bound to `hosts` (none: unbound).
     pub fn set_bound(&self, name: &str, value: &str, hosts: &[&str]) {
         let current = CurrentValue {

@@ -92,7 +92,7 @@ async fn a_million_gets_end_cleanly() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn overwriting_ctx_and_globals_affects_only_that_invocation() {
+async fn overwriting_ctx_and_globals_reaches_no_other_extension() {
     let rt = runtime(limits());
     let host = TestHost::with(&[("API_KEY", "sk-hostile-1")]);
     let src = "import { action } from \"@zaflun/lumio-sdk/server\";\nlet counter = 0;\nexport const tamper = action({ args: {}, handler: async (ctx: any) => {\n  counter++;\n  ctx.secrets = { get: () => 'fake' };\n  (globalThis as any).leftBehind = 'x';\n  (Object.prototype as any).polluted = true;\n  JSON.stringify = () => 'hijacked';\n  console.log = () => {};\n  return [ctx.secrets.get('API_KEY'), counter];\n} });\nexport const inspect = action({ args: {}, handler: async (ctx: any) => {\n  counter++;\n  return [typeof (globalThis as any).leftBehind, ({} as any).polluted ?? null, JSON.stringify({ a: 1 }), counter, ctx.secrets.get('API_KEY')!.length];\n} });\n";
@@ -100,19 +100,29 @@ async fn overwriting_ctx_and_globals_affects_only_that_invocation() {
     let first = run(&rt, &dep, "functions:tamper", json!({}), &host).await;
     assert_eq!(first.result.unwrap(), json!(["fake", 1]));
     for _ in 0..4 {
+        // The same extension's next invocations get a `ctx` of their own (its globals
+        // may survive on a warm context: see tests/runtime/warm.rs).
         let next = run(&rt, &dep, "functions:inspect", json!({}), &host).await;
-        assert_eq!(
-            next.result.unwrap(),
-            json!(["undefined", null, "{\"a\":1}", 1, 12])
-        );
+        assert_eq!(next.result.unwrap()[4], json!(12));
+        // Another extension running the very same code sees none of it.
+        let other = run_as(&rt, "other", &dep, "functions:inspect", json!({}), &host).await;
+        let other = other.result.unwrap();
+        for (at, expected) in [
+            (0, json!("undefined")),
+            (1, json!(null)),
+            (2, json!("{\"a\":1}")),
+        ] {
+            assert_eq!(other[at], expected);
+        }
+        assert_eq!(other[4], json!(12));
     }
 }
 
 /// `Date`, `Map`/`Set` and the typed arrays are built on first use in each context: an
-/// invocation that tampers with them leaves nothing for the next one, on the same runtime,
-/// and the next one gets the standard objects (whichever it touches first).
+/// extension that tampers with them leaves nothing for another one on the same worker,
+/// which gets the standard objects (whichever it touches first).
 #[tokio::test(flavor = "multi_thread")]
-async fn deferred_builtins_are_fresh_and_standard_in_every_invocation() {
+async fn deferred_builtins_are_fresh_and_standard_in_every_extensions_context() {
     let rt = runtime(limits());
     let host = TestHost::with(&[]);
     let src = "import { action } from \"@zaflun/lumio-sdk/server\";\nexport const tamper = action({ args: {}, handler: async () => {\n  (Map.prototype as any).get = () => 'hijacked';\n  (Date as any).now = () => 0;\n  (Uint8Array.prototype as any).at = () => 'hijacked';\n  (globalThis as any).Set = 'gone';\n  return [new Map([[1, 'a']]).get(1), Date.now(), typeof Set];\n} });\nexport const inspect = action({ args: {}, handler: async () => {\n  const bytes = new Uint8Array([7, 8]);\n  const seen = new Set([1, 1, 2]);\n  return [bytes.at(-1), seen.size, new Map([[1, 'a']]).get(1), Date.now() > 0, new WeakMap() instanceof WeakMap, new DataView(new ArrayBuffer(2)).byteLength];\n} });\n";
@@ -120,7 +130,7 @@ async fn deferred_builtins_are_fresh_and_standard_in_every_invocation() {
     let first = run(&rt, &dep, "functions:tamper", json!({}), &host).await;
     assert_eq!(first.result.unwrap(), json!(["hijacked", 0, "string"]));
     for _ in 0..4 {
-        let next = run(&rt, &dep, "functions:inspect", json!({}), &host).await;
+        let next = run_as(&rt, "other", &dep, "functions:inspect", json!({}), &host).await;
         assert_eq!(next.result.unwrap(), json!([8, 2, "a", true, true, 2]));
     }
 }

@@ -16,3 +16,4 @@ mod leaks;
 mod memory;
 mod seed;
 mod timers;
+mod warm;

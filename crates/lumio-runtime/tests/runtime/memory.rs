@@ -146,11 +146,11 @@ async fn the_invocations_own_limit_is_still_named_as_such() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_recycled_runtime_is_charged_to_its_next_extension() {
+async fn idle_warm_contexts_are_charged_to_nobody_and_never_change_extension() {
     let rt = budgeted(512 * MIB, 64 * MIB);
     let host = TestHost::with(&[]);
     let dep = holder();
-    // Enough small invocations of one extension that every worker keeps spare runtimes.
+    // Enough small invocations of one extension that every worker keeps warm contexts.
     for _ in 0..8 {
         let args = json!({ "mib": 1, "ms": 0 });
         let inv = run_as(&rt, "first", &dep, "functions:test", args, &host).await;
