@@ -40,6 +40,9 @@ pub(crate) enum Event {
     /// Something was queued: look at the run queue.
     Poke,
     Wake(Wake),
+    /// An invocation's promise settled during another's turn (they awaited one promise):
+    /// look at it now.
+    Settled(u64),
     /// The runtime was dropped: finish what is in flight, then stop.
     Shutdown,
 }
@@ -228,6 +231,12 @@ impl Worker {
                 self.resume(wake.slot, Resume::Fetch(wake.done));
                 true
             }
+            Event::Settled(slot) => {
+                if self.slots.get(&slot).is_some_and(|s| s.live.has_settled()) {
+                    self.resume(slot, Resume::Due);
+                }
+                true
+            }
             Event::Shutdown => false,
         }
     }
@@ -268,7 +277,10 @@ impl Worker {
         let started =
             guarded(|| Live::new(job, &self.services, &self.sdk, waker, warm, &self.guards));
         let mut live = match started {
-            Some(Ok(live)) => live,
+            Some(Ok(live)) => {
+                self.warm.add(live.warm());
+                live
+            }
             Some(Err(failure)) => {
                 self.load.end();
                 drop(permit);
@@ -416,8 +428,8 @@ impl Worker {
                 let _ = reply.send(finished);
                 // After the caller has its reply: the context waits for the deployment's
                 // next invocation if that is safe, or is freed.
-                if let Some(warm) = guarded(|| live.finish(clean)).flatten() {
-                    self.warm.put(warm);
+                if let Some(warm) = guarded(|| live.finish(clean)) {
+                    self.warm.released(&warm);
                 }
             }
             None => {

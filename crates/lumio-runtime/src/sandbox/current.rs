@@ -44,6 +44,12 @@ impl Current {
         }
     }
 
+    /// The worker slot of the running invocation.
+    pub fn running_slot(&self) -> Option<u64> {
+        let running = self.running.try_borrow().ok()?;
+        running.as_ref().map(|(state, _)| state.waker.slot)
+    }
+
     /// The interrupt handler: true stops the script (the running invocation's CPU time
     /// is spent).
     pub fn interrupt(&self) -> bool {

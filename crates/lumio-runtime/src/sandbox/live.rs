@@ -2,11 +2,11 @@
 //! until the handler's promise settles. While it awaits host I/O (a fetch, a timer) it is
 //! parked: the worker runs others and comes back when the I/O finishes.
 //!
-//! An invocation runs in a [`WarmContext`] of its deployment, alone: the job queue, the
-//! memory limit and the interrupt handler are per runtime in QuickJS, so while one
-//! invocation is in flight in a context (running or parked) no other is given that
-//! context, and its microtasks, allocations and CPU time are its own. When it ends
-//! cleanly the context waits for the deployment's next invocation; otherwise it is freed.
+//! An invocation runs in a [`WarmContext`] of its deployment, which other invocations of
+//! the same deployment parked on I/O may share. Only one runs at a time (the worker is one
+//! thread); its CPU clock, wall deadline, grants, console, timers and fetches are its own
+//! ([`super::current::Current`] routes the natives to the running one). When it ends
+//! cleanly the context goes on serving the deployment; otherwise it takes no new work.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lumio_qjs_bytecode::TrustedBytecode;
+use rquickjs::function::This;
 use rquickjs::{Ctx, Function, Module, Object, Persistent, Promise, Value};
 
 use super::clock::Clock;
@@ -76,11 +77,13 @@ pub struct Live {
     /// Something only a broken runtime does happened (an exception escaped a job): its
     /// context is not reused.
     broken: std::cell::Cell<bool>,
+    /// Set when it ended without hitting a limit: its context may take new work.
+    ended_clean: std::cell::Cell<bool>,
 }
 
 impl Live {
-    /// Starts the invocation in `warm` (an idle context of its deployment) or else in a
-    /// new context, and starts loading its module.
+    /// Starts the invocation in `warm` (a context of its deployment with room) or else in
+    /// a new context, and starts loading its module.
     pub fn new(
         job: Job,
         services: &Arc<Services>,
@@ -93,10 +96,7 @@ impl Live {
         let limits = &services.limits;
         let clock = Rc::new(Clock::new(limits.cpu_time));
         let warm = match warm {
-            Some(warm) => {
-                warm.bind(services)?;
-                warm
-            }
+            Some(warm) => warm,
             None => Rc::new(WarmContext::new(
                 &job.tenant,
                 &job.deployment,
@@ -104,6 +104,8 @@ impl Live {
                 sdk,
             )?),
         };
+        // From here on, dropping the invocation leaves the context (see `Drop`).
+        warm.join(services)?;
         let state = Rc::new(InvocationState::new(
             job.host.clone(),
             super::state::Grants {
@@ -127,6 +129,7 @@ impl Live {
             started,
             wall_deadline: started + limits.wall_time,
             broken: std::cell::Cell::new(false),
+            ended_clean: std::cell::Cell::new(false),
         };
         live.enter();
         let context = live.warm.context.clone();
@@ -156,7 +159,23 @@ impl Live {
         self.js_ctx = Some(Persistent::save(ctx, js_ctx));
         let promise =
             Module::import(ctx, self.job.module.as_str()).map_err(|e| self.caught(ctx, e))?;
+        self.watch(ctx, &promise).map_err(|e| self.caught(ctx, e))?;
         self.promise = Some(Persistent::save(ctx, promise));
+        Ok(())
+    }
+
+    /// Tells the worker when `promise` settles during another invocation's turn (through
+    /// a promise both await), so that this one is looked at then, not at its next I/O.
+    fn watch<'js>(&self, ctx: &Ctx<'js>, promise: &Promise<'js>) -> rquickjs::Result<()> {
+        let current = self.warm.current.clone();
+        let waker = self.state.waker.clone();
+        let mark = Function::new(ctx.clone(), move || {
+            if current.running_slot() != Some(waker.slot) {
+                let _ = waker.tx.send(crate::worker::Event::Settled(waker.slot));
+            }
+        })?;
+        let then: Function = promise.then()?;
+        then.call::<_, Value>((This(promise.clone()), mark.clone(), mark))?;
         Ok(())
     }
 
@@ -336,6 +355,9 @@ impl Live {
                 Err(failure) => Poll::Settled(Err(failure)),
                 Ok(value) => match value.into_promise() {
                     Some(promise) => {
+                        if let Err(e) = self.watch(ctx, &promise) {
+                            return Poll::Settled(Err(self.caught(ctx, e)));
+                        }
                         self.promise = Some(Persistent::save(ctx, promise));
                         self.step = Step::Running;
                         Poll::Again
@@ -413,27 +435,33 @@ impl Live {
 }
 
 impl Live {
-    /// Ends the invocation and hands back its context for the deployment's next one, if
-    /// it ended cleanly (no limit hit, nothing broken) and left nothing queued in it.
-    pub fn finish(self, clean: bool) -> Option<Rc<WarmContext>> {
+    /// Ends the invocation and hands back its context, which goes on serving the
+    /// deployment if the invocation ended cleanly (no limit hit, nothing broken).
+    pub fn finish(self, clean: bool) -> Rc<WarmContext> {
+        self.ended_clean
+            .set(clean && !self.clock.fired() && !self.broken.get());
         let warm = self.warm.clone();
-        let clean = clean && !self.clock.fired() && !self.broken.get();
         drop(self);
-        if !clean {
-            warm.retire();
-            return None;
-        }
-        warm.park_idle().then_some(warm)
+        warm
+    }
+
+    /// The context it runs in.
+    pub fn warm(&self) -> &Rc<WarmContext> {
+        &self.warm
+    }
+
+    /// Whether its promise has settled (perhaps during another invocation's turn).
+    pub fn has_settled(&self) -> bool {
+        self.promise_settled()
     }
 }
 
 impl Live {
     /// Ends an invocation nobody waits for any more (its caller disconnected). The reads
     /// it made (and those its grants refused) are still recorded: every read is accounted
-    /// for, answered or not.
+    /// for, answered or not. Its context takes no new work (what the invocation left
+    /// there is not known to be settled).
     pub fn abandon(self) {
-        // It stopped mid-way: what it left in the context is not known to be settled.
-        self.warm.retire();
         if let Err(err) = self
             .state
             .record_reads()
@@ -452,6 +480,7 @@ impl Drop for Live {
         for fetch in self.state.release_js() {
             fetch.abort();
         }
+        self.warm.leave(self.ended_clean.get());
     }
 }
 

@@ -59,6 +59,11 @@ impl RuntimeMeter {
         self.0.refused.get()
     }
 
+    /// Bytes the runtime holds.
+    pub fn used(&self) -> usize {
+        self.0.used.get()
+    }
+
     /// The budget refused nothing yet in the invocation starting now.
     pub fn clear_refusal(&self) {
         self.0.refused.set(None);

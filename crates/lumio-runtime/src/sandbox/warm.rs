@@ -1,7 +1,9 @@
 //! A QuickJS runtime and context kept warm for one deployment of one extension on one
 //! worker, as workerd keeps an isolate per script: the SDK and the deployment's modules
 //! are loaded and evaluated once, and each invocation only makes its `ctx` and calls
-//! its handler.
+//! its handler. Invocations parked on I/O share it: up to [`MAX_SHARED`] are in flight in
+//! one context (only one runs at a time: the worker is one thread), so a parked
+//! invocation costs its own promises and closures, not a heap of its own.
 //!
 //! What survives from one invocation to the next is the deployment's own module state
 //! (its globals and module-level variables), never anything of another deployment or
@@ -33,6 +35,13 @@ use crate::compile::Deployment;
 /// deployment's globals accumulate is bounded.
 const MAX_RUNS: u32 = 10_000;
 
+/// Most invocations in flight in one context at once.
+pub const MAX_SHARED: u32 = 256;
+
+/// Heap beyond which an idle context is collected before its next invocation, so that an
+/// earlier invocation's garbage does not count against the next one's limit.
+const COLLECT_ABOVE: usize = 4 << 20;
+
 /// A warm context. Field order is drop order: the context before its runtime.
 pub struct WarmContext {
     pub(super) context: Context,
@@ -44,8 +53,12 @@ pub struct WarmContext {
     deployment: Arc<Deployment>,
     tenant: Arc<str>,
     runs: Cell<u32>,
+    /// Invocations started here and not yet finished.
+    in_flight: Cell<u32>,
     retired: Cell<bool>,
     last_used: Cell<Instant>,
+    /// The per-invocation memory limit; the runtime's is that times `in_flight`.
+    memory_per_invocation: usize,
 }
 
 impl WarmContext {
@@ -83,9 +96,11 @@ impl WarmContext {
             seen: Rc::default(),
             deployment: deployment.clone(),
             tenant: tenant.clone(),
-            runs: Cell::new(1),
+            runs: Cell::new(0),
+            in_flight: Cell::new(0),
             retired: Cell::new(false),
             last_used: Cell::new(Instant::now()),
+            memory_per_invocation: limits.memory_bytes,
         })
     }
 
@@ -95,18 +110,51 @@ impl WarmContext {
         !self.retired.get() && Arc::ptr_eq(&self.deployment, deployment) && *self.tenant == *tenant
     }
 
-    /// Readies an idle context for its next invocation: charged to its extension again.
-    pub fn bind(&self, services: &Services) -> Result<(), Failure> {
-        self.runs.set(self.runs.get() + 1);
-        self.meter.clear_refusal();
-        self.meter
-            .bind(services.memory.account(&self.tenant))
-            .map_err(out_of_budget)
+    /// Whether another invocation may start here now: not retired, not full, and (when
+    /// others are in flight) holding little, so that one invocation's large heap is not
+    /// what the next one shares.
+    pub fn has_room(&self) -> bool {
+        let in_flight = self.in_flight.get();
+        !self.retired.get()
+            && in_flight < MAX_SHARED
+            && (in_flight == 0 || self.meter.used() < self.memory_per_invocation / 4)
     }
 
-    /// The invocation ended cleanly: whether the context may run another one, given what
-    /// is left in it. If so it is now idle and charged to nobody.
-    pub fn park_idle(&self) -> bool {
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.get()
+    }
+
+    /// An invocation starts here. An idle context is charged to its extension again
+    /// first; the runtime's memory limit grows by one invocation's.
+    pub fn join(&self, services: &Services) -> Result<(), Failure> {
+        if self.in_flight.get() == 0 {
+            self.meter.clear_refusal();
+            self.meter
+                .bind(services.memory.account(&self.tenant))
+                .map_err(out_of_budget)?;
+            if self.meter.used() > COLLECT_ABOVE {
+                self.rt.run_gc();
+            }
+        }
+        self.in_flight.set(self.in_flight.get() + 1);
+        self.runs.set(self.runs.get() + 1);
+        self.set_memory_limit();
+        Ok(())
+    }
+
+    /// An invocation that started here ended (`clean`: without hitting a limit or
+    /// breaking anything). True if the context is now idle and may run the deployment's
+    /// next invocation; it is then charged to nobody.
+    pub fn leave(&self, clean: bool) -> bool {
+        let in_flight = self.in_flight.get().saturating_sub(1);
+        self.in_flight.set(in_flight);
+        if !clean {
+            self.retire();
+        }
+        if in_flight > 0 {
+            self.set_memory_limit();
+            return false;
+        }
         let reusable = !self.retired.get()
             && !self.rt.is_job_pending()
             && self.meter.refused().is_none()
@@ -116,14 +164,27 @@ impl WarmContext {
             self.retire();
             return false;
         }
+        self.set_memory_limit();
         self.meter.unbind();
         self.last_used.set(Instant::now());
         true
     }
 
-    /// Never run another invocation here.
+    /// One invocation's limit per invocation in flight (at least one's).
+    fn set_memory_limit(&self) {
+        let share = u64::from(self.in_flight.get().max(1));
+        let limit = (self.memory_per_invocation as u64).saturating_mul(share);
+        self.rt
+            .set_memory_limit(usize::try_from(limit).unwrap_or(usize::MAX));
+    }
+
+    /// Never start another invocation here (those in flight finish).
     pub fn retire(&self) {
         self.retired.set(true);
+    }
+
+    pub fn is_retired(&self) -> bool {
+        self.retired.get()
     }
 
     /// When it last finished an invocation.

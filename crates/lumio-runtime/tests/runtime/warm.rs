@@ -248,3 +248,103 @@ async fn limits_still_end_an_invocation_and_its_context_is_not_reused() {
         assert_eq!(after.result.unwrap(), json!(["undefined", 0]), "{how}");
     }
 }
+
+const SHARING: &str = r#"
+import { action, v } from "@zaflun/lumio-sdk/server";
+let started = 0;
+export const park = action({ args: { ms: v.number(), spin: v.boolean() }, handler: async (ctx: any, args: any) => {
+  const mine = ++started;
+  ctx.secrets.get("API_KEY");
+  console.log("invocation " + mine);
+  await new Promise((resolve) => setTimeout(resolve, args.ms));
+  if (args.spin) { while (true) {} }
+  return mine;
+} });
+export const wait = action({ args: {}, handler: async () => {
+  const gate = new Promise((resolve) => { (globalThis as any).open = resolve; });
+  const late = new Promise((resolve) => setTimeout(() => resolve("timer"), 20000));
+  return await Promise.race([gate, late]);
+} });
+export const open = action({ args: {}, handler: async () => { (globalThis as any).open("opened"); return "ok"; } });
+export const count = action({ args: {}, handler: async () => started });
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parked_invocations_share_one_context_and_keep_their_own_state() {
+    let rt = Arc::new(one_worker());
+    let host = TestHost::with(&[("API_KEY", KEY)]);
+    let dep = deploy(SHARING);
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..50 {
+        let (rt, dep, host) = (rt.clone(), dep.clone(), host.clone());
+        tasks.spawn(async move {
+            let args = json!({ "ms": 300 - n * 4, "spin": false });
+            run_as(&rt, "a", &dep, "functions:park", args, &host).await
+        });
+    }
+    let mut seen = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let inv = joined.unwrap();
+        let mine = inv.result.unwrap().as_u64().unwrap();
+        // Its console is its own, its read counted for it alone.
+        let lines: Vec<&str> = inv.console.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(lines, [format!("invocation {mine}")]);
+        assert_eq!(inv.secret_gets, 1);
+        seen.push(mine);
+    }
+    seen.sort_unstable();
+    // All 50 were in flight in one context: its module counter went 1..=50.
+    assert_eq!(seen, (1..=50).collect::<Vec<u64>>());
+    assert_eq!(host.reads.lock().unwrap().len(), 50);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_promise_settled_in_another_invocations_turn_ends_its_invocation_then() {
+    let rt = Arc::new(one_worker());
+    let host = TestHost::with(&[]);
+    let dep = deploy(SHARING);
+    let waiting = {
+        let (rt, dep, host) = (rt.clone(), dep.clone(), host.clone());
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let inv = run_as(&rt, "a", &dep, "functions:wait", json!({}), &host).await;
+            (inv, started.elapsed())
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let open = run_as(&rt, "a", &dep, "functions:open", json!({}), &host).await;
+    assert_eq!(open.result.unwrap(), json!("ok"));
+    let (inv, took) = waiting.await.unwrap();
+    assert_eq!(inv.result.unwrap(), json!("opened"));
+    // Not at its 20 s timer: as soon as the other invocation's turn settled it.
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_limit_in_a_shared_context_ends_that_invocation_only() {
+    let rt = Arc::new(one_worker());
+    let host = TestHost::with(&[("API_KEY", KEY)]);
+    let dep = deploy(SHARING);
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..6 {
+        let (rt, dep, host) = (rt.clone(), dep.clone(), host.clone());
+        tasks.spawn(async move {
+            let args = json!({ "ms": 200 + n * 50, "spin": n == 0 });
+            (
+                n,
+                run_as(&rt, "a", &dep, "functions:park", args, &host).await,
+            )
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (n, inv) = joined.unwrap();
+        if n == 0 {
+            assert_eq!(inv.result.unwrap_err().code, ErrorCode::Timeout);
+        } else {
+            assert!(inv.result.is_ok(), "{n}: {:?}", inv.result);
+        }
+    }
+    // The context that hit the limit takes no new work: the next call starts afresh.
+    let next = run_as(&rt, "a", &dep, "functions:count", json!({}), &host).await;
+    assert_eq!(next.result.unwrap(), json!(0));
+}
