@@ -33,6 +33,7 @@ on_each_backend!(
     nothing_is_sealed_without_the_key,
     a_big_batch_is_sealed_as_written_after_what_was_pending,
     a_big_batch_waits_behind_a_backlog,
+    concurrent_big_batches_keep_one_chain,
 );
 
 /// Bigger than the batch PostgreSQL seals as it writes it (`SEAL_AT_INSERT`).
@@ -630,6 +631,48 @@ async fn a_big_batch_waits_behind_a_backlog(db: &TestDb) {
     assert_eq!(
         intact(store.verify_audit(ext).await.unwrap()),
         (backlog + BIG_BATCH) as u64
+    );
+}
+
+/// Big batches (sealed as they are written) from two stores sharing the database, two
+/// writers each, with management records and sealer passes between them: the chain still
+/// holds every record once.
+async fn concurrent_big_batches_keep_one_chain(db: &TestDb) {
+    let first = db.store().await;
+    let second = db.store().await;
+    let ext = extension(&*first).await;
+    let rounds = 4;
+    let mut tasks = Vec::new();
+    for store in [first.clone(), second.clone()] {
+        for writer in 0..2 {
+            let store: Arc<dyn Store> = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for round in 0..rounds {
+                    let batch: Vec<_> = (0..BIG_BATCH)
+                        .map(|i| record(ext, Utc::now(), &format!("w{writer}r{round}i{i}")))
+                        .collect();
+                    store.append_audit(&batch).await.expect("append");
+                    if round == 1 {
+                        let change = AuditRecord {
+                            event: lumio_core::AuditEvent::TokenCreate,
+                            ..record(ext, Utc::now(), "change")
+                        };
+                        store
+                            .insert_token(&token(), &[change])
+                            .await
+                            .expect("token");
+                        store.seal_audit(None).await.expect("seal");
+                    }
+                }
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.expect("writer");
+    }
+    assert_eq!(
+        intact(first.verify_audit(ext).await.unwrap()),
+        4 * (rounds * BIG_BATCH as u64 + 1)
     );
 }
 
