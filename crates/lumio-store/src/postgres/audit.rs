@@ -2,21 +2,29 @@
 //! change's records as arrays for the change's own statement.
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgPoolCopyExt;
+use sqlx::PgConnection;
 
 use super::copy_binary::CopyBinary;
 use super::PgStore;
+use crate::chain::{self, Heads, SEAL_LIMIT};
 use crate::{AuditRecord, StoreError};
 
-/// One statement, so one implicit transaction and one WAL flush per batch, whatever its
-/// size; binary COPY is the cheapest way into a table for the server and the client.
-/// Records go in unsealed (`seq` and `hash` NULL): the audit writer's sealer chains them
-/// within its interval, outside the path a waiting caller is on (sealing at insert took
-/// six round trips under the head lock and cost the audited action a third of its rate).
+/// One statement for the records, whatever the batch's size; binary COPY is the cheapest
+/// way into a table for the server and the client. `seq` and `hash` are NULL for records
+/// that go in unsealed (see [`SEAL_AT_INSERT`]).
 const COPY: &str = "COPY ext_audit_log \
-    (at, extension_id, environment, event, secret_name, actor, action, request_id, outcome, detail) \
-    FROM STDIN (FORMAT binary)";
-const COPY_FIELDS: i16 = 10;
+    (at, extension_id, environment, event, secret_name, actor, action, request_id, outcome, \
+     detail, seq, hash) FROM STDIN (FORMAT binary)";
+const COPY_FIELDS: i16 = 12;
+
+/// A batch this big is sealed as it is written, in one transaction under its chains'
+/// head locks. A smaller one goes in unsealed, as one COPY and nothing else, and the
+/// writer's sealer chains it within its interval: small batches are the waiting
+/// callers' (sealing at insert costs five more round trips, and cost the audited action
+/// a third of its rate in `bench/load.sh`), while big ones come only under load, where
+/// sealing afterwards would rewrite every row a second time (a non-HOT UPDATE through
+/// every index) and fall behind the writer.
+pub(crate) const SEAL_AT_INSERT: usize = 256;
 
 /// The records of a change as parallel arrays, for the `UNNEST` insert that
 /// [`audit_rows!`](super::write) puts into the change's own statement.
@@ -72,27 +80,67 @@ impl PgStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut copy = CopyBinary::with_capacity(batch.len() * 160);
-        for record in batch {
-            copy.row(COPY_FIELDS);
-            copy.field_timestamptz(record.at);
-            copy.field_i64(record.extension_id);
-            copy.field_text(record.environment.map(|e| e.as_str()));
-            copy.field_text(Some(record.event.as_str()));
-            for text in [
-                &record.secret_name,
-                &record.actor,
-                &record.action,
-                &record.request_id,
-                &record.outcome,
-                &record.detail,
-            ] {
-                copy.field_text(text.as_deref());
+        match self.audit_root.get() {
+            Some(root) if batch.len() >= SEAL_AT_INSERT => {
+                self.insert_audit_sealed(batch, root).await
             }
+            // Before start-up loaded the key every record waits unsealed.
+            _ => copy_records(&mut *self.pool.acquire().await?, batch, None).await,
         }
-        let mut stream = self.pool.copy_in_raw(COPY).await?;
-        stream.send(copy.finish()).await?;
-        stream.finish().await?;
+    }
+
+    /// Seals what is pending in the batch's chains, then the batch after it, so each
+    /// chain stays in the order its records were made.
+    async fn insert_audit_sealed(
+        &self,
+        batch: &[AuditRecord],
+        root: lumio_core::AuditRootKey,
+    ) -> Result<(), StoreError> {
+        let ids = chain::extension_ids(batch);
+        self.ensure_heads(&ids).await?;
+        let mut tx = self.begin_write().await?;
+        let mut heads = Self::lock_heads(&mut tx, &ids, root).await?;
+        let pending = Self::seal_unsealed(&mut tx, &mut heads).await?;
+        // A full slice means older records may still wait: the batch waits behind them,
+        // unsealed, for the sealer to chain in time order.
+        let sealing = (pending < SEAL_LIMIT as u64).then_some(&mut heads);
+        copy_records(&mut tx, batch, sealing).await?;
+        Self::store_heads(&mut tx, &heads).await?;
+        tx.commit().await?;
         Ok(())
     }
+}
+
+/// Writes `batch` as one COPY on `conn`: sealed under `heads` when given (a record whose
+/// chain is not held stays unsealed), else unsealed.
+async fn copy_records(
+    conn: &mut PgConnection,
+    batch: &[AuditRecord],
+    mut heads: Option<&mut Heads>,
+) -> Result<(), StoreError> {
+    let mut copy = CopyBinary::with_capacity(batch.len() * 200);
+    for record in batch {
+        let sealed = heads.as_deref_mut().and_then(|heads| heads.seal(record));
+        copy.row(COPY_FIELDS);
+        copy.field_timestamptz(record.at);
+        copy.field_i64(record.extension_id);
+        copy.field_text(record.environment.map(|e| e.as_str()));
+        copy.field_text(Some(record.event.as_str()));
+        for text in [
+            &record.secret_name,
+            &record.actor,
+            &record.action,
+            &record.request_id,
+            &record.outcome,
+            &record.detail,
+        ] {
+            copy.field_text(text.as_deref());
+        }
+        copy.field_i64_or_null(sealed.map(|(seq, _)| seq));
+        copy.field_bytes(sealed.as_ref().map(|(_, hash)| &hash[..]));
+    }
+    let mut stream = conn.copy_in_raw(COPY).await?;
+    stream.send(copy.finish()).await?;
+    stream.finish().await?;
+    Ok(())
 }

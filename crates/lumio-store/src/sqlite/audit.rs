@@ -25,8 +25,11 @@ impl SqliteStore {
         };
         let ids = chain::extension_ids(batch);
         let mut heads = Self::lock_heads(&mut tx, &ids, root).await?;
-        Self::seal_unsealed(&mut tx, &mut heads).await?;
-        Self::insert_records(&mut tx, batch, Some(&mut heads)).await?;
+        let pending = Self::seal_unsealed(&mut tx, &mut heads).await?;
+        // A full slice means older records may still wait: the batch waits behind them,
+        // unsealed, for the sealer to chain in time order.
+        let sealing = (pending < chain::SEAL_LIMIT as u64).then_some(&mut heads);
+        Self::insert_records(&mut tx, batch, sealing).await?;
         Self::store_heads(&mut tx, &heads).await?;
         tx.commit().await?;
         Ok(())

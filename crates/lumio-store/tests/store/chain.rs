@@ -31,7 +31,13 @@ on_each_backend!(
     v1_chains_are_keyed_once,
     an_anchored_v1_chain_is_keyed_from_its_anchor,
     nothing_is_sealed_without_the_key,
+    a_big_batch_is_sealed_as_written_after_what_was_pending,
+    a_big_batch_waits_behind_a_backlog,
+    concurrent_big_batches_keep_one_chain,
 );
+
+/// Bigger than the batch PostgreSQL seals as it writes it (`SEAL_AT_INSERT`).
+const BIG_BATCH: usize = 300;
 
 fn record(ext: i64, at: DateTime<Utc>, label: &str) -> AuditRecord {
     AuditRecord {
@@ -560,6 +566,114 @@ async fn nothing_is_sealed_without_the_key(db: &TestDb) {
     store.set_audit_root(test_root());
     assert_eq!(store.seal_audit(None).await.unwrap(), 1);
     assert_eq!(intact(store.verify_audit(ext).await.unwrap()), 1);
+}
+
+/// A batch as big as the writer's under load is in its chain once written, with no
+/// sealer pass; a management record still pending is sealed before it (time order).
+async fn a_big_batch_is_sealed_as_written_after_what_was_pending(db: &TestDb) {
+    let store = db.store().await;
+    let ext = extension(&*store).await;
+    let change = AuditRecord {
+        event: lumio_core::AuditEvent::TokenCreate,
+        ..record(ext, Utc::now(), "change")
+    };
+    store
+        .insert_token(&token(), &[change])
+        .await
+        .expect("token");
+    let batch: Vec<_> = (0..BIG_BATCH)
+        .map(|i| record(ext, Utc::now(), &format!("big{i}")))
+        .collect();
+    store.append_audit(&batch).await.expect("append");
+    let written = export(&*store, ext).await;
+    assert_eq!(written.len(), BIG_BATCH + 1);
+    let seqs: Vec<Option<i64>> = written.iter().map(|e| e.seq).collect();
+    let expected: Vec<Option<i64>> = (1..=BIG_BATCH as i64 + 1).map(Some).collect();
+    assert_eq!(
+        seqs, expected,
+        "sealed in the order written, the change first"
+    );
+    assert_eq!(store.seal_audit(None).await.unwrap(), 0);
+    assert_eq!(
+        intact(store.verify_audit(ext).await.unwrap()),
+        BIG_BATCH as u64 + 1
+    );
+    // The next one goes on from the head the first one left.
+    store
+        .append_audit(&batch[..BIG_BATCH - 1])
+        .await
+        .expect("append");
+    assert_eq!(store.seal_audit(None).await.unwrap(), 0);
+    assert_eq!(
+        intact(store.verify_audit(ext).await.unwrap()),
+        2 * BIG_BATCH as u64
+    );
+}
+
+/// With more records pending than one transaction seals (written before the key was
+/// loaded, stamped well before now), a big batch is not sealed ahead of the rest: it
+/// waits unsealed, and the chain ends up in time order.
+async fn a_big_batch_waits_behind_a_backlog(db: &TestDb) {
+    let backlog = 10_001;
+    let store = lumio_store::connect(&db.url).await.expect("connect");
+    let ext = extension(&*store).await;
+    let old = Utc::now() - Duration::minutes(10);
+    let records: Vec<_> = (0..backlog)
+        .map(|i| record(ext, old, &format!("old{i}")))
+        .collect();
+    store.append_audit(&records).await.expect("append");
+    store.set_audit_root(test_root());
+    let batch: Vec<_> = (0..BIG_BATCH)
+        .map(|i| record(ext, Utc::now(), &format!("new{i}")))
+        .collect();
+    store.append_audit(&batch).await.expect("append");
+    while store.seal_audit(None).await.unwrap() > 0 {}
+    assert_eq!(
+        intact(store.verify_audit(ext).await.unwrap()),
+        (backlog + BIG_BATCH) as u64
+    );
+}
+
+/// Big batches (sealed as they are written) from two stores sharing the database, two
+/// writers each, with management records and sealer passes between them: the chain still
+/// holds every record once.
+async fn concurrent_big_batches_keep_one_chain(db: &TestDb) {
+    let first = db.store().await;
+    let second = db.store().await;
+    let ext = extension(&*first).await;
+    let rounds = 4;
+    let mut tasks = Vec::new();
+    for store in [first.clone(), second.clone()] {
+        for writer in 0..2 {
+            let store: Arc<dyn Store> = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for round in 0..rounds {
+                    let batch: Vec<_> = (0..BIG_BATCH)
+                        .map(|i| record(ext, Utc::now(), &format!("w{writer}r{round}i{i}")))
+                        .collect();
+                    store.append_audit(&batch).await.expect("append");
+                    if round == 1 {
+                        let change = AuditRecord {
+                            event: lumio_core::AuditEvent::TokenCreate,
+                            ..record(ext, Utc::now(), "change")
+                        };
+                        store
+                            .insert_token(&token(), &[change])
+                            .await
+                            .expect("token");
+                        store.seal_audit(None).await.expect("seal");
+                    }
+                }
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.expect("writer");
+    }
+    assert_eq!(
+        intact(first.verify_audit(ext).await.unwrap()),
+        4 * (rounds * BIG_BATCH as u64 + 1)
+    );
 }
 
 fn hex(bytes: &[u8]) -> String {
