@@ -58,9 +58,12 @@ impl Clock {
         }
     }
 
-    /// The worker starts (or resumes) running this invocation's JavaScript.
+    /// The worker starts (or resumes) running this invocation's JavaScript; nothing if
+    /// it is running already.
     pub fn enter(&self) {
-        self.running_since.set(Some(Since::now()));
+        if self.running_since.get().is_none() {
+            self.running_since.set(Some(Since::now()));
+        }
     }
 
     /// The worker stops running it (it parked or finished).

@@ -134,20 +134,37 @@ impl Live {
         live.enter();
         let context = live.warm.context.clone();
         let begun = context.with(|ctx| live.begin(&ctx));
-        live.leave();
         match begun {
-            Ok(()) => Ok(live),
-            Err(failure) => Err(live.classify(failure)),
+            // The worker drives it next, at once: its CPU clock runs on.
+            Ok(()) => {
+                live.warm.current.leave();
+                Ok(live)
+            }
+            Err(failure) => {
+                live.leave();
+                Err(live.classify(failure))
+            }
         }
     }
 
-    /// The worker starts (or resumes) running this invocation's JavaScript.
+    /// The worker starts (or resumes) running this invocation's JavaScript (its CPU
+    /// clock may still be running from the step before).
     fn enter(&self) {
         self.warm.current.enter(&self.state, &self.clock);
         self.clock.enter();
     }
 
-    /// The worker stops running it.
+    /// The worker stops running it: for good when it is done, except that its CPU clock
+    /// runs on into `conclude` (the leak guard's scan is charged to it), or until its
+    /// I/O finishes when it parked. Reading the thread's CPU clock is a system call, so
+    /// it is read only where a stretch of running really ends.
+    fn leave_after(&self, progress: &Progress) {
+        if matches!(progress, Progress::Parked) {
+            self.clock.leave();
+        }
+        self.warm.current.leave();
+    }
+
     fn leave(&self) {
         self.clock.leave();
         self.warm.current.leave();
@@ -183,7 +200,7 @@ impl Live {
     pub fn drive(&mut self) -> Progress {
         self.enter();
         let progress = self.advance();
-        self.leave();
+        self.leave_after(&progress);
         self.out_of_memory_if_null(progress)
     }
 
@@ -198,7 +215,7 @@ impl Live {
             Ok(_) => self.advance(),
             Err(failure) => Progress::Done(Err(failure)),
         };
-        self.leave();
+        self.leave_after(&progress);
         self.out_of_memory_if_null(progress)
     }
 
@@ -209,7 +226,7 @@ impl Live {
         }
         self.enter();
         let progress = self.run_due_timers(now);
-        self.leave();
+        self.leave_after(&progress);
         self.out_of_memory_if_null(progress)
     }
 

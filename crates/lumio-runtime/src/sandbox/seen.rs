@@ -18,7 +18,8 @@ pub const MAX_SEEN_VALUES: usize = 64;
 #[derive(Default)]
 pub struct SeenValues {
     reads: RefCell<Vec<(SecretName, Arc<SecretValue>)>>,
-    bound: RefCell<Vec<(Arc<SecretValue>, Arc<AllowedHosts>)>>,
+    /// By (name, value): the binding that value was last read with under that name.
+    bound: RefCell<Vec<(SecretName, Arc<SecretValue>, Arc<AllowedHosts>)>>,
     /// Bumped whenever either list grows: a guard built before is out of date.
     generation: Cell<u64>,
 }
@@ -35,15 +36,29 @@ impl SeenValues {
             reads.push((name.clone(), value.clone()));
             self.bump();
         }
-        if let Some(hosts) = &current.allowed_hosts {
-            let mut bound = self.bound.borrow_mut();
-            if !bound
-                .iter()
-                .any(|(v, h)| Arc::ptr_eq(v, value) && Arc::ptr_eq(h, hosts))
-            {
-                bound.push((value.clone(), hosts.clone()));
+        drop(reads);
+        // The binding read last is the one that holds for that name and value: a binding
+        // changed between two invocations applies to the very next fetch, as for a fresh
+        // read. An older value of the name keeps the binding it was last read with.
+        let mut bound = self.bound.borrow_mut();
+        let at = bound.iter().position(|(n, v, _)| {
+            n == name && (Arc::ptr_eq(v, value) || v.expose() == value.expose())
+        });
+        match (&current.allowed_hosts, at) {
+            (Some(hosts), Some(at)) if !Arc::ptr_eq(&bound[at].2, hosts) => {
+                bound[at].2 = hosts.clone();
                 self.bump();
             }
+            (Some(_), Some(_)) => {}
+            (Some(hosts), None) => {
+                bound.push((name.clone(), value.clone(), hosts.clone()));
+                self.bump();
+            }
+            (None, Some(at)) => {
+                bound.remove(at);
+                self.bump();
+            }
+            (None, None) => {}
         }
     }
 
@@ -59,8 +74,13 @@ impl SeenValues {
         self.reads.borrow()
     }
 
-    pub fn bound(&self) -> std::cell::Ref<'_, Vec<(Arc<SecretValue>, Arc<AllowedHosts>)>> {
-        self.bound.borrow()
+    /// Each bound value with the binding it must respect.
+    pub fn bound(&self) -> Vec<(Arc<SecretValue>, Arc<AllowedHosts>)> {
+        self.bound
+            .borrow()
+            .iter()
+            .map(|(_, value, hosts)| (value.clone(), hosts.clone()))
+            .collect()
     }
 
     /// Whether the context has seen so many values that it should not take more work.

@@ -348,3 +348,64 @@ async fn a_limit_in_a_shared_context_ends_that_invocation_only() {
     let next = run_as(&rt, "a", &dep, "functions:count", json!({}), &host).await;
     assert_eq!(next.result.unwrap(), json!(0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_binding_changed_between_invocations_of_a_warm_context_holds_at_once() {
+    let rt = one_worker();
+    let host = TestHost::with(&[]);
+    host.set_bound("API_KEY", KEY, &["*.allowed.test"]);
+    let dep = deploy(CACHING);
+    assert_eq!(
+        call(&rt, "a", &dep, "read", &host).await.result.unwrap(),
+        json!(1)
+    );
+    let refused = run_as(
+        &rt,
+        "a",
+        &dep,
+        "functions:send",
+        json!({ "url": "http://127.0.0.1:9/x" }),
+        &host,
+    )
+    .await
+    .result
+    .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::FetchRefused, "{}", refused.message);
+    // Bound to this host now: once read again, the request is let through (and fails
+    // only because nothing listens there).
+    host.set_bound("API_KEY", KEY, &["127.0.0.1"]);
+    assert_eq!(
+        call(&rt, "a", &dep, "read", &host).await.result.unwrap(),
+        json!(2)
+    );
+    let sent = run_as(
+        &rt,
+        "a",
+        &dep,
+        "functions:send",
+        json!({ "url": "http://127.0.0.1:9/x" }),
+        &host,
+    )
+    .await
+    .result
+    .unwrap_err();
+    assert_eq!(sent.code, ErrorCode::FetchFailed, "{}", sent.message);
+    // Unbound: anywhere again.
+    host.set("API_KEY", KEY);
+    assert_eq!(
+        call(&rt, "a", &dep, "read", &host).await.result.unwrap(),
+        json!(3)
+    );
+    let sent = run_as(
+        &rt,
+        "a",
+        &dep,
+        "functions:send",
+        json!({ "url": "http://127.0.0.1:9/x" }),
+        &host,
+    )
+    .await
+    .result
+    .unwrap_err();
+    assert_eq!(sent.code, ErrorCode::FetchFailed, "{}", sent.message);
+}
