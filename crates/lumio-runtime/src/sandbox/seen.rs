@@ -14,12 +14,15 @@ use lumio_core::{AllowedHosts, CurrentValue, SecretName, SecretValue};
 /// rotated many times does not keep every old value in one long-lived heap.
 pub const MAX_SEEN_VALUES: usize = 64;
 
+/// A value read under a name, and the binding it was last read with.
+type Bound = (SecretName, Arc<SecretValue>, Arc<AllowedHosts>);
+
 /// Values read in one context, and which of them are bound to hosts.
 #[derive(Default)]
 pub struct SeenValues {
     reads: RefCell<Vec<(SecretName, Arc<SecretValue>)>>,
     /// By (name, value): the binding that value was last read with under that name.
-    bound: RefCell<Vec<(SecretName, Arc<SecretValue>, Arc<AllowedHosts>)>>,
+    bound: RefCell<Vec<Bound>>,
     /// Bumped whenever either list grows: a guard built before is out of date.
     generation: Cell<u64>,
 }
