@@ -48,11 +48,14 @@ impl Default for RuntimeLimits {
 }
 
 /// Invocations in flight (queued, running or parked) when [`RuntimeOptions::max_inflight`]
-/// is 0. An invocation parked on a fetch holds its own QuickJS runtime and context plus
-/// its request's buffers: about 320 KB for the seed's action (`docs/benchmarks.md`), but
-/// up to its memory limit (64 MiB) for one that holds big values across an await; what
-/// they may hold together is bounded by [`RuntimeOptions::memory_budget_bytes`], not here.
-pub const DEFAULT_MAX_INFLIGHT: usize = 2048;
+/// is 0. An invocation parked on a fetch holds its share of its deployment's warm context,
+/// its client's connection and its fetch's: about 70 KB for the seed's action, most of it
+/// outside QuickJS (`docs/benchmarks.md`); 10,000 of them measured 676 MB of server RSS,
+/// within 1 GiB (each also holds two file descriptors, so RLIMIT_NOFILE must allow them).
+/// One that holds big values across an await may hold up to its memory limit (64 MiB);
+/// what they may hold together is bounded by [`RuntimeOptions::memory_budget_bytes`], not
+/// here.
+pub const DEFAULT_MAX_INFLIGHT: usize = 10_000;
 
 /// An extension's share of the server's slots when
 /// [`RuntimeOptions::max_inflight_per_extension`] is 0: a quarter, so that at least four

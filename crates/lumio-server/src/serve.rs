@@ -81,11 +81,18 @@ pub(crate) async fn serve(
             let Some(acceptor) = acceptor else {
                 return drive(&http, tcp, service, &activity, closing, peer).await;
             };
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(stream)) => drive(&http, stream, service, &activity, closing, peer).await,
-                Ok(Err(err)) => tracing::debug!(%peer, %err, "TLS handshake failed"),
-                Err(_) => {}
-            }
+            // Boxed: a task's future is as big as its biggest state, and the handshake
+            // and a connection over TLS hold rustls's state inline, so unboxed every
+            // plain connection's task would reserve room for them too (a connection is
+            // open for every action call in flight: docs/benchmarks.md).
+            Box::pin(async move {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(stream)) => drive(&http, stream, service, &activity, closing, peer).await,
+                    Ok(Err(err)) => tracing::debug!(%peer, %err, "TLS handshake failed"),
+                    Err(_) => {}
+                }
+            })
+            .await
         });
     }
     drop(listener);

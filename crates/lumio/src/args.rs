@@ -80,8 +80,8 @@ pub struct ServerArgs {
     #[arg(long)]
     pub allow_private_fetch: bool,
     /// Most action invocations in flight at once (queued, running or awaiting a fetch or
-    /// timer); beyond it a call answers 503 `overloaded` at once [default: 2048]. It bounds
-    /// their number, not their memory: one awaiting a fetch holds about 320 KB, one
+    /// timer); beyond it a call answers 503 `overloaded` at once [default: 10000]. It bounds
+    /// their number, not their memory: one awaiting a fetch holds about 70 KB, one
     /// holding big values up to its 64 MiB limit; --runtime-memory bounds the total.
     #[arg(long, env = "LUMIO_MAX_INFLIGHT_ACTIONS", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_inflight_actions: Option<u32>,
