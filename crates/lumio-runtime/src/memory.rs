@@ -2,7 +2,7 @@
 //! hold together, per server and per extension.
 //!
 //! The per-invocation limit (`RuntimeLimits::memory_bytes`) alone does not bound a
-//! server: 2,048 invocations in flight may each hold 64 MiB. Every QuickJS allocation of
+//! server: 10,000 invocations in flight may each hold 64 MiB. Every QuickJS allocation of
 //! an invocation is charged to its extension's share and to the server's total (see
 //! `sandbox/meter.rs`, which reserves from these pools in chunks); a charge either pool
 //! refuses fails inside QuickJS as out of memory, and the invocation ends `out_of_memory`
