@@ -192,3 +192,11 @@ impl WarmContext {
         self.last_used.get()
     }
 }
+
+impl Drop for WarmContext {
+    fn drop(&mut self) {
+        // An invocation that panicked mid-run may still be set as running: its state (and
+        // any JavaScript handle it holds) goes before the context and the runtime do.
+        self.current.leave();
+    }
+}
