@@ -232,7 +232,11 @@ impl Worker {
                 true
             }
             Event::Settled(slot) => {
-                if self.slots.get(&slot).is_some_and(|s| s.live.has_settled()) {
+                if self
+                    .slots
+                    .get(&slot)
+                    .is_some_and(|s| s.live.promise_settled())
+                {
                     self.resume(slot, Resume::Due);
                 }
                 true

@@ -297,7 +297,8 @@ impl Live {
         self.advance()
     }
 
-    fn promise_settled(&self) -> bool {
+    /// Whether its promise has settled (perhaps during another invocation's turn).
+    pub fn promise_settled(&self) -> bool {
         let context = self.warm.context.clone();
         context.with(|ctx| {
             self.promise
@@ -465,11 +466,6 @@ impl Live {
     /// The context it runs in.
     pub fn warm(&self) -> &Rc<WarmContext> {
         &self.warm
-    }
-
-    /// Whether its promise has settled (perhaps during another invocation's turn).
-    pub fn has_settled(&self) -> bool {
-        self.promise_settled()
     }
 }
 

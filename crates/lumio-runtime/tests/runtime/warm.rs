@@ -72,6 +72,16 @@ async fn call(
     run_as(rt, tenant, dep, &action, json!({}), host).await
 }
 
+/// `send`: the cached value in a request to 127.0.0.1:9, where nothing listens.
+async fn send_to_loopback(
+    rt: &Runtime,
+    dep: &Arc<lumio_runtime::Deployment>,
+    host: &Arc<TestHost>,
+) -> lumio_runtime::Invocation {
+    let args = json!({ "url": "http://127.0.0.1:9/x" });
+    run_as(rt, "a", dep, "functions:send", args, host).await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn module_state_survives_within_one_deployment_and_nowhere_else() {
     let rt = one_worker();
@@ -138,15 +148,7 @@ async fn a_value_cached_in_a_global_is_stopped_in_a_later_invocation() {
     assert!(!text.contains(KEY), "{text}");
 
     // Sent by one to a host its binding does not allow: refused, unsent, recorded.
-    let send = run_as(
-        &rt,
-        "a",
-        &dep,
-        "functions:send",
-        json!({ "url": "http://127.0.0.1:9/x" }),
-        &host,
-    )
-    .await;
+    let send = send_to_loopback(&rt, &dep, &host).await;
     let err = send.result.unwrap_err();
     assert_eq!(err.code, ErrorCode::FetchRefused, "{}", err.message);
     assert!(!err.message.contains(KEY));
@@ -359,17 +361,7 @@ async fn a_binding_changed_between_invocations_of_a_warm_context_holds_at_once()
         call(&rt, "a", &dep, "read", &host).await.result.unwrap(),
         json!(1)
     );
-    let refused = run_as(
-        &rt,
-        "a",
-        &dep,
-        "functions:send",
-        json!({ "url": "http://127.0.0.1:9/x" }),
-        &host,
-    )
-    .await
-    .result
-    .unwrap_err();
+    let refused = send_to_loopback(&rt, &dep, &host).await.result.unwrap_err();
     assert_eq!(refused.code, ErrorCode::FetchRefused, "{}", refused.message);
     // Bound to this host now: once read again, the request is let through (and fails
     // only because nothing listens there).
@@ -378,17 +370,7 @@ async fn a_binding_changed_between_invocations_of_a_warm_context_holds_at_once()
         call(&rt, "a", &dep, "read", &host).await.result.unwrap(),
         json!(2)
     );
-    let sent = run_as(
-        &rt,
-        "a",
-        &dep,
-        "functions:send",
-        json!({ "url": "http://127.0.0.1:9/x" }),
-        &host,
-    )
-    .await
-    .result
-    .unwrap_err();
+    let sent = send_to_loopback(&rt, &dep, &host).await.result.unwrap_err();
     assert_eq!(sent.code, ErrorCode::FetchFailed, "{}", sent.message);
     // Unbound: anywhere again.
     host.set("API_KEY", KEY);
@@ -396,16 +378,6 @@ async fn a_binding_changed_between_invocations_of_a_warm_context_holds_at_once()
         call(&rt, "a", &dep, "read", &host).await.result.unwrap(),
         json!(3)
     );
-    let sent = run_as(
-        &rt,
-        "a",
-        &dep,
-        "functions:send",
-        json!({ "url": "http://127.0.0.1:9/x" }),
-        &host,
-    )
-    .await
-    .result
-    .unwrap_err();
+    let sent = send_to_loopback(&rt, &dep, &host).await.result.unwrap_err();
     assert_eq!(sent.code, ErrorCode::FetchFailed, "{}", sent.message);
 }

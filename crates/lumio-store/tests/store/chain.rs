@@ -573,14 +573,7 @@ async fn nothing_is_sealed_without_the_key(db: &TestDb) {
 async fn a_big_batch_is_sealed_as_written_after_what_was_pending(db: &TestDb) {
     let store = db.store().await;
     let ext = extension(&*store).await;
-    let change = AuditRecord {
-        event: lumio_core::AuditEvent::TokenCreate,
-        ..record(ext, Utc::now(), "change")
-    };
-    store
-        .insert_token(&token(), &[change])
-        .await
-        .expect("token");
+    management_change(&*store, ext).await;
     let batch: Vec<_> = (0..BIG_BATCH)
         .map(|i| record(ext, Utc::now(), &format!("big{i}")))
         .collect();
@@ -653,14 +646,7 @@ async fn concurrent_big_batches_keep_one_chain(db: &TestDb) {
                         .collect();
                     store.append_audit(&batch).await.expect("append");
                     if round == 1 {
-                        let change = AuditRecord {
-                            event: lumio_core::AuditEvent::TokenCreate,
-                            ..record(ext, Utc::now(), "change")
-                        };
-                        store
-                            .insert_token(&token(), &[change])
-                            .await
-                            .expect("token");
+                        management_change(&*store, ext).await;
                         store.seal_audit(None).await.expect("seal");
                     }
                 }
@@ -707,14 +693,7 @@ async fn concurrent_writers_keep_one_chain(db: &TestDb) {
                 for round in 0..10 {
                     append(&*store, ext, 7).await;
                     if round % 3 == 0 {
-                        let change = AuditRecord {
-                            event: lumio_core::AuditEvent::TokenCreate,
-                            ..record(ext, Utc::now(), "change")
-                        };
-                        store
-                            .insert_token(&token(), &[change])
-                            .await
-                            .expect("token");
+                        management_change(&*store, ext).await;
                         store.seal_audit(None).await.expect("seal");
                     }
                 }
@@ -728,6 +707,18 @@ async fn concurrent_writers_keep_one_chain(db: &TestDb) {
         intact(second.verify_audit(ext).await.unwrap()),
         4 * (70 + 4)
     );
+}
+
+/// A management change (a token made) with its audit record, which is written unsealed.
+async fn management_change(store: &dyn Store, ext: i64) {
+    let change = AuditRecord {
+        event: lumio_core::AuditEvent::TokenCreate,
+        ..record(ext, Utc::now(), "change")
+    };
+    store
+        .insert_token(&token(), &[change])
+        .await
+        .expect("token");
 }
 
 fn token() -> lumio_store::TokenRecord {
