@@ -107,6 +107,16 @@ impl ServiceError {
                 "the KMS that wraps Lumio's master keys is unreachable, so nothing was changed; \
                  the server log names the address to check",
             ),
+            (
+                ErrorKind::Unavailable,
+                Self::Store(StoreError::NoAnswer {
+                    outcome_unknown: true,
+                    ..
+                }),
+            ) => Some(
+                "Lumio's database stopped answering; the change may or may not have been made: \
+                 look (for example `lumio env list`) before retrying",
+            ),
             (ErrorKind::Unavailable, _) => {
                 Some("Lumio's database is unavailable; nothing was changed unless stated otherwise")
             }

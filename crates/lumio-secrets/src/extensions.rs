@@ -51,6 +51,13 @@ impl SecretsService {
         if let Some(hit) = cache.extensions.get(slug.as_str()) {
             return Ok(Some(hit));
         }
+        // The feed is down or silent, so the database likely is too: what this process
+        // last knew answers at once rather than after the database's timeout.
+        if !self.feed_connected() {
+            if let Some(known) = cache.last_known_extension(slug.as_str()) {
+                return Ok(Some(known));
+            }
+        }
         let seen = cache.begin_read();
         let found = match self.inner.store.find_extension(slug).await {
             Ok(found) => found,

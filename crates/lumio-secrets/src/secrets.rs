@@ -447,6 +447,10 @@ impl SecretsService {
         let Some(first) = writes.first() else {
             return Err(err);
         };
+        // No connection was had, so nothing was sent: asking would only wait once more.
+        if err.nothing_sent() {
+            return Err(err);
+        }
         let stored = self
             .inner
             .store

@@ -28,9 +28,33 @@ pub enum StoreError {
     /// A migration failed to apply (the cause in the message only, as above).
     #[error("database migration failed: {0}")]
     Migrate(sqlx::migrate::MigrateError),
+    /// The database did not answer within the deadline (it may have stopped answering
+    /// without closing its connections). A write's outcome is then unknown.
+    #[error("{}", no_answer(*waited, *outcome_unknown))]
+    NoAnswer {
+        waited: std::time::Duration,
+        outcome_unknown: bool,
+    },
     /// A row held something this build cannot read.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// The call never had a connection (the pool's wait ran out), so the database saw
+    /// nothing of it.
+    pub fn nothing_sent(&self) -> bool {
+        matches!(self, Self::Database(sqlx::Error::PoolTimedOut))
+    }
+}
+
+fn no_answer(waited: std::time::Duration, outcome_unknown: bool) -> String {
+    let waited = waited.as_secs_f32();
+    if outcome_unknown {
+        format!("the database did not answer within {waited} s; the change may or may not have been made: look before retrying")
+    } else {
+        format!("the database did not answer within {waited} s")
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

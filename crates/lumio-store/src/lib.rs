@@ -7,6 +7,7 @@
 mod audit;
 mod chain;
 mod chain_queries;
+mod deadline;
 mod deployments;
 mod dialect;
 mod error;
@@ -73,9 +74,13 @@ pub async fn connect_with(
     options: &StoreOptions,
 ) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     match url.split_once("://") {
-        Some(("postgres" | "postgresql", _)) => Ok(std::sync::Arc::new(
-            PgStore::connect_with(url, options).await?,
-        )),
+        Some(("postgres" | "postgresql", _)) => {
+            let store = std::sync::Arc::new(PgStore::connect_with(url, options).await?);
+            Ok(std::sync::Arc::new(deadline::Deadline::new(
+                store,
+                options.connection_wait,
+            )))
+        }
         Some(("sqlite", _)) => Ok(std::sync::Arc::new(SqliteStore::connect(url).await?)),
         _ => {
             // Only the scheme: the rest of a URL may hold a password.
@@ -400,4 +405,8 @@ pub trait Store: Send + Sync + 'static {
     fn pool_usage(&self) -> Option<PoolUsage> {
         None
     }
+
+    /// A change may have committed without this process learning whether (its call ran
+    /// out of time): every process drops its caches, as for [`Change::Everything`].
+    fn changes_unknown(&self) {}
 }

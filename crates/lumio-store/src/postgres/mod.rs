@@ -5,6 +5,7 @@ mod audit;
 mod chain;
 mod copy_binary;
 mod first_contact;
+mod liveness;
 mod notify;
 mod payload;
 mod retention;
@@ -33,7 +34,7 @@ pub struct PgStore {
     feed: Feed,
     notifier: notify::Notifier,
     listener: JoinHandle<()>,
-    listening: notify::Listening,
+    liveness: liveness::Liveness,
     /// Extensions known to have their audit chain row (rows are never deleted).
     chain_heads: std::sync::Mutex<std::collections::HashSet<i64>>,
     /// The key the audit chains are linked with, once the service gave it.
@@ -64,16 +65,16 @@ impl PgStore {
         let feed = Feed::new();
         let origin = payload::Origin::random();
         let echoes = notify::Echoes::default();
-        let listening = notify::Listening::default();
+        let liveness = liveness::Liveness::default();
         let listener = notify::listen(
             &options,
             feed.clone(),
             origin,
             echoes.clone(),
-            listening.clone(),
+            liveness.clone(),
         )
         .await?;
-        let notifier = notify::Notifier::start(&options, origin, echoes);
+        let notifier = notify::Notifier::start(&options, origin, echoes, liveness.clone());
         // A previous run of this process may have died between a commit and its
         // notification; peers drop their caches once so they cannot keep a stale value.
         notifier.everything();
@@ -82,7 +83,7 @@ impl PgStore {
             feed,
             notifier,
             listener,
-            listening,
+            liveness,
             chain_heads: Default::default(),
             audit_root: Default::default(),
         })
@@ -97,7 +98,10 @@ impl PgStore {
             self.feed.send(change.clone());
             sent.push(self.notifier.send(change));
         }
-        confirmed(sent).await;
+        // A feed that is down or silent cannot echo anything back: do not wait for it.
+        if self.liveness.live() {
+            confirmed(sent).await;
+        }
     }
 }
 
@@ -135,7 +139,12 @@ impl_store!(PgStore, Postgres, "postgres", {
     }
 
     fn feed_connected(&self) -> bool {
-        self.listening.get()
+        self.liveness.live()
+    }
+
+    fn changes_unknown(&self) {
+        self.feed.send(Change::Everything);
+        self.notifier.everything();
     }
 
     fn pool_usage(&self) -> Option<PoolUsage> {
@@ -149,6 +158,6 @@ impl_store!(PgStore, Postgres, "postgres", {
     fn sync_marker(&self) -> Option<u64> {
         // With the listener down no barrier can come back: answer from the caches (an
         // outage is not an action outage); they are dropped once the listener is back.
-        self.listening.get().then(|| self.notifier.barrier())
+        self.liveness.live().then(|| self.notifier.barrier())
     }
 });

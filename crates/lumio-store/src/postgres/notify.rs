@@ -16,6 +16,7 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::liveness::{Liveness, HEARTBEAT_EVERY, STALL_AFTER};
 use super::payload::{Origin, Payload};
 use crate::feed::Feed;
 use crate::{Change, StoreError};
@@ -24,6 +25,11 @@ const CHANNEL: &str = "lumio_changes";
 /// Most notifications sent in one statement; bounds the statement size during imports.
 const BATCH: usize = 1024;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Longest wait for the notifier's statement (or its connection) before it connects
+/// afresh: a silent connection must not hold every notification back.
+const SEND_WAIT: Duration = Duration::from_secs(2);
+/// Longest wait for the listener to connect and LISTEN before trying again.
+const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
 
 /// Writers waiting to see their own notification come back through PostgreSQL, by
 /// payload, oldest first. The echo arrives on this process's listener at the moment every
@@ -82,21 +88,6 @@ impl Echoes {
     }
 }
 
-/// Whether the listener is connected and LISTENing. While it is not, no barrier can come
-/// back, so callers do not wait for one (they would wait out the full timeout each time).
-#[derive(Clone, Default)]
-pub(super) struct Listening(Arc<std::sync::atomic::AtomicBool>);
-
-impl Listening {
-    pub(super) fn get(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
-
-    fn set(&self, up: bool) {
-        self.0.store(up, Ordering::Release);
-    }
-}
-
 /// Queues notifications for the background sender.
 pub(super) struct Notifier {
     origin: Origin,
@@ -104,6 +95,7 @@ pub(super) struct Notifier {
     echoes: Echoes,
     barriers: AtomicU64,
     open_barrier: OpenBarrier,
+    liveness: Liveness,
 }
 
 /// The barrier queued but not yet taken by the sender. Callers share it: it is sent
@@ -121,7 +113,14 @@ impl OpenBarrier {
 
 impl Notifier {
     /// Starts the sender task; it ends once the `Notifier` is dropped and the queue drained.
-    pub(super) fn start(options: &PgConnectOptions, origin: Origin, echoes: Echoes) -> Self {
+    /// A heartbeat is queued whenever nothing else was for a while, so `liveness` learns of
+    /// a silent feed even when nothing changes.
+    pub(super) fn start(
+        options: &PgConnectOptions,
+        origin: Origin,
+        echoes: Echoes,
+        liveness: Liveness,
+    ) -> Self {
         let (queue, pending) = mpsc::unbounded_channel();
         let options = options
             .clone()
@@ -131,12 +130,23 @@ impl Notifier {
             .options([("synchronous_commit", "off")]);
         let open_barrier = OpenBarrier::default();
         tokio::spawn(send_loop(options, pending, open_barrier.clone()));
+        let heartbeat = Payload {
+            origin,
+            change: Change::Synced(0),
+        }
+        .to_string();
+        tokio::spawn(heartbeat_loop(
+            queue.downgrade(),
+            heartbeat,
+            liveness.clone(),
+        ));
         Self {
             origin,
             queue,
             echoes,
             barriers: AtomicU64::new(0),
             open_barrier,
+            liveness,
         }
     }
 
@@ -167,6 +177,7 @@ impl Notifier {
             return seq;
         }
         let seq = self.barriers.fetch_add(1, Ordering::Relaxed) + 1;
+        self.liveness.asked_barrier(seq);
         self.push(self.payload(Change::Synced(seq)));
         *open = Some(seq);
         seq
@@ -177,8 +188,27 @@ impl Notifier {
     }
 
     fn push(&self, payload: String) {
+        self.liveness.queued();
         // Fails only if the task panicked; local subscribers were told already.
         let _ = self.queue.send(payload);
+    }
+}
+
+/// Queues `heartbeat` whenever nothing was queued for [`HEARTBEAT_EVERY`], until the
+/// notifier is gone.
+async fn heartbeat_loop(
+    queue: mpsc::WeakUnboundedSender<String>,
+    heartbeat: String,
+    liveness: Liveness,
+) {
+    let mut tick = tokio::time::interval(HEARTBEAT_EVERY / 2);
+    loop {
+        tick.tick().await;
+        let Some(queue) = queue.upgrade() else { return };
+        if liveness.quiet_for(HEARTBEAT_EVERY) {
+            liveness.queued();
+            let _ = queue.send(heartbeat.clone());
+        }
     }
 }
 
@@ -195,7 +225,14 @@ async fn send_loop(
         *open_barrier.lock() = None;
         let mut backoff = Duration::from_millis(100);
         loop {
-            match send(&options, &mut conn, &batch).await {
+            let sent = tokio::time::timeout(SEND_WAIT, send(&options, &mut conn, &batch)).await;
+            let sent = sent.unwrap_or_else(|_| {
+                Err(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer within {SEND_WAIT:?}"),
+                )))
+            });
+            match sent {
                 Ok(()) => break,
                 Err(err) => {
                     // Keep the batch and retry: a late notification beats a lost one.
@@ -231,86 +268,144 @@ async fn send(
 }
 
 /// LISTENs on its own connection and returns once LISTEN is active; the returned task
-/// forwards other processes' changes to `feed`.
+/// forwards other processes' changes to `feed`, and connects afresh whenever the
+/// connection is lost or goes silent.
 pub(super) async fn listen(
     options: &PgConnectOptions,
     feed: Feed,
     origin: Origin,
     echoes: Echoes,
-    listening: Listening,
+    liveness: Liveness,
 ) -> Result<JoinHandle<()>, StoreError> {
-    // A private one-connection pool: the listener holds its connection for good, and the
-    // pool only serves to reconnect it.
-    let pool = PgPoolOptions::new()
+    let options = options.clone().application_name("lumio-listener");
+    let listener = subscribe(&options).await?;
+    liveness.set_connected(true);
+    let feed = Forward {
+        feed,
+        origin,
+        echoes,
+        liveness,
+    };
+    Ok(tokio::spawn(feed.run(options, listener)))
+}
+
+/// A private one-connection pool per attempt: a connection that went silent may be stuck
+/// in sqlx's cleanup for as long as the silence lasts, and must not hold the next one up.
+async fn subscribe(options: &PgConnectOptions) -> Result<PgListener, sqlx::Error> {
+    let pool: PgPool = PgPoolOptions::new()
         .max_connections(1)
         .max_lifetime(None)
         .idle_timeout(None)
-        .connect_lazy_with(options.clone().application_name("lumio-listener"));
-    let listener = subscribe(&pool).await?;
-    listening.set(true);
-    Ok(tokio::spawn(forward_loop(
-        pool, listener, feed, origin, echoes, listening,
-    )))
+        .acquire_timeout(SUBSCRIBE_WAIT)
+        .connect_lazy_with(options.clone());
+    let listening = async {
+        let mut listener = PgListener::connect_with(&pool).await?;
+        // Reconnecting is this task's job, with a fresh pool (above).
+        listener.eager_reconnect(false);
+        listener.listen(CHANNEL).await?;
+        Ok(listener)
+    };
+    tokio::time::timeout(SUBSCRIBE_WAIT, listening)
+        .await
+        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
 }
 
-async fn subscribe(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(CHANNEL).await?;
-    Ok(listener)
-}
-
-async fn forward_loop(
-    pool: PgPool,
-    mut listener: PgListener,
+/// Where the listener's notifications go.
+struct Forward {
     feed: Feed,
     origin: Origin,
     echoes: Echoes,
-    listening: Listening,
-) {
-    loop {
-        match listener.try_recv().await {
-            Ok(Some(notification)) => forward(&feed, origin, &echoes, notification.payload()),
-            Ok(None) => {
-                // sqlx reconnected and re-LISTENed before returning; what was sent in
-                // between is lost.
-                tracing::warn!("change feed connection was lost and re-established");
-                feed.send(Change::Everything);
-                echoes.release_all();
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "change feed connection failed; reconnecting");
-                listening.set(false);
-                drop(listener);
-                listener = resubscribe(&pool).await;
-                listening.set(true);
-                tracing::info!("change feed connection re-established");
-                echoes.release_all();
-                feed.send(Change::Everything);
+    liveness: Liveness,
+}
+
+impl Forward {
+    async fn run(self, options: PgConnectOptions, mut listener: PgListener) {
+        loop {
+            let lost = tokio::select! {
+                lost = self.until_lost(&mut listener) => lost,
+                () = self.until_stalled() => format!(
+                    "no notification of this process came back within {STALL_AFTER:?}"
+                ),
+            };
+            // Dropping the listener leaves its connection to sqlx's cleanup.
+            drop(listener);
+            tracing::warn!(reason = %lost, "change feed lost; reconnecting");
+            self.give_up();
+            listener = self.resubscribe(&options).await;
+            self.liveness.set_connected(true);
+            tracing::info!("change feed connection re-established");
+            // What was sent while it was down is lost: every cache starts again.
+            self.echoes.release_all();
+            self.feed.send(Change::Everything);
+        }
+    }
+
+    /// Forwards notifications until the connection fails; why it failed.
+    async fn until_lost(&self, listener: &mut PgListener) -> String {
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => self.forward(notification.payload()),
+                Ok(None) => return "the connection closed".to_owned(),
+                Err(err) => return err.to_string(),
             }
         }
     }
-}
 
-async fn resubscribe(pool: &PgPool) -> PgListener {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        tokio::time::sleep(backoff).await;
-        match subscribe(pool).await {
-            Ok(listener) => return listener,
-            Err(err) => tracing::warn!(error = %err, "change feed still disconnected"),
+    async fn until_stalled(&self) {
+        let mut tick = tokio::time::interval(STALL_AFTER / 4);
+        loop {
+            tick.tick().await;
+            if self.liveness.stalled() {
+                return;
+            }
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+
+    /// The feed can no longer vouch for anything: caches are dropped, and whoever waits
+    /// for a barrier or an echo goes on at once (reading past the caches).
+    fn give_up(&self) {
+        self.liveness.set_connected(false);
+        self.feed.send(Change::Everything);
+        self.feed
+            .send(Change::Synced(self.liveness.newest_barrier()));
+        self.echoes.release_all();
+    }
+
+    async fn resubscribe(&self, options: &PgConnectOptions) -> PgListener {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            tokio::time::sleep(backoff).await;
+            match subscribe(options).await {
+                Ok(listener) => return listener,
+                Err(err) => tracing::warn!(error = %err, "change feed still disconnected"),
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    fn forward(&self, payload: &str) {
+        forward(
+            &self.feed,
+            self.origin,
+            &self.echoes,
+            &self.liveness,
+            payload,
+        );
     }
 }
 
-fn forward(feed: &Feed, origin: Origin, echoes: &Echoes, payload: &str) {
-    match payload.parse::<Payload>() {
-        // A barrier means something to the process that asked for it only.
+fn forward(feed: &Feed, origin: Origin, echoes: &Echoes, liveness: &Liveness, payload: &str) {
+    let parsed = payload.parse::<Payload>();
+    if matches!(&parsed, Ok(Payload { origin: from, .. }) if *from == origin) {
+        liveness.heard();
+    }
+    match parsed {
+        // A barrier (or heartbeat, 0) means something to the process that asked for it only.
         Ok(Payload {
             origin: from,
             change: Change::Synced(seq),
         }) => {
-            if from == origin {
+            if from == origin && seq > 0 {
                 feed.send(Change::Synced(seq));
             }
         }
@@ -338,6 +433,7 @@ mod tests {
             echoes: Echoes::default(),
             barriers: AtomicU64::new(0),
             open_barrier: OpenBarrier::default(),
+            liveness: Liveness::default(),
         };
         assert_eq!((notifier.barrier(), notifier.barrier()), (1, 1));
         assert!(pending.try_recv().unwrap().ends_with(":sync:1"));
