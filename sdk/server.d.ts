@@ -100,9 +100,9 @@ export interface Secrets<Names extends string = string> {
    *   (`secret_denied`, naming the name and the list) and is recorded as `secret.denied`;
    *   TypeScript rejects such a name too.
    * - A name that is not a valid secret name throws a `TypeError`.
-   * - The value must not leave the action: returning it, logging it (`console.*` output is
-   *   masked) or sending it with `ctx.fetch` to a host its binding does not allow is
-   *   stopped (`secret_leak`, `fetch_refused`).
+   * - The value must not leave the action: returning it fails the call (`secret_leak`,
+   *   nothing returned), `console.*` output shows it masked, and `ctx.fetch` refuses to
+   *   send it to a host its binding does not allow (`fetch_refused`).
    *
    * ```ts
    * const key = ctx.secrets.get("STRIPE_KEY"); // string | null
@@ -161,9 +161,10 @@ export interface ActionCtx<Names extends string = string> {
    *     the value of a secret bound to hosts with `lumio env set NAME --allow-host HOST`
    *     (or `lumio env bind NAME --allow-host HOST`), and the host is not one of them.
    *     That refusal is recorded in the audit log as `egress.blocked`.
-   * - `fetch_failed`: the name did not resolve, the connection was refused or closed,
-   *   the TLS certificate is not trusted, no complete answer came within the timeout, or
-   *   the response body is larger than the cap.
+   * - `fetch_failed`: the URL, method or a header is not valid, the name did not
+   *   resolve, the connection was refused or closed, the TLS certificate is not trusted,
+   *   no complete answer came within the timeout, or the response body is larger than
+   *   the cap.
    *
    * An action that does not catch the error fails with that code (`lumio run` exits 7).
    * Error messages name the host, never the URL's path or query.
