@@ -44,3 +44,47 @@ export const none = action({
     return null;
   },
 });
+
+// A list TypeScript cannot read name by name (`string[]`) would let any name type-check,
+// so it is refused (GrantsMustBeLiteral); the runtime would still enforce the list's
+// values. Lists declared `as const`, spread together or typed as tuples keep their names.
+const wide: string[] = ["MAIL_KEY"];
+export const widened = action({
+  args: {},
+  // @ts-expect-error: a string[] grant list hides its names from TypeScript
+  secrets: wide,
+  handler: async (ctx) => ctx.secrets.get("MAIL_KEY"),
+});
+
+const inferred = ["MAIL_KEY"]; // string[] too: without `as const` the names are lost
+export const alsoWidened = action({
+  args: {},
+  // @ts-expect-error: an array literal held in a plain const is a string[]
+  secrets: inferred,
+  handler: async (ctx) => ctx.secrets.get("MAIL_KEY"),
+});
+
+const mailGrants = ["MAIL_KEY"] as const;
+const payGrants = ["STRIPE_KEY"] as const;
+export const combined = action({
+  args: {},
+  secrets: [...mailGrants, ...payGrants],
+  handler: async (ctx) => {
+    ctx.secrets.get("MAIL_KEY");
+    ctx.secrets.get("STRIPE_KEY");
+    // @ts-expect-error: not in either list
+    ctx.secrets.get("OTHER_KEY");
+    return null;
+  },
+});
+
+const typed: readonly ["MAIL_KEY"] = ["MAIL_KEY"];
+export const tupleTyped = action({
+  args: {},
+  secrets: typed,
+  handler: async (ctx) => {
+    // @ts-expect-error: a misspelled granted name
+    ctx.secrets.get("MAIL_KYE");
+    return ctx.secrets.get("MAIL_KEY");
+  },
+});

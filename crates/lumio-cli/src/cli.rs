@@ -116,6 +116,12 @@ pub enum ClientCommand {
   lumio audit verify                  exit 8 naming the first tampered record
   lumio audit export --format jsonl --since 2026-01-01T00:00:00Z > audit.jsonl")]
     Audit(AuditArgs),
+    /// Start a new extension project: lumio.json, server/functions.ts, tsconfig.json and
+    /// package.json (refuses to overwrite any of them). Needs no server.
+    #[command(after_help = "EXAMPLES:
+  lumio init my-ext                  a new directory my-ext/ for extension my-ext
+  lumio init --extension my-ext      in the current directory")]
+    Init(InitArgs),
     /// Upload the extension's server/ code (every server/**/*.ts) to an environment.
     #[command(after_help = "EXAMPLES:
   lumio deploy                     the extension in this directory, to staging
@@ -457,6 +463,17 @@ pub enum AuditCommand {
         #[command(flatten)]
         common: CommonArgs,
     },
+}
+
+/// Options of `lumio init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project's directory, created if missing.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// The extension's name, written to lumio.json [default: DIR's name].
+    #[arg(long)]
+    pub extension: Option<String>,
 }
 
 /// Options of `lumio deploy`.

@@ -11,6 +11,7 @@ mod env;
 mod env_bind;
 mod env_set;
 mod extensions;
+mod init;
 mod input;
 mod login;
 mod logs;
@@ -42,6 +43,7 @@ pub fn run<C: clap::Subcommand>(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Tokens { common, command } => tokens::run(&common, command),
         ClientCommand::Env { common, command } => env::run(&common, command),
         ClientCommand::Audit(args) => audit::run(args),
+        ClientCommand::Init(args) => init::run(args),
         ClientCommand::Deploy(args) => deploy::run(args),
         ClientCommand::Run(args) => actions::run(args),
         ClientCommand::Logs(args) => logs::run(args),

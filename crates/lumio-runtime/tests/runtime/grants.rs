@@ -97,6 +97,38 @@ fn action_src_with_grants(grants: &str, body: &str) -> String {
     )
 }
 
+/// A grant list built by code at the top of the module (a `string[]`, which the SDK's
+/// types refuse: sdk/README.md, "Secrets and grants") is read at deploy as the module
+/// built it, and enforced like a literal one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grant_list_built_by_code_is_read_at_deploy_and_enforced() {
+    let src = format!(
+        "const names: string[] = ['A', 'B', 'C'].filter((name) => name !== 'B');\n{}",
+        action_src_with_grants(
+            "names",
+            "try { ctx.secrets.get('B'); return 'read'; } catch (e: any) { return [ctx.secrets.get('A') !== null, e.code]; }"
+        )
+    );
+    let dep = deploy(&src);
+    let grants: Vec<&str> = dep
+        .action("functions:test")
+        .and_then(|a| a.grants.as_deref())
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str())
+        .collect();
+    assert_eq!(grants, ["A", "C"]);
+    let inv = run(
+        &runtime(limits()),
+        &dep,
+        "functions:test",
+        json!({}),
+        &host(),
+    )
+    .await;
+    assert_eq!(inv.result.unwrap(), json!([true, "secret_denied"]));
+}
+
 /// Each of these tries to read `B` from an action granted `A` only; all must be denied.
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_javascript_cannot_widen_its_grants() {

@@ -179,7 +179,7 @@ fn env_help_states_each_commands_default() {
 
 #[test]
 fn help_of_the_main_commands_has_examples() {
-    for command in ["env", "deploy", "run", "audit", "tokens", "login"] {
+    for command in ["env", "init", "deploy", "run", "audit", "tokens", "login"] {
         let out = offline(&[command, "--help"]);
         assert!(
             out.ok().contains("EXAMPLES:"),

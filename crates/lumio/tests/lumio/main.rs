@@ -13,6 +13,7 @@ mod cli_egress;
 mod cli_exit_status;
 mod cli_fetch_errors;
 mod cli_habits;
+mod cli_init;
 mod cli_json_errors;
 mod cli_offline;
 mod cli_parity;

@@ -11,6 +11,8 @@
 //! `(owner…)` in "Lumio staff and your extension" by the customer in their own home
 //! directory, the rest by the reader with what `lumio login` and `claim` saved. Commands
 //! that ask first on a terminal get `--yes`, as the README says scripts pass.
+//! The `npm` and `npx` lines (type-checking the project `lumio init` made) are left to
+//! `scripts/test`'s SDK check, which makes such a project and runs `tsc` in it.
 
 use std::path::{Path, PathBuf};
 
@@ -160,11 +162,19 @@ impl Walk {
         match words.first().map(String::as_str) {
             // The server is already running, and `lumio` is the binary under test.
             Some("cargo") | Some("alias") => {}
-            Some("cd") => {
-                assert_eq!(words[1], "examples/seed", "a `cd` the walk does not know");
+            // Type-checking with npm and tsc: `scripts/test`'s SDK check runs the same
+            // steps (a project from `lumio init`, the SDK installed, `tsc`).
+            Some("npm") | Some("npx") => {}
+            Some("cd") if words[1].ends_with("examples/seed") => {
                 let seed = Project::from_example("seed");
                 self.reader.cwd = seed.path().to_owned();
                 self.seed = Some(seed);
+            }
+            // Into a directory an earlier step made (`lumio init hello-ext`).
+            Some("cd") => {
+                let dir = resolve(&self.reader, &words[1]);
+                assert!(dir.is_dir(), "README, `{}`: no such directory", step.line);
+                self.reader.cwd = dir;
             }
             Some("mkdir") => {
                 std::fs::create_dir_all(resolve(&self.reader, words.last().unwrap())).unwrap();
@@ -300,6 +310,8 @@ fn the_readme_is_true_from_first_steps_to_the_first_action() {
     };
     let steps = steps();
     for needed in [
+        "lumio init",
+        "lumio run functions:hello",
         "lumio env set MY_API_KEY",
         "lumio run functions:badAction",
         "lumio access approve",
