@@ -129,7 +129,15 @@ impl IntoResponse for AppError {
         };
         let status =
             StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(body)).into_response()
+        let unavailable = self.code == ErrorCode::Unavailable;
+        let mut response = (status, Json(body)).into_response();
+        if unavailable {
+            // The database or audit log is away (a failover takes about a second here).
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, 1.into());
+        }
+        response
     }
 }
 

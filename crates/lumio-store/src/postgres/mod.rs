@@ -4,17 +4,17 @@
 mod audit;
 mod chain;
 mod copy_binary;
+mod failover;
 mod first_contact;
 mod liveness;
 mod notify;
 mod payload;
 mod retention;
+mod targets;
 mod write;
 
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Postgres;
 use tokio::task::JoinHandle;
 
@@ -34,6 +34,8 @@ pub struct PgStore {
     feed: Feed,
     notifier: notify::Notifier,
     listener: JoinHandle<()>,
+    /// Follows the primary when the URL names several hosts (or asks for a writable one).
+    watcher: Option<JoinHandle<()>>,
     liveness: liveness::Liveness,
     /// Extensions known to have their audit chain row (rows are never deleted).
     chain_heads: std::sync::Mutex<std::collections::HashSet<i64>>,
@@ -53,12 +55,28 @@ impl PgStore {
         url: &str,
         store_options: &crate::StoreOptions,
     ) -> Result<Self, StoreError> {
-        let options = PgConnectOptions::from_str(url)?.application_name("lumio");
-        first_contact::check(&options, store_options.connection_wait).await?;
-        let pool = PgPoolOptions::new()
+        let wait = store_options.connection_wait;
+        let targets = targets::Targets::parse(url)?;
+        let options = if targets.may_fail_over() {
+            targets.find_primary(wait).await?
+        } else {
+            targets.first().clone()
+        };
+        first_contact::check(&options, wait).await?;
+        let primary = failover::Primary::new(options.clone());
+        let mut pool_options = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
-            .acquire_timeout(store_options.connection_wait)
-            .connect_with(options.clone())
+            .acquire_timeout(wait);
+        if targets.may_fail_over() {
+            // After a move, connections to the old primary are closed, not handed out.
+            let primary = primary.clone();
+            pool_options = pool_options.before_acquire(move |_, meta| {
+                let fresh = primary.opened_since_move(meta.age);
+                Box::pin(async move { Ok(fresh) })
+            });
+        }
+        let pool = pool_options
+            .connect_with(options.clone().application_name("lumio"))
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
 
@@ -67,14 +85,17 @@ impl PgStore {
         let echoes = notify::Echoes::default();
         let liveness = liveness::Liveness::default();
         let listener = notify::listen(
-            &options,
+            &primary,
             feed.clone(),
             origin,
             echoes.clone(),
             liveness.clone(),
         )
         .await?;
-        let notifier = notify::Notifier::start(&options, origin, echoes, liveness.clone());
+        let notifier = notify::Notifier::start(&primary, origin, echoes, liveness.clone());
+        let watcher = targets
+            .may_fail_over()
+            .then(|| failover::watch(targets, primary, pool.clone(), wait));
         // A previous run of this process may have died between a commit and its
         // notification; peers drop their caches once so they cannot keep a stale value.
         notifier.everything();
@@ -83,6 +104,7 @@ impl PgStore {
             feed,
             notifier,
             listener,
+            watcher,
             liveness,
             chain_heads: Default::default(),
             audit_root: Default::default(),
@@ -121,6 +143,9 @@ impl Drop for PgStore {
     fn drop(&mut self) {
         // The notifier stops by itself once its queue is drained and closed.
         self.listener.abort();
+        if let Some(watcher) = &self.watcher {
+            watcher.abort();
+        }
     }
 }
 

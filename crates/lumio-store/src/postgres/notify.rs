@@ -16,6 +16,7 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::failover::Primary;
 use super::liveness::{Liveness, HEARTBEAT_EVERY, STALL_AFTER};
 use super::payload::{Origin, Payload};
 use crate::feed::Feed;
@@ -116,20 +117,14 @@ impl Notifier {
     /// A heartbeat is queued whenever nothing else was for a while, so `liveness` learns of
     /// a silent feed even when nothing changes.
     pub(super) fn start(
-        options: &PgConnectOptions,
+        primary: &Primary,
         origin: Origin,
         echoes: Echoes,
         liveness: Liveness,
     ) -> Self {
         let (queue, pending) = mpsc::unbounded_channel();
-        let options = options
-            .clone()
-            .application_name("lumio-notifier")
-            // Losing a notification in a crash is harmless (listeners' connections drop
-            // too); waiting for a flush per notification is not.
-            .options([("synchronous_commit", "off")]);
         let open_barrier = OpenBarrier::default();
-        tokio::spawn(send_loop(options, pending, open_barrier.clone()));
+        tokio::spawn(send_loop(primary.clone(), pending, open_barrier.clone()));
         let heartbeat = Payload {
             origin,
             change: Change::Synced(0),
@@ -213,7 +208,7 @@ async fn heartbeat_loop(
 }
 
 async fn send_loop(
-    options: PgConnectOptions,
+    primary: Primary,
     mut pending: mpsc::UnboundedReceiver<String>,
     open_barrier: OpenBarrier,
 ) {
@@ -225,7 +220,7 @@ async fn send_loop(
         *open_barrier.lock() = None;
         let mut backoff = Duration::from_millis(100);
         loop {
-            let sent = tokio::time::timeout(SEND_WAIT, send(&options, &mut conn, &batch)).await;
+            let sent = tokio::time::timeout(SEND_WAIT, send(&primary, &mut conn, &batch)).await;
             let sent = sent.unwrap_or_else(|_| {
                 Err(sqlx::Error::Io(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
@@ -251,13 +246,13 @@ async fn send_loop(
 }
 
 async fn send(
-    options: &PgConnectOptions,
+    primary: &Primary,
     conn: &mut Option<PgConnection>,
     batch: &[String],
 ) -> Result<(), sqlx::Error> {
     let conn = match conn {
         Some(conn) => conn,
-        None => conn.insert(options.connect().await?),
+        None => conn.insert(notifier_options(primary).connect().await?),
     };
     sqlx::query("SELECT pg_notify($1, payload) FROM UNNEST($2::text[]) AS payload")
         .bind(CHANNEL)
@@ -267,18 +262,32 @@ async fn send(
     Ok(())
 }
 
+/// The notifier's connection: to the primary as of now.
+fn notifier_options(primary: &Primary) -> PgConnectOptions {
+    primary
+        .options()
+        .application_name("lumio-notifier")
+        // Losing a notification in a crash is harmless (listeners' connections drop too);
+        // waiting for a flush per notification is not.
+        .options([("synchronous_commit", "off")])
+}
+
+/// The listener's connection: to the primary as of now.
+fn listener_options(primary: &Primary) -> PgConnectOptions {
+    primary.options().application_name("lumio-listener")
+}
+
 /// LISTENs on its own connection and returns once LISTEN is active; the returned task
 /// forwards other processes' changes to `feed`, and connects afresh whenever the
 /// connection is lost or goes silent.
 pub(super) async fn listen(
-    options: &PgConnectOptions,
+    primary: &Primary,
     feed: Feed,
     origin: Origin,
     echoes: Echoes,
     liveness: Liveness,
 ) -> Result<JoinHandle<()>, StoreError> {
-    let options = options.clone().application_name("lumio-listener");
-    let listener = subscribe(&options).await?;
+    let listener = subscribe(&listener_options(primary)).await?;
     liveness.set_connected(true);
     let feed = Forward {
         feed,
@@ -286,7 +295,7 @@ pub(super) async fn listen(
         echoes,
         liveness,
     };
-    Ok(tokio::spawn(feed.run(options, listener)))
+    Ok(tokio::spawn(feed.run(primary.clone(), listener)))
 }
 
 /// A private one-connection pool per attempt: a connection that went silent may be stuck
@@ -319,7 +328,7 @@ struct Forward {
 }
 
 impl Forward {
-    async fn run(self, options: PgConnectOptions, mut listener: PgListener) {
+    async fn run(self, primary: Primary, mut listener: PgListener) {
         loop {
             let lost = tokio::select! {
                 lost = self.until_lost(&mut listener) => lost,
@@ -331,7 +340,7 @@ impl Forward {
             drop(listener);
             tracing::warn!(reason = %lost, "change feed lost; reconnecting");
             self.give_up();
-            listener = self.resubscribe(&options).await;
+            listener = self.resubscribe(&primary).await;
             self.liveness.set_connected(true);
             tracing::info!("change feed connection re-established");
             // What was sent while it was down is lost: every cache starts again.
@@ -371,11 +380,11 @@ impl Forward {
         self.echoes.release_all();
     }
 
-    async fn resubscribe(&self, options: &PgConnectOptions) -> PgListener {
+    async fn resubscribe(&self, primary: &Primary) -> PgListener {
         let mut backoff = Duration::from_millis(100);
         loop {
             tokio::time::sleep(backoff).await;
-            match subscribe(options).await {
+            match subscribe(&listener_options(primary)).await {
                 Ok(listener) => return listener,
                 Err(err) => tracing::warn!(error = %err, "change feed still disconnected"),
             }

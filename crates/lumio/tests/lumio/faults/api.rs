@@ -110,15 +110,25 @@ impl Api {
         )
     }
 
+    /// Any GET with the admin token: the status and the answer.
+    pub fn get_path(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, &Value::Null)
+    }
+
     /// Calls a production action on the client plane (no token).
     pub fn invoke(&self, extension: &str, action: &str) -> (u16, Value) {
+        self.invoke_with(extension, action, json!({}))
+    }
+
+    /// [`Api::invoke`] with arguments.
+    pub fn invoke_with(&self, extension: &str, action: &str, args: Value) -> (u16, Value) {
         let response = self
             .http
             .post(format!(
                 "{}/api/v1/extensions/{extension}/environments/production/actions/functions:{action}",
                 self.url
             ))
-            .json(&json!({ "args": {} }))
+            .json(&json!({ "args": args }))
             .send()
             .unwrap_or_else(|err| panic!("invoke {action}: {err}"));
         let status = response.status().as_u16();

@@ -4,6 +4,7 @@
 
 mod api;
 mod black_hole;
+mod failover;
 mod full_disk;
 mod listener;
 mod outage;

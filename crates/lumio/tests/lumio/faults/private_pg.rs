@@ -54,6 +54,72 @@ impl PrivatePg {
         Some(pg)
     }
 
+    /// A streaming standby of this instance (`pg_basebackup -R`), started on its own port.
+    pub fn standby(&self) -> Self {
+        let dir = TempDir::new().unwrap();
+        if self.as_postgres {
+            check(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(dir.path())
+                    .output(),
+            );
+        }
+        let standby = Self {
+            dir,
+            bin: self.bin.clone(),
+            port: free_port(),
+            as_postgres: self.as_postgres,
+        };
+        check(
+            standby
+                .command("pg_basebackup")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "-R",
+                    "-X",
+                    "stream",
+                    "-p",
+                ])
+                .arg(self.port.to_string())
+                .arg("-D")
+                .arg(standby.data())
+                .output(),
+        );
+        standby.up();
+        standby
+    }
+
+    /// Makes every commit wait until a standby has flushed it (synchronous replication).
+    pub fn synchronous(&self) {
+        self.sql(
+            "postgres",
+            "ALTER SYSTEM SET synchronous_standby_names = '*'",
+        );
+        self.sql("postgres", "SELECT pg_reload_conf()");
+    }
+
+    /// `kill -9` of the postmaster: no shutdown, no checkpoint, connections cut.
+    pub fn kill(&self) {
+        let pid =
+            std::fs::read_to_string(self.data().join("postmaster.pid")).expect("postmaster.pid");
+        let pid = pid.lines().next().unwrap().trim().to_owned();
+        check(Command::new("kill").args(["-9", &pid]).output());
+    }
+
+    /// Promotes this standby to primary and waits until it accepts writes.
+    pub fn promote(&self) {
+        check(
+            self.command("pg_ctl")
+                .args(["promote", "-w", "-t", "60", "-D"])
+                .arg(self.data())
+                .output(),
+        );
+    }
+
     fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
