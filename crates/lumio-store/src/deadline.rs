@@ -29,9 +29,9 @@ use tokio::sync::broadcast;
 use crate::{
     AccessChange, AccessFilter, AccessRequest, AuditEntry, AuditPruned, AuditQuery, AuditRecord,
     ChainVerdict, ChainedEntry, Change, ClaimOutcome, ClaimRecord, CurrentSecret, DeploymentRecord,
-    ExportQuery, Extension, NewVersion, PoolUsage, RecordsOf, Resealed, Revocation, SealedVersion,
-    SecretHead, SessionRecord, Store, StoreError, StoredVersion, TokenRecord, VersionInfo,
-    VersionKey,
+    ExportQuery, Extension, LogPage, LogQuery, LogsPruned, NewInvocationLog, NewVersion, PoolUsage,
+    RecordsOf, Resealed, Revocation, SealedVersion, SecretHead, SessionRecord, Store, StoreError,
+    StoredVersion, TokenRecord, VersionInfo, VersionKey,
 };
 
 /// A store whose request-path calls give up after `wait`.
@@ -185,4 +185,8 @@ delegate! {
     unbounded fn key_audit_chains(&self, root: &lumio_core::AuditRootKey) -> Vec<(i64, ChainVerdict)>;
     unbounded fn verify_audit(&self, extension_id: i64) -> ChainVerdict;
     unbounded fn export_audit(&self, query: &ExportQuery) -> Vec<ChainedEntry>;
+
+    write fn append_invocation_logs(&self, batch: &[NewInvocationLog]) -> ();
+    read fn invocation_logs(&self, query: &LogQuery<'_>) -> LogPage;
+    unbounded fn prune_invocation_logs(&self, cutoff: DateTime<Utc>, keep: i64) -> LogsPruned;
 }
