@@ -119,8 +119,16 @@ pub enum ClientCommand {
     /// Upload the extension's server/ code (every server/**/*.ts) to an environment.
     #[command(after_help = "EXAMPLES:
   lumio deploy                     the extension in this directory, to staging
+  lumio deploy --typecheck         run the project's tsc first; a type error deploys nothing
   lumio deploy ./my-ext --env production")]
     Deploy(DeployArgs),
+    /// Develop against staging: deploy now and on every save of server/**/*.ts
+    /// (type-checked first when the project has TypeScript), and follow staging's logs
+    /// with each invocation's secret reads. Ctrl-C stops it.
+    #[command(after_help = "EXAMPLES:
+  lumio dev                        the extension in this directory
+  lumio dev ./my-ext --no-typecheck")]
+    Dev(DevArgs),
     /// Call an action as a client would and print its JSON result.
     #[command(after_help = "EXAMPLES:
   lumio run functions:callExternalApi '{\"query\":\"weather\"}'
@@ -466,6 +474,24 @@ pub struct DeployArgs {
     /// extension.
     #[arg(default_value = ".")]
     pub dir: PathBuf,
+    /// Run the project's TypeScript compiler (`tsc --noEmit -p DIR`, from its
+    /// node_modules) first; any type error deploys nothing.
+    #[arg(long)]
+    pub typecheck: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Options of `lumio dev`.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// The extension's directory: its server/ holds the code, its lumio.json names the
+    /// extension.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Deploy without type-checking, even when the project has TypeScript installed.
+    #[arg(long)]
+    pub no_typecheck: bool,
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -7,6 +7,8 @@ mod admin;
 mod audit;
 mod confirm;
 mod deploy;
+mod dev;
+mod dev_watch;
 mod env;
 mod env_bind;
 mod env_set;
@@ -18,6 +20,7 @@ mod manual;
 mod parity;
 mod session;
 mod tokens;
+mod typecheck;
 
 use std::path::Path;
 
@@ -43,6 +46,7 @@ pub fn run<C: clap::Subcommand>(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Env { common, command } => env::run(&common, command),
         ClientCommand::Audit(args) => audit::run(args),
         ClientCommand::Deploy(args) => deploy::run(args),
+        ClientCommand::Dev(args) => dev::run(args),
         ClientCommand::Run(args) => actions::run(args),
         ClientCommand::Logs(args) => logs::run(args),
         ClientCommand::Completions { shell } => manual::completions::<C>(shell),
