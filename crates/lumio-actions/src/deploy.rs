@@ -12,7 +12,6 @@ use lumio_secrets::{change_record, RequestContext};
 use lumio_store::DeploymentRecord;
 
 use crate::active::Lookup;
-use crate::logs::InvocationLog;
 use crate::{ActionsError, ActionsService};
 
 use lumio_core::{MAX_DEPLOY_FILES as MAX_FILES, MAX_DEPLOY_FILE_BYTES as MAX_FILE_BYTES};
@@ -152,20 +151,6 @@ impl ActionsService {
             .enumerate()
             .map(|(i, record)| DeploymentSummary::from(record, i == 0))
             .collect())
-    }
-
-    /// Recent invocations and their masked console output, newest first.
-    pub async fn logs(
-        &self,
-        ctx: &RequestContext,
-        slug: &ExtensionSlug,
-        environment: Environment,
-        limit: usize,
-    ) -> Result<Vec<InvocationLog>, ActionsError> {
-        let extension = self.inner.secrets.visible_extension(ctx, slug).await?;
-        ctx.principal
-            .require_member(&extension, Role::Viewer, "read logs")?;
-        Ok(self.inner.logs.recent(extension.id, environment, limit))
     }
 
     /// The active deployment, from cache unless a change may have replaced it.

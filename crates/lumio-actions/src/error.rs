@@ -12,6 +12,9 @@ pub enum ActionsError {
     /// The uploaded files are not what a deploy takes.
     #[error("{0}")]
     InvalidUpload(String),
+    /// A request's parameter is not one the call takes (a log cursor it never gave).
+    #[error("{0}")]
+    InvalidRequest(String),
     /// The action runtime could not start or failed internally.
     #[error("the action runtime failed: {0}")]
     Runtime(String),

@@ -1,11 +1,15 @@
 //! The runtime's view of the platform for one invocation.
 
+use std::sync::Mutex;
+
 use async_trait::async_trait;
 use lumio_audit::Ticket;
 use lumio_core::{CurrentValue, Environment, SecretName};
 use lumio_runtime::{Denials, Host, HostError, SecretReads};
 use lumio_secrets::{Reader, SecretsService, ServiceError};
 use tokio::runtime::Handle;
+
+use crate::logs::{ReadOutcome, SecretRead};
 
 /// Serves `ctx.secrets.get` for one invocation of one action: only the invoked
 /// extension's secrets of the invoked environment are reachable from here.
@@ -16,9 +20,30 @@ pub(crate) struct ActionHost {
     pub environment: Environment,
     pub action: String,
     pub request_id: String,
+    /// Each name asked for and what it got, for the invocation log (never a value).
+    pub reads: Mutex<Vec<SecretRead>>,
 }
 
 impl ActionHost {
+    /// Notes a name for the invocation log, once per outcome.
+    fn note(&self, name: &SecretName, outcome: ReadOutcome) {
+        let mut reads = self.reads.lock().unwrap_or_else(|e| e.into_inner());
+        if !reads
+            .iter()
+            .any(|r| r.outcome == outcome && r.name == name.as_str())
+        {
+            reads.push(SecretRead {
+                name: name.as_str().to_owned(),
+                outcome,
+            });
+        }
+    }
+
+    /// The names noted, in the order first asked.
+    pub(crate) fn take_reads(&self) -> Vec<SecretRead> {
+        std::mem::take(&mut *self.reads.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     fn reader(&self) -> Reader<'_> {
         Reader {
             extension_id: self.extension_id,
@@ -54,6 +79,14 @@ impl Host for ActionHost {
     }
 
     fn record_reads(&self, reads: &[SecretReads]) -> Result<Option<Ticket>, HostError> {
+        for read in reads {
+            let outcome = if read.found {
+                ReadOutcome::Found
+            } else {
+                ReadOutcome::NotSet
+            };
+            self.note(&read.name, outcome);
+        }
         let reads: Vec<_> = reads
             .iter()
             .map(|r| (r.name.clone(), r.found, r.count))
@@ -64,6 +97,9 @@ impl Host for ActionHost {
     }
 
     fn record_denied(&self, denials: &Denials<'_>) -> Result<Option<Ticket>, HostError> {
+        for denied in &denials.names {
+            self.note(&denied.name, ReadOutcome::Denied);
+        }
         let denied: Vec<_> = denials
             .names
             .iter()
@@ -80,6 +116,7 @@ impl Host for ActionHost {
     }
 
     fn record_egress_blocked(&self, name: &SecretName, host: &str) -> Result<Ticket, HostError> {
+        self.note(name, ReadOutcome::EgressBlocked);
         self.secrets
             .record_egress_blocked(self.reader(), name, host)
             .map_err(host_error)

@@ -7,7 +7,7 @@ use lumio_runtime::{ActionError, ErrorCode};
 use lumio_store::AuditRecord;
 
 use crate::host::ActionHost;
-use crate::logs::InvocationLog;
+use crate::logs::Finished;
 use crate::ActionsService;
 
 /// What the caller gets back.
@@ -67,12 +67,13 @@ impl ActionsService {
             environment,
             action: action.to_owned(),
             request_id: request_id.to_owned(),
+            reads: Default::default(),
         });
         let tenant = extension.id.to_string();
         let invocation = self
             .inner
             .runtime
-            .invoke(&tenant, deployment, action, args, host)
+            .invoke(&tenant, deployment, action, args, host.clone())
             .await;
         for name in &invocation.leak_blocked {
             let record = AuditRecord {
@@ -102,19 +103,18 @@ impl ActionsService {
             Ok(_) => ("ok".to_owned(), None),
             Err(err) => (err.code.as_str().to_owned(), Some(err.message.clone())),
         };
-        self.inner.logs.push(
-            extension.id,
+        self.inner.logs.enqueue(Finished {
+            extension_id: extension.id,
             environment,
-            InvocationLog {
-                at: self.inner.secrets.now(),
-                action: action.to_owned(),
-                request_id: request_id.to_owned(),
-                outcome,
-                duration_ms: invocation.duration.as_secs_f64() * 1000.0,
-                console: invocation.console,
-                error,
-            },
-        );
+            at: self.inner.secrets.now(),
+            action: action.to_owned(),
+            request_id: request_id.to_owned(),
+            outcome,
+            duration_ms: invocation.duration.as_secs_f64() * 1000.0,
+            console: invocation.console,
+            error,
+            reads: host.take_reads(),
+        });
         InvokeOutcome {
             result: invocation.result,
             denied_records: invocation.denied_records,

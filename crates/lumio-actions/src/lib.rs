@@ -2,7 +2,7 @@
 //! `lumio-runtime` (which knows nothing of stores or tokens) to the secrets service: the
 //! [`host::ActionHost`] serves `ctx.secrets.get` through the audited read path, blocked
 //! leaks become `leak.blocked` audit records, and each invocation's masked console output
-//! is kept for `lumio logs`.
+//! and the names it read go to the store's invocation log for `lumio logs`.
 //!
 //! Architecture Invariant: authorization of management calls (deploy, logs) happens in
 //! the secrets service's access checks; invocation is the client plane and needs no token,
@@ -23,7 +23,10 @@ use lumio_secrets::SecretsService;
 pub use deploy::{ActionGrants, DeploymentSummary};
 pub use error::ActionsError;
 pub use invoke::InvokeOutcome;
-pub use logs::InvocationLog;
+pub use logs::{
+    InvocationLog, LogsPage, LogsRequest, ReadOutcome, SecretRead, DEFAULT_LOG_RETENTION_DAYS,
+    KEPT_INVOCATIONS,
+};
 pub use lumio_runtime::{
     ActionError, ConsoleLine, ErrorCode, LogLevel, RuntimeLimits, RuntimeOptions,
 };
@@ -38,7 +41,7 @@ struct Inner {
     secrets: SecretsService,
     runtime: Runtime,
     active: Arc<active::ActiveDeployments>,
-    logs: logs::InvocationLogs,
+    logs: logs::writer::LogWriter,
 }
 
 impl ActionsService {
@@ -48,12 +51,13 @@ impl ActionsService {
             Runtime::with_options(options).map_err(|err| ActionsError::Runtime(err.to_string()))?;
         let active = Arc::new(active::ActiveDeployments::default());
         active.follow(secrets.subscribe());
+        let logs = logs::writer::LogWriter::spawn(secrets.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 secrets,
                 runtime,
                 active,
-                logs: logs::InvocationLogs::default(),
+                logs,
             }),
         })
     }

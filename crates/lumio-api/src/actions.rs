@@ -43,10 +43,27 @@ pub struct DeploymentList {
 #[derive(Debug, Default, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LogsQuery {
-    /// How many invocations, newest first; default 20, at most 200.
+    /// How many invocations; default 20, at most 200.
     #[param(minimum = 1, maximum = 200)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
+    /// A `cursor` from an earlier answer: the invocations after it, oldest first. Without
+    /// it, the newest invocations, newest first.
+    #[param(pattern = "^[0-9]{1,18}-[0-9]{1,18}$")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// Only this action (`module:export`).
+    #[param(max_length = 256)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Only invocations at or after this time (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    /// With `after`: when there is nothing after the cursor yet, hold the answer up to
+    /// this many seconds until something arrives (0–30; default 0).
+    #[param(minimum = 0, maximum = 30)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<u32>,
 }
 
 /// Which `console` method wrote a line.
@@ -66,8 +83,19 @@ pub struct ConsoleLineView {
     pub text: String,
 }
 
+/// One `ctx.secrets.get` name an invocation asked for, and what it got (never a value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SecretReadView {
+    pub name: String,
+    /// `found`, `not set`, `denied` (outside the action's grants) or `egress blocked` (a
+    /// `ctx.fetch` carrying its value to a host its binding does not allow was refused).
+    pub outcome: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct InvocationView {
+    /// Opaque; unique within the environment's log.
+    pub id: String,
     pub at: DateTime<Utc>,
     pub action: String,
     pub request_id: String,
@@ -77,11 +105,17 @@ pub struct InvocationView {
     pub console: Vec<ConsoleLineView>,
     /// The error message given to the caller, if any.
     pub error: Option<String>,
+    /// The secrets it asked for, each once per outcome, in the order first asked.
+    #[serde(default)]
+    pub reads: Vec<SecretReadView>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Logs {
     pub invocations: Vec<InvocationView>,
+    /// Pass as `after` to get the invocations that come after this answer's (without
+    /// `after`: after the newest one).
+    pub cursor: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

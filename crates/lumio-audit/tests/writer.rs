@@ -297,6 +297,25 @@ impl Store for FakeStore {
     async fn prepare_audit_log(&self, _: DateTime<Utc>) -> Result<(), StoreError> {
         unimplemented!()
     }
+    async fn append_invocation_logs(
+        &self,
+        _: &[lumio_store::NewInvocationLog],
+    ) -> Result<(), StoreError> {
+        unimplemented!()
+    }
+    async fn invocation_logs(
+        &self,
+        _: &lumio_store::LogQuery<'_>,
+    ) -> Result<lumio_store::LogPage, StoreError> {
+        unimplemented!()
+    }
+    async fn prune_invocation_logs(
+        &self,
+        _: DateTime<Utc>,
+        _: i64,
+    ) -> Result<lumio_store::LogsPruned, StoreError> {
+        unimplemented!()
+    }
     async fn prune_audit(&self, _: DateTime<Utc>) -> Result<AuditPruned, StoreError> {
         unimplemented!()
     }

@@ -134,7 +134,13 @@ pub enum ClientCommand {
   lumio run functions:callExternalApi '{\"query\":\"weather\"}'
   lumio run functions:ping --env production --json")]
     Run(RunArgs),
-    /// Show recent action invocations and their masked console output, newest first.
+    /// Show recent action invocations (through any server), their masked console output
+    /// and the secrets they read, newest first; or follow new ones as they come.
+    #[command(after_help = "EXAMPLES:
+  lumio logs --limit 50
+  lumio logs --follow
+  lumio logs --follow --action functions:charge --since 10m
+  lumio logs --follow --json | jq .outcome")]
     Logs(LogsArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell or elvish).
     #[command(after_help = "EXAMPLES:\n  \
@@ -511,9 +517,21 @@ pub struct RunArgs {
 /// Options of `lumio logs`.
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// How many invocations to show (at most 200).
+    /// How many invocations to show (at most 200); with --follow, how many recent ones
+    /// come before the new ones.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=200))]
     pub limit: u32,
+    /// Keep printing invocations as they are made, through any server, until Ctrl-C
+    /// (with --json: one JSON object per line).
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Only this action, as module:export.
+    #[arg(long, value_name = "MODULE:EXPORT")]
+    pub action: Option<String>,
+    /// Only invocations since this time: RFC 3339 (2026-12-07T17:00:00Z) or a duration
+    /// back from now (10m, 2h, 1d).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
 }

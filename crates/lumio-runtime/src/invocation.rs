@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use lumio_core::SecretName;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The runtime's failure codes live in `lumio-core`, so the API maps them in one table.
 pub use lumio_core::ActionErrorCode as ErrorCode;
@@ -53,7 +53,7 @@ impl fmt::Display for ActionError {
 impl std::error::Error for ActionError {}
 
 /// Severity of a captured `console` line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     /// `console.debug`
@@ -67,7 +67,7 @@ pub enum LogLevel {
 }
 
 /// One line of an action's `console` output, with secret values masked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsoleLine {
     /// Which `console` method wrote it.
     pub level: LogLevel,

@@ -1,6 +1,6 @@
 //! What other parts of the process read of the store through the service: its change
 //! feed (for caches of their own, such as the actions' deployments), readings for
-//! `/readyz` and `/metrics`, and the audit log's upkeep.
+//! `/readyz` and `/metrics`, the audit log's upkeep, and the invocation logs.
 
 use chrono::{DateTime, Utc};
 use lumio_store::{AuditPruned, Change, PoolUsage};
@@ -38,6 +38,32 @@ impl SecretsService {
     /// Removes the audit records stamped before `cutoff`, moving each chain's anchor.
     pub async fn prune_audit(&self, cutoff: DateTime<Utc>) -> Result<AuditPruned, ServiceError> {
         Ok(self.inner.store.prune_audit(cutoff).await?)
+    }
+
+    /// Writes a batch of invocation logs (the actions' log writer).
+    pub async fn append_invocation_logs(
+        &self,
+        batch: &[lumio_store::NewInvocationLog],
+    ) -> Result<(), ServiceError> {
+        Ok(self.inner.store.append_invocation_logs(batch).await?)
+    }
+
+    /// A page of invocation logs. The caller has checked access.
+    pub async fn invocation_logs(
+        &self,
+        query: &lumio_store::LogQuery<'_>,
+    ) -> Result<lumio_store::LogPage, ServiceError> {
+        Ok(self.inner.store.invocation_logs(query).await?)
+    }
+
+    /// Removes invocation logs stamped before `cutoff`, and each extension and
+    /// environment's beyond its newest `keep`.
+    pub async fn prune_invocation_logs(
+        &self,
+        cutoff: DateTime<Utc>,
+        keep: i64,
+    ) -> Result<lumio_store::LogsPruned, ServiceError> {
+        Ok(self.inner.store.prune_invocation_logs(cutoff, keep).await?)
     }
 
     /// Whether the database answers a query (for readiness probes).

@@ -106,7 +106,9 @@ impl From<ActionsError> for AppError {
                     "fix the code and deploy again; the active deployment is unchanged".to_owned(),
                 ),
             },
-            ActionsError::InvalidUpload(message) => Self::invalid(message),
+            ActionsError::InvalidUpload(message) | ActionsError::InvalidRequest(message) => {
+                Self::invalid(message)
+            }
             ActionsError::Runtime(cause) => {
                 tracing::error!(%cause, "action runtime failed");
                 Self::new(

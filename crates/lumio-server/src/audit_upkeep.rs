@@ -1,6 +1,8 @@
 //! Keeps the audit log's storage ready and, with `--audit-retention-days`, its size
 //! bounded: at start and then hourly, make room for the coming week's records
-//! (PostgreSQL's daily partitions) and remove the records older than the retention.
+//! (PostgreSQL's daily partitions) and remove the records older than the retention. The
+//! same rounds bound the invocation logs (`--log-retention-days`, and at most
+//! [`KEPT_INVOCATIONS`] per extension and environment).
 //!
 //! Failures are logged and retried on the next round: retention is housekeeping, and a
 //! failed pass loses nothing. A week of partitions ahead means a server whose upkeep
@@ -9,6 +11,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use lumio_actions::KEPT_INVOCATIONS;
 use lumio_secrets::SecretsService;
 use tokio::task::JoinHandle;
 
@@ -36,15 +39,43 @@ impl AuditRetention {
 
 /// Runs the upkeep until the runtime stops; the first round runs at once. Ages are read
 /// from the service's clock.
-pub(crate) fn spawn(service: SecretsService, retention: Option<AuditRetention>) -> JoinHandle<()> {
+pub(crate) fn spawn(
+    service: SecretsService,
+    retention: Option<AuditRetention>,
+    log_days: u32,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
+            prune_logs(&service, log_days).await;
             round(&service, retention).await;
         }
     })
+}
+
+/// Invocation logs: by age, then by count per extension and environment.
+async fn prune_logs(service: &SecretsService, days: u32) {
+    let cutoff = service.now() - chrono::Duration::days(i64::from(days.max(1)));
+    match service
+        .prune_invocation_logs(cutoff, KEPT_INVOCATIONS)
+        .await
+    {
+        Ok(pruned) => {
+            metrics::counter!("lumio_invocation_logs_pruned_total")
+                .increment(pruned.expired + pruned.over_cap);
+            tracing::info!(
+                days,
+                expired = pruned.expired,
+                over_cap = pruned.over_cap,
+                "invocation log retention pass"
+            );
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "invocation log retention pass failed; retrying in an hour")
+        }
+    }
 }
 
 async fn round(service: &SecretsService, retention: Option<AuditRetention>) {

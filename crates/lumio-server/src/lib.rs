@@ -34,6 +34,7 @@ use std::path::PathBuf;
 
 pub use audit_upkeep::AuditRetention;
 pub use logging::LogFormat;
+pub use lumio_actions::DEFAULT_LOG_RETENTION_DAYS;
 #[doc(hidden)]
 pub use metrics::{record_invocation, render as render_metrics};
 #[doc(hidden)]
@@ -96,6 +97,9 @@ pub struct ServerConfig {
     pub log_format: LogFormat,
     /// Audit records older than this are removed hourly; `None` keeps them forever.
     pub audit_retention: Option<AuditRetention>,
+    /// Invocation logs older than this many days are removed hourly (and beyond
+    /// [`lumio_actions::KEPT_INVOCATIONS`] per extension and environment).
+    pub log_retention_days: u32,
 }
 
 impl ServerConfig {
@@ -122,6 +126,7 @@ impl ServerConfig {
             metrics_token: None,
             log_format: LogFormat::Text,
             audit_retention: None,
+            log_retention_days: DEFAULT_LOG_RETENTION_DAYS,
         }
     }
 }

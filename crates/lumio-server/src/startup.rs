@@ -108,7 +108,11 @@ pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> anyhow::Res
     .map_err(startup_error)?;
     // After the service loaded the audit key: retention moves chain anchors with keyed
     // records, and skips its pass until the key is there.
-    crate::audit_upkeep::spawn(boot.service.clone(), config.audit_retention);
+    crate::audit_upkeep::spawn(
+        boot.service.clone(),
+        config.audit_retention,
+        config.log_retention_days,
+    );
     boot.service.set_unseal(unseal);
     boot.service
         .resume_if_unfinished()

@@ -23,6 +23,9 @@ pub(crate) trait Dialect: Database + Sized {
     const ROW_LOCK: &'static str;
     /// Appended to `ORDER BY name` so that names sort by their bytes.
     const BYTE_ORDER: &'static str;
+    /// One row `(tx, id)`: the last invocation log position that can no longer gain
+    /// rows before it, in the transaction's snapshot (see `invocation_logs.rs`).
+    const LOG_END: &'static str;
     /// A condition that `name` is one of `count` names, from parameter `$3` on.
     fn name_among(count: usize) -> Cow<'static, str>;
     /// Binds `names` as [`Self::name_among`] expects them.
@@ -40,6 +43,10 @@ impl Dialect for Postgres {
     const ROW_LOCK: &'static str = " FOR UPDATE";
     /// Whatever the database's locale.
     const BYTE_ORDER: &'static str = " COLLATE \"C\"";
+    /// Every transaction below the snapshot's horizon has ended: its rows are all there.
+    const LOG_END: &'static str =
+        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1, \
+         9223372036854775807::bigint";
 
     /// One array: one statement, whatever the count.
     fn name_among(_count: usize) -> Cow<'static, str> {
@@ -92,6 +99,8 @@ impl Dialect for Sqlite {
     const ROW_LOCK: &'static str = "";
     /// SQLite's default collation.
     const BYTE_ORDER: &'static str = "";
+    /// One writer: ids become visible in order, so the newest id is the end.
+    const LOG_END: &'static str = "SELECT 0, COALESCE(MAX(id), 0) FROM ext_invocation_logs";
 
     /// No arrays: one parameter per name.
     fn name_among(count: usize) -> Cow<'static, str> {

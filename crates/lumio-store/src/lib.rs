@@ -11,6 +11,7 @@ mod deployments;
 mod dialect;
 mod error;
 mod feed;
+mod invocation_logs;
 mod model;
 mod postgres;
 mod retention;
@@ -28,6 +29,9 @@ mod tokens;
 
 pub use error::StoreError;
 pub use feed::{follow, SyncedUpTo};
+pub use invocation_logs::{
+    LogPage, LogPosition, LogQuery, LogsPruned, NewInvocationLog, StoredInvocationLog,
+};
 pub use lumio_core::records::*;
 pub use model::*;
 pub use postgres::PgStore;
@@ -375,6 +379,22 @@ pub trait Store: Send + Sync + 'static {
     async fn verify_audit(&self, extension_id: i64) -> Result<ChainVerdict, StoreError>;
     /// An extension's records with their seq and hash, oldest (lowest id) first.
     async fn export_audit(&self, query: &ExportQuery) -> Result<Vec<ChainedEntry>, StoreError>;
+
+    // ---- invocation logs ----
+    /// Appends a batch of invocation logs in one transaction (multi-row inserts). Not
+    /// the audit log: the caller may drop what it cannot write.
+    async fn append_invocation_logs(&self, batch: &[NewInvocationLog]) -> Result<(), StoreError>;
+    /// A page of one environment's invocation logs (see [`LogQuery`]); a follower that
+    /// passes each page's cursor as the next `after` reads every invocation once, in
+    /// commit order, whichever process wrote it.
+    async fn invocation_logs(&self, query: &LogQuery<'_>) -> Result<LogPage, StoreError>;
+    /// Removes invocation logs stamped before `cutoff`, and each extension and
+    /// environment's beyond its newest `keep`, in small batches.
+    async fn prune_invocation_logs(
+        &self,
+        cutoff: DateTime<Utc>,
+        keep: i64,
+    ) -> Result<LogsPruned, StoreError>;
 
     // ---- change feed ----
     /// Secret changes made through this store or, on PostgreSQL, any process sharing the

@@ -35,6 +35,7 @@ macro_rules! impl_store {
         $crate::tokens::token_queries!($store, $db);
         $crate::audit::audit_queries!($store, $db);
         $crate::chain_queries::chain_queries!($store, $db);
+        $crate::invocation_logs::log_queries!($store, $db);
 
         impl $store {
             async fn begin_write(
@@ -65,6 +66,28 @@ macro_rules! impl_store {
                 batch: &[$crate::AuditRecord],
             ) -> Result<(), $crate::StoreError> {
                 self.insert_audit(batch).await
+            }
+
+            async fn append_invocation_logs(
+                &self,
+                batch: &[$crate::NewInvocationLog],
+            ) -> Result<(), $crate::StoreError> {
+                self.insert_logs(batch).await
+            }
+
+            async fn invocation_logs(
+                &self,
+                query: &$crate::LogQuery<'_>,
+            ) -> Result<$crate::LogPage, $crate::StoreError> {
+                self.select_logs(query).await
+            }
+
+            async fn prune_invocation_logs(
+                &self,
+                cutoff: chrono::DateTime<chrono::Utc>,
+                keep: i64,
+            ) -> Result<$crate::LogsPruned, $crate::StoreError> {
+                self.prune_logs(cutoff, keep).await
             }
 
             async fn prune_audit(

@@ -143,6 +143,10 @@ pub struct ServerArgs {
     /// whole days are dropped at once) [default: keep forever].
     #[arg(long, env = "LUMIO_AUDIT_RETENTION_DAYS", value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=36500))]
     pub audit_retention_days: Option<u32>,
+    /// Remove action invocation logs (`lumio logs`) older than DAYS; at most 10,000 are
+    /// kept per extension and environment either way (checked at start and hourly).
+    #[arg(long, env = "LUMIO_LOG_RETENTION_DAYS", value_name = "DAYS", default_value_t = lumio_server::DEFAULT_LOG_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub log_retention_days: u32,
 }
 
 #[cfg(test)]

@@ -79,6 +79,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         audit_retention: args
             .audit_retention_days
             .and_then(lumio_server::AuditRetention::days),
+        log_retention_days: args.log_retention_days,
     };
     // Only the server needs an async runtime; client commands use blocking HTTP.
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -6,10 +6,10 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use lumio_actions::{DeploymentSummary, InvocationLog};
+use lumio_actions::{DeploymentSummary, InvocationLog, LogsRequest};
 use lumio_api::actions::{
     ConsoleLineView, Deploy, DeploymentList, DeploymentView, GrantsView, InvocationView, Invoke,
-    InvokeValue, LogLevel, Logs, LogsQuery,
+    InvokeValue, LogLevel, Logs, LogsQuery, SecretReadView,
 };
 use lumio_api::params::{ActionPath, ScopePath};
 use lumio_api::{ErrorBody, ErrorCode};
@@ -49,6 +49,7 @@ fn deployment_view(d: DeploymentSummary) -> DeploymentView {
 fn invocation_view(log: InvocationLog) -> InvocationView {
     use lumio_actions::LogLevel as Level;
     InvocationView {
+        id: log.id,
         at: log.at,
         action: log.action,
         request_id: log.request_id,
@@ -68,6 +69,14 @@ fn invocation_view(log: InvocationLog) -> InvocationView {
             })
             .collect(),
         error: log.error,
+        reads: log
+            .reads
+            .into_iter()
+            .map(|read| SecretReadView {
+                outcome: read.outcome.as_str().to_owned(),
+                name: read.name,
+            })
+            .collect(),
     }
 }
 
@@ -113,7 +122,10 @@ pub(crate) async fn deployments(
     }))
 }
 
-/// Recent invocations with their `console` output, secret values masked.
+/// Invocations with their `console` output (secret values masked) and the names of the
+/// secrets they read, from every server on the database. Without `after`: the newest,
+/// newest first. With `after` (a `cursor` from an earlier answer): those after it, oldest
+/// first, waiting up to `wait` seconds for some when there are none yet.
 #[utoipa::path(get, path = "/api/v1/extensions/{ext}/environments/{env}/logs", tag = "actions",
     security(("bearer" = [])), params(ScopePath, LogsQuery),
     responses((status = 200, body = Logs)))]
@@ -126,12 +138,31 @@ pub(crate) async fn logs(
     ctx.principal
         .require_environment(scope.environment, "read logs")?;
     let limit = super::page_limit(params.limit.map(|l| l as i64), 20, 200)? as usize;
-    let invocations = state
+    let wait = params.wait.unwrap_or(0);
+    if wait > 30 {
+        return Err(AppError::invalid(
+            "wait is at most 30 seconds; ask again with the cursor to keep following",
+        ));
+    }
+    if params.action.as_ref().is_some_and(|a| a.len() > 256) {
+        return Err(AppError::invalid(
+            "action is longer than 256 characters; give it as module:export",
+        ));
+    }
+    let request = LogsRequest {
+        limit,
+        after: params.after,
+        action: params.action,
+        since: params.since,
+        wait: std::time::Duration::from_secs(u64::from(wait)),
+    };
+    let page = state
         .actions
-        .logs(&ctx, &scope.extension, scope.environment, limit)
+        .logs(&ctx, &scope.extension, scope.environment, &request)
         .await?;
     Ok(Json(Logs {
-        invocations: invocations.into_iter().map(invocation_view).collect(),
+        invocations: page.invocations.into_iter().map(invocation_view).collect(),
+        cursor: page.cursor,
     }))
 }
 

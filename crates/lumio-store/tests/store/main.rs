@@ -6,6 +6,7 @@ mod audit;
 mod basics;
 mod chain;
 mod feed;
+mod invocation_logs;
 mod limits;
 mod retention;
 mod rotation;

@@ -15,6 +15,7 @@ mod cli_exit_status;
 mod cli_fetch_errors;
 mod cli_habits;
 mod cli_json_errors;
+mod cli_logs;
 mod cli_offline;
 mod cli_parity;
 mod cli_tls_pinned;
