@@ -12,6 +12,7 @@ use lumio_api::ErrorCode;
 use lumio_core::Environment;
 
 use super::dev_watch::Watch;
+use super::logs::{self, Filter};
 use super::typecheck::{self, Tsc};
 use super::{deploy, Scoped};
 use crate::cli::DevArgs;
@@ -41,6 +42,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         args.dir.display()
     ))?;
     output::note(dev.typecheck_note());
+    follow_logs(Scoped::resolve_in(&args.common, Some(&args.dir))?);
     // Taken before the first deploy, so a save during it is deployed next.
     let mut watch = Watch::new(&args.dir);
     dev.round();
@@ -143,6 +145,32 @@ impl Dev<'_> {
 fn broken_code(cli: &CliError) -> bool {
     cli.code == Some(ErrorCode::DeployError)
         || (cli.code.is_none() && cli.failure == Failure::General)
+}
+
+/// Prints each new invocation of the scope's environment, as `lumio logs --follow` does
+/// (console output masked by the server, secret reads by name and outcome), from a
+/// thread of its own. A failed request (the server restarting) is said once, and the
+/// follow starts again.
+fn follow_logs(scope: Scoped) {
+    const RETRY: Duration = Duration::from_secs(2);
+    std::thread::spawn(move || {
+        let mut failing = false;
+        loop {
+            let followed = logs::follow(&scope, &Filter::default(), |invocation| {
+                failing = false;
+                output::line(logs::render_invocation(invocation).trim_end())
+            });
+            let Err(err) = followed else { continue };
+            if error::is_broken_pipe(&err) {
+                return;
+            }
+            if !failing {
+                output::note(format!("cannot follow the logs: {err:#}; trying again"));
+                failing = true;
+            }
+            std::thread::sleep(RETRY);
+        }
+    });
 }
 
 /// Whether Ctrl-C came within `pause`.

@@ -241,19 +241,21 @@ fn dev_deploys_on_save_follows_masked_logs_and_stops_on_ctrl_c() {
     let run = setup.run(&["run", "functions:hello", r#"{"name":"dev"}"#]);
     assert_eq!(run.ok().trim(), "\"bonjour dev\"");
 
-    // A module that type-checks but throws when the server loads it: the server's
-    // error, printed, and the loop goes on.
+    // The type error fixed, and a module that type-checks but throws when the server
+    // loads it: the server's error, printed, and the loop goes on.
     let mark = dev.text().len();
     setup.project.write(
         "server/broken.ts",
         "if ((globalThis as any).Lumio === undefined) throw new Error(\"broken at load\");\nexport const broken = 1;\n",
     );
+    setup.project.write("server/functions.ts", &hello_ts("hej"));
     dev.wait_for(mark, "broken at load");
     dev.wait_for(mark, "still runs version 2");
     assert_eq!(setup.deployments(), 2, "{}", dev.text());
     setup.project.remove("server/broken.ts");
-    setup.project.write("server/functions.ts", &hello_ts("hej"));
     wait_for_deployments(&setup, &dev, 3);
+    let run = setup.run(&["run", "functions:hello", r#"{"name":"dev"}"#]);
+    assert_eq!(run.ok().trim(), "\"hej dev\"");
 
     let status = dev.interrupt();
     let text = dev.text();
