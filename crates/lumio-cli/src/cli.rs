@@ -125,6 +125,11 @@ pub enum ClientCommand {
     /// Develop against staging: deploy now and on every save of server/**/*.ts
     /// (type-checked first when the project has TypeScript), and follow staging's logs
     /// with each invocation's secret reads. Ctrl-C stops it.
+    // Staging only, and for people: --env production and --json are refused.
+    #[command(mut_arg("environment", |arg| arg.help(
+        "Environment: staging, the only one `lumio dev` deploys to [default: staging]"
+    )))]
+    #[command(mut_arg("json", |arg| arg.hide(true)))]
     #[command(after_help = "EXAMPLES:
   lumio dev                        the extension in this directory
   lumio dev ./my-ext --no-typecheck")]
