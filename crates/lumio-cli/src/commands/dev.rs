@@ -4,6 +4,7 @@
 //! the loop goes on; staging keeps running the last good deployment. Ctrl-C ends it (exit 0).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
@@ -98,7 +99,10 @@ impl Dev<'_> {
     /// Every failure is printed, never returned: the loop goes on.
     fn round(&mut self) {
         if let Err(err) = self.try_round() {
-            error::report(&self.with_hint(err), false);
+            // Ctrl-C on a terminal reaches tsc too: its death is no error of the code.
+            if !INTERRUPTED.load(Ordering::Relaxed) {
+                error::report(&self.with_hint(err), false);
+            }
         }
     }
 
@@ -186,6 +190,9 @@ fn interrupted_within(interrupted: &Receiver<()>, pause: Duration) -> bool {
     }
 }
 
+/// Set at the first Ctrl-C, before its message is sent.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
 /// A message on the returned channel for every Ctrl-C (SIGINT), which no longer ends the
 /// process: the loop ends between deploys and the command exits 0. The handler is in
 /// place when this returns.
@@ -203,14 +210,24 @@ fn ctrl_c() -> anyhow::Result<Receiver<()>> {
         };
         std::thread::spawn(move || {
             runtime.block_on(async move {
-                while sigint.recv().await.is_some() && tx.send(()).is_ok() {}
+                while sigint.recv().await.is_some() {
+                    INTERRUPTED.store(true, Ordering::Relaxed);
+                    if tx.send(()).is_err() {
+                        break;
+                    }
+                }
             })
         });
     }
     #[cfg(not(unix))]
     std::thread::spawn(move || {
         runtime.block_on(async move {
-            while tokio::signal::ctrl_c().await.is_ok() && tx.send(()).is_ok() {}
+            while tokio::signal::ctrl_c().await.is_ok() {
+                INTERRUPTED.store(true, Ordering::Relaxed);
+                if tx.send(()).is_err() {
+                    break;
+                }
+            }
         })
     });
     Ok(rx)

@@ -264,6 +264,26 @@ fn dev_deploys_on_save_follows_masked_logs_and_stops_on_ctrl_c() {
     assert!(!setup.server.log().contains(&canary));
 }
 
+/// `--no-typecheck`: code tsc would refuse is deployed (the runtime only strips types).
+#[test]
+fn dev_without_typecheck_deploys_what_tsc_would_refuse() {
+    let Some(setup) = Setup::start() else {
+        return;
+    };
+    if !setup.project.install_typescript() {
+        return;
+    }
+    setup.project.write(
+        "server/functions.ts",
+        &hello_ts("typed").replace("args.name", "(args.name as number)"),
+    );
+    let mut dev = Dev::start(&setup, &["--no-typecheck"]);
+    dev.wait_for(0, "Deploying without a type check");
+    dev.wait_for(0, "Deployed dev-loop/staging version 1");
+    assert!(!dev.text().contains("error TS"), "{}", dev.text());
+    assert_eq!(dev.interrupt().code(), Some(0), "{}", dev.text());
+}
+
 /// `lumio dev` refuses what it does not do, before anything is deployed.
 #[test]
 fn dev_refuses_production_and_json() {
