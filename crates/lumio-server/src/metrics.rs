@@ -82,6 +82,18 @@ fn describe() {
         "Whole days of audit records dropped by retention (PostgreSQL partitions)"
     );
     describe_counter!(
+        "lumio_invocation_logs_written_total",
+        "Invocation logs written to the store (lumio logs)"
+    );
+    describe_counter!(
+        "lumio_invocation_logs_dropped_total",
+        "Invocation logs dropped: the writer's queue was full or a batch could not be written"
+    );
+    describe_counter!(
+        "lumio_invocation_logs_pruned_total",
+        "Invocation logs removed by retention (--log-retention-days, 10,000 per environment)"
+    );
+    describe_counter!(
         "lumio_http_requests_total",
         "HTTP requests by method, route template and status"
     );

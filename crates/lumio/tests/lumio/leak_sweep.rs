@@ -1,9 +1,11 @@
 //! Leak sweep: plant unique canary values through every way a value can enter Lumio, use
 //! every command that could show one (`env diff` and `env copy` too), then search every
 //! output for them: CLI stdout and stderr, API answers (`--json`), the server's log at
-//! debug level, the SQLite file's bytes, and every row of the PostgreSQL database.
+//! debug level, the SQLite file's bytes, and every row of the PostgreSQL database (the
+//! invocation log's too: an action logs a planted value).
 
 use crate::support::dumps::{pg_dump, sqlite_bytes};
+use crate::support::project::Project;
 use crate::support::server::{Backend, TestServer};
 use crate::support::Output;
 
@@ -16,6 +18,17 @@ fn sqlite_leak_sweep() {
 fn postgres_leak_sweep() {
     sweep(Backend::Postgres);
 }
+
+/// Logs ROLL's value (the rollback canary, current after the rollback).
+const LOGS_VALUE: &str = r#"import { action } from "@zaflun/lumio-sdk/server";
+export const show = action({
+  args: {},
+  handler: async (ctx) => {
+    console.log(`ROLL is ${ctx.secrets.get("ROLL")}`);
+    return "shown";
+  },
+});
+"#;
 
 fn canary(tag: &str) -> String {
     let nonce: u64 = std::time::SystemTime::now()
@@ -176,9 +189,23 @@ fn sweep(db: Backend) {
         read(&["env", "delete", "PEM_KEY"]);
     }
     run(&["extensions", "list"], None);
+    // An action reads a planted value and logs it: the invocation log (its table, and
+    // `lumio logs` with and without --json) keeps the line masked and the name read.
+    let project = Project::empty();
+    project.write("lumio.json", r#"{"extension": "leaky"}"#);
+    project.write("server/leak.ts", LOGS_VALUE);
+    run(&["deploy", project.arg()], None);
+    run(&["run", "leak:show", "--extension", "leaky"], None);
+    let logs = admin.run(&["logs", "--extension", "leaky"], None);
+    assert!(
+        logs.stdout.contains("[REDACTED:ROLL]") && logs.stdout.contains("read ROLL: found"),
+        "{logs:#?}"
+    );
+    let logs_json = admin.run(&["logs", "--extension", "leaky", "--json"], None);
     // Every value rewrapped under a new master key (issue 22): its log and answers too.
     run(&["admin", "rotate-master-key"], None);
     run(&["admin", "rotate-master-key", "--status", "--json"], None);
+    outputs.extend([logs, logs_json]);
 
     // Every CLI output and API answer.
     for out in &outputs {
