@@ -125,8 +125,21 @@ pub enum ClientCommand {
     /// Upload the extension's server/ code (every server/**/*.ts) to an environment.
     #[command(after_help = "EXAMPLES:
   lumio deploy                     the extension in this directory, to staging
+  lumio deploy --typecheck         run the project's tsc first; a type error deploys nothing
   lumio deploy ./my-ext --env production")]
     Deploy(DeployArgs),
+    /// Develop against staging: deploy now and on every save of server/**/*.ts
+    /// (type-checked first when the project has TypeScript), and follow staging's logs
+    /// with each invocation's secret reads. Ctrl-C stops it.
+    // Staging only, and for people: --env production and --json are refused.
+    #[command(mut_arg("environment", |arg| arg.help(
+        "Environment: staging, the only one `lumio dev` deploys to [default: staging]"
+    )))]
+    #[command(mut_arg("json", |arg| arg.hide(true)))]
+    #[command(after_help = "EXAMPLES:
+  lumio dev                        the extension in this directory
+  lumio dev ./my-ext --no-typecheck")]
+    Dev(DevArgs),
     /// Call an action as a client would and print its JSON result.
     #[command(after_help = "EXAMPLES:
   lumio run functions:callExternalApi '{\"query\":\"weather\"}'
@@ -489,6 +502,24 @@ pub struct DeployArgs {
     /// extension.
     #[arg(default_value = ".")]
     pub dir: PathBuf,
+    /// Run the project's TypeScript compiler (`tsc --noEmit -p DIR`, from its
+    /// node_modules) first; any type error deploys nothing.
+    #[arg(long)]
+    pub typecheck: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Options of `lumio dev`.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// The extension's directory: its server/ holds the code, its lumio.json names the
+    /// extension.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Deploy without type-checking, even when the project has TypeScript installed.
+    #[arg(long)]
+    pub no_typecheck: bool,
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -16,6 +16,15 @@ const TICK: Duration = Duration::from_millis(80);
 /// What the command is doing, when it is a long step worth naming from the start.
 static STEP: Mutex<Option<&'static str>> = Mutex::new(None);
 
+/// No spinner at all: set by commands that stream their output (`lumio dev`), where one
+/// would be drawn over lines another thread prints, and around long polls.
+static SILENT: AtomicBool = AtomicBool::new(false);
+
+/// Turns the spinner off for the rest of the process.
+pub fn silence() {
+    SILENT.store(true, Ordering::Relaxed);
+}
+
 /// Names the command's long step ("deploying"): its requests show the spinner at once.
 pub fn step(label: &'static str) {
     *STEP.lock().unwrap_or_else(|e| e.into_inner()) = Some(label);
@@ -30,7 +39,8 @@ pub struct Waiting {
 impl Waiting {
     pub fn start() -> Self {
         let done = Arc::new(AtomicBool::new(false));
-        let thread = std::io::stderr().is_terminal().then(|| {
+        let shown = std::io::stderr().is_terminal() && !SILENT.load(Ordering::Relaxed);
+        let thread = shown.then(|| {
             let step = *STEP.lock().unwrap_or_else(|e| e.into_inner());
             let (label, delay) = match step {
                 Some(label) => (label, Duration::ZERO),

@@ -9,6 +9,7 @@ use anyhow::Context;
 use lumio_api::actions::{Deploy, DeploymentView, GrantsView};
 use lumio_api::ErrorCode;
 
+use super::typecheck::{self, Tsc};
 use super::Scoped;
 use crate::cli::DeployArgs;
 use crate::error::CliError;
@@ -21,31 +22,55 @@ const MAX_TOTAL_BYTES: u64 = lumio_core::MAX_DEPLOY_BYTES as u64;
 
 pub fn run(args: DeployArgs) -> anyhow::Result<()> {
     let scope = Scoped::resolve_in(&args.common, Some(&args.dir))?;
-    let files = collect(&args.dir)?;
-    crate::progress::step("deploying");
-    let answer: DeploymentView = scope
-        .client
-        .post(&scope.api().deployments(), &Deploy { files })
-        .map_err(|err| with_deploy_hint(err, &scope.place()))?;
-    // Warnings go to stderr in both modes: a grant nothing is set for yet.
-    let grants = answer.grants.as_deref().unwrap_or_default();
-    for warning in missing_warnings(grants, &scope.place()) {
-        output::note(warning);
+    if args.typecheck {
+        // Before anything is read or sent: a type error deploys nothing.
+        let tsc = Tsc::require(&args.dir)?;
+        if let Some(errors) = tsc.check(&args.dir)? {
+            output::note(&errors);
+            return Err(typecheck::failed(&errors).into());
+        }
     }
+    crate::progress::step("deploying");
+    let answer = upload(&scope, &args.dir).map_err(|err| with_deploy_hint(err, &scope.place()))?;
+    // Warnings go to stderr in both modes: a grant nothing is set for yet.
+    warn_missing(&answer, &scope.place());
     if scope.json {
         return output::json(&answer);
     }
-    let actions: Vec<String> = answer.actions.iter().map(|a| output::cell(a)).collect();
-    output::line(format!(
-        "Deployed {} version {}: {}",
-        scope.place(),
-        answer.version,
-        actions.join(", ")
-    ))?;
-    for line in grant_lines(grants) {
+    for line in summary(&answer, &scope.place()) {
         output::line(line)?;
     }
     Ok(())
+}
+
+/// Uploads `dir`'s `server/**/*.ts` to the scope's environment; the server's answer. A
+/// compile error or refused grant is a [`CliError`] with the code `deploy_error`.
+pub(super) fn upload(scope: &Scoped, dir: &Path) -> anyhow::Result<DeploymentView> {
+    let files = collect(dir)?;
+    scope
+        .client
+        .post(&scope.api().deployments(), &Deploy { files })
+}
+
+/// The warnings about granted names that are not set, on stderr.
+pub(super) fn warn_missing(answer: &DeploymentView, place: &str) {
+    let grants = answer.grants.as_deref().unwrap_or_default();
+    for warning in missing_warnings(grants, place) {
+        output::note(warning);
+    }
+}
+
+/// `Deployed my-ext/staging version 3: functions:a, functions:b`, then a line per action
+/// with what it may read.
+pub(super) fn summary(answer: &DeploymentView, place: &str) -> Vec<String> {
+    let actions: Vec<String> = answer.actions.iter().map(|a| output::cell(a)).collect();
+    let head = format!(
+        "Deployed {place} version {}: {}",
+        answer.version,
+        actions.join(", ")
+    );
+    let grants = answer.grants.as_deref().unwrap_or_default();
+    std::iter::once(head).chain(grant_lines(grants)).collect()
 }
 
 /// One line per action: `  functions:charge  secrets: STRIPE_KEY` or `… all secrets`.

@@ -7,6 +7,8 @@ mod admin;
 mod audit;
 mod confirm;
 mod deploy;
+mod dev;
+mod dev_watch;
 mod env;
 mod env_bind;
 mod env_set;
@@ -19,6 +21,7 @@ mod manual;
 mod parity;
 mod session;
 mod tokens;
+mod typecheck;
 
 use std::path::Path;
 
@@ -45,6 +48,7 @@ pub fn run<C: clap::Subcommand>(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Audit(args) => audit::run(args),
         ClientCommand::Init(args) => init::run(args),
         ClientCommand::Deploy(args) => deploy::run(args),
+        ClientCommand::Dev(args) => dev::run(args),
         ClientCommand::Run(args) => actions::run(args),
         ClientCommand::Logs(args) => logs::run(args),
         ClientCommand::Completions { shell } => manual::completions::<C>(shell),

@@ -10,7 +10,8 @@
 //! marked `(admin…)` run with the instance-admin token, lines marked `(customer)` or
 //! `(owner…)` in "Lumio staff and your extension" by the customer in their own home
 //! directory, the rest by the reader with what `lumio login` and `claim` saved. Commands
-//! that ask first on a terminal get `--yes`, as the README says scripts pass.
+//! that ask first on a terminal get `--yes`, as the README says scripts pass; one that
+//! runs until stopped (`--follow`) must still be running after a few seconds.
 //! The `npm` and `npx` lines (type-checking the project `lumio init` made) are left to
 //! `scripts/test`'s SDK check, which makes such a project and runs `tsc` in it.
 
@@ -221,7 +222,11 @@ impl Walk {
         let input = stdin.map(|file| std::fs::read_to_string(resolve(person, &file)).unwrap());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         person.shell.token = admin_token;
-        let out = person.shell.run_in(&cwd, &args, input.as_deref());
+        let out = if args.contains(&"--follow") {
+            following(&person.shell, &cwd, &args)
+        } else {
+            person.shell.run_in(&cwd, &args, input.as_deref())
+        };
         person.shell.token = None;
         if let Some(file) = stdout {
             std::fs::write(resolve(person, &file), &out.stdout).unwrap();
@@ -251,6 +256,37 @@ impl Walk {
         for value in &self.values {
             out.never_shows(value);
         }
+    }
+}
+
+/// A command that runs until stopped (`lumio logs --follow`): it must still be running
+/// after a few seconds; then it is stopped, and its output so far is checked like any
+/// step's (exit 0 stands for "was still following").
+fn following(shell: &Shell, cwd: &Path, args: &[&str]) -> Output {
+    use std::process::Stdio;
+    let mut cmd = crate::support::lumio(shell.home.path(), cwd);
+    cmd.env("LUMIO_URL", &shell.url).args(args);
+    if let Some(token) = &shell.token {
+        cmd.env("LUMIO_TOKEN", token);
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start lumio");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let exited = child.try_wait().expect("poll lumio");
+    if exited.is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("lumio ends");
+    // Still following is what the step promises: a success.
+    let following = std::os::unix::process::ExitStatusExt::from_raw(0);
+    Output {
+        status: exited.unwrap_or(following),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 

@@ -93,3 +93,63 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     }
     found
 }
+
+/// `import … from "@zaflun/lumio-sdk/server"` type-checks against the repository's SDK
+/// (`sdk/server.d.ts`) through a `paths` entry: nothing is published or linked.
+pub fn tsconfig() -> String {
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../sdk/server.d.ts")
+        .canonicalize()
+        .expect("sdk/server.d.ts");
+    serde_json::json!({
+        "compilerOptions": {
+            "target": "ES2022",
+            "module": "ES2022",
+            "moduleResolution": "bundler",
+            "lib": ["ES2022"],
+            "types": [],
+            "strict": true,
+            "noEmit": true,
+            "paths": { "@zaflun/lumio-sdk/server": [sdk] }
+        },
+        "include": ["server/**/*.ts"]
+    })
+    .to_string()
+}
+
+impl Project {
+    /// Installs TypeScript 5 from the npm registry into the project (`node_modules`), as
+    /// a developer's `npm install --save-dev typescript` would. `false` when npm is not
+    /// installed on a developer's machine (said loudly; under LUMIO_REQUIRE=1 it fails).
+    pub fn install_typescript(&self) -> bool {
+        let npm = std::process::Command::new("npm").arg("--version").output();
+        if !npm.is_ok_and(|out| out.status.success()) {
+            lumio_store::testing::skip_unless_required(
+                "a TypeScript test: `npm` (Node.js) is not installed",
+                None,
+            );
+            return false;
+        }
+        if !self.path().join("package.json").exists() {
+            self.write("package.json", "{\"private\": true}\n");
+        }
+        let out = std::process::Command::new("npm")
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--save-dev",
+                "typescript@5",
+            ])
+            .current_dir(self.path())
+            .output()
+            .expect("run npm");
+        assert!(
+            out.status.success(),
+            "npm install typescript@5 failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        true
+    }
+}
