@@ -7,6 +7,7 @@
 //! process dies is lost. Console text is masked by the runtime before it gets here.
 
 mod follow;
+mod sample;
 pub(crate) mod writer;
 
 use chrono::{DateTime, Utc};

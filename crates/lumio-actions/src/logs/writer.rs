@@ -34,6 +34,7 @@ pub(crate) struct LogWriter {
     /// When the last drop warning was logged (Unix seconds).
     warned_at: AtomicI64,
     dropped: Arc<std::sync::atomic::AtomicU64>,
+    sampler: super::sample::Sampler,
 }
 
 impl LogWriter {
@@ -50,11 +51,16 @@ impl LogWriter {
             committed,
             warned_at: AtomicI64::new(0),
             dropped,
+            sampler: Default::default(),
         }
     }
 
-    /// Queues one invocation's log without waiting; drops it when the queue is full.
+    /// Queues one invocation's log without waiting; drops it when the queue is full, and
+    /// skips it past its extension and environment's share (`sample.rs`).
     pub(crate) fn enqueue(&self, log: Finished) {
+        if !self.sampler.keep(log.extension_id, log.environment) {
+            return;
+        }
         match self.queue.try_send(log) {
             Ok(()) => {
                 self.queued.fetch_add(1, Ordering::Release);
