@@ -45,24 +45,15 @@ impl Deadline {
         Self { inner, wait }
     }
 
-    async fn read<T>(
+    /// `call`, or `NoAnswer` once `wait` has passed (a write's outcome is then unknown).
+    async fn bounded<T>(
         &self,
         call: impl Future<Output = Result<T, StoreError>>,
+        is_write: bool,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.wait, call).await {
-            Ok(result) => result,
-            Err(_) => Err(self.silent(false)),
-        }
-    }
-
-    async fn write<T>(
-        &self,
-        call: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.wait, call).await {
-            Ok(result) => result,
-            Err(_) => Err(self.silent(true)),
-        }
+        tokio::time::timeout(self.wait, call)
+            .await
+            .unwrap_or_else(|_| Err(self.silent(is_write)))
     }
 
     /// A write of something processes cache (a secret, a deployment, an extension, a token).
@@ -70,7 +61,7 @@ impl Deadline {
         &self,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        let result = self.write(call).await;
+        let result = self.bounded(call, true).await;
         if let Err(StoreError::NoAnswer { .. }) = result {
             self.inner.changes_unknown();
         }
@@ -122,8 +113,8 @@ macro_rules! delegate {
             }
         }
     };
-    (@call read, $self:ident, $call:expr) => { $self.read($call).await };
-    (@call write, $self:ident, $call:expr) => { $self.write($call).await };
+    (@call read, $self:ident, $call:expr) => { $self.bounded($call, false).await };
+    (@call write, $self:ident, $call:expr) => { $self.bounded($call, true).await };
     (@call change, $self:ident, $call:expr) => { $self.change($call).await };
     (@call unbounded, $self:ident, $call:expr) => { $call.await };
 }

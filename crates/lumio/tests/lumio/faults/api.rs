@@ -45,6 +45,24 @@ impl Api {
         )
     }
 
+    /// Sets a production secret again and again until it is accepted (the database is
+    /// back), at most 30 s; panics with `server`'s log otherwise.
+    pub fn set_once_back(&self, server: &TestServer, extension: &str, name: &str, value: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, body) = self.set(extension, name, value);
+            if status == 200 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "sets never recovered: {status} {body}\n{}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Soft-deletes a production secret.
     pub fn delete(&self, extension: &str, name: &str) -> (u16, Value) {
         self.send(
