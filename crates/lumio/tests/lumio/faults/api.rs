@@ -105,6 +105,31 @@ impl Api {
         )
     }
 
+    /// A set's status and its `Retry-After` header, if any.
+    pub fn set_retry_after(
+        &self,
+        extension: &str,
+        name: &str,
+        value: &str,
+    ) -> (u16, Option<String>) {
+        let response = self
+            .http
+            .put(format!(
+                "{}/api/v1/extensions/{extension}/environments/production/secrets/{name}",
+                self.url
+            ))
+            .bearer_auth(&self.token)
+            .json(&json!({ "value": value }))
+            .send()
+            .unwrap_or_else(|err| panic!("set {name}: {err}"));
+        let retry = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (response.status().as_u16(), retry)
+    }
+
     /// Sets a production secret; the status and the answer.
     pub fn set(&self, extension: &str, name: &str, value: &str) -> (u16, Value) {
         self.send(

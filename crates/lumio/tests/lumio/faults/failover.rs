@@ -1,5 +1,6 @@
 //! Issue 29: a primary with a synchronous streaming standby, three `lumio server` nodes
-//! given both hosts (`target_session_attrs=read-write`), sets streaming through all three;
+//! given both hosts (`target_session_attrs=read-write`), sets, audited action calls and
+//! deploys streaming through all three;
 //! the primary is killed (`kill -9`) and the standby promoted. Every node follows it
 //! without a restart, no acknowledged set is lost, each has its audit record, the chain
 //! verifies, and a set through one node is what the next read through the others sees
@@ -114,6 +115,21 @@ fn fail_over(replication: Replication) -> Option<usize> {
                         status == 200 || status == 503,
                         "node {i}: a set answered {status} (not 200 or 503): {body}"
                     );
+                    // An audited action call and, now and then, a deploy, through the
+                    // same node: each answers or says 503, never anything else.
+                    let (called, body) = invoke(&api, json!({ "name": "KEY", "expected": "k" }));
+                    assert!(
+                        called == 200 || called == 503,
+                        "node {i}: an action answered {called}: {body}"
+                    );
+                    if n % 25 == 0 {
+                        let (deployed, body) = api.try_deploy("fo", ACTIONS);
+                        // 409: another node's deploy of the same moment won, as it may.
+                        assert!(
+                            [200, 201, 409, 503].contains(&deployed),
+                            "node {i}: a deploy answered {deployed}: {body}"
+                        );
+                    }
                     if status == 200 {
                         acknowledged.insert(name, value);
                         let killed = *killed_at.lock().unwrap();

@@ -114,6 +114,13 @@ fn a_silent_database_is_bounded_like_a_stopped_one() {
     assert_eq!(status, 503, "a set while silent: {body}");
     assert!(took < DB_TIMEOUT + MARGIN, "the set took {took:?}");
 
+    let (status, retry) = api.set_retry_after("hole", "KEY", "black-hole-lost-too");
+    assert_eq!(
+        (status, retry.as_deref()),
+        (503, Some("1")),
+        "a 503 says when to retry"
+    );
+
     writing.store(false, Ordering::SeqCst);
     let (slowest_set, status, body) = writer.join().expect("the set loop");
     eprintln!("slowest set across the silence: {status} in {slowest_set:?}");
