@@ -28,16 +28,8 @@ impl PrivatePg {
             );
             return None;
         };
-        let dir = TempDir::new().unwrap();
         let as_postgres = is_root();
-        if as_postgres {
-            check(
-                Command::new("chown")
-                    .args(["-R", "postgres:postgres"])
-                    .arg(dir.path())
-                    .output(),
-            );
-        }
+        let dir = data_dir(as_postgres);
         let pg = Self {
             dir,
             bin,
@@ -56,17 +48,8 @@ impl PrivatePg {
 
     /// A streaming standby of this instance (`pg_basebackup -R`), started on its own port.
     pub fn standby(&self) -> Self {
-        let dir = TempDir::new().unwrap();
-        if self.as_postgres {
-            check(
-                Command::new("chown")
-                    .args(["-R", "postgres:postgres"])
-                    .arg(dir.path())
-                    .output(),
-            );
-        }
         let standby = Self {
-            dir,
+            dir: data_dir(self.as_postgres),
             bin: self.bin.clone(),
             port: free_port(),
             as_postgres: self.as_postgres,
@@ -187,6 +170,20 @@ impl Drop for PrivatePg {
             .arg(self.data())
             .output();
     }
+}
+
+/// A temporary directory for an instance, owned by `postgres` when its programs run as it.
+fn data_dir(as_postgres: bool) -> TempDir {
+    let dir = TempDir::new().unwrap();
+    if as_postgres {
+        check(
+            Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .output(),
+        );
+    }
+    dir
 }
 
 fn server_binaries() -> Option<PathBuf> {
