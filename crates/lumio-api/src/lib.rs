@@ -18,6 +18,7 @@ pub mod parity;
 pub mod paths;
 pub mod secrets;
 pub mod tokens;
+pub mod webhooks;
 
 pub use audit_event::AuditEvent;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

@@ -128,6 +128,40 @@ pub struct AccessPath {
     pub id: String,
 }
 
+/// `{ext}/webhooks/{id}`: one receiver.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct WebhookPath {
+    /// The extension: 1-63 lowercase letters, digits and '-', starting with a letter and
+    /// not ending with '-'.
+    #[param(
+        pattern = r"^[a-z]([a-z0-9-]*[a-z0-9])?$",
+        min_length = 1,
+        max_length = 63
+    )]
+    pub ext: String,
+    /// The receiver's id, as `lumio webhooks list` shows it.
+    #[param(min_length = 1, max_length = 64)]
+    pub id: String,
+}
+
+/// `{ext}/webhook-deliveries/{id}`: one delivery.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct DeliveryPath {
+    /// The extension: 1-63 lowercase letters, digits and '-', starting with a letter and
+    /// not ending with '-'.
+    #[param(
+        pattern = r"^[a-z]([a-z0-9-]*[a-z0-9])?$",
+        min_length = 1,
+        max_length = 63
+    )]
+    pub ext: String,
+    /// The delivery's id, as `lumio webhooks deliveries` shows it.
+    #[param(minimum = 1, maximum = 9007199254740991.0)]
+    pub id: i64,
+}
+
 /// `/tokens/{id}`.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -163,6 +197,8 @@ mod tests {
             ExtPath::into_params(|| None),
             ScopePath::into_params(|| None),
             AccessPath::into_params(|| None),
+            WebhookPath::into_params(|| None),
+            DeliveryPath::into_params(|| None),
         ] {
             let ext = other.iter().find(|p| p.name == "ext").unwrap();
             assert_eq!(

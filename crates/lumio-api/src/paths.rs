@@ -71,6 +71,33 @@ pub fn audit_export(extension: &ExtensionSlug) -> String {
     format!("{EXTENSIONS}/{extension}/audit/export")
 }
 
+/// An extension's webhook receivers.
+pub fn webhooks(extension: &ExtensionSlug) -> String {
+    format!("{EXTENSIONS}/{extension}/webhooks")
+}
+
+/// One receiver (DELETE removes it); `verb` `test` sends it a test event.
+pub fn webhook(extension: &ExtensionSlug, id: &str, verb: Option<&str>) -> String {
+    let base = format!(
+        "{EXTENSIONS}/{extension}/webhooks/{}",
+        utf8_percent_encode(id, SEGMENT)
+    );
+    match verb {
+        Some(verb) => format!("{base}/{verb}"),
+        None => base,
+    }
+}
+
+/// An extension's webhook deliveries.
+pub fn webhook_deliveries(extension: &ExtensionSlug) -> String {
+    format!("{EXTENSIONS}/{extension}/webhook-deliveries")
+}
+
+/// Sends a finished delivery again.
+pub fn redeliver(extension: &ExtensionSlug, delivery: i64) -> String {
+    format!("{EXTENSIONS}/{extension}/webhook-deliveries/{delivery}/redeliver")
+}
+
 /// One extension in one environment: the prefix of most routes.
 #[derive(Debug, Clone, Copy)]
 pub struct Scope<'a> {

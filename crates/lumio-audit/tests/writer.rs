@@ -319,6 +319,75 @@ impl Store for FakeStore {
     async fn prune_audit(&self, _: DateTime<Utc>) -> Result<AuditPruned, StoreError> {
         unimplemented!()
     }
+    async fn insert_webhook(
+        &self,
+        _: &lumio_store::NewWebhook,
+        _: &[AuditRecord],
+    ) -> Result<(), StoreError> {
+        unimplemented!()
+    }
+    async fn webhooks(
+        &self,
+        _: Option<i64>,
+    ) -> Result<Vec<lumio_store::WebhookRecord>, StoreError> {
+        unimplemented!()
+    }
+    async fn remove_webhook(
+        &self,
+        _: i64,
+        _: &str,
+        _: DateTime<Utc>,
+        _: &[AuditRecord],
+    ) -> Result<bool, StoreError> {
+        unimplemented!()
+    }
+    async fn take_lease(
+        &self,
+        _: &str,
+        _: &str,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        unimplemented!()
+    }
+    async fn release_lease(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        unimplemented!()
+    }
+    async fn fan_out_events(&self, _: DateTime<Utc>) -> Result<u64, StoreError> {
+        unimplemented!()
+    }
+    async fn due_deliveries(
+        &self,
+        _: DateTime<Utc>,
+        _: i64,
+        _: Option<&str>,
+    ) -> Result<Vec<lumio_store::DueDelivery>, StoreError> {
+        unimplemented!()
+    }
+    async fn record_attempt(
+        &self,
+        _: &lumio_store::AttemptResult,
+        _: &[AuditRecord],
+    ) -> Result<(), StoreError> {
+        unimplemented!()
+    }
+    async fn deliveries(
+        &self,
+        _: i64,
+        _: bool,
+        _: i64,
+    ) -> Result<Vec<lumio_store::DeliveryRecord>, StoreError> {
+        unimplemented!()
+    }
+    async fn redeliver(
+        &self,
+        _: i64,
+        _: i64,
+        _: DateTime<Utc>,
+        _: &[AuditRecord],
+    ) -> Result<bool, StoreError> {
+        unimplemented!()
+    }
     async fn seal_audit(&self, _: Option<i64>) -> Result<u64, StoreError> {
         Ok(0) // the fake seals nothing: the writer's idle tick finds nothing to do
     }

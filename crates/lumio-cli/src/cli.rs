@@ -93,6 +93,27 @@ pub enum ClientCommand {
         #[command(subcommand)]
         command: TokensCommand,
     },
+    /// Receivers of the extension's change events (secret changes, deploys, tokens, expiry
+    /// notices), signed as Standard Webhooks sign them and delivered at least once.
+    // `--env` is not staging by default here: a receiver without it hears both.
+    #[command(mut_arg("environment", |arg| arg.help(
+        "Only this environment's events (and extension-wide ones): staging or production \
+         [default: both]"
+    )))]
+    #[command(after_help = "EXAMPLES:
+  lumio webhooks add https://hooks.example.com/lumio --events 'secret.*,deploy'
+  lumio webhooks add https://hooks.example.com/prod --env production
+  lumio webhooks list
+  lumio webhooks test wh_0123456789abcdef
+  lumio webhooks deliveries --failed
+  lumio webhooks redeliver 42
+  lumio webhooks remove wh_0123456789abcdef")]
+    Webhooks {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
     /// Manage an extension's secrets in one environment.
     #[command(after_help = "EXAMPLES:
   lumio env set STRIPE_KEY sk_live_...            staging by default
@@ -286,6 +307,49 @@ pub enum AccessCommand {
     Approve { id: String },
     /// End a request or grant at once (owners, or the admin who asked).
     Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Add a receiver (owners): every change event, or those --events names. It must
+    /// answer now; its signing secret is printed once.
+    Add {
+        /// http(s) URL of the receiver (a public address, unless the server runs with
+        /// --allow-private-fetch).
+        // Its own id: `url` is the global --url of the Lumio server.
+        #[arg(id = "receiver_url", value_name = "URL")]
+        receiver: String,
+        /// Comma-separated: * (default), a family such as secret.*, or event names
+        /// (`lumio audit --help` lists them).
+        #[arg(long, value_name = "EVENTS")]
+        events: Option<String>,
+    },
+    /// The extension's receivers (members).
+    List,
+    /// Remove a receiver (owners); what it was still owed is cancelled.
+    Remove {
+        /// The receiver's id, as `lumio webhooks list` shows it.
+        id: String,
+    },
+    /// Send a receiver a signed webhook.test event now; exit 1 unless it answers 2xx.
+    Test {
+        /// The receiver's id, as `lumio webhooks list` shows it.
+        id: String,
+    },
+    /// Deliveries, newest first: state, attempts, last answer or error, next attempt.
+    Deliveries {
+        /// Only deliveries not delivered that failed at least once.
+        #[arg(long)]
+        failed: bool,
+        /// How many (default 50, at most 500).
+        #[arg(long)]
+        limit: Option<i64>,
+    },
+    /// Send a delivered or failed delivery again, with the same webhook-id.
+    Redeliver {
+        /// The delivery's id, as `lumio webhooks deliveries` shows it.
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -81,6 +81,33 @@ pub enum AuditEvent {
     /// The audit chain was linked again under its key (upgrade from the unkeyed chain).
     #[serde(rename = "audit.chain_keyed")]
     AuditChainKeyed,
+    /// A webhook receiver was added.
+    #[serde(rename = "webhook.add")]
+    WebhookAdd,
+    /// A webhook receiver was removed.
+    #[serde(rename = "webhook.remove")]
+    WebhookRemove,
+    /// A test event was sent to a webhook receiver.
+    #[serde(rename = "webhook.test")]
+    WebhookTest,
+    /// An event delivery to a webhook receiver was attempted.
+    #[serde(rename = "webhook.delivery")]
+    WebhookDelivery,
+    /// A delivery was queued again by hand.
+    #[serde(rename = "webhook.redeliver")]
+    WebhookRedeliver,
+    /// A secret expires soon (30, 7 or 1 day notice).
+    #[serde(rename = "secret.expiring")]
+    SecretExpiring,
+    /// A secret reached its expiry.
+    #[serde(rename = "secret.expired")]
+    SecretExpired,
+    /// A secret is due for rotation soon (30, 7 or 1 day notice).
+    #[serde(rename = "secret.rotation_due")]
+    SecretRotationDue,
+    /// A secret reached its rotation date.
+    #[serde(rename = "secret.rotation_overdue")]
+    SecretRotationOverdue,
 }
 
 impl AuditEvent {
@@ -110,6 +137,15 @@ impl AuditEvent {
         Self::AuditKeyExported,
         Self::AuditPruned,
         Self::AuditChainKeyed,
+        Self::WebhookAdd,
+        Self::WebhookRemove,
+        Self::WebhookTest,
+        Self::WebhookDelivery,
+        Self::WebhookRedeliver,
+        Self::SecretExpiring,
+        Self::SecretExpired,
+        Self::SecretRotationDue,
+        Self::SecretRotationOverdue,
     ];
 
     /// The wire name, e.g. `secret.get`.
@@ -140,6 +176,15 @@ impl AuditEvent {
             Self::AuditKeyExported => "audit.key_exported",
             Self::AuditPruned => "audit.pruned",
             Self::AuditChainKeyed => "audit.chain_keyed",
+            Self::WebhookAdd => "webhook.add",
+            Self::WebhookRemove => "webhook.remove",
+            Self::WebhookTest => "webhook.test",
+            Self::WebhookDelivery => "webhook.delivery",
+            Self::WebhookRedeliver => "webhook.redeliver",
+            Self::SecretExpiring => "secret.expiring",
+            Self::SecretExpired => "secret.expired",
+            Self::SecretRotationDue => "secret.rotation_due",
+            Self::SecretRotationOverdue => "secret.rotation_overdue",
         }
     }
 
@@ -177,7 +222,34 @@ impl AuditEvent {
             Self::AuditChainKeyed => {
                 "The audit chain was linked again under its key (upgrade from the unkeyed chain)."
             }
+            Self::WebhookAdd => "A webhook receiver was added.",
+            Self::WebhookRemove => "A webhook receiver was removed.",
+            Self::WebhookTest => "A test event was sent to a webhook receiver.",
+            Self::WebhookDelivery => "An event delivery to a webhook receiver was attempted.",
+            Self::WebhookRedeliver => "A delivery was queued again by hand.",
+            Self::SecretExpiring => "A secret expires soon (30, 7 or 1 day notice).",
+            Self::SecretExpired => "A secret reached its expiry.",
+            Self::SecretRotationDue => "A secret is due for rotation soon (30, 7 or 1 day notice).",
+            Self::SecretRotationOverdue => "A secret reached its rotation date.",
         }
+    }
+
+    /// Whether a record of this event is also a change event for webhooks. Reads,
+    /// refusals, the log's own upkeep and deliveries are not (the store's trigger that
+    /// fills the outbox lists the same ones; a store test checks they agree).
+    pub const fn is_change_event(self) -> bool {
+        !matches!(
+            self,
+            Self::SecretGet
+                | Self::SecretDenied
+                | Self::SecretCompared
+                | Self::EgressBlocked
+                | Self::LeakBlocked
+                | Self::AuditPruned
+                | Self::AuditChainKeyed
+                | Self::WebhookDelivery
+                | Self::WebhookTest
+        )
     }
 
     /// The event with this wire name, if there is one.
@@ -220,6 +292,8 @@ pub enum AuditOutcome {
     Denied,
     /// A fetch or an answer was stopped because it carried a secret's value.
     Blocked,
+    /// An attempt (a webhook delivery) did not succeed.
+    Failed,
 }
 
 impl AuditOutcome {
@@ -231,6 +305,7 @@ impl AuditOutcome {
             Self::NotSet => "not_set",
             Self::Denied => "denied",
             Self::Blocked => "blocked",
+            Self::Failed => "failed",
         }
     }
 }

@@ -14,6 +14,7 @@ mod limits;
 pub mod records;
 mod role;
 mod value;
+mod webhook;
 
 pub use action_error_code::ActionErrorCode;
 pub use audit::{AuditUnavailable, Ticket};
@@ -36,3 +37,7 @@ pub use limits::{
 };
 pub use role::{Role, UnknownRole};
 pub use value::{SecretValue, ValueError};
+pub use webhook::{
+    change_events, EventFilter, InvalidEventFilter, MAX_EVENT_PATTERNS, MAX_WEBHOOKS_PER_EXTENSION,
+    MAX_WEBHOOK_URL_LEN,
+};

@@ -207,7 +207,7 @@ impl Fetcher {
 
 /// Maps a reqwest error to ours: what failed and where (`host`, see [`place`]), in words,
 /// without the URL's path or query (either may carry a secret).
-fn classify(error: reqwest::Error, host: &str) -> FetchError {
+pub(crate) fn classify(error: reqwest::Error, host: &str) -> FetchError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
     let mut unresolved = None;
     let mut io_kind = None;
@@ -263,7 +263,7 @@ fn place(url: &Url) -> String {
 struct NotResolved(std::io::Error);
 
 /// Scheme and, for IP literals, address checks; names are checked by the resolver.
-fn check_url(url: &Url, allow_private: bool) -> Result<(), String> {
+pub(crate) fn check_url(url: &Url, allow_private: bool) -> Result<(), String> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
             "ctx.fetch refused: scheme {:?} is not allowed; use http or https",
@@ -290,7 +290,15 @@ fn check_url(url: &Url, allow_private: bool) -> Result<(), String> {
     }
 }
 
-struct GuardedResolver {
+/// The resolver that refuses private addresses, for other clients (`outbound.rs`).
+pub(crate) fn guarded_resolver(allow_private: bool) -> Arc<GuardedResolver> {
+    Arc::new(GuardedResolver {
+        allow_private,
+        overrides: Vec::new(),
+    })
+}
+
+pub(crate) struct GuardedResolver {
     allow_private: bool,
     overrides: Vec<(String, SocketAddr)>,
 }

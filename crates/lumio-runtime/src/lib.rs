@@ -25,6 +25,7 @@ mod json_unescape;
 mod leak_guard;
 mod limits;
 mod memory;
+mod outbound;
 mod pool;
 mod priority;
 mod run_queue;
@@ -47,6 +48,7 @@ pub use invocation::{ActionError, ConsoleLine, ErrorCode, Invocation, LogLevel};
 pub use leak_guard::MIN_GUARDED_LEN;
 pub use limits::{RuntimeLimits, RuntimeOptions, DEFAULT_MAX_INFLIGHT};
 pub use memory::default_budget as default_memory_budget;
+pub use outbound::GuardedClient;
 pub use pool::Runtime;
 pub use validate::Validator;
 

@@ -30,6 +30,7 @@ mod token_admin;
 mod tokens;
 mod unseal;
 mod version_hints;
+mod webhooks;
 mod write_turns;
 
 pub use access::Principal;
@@ -41,6 +42,7 @@ pub use error::ServiceError;
 pub use extensions::change_record;
 pub use last_used::WRITE_EVERY as LAST_USED_WRITE_EVERY;
 pub use lumio_core::{ErrorKind, SecretValue};
+pub use lumio_store::{DeliveryRecord, DueDelivery};
 pub use master_rotation::MasterKeyStatus;
 pub use parity::{CopyReport, CopySelection, EnvironmentDiff};
 pub use read::{Reader, SecretRead};
@@ -52,6 +54,10 @@ pub use token_admin::{TokenFor, TokenRequest, TokenSummary};
 pub use tokens::{check_bootstrap_token, IssuedToken, MAX_TOKEN_LEN, MIN_TOKEN_LEN};
 pub use unseal::{
     check_unwrapped_id, load_keyring, set_up_with, FileUnseal, UnsealError, UnsealKey,
+};
+pub use webhooks::{
+    url_host, AddedWebhook, ChangeEvent, NextStep, WebhookRecord, WebhookSummary, WebhookTarget,
+    MAX_DELIVERIES_PAGE,
 };
 
 /// Opening the database, for the process that starts the service (`lumio-server`): it

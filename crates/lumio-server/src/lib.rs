@@ -25,6 +25,7 @@ mod rate_limit;
 mod request_id;
 mod routes;
 mod serve;
+mod webhooks;
 pub use routes::document as api_document;
 mod startup;
 mod tls;
@@ -42,6 +43,7 @@ pub use observe::record_request;
 pub use rate_limit::DEFAULT_PER_SECOND as DEFAULT_CLIENT_RATE_LIMIT;
 pub use startup::{run, start, start_with_clock, RunningServer};
 pub use tls::TlsFiles;
+pub use webhooks::WebhookTiming;
 
 /// Default listen address of `lumio server`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7311";
@@ -100,6 +102,8 @@ pub struct ServerConfig {
     /// Invocation logs older than this many days are removed hourly (and beyond
     /// [`lumio_actions::KEPT_INVOCATIONS`] per extension and environment).
     pub log_retention_days: u32,
+    /// How webhook deliveries are paced (the lease, retries); tests shorten them.
+    pub webhook_timing: WebhookTiming,
 }
 
 impl ServerConfig {
@@ -127,6 +131,7 @@ impl ServerConfig {
             log_format: LogFormat::Text,
             audit_retention: None,
             log_retention_days: DEFAULT_LOG_RETENTION_DAYS,
+            webhook_timing: WebhookTiming::default(),
         }
     }
 }
@@ -167,4 +172,6 @@ pub(crate) struct AppState {
     pub metrics_token: Option<MetricsToken>,
     /// The server serves HTTPS itself (`--tls-cert`): the dashboard's cookies are `Secure`.
     pub native_tls: bool,
+    /// Checks webhook URLs and sends test events under `ctx.fetch`'s address rules.
+    pub webhook_client: lumio_runtime::GuardedClient,
 }

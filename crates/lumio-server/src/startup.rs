@@ -25,6 +25,7 @@ pub struct RunningServer {
     pub service: lumio_secrets::SecretsService,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    deliverer: Option<crate::webhooks::Deliverer>,
 }
 
 impl RunningServer {
@@ -34,6 +35,9 @@ impl RunningServer {
             let _ = stop.send(());
         }
         (&mut self.task).await??;
+        if let Some(deliverer) = self.deliverer.take() {
+            deliverer.stop().await;
+        }
         self.service.audit().shutdown().await;
         Ok(())
     }
@@ -168,7 +172,17 @@ pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> anyhow::Res
         auth_failures: Arc::new(AddressLimit::new(MAX_AUTH_FAILURES)),
         metrics_token: config.metrics_token.clone(),
         native_tls: tls.is_some(),
+        webhook_client: lumio_runtime::GuardedClient::new(
+            config.allow_private_fetch,
+            std::time::Duration::from_secs(10),
+            concat!("lumio-webhooks/", env!("CARGO_PKG_VERSION")),
+        )?,
     };
+    let deliverer = crate::webhooks::Deliverer::spawn(
+        boot.service.clone(),
+        config.allow_private_fetch,
+        config.webhook_timing,
+    )?;
     crate::metrics::handle();
     crate::metrics::spawn_upkeep();
     let addr = listener.local_addr()?;
@@ -185,6 +199,7 @@ pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> anyhow::Res
         service: boot.service,
         stop: Some(stop),
         task,
+        deliverer: Some(deliverer),
     })
 }
 

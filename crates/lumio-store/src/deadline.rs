@@ -27,11 +27,12 @@ use lumio_core::{Environment, ExtensionSlug, SecretName};
 use tokio::sync::broadcast;
 
 use crate::{
-    AccessChange, AccessFilter, AccessRequest, AuditEntry, AuditPruned, AuditQuery, AuditRecord,
-    ChainVerdict, ChainedEntry, Change, ClaimOutcome, ClaimRecord, CurrentSecret, DeploymentRecord,
-    ExportQuery, Extension, LogPage, LogQuery, LogsPruned, NewInvocationLog, NewVersion, PoolUsage,
-    RecordsOf, Resealed, Revocation, SealedVersion, SecretHead, SessionRecord, Store, StoreError,
-    StoredVersion, TokenRecord, VersionInfo, VersionKey,
+    AccessChange, AccessFilter, AccessRequest, AttemptResult, AuditEntry, AuditPruned, AuditQuery,
+    AuditRecord, ChainVerdict, ChainedEntry, Change, ClaimOutcome, ClaimRecord, CurrentSecret,
+    DeliveryRecord, DeploymentRecord, DueDelivery, ExportQuery, Extension, LogPage, LogQuery,
+    LogsPruned, NewInvocationLog, NewVersion, NewWebhook, PoolUsage, RecordsOf, Resealed,
+    Revocation, SealedVersion, SecretHead, SessionRecord, Store, StoreError, StoredVersion,
+    TokenRecord, VersionInfo, VersionKey, WebhookRecord,
 };
 
 /// A store whose request-path calls give up after `wait`.
@@ -180,4 +181,15 @@ delegate! {
     write fn append_invocation_logs(&self, batch: &[NewInvocationLog]) -> ();
     read fn invocation_logs(&self, query: &LogQuery<'_>) -> LogPage;
     unbounded fn prune_invocation_logs(&self, cutoff: DateTime<Utc>, keep: i64) -> LogsPruned;
+
+    write fn insert_webhook(&self, hook: &NewWebhook, audit: &[AuditRecord]) -> ();
+    read fn webhooks(&self, extension_id: Option<i64>) -> Vec<WebhookRecord>;
+    write fn remove_webhook(&self, extension_id: i64, id: &str, at: DateTime<Utc>, audit: &[AuditRecord]) -> bool;
+    write fn take_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> bool;
+    write fn release_lease(&self, name: &str, holder: &str) -> ();
+    write fn fan_out_events(&self, now: DateTime<Utc>) -> u64;
+    read fn due_deliveries(&self, now: DateTime<Utc>, limit: i64, webhook: Option<&str>) -> Vec<DueDelivery>;
+    write fn record_attempt(&self, result: &AttemptResult, audit: &[AuditRecord]) -> ();
+    read fn deliveries(&self, extension_id: i64, failed_only: bool, limit: i64) -> Vec<DeliveryRecord>;
+    write fn redeliver(&self, extension_id: i64, delivery_id: i64, now: DateTime<Utc>, audit: &[AuditRecord]) -> bool;
 }

@@ -26,6 +26,9 @@ pub(crate) trait Dialect: Database + Sized {
     /// One row `(tx, id)`: the last invocation log position that can no longer gain
     /// rows before it, in the transaction's snapshot (see `invocation_logs.rs`).
     const LOG_END: &'static str;
+    /// Outbox events with a `tx` below this are from transactions that have ended, so no
+    /// event can still appear before them (see `webhooks.rs`).
+    const EVENTS_HORIZON: &'static str;
     /// A condition that `name` is one of `count` names, from parameter `$3` on.
     fn name_among(count: usize) -> Cow<'static, str>;
     /// Binds `names` as [`Self::name_among`] expects them.
@@ -47,6 +50,8 @@ impl Dialect for Postgres {
     const LOG_END: &'static str =
         "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1, \
          9223372036854775807::bigint";
+    const EVENTS_HORIZON: &'static str =
+        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
 
     /// One array: one statement, whatever the count.
     fn name_among(_count: usize) -> Cow<'static, str> {
@@ -101,6 +106,7 @@ impl Dialect for Sqlite {
     const BYTE_ORDER: &'static str = "";
     /// One writer: ids become visible in order, so the newest id is the end.
     const LOG_END: &'static str = "SELECT 0, COALESCE(MAX(id), 0) FROM ext_invocation_logs";
+    const EVENTS_HORIZON: &'static str = "SELECT 1";
 
     /// No arrays: one parameter per name.
     fn name_among(count: usize) -> Cow<'static, str> {

@@ -27,6 +27,7 @@ mod store_impl;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tokens;
+mod webhooks;
 
 pub use error::StoreError;
 pub use feed::{follow, SyncedUpTo};
@@ -37,6 +38,9 @@ pub use lumio_core::records::*;
 pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use webhooks::{
+    AttemptResult, ChangeEvent, DeliveryRecord, DueDelivery, NewWebhook, NextStep, WebhookRecord,
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -400,6 +404,64 @@ pub trait Store: Send + Sync + 'static {
         cutoff: DateTime<Utc>,
         keep: i64,
     ) -> Result<LogsPruned, StoreError>;
+
+    /// Adds a webhook receiver, with its audit record, in one transaction.
+    async fn insert_webhook(
+        &self,
+        hook: &NewWebhook,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError>;
+    /// Live receivers: of one extension, or of all.
+    async fn webhooks(&self, extension_id: Option<i64>) -> Result<Vec<WebhookRecord>, StoreError>;
+    /// Removes a receiver and cancels what it was still owed; false if there was none.
+    async fn remove_webhook(
+        &self,
+        extension_id: i64,
+        id: &str,
+        at: DateTime<Utc>,
+        audit: &[AuditRecord],
+    ) -> Result<bool, StoreError>;
+    /// Takes (or renews) the named lease until `until` unless another holder's is still
+    /// running at `now`.
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+    /// Turns committed outbox events into deliveries, in commit order; how many events.
+    async fn fan_out_events(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Each receiver's oldest pending delivery (of `webhook` only, if given), if due by `now`.
+    async fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        webhook: Option<&str>,
+    ) -> Result<Vec<DueDelivery>, StoreError>;
+    /// Notes an attempt's outcome, with its audit record, in one transaction.
+    async fn record_attempt(
+        &self,
+        result: &AttemptResult,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError>;
+    /// An extension's deliveries, newest first; with `failed_only`, those not delivered
+    /// that failed at least once.
+    async fn deliveries(
+        &self,
+        extension_id: i64,
+        failed_only: bool,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
+    /// Queues a finished delivery again; false if there is no such finished delivery.
+    async fn redeliver(
+        &self,
+        extension_id: i64,
+        delivery_id: i64,
+        now: DateTime<Utc>,
+        audit: &[AuditRecord],
+    ) -> Result<bool, StoreError>;
 
     // ---- change feed ----
     /// Secret changes made through this store or, on PostgreSQL, any process sharing the

@@ -105,7 +105,7 @@ pub(crate) fn conflict_or(err: sqlx::Error, what: impl FnOnce() -> String) -> St
     }
 }
 
-fn corrupt(what: &str, column: &str) -> StoreError {
+pub(crate) fn corrupt(what: &str, column: &str) -> StoreError {
     // Only identifiers reach here, never sealed bytes; clip in case a row is garbage.
     let shown: String = column.chars().take(64).collect();
     StoreError::Corrupt(format!("{what} {shown:?}"))

@@ -36,6 +36,7 @@ macro_rules! impl_store {
         $crate::audit::audit_queries!($store, $db);
         $crate::chain_queries::chain_queries!($store, $db);
         $crate::invocation_logs::log_queries!($store, $db);
+        $crate::webhooks::webhook_queries!($store, $db);
 
         impl $store {
             async fn begin_write(
@@ -88,6 +89,88 @@ macro_rules! impl_store {
                 keep: i64,
             ) -> Result<$crate::LogsPruned, $crate::StoreError> {
                 self.prune_logs(cutoff, keep).await
+            }
+
+            async fn insert_webhook(
+                &self,
+                hook: &$crate::NewWebhook,
+                audit: &[$crate::AuditRecord],
+            ) -> Result<(), $crate::StoreError> {
+                self.webhook_insert(hook, audit).await
+            }
+
+            async fn webhooks(
+                &self,
+                extension_id: Option<i64>,
+            ) -> Result<Vec<$crate::WebhookRecord>, $crate::StoreError> {
+                self.webhook_rows(extension_id).await
+            }
+
+            async fn remove_webhook(
+                &self,
+                extension_id: i64,
+                id: &str,
+                at: chrono::DateTime<chrono::Utc>,
+                audit: &[$crate::AuditRecord],
+            ) -> Result<bool, $crate::StoreError> {
+                self.webhook_remove(extension_id, id, at, audit).await
+            }
+
+            async fn take_lease(
+                &self,
+                name: &str,
+                holder: &str,
+                now: chrono::DateTime<chrono::Utc>,
+                until: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::StoreError> {
+                self.lease_take(name, holder, now, until).await
+            }
+
+            async fn release_lease(&self, name: &str, holder: &str) -> Result<(), $crate::StoreError> {
+                self.lease_release(name, holder).await
+            }
+
+            async fn fan_out_events(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<u64, $crate::StoreError> {
+                self.events_fan_out(now).await
+            }
+
+            async fn due_deliveries(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                limit: i64,
+                webhook: Option<&str>,
+            ) -> Result<Vec<$crate::DueDelivery>, $crate::StoreError> {
+                self.deliveries_due(now, limit, webhook).await
+            }
+
+            async fn record_attempt(
+                &self,
+                result: &$crate::AttemptResult,
+                audit: &[$crate::AuditRecord],
+            ) -> Result<(), $crate::StoreError> {
+                self.attempt_record(result, audit).await
+            }
+
+            async fn deliveries(
+                &self,
+                extension_id: i64,
+                failed_only: bool,
+                limit: i64,
+            ) -> Result<Vec<$crate::DeliveryRecord>, $crate::StoreError> {
+                self.delivery_rows(extension_id, failed_only, limit).await
+            }
+
+            async fn redeliver(
+                &self,
+                extension_id: i64,
+                delivery_id: i64,
+                now: chrono::DateTime<chrono::Utc>,
+                audit: &[$crate::AuditRecord],
+            ) -> Result<bool, $crate::StoreError> {
+                self.delivery_requeue(extension_id, delivery_id, now, audit).await
             }
 
             async fn prune_audit(

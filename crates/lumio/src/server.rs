@@ -80,6 +80,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             .audit_retention_days
             .and_then(lumio_server::AuditRetention::days),
         log_retention_days: args.log_retention_days,
+        webhook_timing: webhook_timing_from_env()?,
     };
     // Only the server needs an async runtime; client commands use blocking HTTP.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -88,6 +89,32 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(lumio_server::run(config))
+}
+
+/// Webhook delivery pacing: the defaults, unless `LUMIO_WEBHOOK_LEASE_SECS` or
+/// `LUMIO_WEBHOOK_RETRY_BASE_MS` shorten them (the fault tests do; documented in
+/// docs/webhooks.md, not as flags: an operator has no reason to change them).
+fn webhook_timing_from_env() -> anyhow::Result<lumio_server::WebhookTiming> {
+    let mut timing = lumio_server::WebhookTiming::default();
+    let read = |name: &str| -> anyhow::Result<Option<u64>> {
+        match std::env::var(name) {
+            Ok(text) => text
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(Some)
+                .with_context(|| format!("{name} must be a whole number above 0")),
+            Err(_) => Ok(None),
+        }
+    };
+    if let Some(secs) = read("LUMIO_WEBHOOK_LEASE_SECS")? {
+        timing.lease = std::time::Duration::from_secs(secs);
+    }
+    if let Some(ms) = read("LUMIO_WEBHOOK_RETRY_BASE_MS")? {
+        timing.retry_base = std::time::Duration::from_millis(ms);
+    }
+    Ok(timing)
 }
 
 fn mib_to_bytes(mib: u64) -> usize {

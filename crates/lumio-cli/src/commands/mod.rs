@@ -22,6 +22,7 @@ mod parity;
 mod session;
 mod tokens;
 mod typecheck;
+mod webhooks;
 
 use std::path::Path;
 
@@ -44,6 +45,7 @@ pub fn run<C: clap::Subcommand>(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Admin { common, command } => admin::run(&common, command),
         ClientCommand::Access { common, command } => access::run(&common, command),
         ClientCommand::Tokens { common, command } => tokens::run(&common, command),
+        ClientCommand::Webhooks { common, command } => webhooks::run(&common, command),
         ClientCommand::Env { common, command } => env::run(&common, command),
         ClientCommand::Audit(args) => audit::run(args),
         ClientCommand::Init(args) => init::run(args),

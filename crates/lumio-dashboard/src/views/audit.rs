@@ -39,6 +39,15 @@ fn label(event: AuditEvent) -> &'static str {
         AuditEvent::AuditKeyExported => "Audit key exported",
         AuditEvent::AuditPruned => "Audit log pruned",
         AuditEvent::AuditChainKeyed => "Audit chain keyed",
+        AuditEvent::WebhookAdd => "Webhook added",
+        AuditEvent::WebhookRemove => "Webhook removed",
+        AuditEvent::WebhookTest => "Webhook tested",
+        AuditEvent::WebhookDelivery => "Webhook delivery",
+        AuditEvent::WebhookRedeliver => "Webhook redelivered",
+        AuditEvent::SecretExpiring => "Expiring soon",
+        AuditEvent::SecretExpired => "Expired",
+        AuditEvent::SecretRotationDue => "Rotation due soon",
+        AuditEvent::SecretRotationOverdue => "Rotation overdue",
     }
 }
 

@@ -11,6 +11,7 @@ pub(crate) mod parity;
 mod paths;
 pub(crate) mod secrets;
 pub(crate) mod tokens;
+pub(crate) mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
@@ -67,6 +68,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
             DEPLOY_BODY_LIMIT,
         ))
         .routes(routes!(actions::logs))
+        .routes(routes!(webhooks::list, webhooks::add))
+        .routes(routes!(webhooks::remove))
+        .routes(routes!(webhooks::test))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::redeliver))
         .routes(client_plane(routes!(actions::invoke)))
 }
 
