@@ -65,6 +65,12 @@ fn api_hint(err: &ServiceError) -> Option<String> {
         E::NotFound(what) if what.starts_with("token") => {
             "run `lumio tokens list` to see the tokens you may revoke"
         }
+        E::NotFound(what) if what.starts_with("webhook") => {
+            "run `lumio webhooks list` to see the extension's webhooks"
+        }
+        E::NotFound(what) if what.starts_with("finished delivery") => {
+            "run `lumio webhooks deliveries` to see the deliveries and their ids"
+        }
         E::NotFound(_) => "run `lumio env list` to see the secrets of this environment",
         E::NotInSource { environment, .. } => {
             return Some(format!(

@@ -22,6 +22,7 @@ mod cli_parity;
 mod cli_tls_pinned;
 mod cli_tokens;
 mod cli_transport;
+mod cli_webhooks;
 mod faults;
 mod layers;
 mod leak_sweep;

@@ -39,6 +39,9 @@ pub struct Launch<'a> {
     /// `localhost` signed by this CA (or this very certificate): the URL is
     /// `https://localhost:PORT`.
     pub ca_cert: Option<&'a Path>,
+    /// Without `--allow-private-fetch` (tests start servers with it, so that actions and
+    /// webhooks can reach loopback).
+    pub no_private_fetch: bool,
 }
 
 impl TestServer {
@@ -81,7 +84,7 @@ impl TestServer {
         cmd.args(["server", "--listen", &format!("127.0.0.1:{port}")])
             .arg("--data-dir")
             .arg(&data_dir)
-            .arg("--allow-private-fetch")
+            .args((!launch.no_private_fetch).then_some("--allow-private-fetch"))
             .env("LUMIO_BOOTSTRAP_TOKEN", &admin_token)
             .env_remove("LUMIO_DATABASE_URL")
             .env_remove("LUMIO_MASTER_KEY_FILE")
