@@ -341,6 +341,18 @@ impl Store for FakeStore {
     ) -> Result<bool, StoreError> {
         unimplemented!()
     }
+    async fn reseal_webhook(
+        &self,
+        _: &str,
+        _: &[u8],
+        _: &[u8],
+        _: &str,
+    ) -> Result<bool, StoreError> {
+        unimplemented!()
+    }
+    async fn prune_webhook_deliveries(&self, _: DateTime<Utc>) -> Result<u64, StoreError> {
+        unimplemented!()
+    }
     async fn take_lease(
         &self,
         _: &str,

@@ -168,6 +168,7 @@ async fn finish_rotation(
     // The audit root key too, before the key check moves: a start with only the new key
     // must be able to open it.
     crate::audit_root::reseal_audit_root(store, keys).await?;
+    crate::webhooks::reseal_signing_secrets(store, keys).await?;
     let moved_check = matches!(check, KeyCheck::Previous(_));
     if let KeyCheck::Previous(old_check) = check {
         let new_check = lumio_crypto::seal_key_check(keys.current());

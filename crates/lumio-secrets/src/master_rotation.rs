@@ -194,6 +194,7 @@ pub(crate) async fn reseal_meta_records(
     // The audit root key first, before the key check moves (as at start): a server that
     // starts from now on holds only the keys in `keyring_ids`.
     crate::audit_root::reseal_audit_root(store, keys).await?;
+    crate::webhooks::reseal_signing_secrets(store, keys).await?;
     let current = keys.current();
     if let Some(old) = store.meta_get(KEY_CHECK).await? {
         if lumio_crypto::verify_key_check(current, &old).is_err() {

@@ -348,6 +348,12 @@ impl SecretsService {
         Ok(self.inner.store.release_lease(name, holder).await?)
     }
 
+    /// Retention: finished deliveries older than `days` (and what they leave behind).
+    pub async fn prune_webhook_deliveries(&self, days: u32) -> Result<u64, ServiceError> {
+        let cutoff = self.now_micros() - chrono::Duration::days(i64::from(days.max(1)));
+        Ok(self.inner.store.prune_webhook_deliveries(cutoff).await?)
+    }
+
     /// Turns committed change events into deliveries; how many events it took.
     pub async fn fan_out_events(&self) -> Result<u64, ServiceError> {
         Ok(self.inner.store.fan_out_events(self.now_micros()).await?)
@@ -400,6 +406,30 @@ impl SecretsService {
         };
         Ok(self.inner.store.record_attempt(&result, &[record]).await?)
     }
+}
+
+/// Seals every receiver's signing secret under the current master key (a master-key
+/// rotation's step, beside the other records the keyring sealed), so none is left under a
+/// key that is about to be retired.
+pub(crate) async fn reseal_signing_secrets(
+    store: &dyn lumio_store::Store,
+    keys: &lumio_crypto::Keyring,
+) -> Result<(), ServiceError> {
+    let current = keys.current();
+    let current_id = current.id().to_string();
+    for hook in store.webhooks(None).await? {
+        if hook.kek_id == current_id {
+            continue;
+        }
+        let place = place(hook.extension_id, &hook.id);
+        let secret = keys.open(&place, &hook.secret_sealed)?;
+        let sealed = lumio_crypto::seal(current, &place, &secret);
+        // Lost only to a removal or another rotation: either way nothing is left behind.
+        store
+            .reseal_webhook(&hook.id, &hook.secret_sealed, &sealed, &current_id)
+            .await?;
+    }
+    Ok(())
 }
 
 /// An attempt's outcome and detail: `ok` for a 2xx answer, `failed` otherwise.

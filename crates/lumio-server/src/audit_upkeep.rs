@@ -2,7 +2,9 @@
 //! bounded: at start and then hourly, make room for the coming week's records
 //! (PostgreSQL's daily partitions) and remove the records older than the retention. The
 //! same rounds bound the invocation logs (`--log-retention-days`, and at most
-//! [`KEPT_INVOCATIONS`] per extension and environment).
+//! [`KEPT_INVOCATIONS`] per extension and environment) and the finished webhook
+//! deliveries (30 days).
+//! deliveries (30 days).
 //!
 //! Failures are logged and retried on the next round: retention is housekeeping, and a
 //! failed pass loses nothing. A week of partitions ahead means a server whose upkeep
@@ -50,6 +52,7 @@ pub(crate) fn spawn(
         loop {
             every.tick().await;
             prune_logs(&service, log_days).await;
+            prune_deliveries(&service).await;
             round(&service, retention).await;
         }
     })
@@ -74,6 +77,22 @@ async fn prune_logs(service: &SecretsService, days: u32) {
         }
         Err(err) => {
             tracing::error!(error = %err, "invocation log retention pass failed; retrying in an hour")
+        }
+    }
+}
+
+/// Finished webhook deliveries are kept this long for `lumio webhooks deliveries` and
+/// `redeliver`; each outcome stays in the audit log as long as the audit log keeps it.
+const DELIVERY_RETENTION_DAYS: u32 = 30;
+
+async fn prune_deliveries(service: &SecretsService) {
+    match service
+        .prune_webhook_deliveries(DELIVERY_RETENTION_DAYS)
+        .await
+    {
+        Ok(removed) => tracing::info!(removed, "webhook delivery retention pass"),
+        Err(err) => {
+            tracing::error!(error = %err, "webhook delivery retention pass failed; retrying in an hour")
         }
     }
 }

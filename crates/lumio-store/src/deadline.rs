@@ -185,6 +185,8 @@ delegate! {
     write fn insert_webhook(&self, hook: &NewWebhook, audit: &[AuditRecord]) -> ();
     read fn webhooks(&self, extension_id: Option<i64>) -> Vec<WebhookRecord>;
     write fn remove_webhook(&self, extension_id: i64, id: &str, at: DateTime<Utc>, audit: &[AuditRecord]) -> bool;
+    unbounded fn reseal_webhook(&self, id: &str, old: &[u8], sealed: &[u8], kek_id: &str) -> bool;
+    unbounded fn prune_webhook_deliveries(&self, cutoff: DateTime<Utc>) -> u64;
     write fn take_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> bool;
     write fn release_lease(&self, name: &str, holder: &str) -> ();
     write fn fan_out_events(&self, now: DateTime<Utc>) -> u64;

@@ -421,6 +421,18 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
         audit: &[AuditRecord],
     ) -> Result<bool, StoreError>;
+    /// Replaces a receiver's sealed signing secret if it is still `old` (master-key
+    /// rotation); false if it changed or is gone.
+    async fn reseal_webhook(
+        &self,
+        id: &str,
+        old: &[u8],
+        sealed: &[u8],
+        kek_id: &str,
+    ) -> Result<bool, StoreError>;
+    /// Removes finished deliveries made before `cutoff`, the events and removed receivers
+    /// they leave behind; how many rows.
+    async fn prune_webhook_deliveries(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError>;
     /// Takes (or renews) the named lease until `until` unless another holder's is still
     /// running at `now`.
     async fn take_lease(

@@ -116,6 +116,23 @@ macro_rules! impl_store {
                 self.webhook_remove(extension_id, id, at, audit).await
             }
 
+            async fn reseal_webhook(
+                &self,
+                id: &str,
+                old: &[u8],
+                sealed: &[u8],
+                kek_id: &str,
+            ) -> Result<bool, $crate::StoreError> {
+                self.webhook_reseal(id, old, sealed, kek_id).await
+            }
+
+            async fn prune_webhook_deliveries(
+                &self,
+                cutoff: chrono::DateTime<chrono::Utc>,
+            ) -> Result<u64, $crate::StoreError> {
+                self.deliveries_prune(cutoff).await
+            }
+
             async fn take_lease(
                 &self,
                 name: &str,

@@ -14,3 +14,4 @@ mod secrets;
 mod sessions;
 mod tokens;
 mod unit_of_work;
+mod webhooks;

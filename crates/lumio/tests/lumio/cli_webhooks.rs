@@ -192,11 +192,18 @@ fn events_are_signed_in_order_and_carry_no_value(db: Backend) {
         "the signing secret in the log"
     );
 
+    // A master-key rotation reseals the signing secret: deliveries still sign with it.
+    admin.ok(&["admin", "rotate-master-key"]);
+    admin.ok(&with_ext(&["env", "set", "API_KEY", "after-rotation"]));
+    let rotated = receiver.wait_until(Duration::from_secs(10), |s| s.len() >= 10);
+    assert_signed(&rotated[9], &secret);
+    assert_eq!(rotated[9].json()["data"]["version"], 6);
+
     // Removed: nothing more is sent.
     admin.ok(&with_ext(&["webhooks", "remove", &hook]));
     admin.ok(&with_ext(&["env", "set", "API_KEY", "after-removal"]));
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(receiver.seen().len(), 9, "sent after removal");
+    assert_eq!(receiver.seen().len(), 10, "sent after removal");
 }
 
 fn a_failing_receiver_is_retried_with_growing_delays(db: Backend) {
