@@ -4,7 +4,6 @@
 //! same rounds bound the invocation logs (`--log-retention-days`, and at most
 //! [`KEPT_INVOCATIONS`] per extension and environment) and the finished webhook
 //! deliveries (30 days).
-//! deliveries (30 days).
 //!
 //! Failures are logged and retried on the next round: retention is housekeeping, and a
 //! failed pass loses nothing. A week of partitions ahead means a server whose upkeep

@@ -88,8 +88,11 @@ fn path_parameters_carry_the_core_limits() {
                 .find(|p| p["name"] == segment && p["in"] == "path")
                 .unwrap_or_else(|| panic!("{method} {path} does not document {{{segment}}}"));
             let schema = &param["schema"];
+            let bounded_integer = schema["type"] == "integer" && schema.get("maximum").is_some();
             assert!(
-                schema.get("maxLength").is_some() || schema.get("pattern").is_some(),
+                schema.get("maxLength").is_some()
+                    || schema.get("pattern").is_some()
+                    || bounded_integer,
                 "{method} {path}: {{{segment}}} has neither a pattern nor a length"
             );
             match segment {
