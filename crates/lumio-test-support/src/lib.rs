@@ -17,6 +17,8 @@ use tempfile::TempDir;
 /// The one both-backends helper (`lumio_store::testing`), re-exported so the API and
 /// dashboard suites name it from here: `on_each_backend!(name);` makes `sqlite::name` and
 /// `postgres::name`, each calling `async fn name(Backend)`.
+pub mod receiver;
+
 pub use lumio_store::on_each_backend;
 pub use lumio_store::testing::Backend;
 

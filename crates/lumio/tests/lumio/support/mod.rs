@@ -7,7 +7,6 @@ pub mod dumps;
 pub mod fake_api;
 pub mod project;
 pub mod prometheus_text;
-pub mod receiver;
 pub mod server;
 
 use std::io::Write;
