@@ -321,7 +321,7 @@ fn bad_input_stores_nothing(db: Backend) {
         (&["--expires-in", "3x"][..], 2, "--expires-in"),
         (&["--expires-in", "0d"][..], 2, "it is zero"),
         (&["--rotate-every", "monthly"][..], 2, "--rotate-every"),
-        (&["--rotate-every", "-5d"][..], 2, "--rotate-every"),
+        (&["--rotate-every=-5d"][..], 2, "--rotate-every"),
         (&["--expires-at", "next tuesday"][..], 2, "not a time"),
         (&["--expires-at", "2001-01-01"][..], 1, "not in the future"),
         (
