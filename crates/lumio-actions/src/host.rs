@@ -1,12 +1,14 @@
 //! The runtime's view of the platform for one invocation.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use lumio_audit::Ticket;
 use lumio_core::{CurrentValue, Environment, SecretName};
-use lumio_runtime::{Denials, Host, HostError, SecretReads};
-use lumio_secrets::{Reader, SecretsService, ServiceError};
+use lumio_runtime::{ConsoleLine, Denials, Host, HostError, LogLevel, SecretReads};
+use lumio_secrets::{stamp, ReadCount, Reader, SecretsService, ServiceError};
 use tokio::runtime::Handle;
 
 use crate::logs::{ReadOutcome, SecretRead};
@@ -22,6 +24,9 @@ pub(crate) struct ActionHost {
     pub request_id: String,
     /// Each name asked for and what it got, for the invocation log (never a value).
     pub reads: Mutex<Vec<SecretRead>>,
+    /// Names read past their current version's expiry, and when it was: their reads are
+    /// recorded as `expired`, and the invocation log warns of each.
+    pub expired: Mutex<BTreeMap<SecretName, DateTime<Utc>>>,
 }
 
 impl ActionHost {
@@ -42,6 +47,27 @@ impl ActionHost {
     /// The names noted, in the order first asked.
     pub(crate) fn take_reads(&self) -> Vec<SecretRead> {
         std::mem::take(&mut *self.reads.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// One warning line per expired secret the invocation read, for its log: the name and
+    /// when it expired, never the value.
+    pub(crate) fn expiry_warnings(&self) -> Vec<ConsoleLine> {
+        let expired = self.expired.lock().unwrap_or_else(|e| e.into_inner());
+        expired
+            .iter()
+            .map(|(name, at)| ConsoleLine {
+                level: LogLevel::Warn,
+                text: format!(
+                    "lumio: secret {name} expired at {}; the action was given its value. Set a new one with `lumio env set {name}`",
+                    stamp(*at)
+                ),
+            })
+            .collect()
+    }
+
+    fn expired_at(&self, name: &SecretName) -> Option<DateTime<Utc>> {
+        let expired = self.expired.lock().unwrap_or_else(|e| e.into_inner());
+        expired.get(name).copied()
     }
 
     fn reader(&self) -> Reader<'_> {
@@ -66,16 +92,23 @@ impl Host for ActionHost {
     fn secret_get(&self, name: &SecretName) -> Result<Option<CurrentValue>, HostError> {
         // Runtime workers are plain threads: a cache miss may block on the store.
         let reader = self.reader();
-        match self
+        let value = match self
             .secrets
             .cached(reader.extension_id, reader.environment, name)
         {
-            Some(value) => Ok(value),
+            Some(value) => value,
             None => self
                 .handle
                 .block_on(self.secrets.read_value(reader, name))
-                .map_err(host_error),
+                .map_err(host_error)?,
+        };
+        // An expired value is still given (the extension keeps working); the read is
+        // recorded as such and the log says so.
+        if let Some(at) = value.as_ref().and_then(|v| self.secrets.expired_at(v)) {
+            let mut expired = self.expired.lock().unwrap_or_else(|e| e.into_inner());
+            expired.insert(name.clone(), at);
         }
+        Ok(value)
     }
 
     fn record_reads(&self, reads: &[SecretReads]) -> Result<Option<Ticket>, HostError> {
@@ -89,7 +122,12 @@ impl Host for ActionHost {
         }
         let reads: Vec<_> = reads
             .iter()
-            .map(|r| (r.name.clone(), r.found, r.count))
+            .map(|r| ReadCount {
+                name: r.name.clone(),
+                found: r.found,
+                count: r.count,
+                expired_at: r.found.then(|| self.expired_at(&r.name)).flatten(),
+            })
             .collect();
         self.secrets
             .record_reads(self.reader(), &reads)

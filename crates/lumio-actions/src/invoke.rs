@@ -68,6 +68,7 @@ impl ActionsService {
             action: action.to_owned(),
             request_id: request_id.to_owned(),
             reads: Default::default(),
+            expired: Default::default(),
         });
         let tenant = extension.id.to_string();
         let invocation = self
@@ -103,6 +104,8 @@ impl ActionsService {
             Ok(_) => ("ok".to_owned(), None),
             Err(err) => (err.code.as_str().to_owned(), Some(err.message.clone())),
         };
+        let mut console = host.expiry_warnings();
+        console.extend(invocation.console);
         self.inner.logs.enqueue(Finished {
             extension_id: extension.id,
             environment,
@@ -111,7 +114,7 @@ impl ActionsService {
             request_id: request_id.to_owned(),
             outcome,
             duration_ms: invocation.duration.as_secs_f64() * 1000.0,
-            console: invocation.console,
+            console,
             error,
             reads: host.take_reads(),
         });

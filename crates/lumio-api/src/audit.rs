@@ -40,7 +40,7 @@ pub struct AuditEntryView {
     /// The action, for reads by actions.
     pub action: Option<String>,
     pub request_id: Option<String>,
-    /// e.g. `found`, `not_set`, `ok`, `blocked`.
+    /// e.g. `found`, `not_set`, `expired` (a read past the value's expiry), `ok`, `blocked`.
     pub outcome: Option<String>,
     /// Extra facts, never a value, e.g. the version written.
     pub detail: Option<String>,

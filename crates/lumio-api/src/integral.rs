@@ -52,3 +52,35 @@ mod tests {
         assert!(serde_json::from_str::<Rollback>(r#"{"version": "1"}"#).is_err());
     }
 }
+
+/// A whole number as [`whole_number`] reads it, for use inside `Option`.
+struct Whole(i64);
+
+impl<'de> serde::Deserialize<'de> for Whole {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        whole_number(deserializer).map(Whole)
+    }
+}
+
+/// An optional whole number (absent or null: `None`).
+pub(crate) fn optional_whole_number<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    Ok(<Option<Whole> as serde::Deserialize>::deserialize(deserializer)?.map(|w| w.0))
+}
+
+/// A field that may be absent (`None`, with `#[serde(default)]`), null (`Some(None)`) or
+/// a whole number.
+pub(crate) fn nullable_whole_number<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<i64>>, D::Error> {
+    optional_whole_number(deserializer).map(Some)
+}
+
+/// A field that may be absent (`None`, with `#[serde(default)]`), null (`Some(None)`) or
+/// a value.
+pub(crate) fn nullable<'de, T: serde::Deserialize<'de>, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}

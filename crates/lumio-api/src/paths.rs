@@ -125,6 +125,10 @@ impl Scope<'_> {
         self.under(&format!("/secrets/{name}/binding"))
     }
 
+    pub fn due_dates(&self, name: &SecretName) -> String {
+        self.under(&format!("/secrets/{name}/due-dates"))
+    }
+
     pub fn versions(&self, name: &SecretName) -> String {
         self.under(&format!("/secrets/{name}/versions"))
     }

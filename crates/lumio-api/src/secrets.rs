@@ -21,11 +21,80 @@ pub struct SecretView {
     /// unbound. A set's answer carries it only when that set bound the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_hosts: Option<Vec<String>>,
+    /// When the current version expires; absent: never. An expiry belongs to the version
+    /// it was set with: a later version without one has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// How often the secret is to be rotated, in seconds; kept across versions until
+    /// turned off. A set's answer carries it only when that set gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotate_every_secs: Option<i64>,
+    /// When it is to be rotated by: the current version's set time plus the period (a
+    /// new version restarts the clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotate_by: Option<DateTime<Utc>>,
+    /// Where it stands by the server's clock (in a list, and after a due-date change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<Due>,
+}
+
+/// Where a secret stands against its due dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Due {
+    /// Nothing due within the window (14 days unless the list asked for another).
+    Ok,
+    /// It expires, or is to be rotated, within the window.
+    Due,
+    /// Its rotation date has passed.
+    Overdue,
+    /// Its current version's expiry has passed; actions still get the value, and each
+    /// read is audited with outcome `expired`.
+    Expired,
+}
+
+impl From<lumio_core::DueState> for Due {
+    fn from(state: lumio_core::DueState) -> Self {
+        match state {
+            lumio_core::DueState::Ok => Self::Ok,
+            lumio_core::DueState::Due => Self::Due,
+            lumio_core::DueState::Overdue => Self::Overdue,
+            lumio_core::DueState::Expired => Self::Expired,
+        }
+    }
+}
+
+impl Due {
+    /// As the CLI and the dashboard print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Due => "due",
+            Self::Overdue => "overdue",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// Whether a date has passed (`lumio env due` exits 1).
+    pub fn is_late(self) -> bool {
+        matches!(self, Self::Overdue | Self::Expired)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SecretList {
     pub secrets: Vec<SecretView>,
+}
+
+/// The query of a list.
+#[derive(Debug, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// How far ahead a due date counts as `due`: a whole number and a unit (s, m, h, d,
+    /// w), e.g. `30d`; default `14d`.
+    #[param(pattern = r"^[0-9]{1,15}[smhdw]$")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<String>,
 }
 
 /// The body of a set. Borrows the value on the client side, so no extra copy of it lingers.
@@ -40,6 +109,61 @@ pub struct SetSecret<'a> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_items = 1, max_items = 16, inline, value_type = Option<Vec<HostPattern>>)]
     pub allowed_hosts: Option<Vec<String>>,
+    /// The new version expires at this time (RFC 3339; it must be in the future). Absent
+    /// (with `expires_in_secs` absent too): the new version never expires; an expiry is
+    /// never carried over from an earlier version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The new version expires this many seconds from now by the server's clock; instead
+    /// of `expires_at`.
+    #[schema(minimum = 1, maximum = 9007199254740991.0)]
+    #[serde(
+        default,
+        deserialize_with = "crate::integral::optional_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_in_secs: Option<i64>,
+    /// Rotate the secret every this many seconds (any length); null turns rotation off;
+    /// absent keeps the secret's period. A new version restarts the rotation clock.
+    #[schema(value_type = Option<i64>, nullable, minimum = 1, maximum = 9007199254740991.0)]
+    #[serde(
+        default,
+        deserialize_with = "crate::integral::nullable_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rotate_every_secs: Option<Option<i64>>,
+}
+
+/// The body of a due-date change, which writes no version: each field absent stays as it
+/// is, null clears it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ChangeDueDates {
+    /// The current version expires at this time (RFC 3339, in the future); null: never.
+    #[schema(value_type = Option<DateTime<Utc>>, nullable)]
+    #[serde(
+        default,
+        deserialize_with = "crate::integral::nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+    /// The current version expires this many seconds from now by the server's clock;
+    /// instead of `expires_at`.
+    #[schema(minimum = 1, maximum = 9007199254740991.0)]
+    #[serde(
+        default,
+        deserialize_with = "crate::integral::optional_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_in_secs: Option<i64>,
+    /// Rotate every this many seconds; null turns rotation off. The rotation clock keeps
+    /// its start (the current version's set time).
+    #[schema(value_type = Option<i64>, nullable, minimum = 1, maximum = 9007199254740991.0)]
+    #[serde(
+        default,
+        deserialize_with = "crate::integral::nullable_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rotate_every_secs: Option<Option<i64>>,
 }
 
 /// A host (`api.stripe.com`) or a subdomain wildcard (`*.example.com`), without scheme,

@@ -597,6 +597,20 @@ impl Store for FakeStore {
     ) -> Result<bool, StoreError> {
         unimplemented!()
     }
+    async fn set_due_dates(
+        &self,
+        _: i64,
+        _: Environment,
+        _: &SecretName,
+        _: &lumio_store::DueDatesChange,
+        _: &str,
+        _: &[AuditRecord],
+    ) -> Result<bool, StoreError> {
+        unimplemented!()
+    }
+    async fn due_dates_all(&self) -> Result<Vec<lumio_store::DueSecret>, StoreError> {
+        unimplemented!()
+    }
     async fn insert_deployment(
         &self,
         _: i64,

@@ -412,6 +412,27 @@ pub enum EnvCommand {
         /// `*.example.com` allows subdomains). Without it, the binding stays as it is.
         #[arg(long = "allow-host", value_name = "HOST")]
         allow_host: Vec<String>,
+        #[command(flatten)]
+        due: DueArgs,
+    },
+    /// Change only a secret's due dates, without its value (no new version; the rotation
+    /// clock keeps its start): --expires-in D | --expires-at T | --no-expiry, and/or
+    /// --rotate-every D|off.
+    DueDates {
+        name: String,
+        #[command(flatten)]
+        due: DueArgs,
+        /// Remove the current version's expiry.
+        #[arg(long, conflicts_with_all = ["expires_in", "expires_at"])]
+        no_expiry: bool,
+    },
+    /// What needs attention in both environments: expired secrets, rotations overdue, and
+    /// expiries or rotations due within --within. Exits 1 when something expired or is
+    /// overdue (for CI), 0 otherwise.
+    Due {
+        /// How far ahead counts as due: a whole number and a unit (s, m, h, d, w).
+        #[arg(long, value_name = "DURATION", default_value = "14d")]
+        within: String,
     },
     /// Change only the hosts a secret's value may be sent to by ctx.fetch, without its
     /// value: `--allow-host HOST` (repeatable) replaces the binding, `--clear` removes it.
@@ -427,7 +448,8 @@ pub enum EnvCommand {
         #[arg(long, conflicts_with = "allow_host")]
         clear: bool,
     },
-    /// List secret names with version, allowed hosts and last change; values are never shown.
+    /// List secret names with version, allowed hosts, due dates and last change; values
+    /// are never shown. Names due (within 14 days), overdue or expired are marked.
     List,
     /// Delete a secret (it can be rolled back); with --purge, erase every version (asks on
     /// a terminal).
@@ -475,6 +497,31 @@ pub enum EnvCommand {
         #[arg(long, value_name = "ENV")]
         to: String,
     },
+}
+
+/// The due dates `lumio env set` and `lumio env due-dates` take. Durations are a whole
+/// number and a unit: s, m, h, d or w (30d, 12h, 6w), any length.
+#[derive(Debug, Default, Args)]
+pub struct DueArgs {
+    /// The (new) version expires this long from now, by the server's clock, e.g. 90d. A
+    /// new version set without --expires-in/--expires-at never expires: an expiry is not
+    /// carried over from the previous version.
+    #[arg(long, value_name = "DURATION", conflicts_with = "expires_at")]
+    pub expires_in: Option<String>,
+    /// The (new) version expires at this time: RFC 3339 (2027-01-01T09:00:00Z) or a date
+    /// (2027-01-01, midnight UTC).
+    #[arg(long, value_name = "TIME")]
+    pub expires_at: Option<String>,
+    /// Rotate the secret every DURATION, e.g. 30d; `off` stops. Kept across versions until
+    /// changed; each new version restarts the clock (rotate by = set time + period).
+    #[arg(long, value_name = "DURATION|off")]
+    pub rotate_every: Option<String>,
+}
+
+impl DueArgs {
+    pub fn is_empty(&self) -> bool {
+        self.expires_in.is_none() && self.expires_at.is_none() && self.rotate_every.is_none()
+    }
 }
 
 /// Options of `lumio audit`.

@@ -144,6 +144,14 @@ impl Client {
         self.send(self.request(Method::PUT, path).json(body))
     }
 
+    pub fn patch<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        self.send(self.request(Method::PATCH, path).json(body))
+    }
+
     pub fn delete<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.send(self.request(Method::DELETE, path))
     }

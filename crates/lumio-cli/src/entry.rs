@@ -22,6 +22,7 @@ pub fn main<C: Subcommand>(run: impl FnOnce(C) -> anyhow::Result<()>) -> ExitCod
         // `lumio env list | head` closing the pipe early is not a failure.
         Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) if err.is::<error::Differences>() => ExitCode::FAILURE,
+        Err(err) if err.is::<error::NeedsAttention>() => ExitCode::FAILURE,
         Err(err) => {
             error::report(&err, json);
             ExitCode::from(error::exit_status(&err))

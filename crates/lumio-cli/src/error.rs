@@ -131,6 +131,19 @@ impl fmt::Display for Differences {
 
 impl std::error::Error for Differences {}
 
+/// `lumio env due` found a secret expired or a rotation overdue: exit status 1 with
+/// nothing more on stderr, so CI fails on it. (The list was already printed.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NeedsAttention;
+
+impl fmt::Display for NeedsAttention {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a secret expired or is overdue for rotation")
+    }
+}
+
+impl std::error::Error for NeedsAttention {}
+
 /// Whether the error is stdout closing under us (`lumio env list | head`): not a failure.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {

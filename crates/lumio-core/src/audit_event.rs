@@ -33,6 +33,9 @@ pub enum AuditEvent {
     /// A secret's egress binding changed.
     #[serde(rename = "secret.binding_changed")]
     SecretBindingChanged,
+    /// A secret's expiry or rotation period changed without a new value.
+    #[serde(rename = "secret.due_dates_changed")]
+    SecretDueDatesChanged,
     /// A fetch carrying a bound secret to another host was refused.
     #[serde(rename = "egress.blocked")]
     EgressBlocked,
@@ -121,6 +124,7 @@ impl AuditEvent {
         Self::SecretCopy,
         Self::SecretCompared,
         Self::SecretBindingChanged,
+        Self::SecretDueDatesChanged,
         Self::EgressBlocked,
         Self::LeakBlocked,
         Self::Deploy,
@@ -160,6 +164,7 @@ impl AuditEvent {
             Self::SecretCopy => "secret.copy",
             Self::SecretCompared => "secret.compared",
             Self::SecretBindingChanged => "secret.binding_changed",
+            Self::SecretDueDatesChanged => "secret.due_dates_changed",
             Self::EgressBlocked => "egress.blocked",
             Self::LeakBlocked => "leak.blocked",
             Self::Deploy => "deploy",
@@ -200,6 +205,9 @@ impl AuditEvent {
             Self::SecretCopy => "A secret was copied from the other environment.",
             Self::SecretCompared => "Two environments' secrets were compared.",
             Self::SecretBindingChanged => "A secret's egress binding changed.",
+            Self::SecretDueDatesChanged => {
+                "A secret's expiry or rotation period changed without a new value."
+            }
             Self::EgressBlocked => "A fetch carrying a bound secret to another host was refused.",
             Self::LeakBlocked => "An action's answer held a secret's value and was withheld.",
             Self::Deploy => "Code was deployed.",
@@ -286,6 +294,9 @@ pub enum AuditOutcome {
     Ok,
     /// A read found the secret.
     Found,
+    /// A read found the secret past its current version's expiry; the action was still
+    /// given the value.
+    Expired,
     /// A read found no such secret.
     NotSet,
     /// A read outside the action's grants was refused.
@@ -302,6 +313,7 @@ impl AuditOutcome {
         match self {
             Self::Ok => "ok",
             Self::Found => "found",
+            Self::Expired => "expired",
             Self::NotSet => "not_set",
             Self::Denied => "denied",
             Self::Blocked => "blocked",

@@ -31,6 +31,9 @@ pub struct CurrentValue {
     pub value: Arc<SecretValue>,
     /// `None`: unbound, the value may go to any host.
     pub allowed_hosts: Option<Arc<AllowedHosts>>,
+    /// When the current version expires; an action past it still gets the value, and the
+    /// read is recorded as `expired`.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Why a host was refused; says what a good one looks like.

@@ -6,6 +6,7 @@ mod action_error_code;
 mod audit;
 mod audit_chain;
 mod audit_event;
+mod due;
 mod egress;
 mod error_kind;
 mod ids;
@@ -24,6 +25,7 @@ pub use audit_chain::{
     NULL_MARKER, SYSTEM_ACTOR,
 };
 pub use audit_event::{AuditEvent, AuditOutcome};
+pub use due::{DueDates, DueState, DueUpdate, InvalidPeriod, Period, DEFAULT_DUE_WITHIN_SECS};
 pub use egress::{
     AllowedHosts, CurrentValue, HostPattern, InvalidHost, MAX_ALLOWED_HOSTS, MAX_HOST_LEN,
 };

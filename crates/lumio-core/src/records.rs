@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{AllowedHosts, AuditEvent, Environment, ExtensionSlug, Role, SecretName};
+use crate::{
+    AllowedHosts, AuditEvent, DueDates, Environment, ExtensionSlug, Period, Role, SecretName,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Extension {
@@ -37,6 +39,42 @@ pub struct SecretHead {
     pub updated_by: String,
     /// The hosts the value may be sent to by `ctx.fetch`; `None`: unbound (anywhere).
     pub allowed_hosts: Option<AllowedHosts>,
+    /// When the current version expires (set with that version); `None`: never.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// How often the secret is to be rotated; kept across versions until cleared.
+    pub rotate_every: Option<Period>,
+    /// When the current version was written (by the service's clock): the rotation
+    /// clock's start. A binding or due-date change leaves it alone.
+    pub current_set_at: Option<DateTime<Utc>>,
+}
+
+impl SecretHead {
+    /// The expiry and the rotation date of the current version.
+    pub fn due_dates(&self) -> DueDates {
+        DueDates {
+            expires_at: self.expires_at,
+            rotate_by: rotate_by(self.current_set_at, self.rotate_every),
+        }
+    }
+}
+
+/// When a version set at `set_at` is to be rotated by, with a period.
+pub fn rotate_by(set_at: Option<DateTime<Utc>>, every: Option<Period>) -> Option<DateTime<Utc>> {
+    every?.after(set_at?)
+}
+
+/// A live secret with an expiry or a rotation period, anywhere on the instance: what
+/// reminders are sent from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueSecret {
+    pub extension_id: i64,
+    pub slug: ExtensionSlug,
+    pub environment: Environment,
+    pub name: SecretName,
+    /// The current version, the one the dates are of.
+    pub version: i64,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub rotate_by: Option<DateTime<Utc>>,
 }
 
 /// A dashboard sign-in. The browser holds the session id; the store only its SHA-256.

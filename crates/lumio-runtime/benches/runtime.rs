@@ -33,6 +33,7 @@ impl Host for MapHost {
         let unbound = |value: &Arc<SecretValue>| CurrentValue {
             value: value.clone(),
             allowed_hosts: None,
+            expires_at: None,
         };
         if name.as_str() == "API_KEY" {
             return Ok(Some(unbound(&self.value)));

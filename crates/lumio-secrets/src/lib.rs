@@ -14,6 +14,7 @@ mod bootstrap;
 mod cache;
 mod clock;
 mod deployments;
+mod due_dates;
 mod error;
 mod extensions;
 mod keyring;
@@ -38,6 +39,7 @@ pub use audit_log::{AuditFilter, ExportFilter, MAX_AUDIT_PAGE, MAX_EXPORT_PAGE};
 pub use audit_root::{load_audit_root, reseal_audit_root, AUDIT_ROOT_META, AUDIT_ROOT_PLACE};
 pub use bootstrap::{open_service, open_service_with, Bootstrap, BootstrapToken};
 pub use clock::Clock;
+pub use due_dates::{stamp, DueChange, DueOnSet, Expiry};
 pub use error::ServiceError;
 pub use extensions::change_record;
 pub use last_used::WRITE_EVERY as LAST_USED_WRITE_EVERY;
@@ -45,9 +47,9 @@ pub use lumio_core::{ErrorKind, SecretValue};
 pub use lumio_store::{DeliveryRecord, DueDelivery};
 pub use master_rotation::MasterKeyStatus;
 pub use parity::{CopyReport, CopySelection, EnvironmentDiff};
-pub use read::{Reader, SecretRead};
+pub use read::{ReadCount, Reader, SecretRead};
 pub use rotation::{rotate, RotationReport};
-pub use secrets::{ImportedSecret, SecretHistory, SecretSummary};
+pub use secrets::{ImportedSecret, SecretHistory, SecretSummary, SetOptions};
 pub use sessions::Sessions;
 pub use staff::{ClaimCode, Claimed, DEFAULT_CLAIM_LIFETIME, MAX_REASON, MAX_SUPPORT};
 pub use token_admin::{TokenFor, TokenRequest, TokenSummary};
@@ -69,7 +71,8 @@ pub use lumio_store::{connect_with, StoreOptions};
 /// and which leads nowhere back into it. Callers name them from here.
 pub use lumio_core::records::{
     AccessRequest, AuditEntry, AuditPruned, AuditRecord, ChainBreak, ChainVerdict, ChainedEntry,
-    Change, DeploymentRecord, Extension, Grant, PoolUsage, SecretHead, SessionRecord, Tamper,
+    Change, DeploymentRecord, DueSecret, Extension, Grant, PoolUsage, SecretHead, SessionRecord,
+    Tamper,
 };
 
 use std::sync::Arc;

@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use lumio_audit::Ticket;
 use lumio_core::{AuditEvent, AuditOutcome, CurrentValue, Environment, SecretName, SecretValue};
 use lumio_store::AuditRecord;
 
+use crate::due_dates::stamp;
 use crate::secrets::place;
 use crate::{SecretsService, ServiceError};
 
@@ -22,6 +23,19 @@ pub struct SecretRead {
     pub value: Option<Arc<SecretValue>>,
     /// The audit record of this read; a value may leave the sandbox only once it is durable.
     pub ticket: Ticket,
+}
+
+/// An invocation's reads of one secret, as [`SecretsService::record_reads`] records them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadCount {
+    pub name: SecretName,
+    /// Whether the reads found a value.
+    pub found: bool,
+    /// How many `ctx.secrets.get` calls this stands for.
+    pub count: u32,
+    /// When the value read had expired (see [`SecretsService::expired_at`]); `None`: not
+    /// expired.
+    pub expired_at: Option<DateTime<Utc>>,
 }
 
 /// Which action, in which request, is reading.
@@ -47,10 +61,11 @@ impl SecretsService {
         let value = self
             .load(reader.extension_id, reader.environment, name)
             .await?;
-        let ticket = self
-            .inner
-            .audit
-            .try_enqueue(read_record(&reader, name, value.is_some()))?;
+        let mut record = read_record(&reader, name, value.is_some());
+        if value.as_ref().and_then(|v| self.expired_at(v)).is_some() {
+            record.outcome = Some(AuditOutcome::Expired.into());
+        }
+        let ticket = self.inner.audit.try_enqueue(record)?;
         Ok(SecretRead {
             value: value.map(|current| current.value),
             ticket,
@@ -72,22 +87,33 @@ impl SecretsService {
             .await
     }
 
-    /// Queues one `secret.get` record per entry — a secret, whether it was found, and how
-    /// many times the invocation read it — and returns the ticket of the last. One record
-    /// per secret and invocation, not per call: a loop of 10,000 reads is one row that says
-    /// 10,000.
+    /// Queues one `secret.get` record per entry — a secret, whether it was found (and
+    /// past its expiry: outcome `expired`), and how many times the invocation read it —
+    /// and returns the ticket of the last. One record per secret and invocation, not per
+    /// call: a loop of 10,000 reads is one row that says 10,000.
     pub fn record_reads(
         &self,
         reader: Reader<'_>,
-        reads: &[(SecretName, bool, u32)],
+        reads: &[ReadCount],
     ) -> Result<Option<Ticket>, ServiceError> {
         let mut last = None;
-        for (name, found, count) in reads {
-            let mut record = read_record(&reader, name, *found);
-            record.detail = Some(reads_detail(*count));
+        for read in reads {
+            let mut record = read_record(&reader, &read.name, read.found);
+            let mut detail = reads_detail(read.count);
+            if let (true, Some(at)) = (read.found, read.expired_at) {
+                record.outcome = Some(AuditOutcome::Expired.into());
+                detail.push_str(&format!("; the value expired at {}", stamp(at)));
+            }
+            record.detail = Some(detail);
             last = Some(self.inner.audit.try_enqueue(record)?);
         }
         Ok(last)
+    }
+
+    /// When the value read expired, if it has by the service's clock: an action still gets
+    /// it, and the read is recorded as `expired`.
+    pub fn expired_at(&self, value: &CurrentValue) -> Option<DateTime<Utc>> {
+        value.expires_at.filter(|at| *at <= self.now())
     }
 
     /// Queues an invocation's `secret.denied` records: one per name it asked for outside
@@ -138,10 +164,11 @@ impl SecretsService {
         name: &SecretName,
     ) -> Option<Result<SecretRead, ServiceError>> {
         let value = self.cached(reader.extension_id, reader.environment, name)?;
-        let queued = self
-            .inner
-            .audit
-            .try_enqueue(read_record(&reader, name, value.is_some()));
+        let mut record = read_record(&reader, name, value.is_some());
+        if value.as_ref().and_then(|v| self.expired_at(v)).is_some() {
+            record.outcome = Some(AuditOutcome::Expired.into());
+        }
+        let queued = self.inner.audit.try_enqueue(record);
         Some(
             queued
                 .map(|ticket| SecretRead {
@@ -201,6 +228,7 @@ impl SecretsService {
                 Some(CurrentValue {
                     value: Arc::new(value),
                     allowed_hosts: current.allowed_hosts.map(Arc::new),
+                    expires_at: current.expires_at,
                 })
             }
         };

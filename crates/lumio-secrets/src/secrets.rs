@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use lumio_core::{
-    AllowedHosts, AuditEvent, Environment, ExtensionSlug, Role, SecretName, SecretValue,
-    MAX_SECRETS_PER_ENVIRONMENT,
+    AllowedHosts, AuditEvent, DueUpdate, Environment, ExtensionSlug, Period, Role, SecretName,
+    SecretValue, MAX_SECRETS_PER_ENVIRONMENT,
 };
 use lumio_crypto::SecretPlace;
 use lumio_store::{AuditRecord, Extension, NewVersion, SecretHead, StoreError, VersionInfo};
 
 use crate::bindings::binding_record;
+use crate::due_dates::{expiry_at, set_detail, DueOnSet};
 use crate::extensions::change_record;
 use crate::{RequestContext, SecretsService, ServiceError};
 
@@ -39,13 +40,40 @@ pub struct SecretSummary {
     pub updated_by: String,
     /// The binding this change set; `None` when it left the binding alone.
     pub allowed_hosts: Option<AllowedHosts>,
+    /// When the new version expires; `None`: never.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The rotation period this change gave or cleared; `Keep` when it left it alone.
+    pub rotate_every: DueUpdate<Period>,
+    /// When the new version was written, by the service's clock (the rotation clock's start).
+    pub set_at: DateTime<Utc>,
 }
 
-/// One name written by an import.
+impl SecretSummary {
+    /// When the secret is to be rotated by, if this change gave it a period.
+    pub fn rotate_by(&self) -> Option<DateTime<Utc>> {
+        match self.rotate_every {
+            DueUpdate::Set(period) => period.after(self.set_at),
+            _ => None,
+        }
+    }
+}
+
+/// What a set changes besides the value; the default changes nothing else (and gives the
+/// new version no expiry).
+#[derive(Debug, Clone, Default)]
+pub struct SetOptions {
+    /// Binds the secret to these hosts in the same transaction; `None`: binding unchanged.
+    pub allowed_hosts: Option<AllowedHosts>,
+    pub due: DueOnSet,
+}
+
+/// One name written by an import (or any write).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportedSecret {
     pub name: SecretName,
     pub version: i64,
+    /// When it was written, by the service's clock.
+    pub set_at: DateTime<Utc>,
 }
 
 /// The kept versions of one secret, newest first.
@@ -100,9 +128,37 @@ impl SecretsService {
         value: &SecretValue,
         allowed_hosts: Option<&AllowedHosts>,
     ) -> Result<SecretSummary, ServiceError> {
+        let options = SetOptions {
+            allowed_hosts: allowed_hosts.cloned(),
+            due: DueOnSet::default(),
+        };
+        self.set_with(ctx, slug, environment, name, value, &options)
+            .await
+    }
+
+    /// [`Self::set_bound`] with due dates: the new version's expiry (refused unless in the
+    /// future, before anything is written) and the secret's rotation period, all in the
+    /// same transaction and said in the `secret.set` record's detail.
+    #[tracing::instrument(skip_all, fields(extension = %slug, environment = %environment, name = %name))]
+    pub async fn set_with(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+        environment: Environment,
+        name: &SecretName,
+        value: &SecretValue,
+        options: &SetOptions,
+    ) -> Result<SecretSummary, ServiceError> {
         let extension = self
             .authorized(ctx, slug, environment, Role::Developer, "set secrets")
             .await?;
+        let now = self.now_micros();
+        let expires_at = options
+            .due
+            .expires
+            .map(|expires| expiry_at(expires, now))
+            .transpose()?;
+        let rotate_every = options.due.rotate_every;
         let written = self
             .write(
                 ctx,
@@ -111,10 +167,15 @@ impl SecretsService {
                 &[(name.clone(), value)],
                 Written {
                     event: AuditEvent::SecretSet,
-                    allowed_hosts,
+                    allowed_hosts: options.allowed_hosts.as_ref(),
                     per_pair: None,
+                    expires_at,
+                    rotate_every,
                 },
-                |w| format!("version {}", w.version),
+                |w| {
+                    let due = set_detail(w.expires_at, w.rotate_every);
+                    format!("version {}{due}", w.version)
+                },
             )
             .await?;
         let version = written[0].version;
@@ -123,7 +184,10 @@ impl SecretsService {
             version,
             updated_at: self.now(),
             updated_by: ctx.principal.actor(),
-            allowed_hosts: allowed_hosts.cloned(),
+            allowed_hosts: options.allowed_hosts.clone(),
+            expires_at,
+            rotate_every,
+            set_at: written[0].set_at,
         })
     }
 
@@ -296,6 +360,9 @@ impl SecretsService {
             updated_at: self.now(),
             updated_by: ctx.principal.actor(),
             allowed_hosts: None,
+            expires_at: None,
+            rotate_every: DueUpdate::Keep,
+            set_at: written[0].set_at,
         })
     }
 
@@ -337,6 +404,8 @@ impl SecretsService {
                     .collect(),
             };
             let keys = self.keys();
+            // The rotation clock reads the service's clock, as the due state does.
+            let set_at = self.now_micros();
             let writes: Vec<NewVersion> = pairs
                 .iter()
                 .enumerate()
@@ -352,6 +421,9 @@ impl SecretsService {
                         kek_id: keys.current().id().to_string(),
                         actor: ctx.principal.actor(),
                         allowed_hosts: how.binding_of(i).cloned(),
+                        set_at,
+                        expires_at: how.expires_at,
+                        rotate_every: how.rotate_every,
                     }
                 })
                 .collect();
@@ -407,6 +479,7 @@ impl SecretsService {
                         .map(|w| ImportedSecret {
                             name: w.name,
                             version: w.version,
+                            set_at: w.set_at,
                         })
                         .collect());
                 }
@@ -466,13 +539,19 @@ impl SecretsService {
     }
 }
 
-/// What a write records (`secret.set`, …) and whether it binds its secrets too.
+/// What a write records (`secret.set`, …), whether it binds its secrets too, and the
+/// due dates it gives them.
 pub(crate) struct Written<'a> {
     event: AuditEvent,
     allowed_hosts: Option<&'a AllowedHosts>,
     /// A binding per pair written (`None`: that one's binding stays as it is), instead
     /// of `allowed_hosts` for all.
     per_pair: Option<&'a [Option<AllowedHosts>]>,
+    /// The new versions' expiry: only a set gives one; import, rollback and copy write
+    /// versions that never expire.
+    expires_at: Option<DateTime<Utc>>,
+    /// Only a set changes the rotation period; every other write keeps it.
+    rotate_every: DueUpdate<Period>,
 }
 
 impl<'a> Written<'a> {
@@ -481,15 +560,16 @@ impl<'a> Written<'a> {
             event,
             allowed_hosts: None,
             per_pair: None,
+            expires_at: None,
+            rotate_every: DueUpdate::Keep,
         }
     }
 
     /// A write that binds each pair to its own binding, parallel to the pairs.
     pub(crate) fn bound_per_pair(event: AuditEvent, bindings: &'a [Option<AllowedHosts>]) -> Self {
         Self {
-            event,
-            allowed_hosts: None,
             per_pair: Some(bindings),
+            ..Self::event(event)
         }
     }
 

@@ -47,6 +47,9 @@ async fn concurrent_sets(store: &Arc<dyn Store>, extension_id: i64, iters: u64) 
                         kek_id: "0123456789abcdef".into(),
                         actor: "tok_bench".into(),
                         allowed_hosts: None,
+                        set_at: chrono::Utc::now(),
+                        expires_at: None,
+                        rotate_every: lumio_core::DueUpdate::Keep,
                     };
                     store
                         .write_versions(extension_id, ENV, &[write], 1000, &[])

@@ -29,10 +29,10 @@ use tokio::sync::broadcast;
 use crate::{
     AccessChange, AccessFilter, AccessRequest, AttemptResult, AuditEntry, AuditPruned, AuditQuery,
     AuditRecord, ChainVerdict, ChainedEntry, Change, ClaimOutcome, ClaimRecord, CurrentSecret,
-    DeliveryRecord, DeploymentRecord, DueDelivery, ExportQuery, Extension, LogPage, LogQuery,
-    LogsPruned, NewInvocationLog, NewVersion, NewWebhook, PoolUsage, RecordsOf, Resealed,
-    Revocation, SealedVersion, SecretHead, SessionRecord, Store, StoreError, StoredVersion,
-    TokenRecord, VersionInfo, VersionKey, WebhookRecord,
+    DeliveryRecord, DeploymentRecord, DueDatesChange, DueDelivery, DueSecret, ExportQuery,
+    Extension, LogPage, LogQuery, LogsPruned, NewInvocationLog, NewVersion, NewWebhook, PoolUsage,
+    RecordsOf, Resealed, Revocation, SealedVersion, SecretHead, SessionRecord, Store, StoreError,
+    StoredVersion, TokenRecord, VersionInfo, VersionKey, WebhookRecord,
 };
 
 /// A store whose request-path calls give up after `wait`.
@@ -157,6 +157,8 @@ delegate! {
     read fn history(&self, extension_id: i64, environment: Environment, name: &SecretName) -> Vec<VersionInfo>;
     change fn delete_secret(&self, extension_id: i64, environment: Environment, name: &SecretName, actor: &str, purge: bool, audit: &[AuditRecord]) -> bool;
     change fn set_binding(&self, extension_id: i64, environment: Environment, name: &SecretName, allowed_hosts: Option<&lumio_core::AllowedHosts>, actor: &str, audit: &[AuditRecord]) -> bool;
+    change fn set_due_dates(&self, extension_id: i64, environment: Environment, name: &SecretName, change: &DueDatesChange, actor: &str, audit: &[AuditRecord]) -> bool;
+    read fn due_dates_all(&self) -> Vec<DueSecret>;
 
     change fn insert_deployment(&self, extension_id: i64, environment: Environment, files_json: &str, actions: &[String], actor: &str, audit: RecordsOf<'_, DeploymentRecord>) -> DeploymentRecord;
     read fn active_deployment(&self, extension_id: i64, environment: Environment) -> Option<DeploymentRecord>;

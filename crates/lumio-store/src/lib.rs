@@ -294,6 +294,23 @@ pub trait Store: Send + Sync + 'static {
         audit: &[AuditRecord],
     ) -> Result<bool, StoreError>;
 
+    /// Changes a live secret's due dates (its current version's expiry, its rotation
+    /// period) without a new version and without moving the rotation clock, with `audit`
+    /// in the same transaction. Returns false if no live secret has the name (and then
+    /// writes no `audit`). Announces a [`Change`].
+    async fn set_due_dates(
+        &self,
+        extension_id: i64,
+        environment: Environment,
+        name: &SecretName,
+        change: &DueDatesChange,
+        actor: &str,
+        audit: &[AuditRecord],
+    ) -> Result<bool, StoreError>;
+    /// Every live secret on the instance with an expiry or a rotation period, by
+    /// extension id, environment and name: what reminders are sent from.
+    async fn due_dates_all(&self) -> Result<Vec<DueSecret>, StoreError>;
+
     // ---- deployments ----
     /// Stores a new deployment as the next version (the active one from now on), with the
     /// records `audit` makes of it in the same transaction.

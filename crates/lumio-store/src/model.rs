@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use lumio_core::records::{Extension, Grant};
-use lumio_core::{AllowedHosts, Environment, SecretName};
+use lumio_core::{AllowedHosts, DueUpdate, Environment, Period, SecretName};
 
 /// One version to write; `sealed` was made for exactly this (extension, environment, name, version).
 #[derive(Debug, Clone)]
@@ -21,6 +21,21 @@ pub struct NewVersion {
     /// `Some`: the secret is bound to these hosts from this write on (same transaction);
     /// `None`: its binding stays as it is.
     pub allowed_hosts: Option<AllowedHosts>,
+    /// When the service wrote it, by its clock: the rotation clock starts again here.
+    pub set_at: DateTime<Utc>,
+    /// When this version expires; `None`: never. It belongs to this version only, so a
+    /// later version without one has none.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The secret's rotation period from this write on; it belongs to the secret, so
+    /// `Keep` leaves the one it has.
+    pub rotate_every: DueUpdate<Period>,
+}
+
+/// A change to a live secret's due dates without a new value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DueDatesChange {
+    pub expires_at: DueUpdate<DateTime<Utc>>,
+    pub rotate_every: DueUpdate<Period>,
 }
 
 #[derive(Debug, Clone)]
@@ -30,11 +45,13 @@ pub struct SealedVersion {
     pub kek_id: String,
 }
 
-/// What the runtime's read path needs of a live secret: its current version and binding.
+/// What the runtime's read path needs of a live secret: its current version, binding and
+/// the version's expiry.
 #[derive(Debug, Clone)]
 pub struct CurrentSecret {
     pub version: SealedVersion,
     pub allowed_hosts: Option<AllowedHosts>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Where a stored version sits; ordered as the primary key is.

@@ -3,7 +3,9 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use lumio_core::{AllowedHosts, AuditEvent, Environment, ExtensionSlug, Role, SecretName};
+use lumio_core::{
+    AllowedHosts, AuditEvent, DueUpdate, Environment, ExtensionSlug, Period, Role, SecretName,
+};
 
 use crate::{Grant, NewVersion, StoreError};
 
@@ -123,6 +125,25 @@ pub(crate) fn actions(column: &str) -> Vec<String> {
 /// A binding as stored: one pattern per line (patterns never hold newlines); `None` is NULL.
 pub(crate) fn hosts_column(hosts: Option<&AllowedHosts>) -> Option<String> {
     hosts.map(|hosts| hosts.to_strings().join("\n"))
+}
+
+/// A rotation period as stored (seconds, or NULL).
+pub(crate) fn rotate_every(column: Option<i64>) -> Result<Option<Period>, StoreError> {
+    column
+        .map(|secs| {
+            Period::from_secs(secs).ok_or_else(|| corrupt("rotation period", &secs.to_string()))
+        })
+        .transpose()
+}
+
+/// A rotation change as two columns: whether to replace the stored period, and with what
+/// (NULL clears).
+pub(crate) fn rotation_columns(update: DueUpdate<Period>) -> (bool, Option<i64>) {
+    match update {
+        DueUpdate::Keep => (false, None),
+        DueUpdate::Set(period) => (true, Some(period.secs())),
+        DueUpdate::Clear => (true, None),
+    }
 }
 
 pub(crate) fn allowed_hosts(column: Option<&str>) -> Result<Option<AllowedHosts>, StoreError> {

@@ -5,7 +5,7 @@ use lumio_core::Environment;
 
 use crate::stamp::Stamp;
 use crate::{
-    rows, AuditRecord, CurrentSecret, NewVersion, SealedVersion, SecretHead, StoreError,
+    rows, AuditRecord, CurrentSecret, DueSecret, NewVersion, SealedVersion, SecretHead, StoreError,
     VersionInfo,
 };
 
@@ -39,7 +39,8 @@ pub(crate) fn live_limit(live: i64, batch: &Batch<'_>) -> Result<(), StoreError>
 macro_rules! heads_where {
     ($where:literal) => {
         concat!(
-            "SELECT name, current_version, latest_version, updated_at, updated_by, allowed_hosts \
+            "SELECT name, current_version, latest_version, updated_at, updated_by, allowed_hosts, \
+             expires_at, rotate_every_secs, current_set_at \
              FROM ext_secret_heads WHERE extension_id = $1 AND environment = $2 AND ",
             $where
         )
@@ -59,6 +60,9 @@ pub(crate) struct HeadRow {
     updated_at: Stamp,
     updated_by: String,
     allowed_hosts: Option<String>,
+    expires_at: Option<Stamp>,
+    rotate_every_secs: Option<i64>,
+    current_set_at: Option<Stamp>,
 }
 
 impl HeadRow {
@@ -70,22 +74,26 @@ impl HeadRow {
             updated_at: self.updated_at.0,
             updated_by: self.updated_by,
             allowed_hosts: rows::allowed_hosts(self.allowed_hosts.as_deref())?,
+            expires_at: self.expires_at.map(|at| at.0),
+            rotate_every: rows::rotate_every(self.rotate_every_secs)?,
+            current_set_at: self.current_set_at.map(|at| at.0),
         })
     }
 }
 
-/// The current version of one live secret and its binding.
-pub(crate) const CURRENT: &str = "SELECT s.version, s.sealed, s.kek_id, h.allowed_hosts \
+/// The current version of one live secret, its binding and its expiry.
+pub(crate) const CURRENT: &str =
+    "SELECT s.version, s.sealed, s.kek_id, h.allowed_hosts, h.expires_at \
      FROM ext_secret_heads h JOIN ext_secrets s \
        ON s.extension_id = h.extension_id AND s.environment = h.environment \
       AND s.name = h.name AND s.version = h.current_version \
      WHERE h.extension_id = $1 AND h.environment = $2 AND h.name = $3";
 
-/// A row of [`CURRENT`]: version, sealed bytes, key id, allowed hosts.
-pub(crate) type CurrentRow = (i64, Vec<u8>, String, Option<String>);
+/// A row of [`CURRENT`]: version, sealed bytes, key id, allowed hosts, expiry.
+pub(crate) type CurrentRow = (i64, Vec<u8>, String, Option<String>, Option<Stamp>);
 
 pub(crate) fn current_secret(
-    (version, sealed, kek_id, hosts): CurrentRow,
+    (version, sealed, kek_id, hosts, expires_at): CurrentRow,
 ) -> Result<CurrentSecret, StoreError> {
     Ok(CurrentSecret {
         version: SealedVersion {
@@ -94,6 +102,7 @@ pub(crate) fn current_secret(
             kek_id,
         },
         allowed_hosts: rows::allowed_hosts(hosts.as_deref())?,
+        expires_at: expires_at.map(|at| at.0),
     })
 }
 
@@ -127,10 +136,59 @@ pub(crate) const SET_BINDING: &str = "UPDATE ext_secret_heads \
      WHERE extension_id = $1 AND environment = $2 AND name = $3 \
        AND current_version IS NOT NULL";
 
-/// Soft delete: the head loses its current version and its egress binding (a secret set
-/// again under the name starts unbound, like a new one); `$4` when, `$5` who.
+/// Changes the due dates of a live secret: `$4` whether to replace the expiry, `$5` with
+/// what (NULL clears), `$6`/`$7` the same for the rotation period; `$8` when, `$9` who.
+/// A metadata change: no version is written and the rotation clock does not move.
+pub(crate) const SET_DUE_DATES: &str = "UPDATE ext_secret_heads \
+     SET expires_at = CASE WHEN $4 THEN $5 ELSE expires_at END, \
+         rotate_every_secs = CASE WHEN $6 THEN $7 ELSE rotate_every_secs END, \
+         updated_at = $8, updated_by = $9 \
+     WHERE extension_id = $1 AND environment = $2 AND name = $3 \
+       AND current_version IS NOT NULL";
+
+/// Every live head with a due date, on the whole instance, with its extension's slug.
+pub(crate) const DUE_ALL: &str = "SELECT h.extension_id, e.slug, h.environment, h.name, \
+        h.current_version, h.expires_at, h.rotate_every_secs, h.current_set_at \
+     FROM ext_secret_heads h JOIN extensions e ON e.id = h.extension_id \
+     WHERE (h.expires_at IS NOT NULL OR h.rotate_every_secs IS NOT NULL) \
+       AND h.current_version IS NOT NULL \
+     ORDER BY h.extension_id, h.environment, h.name";
+
+/// A row of [`DUE_ALL`].
+pub(crate) type DueRow = (
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    Option<Stamp>,
+    Option<i64>,
+    Option<Stamp>,
+);
+
+pub(crate) fn due_secret(
+    (extension_id, slug, environment, name, version, expires_at, every, set_at): DueRow,
+) -> Result<DueSecret, StoreError> {
+    Ok(DueSecret {
+        extension_id,
+        slug: rows::extension_slug(&slug)?,
+        environment: rows::environment(&environment)?,
+        name: rows::secret_name(&name)?,
+        version,
+        expires_at: expires_at.map(|at| at.0),
+        rotate_by: lumio_core::records::rotate_by(
+            set_at.map(|at| at.0),
+            rows::rotate_every(every)?,
+        ),
+    })
+}
+
+/// Soft delete: the head loses its current version, its egress binding and its due dates
+/// (a secret set again under the name starts unbound and without them, like a new one);
+/// `$4` when, `$5` who.
 pub(crate) const SOFT_DELETE: &str = "UPDATE ext_secret_heads \
-     SET current_version = NULL, allowed_hosts = NULL, updated_at = $4, updated_by = $5 \
+     SET current_version = NULL, allowed_hosts = NULL, expires_at = NULL, \
+         rotate_every_secs = NULL, current_set_at = NULL, updated_at = $4, updated_by = $5 \
      WHERE extension_id = $1 AND environment = $2 AND name = $3 \
        AND current_version IS NOT NULL";
 
@@ -349,6 +407,55 @@ macro_rules! secret_queries {
                     self.tell_secrets(extension_id, environment, [name]).await;
                 }
                 Ok(bound)
+            }
+
+            /// Changes a live secret's due dates, with `audit` in the same transaction;
+            /// announced.
+            pub(crate) async fn change_due_dates(
+                &self,
+                extension_id: i64,
+                environment: lumio_core::Environment,
+                name: &lumio_core::SecretName,
+                change: &$crate::DueDatesChange,
+                actor: &str,
+                audit: &[$crate::AuditRecord],
+            ) -> Result<bool, $crate::StoreError> {
+                use lumio_core::DueUpdate;
+                let (replace_expiry, expires_at) = match change.expires_at {
+                    DueUpdate::Keep => (false, None),
+                    DueUpdate::Set(at) => (true, Some($crate::stamp::Stamp(at))),
+                    DueUpdate::Clear => (true, None),
+                };
+                let (replace_rotation, every) = $crate::rows::rotation_columns(change.rotate_every);
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query($crate::secrets::SET_DUE_DATES)
+                    .bind(extension_id)
+                    .bind(environment.as_str())
+                    .bind(name.as_str())
+                    .bind(replace_expiry)
+                    .bind(expires_at)
+                    .bind(replace_rotation)
+                    .bind(every)
+                    .bind($crate::stamp::Stamp($crate::rows::now()))
+                    .bind(actor)
+                    .execute(&mut *tx)
+                    .await?;
+                let changed = done.rows_affected() > 0;
+                self.finish_change(tx, changed, audit).await?;
+                if changed {
+                    self.tell_secrets(extension_id, environment, [name]).await;
+                }
+                Ok(changed)
+            }
+
+            /// Every live secret with a due date, on the whole instance.
+            pub(crate) async fn select_due_all(
+                &self,
+            ) -> Result<Vec<$crate::DueSecret>, $crate::StoreError> {
+                let rows: Vec<$crate::secrets::DueRow> = sqlx::query_as($crate::secrets::DUE_ALL)
+                    .fetch_all(self.readers())
+                    .await?;
+                rows.into_iter().map($crate::secrets::due_secret).collect()
             }
 
             /// Commits a change with its `audit` records if it `happened`; else rolls it

@@ -477,6 +477,23 @@ macro_rules! impl_store {
                     .await
             }
 
+            async fn set_due_dates(
+                &self,
+                extension_id: i64,
+                environment: lumio_core::Environment,
+                name: &lumio_core::SecretName,
+                change: &$crate::DueDatesChange,
+                actor: &str,
+                audit: &[$crate::AuditRecord],
+            ) -> Result<bool, $crate::StoreError> {
+                self.change_due_dates(extension_id, environment, name, change, actor, audit)
+                    .await
+            }
+
+            async fn due_dates_all(&self) -> Result<Vec<$crate::DueSecret>, $crate::StoreError> {
+                self.select_due_all().await
+            }
+
             async fn insert_deployment(
                 &self,
                 extension_id: i64,

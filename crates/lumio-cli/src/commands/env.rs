@@ -1,6 +1,6 @@
 //! `lumio env list|delete|import|history|rollback`: one extension's secrets in one
-//! environment (`set` is in `env_set.rs`, `bind` in `env_bind.rs`; `diff` and `copy`,
-//! across two, in `parity.rs`). No value is ever
+//! environment (`set` is in `env_set.rs`, `bind` in `env_bind.rs`, `due` and `due-dates`
+//! in `env_due.rs`; `diff` and `copy`, across two, in `parity.rs`). No value is ever
 //! printed; the server never returns one either.
 
 use std::borrow::Cow;
@@ -12,7 +12,7 @@ use lumio_api::secrets::{
 };
 use lumio_core::SecretName;
 
-use super::{confirm, env_bind, env_set, input, parity, secret_name, Scoped};
+use super::{confirm, env_bind, env_due, env_set, input, parity, secret_name, Scoped};
 use crate::cli::{CommonArgs, EnvCommand};
 use crate::dotenv;
 use crate::error::CliError;
@@ -24,7 +24,14 @@ pub fn run(common: &CommonArgs, command: EnvCommand) -> anyhow::Result<()> {
             words,
             from_file,
             allow_host,
-        } => env_set::set(common, &words, from_file.as_deref(), &allow_host),
+            due,
+        } => env_set::set(common, &words, from_file.as_deref(), &allow_host, &due),
+        EnvCommand::DueDates {
+            name,
+            due,
+            no_expiry,
+        } => env_due::change(common, &name, &due, no_expiry),
+        EnvCommand::Due { within } => env_due::due(common, &within),
         EnvCommand::Bind {
             name,
             allow_host,
@@ -64,18 +71,30 @@ fn list(common: &CommonArgs) -> anyhow::Result<()> {
         .iter()
         .map(|s| {
             vec![
-                output::cell(&s.name),
+                env_due::marked_name(s),
                 s.version.to_string(),
                 env_bind::hosts_cell(s.allowed_hosts.as_deref()),
+                env_due::date_cell(s.expires_at),
+                env_due::date_cell(s.rotate_by),
                 output::relative_time(s.updated_at, now),
                 output::cell(&s.updated_by),
             ]
         })
         .collect();
     output::table(
-        &["NAME", "VERSION", "ALLOWED HOSTS", "UPDATED", "UPDATED BY"],
+        &[
+            "NAME",
+            "VERSION",
+            "ALLOWED HOSTS",
+            "EXPIRES",
+            "ROTATE BY",
+            "UPDATED",
+            "UPDATED BY",
+        ],
         &rows,
-    )
+    )?;
+    env_due::legend(&answer.secrets);
+    Ok(())
 }
 
 fn delete(common: &CommonArgs, name: &str, purge: bool, yes: bool) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! `lumio env set`: `NAME VALUE`, `NAME` with the value on standard input or in
 //! `--from-file FILE`, or `A=1 B=2` (several in one atomic step, as `env import`). No
-//! value is ever printed, not even in an error about the words around it.
+//! value is ever printed, not even in an error about the words around it. Due dates
+//! (`--expires-in`/`--expires-at`, `--rotate-every`) are checked before the value is read.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -9,8 +10,8 @@ use std::path::Path;
 use lumio_api::secrets::{ImportSecrets, Imported, SecretView, SetSecret};
 use lumio_core::{SecretName, SecretValue};
 
-use super::{env_bind, input, secret_name, Scoped};
-use crate::cli::CommonArgs;
+use super::{env_bind, env_due, input, secret_name, Scoped};
+use crate::cli::{CommonArgs, DueArgs};
 use crate::error::CliError;
 use crate::output;
 
@@ -19,14 +20,15 @@ pub fn set(
     words: &[String],
     from_file: Option<&Path>,
     allow_host: &[String],
+    due: &DueArgs,
 ) -> anyhow::Result<()> {
     // A secret name never holds '=', so a first word with one starts NAME=VALUE pairs.
     if words.first().is_some_and(|word| word.contains('=')) {
-        if from_file.is_some() || !allow_host.is_empty() {
+        if from_file.is_some() || !allow_host.is_empty() || !due.is_empty() {
             return Err(CliError::usage(
-                "--from-file and --allow-host go with one secret: `lumio env set NAME`",
+                "--from-file, --allow-host, --expires-* and --rotate-every go with one secret: `lumio env set NAME`",
             )
-            .with_hint("set the pairs first, then `lumio env bind NAME --allow-host HOST`")
+            .with_hint("set the pairs first, then `lumio env bind NAME --allow-host HOST` or `lumio env due-dates NAME …`; nothing was set")
             .into());
         }
         return set_pairs(common, words);
@@ -43,7 +45,7 @@ pub fn set(
                 .into(),
         );
     }
-    set_one(common, name, value, from_file, allow_host)
+    set_one(common, name, value, from_file, allow_host, due)
 }
 
 /// The same words as clap's own refusal of an extra argument (main.rs).
@@ -60,11 +62,13 @@ fn set_one(
     value: Option<String>,
     from_file: Option<&Path>,
     allow_host: &[String],
+    due: &DueArgs,
 ) -> anyhow::Result<()> {
     let name = secret_name(name)?;
     let allowed_hosts = (!allow_host.is_empty())
         .then(|| env_bind::allowed_hosts(allow_host))
         .transpose()?;
+    let dates = env_due::parse(due)?;
     let scope = Scoped::resolve(common)?;
     // Read after everything else is known, so no one types a secret only to see a typo refused.
     let value = match (value, from_file) {
@@ -77,6 +81,9 @@ fn set_one(
         &SetSecret {
             value: Cow::Borrowed(value.expose()),
             allowed_hosts,
+            expires_at: dates.expires_at,
+            expires_in_secs: dates.expires_in_secs,
+            rotate_every_secs: dates.rotate_every_secs,
         },
     )?;
     drop(value);
@@ -91,9 +98,10 @@ fn set_one(
         None => String::new(),
     };
     output::line(format!(
-        "Set {name} (version {}) in {}{bound}",
+        "Set {name} (version {}) in {}{bound}{}",
         answer.version,
-        scope.place()
+        scope.place(),
+        env_due::set_summary(&answer)
     ))
 }
 

@@ -11,6 +11,7 @@ mod dev;
 mod dev_watch;
 mod env;
 mod env_bind;
+mod env_due;
 mod env_set;
 mod extensions;
 mod init;

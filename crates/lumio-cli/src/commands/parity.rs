@@ -120,7 +120,10 @@ fn environment(given: &str) -> anyhow::Result<Environment> {
 }
 
 /// The extension and connection, acting in `environment`.
-fn in_environment(common: &CommonArgs, environment: Environment) -> anyhow::Result<Scoped> {
+pub(super) fn in_environment(
+    common: &CommonArgs,
+    environment: Environment,
+) -> anyhow::Result<Scoped> {
     let extension = config::extension(common)?;
     let client = connect(&common.conn)?;
     Ok(Scoped {

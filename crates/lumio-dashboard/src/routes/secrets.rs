@@ -43,6 +43,7 @@ async fn render(
         env,
         role,
         secrets: &secrets,
+        now: state.service.now(),
         labels: &labels,
         add_error,
     }))

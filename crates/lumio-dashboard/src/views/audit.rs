@@ -23,6 +23,7 @@ fn label(event: AuditEvent) -> &'static str {
         AuditEvent::SecretCopy => "Copied",
         AuditEvent::SecretCompared => "Compared",
         AuditEvent::SecretBindingChanged => "Binding changed",
+        AuditEvent::SecretDueDatesChanged => "Due dates changed",
         AuditEvent::EgressBlocked => "Egress blocked",
         AuditEvent::LeakBlocked => "Leak blocked",
         AuditEvent::Deploy => "Deployed",

@@ -1,6 +1,7 @@
 //! Settings → Secrets: the names of one environment, and Add secret.
 
-use lumio_core::{Environment, ExtensionSlug, Role};
+use chrono::{DateTime, Utc};
+use lumio_core::{DueState, Environment, ExtensionSlug, Role, DEFAULT_DUE_WITHIN_SECS};
 use lumio_secrets::SecretHead;
 use maud::{html, Markup};
 
@@ -22,6 +23,8 @@ pub(crate) struct SecretsPage<'a> {
     pub scope: Option<Environment>,
     pub role: Option<Role>,
     pub secrets: &'a [SecretHead],
+    /// Now by the service's clock: what due dates are judged against.
+    pub now: DateTime<Utc>,
     pub labels: &'a TokenLabels,
     pub add_error: Option<AddError<'a>>,
 }
@@ -81,6 +84,8 @@ pub(crate) fn page(p: SecretsPage<'_>) -> Markup {
                     thead { tr {
                         th scope="col" { "Name" }
                         th scope="col" { "Version" }
+                        th scope="col" { "Expires" }
+                        th scope="col" { "Rotate by" }
                         th scope="col" { "Last change" }
                         th scope="col" { "By" }
                     } }
@@ -89,8 +94,11 @@ pub(crate) fn page(p: SecretsPage<'_>) -> Markup {
                             tr {
                                 th scope="row" data-label="Name" {
                                     a.name href=(paths::secret(slug, &secret.name, p.env)) { (secret.name) }
+                                    (due_badge(secret, p.now))
                                 }
                                 td data-label="Version" { (secret.current_version.unwrap_or(secret.latest_version)) }
+                                td data-label="Expires" { (due_date(secret.due_dates().expires_at)) }
+                                td data-label="Rotate by" { (due_date(secret.due_dates().rotate_by)) }
                                 td data-label="Last change" { (time(&secret.updated_at)) }
                                 td data-label="By" { (actor(&secret.updated_by, p.labels)) }
                             }
@@ -108,6 +116,29 @@ pub(crate) fn page(p: SecretsPage<'_>) -> Markup {
             }
         },
     )
+}
+
+/// A badge after the name when a due date is near or past (`due` within 14 days,
+/// `overdue`, `expired`); nothing when all is well.
+fn due_badge(secret: &SecretHead, now: DateTime<Utc>) -> Markup {
+    let state = secret.due_dates().state(now, DEFAULT_DUE_WITHIN_SECS);
+    let title = match state {
+        DueState::Ok => return html! {},
+        DueState::Due => "Expires or is to be rotated within 14 days",
+        DueState::Overdue => "Its rotation date has passed: set a new value",
+        DueState::Expired => "Its value expired (actions still get it): set a new value",
+    };
+    html! {
+        " " span.badge.(state.as_str()) title=(title) data-due=(state.as_str()) { (state.as_str()) }
+    }
+}
+
+/// A due date's cell: the time, or a dash for none.
+fn due_date(at: Option<DateTime<Utc>>) -> Markup {
+    match at {
+        Some(at) => time(&at),
+        None => html! { "–" },
+    }
 }
 
 /// Add secret, folded until opened (no script); open again after a failed save.

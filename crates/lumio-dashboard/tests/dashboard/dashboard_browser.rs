@@ -362,6 +362,51 @@ async fn managing_secrets_in_a_real_browser() {
     browser.click_link("Audit log").await;
     assert!(browser.exists("#audit").await);
 
+    // Due dates, as the viewer sees them: a secret set to expire in 20 days is listed
+    // with its dates and no badge; 10 days on it is due, and past its expiry it is
+    // expired. The server's clock moves (so the 12-hour session ends: sign in again);
+    // nothing sleeps.
+    let dated = app
+        .api(
+            Method::PUT,
+            "/api/v1/extensions/weather/environments/staging/secrets/ROTATED_KEY",
+            Some(&app.admin_token),
+            Some(
+                json!({"value": "due-value-7d1e", "expires_in_secs": 20 * 86_400,
+                        "rotate_every_secs": 40 * 86_400}),
+            ),
+        )
+        .await;
+    assert_eq!(dated.status, StatusCode::OK, "{}", dated.text);
+    let secrets_page = format!("{base}/dashboard/extensions/weather/settings/secrets?env=staging");
+    browser.goto(&secrets_page).await;
+    assert!(
+        !browser.exists("#secrets [data-due]").await,
+        "nothing is due yet"
+    );
+    let dates = browser
+        .eval(
+            "return [...document.querySelectorAll('#secrets tbody tr')]\
+             .filter(r => r.textContent.includes('ROTATED_KEY'))\
+             .map(r => [r.querySelector('td[data-label=Expires] time') !== null,\
+                        r.querySelector('td[data-label=\"Rotate by\"] time') !== null])",
+        )
+        .await;
+    assert_eq!(dates, json!([[true, true]]), "both dates are shown");
+    for (days, badge) in [(10, "due"), (11, "expired")] {
+        app.clock
+            .advance(std::time::Duration::from_secs(days * 86_400));
+        browser.goto(&secrets_page).await;
+        if browser.url().await.contains("/dashboard/sign-in") {
+            browser.fill("#token", &viewer).await;
+            browser.click("main form button[type=submit]").await;
+            browser.goto(&secrets_page).await;
+        }
+        assert_eq!(browser.text("#secrets [data-due]").await, badge);
+    }
+    assert_accessible(&browser).await;
+    assert_no_values(&browser, &["due-value-7d1e"]).await;
+
     browser.close().await;
     app.stop().await;
 }

@@ -75,6 +75,7 @@ impl TestHost {
             value: Arc::new(SecretValue::new(value.to_owned()).unwrap()),
             allowed_hosts: (!hosts.is_empty())
                 .then(|| Arc::new(AllowedHosts::parse(hosts).unwrap())),
+            expires_at: None,
         };
         self.secrets
             .lock()

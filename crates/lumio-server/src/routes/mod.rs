@@ -5,6 +5,7 @@ pub(crate) mod actions;
 pub(crate) mod admin;
 pub(crate) mod audit;
 pub(crate) mod bindings;
+pub(crate) mod due_dates;
 pub(crate) mod extensions;
 pub(crate) mod health;
 pub(crate) mod parity;
@@ -55,6 +56,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(secrets::set, secrets::delete))
         .routes(routes!(bindings::set, bindings::clear))
+        .routes(routes!(due_dates::change))
         .routes(routes!(secrets::history))
         .routes(routes!(secrets::rollback))
         .routes(routes!(parity::diff))

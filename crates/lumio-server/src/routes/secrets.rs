@@ -3,16 +3,18 @@
 
 use axum::extract::State;
 use axum::Json;
+use chrono::{DateTime, Utc};
 use lumio_api::params::{ScopePath, SecretPath};
 use lumio_api::secrets::{
-    DeleteQuery, Deleted, History, ImportSecrets, Imported, ImportedView, Rollback, SecretList,
-    SecretView, SetSecret, VersionView,
+    DeleteQuery, Deleted, History, ImportSecrets, Imported, ImportedView, ListQuery, Rollback,
+    SecretList, SecretView, SetSecret, VersionView,
 };
 use lumio_api::ErrorBody;
-use lumio_core::{AllowedHosts, SecretValue};
+use lumio_core::{AllowedHosts, DueUpdate, Period, SecretValue};
 use lumio_secrets::SecretHead;
-use lumio_secrets::{ImportedSecret, SecretSummary};
+use lumio_secrets::{DueOnSet, ImportedSecret, SecretSummary, SetOptions};
 
+use super::due_dates;
 use super::paths::Scope;
 use crate::api_error::AppError;
 use crate::auth::Authed;
@@ -20,22 +22,36 @@ use crate::json::{ApiJson, ApiQuery};
 use crate::AppState;
 
 pub(crate) fn summary_view(s: SecretSummary) -> SecretView {
+    let rotate_by = s.rotate_by();
     SecretView {
         name: s.name.as_str().to_owned(),
         version: s.version,
         updated_at: s.updated_at,
         updated_by: s.updated_by,
         allowed_hosts: s.allowed_hosts.map(|h| h.to_strings()),
+        expires_at: s.expires_at,
+        rotate_every_secs: match s.rotate_every {
+            DueUpdate::Set(period) => Some(period.secs()),
+            _ => None,
+        },
+        rotate_by,
+        due: None,
     }
 }
 
-fn head_view(head: &SecretHead) -> SecretView {
+/// A head as a list shows it, with where it stands at `now` (`due` within `within_secs`).
+pub(crate) fn head_view(head: &SecretHead, now: DateTime<Utc>, within_secs: i64) -> SecretView {
+    let dates = head.due_dates();
     SecretView {
         name: head.name.as_str().to_owned(),
         version: head.current_version.unwrap_or(head.latest_version),
         updated_at: head.updated_at,
         updated_by: head.updated_by.clone(),
         allowed_hosts: head.allowed_hosts.as_ref().map(AllowedHosts::to_strings),
+        expires_at: head.expires_at,
+        rotate_every_secs: head.rotate_every.map(Period::secs),
+        rotate_by: dates.rotate_by,
+        due: Some(dates.state(now, within_secs).into()),
     }
 }
 
@@ -46,25 +62,31 @@ pub(crate) fn imported_view(s: ImportedSecret) -> ImportedView {
     }
 }
 
-/// Secret names with version and last change. Values are never shown.
+/// Secret names with version, last change and due dates (with where each stands by the
+/// server's clock). Values are never shown.
 #[utoipa::path(get, path = "/api/v1/extensions/{ext}/environments/{env}/secrets", tag = "secrets",
-    security(("bearer" = [])), params(ScopePath),
+    security(("bearer" = [])), params(ScopePath, ListQuery),
     responses((status = 200, body = SecretList)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Authed(ctx): Authed,
     scope: Scope,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<SecretList>, AppError> {
+    let within = due_dates::within_secs(query.within.as_deref())?;
     let heads = state
         .service
         .list(&ctx, &scope.extension, scope.environment)
         .await?;
+    let now = state.service.now();
     Ok(Json(SecretList {
-        secrets: heads.iter().map(head_view).collect(),
+        secrets: heads.iter().map(|h| head_view(h, now, within)).collect(),
     }))
 }
 
-/// Sets a secret, making a new version; readable by the next `ctx.secrets.get`.
+/// Sets a secret, making a new version; readable by the next `ctx.secrets.get`. The new
+/// version may be given an expiry and the secret a rotation period (a past expiry or a
+/// period under a second is a 400, and nothing is stored).
 #[utoipa::path(put, path = "/api/v1/extensions/{ext}/environments/{env}/secrets/{name}", tag = "secrets",
     security(("bearer" = [])), params(SecretPath), request_body = SetSecret,
     responses((status = 200, body = SecretView),
@@ -82,15 +104,22 @@ pub(crate) async fn set(
         .map(AllowedHosts::parse)
         .transpose()
         .map_err(lumio_secrets::ServiceError::from)?;
+    let options = SetOptions {
+        allowed_hosts: hosts,
+        due: DueOnSet {
+            expires: due_dates::expiry(body.expires_at, body.expires_in_secs)?,
+            rotate_every: due_dates::rotation(body.rotate_every_secs)?,
+        },
+    };
     let summary = state
         .service
-        .set_bound(
+        .set_with(
             &ctx,
             &scope.extension,
             scope.environment,
             scope.name(),
             &value,
-            hosts.as_ref(),
+            &options,
         )
         .await?;
     Ok(Json(summary_view(summary)))

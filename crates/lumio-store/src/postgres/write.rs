@@ -5,6 +5,7 @@
 //! COMMIT would cost two more, about half the client-side time of a set). Writes that
 //! create or revive a name take the transactional path, which also checks the live limit.
 
+use chrono::{DateTime, Utc};
 use lumio_core::Environment;
 use sqlx::{Postgres, Transaction};
 
@@ -55,12 +56,27 @@ macro_rules! bind_audit {
 /// any writer that committed first. Every scan repeats `name = ANY($3)` so it stays an
 /// index condition in cached generic plans (joined only through the CTEs, the planner
 /// may scan the whole environment).
+///
+/// Its four arguments number the due-date arrays (expiry, whether to replace the rotation
+/// period, the period, set time), which follow the audit records' parameters where a
+/// statement has them.
 macro_rules! locked_batch {
-    () => {
-        r#"
+    ($expires:literal, $replace:literal, $every:literal, $set_at:literal) => {
+        concat!(
+            r#"
 WITH w AS (
-    SELECT * FROM UNNEST($3::text[], $4::int8[], $5::bytea[], $6::text[], $7::text[])
-        AS w(name, version, sealed, kek_id, actor)
+    SELECT * FROM UNNEST($3::text[], $4::int8[], $5::bytea[], $6::text[], $7::text[],
+        "#,
+            $expires,
+            "::timestamptz[], ",
+            $replace,
+            "::bool[], ",
+            $every,
+            "::int8[], ",
+            $set_at,
+            r#"::timestamptz[])
+        AS w(name, version, sealed, kek_id, actor, expires_at, replace_rotation, rotate_every_secs,
+             set_at)
 ),
 old AS (
     SELECT h.name, h.latest_version, h.current_version
@@ -70,6 +86,7 @@ old AS (
     FOR UPDATE
 ),
 "#
+        )
     };
 }
 
@@ -77,7 +94,7 @@ old AS (
 /// still the expected one; otherwise writes nothing. Autocommit: all heads are locked
 /// before anything is written, so the batch cannot half-apply. Returns (applied, stale).
 const UPDATE_LIVE: &str = concat!(
-    locked_batch!(),
+    locked_batch!("$20", "$21", "$22", "$23"),
     r#"
 checked AS (
     SELECT w.*, COALESCE(old.latest_version, 0) = w.version - 1 AS fresh,
@@ -88,7 +105,10 @@ go AS (SELECT COALESCE(bool_and(fresh AND live), false) AS ok FROM checked),
 upd AS (
     UPDATE ext_secret_heads h
     SET current_version = c.version, latest_version = c.version,
-        updated_at = $8, updated_by = c.actor
+        updated_at = $8, updated_by = c.actor,
+        expires_at = c.expires_at, current_set_at = c.set_at,
+        rotate_every_secs = CASE WHEN c.replace_rotation THEN c.rotate_every_secs
+                                 ELSE h.rotate_every_secs END
     FROM checked c, go
     WHERE go.ok AND h.extension_id = $1 AND h.environment = $2
       AND h.name = ANY($3::text[]) AND h.name = c.name
@@ -113,7 +133,8 @@ pruned AS (
 /// [`UPDATE_LIVE`] for one write, with scalar parameters: the hot path. Equality on the
 /// whole primary key keeps every scan an index lookup in the cached generic plan, which
 /// the array form cannot promise on a small table. The head is locked (in `go`, an init
-/// plan) before anything is written. Returns (applied, stale).
+/// plan) before anything is written. The version's due dates are `$20`–`$23`, after the
+/// audit records' parameters. Returns (applied, stale).
 const UPDATE_ONE_LIVE: &str = concat!(
     r#"
 WITH old AS (
@@ -128,7 +149,9 @@ go AS (
 ),
 upd AS (
     UPDATE ext_secret_heads
-    SET current_version = $4, latest_version = $4, updated_at = $8, updated_by = $7
+    SET current_version = $4, latest_version = $4, updated_at = $8, updated_by = $7,
+        expires_at = $20, current_set_at = $23,
+        rotate_every_secs = CASE WHEN $21 THEN $22::int8 ELSE rotate_every_secs END
     WHERE extension_id = $1 AND environment = $2 AND name = $3 AND (SELECT ok FROM go)
 ),
 vers AS (
@@ -153,7 +176,7 @@ pruned AS (
 /// fall short and the caller rolls back. Returns (written, names made live). The change's
 /// audit records follow in the same transaction.
 const WRITE_ANY: &str = concat!(
-    locked_batch!(),
+    locked_batch!("$10", "$11", "$12", "$13"),
     r#"
 ok AS (
     SELECT w.*, old.name IS NOT NULL AS existed, old.current_version IS NULL AS adds_live
@@ -163,7 +186,10 @@ ok AS (
 upd AS (
     UPDATE ext_secret_heads h
     SET current_version = ok.version, latest_version = ok.version,
-        updated_at = $8, updated_by = ok.actor
+        updated_at = $8, updated_by = ok.actor,
+        expires_at = ok.expires_at, current_set_at = ok.set_at,
+        rotate_every_secs = CASE WHEN ok.replace_rotation THEN ok.rotate_every_secs
+                                 ELSE h.rotate_every_secs END
     FROM ok
     WHERE ok.existed AND h.extension_id = $1 AND h.environment = $2
       AND h.name = ANY($3::text[]) AND h.name = ok.name
@@ -171,8 +197,11 @@ upd AS (
 ),
 ins AS (
     INSERT INTO ext_secret_heads
-        (extension_id, environment, name, current_version, latest_version, updated_at, updated_by)
-    SELECT $1, $2, ok.name, ok.version, ok.version, $8, ok.actor FROM ok WHERE NOT ok.existed
+        (extension_id, environment, name, current_version, latest_version, updated_at, updated_by,
+         expires_at, rotate_every_secs, current_set_at)
+    SELECT $1, $2, ok.name, ok.version, ok.version, $8, ok.actor,
+           ok.expires_at, ok.rotate_every_secs, ok.set_at
+    FROM ok WHERE NOT ok.existed
     ON CONFLICT DO NOTHING
     RETURNING name
 ),
@@ -207,6 +236,10 @@ struct Columns<'a> {
     sealed: Vec<&'a [u8]>,
     kek_ids: Vec<&'a str>,
     actors: Vec<&'a str>,
+    expires: Vec<Option<DateTime<Utc>>>,
+    replace_rotation: Vec<bool>,
+    rotate_every: Vec<Option<i64>>,
+    set_at: Vec<DateTime<Utc>>,
 }
 
 impl<'a> Columns<'a> {
@@ -219,7 +252,29 @@ impl<'a> Columns<'a> {
             sealed: sorted.iter().map(|w| &w.sealed[..]).collect(),
             kek_ids: sorted.iter().map(|w| w.kek_id.as_str()).collect(),
             actors: sorted.iter().map(|w| w.actor.as_str()).collect(),
+            expires: sorted.iter().map(|w| w.expires_at).collect(),
+            replace_rotation: sorted
+                .iter()
+                .map(|w| rows::rotation_columns(w.rotate_every).0)
+                .collect(),
+            rotate_every: sorted
+                .iter()
+                .map(|w| rows::rotation_columns(w.rotate_every).1)
+                .collect(),
+            set_at: sorted.iter().map(|w| w.set_at).collect(),
         }
+    }
+
+    /// Binds the due-date arrays, in the order [`locked_batch!`] numbers them.
+    fn bind_due<'q, O>(
+        &'q self,
+        query: sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments> {
+        query
+            .bind(&self.expires)
+            .bind(&self.replace_rotation)
+            .bind(&self.rotate_every)
+            .bind(&self.set_at)
     }
 
     fn bind<'q, O>(
@@ -258,26 +313,31 @@ impl PgStore {
         let records = AuditColumns::new(batch.audit);
         let mut columns = None;
         let query = match batch.writes {
-            [one] => sqlx::query_as(UPDATE_ONE_LIVE)
-                .bind(extension_id)
-                .bind(environment.as_str())
-                .bind(one.name.as_str())
-                .bind(one.version)
-                .bind(&one.sealed[..])
-                .bind(&one.kek_id)
-                .bind(&one.actor)
-                .bind(rows::now())
-                .bind(KEPT_VERSIONS),
+            [one] => {
+                let (replace_rotation, every) = rows::rotation_columns(one.rotate_every);
+                let query = sqlx::query_as(UPDATE_ONE_LIVE)
+                    .bind(extension_id)
+                    .bind(environment.as_str())
+                    .bind(one.name.as_str())
+                    .bind(one.version)
+                    .bind(&one.sealed[..])
+                    .bind(&one.kek_id)
+                    .bind(&one.actor)
+                    .bind(rows::now())
+                    .bind(KEPT_VERSIONS);
+                bind_audit!(query, &records)
+                    .bind(one.expires_at)
+                    .bind(replace_rotation)
+                    .bind(every)
+                    .bind(one.set_at)
+            }
             writes => {
-                columns
-                    .insert(Columns::new(writes))
-                    .bind(UPDATE_LIVE, extension_id, environment)
+                let columns = columns.insert(Columns::new(writes));
+                let query = columns.bind(UPDATE_LIVE, extension_id, environment);
+                columns.bind_due(bind_audit!(query, &records))
             }
         };
-        let (applied, stale): (bool, i64) = bind_audit!(query, &records)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(classify)?;
+        let (applied, stale): (bool, i64) = query.fetch_one(&self.pool).await.map_err(classify)?;
         if applied {
             return Ok(());
         }
@@ -320,7 +380,7 @@ async fn write_any(
 ) -> Result<(), StoreError> {
     let (extension_id, environment) = (batch.extension_id, batch.environment);
     let (written, grows): (i64, i64) = columns
-        .bind(WRITE_ANY, extension_id, environment)
+        .bind_due(columns.bind(WRITE_ANY, extension_id, environment))
         .fetch_one(&mut **tx)
         .await
         .map_err(classify)?;

@@ -72,16 +72,22 @@ async fn write_one(
             StoreError::Database(e)
         }
     })?;
-    // A write without hosts keeps the binding the head has.
+    // A write without hosts keeps the binding the head has, and one that leaves the
+    // rotation period alone ($10 false) keeps the period; the expiry and the rotation
+    // clock's start belong to the new version.
+    let (replace_rotation, every) = rows::rotation_columns(write.rotate_every);
     sqlx::query(
         "INSERT INTO ext_secret_heads \
          (extension_id, environment, name, current_version, latest_version, updated_at, updated_by, \
-          allowed_hosts) \
-         VALUES ($1, $2, $3, $4, $4, $5, $6, $7) \
+          allowed_hosts, expires_at, rotate_every_secs, current_set_at) \
+         VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $11) \
          ON CONFLICT (extension_id, environment, name) DO UPDATE SET \
          current_version = excluded.current_version, latest_version = excluded.latest_version, \
          updated_at = excluded.updated_at, updated_by = excluded.updated_by, \
-         allowed_hosts = COALESCE(excluded.allowed_hosts, ext_secret_heads.allowed_hosts)",
+         allowed_hosts = COALESCE(excluded.allowed_hosts, ext_secret_heads.allowed_hosts), \
+         expires_at = excluded.expires_at, current_set_at = excluded.current_set_at, \
+         rotate_every_secs = CASE WHEN $10 THEN excluded.rotate_every_secs \
+                                  ELSE ext_secret_heads.rotate_every_secs END",
     )
     .bind(extension_id)
     .bind(env)
@@ -90,6 +96,10 @@ async fn write_one(
     .bind(now)
     .bind(&write.actor)
     .bind(rows::hosts_column(write.allowed_hosts.as_ref()))
+    .bind(write.expires_at.map(Stamp))
+    .bind(every)
+    .bind(replace_rotation)
+    .bind(Stamp(write.set_at))
     .execute(&mut *conn)
     .await?;
     sqlx::query(

@@ -87,5 +87,8 @@ pub fn write(secret: &str, expected_latest: i64) -> NewVersion {
         kek_id: "00ff".into(),
         actor: "tok_test".into(),
         allowed_hosts: None,
+        set_at: chrono::Utc::now(),
+        expires_at: None,
+        rotate_every: lumio_core::DueUpdate::Keep,
     }
 }

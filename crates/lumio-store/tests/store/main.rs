@@ -5,6 +5,7 @@ mod common;
 mod audit;
 mod basics;
 mod chain;
+mod due_dates;
 mod feed;
 mod invocation_logs;
 mod limits;

@@ -9,6 +9,7 @@ mod cli_actions;
 mod cli_audit_chain;
 mod cli_conventions;
 mod cli_dev;
+mod cli_due;
 mod cli_e2e;
 mod cli_egress;
 mod cli_exit_status;

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // Each suite uses a different part of this module.
 
 pub mod bao;
+pub mod clocked;
 pub mod dumps;
 pub mod fake_api;
 pub mod project;

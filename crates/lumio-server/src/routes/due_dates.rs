@@ -1,0 +1,106 @@
+//! `…/secrets/{name}/due-dates`: a secret's expiry and rotation period, changed without a
+//! value (no version is written, the rotation clock keeps its start); and the reading of
+//! the due-date fields that a set and a list share.
+
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use lumio_api::params::SecretPath;
+use lumio_api::secrets::{ChangeDueDates, SecretView};
+use lumio_core::{DueUpdate, Period, DEFAULT_DUE_WITHIN_SECS};
+use lumio_secrets::{DueChange, Expiry};
+
+use super::paths::Scope;
+use super::secrets::head_view;
+use crate::api_error::AppError;
+use crate::auth::Authed;
+use crate::json::ApiJson;
+use crate::AppState;
+
+/// Changes a secret's due dates without a new value: each field given replaces (or, null,
+/// clears) what the secret has. Audited as `secret.due_dates_changed`.
+#[utoipa::path(patch, path = "/api/v1/extensions/{ext}/environments/{env}/secrets/{name}/due-dates", security(("bearer" = [])),
+    tag = "secrets", params(SecretPath), request_body = ChangeDueDates,
+    responses((status = 200, body = SecretView)))]
+pub(crate) async fn change(
+    State(state): State<AppState>,
+    Authed(ctx): Authed,
+    scope: Scope,
+    ApiJson(body): ApiJson<ChangeDueDates>,
+) -> Result<Json<SecretView>, AppError> {
+    let expires = match (body.expires_at, body.expires_in_secs) {
+        (Some(None), Some(_)) => {
+            return Err(AppError::invalid(
+                "expires_at is null (no expiry) and expires_in_secs is given; send one of them",
+            ))
+        }
+        (Some(None), None) => DueUpdate::Clear,
+        (at, secs) => match expiry(at.flatten(), secs)? {
+            Some(expiry) => DueUpdate::Set(expiry),
+            None => DueUpdate::Keep,
+        },
+    };
+    let change = DueChange {
+        expires,
+        rotate_every: rotation(body.rotate_every_secs)?,
+    };
+    let head = state
+        .service
+        .change_due_dates(
+            &ctx,
+            &scope.extension,
+            scope.environment,
+            scope.name(),
+            change,
+        )
+        .await?;
+    Ok(Json(head_view(
+        &head,
+        state.service.now(),
+        DEFAULT_DUE_WITHIN_SECS,
+    )))
+}
+
+/// An expiry given as a time or as seconds from now (not both).
+pub(crate) fn expiry(
+    at: Option<DateTime<Utc>>,
+    in_secs: Option<i64>,
+) -> Result<Option<Expiry>, AppError> {
+    match (at, in_secs) {
+        (None, None) => Ok(None),
+        (Some(at), None) => Ok(Some(Expiry::At(at))),
+        (None, Some(secs)) => Period::from_secs(secs)
+            .map(|period| Some(Expiry::In(period)))
+            .ok_or_else(|| {
+                AppError::invalid(
+                    "expires_in_secs must be a positive number of seconds; nothing was stored",
+                )
+            }),
+        (Some(_), Some(_)) => Err(AppError::invalid(
+            "both expires_at and expires_in_secs are given; send one of them",
+        )),
+    }
+}
+
+/// A rotation period field: absent keeps, null clears, a number of seconds sets.
+pub(crate) fn rotation(secs: Option<Option<i64>>) -> Result<DueUpdate<Period>, AppError> {
+    match secs {
+        None => Ok(DueUpdate::Keep),
+        Some(None) => Ok(DueUpdate::Clear),
+        Some(Some(secs)) => Period::from_secs(secs).map(DueUpdate::Set).ok_or_else(|| {
+            AppError::invalid(
+                "rotate_every_secs must be a positive number of seconds (null turns rotation off); nothing was stored",
+            )
+        }),
+    }
+}
+
+/// A list's `within` (`30d`), in seconds; 14 days when not given.
+pub(crate) fn within_secs(within: Option<&str>) -> Result<i64, AppError> {
+    match within {
+        None => Ok(DEFAULT_DUE_WITHIN_SECS),
+        Some(text) => Period::parse(text)
+            .map(Period::secs)
+            .map_err(|err| AppError::invalid(err.to_string())),
+    }
+}
