@@ -353,6 +353,13 @@ impl Store for FakeStore {
     async fn prune_webhook_deliveries(&self, _: DateTime<Utc>) -> Result<u64, StoreError> {
         unimplemented!()
     }
+    async fn record_notice(
+        &self,
+        _: &lumio_store::DueNotice,
+        _: &[AuditRecord],
+    ) -> Result<bool, StoreError> {
+        unimplemented!()
+    }
     async fn take_lease(
         &self,
         _: &str,

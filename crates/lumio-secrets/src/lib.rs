@@ -20,6 +20,7 @@ mod extensions;
 mod keyring;
 mod last_used;
 mod master_rotation;
+mod notices;
 mod operations;
 mod parity;
 mod read;

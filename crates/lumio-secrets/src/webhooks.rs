@@ -382,7 +382,8 @@ impl SecretsService {
         let at = self.now_micros();
         let (words, detail) = attempt_words(&delivery.webhook.id, delivery.attempts + 1, &outcome);
         let record = AuditRecord {
-            at,
+            // The system clock, as every record's (see `notices.rs`).
+            at: Utc::now(),
             extension_id: delivery.webhook.extension_id,
             environment: delivery
                 .event

@@ -29,10 +29,11 @@ use tokio::sync::broadcast;
 use crate::{
     AccessChange, AccessFilter, AccessRequest, AttemptResult, AuditEntry, AuditPruned, AuditQuery,
     AuditRecord, ChainVerdict, ChainedEntry, Change, ClaimOutcome, ClaimRecord, CurrentSecret,
-    DeliveryRecord, DeploymentRecord, DueDatesChange, DueDelivery, DueSecret, ExportQuery,
-    Extension, LogPage, LogQuery, LogsPruned, NewInvocationLog, NewVersion, NewWebhook, PoolUsage,
-    RecordsOf, Resealed, Revocation, SealedVersion, SecretHead, SessionRecord, Store, StoreError,
-    StoredVersion, TokenRecord, VersionInfo, VersionKey, WebhookRecord,
+    DeliveryRecord, DeploymentRecord, DueDatesChange, DueDelivery, DueNotice, DueSecret,
+    ExportQuery, Extension, LogPage, LogQuery, LogsPruned, NewInvocationLog, NewVersion,
+    NewWebhook, PoolUsage, RecordsOf, Resealed, Revocation, SealedVersion, SecretHead,
+    SessionRecord, Store, StoreError, StoredVersion, TokenRecord, VersionInfo, VersionKey,
+    WebhookRecord,
 };
 
 /// A store whose request-path calls give up after `wait`.
@@ -189,6 +190,7 @@ delegate! {
     write fn remove_webhook(&self, extension_id: i64, id: &str, at: DateTime<Utc>, audit: &[AuditRecord]) -> bool;
     unbounded fn reseal_webhook(&self, id: &str, old: &[u8], sealed: &[u8], kek_id: &str) -> bool;
     unbounded fn prune_webhook_deliveries(&self, cutoff: DateTime<Utc>) -> u64;
+    write fn record_notice(&self, notice: &DueNotice, audit: &[AuditRecord]) -> bool;
     write fn take_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> bool;
     write fn release_lease(&self, name: &str, holder: &str) -> ();
     write fn fan_out_events(&self, now: DateTime<Utc>) -> u64;

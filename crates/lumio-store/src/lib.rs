@@ -39,7 +39,8 @@ pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use webhooks::{
-    AttemptResult, ChangeEvent, DeliveryRecord, DueDelivery, NewWebhook, NextStep, WebhookRecord,
+    AttemptResult, ChangeEvent, DeliveryRecord, DueDelivery, DueNotice, NewWebhook, NextStep,
+    WebhookRecord,
 };
 
 use async_trait::async_trait;
@@ -450,6 +451,13 @@ pub trait Store: Send + Sync + 'static {
     /// Removes finished deliveries made before `cutoff`, the events and removed receivers
     /// they leave behind; how many rows.
     async fn prune_webhook_deliveries(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Records a due-date notice with its audit record (which makes its event), unless it
+    /// was sent already; whether it is new.
+    async fn record_notice(
+        &self,
+        notice: &DueNotice,
+        audit: &[AuditRecord],
+    ) -> Result<bool, StoreError>;
     /// Takes (or renews) the named lease until `until` unless another holder's is still
     /// running at `now`.
     async fn take_lease(

@@ -66,7 +66,7 @@ pub(crate) const SET_SUSPENDED: &str = "UPDATE extensions SET suspended_at = $2 
 
 /// Everything of extension `$1`, children first; the last statement removes the row.
 /// Tokens go too (their sessions first), so the name can be used again.
-pub(crate) const DELETE_EXTENSION: [&str; 14] = [
+pub(crate) const DELETE_EXTENSION: [&str; 15] = [
     "DELETE FROM dashboard_sessions WHERE token_id IN (SELECT id FROM tokens WHERE extension_id = $1)",
     "DELETE FROM tokens WHERE extension_id = $1",
     "DELETE FROM ext_deployments WHERE extension_id = $1",
@@ -80,6 +80,7 @@ pub(crate) const DELETE_EXTENSION: [&str; 14] = [
     "DELETE FROM ext_webhook_deliveries WHERE extension_id = $1",
     "DELETE FROM ext_webhooks WHERE extension_id = $1",
     "DELETE FROM ext_events WHERE extension_id = $1",
+    "DELETE FROM ext_secret_notices WHERE extension_id = $1",
     "DELETE FROM extensions WHERE id = $1",
 ];
 

@@ -133,6 +133,14 @@ macro_rules! impl_store {
                 self.deliveries_prune(cutoff).await
             }
 
+            async fn record_notice(
+                &self,
+                notice: &$crate::DueNotice,
+                audit: &[$crate::AuditRecord],
+            ) -> Result<bool, $crate::StoreError> {
+                self.notice_record(notice, audit).await
+            }
+
             async fn take_lease(
                 &self,
                 name: &str,

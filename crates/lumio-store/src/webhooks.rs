@@ -106,6 +106,20 @@ pub struct DeliveryRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// A due-date notice to send once (see the `*_notices.sql` migration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueNotice {
+    pub extension_id: i64,
+    pub environment: Environment,
+    pub name: String,
+    /// `expiry` or `rotation`.
+    pub kind: &'static str,
+    pub due_at: DateTime<Utc>,
+    /// `30d`, `7d`, `1d` or `due`.
+    pub notice: &'static str,
+    pub sent_at: DateTime<Utc>,
+}
+
 /// Events fanned out per pass.
 pub(crate) const FAN_OUT_BATCH: i64 = 500;
 
@@ -424,6 +438,37 @@ macro_rules! webhook_queries {
                     }
                 }
                 Ok(removed)
+            }
+
+            pub(crate) async fn notice_record(
+                &self,
+                notice: &$crate::DueNotice,
+                audit: &[$crate::AuditRecord],
+            ) -> Result<bool, $crate::StoreError> {
+                let mut tx = self.begin_write().await?;
+                let fresh = sqlx::query(
+                    "INSERT INTO ext_secret_notices \
+                     (extension_id, environment, name, kind, due_at, notice, sent_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                )
+                .bind(notice.extension_id)
+                .bind(notice.environment.as_str())
+                .bind(&notice.name)
+                .bind(notice.kind)
+                .bind($crate::stamp::Stamp(notice.due_at))
+                .bind(notice.notice)
+                .bind($crate::stamp::Stamp(notice.sent_at))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if !fresh {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                Self::insert_change_records(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             pub(crate) async fn lease_take(

@@ -1,4 +1,4 @@
-//! Delivering change events to webhook receivers.
+//! Delivering change events to webhook receivers, and sending due-date notices.
 //!
 //! Any server may deliver, one at a time: the holder of the `webhooks` lease in the
 //! database. It renews the lease every fifth of its length and starts an attempt only
@@ -9,6 +9,8 @@
 //! time per receiver, so a receiver gets its events in order. An attempt is recorded
 //! (with its `webhook.delivery` audit record) after it ends; a holder killed in between
 //! leaves it pending, and the next holder sends it again with the same `webhook-id`.
+//! The holder also sends expiry and rotation notices (a scan per minute of the service's
+//! clock), each once whichever server sends it.
 
 mod backoff;
 mod payload;
@@ -32,6 +34,8 @@ const LEASE: &str = "webhooks";
 const PASS_EVERY: Duration = Duration::from_millis(100);
 /// Deliveries started per pass at most.
 const PER_PASS: i64 = 64;
+/// How long a receiver waits after an attempt whose outcome could not be recorded.
+const UNRECORDED_PAUSE: Duration = Duration::from_secs(5);
 /// Least number of attempts before a delivery is given up, whatever the time.
 const MIN_ATTEMPTS: i32 = 8;
 
@@ -113,6 +117,7 @@ async fn run(
     let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
     let mut attempts = tokio::task::JoinSet::new();
     let mut held_until: Option<Instant> = None;
+    let mut last_notices: Option<chrono::DateTime<chrono::Utc>> = None;
     let mut renew_at = Instant::now();
     let mut pass = tokio::time::interval(PASS_EVERY);
     pass.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -137,6 +142,14 @@ async fn run(
         }
         if !LeaseView(held_until).room_for_attempt(&timing) {
             continue;
+        }
+        // Reminders by the service's clock (a test moves it): a scan a minute of it.
+        let now = service.now();
+        if last_notices.is_none_or(|last| now - last >= chrono::Duration::seconds(60)) {
+            match service.send_due_notices().await {
+                Ok(_) => last_notices = Some(now),
+                Err(err) => tracing::warn!(error = %err, "cannot send due-date notices; retrying"),
+            }
         }
         if let Err(err) = service.fan_out_events().await {
             tracing::warn!(error = %err, "cannot fan out webhook events; retrying");
@@ -237,8 +250,11 @@ async fn deliver(
     match service.record_attempt(delivery, outcome, next).await {
         Ok(()) => next == NextStep::Delivered,
         Err(err) => {
-            // Left pending: the delivery is sent again (same webhook-id), never lost.
-            tracing::warn!(error = %err, delivery = delivery.id, "cannot record a webhook attempt");
+            // Left pending: the delivery is sent again (same webhook-id), never lost; not
+            // at once, though, or a store refusing the record would have the receiver
+            // sent the same event every pass.
+            tracing::warn!(error = %err, delivery = delivery.id, "cannot record a webhook attempt; pausing this receiver");
+            tokio::time::sleep(UNRECORDED_PAUSE).await;
             false
         }
     }

@@ -10,6 +10,7 @@ mod api_document;
 mod api_guard_oracles;
 mod api_lifecycle;
 mod api_logs;
+mod api_notices;
 mod api_parity;
 mod api_secrets;
 mod api_staff;

@@ -12,8 +12,8 @@ use lumio_store::on_each_backend;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::support::receiver::{Received, Receiver, Reply};
 use crate::support::server::{Backend, Launch, Shell, TestServer};
+use lumio_test_support::receiver::{Received, Receiver, Reply};
 
 on_each_backend!(
     events_are_signed_in_order_and_carry_no_value,
