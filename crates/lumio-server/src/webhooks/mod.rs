@@ -169,8 +169,9 @@ async fn run(
             }
             let (service, client, in_flight) = (service.clone(), client.clone(), in_flight.clone());
             let lease = LeaseView(held_until);
+            let stopping = stopped.clone();
             attempts.spawn(async move {
-                drain(&service, &client, &timing, delivery, lease).await;
+                drain(&service, &client, &timing, delivery, lease, &stopping).await;
                 in_flight.lock().expect("not poisoned").remove(&hook);
             });
         }
@@ -195,18 +196,22 @@ impl LeaseView {
 }
 
 /// Delivers a receiver's due deliveries one after another, in order, until one fails,
-/// none is due, or the lease seen at the start has no room left for another attempt
-/// (the next pass, with the lease renewed, goes on).
+/// none is due, the server stops, or the lease seen at the start has no room left for
+/// another attempt (the next pass, with the lease renewed, goes on).
 async fn drain(
     service: &SecretsService,
     client: &GuardedClient,
     timing: &WebhookTiming,
     first: DueDelivery,
     lease: LeaseView,
+    stopping: &watch::Receiver<bool>,
 ) {
     let mut delivery = first;
     loop {
-        if !deliver(service, client, timing, &delivery).await || !lease.room_for_attempt(timing) {
+        if !deliver(service, client, timing, &delivery).await
+            || !lease.room_for_attempt(timing)
+            || *stopping.borrow()
+        {
             return;
         }
         match service
