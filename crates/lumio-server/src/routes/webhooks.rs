@@ -49,6 +49,12 @@ fn delivery_view(d: DeliveryRecord) -> DeliveryView {
     }
 }
 
+/// Well-formed but not acceptable (a URL Lumio may not or cannot reach, events that name
+/// nothing): 422, as the document says.
+fn unprocessable(message: String) -> AppError {
+    AppError::new(lumio_api::ErrorCode::Unprocessable, message)
+}
+
 fn webhook_slug(path: &WebhookPath) -> Result<ExtensionSlug, AppError> {
     ExtensionSlug::parse(&path.ext).map_err(|e| AppError::invalid(e.to_string()))
 }
@@ -58,7 +64,7 @@ fn webhook_slug(path: &WebhookPath) -> Result<ExtensionSlug, AppError> {
 #[utoipa::path(post, path = "/api/v1/extensions/{ext}/webhooks", tag = "webhooks",
     security(("bearer" = [])), params(ExtPath), request_body = AddWebhook,
     responses((status = 201, body = AddedWebhook),
-        (status = 400, body = lumio_api::ErrorBody, description = "a bad, private or unreachable URL, or unknown events")))]
+        (status = 422, body = lumio_api::ErrorBody, description = "a private or unreachable URL, or events that name no change event")))]
 pub(crate) async fn add(
     State(state): State<AppState>,
     Authed(ctx): Authed,
@@ -68,7 +74,7 @@ pub(crate) async fn add(
     let slug = slug(&path)?;
     let events = match body.events.as_deref() {
         None => EventFilter::all(),
-        Some(text) => EventFilter::parse(text).map_err(|e| AppError::invalid(e.to_string()))?,
+        Some(text) => EventFilter::parse(text).map_err(|e| unprocessable(e.to_string()))?,
     };
     let environment = body
         .env
@@ -82,9 +88,9 @@ pub(crate) async fn add(
     let client = &state.webhook_client;
     let url = client
         .check(body.url.trim())
-        .map_err(|why| AppError::invalid(format!("webhook URL {why}")))?;
+        .map_err(|why| unprocessable(format!("webhook URL {why}")))?;
     client.reachable(&url).await.map_err(|why| {
-        AppError::invalid(format!(
+        unprocessable(format!(
             "webhook URL unreachable: {why}; start the receiver, or check the URL"
         ))
     })?;
