@@ -90,9 +90,9 @@ pub struct SecretList {
 #[derive(Debug, Default, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// How far ahead a due date counts as `due`: a whole number and a unit (s, m, h, d,
-    /// w), e.g. `30d`; default `14d`.
-    #[param(pattern = r"^[0-9]{1,15}[smhdw]$")]
+    /// How far ahead a due date counts as `due`: a whole number (up to 6 digits) and a
+    /// unit (s, m, h, d, w), e.g. `30d`; default `14d`; `0s` counts only what has passed.
+    #[param(pattern = r"^[0-9]{1,6}[smhdw]$")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub within: Option<String>,
 }
@@ -116,16 +116,17 @@ pub struct SetSecret<'a> {
     pub expires_at: Option<DateTime<Utc>>,
     /// The new version expires this many seconds from now by the server's clock; instead
     /// of `expires_at`.
-    #[schema(minimum = 1, maximum = 9007199254740991.0)]
+    #[schema(minimum = 1, maximum = 100000000000.0)]
     #[serde(
         default,
         deserialize_with = "crate::integral::optional_whole_number",
         skip_serializing_if = "Option::is_none"
     )]
     pub expires_in_secs: Option<i64>,
-    /// Rotate the secret every this many seconds (any length); null turns rotation off;
+    /// Rotate the secret every this many seconds (any length up to 10^11, over 3,000
+    /// years); null turns rotation off;
     /// absent keeps the secret's period. A new version restarts the rotation clock.
-    #[schema(value_type = Option<i64>, nullable, minimum = 1, maximum = 9007199254740991.0)]
+    #[schema(value_type = Option<i64>, nullable, minimum = 1, maximum = 100000000000.0)]
     #[serde(
         default,
         deserialize_with = "crate::integral::nullable_whole_number",
@@ -148,7 +149,7 @@ pub struct ChangeDueDates {
     pub expires_at: Option<Option<DateTime<Utc>>>,
     /// The current version expires this many seconds from now by the server's clock;
     /// instead of `expires_at`.
-    #[schema(minimum = 1, maximum = 9007199254740991.0)]
+    #[schema(minimum = 1, maximum = 100000000000.0)]
     #[serde(
         default,
         deserialize_with = "crate::integral::optional_whole_number",
@@ -157,7 +158,7 @@ pub struct ChangeDueDates {
     pub expires_in_secs: Option<i64>,
     /// Rotate every this many seconds; null turns rotation off. The rotation clock keeps
     /// its start (the current version's set time).
-    #[schema(value_type = Option<i64>, nullable, minimum = 1, maximum = 9007199254740991.0)]
+    #[schema(value_type = Option<i64>, nullable, minimum = 1, maximum = 100000000000.0)]
     #[serde(
         default,
         deserialize_with = "crate::integral::nullable_whole_number",

@@ -7,6 +7,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use lumio_api::params::SecretPath;
 use lumio_api::secrets::{ChangeDueDates, SecretView};
+use lumio_api::ErrorCode;
 use lumio_core::{DueUpdate, Period, DEFAULT_DUE_WITHIN_SECS};
 use lumio_secrets::{DueChange, Expiry};
 
@@ -30,7 +31,8 @@ pub(crate) async fn change(
 ) -> Result<Json<SecretView>, AppError> {
     let expires = match (body.expires_at, body.expires_in_secs) {
         (Some(None), Some(_)) => {
-            return Err(AppError::invalid(
+            return Err(AppError::new(
+                ErrorCode::Unprocessable,
                 "expires_at is null (no expiry) and expires_in_secs is given; send one of them",
             ))
         }
@@ -76,7 +78,8 @@ pub(crate) fn expiry(
                     "expires_in_secs must be a positive number of seconds; nothing was stored",
                 )
             }),
-        (Some(_), Some(_)) => Err(AppError::invalid(
+        (Some(_), Some(_)) => Err(AppError::new(
+            ErrorCode::Unprocessable,
             "both expires_at and expires_in_secs are given; send one of them",
         )),
     }
@@ -95,12 +98,32 @@ pub(crate) fn rotation(secs: Option<Option<i64>>) -> Result<DueUpdate<Period>, A
     }
 }
 
-/// A list's `within` (`30d`), in seconds; 14 days when not given.
+/// A list's `within` (`30d`: up to 6 digits and a unit, as its schema's pattern says), in
+/// seconds; 14 days when not given. `0s` is allowed: only what has passed counts.
 pub(crate) fn within_secs(within: Option<&str>) -> Result<i64, AppError> {
-    match within {
-        None => Ok(DEFAULT_DUE_WITHIN_SECS),
-        Some(text) => Period::parse(text)
-            .map(Period::secs)
-            .map_err(|err| AppError::invalid(err.to_string())),
+    let Some(text) = within else {
+        return Ok(DEFAULT_DUE_WITHIN_SECS);
+    };
+    let refuse = || {
+        AppError::invalid(
+            "within must be a whole number of up to 6 digits and a unit (s, m, h, d or w), e.g. 30d",
+        )
+    };
+    let Some(unit) = text.chars().last() else {
+        return Err(refuse());
+    };
+    let number = &text[..text.len() - unit.len_utf8()];
+    let per_unit: i64 = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
+        _ => return Err(refuse()),
+    };
+    if number.is_empty() || number.len() > 6 || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(refuse());
     }
+    let number: i64 = number.parse().map_err(|_| refuse())?;
+    Ok(number * per_unit)
 }

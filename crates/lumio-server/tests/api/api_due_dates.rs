@@ -79,15 +79,20 @@ async fn set_fields_and_list_states(backend: Backend) {
         entry(&listed(&app, "dated", "").await, "KEY")["due"],
         "expired"
     );
-    let bad_window = app
-        .api(
-            Method::GET,
-            "/api/v1/extensions/dated/environments/staging/secrets?within=soon",
-            Some(&app.admin_token),
-            None,
-        )
-        .await;
-    assert_eq!(bad_window.status, StatusCode::BAD_REQUEST);
+    for window in ["soon", "1234567d", "14", "d", "1é"] {
+        let bad_window = app
+            .api(
+                Method::GET,
+                &format!("/api/v1/extensions/dated/environments/staging/secrets?within={window}"),
+                Some(&app.admin_token),
+                None,
+            )
+            .await;
+        assert_eq!(bad_window.status, StatusCode::BAD_REQUEST, "{window}");
+    }
+    // `0s`: only what has passed counts.
+    let now_only = listed(&app, "dated", "?within=0s").await;
+    assert_eq!(entry(&now_only, "KEY")["due"], "expired");
 
     // The audit record of the set says the dates it gave.
     let audit = app
@@ -118,23 +123,51 @@ async fn bad_due_dates_store_nothing(backend: Backend) {
     };
     app.create_extension("refused").await;
     let past = (app.service().now() - chrono::Duration::seconds(1)).to_rfc3339();
-    for (body, needle) in [
-        (json!({"value": "v", "expires_at": past}), "not in the future"),
-        (json!({"value": "v", "expires_in_secs": 0}), "expires_in_secs"),
-        (json!({"value": "v", "rotate_every_secs": 0}), "rotate_every_secs"),
-        (json!({"value": "v", "rotate_every_secs": -30}), "rotate_every_secs"),
+    // Malformed (the schema refuses them too): 400. Well-formed but impossible (a past
+    // expiry, two expiries): 422, as every well-formed request that cannot be done.
+    let (bad, impossible) = (StatusCode::BAD_REQUEST, StatusCode::UNPROCESSABLE_ENTITY);
+    for (body, status, needle) in [
+        (
+            json!({"value": "v", "expires_at": past}),
+            impossible,
+            "not in the future",
+        ),
+        (
+            json!({"value": "v", "expires_in_secs": 0}),
+            bad,
+            "expires_in_secs",
+        ),
+        (
+            json!({"value": "v", "rotate_every_secs": 0}),
+            bad,
+            "rotate_every_secs",
+        ),
+        (
+            json!({"value": "v", "rotate_every_secs": -30}),
+            bad,
+            "rotate_every_secs",
+        ),
+        (
+            json!({"value": "v", "rotate_every_secs": 100_000_000_001_i64}),
+            bad,
+            "rotate_every_secs",
+        ),
         (
             json!({"value": "v", "expires_in_secs": 60, "expires_at": "2999-01-01T00:00:00Z"}),
+            impossible,
             "one of them",
         ),
-        (json!({"value": "v", "expires_at": "next tuesday"}), ""),
+        (json!({"value": "v", "expires_at": "next tuesday"}), bad, ""),
     ] {
         let answer = put(&app, "refused", "KEY", body.clone()).await;
-        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}: {}", answer.text);
+        assert_eq!(answer.status, status, "{body}: {}", answer.text);
         let message = answer.body["error"]["message"].as_str().unwrap();
         assert!(message.contains(needle), "{body}: {message}");
     }
-    assert!(listed(&app, "refused", "").await.is_empty(), "nothing stored");
+    assert!(
+        listed(&app, "refused", "").await.is_empty(),
+        "nothing stored"
+    );
 }
 
 async fn due_dates_change_without_a_version(backend: Backend) {
@@ -163,7 +196,10 @@ async fn due_dates_change_without_a_version(backend: Backend) {
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
     assert_eq!(changed.body["version"], 1);
     assert_eq!(changed.body["due"], "due");
-    assert_eq!(changed.body["rotate_by"], set.body["rotate_by"], "clock kept");
+    assert_eq!(
+        changed.body["rotate_by"], set.body["rotate_by"],
+        "clock kept"
+    );
 
     let cleared = patch(json!({"expires_at": null, "rotate_every_secs": null})).await;
     assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.text);
@@ -172,9 +208,26 @@ async fn due_dates_change_without_a_version(backend: Backend) {
     assert_eq!(cleared.body["due"], "ok");
 
     let nothing = patch(json!({})).await;
-    assert_eq!(nothing.status, StatusCode::BAD_REQUEST, "{}", nothing.text);
+    assert_eq!(
+        nothing.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        nothing.text
+    );
     let past = patch(json!({"expires_at": "2001-01-01T00:00:00Z"})).await;
-    assert_eq!(past.status, StatusCode::BAD_REQUEST, "{}", past.text);
+    assert_eq!(
+        past.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        past.text
+    );
+    let malformed = patch(json!({"rotate_every_secs": 0})).await;
+    assert_eq!(
+        malformed.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        malformed.text
+    );
     let missing = app
         .api(
             Method::PATCH,
@@ -199,7 +252,11 @@ async fn due_dates_change_without_a_version(backend: Backend) {
         .iter()
         .map(|e| e["detail"].as_str().unwrap())
         .collect();
-    assert_eq!(details.len(), 2, "only the changes that happened: {details:?}");
+    assert_eq!(
+        details.len(),
+        2,
+        "only the changes that happened: {details:?}"
+    );
     assert_eq!(details[0], "no expiry; rotation off");
     assert!(details[1].starts_with("expires "), "{details:?}");
 }
@@ -228,7 +285,10 @@ async fn other_writes_keep_the_period_and_give_no_expiry(backend: Backend) {
         .await;
     assert_eq!(imported.status, StatusCode::OK, "{}", imported.text);
     let key = entry(&listed(&app, "carried", "").await, "KEY").clone();
-    assert!(key.get("expires_at").is_none(), "an import carries no expiry: {key}");
+    assert!(
+        key.get("expires_at").is_none(),
+        "an import carries no expiry: {key}"
+    );
     assert_eq!(key["rotate_every_secs"], 30 * DAY, "the period stays");
     assert_eq!(key["due"], "ok", "the import restarted the clock: {key}");
 
@@ -243,6 +303,9 @@ async fn other_writes_keep_the_period_and_give_no_expiry(backend: Backend) {
     assert_eq!(rolled.status, StatusCode::OK, "{}", rolled.text);
     let key = entry(&listed(&app, "carried", "").await, "KEY").clone();
     assert_eq!(key["version"], 3);
-    assert!(key.get("expires_at").is_none(), "a rollback carries no expiry");
+    assert!(
+        key.get("expires_at").is_none(),
+        "a rollback carries no expiry"
+    );
     assert_eq!(key["rotate_every_secs"], 30 * DAY);
 }
