@@ -109,11 +109,12 @@ pub struct SetSecret<'a> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_items = 1, max_items = 16, inline, value_type = Option<Vec<HostPattern>>)]
     pub allowed_hosts: Option<Vec<String>>,
-    /// The new version expires at this time (RFC 3339; it must be in the future). Absent
-    /// (with `expires_in_secs` absent too): the new version never expires; an expiry is
-    /// never carried over from an earlier version.
+    /// The new version expires at this time (RFC 3339; it must be in the future; a text
+    /// that is no such time is a 422). Absent (with `expires_in_secs` absent too): the new
+    /// version never expires; an expiry is never carried over from an earlier version.
+    #[schema(value_type = Option<String>, format = DateTime)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<String>,
     /// The new version expires this many seconds from now by the server's clock; instead
     /// of `expires_at`.
     #[schema(minimum = 1, maximum = 100000000000.0)]
@@ -139,14 +140,15 @@ pub struct SetSecret<'a> {
 /// is, null clears it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct ChangeDueDates {
-    /// The current version expires at this time (RFC 3339, in the future); null: never.
-    #[schema(value_type = Option<DateTime<Utc>>, nullable)]
+    /// The current version expires at this time (RFC 3339, in the future; a text that is
+    /// no such time is a 422); null: never.
+    #[schema(value_type = Option<String>, format = DateTime, nullable)]
     #[serde(
         default,
         deserialize_with = "crate::integral::nullable",
         skip_serializing_if = "Option::is_none"
     )]
-    pub expires_at: Option<Option<DateTime<Utc>>>,
+    pub expires_at: Option<Option<String>>,
     /// The current version expires this many seconds from now by the server's clock;
     /// instead of `expires_at`.
     #[schema(minimum = 1, maximum = 100000000000.0)]

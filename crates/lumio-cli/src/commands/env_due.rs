@@ -90,7 +90,7 @@ pub fn change(
         expires_at: if no_expiry {
             Some(None)
         } else {
-            fields.expires_at.map(Some)
+            fields.expires_at.map(|at| Some(at.to_rfc3339()))
         },
         expires_in_secs: fields.expires_in_secs,
         rotate_every_secs: fields.rotate_every_secs,

@@ -7,7 +7,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use lumio_api::params::SecretPath;
 use lumio_api::secrets::{ChangeDueDates, SecretView};
-use lumio_api::ErrorCode;
+use lumio_api::{ErrorBody, ErrorCode};
 use lumio_core::{DueUpdate, Period, DEFAULT_DUE_WITHIN_SECS};
 use lumio_secrets::{DueChange, Expiry};
 
@@ -22,7 +22,8 @@ use crate::AppState;
 /// clears) what the secret has. Audited as `secret.due_dates_changed`.
 #[utoipa::path(patch, path = "/api/v1/extensions/{ext}/environments/{env}/secrets/{name}/due-dates", security(("bearer" = [])),
     tag = "secrets", params(SecretPath), request_body = ChangeDueDates,
-    responses((status = 200, body = SecretView)))]
+    responses((status = 200, body = SecretView),
+        (status = 422, body = ErrorBody, description = "the change cannot apply (`unprocessable`): an expiry not in the future or not a time, two expiries, or nothing to change")))]
 pub(crate) async fn change(
     State(state): State<AppState>,
     Authed(ctx): Authed,
@@ -64,13 +65,10 @@ pub(crate) async fn change(
 }
 
 /// An expiry given as a time or as seconds from now (not both).
-pub(crate) fn expiry(
-    at: Option<DateTime<Utc>>,
-    in_secs: Option<i64>,
-) -> Result<Option<Expiry>, AppError> {
+pub(crate) fn expiry(at: Option<String>, in_secs: Option<i64>) -> Result<Option<Expiry>, AppError> {
     match (at, in_secs) {
         (None, None) => Ok(None),
-        (Some(at), None) => Ok(Some(Expiry::At(at))),
+        (Some(at), None) => Ok(Some(Expiry::At(time(&at)?))),
         (None, Some(secs)) => Period::from_secs(secs)
             .map(|period| Some(Expiry::In(period)))
             .ok_or_else(|| {
@@ -83,6 +81,20 @@ pub(crate) fn expiry(
             "both expires_at and expires_in_secs are given; send one of them",
         )),
     }
+}
+
+/// An RFC 3339 time. The schema says `date-time`, which JSON Schema does not enforce, so a
+/// string that is none is well-formed JSON the server cannot use: 422.
+fn time(text: &str) -> Result<DateTime<Utc>, AppError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.to_utc())
+        .map_err(|_| {
+            let shown: String = text.chars().take(40).collect();
+            AppError::new(
+                ErrorCode::Unprocessable,
+                format!("expires_at {shown:?} is not an RFC 3339 time; give one such as 2027-01-01T00:00:00Z, or expires_in_secs"),
+            )
+        })
 }
 
 /// A rotation period field: absent keeps, null clears, a number of seconds sets.

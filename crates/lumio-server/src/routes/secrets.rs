@@ -90,7 +90,7 @@ pub(crate) async fn list(
 #[utoipa::path(put, path = "/api/v1/extensions/{ext}/environments/{env}/secrets/{name}", tag = "secrets",
     security(("bearer" = [])), params(SecretPath), request_body = SetSecret,
     responses((status = 200, body = SecretView),
-        (status = 422, body = ErrorBody, description = "over a limit (secrets per environment)")))]
+        (status = 422, body = ErrorBody, description = "over a limit (secrets per environment), or due dates that cannot apply (`unprocessable`: an expiry not in the future or not a time, two expiries)")))]
 pub(crate) async fn set(
     State(state): State<AppState>,
     Authed(ctx): Authed,

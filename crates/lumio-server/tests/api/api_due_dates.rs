@@ -157,7 +157,17 @@ async fn bad_due_dates_store_nothing(backend: Backend) {
             impossible,
             "one of them",
         ),
-        (json!({"value": "v", "expires_at": "next tuesday"}), bad, ""),
+        (
+            json!({"value": "v", "expires_at": "next tuesday"}),
+            impossible,
+            "RFC 3339",
+        ),
+        (
+            json!({"value": "v", "expires_at": ""}),
+            impossible,
+            "RFC 3339",
+        ),
+        (json!({"value": "v", "expires_at": 7}), bad, ""),
     ] {
         let answer = put(&app, "refused", "KEY", body.clone()).await;
         assert_eq!(answer.status, status, "{body}: {}", answer.text);
