@@ -62,7 +62,7 @@ pub(crate) fn expiry_at(
         return Err(ServiceError::DueDates(format!(
             "the expiry {} is not in the future (it is now {}); give a later --expires-at, or --expires-in such as 90d; nothing was stored",
             stamp(at),
-            stamp(now)
+            stamp(now.trunc_subsecs(0))
         )));
     }
     Ok(at)
