@@ -1,7 +1,8 @@
 //! Due dates through the API (issue 28), on SQLite and PostgreSQL, with the server's clock
 //! moved by the test: the set fields and their refusals (nothing stored), the list's
 //! `due` state and `within`, the due-date change without a value and its audit record,
-//! copies and rollbacks keeping the period without an expiry, and `due_dates_all`.
+//! imports, rollbacks and copies keeping the period without an expiry, and
+//! `due_dates_all`.
 
 use crate::common::on_each_backend;
 use crate::common::{spawn_app, Backend, TestApp};
@@ -318,4 +319,43 @@ async fn other_writes_keep_the_period_and_give_no_expiry(backend: Backend) {
         "a rollback carries no expiry"
     );
     assert_eq!(key["rotate_every_secs"], 30 * DAY);
+
+    // A copy into production keeps production's period and gives no expiry.
+    let production = app
+        .api(
+            Method::PUT,
+            &secret_path("carried", "production", "KEY"),
+            Some(&app.admin_token),
+            Some(json!({"value": "carried-prod", "expires_in_secs": 9 * DAY, "rotate_every_secs": 7 * DAY})),
+        )
+        .await;
+    assert_eq!(production.status, StatusCode::OK, "{}", production.text);
+    let copied = app
+        .api(
+            Method::POST,
+            "/api/v1/extensions/carried/environments/production/copy",
+            Some(&app.admin_token),
+            Some(json!({"from": "staging", "names": ["KEY"]})),
+        )
+        .await;
+    assert_eq!(copied.status, StatusCode::OK, "{}", copied.text);
+    let list = app
+        .api(
+            Method::GET,
+            "/api/v1/extensions/carried/environments/production/secrets",
+            Some(&app.admin_token),
+            None,
+        )
+        .await;
+    let key = entry(list.body["secrets"].as_array().unwrap(), "KEY").clone();
+    assert_eq!(key["version"], 2, "{key}");
+    assert!(
+        key.get("expires_at").is_none(),
+        "a copy carries no expiry: {key}"
+    );
+    assert_eq!(
+        key["rotate_every_secs"],
+        7 * DAY,
+        "the target's period stays"
+    );
 }
