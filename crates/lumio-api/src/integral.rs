@@ -38,21 +38,6 @@ impl Visitor<'_> for WholeNumber {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::secrets::Rollback;
-
-    #[test]
-    fn whole_floats_are_whole_numbers() {
-        let r: Rollback = serde_json::from_str(r#"{"version": 3.0}"#).unwrap();
-        assert_eq!(r.version, 3);
-        let r: Rollback = serde_json::from_str(r#"{"version": 7}"#).unwrap();
-        assert_eq!(r.version, 7);
-        assert!(serde_json::from_str::<Rollback>(r#"{"version": 2.5}"#).is_err());
-        assert!(serde_json::from_str::<Rollback>(r#"{"version": "1"}"#).is_err());
-    }
-}
-
 /// A whole number as [`whole_number`] reads it, for use inside `Option`.
 struct Whole(i64);
 
@@ -83,4 +68,19 @@ pub(crate) fn nullable<'de, T: serde::Deserialize<'de>, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::secrets::Rollback;
+
+    #[test]
+    fn whole_floats_are_whole_numbers() {
+        let r: Rollback = serde_json::from_str(r#"{"version": 3.0}"#).unwrap();
+        assert_eq!(r.version, 3);
+        let r: Rollback = serde_json::from_str(r#"{"version": 7}"#).unwrap();
+        assert_eq!(r.version, 7);
+        assert!(serde_json::from_str::<Rollback>(r#"{"version": 2.5}"#).is_err());
+        assert!(serde_json::from_str::<Rollback>(r#"{"version": "1"}"#).is_err());
+    }
 }

@@ -90,9 +90,9 @@ pub struct SecretList {
 #[derive(Debug, Default, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// How far ahead a due date counts as `due`: a whole number and a unit (s, m, h, d,
-    /// w), e.g. `30d`; default `14d`.
-    #[param(pattern = r"^[0-9]{1,15}[smhdw]$")]
+    /// How far ahead a due date counts as `due`: a whole number (up to 6 digits) and a
+    /// unit (s, m, h, d, w), e.g. `30d`; default `14d`; `0s` counts only what has passed.
+    #[param(pattern = r"^[0-9]{1,6}[smhdw]$")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub within: Option<String>,
 }
@@ -109,23 +109,25 @@ pub struct SetSecret<'a> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_items = 1, max_items = 16, inline, value_type = Option<Vec<HostPattern>>)]
     pub allowed_hosts: Option<Vec<String>>,
-    /// The new version expires at this time (RFC 3339; it must be in the future). Absent
-    /// (with `expires_in_secs` absent too): the new version never expires; an expiry is
-    /// never carried over from an earlier version.
+    /// The new version expires at this time (RFC 3339; it must be in the future; a text
+    /// that is no such time is a 422). Absent (with `expires_in_secs` absent too): the new
+    /// version never expires; an expiry is never carried over from an earlier version.
+    #[schema(value_type = Option<String>, format = DateTime)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<String>,
     /// The new version expires this many seconds from now by the server's clock; instead
     /// of `expires_at`.
-    #[schema(minimum = 1, maximum = 9007199254740991.0)]
+    #[schema(minimum = 1, maximum = 100000000000.0)]
     #[serde(
         default,
         deserialize_with = "crate::integral::optional_whole_number",
         skip_serializing_if = "Option::is_none"
     )]
     pub expires_in_secs: Option<i64>,
-    /// Rotate the secret every this many seconds (any length); null turns rotation off;
+    /// Rotate the secret every this many seconds (any length up to 10^11, over 3,000
+    /// years); null turns rotation off;
     /// absent keeps the secret's period. A new version restarts the rotation clock.
-    #[schema(value_type = Option<i64>, nullable, minimum = 1, maximum = 9007199254740991.0)]
+    #[schema(value_type = Option<i64>, nullable, minimum = 1, maximum = 100000000000.0)]
     #[serde(
         default,
         deserialize_with = "crate::integral::nullable_whole_number",
@@ -138,17 +140,18 @@ pub struct SetSecret<'a> {
 /// is, null clears it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct ChangeDueDates {
-    /// The current version expires at this time (RFC 3339, in the future); null: never.
-    #[schema(value_type = Option<DateTime<Utc>>, nullable)]
+    /// The current version expires at this time (RFC 3339, in the future; a text that is
+    /// no such time is a 422); null: never.
+    #[schema(value_type = Option<String>, format = DateTime, nullable)]
     #[serde(
         default,
         deserialize_with = "crate::integral::nullable",
         skip_serializing_if = "Option::is_none"
     )]
-    pub expires_at: Option<Option<DateTime<Utc>>>,
+    pub expires_at: Option<Option<String>>,
     /// The current version expires this many seconds from now by the server's clock;
     /// instead of `expires_at`.
-    #[schema(minimum = 1, maximum = 9007199254740991.0)]
+    #[schema(minimum = 1, maximum = 100000000000.0)]
     #[serde(
         default,
         deserialize_with = "crate::integral::optional_whole_number",
@@ -157,7 +160,7 @@ pub struct ChangeDueDates {
     pub expires_in_secs: Option<i64>,
     /// Rotate every this many seconds; null turns rotation off. The rotation clock keeps
     /// its start (the current version's set time).
-    #[schema(value_type = Option<i64>, nullable, minimum = 1, maximum = 9007199254740991.0)]
+    #[schema(value_type = Option<i64>, nullable, minimum = 1, maximum = 100000000000.0)]
     #[serde(
         default,
         deserialize_with = "crate::integral::nullable_whole_number",

@@ -12,6 +12,11 @@ use serde::{Deserialize, Serialize};
 /// How far ahead a due date counts as `due` unless a caller says otherwise: 14 days.
 pub const DEFAULT_DUE_WITHIN_SECS: i64 = 14 * 86_400;
 
+/// The longest period: 10^11 seconds, over 3,000 years. Not a policy (any practical
+/// length is allowed) but what keeps every date it makes within years 0–9999, which
+/// RFC 3339 and both stores can write.
+pub const MAX_PERIOD_SECS: i64 = 100_000_000_000;
+
 /// A length of time a user typed: a whole number and one unit (`s`, `m`, `h`, `d`, `w`),
 /// e.g. `90d` or `6w`. Any length that fits in seconds; never zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,19 +56,21 @@ impl Period {
         };
         let number: i64 = number
             .parse()
-            .map_err(|_| refuse("the number is too large"))?;
+            .map_err(|_| refuse("it is longer than 3,000 years"))?;
         if number == 0 {
             return Err(refuse("it is zero"));
         }
         let secs = number
             .checked_mul(per_unit)
-            .ok_or_else(|| refuse("the number is too large"))?;
-        Self::from_secs(secs).ok_or_else(|| refuse("the number is too large"))
+            .ok_or_else(|| refuse("it is longer than 3,000 years"))?;
+        Self::from_secs(secs).ok_or_else(|| refuse("it is longer than 3,000 years"))
     }
 
-    /// A period of `secs` seconds: positive and short enough to add to a date.
+    /// A period of `secs` seconds: positive and at most [`MAX_PERIOD_SECS`].
     pub fn from_secs(secs: i64) -> Option<Self> {
-        (secs > 0 && TimeDelta::try_seconds(secs).is_some()).then_some(Self { secs })
+        (1..=MAX_PERIOD_SECS)
+            .contains(&secs)
+            .then_some(Self { secs })
     }
 
     pub fn secs(self) -> i64 {
@@ -226,6 +233,8 @@ mod tests {
         }
         assert_eq!(Period::from_secs(0), None);
         assert_eq!(Period::from_secs(-5), None);
+        assert_eq!(Period::from_secs(MAX_PERIOD_SECS + 1), None);
+        assert!(Period::parse("99999999w").is_err());
     }
 
     #[test]

@@ -53,16 +53,16 @@ pub(crate) fn expiry_at(
     let at = match expires {
         Expiry::At(at) => at.trunc_subsecs(6),
         Expiry::In(period) => period.after(now).ok_or_else(|| {
-            ServiceError::InvalidValue(format!(
+            ServiceError::DueDates(format!(
                 "an expiry {period} from now is past the last date Lumio can keep; give a shorter one"
             ))
         })?,
     };
     if at <= now {
-        return Err(ServiceError::InvalidValue(format!(
+        return Err(ServiceError::DueDates(format!(
             "the expiry {} is not in the future (it is now {}); give a later --expires-at, or --expires-in such as 90d; nothing was stored",
             stamp(at),
-            stamp(now)
+            stamp(now.trunc_subsecs(0))
         )));
     }
     Ok(at)
@@ -117,7 +117,7 @@ impl SecretsService {
             .authorized(ctx, slug, environment, Role::Developer, "change due dates")
             .await?;
         if change.expires.is_keep() && change.rotate_every.is_keep() {
-            return Err(ServiceError::InvalidValue(
+            return Err(ServiceError::DueDates(
                 "nothing to change: give an expiry (or clear it) or a rotation period (or turn it off)"
                     .to_owned(),
             ));

@@ -61,6 +61,10 @@ pub enum ServiceError {
     InvalidHost(#[from] InvalidHost),
     #[error("{0}")]
     InvalidValue(String),
+    /// Well-formed due dates that cannot be applied (an expiry not in the future, a change
+    /// that changes nothing); the text says what to give instead.
+    #[error("{0}")]
+    DueDates(String),
     /// A comparison or copy named one environment twice.
     #[error("both environments are {0}; name two different ones (staging and production)")]
     SameEnvironment(Environment),
@@ -142,7 +146,7 @@ impl ServiceError {
             Self::StaffNotMember { .. } => ErrorKind::StaffNotMember,
             Self::Suspended(_) => ErrorKind::Suspended,
             Self::Limit(_) => ErrorKind::Limit,
-            Self::SameEnvironment(_) => ErrorKind::Unprocessable,
+            Self::SameEnvironment(_) | Self::DueDates(_) => ErrorKind::Unprocessable,
             Self::Audit(_)
             | Self::Store(_)
             | Self::Unseal(crate::unseal::UnsealError::Unavailable(_)) => ErrorKind::Unavailable,

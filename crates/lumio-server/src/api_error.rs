@@ -95,6 +95,7 @@ fn api_hint(err: &ServiceError) -> Option<String> {
         }
         E::Limit(_) => "delete secrets you no longer use with `lumio env delete NAME`",
         E::SameEnvironment(_) => "name the other environment (staging or production)",
+        E::DueDates(_) => "expiries are judged by the server's clock: `--expires-in 90d` (expires_in_secs) is counted from its now",
         E::Audit(_) => "check the database behind Lumio; the operation can be retried once it is back",
         other => return other.startup_hint().map(str::to_owned),
     };

@@ -90,7 +90,7 @@ pub fn change(
         expires_at: if no_expiry {
             Some(None)
         } else {
-            fields.expires_at.map(Some)
+            fields.expires_at.map(|at| Some(at.to_rfc3339()))
         },
         expires_in_secs: fields.expires_in_secs,
         rotate_every_secs: fields.rotate_every_secs,
@@ -236,7 +236,7 @@ pub fn due(common: &CommonArgs, within: &str) -> anyhow::Result<()> {
         }
     }
     // Expired first, then overdue, then due; by environment and name within each.
-    report.secrets.sort_by(|a, b| b.due.cmp(&a.due));
+    report.secrets.sort_by_key(|s| std::cmp::Reverse(s.due));
     report.late = report.secrets.iter().any(|s| s.due.is_late());
     if json {
         output::json(&report)?;

@@ -81,7 +81,7 @@ fn set_one(
         &SetSecret {
             value: Cow::Borrowed(value.expose()),
             allowed_hosts,
-            expires_at: dates.expires_at,
+            expires_at: dates.expires_at.map(|at| at.to_rfc3339()),
             expires_in_secs: dates.expires_in_secs,
             rotate_every_secs: dates.rotate_every_secs,
         },

@@ -133,10 +133,15 @@ fn due_badge(secret: &SecretHead, now: DateTime<Utc>) -> Markup {
     }
 }
 
-/// A due date's cell: the time, or a dash for none.
+/// A due date's cell: the day (the full time on hover, and in `datetime`), or a dash for
+/// none. The day alone keeps the table narrow enough for the names.
 fn due_date(at: Option<DateTime<Utc>>) -> Markup {
     match at {
-        Some(at) => time(&at),
+        Some(at) => html! {
+            time datetime=(at.to_rfc3339()) title=(at.format("%Y-%m-%d %H:%M:%S UTC")) {
+                (at.format("%Y-%m-%d"))
+            }
+        },
         None => html! { "–" },
     }
 }

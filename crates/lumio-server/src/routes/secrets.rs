@@ -85,12 +85,12 @@ pub(crate) async fn list(
 }
 
 /// Sets a secret, making a new version; readable by the next `ctx.secrets.get`. The new
-/// version may be given an expiry and the secret a rotation period (a past expiry or a
-/// period under a second is a 400, and nothing is stored).
+/// version may be given an expiry and the secret a rotation period (a past expiry is a
+/// 422, a period out of range a 400, and nothing is stored).
 #[utoipa::path(put, path = "/api/v1/extensions/{ext}/environments/{env}/secrets/{name}", tag = "secrets",
     security(("bearer" = [])), params(SecretPath), request_body = SetSecret,
     responses((status = 200, body = SecretView),
-        (status = 422, body = ErrorBody, description = "over a limit (secrets per environment)")))]
+        (status = 422, body = ErrorBody, description = "over a limit (secrets per environment), or due dates that cannot apply (`unprocessable`: an expiry not in the future or not a time, two expiries)")))]
 pub(crate) async fn set(
     State(state): State<AppState>,
     Authed(ctx): Authed,

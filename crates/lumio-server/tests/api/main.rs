@@ -7,6 +7,7 @@ mod common;
 mod api_access;
 mod api_actions;
 mod api_document;
+mod api_due_dates;
 mod api_guard_oracles;
 mod api_lifecycle;
 mod api_logs;
