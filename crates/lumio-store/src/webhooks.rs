@@ -160,21 +160,28 @@ impl WebhookRow {
     }
 }
 
-/// [`DueDelivery`]'s columns: the delivery's, the receiver's, the event's.
-pub(crate) fn select_due() -> String {
+/// [`DueDelivery`]'s columns (the delivery's, the receiver's, the event's) for each
+/// receiver's oldest pending delivery, if due by `$1`; at most `$2`. `firsts` finds those
+/// oldest ones: a walk of the pending-deliveries index, once per receiver, so the cost
+/// does not grow with a receiver's backlog.
+pub(crate) fn select_due(one_receiver: bool) -> String {
+    let firsts = if one_receiver {
+        "SELECT MIN(id) AS first FROM ext_webhook_deliveries \
+         WHERE webhook_id = $3 AND state = 'pending'"
+    } else {
+        "SELECT MIN(id) AS first FROM ext_webhook_deliveries \
+         WHERE state = 'pending' GROUP BY webhook_id"
+    };
     format!(
         "SELECT d.id AS delivery_id, d.attempts, d.first_attempt_at, {WEBHOOK_COLUMNS}, \
          e.id AS event_id, e.environment AS event_environment, e.event, e.secret_name, \
          e.actor, e.detail, e.at, x.slug \
-         FROM ext_webhook_deliveries d \
+         FROM ({firsts}) f \
+         JOIN ext_webhook_deliveries d ON d.id = f.first \
          JOIN ext_webhooks w ON w.id = d.webhook_id \
          JOIN ext_events e ON e.id = d.event_id \
          JOIN extensions x ON x.id = d.extension_id \
-         WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
-         AND (CAST($3 AS TEXT) IS NULL OR d.webhook_id = $3) \
-         AND d.id = (SELECT MIN(p.id) FROM ext_webhook_deliveries p \
-                     WHERE p.webhook_id = d.webhook_id AND p.state = 'pending') \
-         ORDER BY d.id LIMIT $2"
+         WHERE d.next_attempt_at <= $1 ORDER BY d.id LIMIT $2"
     )
 }
 
@@ -585,13 +592,14 @@ macro_rules! webhook_queries {
                 limit: i64,
                 webhook: Option<&str>,
             ) -> Result<Vec<$crate::DueDelivery>, $crate::StoreError> {
-                let rows: Vec<$crate::webhooks::DueRow> =
-                    sqlx::query_as(&$crate::webhooks::select_due())
-                        .bind($crate::stamp::Stamp(now))
-                        .bind(limit)
-                        .bind(webhook)
-                        .fetch_all(self.readers())
-                        .await?;
+                let sql = $crate::webhooks::select_due(webhook.is_some());
+                let mut query = sqlx::query_as(&sql)
+                    .bind($crate::stamp::Stamp(now))
+                    .bind(limit);
+                if let Some(webhook) = webhook {
+                    query = query.bind(webhook);
+                }
+                let rows: Vec<$crate::webhooks::DueRow> = query.fetch_all(self.readers()).await?;
                 rows.into_iter().map(|row| row.due()).collect()
             }
 
