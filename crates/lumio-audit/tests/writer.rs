@@ -321,7 +321,7 @@ impl Store for FakeStore {
     }
     async fn insert_webhook(
         &self,
-        _: &lumio_store::NewWebhook,
+        _: &lumio_store::WebhookRecord,
         _: &[AuditRecord],
     ) -> Result<(), StoreError> {
         unimplemented!()

@@ -13,7 +13,7 @@ use lumio_core::{
     MAX_WEBHOOKS_PER_EXTENSION, MAX_WEBHOOK_URL_LEN,
 };
 use lumio_crypto::SecretPlace;
-use lumio_store::{AttemptResult, AuditRecord, DeliveryRecord, DueDelivery, NewWebhook};
+use lumio_store::{AttemptResult, AuditRecord, DeliveryRecord, DueDelivery};
 
 pub use lumio_store::{ChangeEvent, NextStep, WebhookRecord};
 
@@ -124,7 +124,7 @@ impl SecretsService {
         let signing_secret = SecretValue::new(format!("whsec_{encoded}"))
             .map_err(|e| ServiceError::InvalidValue(e.to_string()))?;
         let keys = self.keys();
-        let hook = NewWebhook {
+        let hook = WebhookRecord {
             secret_sealed: lumio_crypto::seal(
                 keys.current(),
                 &place(extension.id, &id),
@@ -154,16 +154,8 @@ impl SecretsService {
             Some(detail),
         );
         store.insert_webhook(&hook, &[record]).await?;
-        let webhook = WebhookSummary {
-            id: hook.id,
-            url: hook.url,
-            events: hook.events.to_text(),
-            environment,
-            created_at: hook.created_at,
-            created_by: hook.created_by,
-        };
         Ok(AddedWebhook {
-            webhook,
+            webhook: WebhookSummary::from(&hook),
             signing_secret,
         })
     }

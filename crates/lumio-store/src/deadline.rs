@@ -30,10 +30,9 @@ use crate::{
     AccessChange, AccessFilter, AccessRequest, AttemptResult, AuditEntry, AuditPruned, AuditQuery,
     AuditRecord, ChainVerdict, ChainedEntry, Change, ClaimOutcome, ClaimRecord, CurrentSecret,
     DeliveryRecord, DeploymentRecord, DueDatesChange, DueDelivery, DueNotice, DueSecret,
-    ExportQuery, Extension, LogPage, LogQuery, LogsPruned, NewInvocationLog, NewVersion,
-    NewWebhook, PoolUsage, RecordsOf, Resealed, Revocation, SealedVersion, SecretHead,
-    SessionRecord, Store, StoreError, StoredVersion, TokenRecord, VersionInfo, VersionKey,
-    WebhookRecord,
+    ExportQuery, Extension, LogPage, LogQuery, LogsPruned, NewInvocationLog, NewVersion, PoolUsage,
+    RecordsOf, Resealed, Revocation, SealedVersion, SecretHead, SessionRecord, Store, StoreError,
+    StoredVersion, TokenRecord, VersionInfo, VersionKey, WebhookRecord,
 };
 
 /// A store whose request-path calls give up after `wait`.
@@ -185,7 +184,7 @@ delegate! {
     read fn invocation_logs(&self, query: &LogQuery<'_>) -> LogPage;
     unbounded fn prune_invocation_logs(&self, cutoff: DateTime<Utc>, keep: i64) -> LogsPruned;
 
-    write fn insert_webhook(&self, hook: &NewWebhook, audit: &[AuditRecord]) -> ();
+    write fn insert_webhook(&self, hook: &WebhookRecord, audit: &[AuditRecord]) -> ();
     read fn webhooks(&self, extension_id: Option<i64>) -> Vec<WebhookRecord>;
     write fn remove_webhook(&self, extension_id: i64, id: &str, at: DateTime<Utc>, audit: &[AuditRecord]) -> bool;
     unbounded fn reseal_webhook(&self, id: &str, old: &[u8], sealed: &[u8], kek_id: &str) -> bool;

@@ -39,8 +39,7 @@ pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use webhooks::{
-    AttemptResult, ChangeEvent, DeliveryRecord, DueDelivery, DueNotice, NewWebhook, NextStep,
-    WebhookRecord,
+    AttemptResult, ChangeEvent, DeliveryRecord, DueDelivery, DueNotice, NextStep, WebhookRecord,
 };
 
 use async_trait::async_trait;
@@ -426,7 +425,7 @@ pub trait Store: Send + Sync + 'static {
     /// Adds a webhook receiver, with its audit record, in one transaction.
     async fn insert_webhook(
         &self,
-        hook: &NewWebhook,
+        hook: &WebhookRecord,
         audit: &[AuditRecord],
     ) -> Result<(), StoreError>;
     /// Live receivers: of one extension, or of all.

@@ -93,7 +93,7 @@ macro_rules! impl_store {
 
             async fn insert_webhook(
                 &self,
-                hook: &$crate::NewWebhook,
+                hook: &$crate::WebhookRecord,
                 audit: &[$crate::AuditRecord],
             ) -> Result<(), $crate::StoreError> {
                 self.webhook_insert(hook, audit).await

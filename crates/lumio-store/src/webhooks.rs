@@ -7,21 +7,8 @@ use lumio_core::{Environment, EventFilter};
 use crate::stamp::{time, Stamp};
 use crate::{rows, StoreError};
 
-/// A receiver to add. `secret_sealed` is its signing secret sealed by `lumio-crypto`.
-#[derive(Clone)]
-pub struct NewWebhook {
-    pub id: String,
-    pub extension_id: i64,
-    pub url: String,
-    pub events: EventFilter,
-    pub environment: Option<Environment>,
-    pub secret_sealed: Vec<u8>,
-    pub kek_id: String,
-    pub created_at: DateTime<Utc>,
-    pub created_by: String,
-}
-
-/// A live receiver, as stored.
+/// A receiver, as added and as stored. `secret_sealed` is its signing secret sealed by
+/// `lumio-crypto`.
 #[derive(Clone)]
 pub struct WebhookRecord {
     pub id: String,
@@ -329,7 +316,7 @@ macro_rules! webhook_queries {
         impl $store {
             pub(crate) async fn webhook_insert(
                 &self,
-                hook: &$crate::NewWebhook,
+                hook: &$crate::WebhookRecord,
                 audit: &[$crate::AuditRecord],
             ) -> Result<(), $crate::StoreError> {
                 let mut tx = self.begin_write().await?;

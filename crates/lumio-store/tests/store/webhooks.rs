@@ -5,7 +5,7 @@
 
 use chrono::{Duration, Utc};
 use lumio_core::{AuditEvent, EventFilter};
-use lumio_store::{AttemptResult, AuditRecord, NewWebhook, NextStep, Store, StoreError};
+use lumio_store::{AttemptResult, AuditRecord, NextStep, Store, StoreError, WebhookRecord};
 
 use crate::common::{extension, write, TestDb, STAGING};
 use lumio_store::on_each_backend;
@@ -33,7 +33,7 @@ fn record(extension_id: i64, event: AuditEvent, detail: &str) -> AuditRecord {
 }
 
 async fn receiver(store: &dyn Store, extension_id: i64, id: &str, events: &str) {
-    let hook = NewWebhook {
+    let hook = WebhookRecord {
         id: id.into(),
         extension_id,
         url: "https://hooks.example.com/in".into(),
