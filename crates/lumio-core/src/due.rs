@@ -9,6 +9,8 @@ use std::fmt;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::amount::{seconds_in, AmountError};
+
 /// How far ahead a due date counts as `due` unless a caller says otherwise: 14 days.
 pub const DEFAULT_DUE_WITHIN_SECS: i64 = 14 * 86_400;
 
@@ -38,31 +40,23 @@ impl Period {
             given: input.chars().take(32).collect(),
             why,
         };
-        let text = input.trim();
-        let split = text
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(|| refuse("it has no unit"))?;
-        let (number, unit) = text.split_at(split);
-        if number.is_empty() {
-            return Err(refuse("it does not start with a number"));
-        }
-        let per_unit: i64 = match unit {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            "w" => 7 * 86_400,
-            _ => return Err(refuse("the unit is not s, m, h, d or w")),
-        };
-        let number: i64 = number
-            .parse()
-            .map_err(|_| refuse("it is longer than 3,000 years"))?;
-        if number == 0 {
-            return Err(refuse("it is zero"));
-        }
-        let secs = number
-            .checked_mul(per_unit)
-            .ok_or_else(|| refuse("it is longer than 3,000 years"))?;
+        let units = [
+            ("s", 1),
+            ("m", 60),
+            ("h", 3600),
+            ("d", 86_400),
+            ("w", 7 * 86_400),
+        ];
+        let secs = seconds_in(input, &units).map_err(|err| {
+            refuse(match err {
+                AmountError::NoUnit => "it has no unit",
+                AmountError::NoNumber => "it does not start with a number",
+                AmountError::UnknownUnit => "the unit is not s, m, h, d or w",
+                AmountError::Zero => "it is zero",
+                AmountError::TooLarge => "it is longer than 3,000 years",
+            })
+        })?;
+        let secs = i64::try_from(secs).map_err(|_| refuse("it is longer than 3,000 years"))?;
         Self::from_secs(secs).ok_or_else(|| refuse("it is longer than 3,000 years"))
     }
 

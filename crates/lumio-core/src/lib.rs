@@ -3,6 +3,7 @@
 //! code can only ever hold a valid one. This crate does no IO.
 
 mod action_error_code;
+mod amount;
 mod audit;
 mod audit_chain;
 mod audit_event;

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::amount::{seconds_in, AmountError};
+
 /// The longest lifetime a token may be given; longer-lived tokens are made without one.
 pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 
@@ -24,30 +26,16 @@ impl TokenLifetime {
             given: input.chars().take(32).collect(),
             why,
         };
-        let text = input.trim();
-        let split = text
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(|| refuse("it has no unit"))?;
-        let (number, unit) = text.split_at(split);
-        if number.is_empty() {
-            return Err(refuse("it does not start with a number"));
-        }
-        let seconds_per_unit = match unit {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            _ => return Err(refuse("the unit is not s, m, h or d")),
-        };
-        let number: u64 = number
-            .parse()
-            .map_err(|_| refuse("the number is too large"))?;
-        if number == 0 {
-            return Err(refuse("it is zero"));
-        }
-        let seconds = number
-            .checked_mul(seconds_per_unit)
-            .ok_or_else(|| refuse("it is longer than a year"))?;
+        let seconds = seconds_in(input, &[("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)])
+            .map_err(|err| {
+                refuse(match err {
+                    AmountError::NoUnit => "it has no unit",
+                    AmountError::NoNumber => "it does not start with a number",
+                    AmountError::UnknownUnit => "the unit is not s, m, h or d",
+                    AmountError::Zero => "it is zero",
+                    AmountError::TooLarge => "it is longer than a year",
+                })
+            })?;
         let duration = Duration::from_secs(seconds);
         if duration > MAX_TOKEN_LIFETIME {
             return Err(refuse("it is longer than a year"));

@@ -97,17 +97,7 @@ impl SecretsService {
         events: EventFilter,
         environment: Option<Environment>,
     ) -> Result<AddedWebhook, ServiceError> {
-        let extension = self.visible_extension(ctx, slug).await?;
-        let action = "manage webhooks";
-        ctx.principal
-            .require_member(&extension, Role::Owner, action)?;
-        let environment = match (environment, ctx.principal.environment) {
-            (Some(wanted), _) => {
-                ctx.principal.require_environment(wanted, action)?;
-                Some(wanted)
-            }
-            (None, scope) => scope,
-        };
+        let (extension, environment) = self.webhook_owner(ctx, slug, environment).await?;
         if url.len() > MAX_WEBHOOK_URL_LEN {
             return Err(ServiceError::InvalidValue(format!(
                 "the webhook URL is longer than {MAX_WEBHOOK_URL_LEN} characters"
@@ -158,6 +148,40 @@ impl SecretsService {
             webhook: WebhookSummary::from(&hook),
             signing_secret,
         })
+    }
+
+    /// Whether the caller may add a receiver for `environment` (both when `None`): the
+    /// check [`Self::add_webhook`] makes, for the API to make before it tries the URL, so
+    /// no one else can use the server to probe addresses.
+    pub async fn check_webhook_add(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+        environment: Option<Environment>,
+    ) -> Result<(), ServiceError> {
+        self.webhook_owner(ctx, slug, environment).await.map(|_| ())
+    }
+
+    /// The extension, if the caller owns it (as a member), and the environment a new
+    /// receiver hears: the one asked for, else the token's scope, else both.
+    async fn webhook_owner(
+        &self,
+        ctx: &RequestContext,
+        slug: &ExtensionSlug,
+        environment: Option<Environment>,
+    ) -> Result<(lumio_core::records::Extension, Option<Environment>), ServiceError> {
+        let extension = self.visible_extension(ctx, slug).await?;
+        let action = "manage webhooks";
+        ctx.principal
+            .require_member(&extension, Role::Owner, action)?;
+        let environment = match (environment, ctx.principal.environment) {
+            (Some(wanted), _) => {
+                ctx.principal.require_environment(wanted, action)?;
+                Some(wanted)
+            }
+            (None, scope) => scope,
+        };
+        Ok((extension, environment))
     }
 
     /// The extension's receivers (members only: a URL may carry a credential).

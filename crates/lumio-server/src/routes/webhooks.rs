@@ -82,9 +82,12 @@ pub(crate) async fn add(
         .map(Environment::parse)
         .transpose()
         .map_err(|e| AppError::invalid(e.to_string()))?;
-    // Who may add one is checked before the URL is tried: an outsider cannot use this
+    // Who may add one is checked before the URL is tried: no one else can use this
     // server to probe addresses.
-    state.service.list_webhooks(&ctx, &slug).await?;
+    state
+        .service
+        .check_webhook_add(&ctx, &slug, environment)
+        .await?;
     let client = &state.webhook_client;
     let url = client
         .check(body.url.trim())
