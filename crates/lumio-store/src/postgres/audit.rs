@@ -1,8 +1,11 @@
 //! The audit log on PostgreSQL: the writer's batches as one binary COPY each, and a
 //! change's records as arrays for the change's own statement.
 
+use std::time::{Duration, Instant};
+
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, Postgres};
 
 use super::copy_binary::CopyBinary;
 use super::PgStore;
@@ -16,6 +19,49 @@ const COPY: &str = "COPY ext_audit_log \
     (at, extension_id, environment, event, secret_name, actor, action, request_id, outcome, \
      detail, seq, hash) FROM STDIN (FORMAT binary)";
 const COPY_FIELDS: i16 = 12;
+
+/// A batch up to this size goes in unsealed as one `INSERT` of arrays: with its prepared
+/// statement that is one round trip, where COPY takes two (its start, then its data). A
+/// batch's waiters wait for every round trip, and under load each costs a wait for a core;
+/// bigger batches come only under load and take COPY's cheaper per-row path.
+const INSERT_UP_TO: usize = 64;
+const INSERT: &str = "INSERT INTO ext_audit_log \
+    (at, extension_id, environment, event, secret_name, actor, action, request_id, outcome, detail) \
+    SELECT * FROM UNNEST($1::timestamptz[], $2::int8[], $3::text[], $4::text[], $5::text[], \
+        $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])";
+
+/// Binds an [`AuditColumns`]' ten arrays in order: after a change's own parameters for
+/// `audit_rows!` (`write.rs`), or alone for [`INSERT`].
+macro_rules! bind_audit {
+    ($query:expr, $audit:expr) => {{
+        let audit = $audit;
+        $query
+            .bind(&audit.at)
+            .bind(&audit.extension_id)
+            .bind(&audit.environment)
+            .bind(&audit.event)
+            .bind(&audit.secret_name)
+            .bind(&audit.actor)
+            .bind(&audit.action)
+            .bind(&audit.request_id)
+            .bind(&audit.outcome)
+            .bind(&audit.detail)
+    }};
+}
+
+/// The audit writer's connection, kept between batches: taking one from the pool pings
+/// it first, one more round trip before each batch. It is given back to the pool after a
+/// failure, after [`KEEP_IDLE`] unused (so a connection that died while the writer was
+/// idle, in a database restart say, is found by the pool's ping rather than by a batch
+/// whose waiters would be told the audit log failed), and once the primary moved since it
+/// was taken.
+pub(super) struct Held {
+    conn: PoolConnection<Postgres>,
+    taken: Instant,
+    used: Instant,
+}
+
+const KEEP_IDLE: Duration = Duration::from_secs(1);
 
 /// A batch this big is sealed as it is written, in one transaction under its chains'
 /// head locks. A smaller one goes in unsealed, as one COPY and nothing else, and the
@@ -85,8 +131,37 @@ impl PgStore {
                 self.insert_audit_sealed(batch, root).await
             }
             // Before start-up loaded the key every record waits unsealed.
-            _ => copy_records(&mut *self.pool.acquire().await?, batch, None).await,
+            _ => self.insert_audit_unsealed(batch).await,
         }
+    }
+
+    /// One statement on the writer's kept connection.
+    async fn insert_audit_unsealed(&self, batch: &[AuditRecord]) -> Result<(), StoreError> {
+        // Only the writer task calls this, one batch at a time: the lock is never waited on.
+        let mut kept = self.audit_conn.lock().await;
+        let mut held = match kept.take() {
+            Some(held)
+                if held.used.elapsed() < KEEP_IDLE
+                    && self.primary.opened_since_move(held.taken.elapsed()) =>
+            {
+                held
+            }
+            _ => Held {
+                conn: self.pool.acquire().await?,
+                taken: Instant::now(),
+                used: Instant::now(),
+            },
+        };
+        let written = if batch.len() <= INSERT_UP_TO {
+            insert_records(&mut held.conn, batch).await
+        } else {
+            copy_records(&mut held.conn, batch, None).await
+        };
+        if written.is_ok() {
+            held.used = Instant::now();
+            *kept = Some(held);
+        }
+        written
     }
 
     /// Seals what is pending in the batch's chains, then the batch after it, so each
@@ -109,6 +184,15 @@ impl PgStore {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Writes `batch` unsealed as one `INSERT` of arrays on `conn`.
+async fn insert_records(conn: &mut PgConnection, batch: &[AuditRecord]) -> Result<(), StoreError> {
+    let audit = AuditColumns::new(batch);
+    bind_audit!(sqlx::query(INSERT), &audit)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Writes `batch` as one COPY on `conn`: sealed under `heads` when given (a record whose

@@ -1,6 +1,7 @@
 //! The PostgreSQL store: production. Other processes sharing the database learn of
 //! changes through LISTEN/NOTIFY on the `lumio_changes` channel.
 
+#[macro_use]
 mod audit;
 mod chain;
 mod copy_binary;
@@ -41,6 +42,10 @@ pub struct PgStore {
     chain_heads: std::sync::Mutex<std::collections::HashSet<i64>>,
     /// The key the audit chains are linked with, once the service gave it.
     audit_root: crate::chain::RootSlot,
+    /// The audit writer's connection, kept between its batches (see `audit::Held`).
+    audit_conn: tokio::sync::Mutex<Option<audit::Held>>,
+    /// Where the primary is; a kept connection is used only while it has not moved.
+    primary: failover::Primary,
 }
 
 impl PgStore {
@@ -95,7 +100,7 @@ impl PgStore {
         let notifier = notify::Notifier::start(&primary, origin, echoes, liveness.clone());
         let watcher = targets
             .may_fail_over()
-            .then(|| failover::watch(targets, primary, pool.clone(), wait));
+            .then(|| failover::watch(targets, primary.clone(), pool.clone(), wait));
         // A previous run of this process may have died between a commit and its
         // notification; peers drop their caches once so they cannot keep a stale value.
         notifier.everything();
@@ -108,6 +113,8 @@ impl PgStore {
             liveness,
             chain_heads: Default::default(),
             audit_root: Default::default(),
+            audit_conn: Default::default(),
+            primary,
         })
     }
 

@@ -26,6 +26,13 @@ const CHANNEL: &str = "lumio_changes";
 /// Most notifications sent in one statement; bounds the statement size during imports.
 const BATCH: usize = 1024;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Least time from one statement's start to the next: what queues meanwhile (barriers
+/// above all, one asked for by each invocation) goes in the next statement. Each statement
+/// is a transaction that takes PostgreSQL's notification lock and wakes every listener;
+/// sent back to back under load they came once per three to five invocations, and the gap
+/// raised the no-op action's rate by about a tenth (docs/benchmarks.md). A caller waits
+/// at most this (and tokio's timer tick) longer, and not at all when the sender was idle.
+const SEND_GAP: Duration = Duration::from_micros(300);
 /// Longest wait for the notifier's statement (or its connection) before it connects
 /// afresh: a silent connection must not hold every notification back.
 const SEND_WAIT: Duration = Duration::from_secs(2);
@@ -215,6 +222,7 @@ async fn send_loop(
     let mut conn: Option<PgConnection> = None;
     let mut batch = Vec::new();
     while pending.recv_many(&mut batch, BATCH).await > 0 {
+        let began = tokio::time::Instant::now();
         // Closed before sending: a barrier taken now must not be joined by later callers.
         // (Closing one still queued is harmless: the next caller queues a fresh one.)
         *open_barrier.lock() = None;
@@ -239,6 +247,7 @@ async fn send_loop(
             }
         }
         batch.clear();
+        tokio::time::sleep_until(began + SEND_GAP).await;
     }
     if let Some(conn) = conn {
         let _ = conn.close().await;

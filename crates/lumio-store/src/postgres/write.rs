@@ -33,24 +33,6 @@ audit AS (
     };
 }
 
-/// Binds [`audit_rows!`]'s parameters, after the nine of the write itself.
-macro_rules! bind_audit {
-    ($query:expr, $audit:expr) => {{
-        let audit = $audit;
-        $query
-            .bind(&audit.at)
-            .bind(&audit.extension_id)
-            .bind(&audit.environment)
-            .bind(&audit.event)
-            .bind(&audit.secret_name)
-            .bind(&audit.actor)
-            .bind(&audit.action)
-            .bind(&audit.request_id)
-            .bind(&audit.outcome)
-            .bind(&audit.detail)
-    }};
-}
-
 /// Shared head: the batch as rows, and its existing heads locked. `FOR UPDATE` in READ
 /// COMMITTED returns the newest committed head after waiting, so the version check sees
 /// any writer that committed first. Every scan repeats `name = ANY($3)` so it stays an

@@ -160,3 +160,65 @@ async fn ten_thousand_records_in_one_batch(db: &TestDb) {
     assert_eq!(newest[0].record.request_id.as_deref(), Some("req-9999"));
     assert_eq!(newest[9_999].record.request_id.as_deref(), Some("req-0"));
 }
+
+/// The writer keeps its connection between batches; one the server closed fails that
+/// batch (the writer retries it) and the next goes through a fresh connection, for
+/// small batches (one `INSERT`) and bigger ones (COPY) alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_audit_batches_after_the_connection_was_closed() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = db.store().await;
+    let ext = extension(&*store).await;
+    let batch = |from: u32, len: u32| -> Vec<AuditRecord> {
+        (from..from + len)
+            .map(|i| AuditRecord {
+                request_id: Some(format!("req-{i}")),
+                ..read(ext, i % 60, "KEPT", true)
+            })
+            .collect()
+    };
+    store.append_audit(&batch(0, 3)).await.unwrap();
+    store.append_audit(&batch(3, 100)).await.unwrap();
+    let mut admin: sqlx::PgConnection = sqlx::Connection::connect(&db.url).await.unwrap();
+    let mut next = 103;
+    for len in [2, 150] {
+        let closed: i64 = sqlx::query_scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = 'lumio'",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        assert!(closed >= 1, "the store's connections were closed");
+        let records = batch(next, len);
+        next += len;
+        // As the writer does: the batch is tried again until it is in.
+        let mut tries = 0;
+        while let Err(err) = store.append_audit(&records).await {
+            tries += 1;
+            assert!(tries < 3, "still failing after a retry: {err}");
+        }
+    }
+    let stored = store
+        .query_audit(&AuditQuery {
+            limit: 1_000,
+            ..query(ext)
+        })
+        .await
+        .unwrap();
+    let mut ids: Vec<_> = stored
+        .iter()
+        .map(|e| e.record.request_id.clone().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(stored.len(), next as usize, "each record once");
+    assert_eq!(ids.len(), next as usize);
+    assert!(stored
+        .iter()
+        .all(|e| e.record.secret_name.as_deref() == Some("KEPT")
+            && e.record.actor.is_none()
+            && e.record.outcome.as_deref() == Some("found")));
+}
