@@ -181,16 +181,9 @@ async fn postgres_audit_batches_after_the_connection_was_closed() {
     };
     store.append_audit(&batch(0, 3)).await.unwrap();
     store.append_audit(&batch(3, 100)).await.unwrap();
-    let mut admin: sqlx::PgConnection = sqlx::Connection::connect(&db.url).await.unwrap();
     let mut next = 103;
     for len in [2, 150] {
-        let closed: i64 = sqlx::query_scalar(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-             WHERE datname = current_database() AND application_name = 'lumio'",
-        )
-        .fetch_one(&mut admin)
-        .await
-        .unwrap();
+        let closed = db.close_connections("lumio").await;
         assert!(closed >= 1, "the store's connections were closed");
         let records = batch(next, len);
         next += len;

@@ -45,6 +45,20 @@ impl TestDb {
 
     /// A store on the test database, with the test audit root key given as the
     /// service gives it at start.
+    /// Closes, from the server's side, every connection of this database made under
+    /// `application_name` (as a failover or a restart would); returns how many.
+    pub async fn close_connections(&self, application_name: &str) -> i64 {
+        let mut admin: sqlx::PgConnection = sqlx::Connection::connect(&self.url).await.unwrap();
+        sqlx::query_scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = $1",
+        )
+        .bind(application_name)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap()
+    }
+
     pub async fn store(&self) -> Arc<dyn Store> {
         let store = lumio_store::connect(&self.url).await.expect("connect");
         store.set_audit_root(test_root());

@@ -105,14 +105,7 @@ async fn postgres_lost_listener_sends_everything() {
     let store = db.store().await;
     let mut feed = store.subscribe();
     // Kill the listener's connection from the server side, as a failover would.
-    let mut conn: sqlx::PgConnection = sqlx::Connection::connect(&db.url).await.unwrap();
-    let killed: i64 = sqlx::query_scalar(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-         WHERE datname = current_database() AND application_name = 'lumio-listener'",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
+    let killed = db.close_connections("lumio-listener").await;
     assert!(killed >= 1);
     // Once as the connection is lost (caches can no longer be vouched for), and again
     // once it is back (what was sent meanwhile is lost).
