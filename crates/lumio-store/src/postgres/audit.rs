@@ -135,33 +135,37 @@ impl PgStore {
         }
     }
 
-    /// One statement on the writer's kept connection.
+    /// One statement on the writer's kept connection. If that connection turns out lost
+    /// (closed by the server, reset), the batch goes once more on one from the pool, whose
+    /// ping has checked it: a connection that died between two batches is not a failed
+    /// batch, whose waiters would be told the audit log is down. (Whether a lost statement
+    /// committed is as unknown as for any batch the writer retries.)
     async fn insert_audit_unsealed(&self, batch: &[AuditRecord]) -> Result<(), StoreError> {
         // Only the writer task calls this, one batch at a time: the lock is never waited on.
         let mut kept = self.audit_conn.lock().await;
-        let mut held = match kept.take() {
-            Some(held)
-                if held.used.elapsed() < KEEP_IDLE
-                    && self.primary.opened_since_move(held.taken.elapsed()) =>
-            {
-                held
+        let reusable = kept.take().filter(|held| {
+            held.used.elapsed() < KEEP_IDLE && self.primary.opened_since_move(held.taken.elapsed())
+        });
+        if let Some(mut held) = reusable {
+            match write_unsealed(&mut held.conn, batch).await {
+                Ok(()) => {
+                    held.used = Instant::now();
+                    *kept = Some(held);
+                    return Ok(());
+                }
+                Err(err) if !connection_lost(&err) => return Err(err),
+                Err(_) => {} // dropped: the pool checks it before handing it out again
             }
-            _ => Held {
-                conn: self.pool.acquire().await?,
-                taken: Instant::now(),
-                used: Instant::now(),
-            },
-        };
-        let written = if batch.len() <= INSERT_UP_TO {
-            insert_records(&mut held.conn, batch).await
-        } else {
-            copy_records(&mut held.conn, batch, None).await
-        };
-        if written.is_ok() {
-            held.used = Instant::now();
-            *kept = Some(held);
         }
-        written
+        let mut held = Held {
+            conn: self.pool.acquire().await?,
+            taken: Instant::now(),
+            used: Instant::now(),
+        };
+        write_unsealed(&mut held.conn, batch).await?;
+        held.used = Instant::now();
+        *kept = Some(held);
+        Ok(())
     }
 
     /// Seals what is pending in the batch's chains, then the batch after it, so each
@@ -183,6 +187,27 @@ impl PgStore {
         Self::store_heads(&mut tx, &heads).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// Writes `batch` unsealed: one `INSERT` of arrays, or one COPY for a bigger batch.
+async fn write_unsealed(conn: &mut PgConnection, batch: &[AuditRecord]) -> Result<(), StoreError> {
+    if batch.len() <= INSERT_UP_TO {
+        insert_records(conn, batch).await
+    } else {
+        copy_records(conn, batch, None).await
+    }
+}
+
+/// Whether `err` says the connection itself is gone (reset, closed, or ended by the
+/// server: SQLSTATE class 57, operator intervention), not that the statement was refused.
+fn connection_lost(err: &StoreError) -> bool {
+    match err {
+        StoreError::Database(sqlx::Error::Io(_) | sqlx::Error::Protocol(_)) => true,
+        StoreError::Database(sqlx::Error::Database(db)) => {
+            db.code().is_some_and(|code| code.starts_with("57"))
+        }
+        _ => false,
     }
 }
 
