@@ -63,6 +63,13 @@ pub(super) struct Held {
 
 const KEEP_IDLE: Duration = Duration::from_secs(1);
 
+impl Held {
+    /// The connection, out of the pool's accounting (no task spawned to give it back).
+    pub(super) fn detach(self) -> PgConnection {
+        self.conn.detach()
+    }
+}
+
 /// A batch this big is sealed as it is written, in one transaction under its chains'
 /// head locks. A smaller one goes in unsealed, as one COPY and nothing else, and the
 /// writer's sealer chains it within its interval: small batches are the waiting

@@ -153,6 +153,14 @@ impl Drop for PgStore {
         if let Some(watcher) = &self.watcher {
             watcher.abort();
         }
+        // sqlx gives a connection back to its pool from a spawned task, which panics once
+        // the runtime is gone (a store dropped after it): then the writer's kept
+        // connection is detached and closed with its socket instead.
+        if tokio::runtime::Handle::try_current().is_err() {
+            if let Some(held) = self.audit_conn.get_mut().take() {
+                drop(held.detach());
+            }
+        }
     }
 }
 
