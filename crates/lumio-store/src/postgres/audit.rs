@@ -1,5 +1,6 @@
-//! The audit log on PostgreSQL: the writer's batches as one binary COPY each, and a
-//! change's records as arrays for the change's own statement.
+//! The audit log on PostgreSQL: the writer's batches as one statement each (an `INSERT`
+//! of arrays or a binary COPY, on the writer's kept connection), and a change's records
+//! as arrays for the change's own statement.
 
 use std::time::{Duration, Instant};
 
@@ -71,7 +72,7 @@ impl Held {
 }
 
 /// A batch this big is sealed as it is written, in one transaction under its chains'
-/// head locks. A smaller one goes in unsealed, as one COPY and nothing else, and the
+/// head locks. A smaller one goes in unsealed, as one statement and nothing else, and the
 /// writer's sealer chains it within its interval: small batches are the waiting
 /// callers' (sealing at insert costs five more round trips, and cost the audited action
 /// a third of its rate in `bench/load.sh`), while big ones come only under load, where
