@@ -156,9 +156,22 @@ impl std::fmt::Debug for MetricsToken {
     }
 }
 
-/// Shared state of every handler.
+/// Shared state of every handler. Extracting it clones it once per request (and per
+/// middleware layer): one reference count, not one per field (cloning and dropping the
+/// fields one by one took about 4 % of the no-op action's CPU).
 #[derive(Clone)]
-pub(crate) struct AppState {
+pub(crate) struct AppState(std::sync::Arc<Handlers>);
+
+impl std::ops::Deref for AppState {
+    type Target = Handlers;
+
+    fn deref(&self) -> &Handlers {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub(crate) struct Handlers {
     pub service: lumio_secrets::SecretsService,
     pub actions: lumio_actions::ActionsService,
     pub client_limit: std::sync::Arc<rate_limit::ClientRateLimit>,

@@ -159,7 +159,7 @@ pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> anyhow::Res
             ..RuntimeOptions::default()
         },
     )?;
-    let state = AppState {
+    let state = AppState(Arc::new(crate::Handlers {
         service: boot.service.clone(),
         actions,
         client_limit: std::sync::Arc::new(crate::rate_limit::ClientRateLimit::new(
@@ -177,7 +177,7 @@ pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> anyhow::Res
             std::time::Duration::from_secs(10),
             concat!("lumio-webhooks/", env!("CARGO_PKG_VERSION")),
         )?,
-    };
+    }));
     let deliverer = crate::webhooks::Deliverer::spawn(
         boot.service.clone(),
         config.allow_private_fetch,

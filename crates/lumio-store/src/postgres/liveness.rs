@@ -27,8 +27,6 @@ struct State {
     /// When each notification of this process not yet heard back was queued, oldest first.
     unheard: VecDeque<Instant>,
     last_queued: Option<Instant>,
-    /// The newest barrier asked for: released when the feed is given up on.
-    newest_barrier: u64,
 }
 
 impl Liveness {
@@ -66,15 +64,6 @@ impl Liveness {
     /// order they were sent).
     pub(super) fn heard(&self) {
         self.lock().unheard.pop_front();
-    }
-
-    pub(super) fn asked_barrier(&self, seq: u64) {
-        let mut state = self.lock();
-        state.newest_barrier = state.newest_barrier.max(seq);
-    }
-
-    pub(super) fn newest_barrier(&self) -> u64 {
-        self.lock().newest_barrier
     }
 
     /// Nothing was queued for at least `quiet`.

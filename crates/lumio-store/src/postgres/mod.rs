@@ -3,6 +3,7 @@
 
 #[macro_use]
 mod audit;
+mod barrier;
 mod chain;
 mod copy_binary;
 mod failover;
@@ -38,6 +39,7 @@ pub struct PgStore {
     /// Follows the primary when the URL names several hosts (or asks for a writable one).
     watcher: Option<JoinHandle<()>>,
     liveness: liveness::Liveness,
+    barriers: barrier::Barriers,
     /// Extensions known to have their audit chain row (rows are never deleted).
     chain_heads: std::sync::Mutex<std::collections::HashSet<i64>>,
     /// The key the audit chains are linked with, once the service gave it.
@@ -89,14 +91,15 @@ impl PgStore {
         let origin = payload::Origin::random();
         let echoes = notify::Echoes::default();
         let liveness = liveness::Liveness::default();
-        let listener = notify::listen(
-            &primary,
-            feed.clone(),
+        let barriers = barrier::Barriers::default();
+        let forward = notify::Forward {
+            feed: feed.clone(),
             origin,
-            echoes.clone(),
-            liveness.clone(),
-        )
-        .await?;
+            echoes: echoes.clone(),
+            liveness: liveness.clone(),
+            barriers: barriers.clone(),
+        };
+        let listener = notify::listen(&primary, forward).await?;
         let notifier = notify::Notifier::start(&primary, origin, echoes, liveness.clone());
         let watcher = targets
             .may_fail_over()
@@ -111,6 +114,7 @@ impl PgStore {
             listener,
             watcher,
             liveness,
+            barriers,
             chain_heads: Default::default(),
             audit_root: Default::default(),
             audit_conn: Default::default(),
@@ -119,24 +123,31 @@ impl PgStore {
     }
 
     /// Tells this process (at once) and every other process (via NOTIFY) about changes,
-    /// returning once PostgreSQL has delivered the notifications back to this process's
-    /// own listener, so the caller's next read through another process sees the change.
+    /// returning once PostgreSQL has answered the notifying statement and delivered the
+    /// notifications back to this process's own listener, so the caller's next read
+    /// through another process, after that process's barrier, sees the change.
     async fn tell(&self, changes: impl IntoIterator<Item = Change>) {
         let mut sent = Vec::new();
         for change in changes {
             self.feed.send(change.clone());
             sent.push(self.notifier.send(change));
         }
-        // A feed that is down or silent cannot echo anything back: do not wait for it.
-        if self.liveness.live() {
-            confirmed(sent).await;
-        }
+        // A feed that is down or silent cannot echo anything back: do not wait for that.
+        confirmed(sent, self.liveness.live()).await;
     }
 }
 
-/// Waits until this process's listener heard each notification back.
-async fn confirmed(sent: Vec<tokio::sync::oneshot::Receiver<()>>) {
-    for done in sent {
+/// Waits until each notifying statement was answered and, if `echoes`, this process's
+/// listener heard each notification back.
+async fn confirmed(sent: Vec<notify::Sent>, echoes: bool) {
+    for notify::Sent { answered, echoed } in sent {
+        // A receiver whose sender is gone (the notifier stopped) answers at once.
+        let done = async {
+            let _ = answered.await;
+            if echoes {
+                let _ = echoed.await;
+            }
+        };
         // Bounded: a database that stopped answering must not hang writes forever;
         // its listeners lose their connection and drop their caches anyway.
         if tokio::time::timeout(NOTIFY_WAIT, done).await.is_err() {
@@ -198,6 +209,6 @@ impl_store!(PgStore, Postgres, "postgres", {
     fn sync_marker(&self) -> Option<u64> {
         // With the listener down no barrier can come back: answer from the caches (an
         // outage is not an action outage); they are dropped once the listener is back.
-        self.liveness.live().then(|| self.notifier.barrier())
+        self.liveness.live().then(|| self.barriers.ask())
     }
 });

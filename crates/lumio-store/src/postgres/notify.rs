@@ -7,7 +7,6 @@
 //! writes below 1,000/s here (measured with pgbench). What a payload says is [`Payload`].
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +15,7 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::barrier::Barriers;
 use super::failover::Primary;
 use super::liveness::{Liveness, HEARTBEAT_EVERY, STALL_AFTER};
 use super::payload::{Origin, Payload};
@@ -26,13 +26,6 @@ const CHANNEL: &str = "lumio_changes";
 /// Most notifications sent in one statement; bounds the statement size during imports.
 const BATCH: usize = 1024;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// Least time from one statement's start to the next: what queues meanwhile (barriers
-/// above all, one asked for by each invocation) goes in the next statement. Each statement
-/// is a transaction that takes PostgreSQL's notification lock and wakes every listener;
-/// sent back to back under load they came once per three to five invocations, and the gap
-/// raised the no-op action's rate by about a tenth (docs/benchmarks.md). A caller waits
-/// at most this (and tokio's timer tick) longer, and not at all when the sender was idle.
-const SEND_GAP: Duration = Duration::from_micros(300);
 /// Longest wait for the notifier's statement (or its connection) before it connects
 /// afresh: a silent connection must not hold every notification back.
 const SEND_WAIT: Duration = Duration::from_secs(2);
@@ -99,24 +92,23 @@ impl Echoes {
 /// Queues notifications for the background sender.
 pub(super) struct Notifier {
     origin: Origin,
-    queue: mpsc::UnboundedSender<String>,
+    queue: mpsc::UnboundedSender<Queued>,
     echoes: Echoes,
-    barriers: AtomicU64,
-    open_barrier: OpenBarrier,
     liveness: Liveness,
 }
 
-/// The barrier queued but not yet taken by the sender. Callers share it: it is sent
-/// after each of them asked, so it still orders after every commit each of them saw, and
-/// a burst of invocations costs one notification instead of one each.
-#[derive(Clone, Default)]
-struct OpenBarrier(Arc<Mutex<Option<u64>>>);
+/// A notification waiting for the sender, and who waits for its statement's answer.
+struct Queued {
+    payload: String,
+    answered: Option<oneshot::Sender<()>>,
+}
 
-impl OpenBarrier {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<u64>> {
-        // Nothing panics while it is held; a poisoned lock still holds a good value.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
+/// What a writer waits for after queueing a change: the sender's statement answered (by
+/// then PostgreSQL has signalled every listening backend, which is what barriers rely
+/// on), and the change heard back by this process's own listener.
+pub(super) struct Sent {
+    pub answered: oneshot::Receiver<()>,
+    pub echoed: oneshot::Receiver<()>,
 }
 
 impl Notifier {
@@ -130,8 +122,7 @@ impl Notifier {
         liveness: Liveness,
     ) -> Self {
         let (queue, pending) = mpsc::unbounded_channel();
-        let open_barrier = OpenBarrier::default();
-        tokio::spawn(send_loop(primary.clone(), pending, open_barrier.clone()));
+        tokio::spawn(send_loop(primary.clone(), pending));
         let heartbeat = Payload {
             origin,
             change: Change::Synced(0),
@@ -146,16 +137,23 @@ impl Notifier {
             origin,
             queue,
             echoes,
-            barriers: AtomicU64::new(0),
-            open_barrier,
             liveness,
         }
     }
 
-    /// Queues a change; the receiver completes once this process's own listener has
-    /// heard it back, i.e. once PostgreSQL delivered it to every listener.
-    pub(super) fn send(&self, change: Change) -> oneshot::Receiver<()> {
-        self.echoed(self.payload(change))
+    /// Queues a change, with what to wait for before another process is told to look.
+    pub(super) fn send(&self, change: Change) -> Sent {
+        let payload = self.payload(change);
+        let echoed = self.echoes.expect(&payload);
+        let (answered, on_answer) = oneshot::channel();
+        self.push(Queued {
+            payload,
+            answered: Some(answered),
+        });
+        Sent {
+            answered: on_answer,
+            echoed,
+        }
     }
 
     fn payload(&self, change: Change) -> String {
@@ -163,43 +161,24 @@ impl Notifier {
         Payload { origin, change }.to_string()
     }
 
-    /// Queues `payload`, with a receiver that completes when it is heard back.
-    fn echoed(&self, payload: String) -> oneshot::Receiver<()> {
-        let echoed = self.echoes.expect(&payload);
-        self.push(payload);
-        echoed
-    }
-
-    /// A barrier sent after this call: when this process's listener hears it back, every
-    /// notification committed before the call (PostgreSQL delivers in commit order) was
-    /// forwarded already. Joins the queued barrier if the sender has not taken it yet.
-    pub(super) fn barrier(&self) -> u64 {
-        let mut open = self.open_barrier.lock();
-        if let Some(seq) = *open {
-            return seq;
-        }
-        let seq = self.barriers.fetch_add(1, Ordering::Relaxed) + 1;
-        self.liveness.asked_barrier(seq);
-        self.push(self.payload(Change::Synced(seq)));
-        *open = Some(seq);
-        seq
-    }
-
     pub(super) fn everything(&self) {
-        self.push(self.payload(Change::Everything));
+        self.push(Queued {
+            payload: self.payload(Change::Everything),
+            answered: None,
+        });
     }
 
-    fn push(&self, payload: String) {
+    fn push(&self, queued: Queued) {
         self.liveness.queued();
         // Fails only if the task panicked; local subscribers were told already.
-        let _ = self.queue.send(payload);
+        let _ = self.queue.send(queued);
     }
 }
 
 /// Queues `heartbeat` whenever nothing was queued for [`HEARTBEAT_EVERY`], until the
 /// notifier is gone.
 async fn heartbeat_loop(
-    queue: mpsc::WeakUnboundedSender<String>,
+    queue: mpsc::WeakUnboundedSender<Queued>,
     heartbeat: String,
     liveness: Liveness,
 ) {
@@ -209,26 +188,22 @@ async fn heartbeat_loop(
         let Some(queue) = queue.upgrade() else { return };
         if liveness.quiet_for(HEARTBEAT_EVERY) {
             liveness.queued();
-            let _ = queue.send(heartbeat.clone());
+            let _ = queue.send(Queued {
+                payload: heartbeat.clone(),
+                answered: None,
+            });
         }
     }
 }
 
-async fn send_loop(
-    primary: Primary,
-    mut pending: mpsc::UnboundedReceiver<String>,
-    open_barrier: OpenBarrier,
-) {
+async fn send_loop(primary: Primary, mut pending: mpsc::UnboundedReceiver<Queued>) {
     let mut conn: Option<PgConnection> = None;
     let mut batch = Vec::new();
     while pending.recv_many(&mut batch, BATCH).await > 0 {
-        let began = tokio::time::Instant::now();
-        // Closed before sending: a barrier taken now must not be joined by later callers.
-        // (Closing one still queued is harmless: the next caller queues a fresh one.)
-        *open_barrier.lock() = None;
+        let payloads: Vec<&str> = batch.iter().map(|q| q.payload.as_str()).collect();
         let mut backoff = Duration::from_millis(100);
         loop {
-            let sent = tokio::time::timeout(SEND_WAIT, send(&primary, &mut conn, &batch)).await;
+            let sent = tokio::time::timeout(SEND_WAIT, send(&primary, &mut conn, &payloads)).await;
             let sent = sent.unwrap_or_else(|_| {
                 Err(sqlx::Error::Io(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
@@ -246,8 +221,11 @@ async fn send_loop(
                 }
             }
         }
-        batch.clear();
-        tokio::time::sleep_until(began + SEND_GAP).await;
+        for queued in batch.drain(..) {
+            if let Some(answered) = queued.answered {
+                let _ = answered.send(());
+            }
+        }
     }
     if let Some(conn) = conn {
         let _ = conn.close().await;
@@ -257,7 +235,7 @@ async fn send_loop(
 async fn send(
     primary: &Primary,
     conn: &mut Option<PgConnection>,
-    batch: &[String],
+    batch: &[&str],
 ) -> Result<(), sqlx::Error> {
     let conn = match conn {
         Some(conn) => conn,
@@ -291,20 +269,11 @@ fn listener_options(primary: &Primary) -> PgConnectOptions {
 /// connection is lost or goes silent.
 pub(super) async fn listen(
     primary: &Primary,
-    feed: Feed,
-    origin: Origin,
-    echoes: Echoes,
-    liveness: Liveness,
+    forward: Forward,
 ) -> Result<JoinHandle<()>, StoreError> {
     let listener = subscribe(&listener_options(primary)).await?;
-    liveness.set_connected(true);
-    let feed = Forward {
-        feed,
-        origin,
-        echoes,
-        liveness,
-    };
-    Ok(tokio::spawn(feed.run(primary.clone(), listener)))
+    forward.liveness.set_connected(true);
+    Ok(tokio::spawn(forward.run(primary.clone(), listener)))
 }
 
 /// A private one-connection pool per attempt: a connection that went silent may be stuck
@@ -328,12 +297,13 @@ async fn subscribe(options: &PgConnectOptions) -> Result<PgListener, sqlx::Error
         .unwrap_or(Err(sqlx::Error::PoolTimedOut))
 }
 
-/// Where the listener's notifications go.
-struct Forward {
-    feed: Feed,
-    origin: Origin,
-    echoes: Echoes,
-    liveness: Liveness,
+/// Where the listener's notifications go, and the barriers it answers.
+pub(super) struct Forward {
+    pub feed: Feed,
+    pub origin: Origin,
+    pub echoes: Echoes,
+    pub liveness: Liveness,
+    pub barriers: Barriers,
 }
 
 impl Forward {
@@ -358,15 +328,52 @@ impl Forward {
         }
     }
 
-    /// Forwards notifications until the connection fails; why it failed.
+    /// Forwards notifications and answers barriers until the connection fails; why it
+    /// failed.
     async fn until_lost(&self, listener: &mut PgListener) -> String {
         loop {
-            match listener.try_recv().await {
-                Ok(Some(notification)) => self.forward(notification.payload()),
-                Ok(None) => return "the connection closed".to_owned(),
-                Err(err) => return err.to_string(),
+            // Both are cancel-safe: sqlx keeps a message it has not read whole, and a
+            // barrier is taken only as `take` returns.
+            tokio::select! {
+                received = listener.try_recv() => match received {
+                    Ok(Some(notification)) => self.forward(notification.payload()),
+                    Ok(None) => return "the connection closed".to_owned(),
+                    Err(err) => return err.to_string(),
+                },
+                seq = self.barriers.take() => {
+                    if let Err(lost) = self.pass_barrier(listener, seq).await {
+                        return lost;
+                    }
+                }
             }
         }
+    }
+
+    /// Sends barrier `seq`'s query, forwards what arrived ahead of its answer, then tells
+    /// the feed the barrier is passed. (Boxed: the spawned task's future is then `Send`
+    /// without the compiler having to prove it for every lifetime of sqlx's executor.)
+    fn pass_barrier<'a>(
+        &'a self,
+        listener: &'a mut PgListener,
+        seq: u64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let query = async {
+                let conn = sqlx::Acquire::acquire(&mut *listener).await?;
+                sqlx::Executor::execute(conn, "SELECT 1").await
+            };
+            match tokio::time::timeout(STALL_AFTER, query).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => return Err(err.to_string()),
+                Err(_) => return Err(format!("a barrier went unanswered for {STALL_AFTER:?}")),
+            }
+            // Notifications that came during the query wait in the listener's buffer.
+            while let Some(notification) = listener.next_buffered() {
+                self.forward(notification.payload());
+            }
+            self.feed.send(Change::Synced(seq));
+            Ok(())
+        })
     }
 
     async fn until_stalled(&self) {
@@ -384,8 +391,7 @@ impl Forward {
     fn give_up(&self) {
         self.liveness.set_connected(false);
         self.feed.send(Change::Everything);
-        self.feed
-            .send(Change::Synced(self.liveness.newest_barrier()));
+        self.feed.send(Change::Synced(self.barriers.newest()));
         self.echoes.release_all();
     }
 
@@ -441,25 +447,6 @@ fn forward(feed: &Feed, origin: Origin, echoes: &Echoes, liveness: &Liveness, pa
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn queued_barriers_are_shared_until_taken() {
-        let (queue, mut pending) = mpsc::unbounded_channel();
-        let notifier = Notifier {
-            origin: Origin::random(),
-            queue,
-            echoes: Echoes::default(),
-            barriers: AtomicU64::new(0),
-            open_barrier: OpenBarrier::default(),
-            liveness: Liveness::default(),
-        };
-        assert_eq!((notifier.barrier(), notifier.barrier()), (1, 1));
-        assert!(pending.try_recv().unwrap().ends_with(":sync:1"));
-        assert!(pending.try_recv().is_err(), "one notification for both");
-        // The sender took it: later callers need a barrier of their own.
-        *notifier.open_barrier.lock() = None;
-        assert_eq!(notifier.barrier(), 2);
-    }
 
     #[test]
     fn a_writer_that_stopped_waiting_does_not_take_a_later_echo() {

@@ -1,5 +1,6 @@
 //! The change feed: local on both backends, across processes on PostgreSQL.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use lumio_store::Change;
@@ -102,11 +103,7 @@ async fn postgres_lost_listener_sends_everything() {
     let Some(db) = TestDb::postgres().await else {
         return;
     };
-    let store = db.store().await;
-    let mut feed = store.subscribe();
-    // Kill the listener's connection from the server side, as a failover would.
-    let killed = db.close_connections("lumio-listener").await;
-    assert!(killed >= 1);
+    let (_store, mut feed) = with_listener_cut(&db).await;
     // Once as the connection is lost (caches can no longer be vouched for), and again
     // once it is back (what was sent meanwhile is lost).
     let everything_twice = async {
@@ -163,5 +160,64 @@ async fn postgres_barriers_order_after_earlier_commits() {
             heard_write,
             "round {round}: the write before the barrier was heard first"
         );
+    }
+}
+
+/// A barrier asked for as the listener's connection is cut is not left waiting: its query
+/// fails with the connection and the feed releases it, or the feed already knows it is
+/// down and asks for none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_barriers_are_released_when_the_listener_is_lost() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let (store, mut feed) = with_listener_cut(&db).await;
+    for _ in 0..20 {
+        if let Some(marker) = store.sync_marker() {
+            passed(&mut feed, marker, "passed or released").await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Once the listener is back, barriers are asked for and passed again.
+    let back = async {
+        loop {
+            if let Some(marker) = store.sync_marker() {
+                return marker;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let marker = tokio::time::timeout(Duration::from_secs(15), back)
+        .await
+        .expect("the feed is live again within 15 s");
+    passed(&mut feed, marker, "passed after the reconnection").await;
+}
+
+/// A store and its feed, whose listener's connection was just closed by the server (as
+/// a failover would).
+async fn with_listener_cut(db: &TestDb) -> (Arc<dyn lumio_store::Store>, Receiver<Change>) {
+    let store = db.store().await;
+    let feed = store.subscribe();
+    let killed = db.close_connections("lumio-listener").await;
+    assert!(killed >= 1);
+    (store, feed)
+}
+
+/// Waits up to 5 s for the feed to say barrier `marker` is behind it.
+async fn passed(feed: &mut Receiver<Change>, marker: u64, what: &str) {
+    let wait = async {
+        loop {
+            if let Change::Synced(seq) = feed.recv().await.expect("feed open") {
+                if seq >= marker {
+                    return;
+                }
+            }
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(5), wait)
+        .await
+        .is_err()
+    {
+        panic!("barrier {marker} not {what} within 5 s");
     }
 }
