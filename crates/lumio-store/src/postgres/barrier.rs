@@ -61,8 +61,13 @@ impl Barriers {
         }
     }
 
-    /// The newest barrier handed out: released at once when the feed is given up on.
-    pub(super) fn newest(&self) -> u64 {
+    /// The feed is given up on: closes the open barrier, so no caller joins one that is
+    /// about to be released without its query, and returns the newest handed out, which
+    /// the caller releases at once. Barriers asked for afterwards wait for a query on the
+    /// next connection.
+    pub(super) fn abandon(&self) -> u64 {
+        let mut open = self.lock();
+        *open = None;
         self.0.newest.load(Ordering::Relaxed)
     }
 
@@ -83,8 +88,17 @@ mod tests {
         assert_eq!(barriers.take().await, 1);
         // Taken: its query may be on its way already, so later callers need the next one.
         assert_eq!(barriers.ask(), 2);
-        assert_eq!(barriers.newest(), 2);
         assert_eq!(barriers.take().await, 2);
+    }
+
+    #[test]
+    fn an_abandoned_barrier_is_not_joined() {
+        let barriers = Barriers::default();
+        assert_eq!(barriers.ask(), 1);
+        // The feed was lost: 1 is released without its query, so a caller asking now
+        // must not be handed 1 (it would pass at once, vouched for by nothing).
+        assert_eq!(barriers.abandon(), 1);
+        assert_eq!(barriers.ask(), 2);
     }
 
     #[tokio::test]

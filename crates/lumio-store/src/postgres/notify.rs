@@ -391,7 +391,7 @@ impl Forward {
     fn give_up(&self) {
         self.liveness.set_connected(false);
         self.feed.send(Change::Everything);
-        self.feed.send(Change::Synced(self.barriers.newest()));
+        self.feed.send(Change::Synced(self.barriers.abandon()));
         self.echoes.release_all();
     }
 
