@@ -350,30 +350,23 @@ impl Forward {
     }
 
     /// Sends barrier `seq`'s query, forwards what arrived ahead of its answer, then tells
-    /// the feed the barrier is passed. (Boxed: the spawned task's future is then `Send`
-    /// without the compiler having to prove it for every lifetime of sqlx's executor.)
-    fn pass_barrier<'a>(
-        &'a self,
-        listener: &'a mut PgListener,
-        seq: u64,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
-        Box::pin(async move {
-            let query = async {
-                let conn = sqlx::Acquire::acquire(&mut *listener).await?;
-                sqlx::Executor::execute(conn, "SELECT 1").await
-            };
-            match tokio::time::timeout(STALL_AFTER, query).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(err)) => return Err(err.to_string()),
-                Err(_) => return Err(format!("a barrier went unanswered for {STALL_AFTER:?}")),
-            }
-            // Notifications that came during the query wait in the listener's buffer.
-            while let Some(notification) = listener.next_buffered() {
-                self.forward(notification.payload());
-            }
-            self.feed.send(Change::Synced(seq));
-            Ok(())
-        })
+    /// the feed the barrier is passed.
+    async fn pass_barrier(&self, listener: &mut PgListener, seq: u64) -> Result<(), String> {
+        let query = async {
+            let conn = sqlx::Acquire::acquire(&mut *listener).await?;
+            sqlx::Executor::execute(conn, "SELECT 1").await
+        };
+        match tokio::time::timeout(STALL_AFTER, query).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => return Err(err.to_string()),
+            Err(_) => return Err(format!("a barrier went unanswered for {STALL_AFTER:?}")),
+        }
+        // Notifications that came during the query wait in the listener's buffer.
+        while let Some(notification) = listener.next_buffered() {
+            self.forward(notification.payload());
+        }
+        self.feed.send(Change::Synced(seq));
+        Ok(())
     }
 
     async fn until_stalled(&self) {
@@ -424,15 +417,12 @@ fn forward(feed: &Feed, origin: Origin, echoes: &Echoes, liveness: &Liveness, pa
         liveness.heard();
     }
     match parsed {
-        // A barrier (or heartbeat, 0) means something to the process that asked for it only.
+        // A heartbeat (`sync:0`; older versions also sent their barriers this way): it
+        // only proves the feed alive, which `heard` took note of above.
         Ok(Payload {
-            origin: from,
-            change: Change::Synced(seq),
-        }) => {
-            if from == origin && seq > 0 {
-                feed.send(Change::Synced(seq));
-            }
-        }
+            change: Change::Synced(_),
+            ..
+        }) => {}
         // Ours: local subscribers were told at commit; a writer may be waiting for it.
         Ok(Payload { origin: from, .. }) if from == origin => echoes.heard(payload),
         Ok(Payload { change, .. }) => feed.send(change),

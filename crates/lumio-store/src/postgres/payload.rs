@@ -1,7 +1,8 @@
 //! What a change notification says, written and read in one place. A payload names what
 //! changed, never a value: `<origin>:<extension id>:<environment>:<name>` for a secret,
 //! `<origin>:deploy:<extension id>:<environment>`, `<origin>:token:<id>`,
-//! `<origin>:ext:<extension id>`, `<origin>:sync:<seq>` for a barrier and `<origin>:*`
+//! `<origin>:ext:<extension id>`, `<origin>:sync:0` for a heartbeat (older versions also sent
+//! `sync:<seq>` barriers) and `<origin>:*`
 //! for "drop everything". Secret names cannot contain `:` and extension ids are numbers,
 //! so no secret payload reads as one of the others.
 
